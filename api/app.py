@@ -1,0 +1,77 @@
+"""Assembles the FastAPI application. Nothing is opened at import time: the
+store is opened by the lifespan, from the settings given to :func:`create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from strawberry.fastapi import GraphQLRouter
+
+from api.schema import Context, schema
+from graph.errors import DihrError
+from graph.settings import Settings
+from graph.store import GraphStore
+from graph.stores import open_store
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> FastAPI:
+    """The web application. ``store`` (tests) is used as is and not closed."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings or Settings()
+        owned = store is None
+        app.state.store = open_store(app.state.settings) if owned else store
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="dihr-graph",
+        description="Réseau et ressources du dispositif intégré handicaps rares.",
+        lifespan=lifespan,
+    )
+
+    async def get_context(request: Request) -> Context:
+        return Context(request.app.state.store, request.app.state.settings)
+
+    app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
+
+    @app.exception_handler(DihrError)
+    async def dihr_error(_request: Request, err: DihrError) -> JSONResponse:
+        return JSONResponse({"code": err.code, "message": err.message}, status_code=400)
+
+    @app.get("/health", tags=["service"])
+    async def health(request: Request) -> dict[str, object]:
+        counts = request.app.state.store.count_nodes()
+        return {"status": "ok", "nodes": sum(counts.values())}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home() -> str:
+        return _HOME
+
+    return app
+
+
+_HOME = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>dihr-graph — accueil</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main>
+<h1>dihr-graph</h1>
+<p>Cartographie des ressources du dispositif intégré handicaps rares.</p>
+<ul>
+<li><a href="/graphql">API GraphQL (GraphiQL)</a></li>
+<li><a href="/health">État du service</a></li>
+<li><a href="/docs">Documentation de l'API REST</a></li>
+</ul>
+<p>Les données de démonstration (établissements, professionnels, situations)
+sont <strong>synthétiques</strong>.</p>
+</main></body></html>
+"""

@@ -1,0 +1,67 @@
+"""Great-circle distances and the road-time estimate.
+
+Travel-time model (documented in the README): road distance is estimated as
+the great-circle distance times a detour factor of 1.3; its first 50 km are
+driven at 60 km/h (local roads) and the rest at 80 km/h (main roads and
+motorways), plus 5 minutes to set off and park. It is an order of magnitude
+for planning, not a route: the same model is used by matching and coverage.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "haversine_km",
+    "haversine_km_many",
+    "to_unit_xyz",
+    "chord_for_km",
+    "estimated_minutes",
+]
+
+EARTH_RADIUS_KM = 6371.0088  # IUGG mean Earth radius
+DETOUR_FACTOR = 1.3
+FIXED_MINUTES = 5.0
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km between two WGS84 points (degrees)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def haversine_km_many(
+    lat: float, lon: float, lats: NDArray[np.float64], lons: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Great-circle distances in km from one point to many (vectorised)."""
+    p1 = math.radians(lat)
+    p2 = np.radians(lats)
+    dp = p2 - p1
+    dl = np.radians(lons - lon)
+    a = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+def to_unit_xyz(lats: NDArray[np.float64], lons: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Points on the unit sphere, for a k-d tree whose chord order is great-circle order."""
+    la, lo = np.radians(lats), np.radians(lons)
+    return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
+
+
+def chord_for_km(km: float) -> float:
+    """Chord length on the unit sphere for a great-circle distance in km."""
+    return 2 * math.sin(min(math.pi, km / EARTH_RADIUS_KM) / 2)
+
+
+def estimated_minutes(distance_km: float) -> float:
+    """Estimated road travel time in minutes for a great-circle distance (see module doc)."""
+    road_km = distance_km * DETOUR_FACTOR
+    local_km = min(road_km, 50.0)
+    main_km = road_km - local_km
+    return round(FIXED_MINUTES + local_km / 60.0 * 60.0 + main_km / 80.0 * 60.0, 1)

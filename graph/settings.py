@@ -1,0 +1,41 @@
+"""Configuration: one object, read from ``DIHR_*`` environment variables,
+validated once and passed to whatever needs it (never read at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Every setting of dihr-graph. The README's configuration table lists them."""
+
+    model_config = SettingsConfigDict(env_prefix="DIHR_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Directory of the embedded store (SQLite file) and cached outlines.",
+    )
+    erhr_file: Path | None = Field(
+        default=None,
+        description="Editable CSV of the ERHR territories; default: the file shipped in graph/data.",
+    )
+    geo_population_file: Path | None = Field(
+        default=None,
+        description=(
+            "communes.json of the npm package @etalab/decoupage-administratif "
+            "(current INSEE populations and postcodes); default: found in ./node_modules."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port of the web server.")
+    neo4j_uri: str | None = Field(
+        default=None, description="bolt:// or neo4j:// URI; when set, Neo4j is the store."
+    )
+    neo4j_user: str = Field(default="neo4j", description="Neo4j user name.")
+    neo4j_password: str = Field(default="", description="Neo4j password.")
+    neo4j_database: str = Field(default="neo4j", description="Neo4j database name.")

@@ -1,0 +1,118 @@
+"""The ``GraphStore`` protocol: what every backend offers the domain services.
+
+Domain services (vocabulary loading, matching, coverage, access rules) are
+written once against this protocol. Backend records (networkx attribute dicts,
+Neo4j records) never leave a store: it returns :mod:`graph.model` types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+
+__all__ = ["GraphStore", "WriteSummary", "Located"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSummary:
+    """What one atomic batch did. ``unchanged`` counts upserts that found the
+    stored element identical."""
+
+    nodes_created: int = 0
+    nodes_updated: int = 0
+    nodes_unchanged: int = 0
+    edges_created: int = 0
+    edges_updated: int = 0
+    edges_unchanged: int = 0
+
+    def __add__(self, other: WriteSummary) -> WriteSummary:
+        return WriteSummary(
+            *(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__)
+        )
+
+    @property
+    def changed(self) -> int:
+        return self.nodes_created + self.nodes_updated + self.edges_created + self.edges_updated
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A node found by a spatial query, with its great-circle distance (km)."""
+
+    node: Node
+    distance_km: float
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """A durable property graph of :mod:`graph.model` nodes and edges.
+
+    Writes are atomic per call: either every node and edge of the batch is
+    stored, or none is and :class:`graph.errors.StoreError` is raised.
+    Properties are merged on upsert (a ``None`` value removes a property).
+    """
+
+    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> WriteSummary:
+        """Create or update nodes, then edges, in one atomic batch.
+
+        An edge whose endpoints exist neither in the store nor in the batch
+        fails the whole batch."""
+        ...
+
+    def delete_edges(self, edges: Iterable[Edge]) -> int:
+        """Remove these relationships (matched by identity); returns how many existed."""
+        ...
+
+    def get_node(self, kind: NodeKind, key: str) -> Node | None: ...
+
+    def get_nodes(self, kind: NodeKind, keys: Iterable[str]) -> dict[str, Node]:
+        """The nodes of these keys that exist, by key (one trip)."""
+        ...
+
+    def nodes(self, kind: NodeKind) -> Iterator[Node]:
+        """Every node of a kind, in key order."""
+        ...
+
+    def edges_from(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
+    ) -> dict[NodeRef, list[Edge]]:
+        """Outgoing edges of several nodes at once (one trip), by source."""
+        ...
+
+    def edges_to(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
+    ) -> dict[NodeRef, list[Edge]]:
+        """Incoming edges of several nodes at once (one trip), by target."""
+        ...
+
+    def edges(self, type: RelType) -> Iterator[Edge]:
+        """Every edge of a type."""
+        ...
+
+    def communes_by_postcode(self, postcode: str) -> list[Node]: ...
+
+    def nearest(
+        self,
+        lat: float,
+        lon: float,
+        kinds: Iterable[NodeKind],
+        *,
+        radius_km: float | None = None,
+        k: int | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> list[Located]:
+        """Located nodes of these kinds, nearest first, by great-circle distance.
+
+        ``radius_km`` bounds the distance, ``k`` the count (at least one of them
+        must be given); ``keys`` restricts the candidates to these keys. Uses a
+        spatial index: never scans every node."""
+        ...
+
+    def count_nodes(self) -> dict[NodeKind, int]: ...
+
+    def count_edges(self) -> dict[RelType, int]: ...
+
+    def close(self) -> None: ...

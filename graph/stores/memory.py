@@ -1,0 +1,425 @@
+"""Embedded store: a networkx graph in memory, made durable by SQLite.
+
+Every batch is written to SQLite in one transaction and committed (fsync)
+before it is applied to the in-memory graph, so what a reader sees has always
+been stored. A process killed mid-batch leaves SQLite's journal to roll the
+batch back on the next open: only that batch is lost.
+
+Concurrency: writers are serialised; the in-memory graph is guarded by a
+lock held briefly by readers and by the apply step of a writer, so reads are
+safe while another thread writes (they see the state before or after a batch,
+never half of it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from scipy.spatial import cKDTree
+
+from graph.errors import StoreError, StoreUnavailable
+from graph.geo import chord_for_km, haversine_km_many, to_unit_xyz
+from graph.model import (
+    Edge,
+    Node,
+    NodeKind,
+    NodeRef,
+    RelType,
+    SchemaError,
+    validate_edge,
+    validate_node,
+)
+from graph.store import Located, WriteSummary
+
+__all__ = ["MemoryStore", "DB_FILENAME"]
+
+DB_FILENAME = "dihr-graph.sqlite"
+_SCHEMA_VERSION = 1
+_CHUNK = 5000
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+    kind TEXT NOT NULL, key TEXT NOT NULL, props TEXT NOT NULL,
+    PRIMARY KEY (kind, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edges (
+    type TEXT NOT NULL, skind TEXT NOT NULL, skey TEXT NOT NULL,
+    tkind TEXT NOT NULL, tkey TEXT NOT NULL, ekey TEXT NOT NULL, props TEXT NOT NULL,
+    PRIMARY KEY (type, skind, skey, tkind, tkey, ekey)) WITHOUT ROWID;
+"""
+_UPSERT_NODE_SQL = (
+    "INSERT INTO nodes (kind, key, props) VALUES (?, ?, ?) "
+    "ON CONFLICT (kind, key) DO UPDATE SET props = excluded.props"
+)
+_UPSERT_EDGE_SQL = (
+    "INSERT INTO edges (type, skind, skey, tkind, tkey, ekey, props) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (type, skind, skey, tkind, tkey, ekey) DO UPDATE SET props = excluded.props"
+)
+_DELETE_EDGE_SQL = (
+    "DELETE FROM edges WHERE type = ? AND skind = ? AND skey = ? AND tkind = ? AND tkey = ? "
+    "AND ekey = ?"
+)
+
+
+def _dumps(props: dict[str, Any]) -> str:
+    return json.dumps(props, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _merge(old: dict[str, Any] | None, new: Any) -> dict[str, Any]:
+    merged = dict(old or {})
+    for name, value in dict(new).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, _CHUNK)):
+        yield chunk
+
+
+_EdgeId = tuple[RelType, NodeRef, NodeRef, str]
+
+
+class _SpatialIndex:
+    """Located nodes of one kind: key order, coordinates and a k-d tree."""
+
+    def __init__(self, keys: list[str], lats: list[float], lons: list[float]) -> None:
+        self.keys = np.array(keys, dtype=object)
+        self.position = {k: i for i, k in enumerate(keys)}
+        self.lats = np.array(lats, dtype=np.float64)
+        self.lons = np.array(lons, dtype=np.float64)
+        self.tree = cKDTree(to_unit_xyz(self.lats, self.lons)) if keys else None
+
+
+class MemoryStore:
+    """The embedded :class:`graph.store.GraphStore` (one SQLite file in ``data_dir``)."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.path = Path(data_dir) / DB_FILENAME
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_DDL)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)",
+                (str(_SCHEMA_VERSION),),
+            )
+        except (OSError, sqlite3.Error) as err:
+            raise StoreUnavailable(
+                f"Impossible d'ouvrir la base {self.path} : {err}. "
+                "Vérifiez DIHR_DATA_DIR (dossier existant et accessible en écriture)."
+            ) from err
+        self._write_lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        self._by_kind: dict[NodeKind, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self._edge_counts: Counter[RelType] = Counter()
+        self._postcodes: dict[str, set[str]] = defaultdict(set)
+        self._spatial: dict[NodeKind, _SpatialIndex] = {}
+        self._load()
+
+    # -- loading -----------------------------------------------------------
+    def _load(self) -> None:
+        for kind, key, props in self._db.execute("SELECT kind, key, props FROM nodes"):
+            self._apply_node(NodeRef(NodeKind(kind), key), json.loads(props))
+        for row in self._db.execute(
+            "SELECT type, skind, skey, tkind, tkey, ekey, props FROM edges"
+        ):
+            rel, skind, skey, tkind, tkey, ekey, props = row
+            self._apply_edge(
+                (RelType(rel), NodeRef(NodeKind(skind), skey), NodeRef(NodeKind(tkind), tkey), ekey),
+                json.loads(props),
+            )
+
+    def _apply_node(self, ref: NodeRef, props: dict[str, Any]) -> None:
+        if ref.kind is NodeKind.COMMUNE:
+            old = self._by_kind[ref.kind].get(ref.key)
+            for pc in (old or {}).get("postcodes", []):
+                self._postcodes[pc].discard(ref.key)
+            for pc in props.get("postcodes", []):
+                self._postcodes[pc].add(ref.key)
+        self._graph.add_node(ref, props=props)
+        self._by_kind[ref.kind][ref.key] = props
+
+    def _apply_edge(self, eid: _EdgeId, props: dict[str, Any]) -> None:
+        rel, source, target, ekey = eid
+        if not self._graph.has_edge(source, target, key=(rel, ekey)):
+            self._edge_counts[rel] += 1
+        self._graph.add_edge(source, target, key=(rel, ekey), props=props)
+
+    # -- writes ------------------------------------------------------------
+    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> WriteSummary:
+        with self._write_lock:
+            pending_nodes: dict[NodeRef, dict[str, Any]] = {}
+            pending_edges: dict[_EdgeId, dict[str, Any]] = {}
+            counts: Counter[str] = Counter()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for chunk in _chunks(nodes):
+                    rows = []
+                    for node in chunk:
+                        validate_node(node)
+                        ref = node.ref
+                        old = pending_nodes.get(ref)
+                        if old is None and self._graph.has_node(ref):
+                            old = self._graph.nodes[ref]["props"]
+                        new = _merge(old, node.props)
+                        counts[self._outcome("nodes", old, new)] += 1
+                        if new != old:
+                            pending_nodes[ref] = new
+                            rows.append((ref.kind.value, ref.key, _dumps(new)))
+                    self._db.executemany(_UPSERT_NODE_SQL, rows)
+                for chunk in _chunks(edges):
+                    rows = []
+                    for edge in chunk:
+                        validate_edge(edge)
+                        for end in (edge.source, edge.target):
+                            if end not in pending_nodes and not self._graph.has_node(end):
+                                raise SchemaError(f"{edge.type.value} points to a missing node {end}")
+                        eid = (edge.type, edge.source, edge.target, edge.key)
+                        old = pending_edges.get(eid)
+                        if old is None and self._graph.has_edge(
+                            edge.source, edge.target, key=(edge.type, edge.key)
+                        ):
+                            old = self._graph.edges[edge.source, edge.target, (edge.type, edge.key)][
+                                "props"
+                            ]
+                        new = _merge(old, edge.props)
+                        counts[self._outcome("edges", old, new)] += 1
+                        if new != old:
+                            pending_edges[eid] = new
+                            rows.append(
+                                (
+                                    edge.type.value,
+                                    edge.source.kind.value,
+                                    edge.source.key,
+                                    edge.target.kind.value,
+                                    edge.target.key,
+                                    edge.key,
+                                    _dumps(new),
+                                )
+                            )
+                    self._db.executemany(_UPSERT_EDGE_SQL, rows)
+                self._db.execute("COMMIT")
+            except BaseException as err:
+                self._db.execute("ROLLBACK")
+                if isinstance(err, SchemaError):
+                    raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
+                if isinstance(err, sqlite3.Error):
+                    raise StoreError(f"Écriture impossible, rien n'a été écrit : {err}") from err
+                raise
+            with self._lock:
+                for ref, props in pending_nodes.items():
+                    self._apply_node(ref, props)
+                for eid, props in pending_edges.items():
+                    self._apply_edge(eid, props)
+                if pending_nodes or pending_edges:
+                    self._spatial.clear()
+        return WriteSummary(**counts)
+
+    @staticmethod
+    def _outcome(what: str, old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+        if old is None:
+            return f"{what}_created"
+        return f"{what}_unchanged" if old == new else f"{what}_updated"
+
+    def delete_edges(self, edges: Iterable[Edge]) -> int:
+        with self._write_lock:
+            found: list[_EdgeId] = []
+            for edge in edges:
+                if self._graph.has_edge(edge.source, edge.target, key=(edge.type, edge.key)):
+                    found.append((edge.type, edge.source, edge.target, edge.key))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    _DELETE_EDGE_SQL,
+                    [(r.value, s.kind.value, s.key, t.kind.value, t.key, k) for r, s, t, k in found],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            with self._lock:
+                for rel, source, target, ekey in found:
+                    self._graph.remove_edge(source, target, key=(rel, ekey))
+                    self._edge_counts[rel] -= 1
+                if found:
+                    self._spatial.clear()
+            return len(found)
+
+    # -- reads -------------------------------------------------------------
+    def get_node(self, kind: NodeKind, key: str) -> Node | None:
+        with self._lock:
+            props = self._by_kind[kind].get(key)
+            return None if props is None else Node(kind, key, dict(props))
+
+    def get_nodes(self, kind: NodeKind, keys: Iterable[str]) -> dict[str, Node]:
+        with self._lock:
+            table = self._by_kind[kind]
+            return {k: Node(kind, k, dict(table[k])) for k in keys if k in table}
+
+    def nodes(self, kind: NodeKind) -> Iterator[Node]:
+        with self._lock:
+            table = self._by_kind[kind]
+            snapshot = [Node(kind, k, dict(table[k])) for k in sorted(table)]
+        return iter(snapshot)
+
+    def _edge_list(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None, outgoing: bool
+    ) -> dict[NodeRef, list[Edge]]:
+        wanted = None if types is None else frozenset(types)
+        result: dict[NodeRef, list[Edge]] = {}
+        with self._lock:
+            for ref in refs:
+                if not self._graph.has_node(ref):
+                    result[ref] = []
+                    continue
+                view = (
+                    self._graph.out_edges(ref, keys=True, data="props")
+                    if outgoing
+                    else self._graph.in_edges(ref, keys=True, data="props")
+                )
+                result[ref] = [
+                    Edge(rel, s, t, dict(p), ekey)
+                    for s, t, (rel, ekey), p in view
+                    if wanted is None or rel in wanted
+                ]
+        return result
+
+    def edges_from(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
+    ) -> dict[NodeRef, list[Edge]]:
+        return self._edge_list(refs, types, outgoing=True)
+
+    def edges_to(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
+    ) -> dict[NodeRef, list[Edge]]:
+        return self._edge_list(refs, types, outgoing=False)
+
+    def edges(self, type: RelType) -> Iterator[Edge]:
+        with self._lock:
+            snapshot = [
+                Edge(rel, s, t, dict(p), ekey)
+                for s, t, (rel, ekey), p in self._graph.edges(keys=True, data="props")
+                if rel is type
+            ]
+        return iter(snapshot)
+
+    def communes_by_postcode(self, postcode: str) -> list[Node]:
+        with self._lock:
+            keys = sorted(self._postcodes.get(postcode, ()))
+        return list(self.get_nodes(NodeKind.COMMUNE, keys).values())
+
+    def _location(self, ref: NodeRef, props: dict[str, Any]) -> tuple[float, float] | None:
+        if "lat" in props and "lon" in props:
+            return float(props["lat"]), float(props["lon"])
+        if ref.kind is NodeKind.PROFESSIONAL:  # located where they work
+            for _, site, (rel, _k) in self._graph.out_edges(ref, keys=True):
+                if rel is RelType.WORKS_AT:
+                    site_props = self._graph.nodes[site]["props"]
+                    if "lat" in site_props and "lon" in site_props:
+                        return float(site_props["lat"]), float(site_props["lon"])
+        return None
+
+    def _index(self, kind: NodeKind) -> _SpatialIndex:
+        index = self._spatial.get(kind)
+        if index is None:
+            keys, lats, lons = [], [], []
+            for key in sorted(self._by_kind[kind]):
+                loc = self._location(NodeRef(kind, key), self._by_kind[kind][key])
+                if loc is not None:
+                    keys.append(key)
+                    lats.append(loc[0])
+                    lons.append(loc[1])
+            index = self._spatial[kind] = _SpatialIndex(keys, lats, lons)
+        return index
+
+    def nearest(
+        self,
+        lat: float,
+        lon: float,
+        kinds: Iterable[NodeKind],
+        *,
+        radius_km: float | None = None,
+        k: int | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> list[Located]:
+        if radius_km is None and k is None:
+            raise ValueError("nearest() needs radius_km or k")
+        wanted = None if keys is None else set(keys)
+        found: list[tuple[float, NodeKind, str]] = []
+        with self._lock:
+            for kind in kinds:
+                index = self._index(kind)
+                if index.tree is None:
+                    continue
+                if wanted is not None:
+                    positions = np.array(
+                        sorted(index.position[key] for key in wanted if key in index.position),
+                        dtype=np.int64,
+                    )
+                    if positions.size == 0:
+                        continue
+                    dist = haversine_km_many(lat, lon, index.lats[positions], index.lons[positions])
+                    if radius_km is not None:
+                        keep = dist <= radius_km
+                        positions, dist = positions[keep], dist[keep]
+                    if k is not None and positions.size > k:
+                        part = np.argpartition(dist, k - 1)[:k]
+                        positions, dist = positions[part], dist[part]
+                else:
+                    point = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
+                    bound = chord_for_km(radius_km) if radius_km is not None else np.inf
+                    if k is not None:
+                        count = min(k, len(index.keys))
+                        chords, idx = index.tree.query(point, k=count, distance_upper_bound=bound * (1 + 1e-9))
+                        chords, idx = np.atleast_1d(chords), np.atleast_1d(idx)
+                        ok = np.isfinite(chords)
+                        positions = idx[ok].astype(np.int64)
+                    else:
+                        positions = np.array(
+                            index.tree.query_ball_point(point, r=bound * (1 + 1e-9)), dtype=np.int64
+                        )
+                    if positions.size == 0:
+                        continue
+                    dist = haversine_km_many(lat, lon, index.lats[positions], index.lons[positions])
+                    if radius_km is not None:
+                        keep = dist <= radius_km
+                        positions, dist = positions[keep], dist[keep]
+                found.extend(
+                    (float(d), kind, str(index.keys[p])) for d, p in zip(dist, positions, strict=True)
+                )
+            found.sort(key=lambda item: (item[0], item[1].value, item[2]))
+            if k is not None:
+                found = found[:k]
+            return [
+                Located(Node(kind, key, dict(self._by_kind[kind][key])), round(d, 3))
+                for d, kind, key in found
+            ]
+
+    def count_nodes(self) -> dict[NodeKind, int]:
+        with self._lock:
+            return {kind: len(table) for kind, table in self._by_kind.items() if table}
+
+    def count_edges(self) -> dict[RelType, int]:
+        with self._lock:
+            return {rel: n for rel, n in self._edge_counts.items() if n}
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._db.close()
