@@ -1,0 +1,72 @@
+"""GraphQL over HTTP (in-process ASGI transport) on the real reference graph."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.app import create_app
+from graph.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client(reference_dir, reference_store):
+    from fastapi.testclient import TestClient
+
+    app = create_app(Settings(data_dir=reference_dir), store=reference_store)
+    with TestClient(app) as c:
+        yield c
+
+
+def gql(client, query: str, **variables):
+    response = client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_vocabularies(client):
+    data = gql(client, "{ deficiencies { code rorR245 } skills { code } conditions { orpha involves } }")["data"]
+    assert {"code": "TSA", "rorR245": "02"} in data["deficiencies"]
+    assert "LSF_TACTILE" in {s["code"] for s in data["skills"]}
+    assert {"orpha": "ORPHA:138", "involves": ["DV", "DA"]} in data["conditions"]
+
+
+def test_territories_by_kind(client):
+    data = gql(client, "{ r: territories(kind: REGION) { code } d: territories(kind: DEPARTMENT) { code } e: territories(kind: ERHR) { code population } }")["data"]
+    assert len(data["r"]) == 18 and len(data["d"]) == 101 and len(data["e"]) == 13
+    assert all(e["population"] > 0 for e in data["e"])
+
+
+def test_erhr_with_departments_and_population(client):
+    data = gql(client, '{ erhr(code: "NO") { name regions { code } departments { code } population } }')["data"]["erhr"]
+    assert {r["code"] for r in data["regions"]} == {"28", "32"}
+    assert {"59", "62", "76", "14"} <= {d["code"] for d in data["departments"]}
+    assert len(data["departments"]) == 10
+    assert 9_000_000 < data["population"] < 10_000_000
+
+
+def test_commune_and_qualify(client):
+    data = gql(client, '{ commune(code: "86194") { name erhrCode department { name } } qualify(deficiencies: ["DV", "DA", "DI"]) { criteria { code } cnrhr superseded } }')["data"]
+    assert data["commune"] == {"name": "Poitiers", "erhrCode": "NA", "department": {"name": "Vienne"}}
+    assert data["qualify"] == {"criteria": [{"code": "1"}], "cnrhr": ["CRESAM"], "superseded": ["2", "3"]}
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ('{ qualify(deficiencies: ["DV", "ZZ"]) { cnrhr } }', "ZZ"),
+        ('{ erhr(code: "XX") { name } }', "XX"),
+        ('{ commune(code: "99999") { name } }', "99999"),
+    ],
+)
+def test_unknown_codes_give_a_coded_french_error_not_a_500(client, query, fragment):
+    body = gql(client, query)
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "UNKNOWN_CODE"
+    assert "inconnu" in error["message"] and fragment in error["message"]
+    assert "Traceback" not in str(body)
+
+
+def test_health(client):
+    assert client.get("/health").json()["status"] == "ok"

@@ -1,0 +1,66 @@
+"""Shared fixtures: stores over every backend, and one real reference graph per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from graph.settings import Settings
+from graph.store import GraphStore
+from graph.stores.memory import MemoryStore
+
+NEO4J_URI = os.environ.get("DIHR_NEO4J_URI")
+needs_neo4j = pytest.mark.skipif(
+    not NEO4J_URI,
+    reason="Neo4j contract variant: set DIHR_NEO4J_URI to a Neo4j 5 server to run it "
+    "(no Neo4j server can run on the project's machines)",
+)
+
+
+def _open_backend(name: str, tmp_path: Path) -> GraphStore:
+    if name == "memory":
+        return MemoryStore(tmp_path / "store")
+    from graph.stores.neo4j import Neo4jStore  # only reached when DIHR_NEO4J_URI is set
+
+    return Neo4jStore.for_tests(Settings(), namespace=tmp_path.name)
+
+
+@pytest.fixture(params=["memory", pytest.param("neo4j", marks=[needs_neo4j, pytest.mark.neo4j])])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Path) -> Iterator[GraphStore]:
+    """An empty store of each backend; what a test writes is removed with it."""
+    s = _open_backend(backend, tmp_path)
+    yield s
+    if hasattr(s, "drop_namespace"):
+        s.drop_namespace()
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def reference_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory initialised once per session with the real reference data."""
+    from importers.reference import init_reference
+
+    data_dir = tmp_path_factory.mktemp("reference")
+    settings = Settings(data_dir=data_dir)
+    s = MemoryStore(data_dir)
+    try:
+        init_reference(s, settings)
+    finally:
+        s.close()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def reference_store(reference_dir: Path) -> Iterator[MemoryStore]:
+    """The real reference graph, opened once, read-only by convention."""
+    s = MemoryStore(reference_dir)
+    yield s
+    s.close()
