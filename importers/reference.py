@@ -21,7 +21,7 @@ from graph.store import GraphStore, WriteSummary
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS
 from importers.geography import Geography, department_outlines, find_population_file, load_geography
 
-__all__ = ["InitReport", "init_reference", "reference_is_loaded", "read_erhr_file", "read_cnrhr_file", "ErhrRow", "CnrhrRow"]
+__all__ = ["InitReport", "init_reference", "reference_is_loaded", "vocabulary_elements", "combination_elements", "read_erhr_file", "read_cnrhr_file", "ErhrRow", "CnrhrRow"]
 
 K, R = NodeKind, RelType
 
@@ -107,7 +107,8 @@ def read_cnrhr_file(path: Path | None = None) -> list[CnrhrRow]:
     return rows
 
 
-def _vocabulary() -> Iterator[Node | Edge]:
+def vocabulary_elements() -> Iterator[Node | Edge]:
+    """Deficiency, Skill and Condition nodes with the conditions' TYPICALLY_INVOLVES edges."""
     for d in DEFICIENCIES.values():
         props: dict[str, object] = {"label": d.label, "family": d.family, "chronic": d.chronic}
         if d.ror_r245:
@@ -243,7 +244,7 @@ def init_reference(
     department_outlines(geo, settings.data_dir / "outlines")
     summary = WriteSummary()
     for label, elements in (
-        ("vocabulaires", list(_vocabulary())),
+        ("vocabulaires", list(vocabulary_elements())),
         ("géographie", list(_geography(geo))),
         ("réseau DIHR", list(_network(geo, erhr, cnrhr))),
     ):

@@ -1,0 +1,614 @@
+"""findResources: the nearest competent resources for a situation, and why.
+
+Competence
+    A resource covers a deficiency when it has expertise on it
+    (``HAS_EXPERTISE {level}``), accepts it in an age band that admits the
+    person (``ACCEPTS``, counted as level 1), has expertise on a rare condition
+    that typically involves it, or has expertise on a combination that includes
+    the whole situation's combination (which covers every deficiency at the
+    combination's level). Skills are covered by ``HAS_EXPERTISE`` only.
+    Conditions bring the deficiencies they typically involve into the
+    combination.
+
+Ranking (local resources, inside the radius)
+    1. expertise on the combination itself (or on one that includes it);
+    2. then covering every deficiency separately;
+    3. then partial coverage;
+    within each tier by weighted coverage (sum of levels / 3 per need, over
+    deficiencies and skills), then by great-circle distance, then by key.
+    An age outside a resource's own bounds (``age_min``/``age_max``) excludes it.
+
+Subsidiarity
+    Local resources (establishments, professionals, resource poles) first, then
+    the ERHR of the person's territory, then the competent CNRHR (national:
+    listed whatever their distance).
+
+Widening
+    When fewer than ``limit`` fully competent resources lie inside the radius,
+    the result says so and lists the nearest fully competent ones beyond it
+    (a k-nearest over the competent set, however far).
+
+Teams
+    When no single local resource inside the radius covers every deficiency,
+    the smallest sets (at most 3 resources) inside the radius that together
+    cover them are proposed, the nearest first.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.errors import InvalidInput, UnknownCode
+from graph.geo import estimated_minutes, haversine_km
+from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
+from graph.rare import Qualification, qualify
+from graph.store import GraphStore
+from graph.territories import TerritoryTable, commune_info, resolve_commune
+from graph.vocabulary import CONDITIONS, normalise_conditions, normalise_deficiencies, normalise_skills
+
+__all__ = [
+    "SituationQuery",
+    "NeedCoverage",
+    "Match",
+    "Team",
+    "Widening",
+    "PersonPlace",
+    "ErhrContact",
+    "MatchResult",
+    "MatchLevel",
+    "Basis",
+    "find_resources",
+    "LOCAL_KINDS",
+    "MAX_LIMIT",
+]
+
+K, R = NodeKind, RelType
+LOCAL_KINDS = frozenset({K.ESTABLISHMENT, K.PROFESSIONAL, K.RESOURCE_POLE})
+MAX_LIMIT = 100
+MAX_TEAM_SIZE = 3
+_TEAM_POOL = 12  # nearest partial resources per deficiency considered for teams
+_MAX_TEAMS = 3
+
+
+class MatchLevel(enum.StrEnum):
+    LOCAL = "LOCAL"
+    ERHR = "ERHR"
+    CNRHR = "CNRHR"
+
+
+class Basis(enum.StrEnum):
+    COMBINATION = "COMBINATION"  # expertise on the combination itself (or a superset)
+    ALL_DEFICIENCIES = "ALL_DEFICIENCIES"  # every deficiency, separately
+    PARTIAL = "PARTIAL"
+    NATIONAL = "NATIONAL"  # a CNRHR competent by its D312-194 criterion
+
+
+@dataclass(frozen=True, slots=True)
+class SituationQuery:
+    """What an animator knows of a situation. Ages in years, radius in km."""
+
+    deficiencies: Iterable[str]
+    conditions: Iterable[str] = ()
+    skills: Iterable[str] = ()
+    age: int | None = None
+    commune: str | None = None
+    postcode: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    radius_km: float = 100.0
+    kinds: Iterable[NodeKind] | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class NeedCoverage:
+    need: str
+    need_kind: str  # "deficiency" | "skill"
+    level: int
+    path: str  # the graph path that proves it
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    rank: int
+    kind: NodeKind
+    key: str
+    name: str
+    level: MatchLevel
+    basis: Basis
+    covers: tuple[NeedCoverage, ...]
+    misses: tuple[str, ...]
+    score: float  # weighted coverage, 0..1
+    distance_km: float
+    minutes: float
+    within_radius: bool
+    in_erhr_territory: bool
+    department: str | None
+    synthetic: bool
+    lat: float | None
+    lon: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    members: tuple[Match, ...]
+    max_distance_km: float
+
+
+@dataclass(frozen=True, slots=True)
+class Widening:
+    competent_inside: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPlace:
+    commune: str
+    commune_name: str
+    department: str
+    lat: float
+    lon: float
+    approximate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ErhrContact:
+    code: str
+    name: str
+    seat: str | None
+    email: str | None
+    phone: str | None
+    website: str | None
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    combination: str
+    deficiencies: tuple[str, ...]
+    skills: tuple[str, ...]
+    conditions: tuple[str, ...]
+    qualification: Qualification
+    place: PersonPlace
+    erhr: ErhrContact
+    radius_km: float
+    matches: tuple[Match, ...]
+    teams: tuple[Team, ...]
+    widening: Widening | None
+    notes: tuple[str, ...] = field(default=())
+
+
+# -- input ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Needs:
+    deficiencies: frozenset[str]
+    skills: frozenset[str]
+    conditions: frozenset[str]
+    combination: str
+
+
+def _validate(query: SituationQuery) -> _Needs:
+    deficiencies = set(normalise_deficiencies(query.deficiencies))
+    conditions = normalise_conditions(query.conditions)
+    for orpha in conditions:
+        deficiencies.update(CONDITIONS[orpha].involves)
+    skills = normalise_skills(query.skills)
+    if not 1 <= query.radius_km <= 1000:
+        raise InvalidInput("radiusKm", "le rayon doit être compris entre 1 et 1000 km.")
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidInput("limit", f"le nombre de résultats doit être compris entre 1 et {MAX_LIMIT}.")
+    if query.age is not None and not 0 <= query.age <= 120:
+        raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
+    given = [query.commune is not None, query.postcode is not None, query.lat is not None or query.lon is not None]
+    if sum(given) != 1:
+        raise InvalidInput(
+            "lieu de vie", "indiquez soit un code commune INSEE, soit un code postal, soit lat et lon."
+        )
+    if (query.lat is None) != (query.lon is None):
+        raise InvalidInput("lieu de vie", "lat et lon vont ensemble.")
+    if query.lat is not None and not (-90 <= query.lat <= 90 and -180 <= query.lon <= 180):  # type: ignore[operator]
+        raise InvalidInput("lieu de vie", "coordonnées hors limites (degrés WGS84).")
+    if query.kinds is not None:
+        bad = [k for k in query.kinds if k not in LOCAL_KINDS]
+        if bad:
+            raise InvalidInput("kinds", "types de ressources locales : Establishment, Professional, ResourcePole.")
+    return _Needs(frozenset(deficiencies), skills, conditions, combination_key(list(deficiencies)))
+
+
+def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> tuple[PersonPlace, list[str]]:
+    notes: list[str] = []
+    if query.commune is not None:
+        info = commune_info(store, query.commune, table)
+        return PersonPlace(info.code, info.name, info.department.code, info.lat, info.lon, False), notes
+    if query.postcode is not None:
+        candidates = store.communes_by_postcode(query.postcode.strip())
+        if not candidates:
+            raise UnknownCode("postal", query.postcode, "Vérifiez le code postal (5 chiffres).")
+        chosen = max(candidates, key=lambda n: (int(n.props.get("population", 0)), n.key))
+        if len(candidates) > 1:
+            notes.append(
+                f"Le code postal {query.postcode} couvre {len(candidates)} communes : "
+                f"{chosen.props['name']} (la plus peuplée) a été retenue."
+            )
+        info = commune_info(store, chosen.key, table)
+        return PersonPlace(info.code, info.name, info.department.code, info.lat, info.lon, True), notes
+    assert query.lat is not None and query.lon is not None
+    nearest = store.nearest(query.lat, query.lon, [K.COMMUNE], k=1)
+    if not nearest or nearest[0].distance_km > 50:
+        raise InvalidInput("lieu de vie", "ce point n'est pas en France (aucune commune à moins de 50 km).")
+    node = nearest[0].node
+    return (
+        PersonPlace(node.key, str(node.props["name"]), str(node.props["department"]), query.lat, query.lon, False),
+        notes,
+    )
+
+
+# -- competence -------------------------------------------------------------------
+_KIND_NAME = {k: k.value for k in NodeKind}
+
+
+def _age_text(props: dict[str, Any]) -> str:
+    lo, hi = props.get("age_min"), props.get("age_max")
+    if lo is None and hi is None:
+        return "tous âges"
+    if hi is None:
+        return f"{lo} ans et plus"
+    if lo is None:
+        return f"jusqu'à {hi} ans"
+    return f"{lo}-{hi} ans"
+
+
+def _admits(props: dict[str, Any], age: int | None) -> bool:
+    if age is None:
+        return True
+    lo, hi = props.get("age_min"), props.get("age_max")
+    return (lo is None or age >= int(lo)) and (hi is None or age <= int(hi))
+
+
+@dataclass(slots=True)
+class _Competence:
+    deficiencies: dict[str, NeedCoverage] = field(default_factory=dict)
+    skills: dict[str, NeedCoverage] = field(default_factory=dict)
+    combination: NeedCoverage | None = None
+
+    def offer(self, table: dict[str, NeedCoverage], cover: NeedCoverage) -> None:
+        best = table.get(cover.need)
+        if best is None or cover.level > best.level:
+            table[cover.need] = cover
+
+
+def _competences(
+    store: GraphStore, needs: _Needs, age: int | None
+) -> dict[NodeRef, _Competence]:
+    """Every resource with at least one relevant link, with what it covers (two trips)."""
+    deficiency_refs = [NodeRef(K.DEFICIENCY, d) for d in sorted(needs.deficiencies)]
+    including = store.edges_to(deficiency_refs, [R.INCLUDES])
+    combo_sets = [{e.source.key for e in including[r]} for r in deficiency_refs]
+    combos = set.intersection(*combo_sets) if combo_sets else set()
+    conditions = [c for c in CONDITIONS.values() if set(c.involves) & needs.deficiencies]
+    targets = (
+        deficiency_refs
+        + [NodeRef(K.SKILL, s) for s in sorted(needs.skills)]
+        + [NodeRef(K.COMBINATION, c) for c in sorted(combos)]
+        + [NodeRef(K.CONDITION, c.orpha) for c in conditions]
+    )
+    incoming = store.edges_to(targets, [R.HAS_EXPERTISE, R.ACCEPTS])
+    found: dict[NodeRef, _Competence] = defaultdict(_Competence)
+    for target, edges in incoming.items():
+        for edge in edges:
+            if edge.source.kind not in RESOURCE_KINDS:
+                continue
+            _apply(found[edge.source], edge, target, needs, age)
+    return {ref: comp for ref, comp in found.items() if comp.deficiencies or comp.skills}
+
+
+def _apply(comp: _Competence, edge: Edge, target: NodeRef, needs: _Needs, age: int | None) -> None:
+    src = _KIND_NAME[edge.source.kind]
+    if edge.type is R.ACCEPTS:
+        if _admits(edge.props, age):
+            path = f"{src} —ACCEPTS({_age_text(edge.props)})→ {target.key}"
+            comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", 1, path))
+        return
+    level = int(edge.props["level"])
+    if target.kind is K.DEFICIENCY:
+        path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
+        comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", level, path))
+    elif target.kind is K.SKILL:
+        path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
+        comp.offer(comp.skills, NeedCoverage(target.key, "skill", level, path))
+    elif target.kind is K.COMBINATION:
+        path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
+        if target.key != needs.combination:
+            path += f" (inclut {needs.combination})"
+        cover = NeedCoverage(needs.combination, "combination", level, path)
+        if comp.combination is None or level > comp.combination.level:
+            comp.combination = cover
+        for code in codes_of_combination(needs.combination):
+            comp.offer(comp.deficiencies, NeedCoverage(code, "deficiency", level, f"{path} —INCLUDES→ {code}"))
+    elif target.kind is K.CONDITION:
+        for code in CONDITIONS[target.key].involves:
+            if code in needs.deficiencies:
+                path = (
+                    f"{src} —HAS_EXPERTISE(level {level})→ {target.key} —TYPICALLY_INVOLVES→ {code}"
+                )
+                comp.offer(comp.deficiencies, NeedCoverage(code, "deficiency", level, path))
+
+
+def _basis(comp: _Competence, needs: _Needs) -> Basis:
+    if comp.combination is not None:
+        return Basis.COMBINATION
+    if needs.deficiencies <= comp.deficiencies.keys():
+        return Basis.ALL_DEFICIENCIES
+    return Basis.PARTIAL
+
+
+_TIER = {Basis.COMBINATION: 0, Basis.ALL_DEFICIENCIES: 1, Basis.PARTIAL: 2, Basis.NATIONAL: 3}
+
+
+def _score(comp: _Competence, needs: _Needs) -> float:
+    total = len(needs.deficiencies) + len(needs.skills)
+    levels = sum(c.level for c in comp.deficiencies.values()) + sum(c.level for c in comp.skills.values())
+    return round(levels / (3 * total), 4)
+
+
+# -- assembling -------------------------------------------------------------------
+@dataclass(slots=True)
+class _Candidate:
+    node: Node
+    comp: _Competence
+    basis: Basis
+    score: float
+    distance_km: float
+    within: bool
+
+    def sort_key(self) -> tuple[int, float, float, str, str]:
+        return (_TIER[self.basis], -self.score, self.distance_km, self.node.kind.value, self.node.key)
+
+
+def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
+    """Rank and explain the resources competent for a situation (see module doc).
+
+    Raises InvalidInput / UnknownCode on bad input; writes nothing."""
+    needs = _validate(query)
+    table = TerritoryTable(store)
+    place, notes = _place(store, query, table)
+    person_erhr = table.erhr_of_department.get(place.department, "")
+    qualification = qualify(needs.deficiencies)
+    competences = _competences(store, needs, query.age)
+    kinds = frozenset(query.kinds) if query.kinds is not None else LOCAL_KINDS
+
+    local_refs = {r: c for r, c in competences.items() if r.kind in kinds}
+    by_kind: dict[NodeKind, list[str]] = defaultdict(list)
+    for ref in local_refs:
+        by_kind[ref.kind].append(ref.key)
+    inside = []
+    for kind, keys in by_kind.items():
+        inside += store.nearest(place.lat, place.lon, [kind], radius_km=query.radius_km, keys=keys)
+    candidates = [
+        c
+        for located in inside
+        if (c := _candidate(located.node, local_refs[located.node.ref], needs, query.age, located.distance_km, True))
+    ]
+    full_inside = [c for c in candidates if c.basis is not Basis.PARTIAL]
+    widening = None
+    if len(full_inside) < query.limit:
+        full_keys: dict[NodeKind, list[str]] = defaultdict(list)
+        for ref, comp in local_refs.items():
+            if _basis(comp, needs) is not Basis.PARTIAL:
+                full_keys[ref.kind].append(ref.key)
+        wanted = query.limit - len(full_inside)
+        beyond = []
+        for kind, keys in full_keys.items():
+            for located in store.nearest(place.lat, place.lon, [kind], k=len(full_inside) + wanted, keys=keys):
+                if located.distance_km > query.radius_km:
+                    cand = _candidate(located.node, local_refs[located.node.ref], needs, query.age, located.distance_km, False)
+                    if cand:
+                        beyond.append(cand)
+        beyond.sort(key=lambda c: (c.distance_km, c.node.key))
+        beyond = beyond[:wanted]
+        nearest_text = (
+            f" La plus proche au-delà est à {beyond[0].distance_km:.0f} km." if beyond else
+            " Aucune autre ressource locale compétente n'est connue."
+        )
+        widening = Widening(
+            competent_inside=len(full_inside),
+            message=(
+                f"{len(full_inside)} ressource(s) locale(s) compétente(s) pour toute la combinaison "
+                f"dans un rayon de {query.radius_km:g} km (moins que les {query.limit} demandées)."
+                + nearest_text
+            ),
+        )
+    else:
+        beyond = []
+
+    ranked = sorted(candidates, key=_Candidate.sort_key)[: query.limit]
+    ranked += sorted(beyond, key=_Candidate.sort_key)[: max(0, query.limit - len(ranked))] if beyond else []
+    departments = _departments(store, [c.node for c in ranked])
+
+    matches: list[Match] = []
+    for cand in ranked:
+        matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, departments, table, person_erhr))
+    teams = _teams(candidates, needs) if not any(c.basis is not Basis.PARTIAL for c in candidates) else []
+
+    erhr_node = table.erhr.get(person_erhr)
+    if erhr_node is not None:
+        cand = _national_candidate(erhr_node, competences.get(erhr_node.ref), needs, place)
+        matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, {erhr_node.key: place.department}, table, person_erhr))
+    for code in qualification.cnrhr:
+        cnrhr = store.get_node(K.CNRHR, code)
+        if cnrhr is not None:
+            cand = _national_candidate(cnrhr, competences.get(cnrhr.ref), needs, place)
+            matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, {}, table, person_erhr))
+
+    if teams:
+        departments.update(_departments(store, [m.node for team in teams for m in team]))
+    team_results = tuple(
+        Team(
+            members=tuple(
+                _match(i + 1, member, MatchLevel.LOCAL, needs, departments, table, person_erhr)
+                for i, member in enumerate(team)
+            ),
+            max_distance_km=round(max(m.distance_km for m in team), 1),
+        )
+        for team in teams
+    )
+    erhr_props = erhr_node.props if erhr_node is not None else {}
+    return MatchResult(
+        combination=needs.combination,
+        deficiencies=tuple(sorted(needs.deficiencies)),
+        skills=tuple(sorted(needs.skills)),
+        conditions=tuple(sorted(needs.conditions)),
+        qualification=qualification,
+        place=place,
+        erhr=ErhrContact(
+            code=person_erhr,
+            name=str(erhr_props.get("name", "")),
+            seat=erhr_props.get("seat"),
+            email=erhr_props.get("email"),
+            phone=erhr_props.get("phone"),
+            website=erhr_props.get("website"),
+            regions=tuple(erhr_props.get("regions", [])),
+        ),
+        radius_km=query.radius_km,
+        matches=tuple(matches),
+        teams=team_results,
+        widening=widening,
+        notes=tuple(notes),
+    )
+
+
+def _candidate(
+    node: Node, comp: _Competence, needs: _Needs, age: int | None, distance: float, within: bool
+) -> _Candidate | None:
+    if not _admits(node.props, age):
+        return None  # the resource's own age bounds exclude the person
+    return _Candidate(node, comp, _basis(comp, needs), _score(comp, needs), distance, within)
+
+
+def _national_candidate(node: Node, comp: _Competence | None, needs: _Needs, place: PersonPlace) -> _Candidate:
+    comp = comp or _Competence()
+    lat, lon = node.props.get("lat"), node.props.get("lon")
+    distance = haversine_km(place.lat, place.lon, float(lat), float(lon)) if lat is not None and lon is not None else 0.0
+    basis = _basis(comp, needs) if (comp.deficiencies or comp.combination) else Basis.NATIONAL
+    return _Candidate(node, comp, basis, _score(comp, needs), round(distance, 3), True)
+
+
+def _departments(store: GraphStore, nodes: list[Node]) -> dict[str, str]:
+    """Department of each resource: its own, else its workplace's (one trip)."""
+    result = {n.key: str(n.props["department"]) for n in nodes if "department" in n.props}
+    missing = [n.ref for n in nodes if "department" not in n.props and n.kind is K.PROFESSIONAL]
+    if missing:
+        workplaces = store.edges_from(missing, [R.WORKS_AT])
+        site_refs: dict[NodeKind, set[str]] = defaultdict(set)
+        for edges in workplaces.values():
+            for edge in edges:
+                site_refs[edge.target.kind].add(edge.target.key)
+        sites = {
+            NodeRef(kind, key): node
+            for kind, keys in site_refs.items()
+            for key, node in store.get_nodes(kind, keys).items()
+        }
+        for ref, edges in workplaces.items():
+            for edge in sorted(edges, key=lambda e: e.target.key):
+                site = sites.get(edge.target)
+                if site is not None and "department" in site.props:
+                    result[ref.key] = str(site.props["department"])
+                    break
+    return result
+
+
+def _match(
+    rank: int,
+    cand: _Candidate,
+    level: MatchLevel,
+    needs: _Needs,
+    departments: dict[str, str],
+    table: TerritoryTable,
+    person_erhr: str,
+) -> Match:
+    node, comp = cand.node, cand.comp
+    covers = tuple(
+        [comp.combination] if comp.combination else []
+    ) + tuple(comp.deficiencies[d] for d in sorted(comp.deficiencies)) + tuple(
+        comp.skills[s] for s in sorted(comp.skills)
+    )
+    if cand.basis is Basis.NATIONAL:
+        covers = (
+            NeedCoverage(
+                needs.combination,
+                "combination",
+                3,
+                f"Cnrhr {node.key} —compétent au titre du D312-194→ {needs.combination}",
+            ),
+        )
+    misses = tuple(sorted(needs.deficiencies - comp.deficiencies.keys())) + tuple(
+        sorted(needs.skills - comp.skills.keys())
+    )
+    if cand.basis is Basis.NATIONAL:
+        misses = tuple(sorted(needs.skills - comp.skills.keys()))
+    department = departments.get(node.key)
+    if level is MatchLevel.ERHR:
+        in_territory = node.key == person_erhr
+    elif level is MatchLevel.CNRHR:
+        in_territory = False
+    else:
+        in_territory = department is not None and table.erhr_of_department.get(department) == person_erhr
+    lat, lon = node.props.get("lat"), node.props.get("lon")
+    return Match(
+        rank=rank,
+        kind=node.kind,
+        key=node.key,
+        name=str(node.props.get("name") or node.props.get("profession") or node.key),
+        level=level,
+        basis=cand.basis,
+        covers=covers,
+        misses=misses,
+        score=cand.score,
+        distance_km=round(cand.distance_km, 1),
+        minutes=estimated_minutes(cand.distance_km),
+        within_radius=cand.within,
+        in_erhr_territory=in_territory,
+        department=department,
+        synthetic=bool(node.props.get("synthetic", False)),
+        lat=float(lat) if lat is not None else None,
+        lon=float(lon) if lon is not None else None,
+    )
+
+
+def _teams(candidates: list[_Candidate], needs: _Needs) -> list[list[_Candidate]]:
+    """Smallest sets (≤ 3) of resources inside the radius covering every
+    deficiency, nearest first (by the farthest member, then the total)."""
+    pool: dict[NodeRef, _Candidate] = {}
+    for code in needs.deficiencies:
+        covering = sorted(
+            (c for c in candidates if code in c.comp.deficiencies), key=lambda c: (c.distance_km, c.node.key)
+        )
+        for cand in covering[:_TEAM_POOL]:
+            pool[cand.node.ref] = cand
+    members = sorted(pool.values(), key=lambda c: (c.distance_km, c.node.key))
+    for size in range(2, MAX_TEAM_SIZE + 1):
+        teams = [
+            list(combo)
+            for combo in itertools.combinations(members, size)
+            if needs.deficiencies <= set().union(*(c.comp.deficiencies.keys() for c in combo))
+            and all(
+                not (needs.deficiencies & set().union(*(o.comp.deficiencies.keys() for o in combo if o is not c)))
+                >= needs.deficiencies
+                for c in combo
+            )
+        ]
+        if teams:
+            teams.sort(
+                key=lambda t: (
+                    max(c.distance_km for c in t),
+                    sum(c.distance_km for c in t),
+                    [c.node.key for c in t],
+                )
+            )
+            return [sorted(t, key=lambda c: (c.distance_km, c.node.key)) for t in teams[:_MAX_TEAMS]]
+    return []
