@@ -137,6 +137,109 @@ def qualify(
         typer.echo("Pas de CNRHR dédié : ERHR du territoire et filières de santé maladies rares.")
 
 
+def _graphql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """Run a GraphQL document in-process, exactly as the HTTP API would."""
+    import asyncio
+
+    from api.schema import Context, schema
+
+    settings, store = _store()
+    try:
+        result = asyncio.run(
+            schema.execute(query, variable_values=variables, context_value=Context(store, settings))
+        )
+    finally:
+        store.close()
+    if result.errors:
+        raise _GraphQLFailure(result.errors[0].message)
+    assert result.data is not None
+    return result.data
+
+
+class _GraphQLFailure(DihrError):
+    code = "GRAPHQL_ERROR"
+
+
+@app.command()
+@_friendly
+def demo(
+    if_needed: Annotated[
+        bool, typer.Option("--if-needed", help="Ne rien faire si le réseau de démonstration est déjà chargé.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Graine du générateur (même graine, même réseau).")] = 2026,
+) -> None:
+    """Charge un réseau de démonstration SYNTHÉTIQUE (établissements, professionnels, situations)."""
+    from importers.demo import demo_is_loaded, generate_demo
+
+    _, store = _store()
+    try:
+        if if_needed and demo_is_loaded(store):
+            typer.echo("Réseau de démonstration (synthétique) déjà chargé.")
+            return
+        report = generate_demo(store, seed=seed)
+    finally:
+        store.close()
+    typer.echo(
+        f"Réseau de démonstration SYNTHÉTIQUE : {report.establishments} établissements, "
+        f"{report.professionals} professionnels, {report.poles} pôles ressources, "
+        f"{report.situations} situations ({report.summary.nodes_created} nœuds créés)."
+    )
+
+
+@app.command()
+@_friendly
+def match(
+    deficiencies: Annotated[list[str], typer.Argument(help="Codes de déficience, ex. DV TSA.")],
+    commune: Annotated[str | None, typer.Option(help="Code commune INSEE du lieu de vie.")] = None,
+    postcode: Annotated[str | None, typer.Option(help="Code postal du lieu de vie.")] = None,
+    lat: Annotated[float | None, typer.Option(help="Latitude WGS84.")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude WGS84.")] = None,
+    age: Annotated[int | None, typer.Option(help="Âge en années.")] = None,
+    condition: Annotated[list[str] | None, typer.Option(help="Code ORPHA (répétable).")] = None,
+    skill: Annotated[list[str] | None, typer.Option(help="Compétence requise (répétable), ex. CAA.")] = None,
+    radius_km: Annotated[float, typer.Option(help="Rayon de recherche en km (1 à 1000).")] = 100.0,
+    limit: Annotated[int, typer.Option(help="Nombre de ressources locales (1 à 100).")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ressources compétentes les plus proches pour une situation, classées et expliquées."""
+    from api.queries import FIND_RESOURCES_QUERY
+
+    situation: dict[str, Any] = {
+        "deficiencies": deficiencies,
+        "conditions": condition or [],
+        "skills": skill or [],
+        "age": age,
+        "commune": commune,
+        "postcode": postcode,
+        "lat": lat,
+        "lon": lon,
+        "radiusKm": radius_km,
+    }
+    data = _graphql(FIND_RESOURCES_QUERY, {"situation": situation, "limit": limit})["findResources"]
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    place = data["place"]
+    typer.echo(f"Combinaison {data['combination']} — {place['communeName']} ({place['commune']})")
+    typer.echo(data["qualification"]["summary"])
+    erhr = data["erhr"]
+    typer.echo(f"ERHR du territoire : {erhr['name']}" + (f" ({erhr['seat']})" if erhr["seat"] else ""))
+    if data["widening"]:
+        typer.echo(f"Élargissement : {data['widening']['message']}")
+    for m in data["matches"]:
+        flag = " [synthétique]" if m["synthetic"] else ""
+        where = "" if m["withinRadius"] else " (hors rayon)"
+        distance = "lieu non renseigné" if m["distanceKm"] is None else f"{m['distanceKm']:.0f} km, ~{m['minutes']:.0f} min"
+        typer.echo(f"{m['rank']:>3}. [{m['level']}] {m['name']}{flag} — {distance}{where} — {m['basis']}")
+        for c in m["covers"]:
+            typer.echo(f"       ✓ {c['path']}")
+        if m["misses"]:
+            typer.echo(f"       ✗ manque : {', '.join(m['misses'])}")
+    for i, team in enumerate(data["teams"], start=1):
+        names = " + ".join(f"{m['name']} ({m['distanceKm']:.0f} km)" for m in team["members"])
+        typer.echo(f"Équipe {i} : {names}")
+
+
 @app.command()
 @_friendly
 def serve(

@@ -9,7 +9,6 @@ logged with a correlation id.
 
 from __future__ import annotations
 
-import enum
 import logging
 import uuid
 from collections.abc import Callable
@@ -22,7 +21,23 @@ from strawberry.extensions import MaskErrors
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
-from graph import rare, territories, vocabulary
+from api.types import (
+    Commune,
+    Condition,
+    Deficiency,
+    Erhr,
+    FindResourcesResult,
+    Qualification,
+    SituationInput,
+    Skill,
+    Territory,
+    TerritoryKind,
+    territory_wire,
+    match_result_wire,
+    qualification_wire,
+    situation_query,
+)
+from graph import matching, rare, territories, vocabulary
 from graph.errors import DihrError
 from graph.settings import Settings
 from graph.store import GraphStore
@@ -42,102 +57,6 @@ class Context(BaseContext):
 
 async def _run(fn: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(lambda: fn(*args))
-
-
-# -- wire types -----------------------------------------------------------------
-@strawberry.type(description="Déficience (vocabulaire DIHR), avec son code ROR R245 s'il existe.")
-class Deficiency:
-    code: str
-    label: str
-    family: str
-    chronic: bool
-    ror_r245: str | None
-
-
-@strawberry.type(description="Compétence ou modalité de communication.")
-class Skill:
-    code: str
-    label: str
-    family: str
-    ror_r243_label: str | None
-
-
-@strawberry.type(description="Maladie rare (code ORPHA) et déficiences typiquement associées.")
-class Condition:
-    orpha: str
-    label: str
-    involves: list[str]
-
-
-@strawberry.enum
-class TerritoryKind(enum.Enum):
-    REGION = "REGION"
-    DEPARTMENT = "DEPARTMENT"
-    ERHR = "ERHR"
-
-
-@strawberry.type
-class Territory:
-    kind: TerritoryKind
-    code: str
-    name: str
-    population: int
-
-
-@strawberry.type
-class Erhr:
-    code: str
-    name: str
-    regions: list[Territory]
-    departments: list[Territory]
-    population: int
-    seat: str | None
-    confidence: str = strawberry.field(description="'good' ou 'to verify' (source : ERHR.md).")
-
-
-@strawberry.type
-class Commune:
-    code: str
-    name: str
-    population: int
-    lat: float
-    lon: float
-    postcodes: list[str]
-    department: Territory
-    region: Territory
-    erhr_code: str
-
-
-@strawberry.type
-class Criterion:
-    code: str
-    label: str
-    cnrhr: str | None
-
-
-@strawberry.type(description="Qualification d'une combinaison au regard de l'article D312-194 du CASF.")
-class Qualification:
-    combination: str
-    matched: bool
-    criteria: list[Criterion]
-    cnrhr: list[str]
-    superseded: list[str]
-    summary: str
-
-
-def _territory(t: territories.Territory) -> Territory:
-    return Territory(kind=TerritoryKind(t.kind.value), code=t.code, name=t.name, population=t.population)
-
-
-def qualification_wire(q: rare.Qualification) -> Qualification:
-    return Qualification(
-        combination=q.combination,
-        matched=q.matched,
-        criteria=[Criterion(code=c.code, label=c.label, cnrhr=c.cnrhr) for c in q.criteria],
-        cnrhr=list(q.cnrhr),
-        superseded=list(q.superseded),
-        summary=q.summary,
-    )
 
 
 @strawberry.type
@@ -166,7 +85,7 @@ class Query:
     @strawberry.field(description="Régions, départements ou territoires ERHR.")
     async def territories(self, info: Info[Context, None], kind: TerritoryKind) -> list[Territory]:
         found = await _run(territories.territories, info.context.store, territories.TerritoryKind(kind.value))
-        return [_territory(t) for t in found]
+        return [territory_wire(t) for t in found]
 
     @strawberry.field(description="Une commune par son code INSEE (arrondissements acceptés).")
     async def commune(self, info: Info[Context, None], code: str) -> Commune:
@@ -178,8 +97,8 @@ class Query:
             lat=c.lat,
             lon=c.lon,
             postcodes=list(c.postcodes),
-            department=_territory(c.department),
-            region=_territory(c.region),
+            department=territory_wire(c.department),
+            region=territory_wire(c.region),
             erhr_code=c.erhr_code,
         )
 
@@ -189,12 +108,21 @@ class Query:
         return Erhr(
             code=e.code,
             name=e.name,
-            regions=[_territory(t) for t in e.regions],
-            departments=[_territory(t) for t in e.departments],
+            regions=[territory_wire(t) for t in e.regions],
+            departments=[territory_wire(t) for t in e.departments],
             population=e.population,
             seat=e.seat,
             confidence=e.confidence,
         )
+
+    @strawberry.field(
+        description="Ressources compétentes les plus proches pour une situation, classées et expliquées."
+    )
+    async def find_resources(
+        self, info: Info[Context, None], situation: SituationInput, limit: int = 20
+    ) -> FindResourcesResult:
+        query = situation_query(situation, limit)
+        return match_result_wire(await _run(matching.find_resources, info.context.store, query))
 
     @strawberry.field(description="Critères D312-194 remplis par une combinaison et CNRHR compétent(s).")
     def qualify(self, deficiencies: list[str]) -> Qualification:

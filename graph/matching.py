@@ -85,6 +85,7 @@ class Basis(enum.StrEnum):
     COMBINATION = "COMBINATION"  # expertise on the combination itself (or a superset)
     ALL_DEFICIENCIES = "ALL_DEFICIENCIES"  # every deficiency, separately
     PARTIAL = "PARTIAL"
+    TERRITORIAL = "TERRITORIAL"  # the ERHR of the person's territory, by its mission
     NATIONAL = "NATIONAL"  # a CNRHR competent by its D312-194 criterion
 
 
@@ -124,8 +125,8 @@ class Match:
     covers: tuple[NeedCoverage, ...]
     misses: tuple[str, ...]
     score: float  # weighted coverage, 0..1
-    distance_km: float
-    minutes: float
+    distance_km: float | None  # None: location unknown (an ERHR whose seat is not recorded)
+    minutes: float | None
     within_radius: bool
     in_erhr_territory: bool
     department: str | None
@@ -347,7 +348,7 @@ def _basis(comp: _Competence, needs: _Needs) -> Basis:
     return Basis.PARTIAL
 
 
-_TIER = {Basis.COMBINATION: 0, Basis.ALL_DEFICIENCIES: 1, Basis.PARTIAL: 2, Basis.NATIONAL: 3}
+_TIER = {Basis.COMBINATION: 0, Basis.ALL_DEFICIENCIES: 1, Basis.PARTIAL: 2, Basis.TERRITORIAL: 3, Basis.NATIONAL: 4}
 
 
 def _score(comp: _Competence, needs: _Needs) -> float:
@@ -363,11 +364,12 @@ class _Candidate:
     comp: _Competence
     basis: Basis
     score: float
-    distance_km: float
+    distance_km: float | None
     within: bool
 
     def sort_key(self) -> tuple[int, float, float, str, str]:
-        return (_TIER[self.basis], -self.score, self.distance_km, self.node.kind.value, self.node.key)
+        distance = self.distance_km if self.distance_km is not None else float("inf")
+        return (_TIER[self.basis], -self.score, distance, self.node.kind.value, self.node.key)
 
 
 def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
@@ -426,8 +428,13 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     else:
         beyond = []
 
-    ranked = sorted(candidates, key=_Candidate.sort_key)[: query.limit]
-    ranked += sorted(beyond, key=_Candidate.sort_key)[: max(0, query.limit - len(ranked))] if beyond else []
+    # Fully competent resources inside the radius, then the nearest fully
+    # competent ones beyond it (widening), then partial ones inside the radius.
+    ranked = (
+        sorted(full_inside, key=_Candidate.sort_key)
+        + beyond
+        + sorted((c for c in candidates if c.basis is Basis.PARTIAL), key=_Candidate.sort_key)
+    )[: query.limit]
     departments = _departments(store, [c.node for c in ranked])
 
     matches: list[Match] = []
@@ -438,6 +445,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
         cand = _national_candidate(erhr_node, competences.get(erhr_node.ref), needs, place)
+        cand.basis = Basis.TERRITORIAL
         matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, {erhr_node.key: place.department}, table, person_erhr))
     for code in qualification.cnrhr:
         cnrhr = store.get_node(K.CNRHR, code)
@@ -453,7 +461,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
                 _match(i + 1, member, MatchLevel.LOCAL, needs, departments, table, person_erhr)
                 for i, member in enumerate(team)
             ),
-            max_distance_km=round(max(m.distance_km for m in team), 1),
+            max_distance_km=round(max(m.distance_km or 0.0 for m in team), 1),
         )
         for team in teams
     )
@@ -493,9 +501,13 @@ def _candidate(
 def _national_candidate(node: Node, comp: _Competence | None, needs: _Needs, place: PersonPlace) -> _Candidate:
     comp = comp or _Competence()
     lat, lon = node.props.get("lat"), node.props.get("lon")
-    distance = haversine_km(place.lat, place.lon, float(lat), float(lon)) if lat is not None and lon is not None else 0.0
-    basis = _basis(comp, needs) if (comp.deficiencies or comp.combination) else Basis.NATIONAL
-    return _Candidate(node, comp, basis, _score(comp, needs), round(distance, 3), True)
+    distance = (
+        round(haversine_km(place.lat, place.lon, float(lat), float(lon)), 3)
+        if lat is not None and lon is not None
+        else None
+    )
+    basis = _basis(comp, needs) if comp.combination else Basis.NATIONAL
+    return _Candidate(node, comp, basis, _score(comp, needs), distance, True)
 
 
 def _departments(store: GraphStore, nodes: list[Node]) -> dict[str, str]:
@@ -537,19 +549,30 @@ def _match(
     ) + tuple(comp.deficiencies[d] for d in sorted(comp.deficiencies)) + tuple(
         comp.skills[s] for s in sorted(comp.skills)
     )
+    misses = tuple(sorted(needs.deficiencies - comp.deficiencies.keys())) + tuple(
+        sorted(needs.skills - comp.skills.keys())
+    )
     if cand.basis is Basis.NATIONAL:
+        criteria = ", ".join(str(c) for c in node.props.get("criteria", []))
         covers = (
             NeedCoverage(
                 needs.combination,
                 "combination",
                 3,
-                f"Cnrhr {node.key} —compétent au titre du D312-194→ {needs.combination}",
+                f"Cnrhr —compétent au titre du D312-194 ({criteria})→ {needs.combination}",
             ),
         )
-    misses = tuple(sorted(needs.deficiencies - comp.deficiencies.keys())) + tuple(
-        sorted(needs.skills - comp.skills.keys())
-    )
-    if cand.basis is Basis.NATIONAL:
+        misses = tuple(sorted(needs.skills - comp.skills.keys()))
+    elif cand.basis is Basis.TERRITORIAL:
+        regions = ", ".join(str(r) for r in node.props.get("regions", []))
+        covers = covers or (
+            NeedCoverage(
+                needs.combination,
+                "combination",
+                1,
+                f"ErhrTeam —COVERS→ Region {regions} (territoire de la personne)",
+            ),
+        )
         misses = tuple(sorted(needs.skills - comp.skills.keys()))
     department = departments.get(node.key)
     if level is MatchLevel.ERHR:
@@ -569,8 +592,8 @@ def _match(
         covers=covers,
         misses=misses,
         score=cand.score,
-        distance_km=round(cand.distance_km, 1),
-        minutes=estimated_minutes(cand.distance_km),
+        distance_km=None if cand.distance_km is None else round(cand.distance_km, 1),
+        minutes=None if cand.distance_km is None else estimated_minutes(cand.distance_km),
         within_radius=cand.within,
         in_erhr_territory=in_territory,
         department=department,

@@ -64,3 +64,27 @@ def reference_store(reference_dir: Path) -> Iterator[MemoryStore]:
     s = MemoryStore(reference_dir)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_dir(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real reference graph plus the synthetic demo network (default seed)."""
+    import shutil
+
+    from importers.demo import generate_demo
+
+    data_dir = tmp_path_factory.mktemp("demo")
+    shutil.copytree(reference_dir, data_dir, dirs_exist_ok=True)
+    s = MemoryStore(data_dir)
+    try:
+        generate_demo(s)
+    finally:
+        s.close()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo_dir: Path) -> Iterator[MemoryStore]:
+    s = MemoryStore(demo_dir)
+    yield s
+    s.close()

@@ -82,13 +82,16 @@ def test_widening_reports_nearest_competent_resource_beyond_radius(net, store):
     net.establishment("860000001", 10, expertise={"DV": 3})  # partial, inside
     net.establishment("860000002", 240, expertise={"DV+TSA": 3})  # full, beyond
     net.establishment("860000003", 400, expertise={"DV": 2, "TSA": 2})  # full, farther
-    result = find_resources(store, query(radius_km=100, limit=2))
+    result = find_resources(store, query(radius_km=100, limit=3))
     assert result.widening is not None
     assert result.widening.competent_inside == 0
     assert "240 km" in result.widening.message
     ranked = local(result)
-    assert keys(ranked) == ["860000001", "860000002"]
-    assert [m.within_radius for m in ranked] == [True, False]
+    # the fully competent resources beyond the radius, nearest first, rank above
+    # the partial one inside it
+    assert keys(ranked) == ["860000002", "860000003", "860000001"]
+    assert [m.within_radius for m in ranked] == [False, False, True]
+    assert ranked[0].distance_km == pytest.approx(240, abs=0.5)
 
 
 def test_a_combination_covered_only_by_a_team_of_two(net, store):

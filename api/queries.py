@@ -1,0 +1,31 @@
+"""GraphQL documents shared by the CLI, the pages and the tests, so that every
+interface returns the very same fields."""
+
+from __future__ import annotations
+
+__all__ = ["FIND_RESOURCES_QUERY"]
+
+_MATCH_FIELDS = """
+fragment MatchFields on Match {
+  rank kind key name level basis score distanceKm minutes withinRadius
+  inErhrTerritory department synthetic lat lon misses
+  covers { need needKind level path }
+}
+"""
+
+FIND_RESOURCES_QUERY = (
+    """
+query FindResources($situation: SituationInput!, $limit: Int! = 20) {
+  findResources(situation: $situation, limit: $limit) {
+    combination deficiencies skills conditions radiusKm notes
+    qualification { combination matched summary cnrhr superseded criteria { code label cnrhr } }
+    place { commune communeName department lat lon approximate }
+    erhr { code name seat email phone website regions }
+    matches { ...MatchFields }
+    teams { maxDistanceKm members { ...MatchFields } }
+    widening { competentInside message }
+  }
+}
+"""
+    + _MATCH_FIELDS
+)

@@ -1,0 +1,294 @@
+"""GraphQL wire types and their explicit conversion from domain types."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+
+from graph import matching, rare, territories
+from graph.model import NodeKind
+
+@strawberry.type(description="Déficience (vocabulaire DIHR), avec son code ROR R245 s'il existe.")
+class Deficiency:
+    code: str
+    label: str
+    family: str
+    chronic: bool
+    ror_r245: str | None
+
+
+@strawberry.type(description="Compétence ou modalité de communication.")
+class Skill:
+    code: str
+    label: str
+    family: str
+    ror_r243_label: str | None
+
+
+@strawberry.type(description="Maladie rare (code ORPHA) et déficiences typiquement associées.")
+class Condition:
+    orpha: str
+    label: str
+    involves: list[str]
+
+
+@strawberry.enum
+class TerritoryKind(enum.Enum):
+    REGION = "REGION"
+    DEPARTMENT = "DEPARTMENT"
+    ERHR = "ERHR"
+
+
+@strawberry.type
+class Territory:
+    kind: TerritoryKind
+    code: str
+    name: str
+    population: int
+
+
+@strawberry.type
+class Erhr:
+    code: str
+    name: str
+    regions: list[Territory]
+    departments: list[Territory]
+    population: int
+    seat: str | None
+    confidence: str = strawberry.field(description="'good' ou 'to verify' (source : ERHR.md).")
+
+
+@strawberry.type
+class Commune:
+    code: str
+    name: str
+    population: int
+    lat: float
+    lon: float
+    postcodes: list[str]
+    department: Territory
+    region: Territory
+    erhr_code: str
+
+
+@strawberry.type
+class Criterion:
+    code: str
+    label: str
+    cnrhr: str | None
+
+
+@strawberry.type(description="Qualification d'une combinaison au regard de l'article D312-194 du CASF.")
+class Qualification:
+    combination: str
+    matched: bool
+    criteria: list[Criterion]
+    cnrhr: list[str]
+    superseded: list[str]
+    summary: str
+
+
+def territory_wire(t: territories.Territory) -> Territory:
+    return Territory(kind=TerritoryKind(t.kind.value), code=t.code, name=t.name, population=t.population)
+
+
+def qualification_wire(q: rare.Qualification) -> Qualification:
+    return Qualification(
+        combination=q.combination,
+        matched=q.matched,
+        criteria=[Criterion(code=c.code, label=c.label, cnrhr=c.cnrhr) for c in q.criteria],
+        cnrhr=list(q.cnrhr),
+        superseded=list(q.superseded),
+        summary=q.summary,
+    )
+
+
+
+
+# -- findResources ------------------------------------------------------------------
+@strawberry.enum(description="Types de ressources locales.")
+class ResourceKind(enum.Enum):
+    ESTABLISHMENT = "Establishment"
+    PROFESSIONAL = "Professional"
+    RESOURCE_POLE = "ResourcePole"
+
+
+@strawberry.enum
+class MatchLevel(enum.Enum):
+    LOCAL = "LOCAL"
+    ERHR = "ERHR"
+    CNRHR = "CNRHR"
+
+
+@strawberry.enum(description="Sur quoi repose la compétence d'une ressource.")
+class Basis(enum.Enum):
+    COMBINATION = "COMBINATION"
+    ALL_DEFICIENCIES = "ALL_DEFICIENCIES"
+    PARTIAL = "PARTIAL"
+    TERRITORIAL = "TERRITORIAL"
+    NATIONAL = "NATIONAL"
+
+
+@strawberry.input(description="Une situation (pseudonyme : aucune donnée identifiante).")
+class SituationInput:
+    deficiencies: list[str]
+    conditions: list[str] = strawberry.field(default_factory=list, description="Codes ORPHA.")
+    skills: list[str] = strawberry.field(default_factory=list)
+    age: int | None = strawberry.field(default=None, description="Âge en années.")
+    commune: str | None = strawberry.field(default=None, description="Code commune INSEE.")
+    postcode: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    radius_km: float = strawberry.field(default=100.0, description="Rayon de recherche (1 à 1000 km).")
+    kinds: list[ResourceKind] | None = None
+
+
+@strawberry.type
+class NeedCoverage:
+    need: str
+    need_kind: str
+    level: int
+    path: str = strawberry.field(description="Chemin du graphe qui prouve la compétence.")
+
+
+@strawberry.type
+class Match:
+    rank: int
+    kind: str
+    key: str
+    name: str
+    level: MatchLevel
+    basis: Basis
+    covers: list[NeedCoverage]
+    misses: list[str]
+    score: float = strawberry.field(description="Couverture pondérée par le niveau d'expertise (0 à 1).")
+    distance_km: float | None = strawberry.field(description="Distance à vol d'oiseau (km) ; null si le lieu est inconnu.")
+    minutes: float | None = strawberry.field(description="Temps de trajet routier estimé (modèle documenté).")
+    within_radius: bool
+    in_erhr_territory: bool
+    department: str | None
+    synthetic: bool = strawberry.field(description="Donnée de démonstration synthétique.")
+    lat: float | None
+    lon: float | None
+
+
+@strawberry.type
+class Team:
+    members: list[Match]
+    max_distance_km: float
+
+
+@strawberry.type
+class Widening:
+    competent_inside: int
+    message: str
+
+
+@strawberry.type
+class PersonPlace:
+    commune: str
+    commune_name: str
+    department: str
+    lat: float
+    lon: float
+    approximate: bool
+
+
+@strawberry.type
+class ErhrContact:
+    code: str
+    name: str
+    seat: str | None
+    email: str | None
+    phone: str | None
+    website: str | None
+    regions: list[str]
+
+
+@strawberry.type
+class FindResourcesResult:
+    combination: str
+    deficiencies: list[str]
+    skills: list[str]
+    conditions: list[str]
+    qualification: Qualification
+    place: PersonPlace
+    erhr: ErhrContact
+    radius_km: float
+    matches: list[Match]
+    teams: list[Team]
+    widening: Widening | None
+    notes: list[str]
+
+
+def situation_query(situation: SituationInput, limit: int) -> matching.SituationQuery:
+    return matching.SituationQuery(
+        deficiencies=situation.deficiencies,
+        conditions=situation.conditions,
+        skills=situation.skills,
+        age=situation.age,
+        commune=situation.commune,
+        postcode=situation.postcode,
+        lat=situation.lat,
+        lon=situation.lon,
+        radius_km=situation.radius_km,
+        kinds=None if situation.kinds is None else [NodeKind(k.value) for k in situation.kinds],
+        limit=limit,
+    )
+
+
+def _match_wire(m: matching.Match) -> Match:
+    return Match(
+        rank=m.rank,
+        kind=m.kind.value,
+        key=m.key,
+        name=m.name,
+        level=MatchLevel(m.level.value),
+        basis=Basis(m.basis.value),
+        covers=[NeedCoverage(need=c.need, need_kind=c.need_kind, level=c.level, path=c.path) for c in m.covers],
+        misses=list(m.misses),
+        score=m.score,
+        distance_km=m.distance_km,
+        minutes=m.minutes,
+        within_radius=m.within_radius,
+        in_erhr_territory=m.in_erhr_territory,
+        department=m.department,
+        synthetic=m.synthetic,
+        lat=m.lat,
+        lon=m.lon,
+    )
+
+
+def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
+    return FindResourcesResult(
+        combination=r.combination,
+        deficiencies=list(r.deficiencies),
+        skills=list(r.skills),
+        conditions=list(r.conditions),
+        qualification=qualification_wire(r.qualification),
+        place=PersonPlace(
+            commune=r.place.commune,
+            commune_name=r.place.commune_name,
+            department=r.place.department,
+            lat=r.place.lat,
+            lon=r.place.lon,
+            approximate=r.place.approximate,
+        ),
+        erhr=ErhrContact(
+            code=r.erhr.code,
+            name=r.erhr.name,
+            seat=r.erhr.seat,
+            email=r.erhr.email,
+            phone=r.erhr.phone,
+            website=r.erhr.website,
+            regions=list(r.erhr.regions),
+        ),
+        radius_km=r.radius_km,
+        matches=[_match_wire(m) for m in r.matches],
+        teams=[Team(members=[_match_wire(m) for m in t.members], max_distance_km=t.max_distance_km) for t in r.teams],
+        widening=None if r.widening is None else Widening(
+            competent_inside=r.widening.competent_inside, message=r.widening.message
+        ),
+        notes=list(r.notes),
+    )
