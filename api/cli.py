@@ -242,6 +242,62 @@ def match(
 
 @app.command()
 @_friendly
+def migrate() -> None:
+    """Applique le schéma Neo4j (contraintes, index ponctuel, index de recherche). Idempotent."""
+    settings = Settings()
+    if not settings.neo4j_uri:
+        typer.echo("Base embarquée : aucun schéma à appliquer (DIHR_NEO4J_URI n'est pas défini).")
+        return
+    store = open_store(settings)  # opening a Neo4j store applies the schema
+    store.close()
+    typer.echo("Schéma Neo4j appliqué (contraintes d'unicité, index ponctuel, index de recherche).")
+
+
+@app.command()
+@_friendly
+def export(
+    to_neo4j: Annotated[
+        bool, typer.Option("--to-neo4j", help="Copier la base embarquée vers Neo4j (DIHR_NEO4J_*).")
+    ] = False,
+) -> None:
+    """Copie toute la base embarquée (DIHR_DATA_DIR) dans Neo4j. Idempotent."""
+    from graph.stores.memory import MemoryStore
+    from graph.stores.neo4j import Neo4jStore
+    from graph.transfer import copy_store
+
+    if not to_neo4j:
+        raise _UsageError("Précisez la destination : dihr export --to-neo4j.")
+    settings = Settings()
+    if not settings.neo4j_uri:
+        raise _UsageError("DIHR_NEO4J_URI n'est pas défini : indiquez le serveur Neo4j de destination.")
+    source = MemoryStore(settings.data_dir)
+    target = Neo4jStore.from_settings(settings)
+    try:
+        total = sum(source.count_nodes().values()) + sum(source.count_edges().values())
+        with typer.progressbar(length=total, label="Export vers Neo4j") as bar:
+            report = copy_store(source, target, batch_size=settings.neo4j_batch_size, progress=bar.update)
+    finally:
+        source.close()
+        target.close()
+    s = report.summary
+    typer.echo(
+        f"Nœuds : {s.nodes_created} créés, {s.nodes_updated} mis à jour, {s.nodes_unchanged} inchangés ; "
+        f"relations : {s.edges_created} créées, {s.edges_updated} mises à jour, {s.edges_unchanged} inchangées."
+    )
+    for kind, count in sorted(report.source_nodes.items()):
+        typer.echo(f"  {kind.value:<16} source {count:>8}   Neo4j {report.target_nodes.get(kind, 0):>8}")
+    for rel, count in sorted(report.source_edges.items()):
+        typer.echo(f"  {rel.value:<20} source {count:>8}   Neo4j {report.target_edges.get(rel, 0):>8}")
+    if not report.identical_counts:
+        raise _UsageError("Neo4j contient moins d'éléments que la source : relancez l'export.")
+
+
+class _UsageError(DihrError):
+    code = "USAGE"
+
+
+@app.command()
+@_friendly
 def serve(
     host: Annotated[str | None, typer.Option(help="Adresse d'écoute (DIHR_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (DIHR_PORT).")] = None,

@@ -7,13 +7,32 @@ Neo4j records) never leave a store: it returns :mod:`graph.model` types.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 
-__all__ = ["GraphStore", "WriteSummary", "Located"]
+__all__ = ["GraphStore", "WriteSummary", "Located", "merge_props", "upsert_outcome"]
+
+
+def merge_props(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """Upsert semantics shared by every backend: new values overwrite, ``None``
+    removes a property, properties not mentioned are kept."""
+    merged = dict(old or {})
+    for name, value in new.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+def upsert_outcome(what: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
+    """The WriteSummary field an upsert counts in (``nodes_created``…)."""
+    if old is None:
+        return f"{what}_created"
+    return f"{what}_unchanged" if old == new else f"{what}_updated"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from graph.model import (
     validate_edge,
     validate_node,
 )
-from graph.store import Located, WriteSummary
+from graph.store import Located, WriteSummary, merge_props, upsert_outcome
 
 __all__ = ["MemoryStore", "DB_FILENAME"]
 
@@ -72,16 +72,6 @@ _DELETE_EDGE_SQL = (
 
 def _dumps(props: dict[str, Any]) -> str:
     return json.dumps(props, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _merge(old: dict[str, Any] | None, new: Any) -> dict[str, Any]:
-    merged = dict(old or {})
-    for name, value in dict(new).items():
-        if value is None:
-            merged.pop(name, None)
-        else:
-            merged[name] = value
-    return merged
 
 
 def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
@@ -178,8 +168,8 @@ class MemoryStore:
                         old = pending_nodes.get(ref)
                         if old is None and self._graph.has_node(ref):
                             old = self._graph.nodes[ref]["props"]
-                        new = _merge(old, node.props)
-                        counts[self._outcome("nodes", old, new)] += 1
+                        new = merge_props(old, node.props)
+                        counts[upsert_outcome("nodes", old, new)] += 1
                         if new != old:
                             pending_nodes[ref] = new
                             rows.append((ref.kind.value, ref.key, _dumps(new)))
@@ -199,8 +189,8 @@ class MemoryStore:
                             old = self._graph.edges[edge.source, edge.target, (edge.type, edge.key)][
                                 "props"
                             ]
-                        new = _merge(old, edge.props)
-                        counts[self._outcome("edges", old, new)] += 1
+                        new = merge_props(old, edge.props)
+                        counts[upsert_outcome("edges", old, new)] += 1
                         if new != old:
                             pending_edges[eid] = new
                             rows.append(
@@ -231,12 +221,6 @@ class MemoryStore:
                 if pending_nodes or pending_edges:
                     self._spatial.clear()
         return WriteSummary(**counts)
-
-    @staticmethod
-    def _outcome(what: str, old: dict[str, Any] | None, new: dict[str, Any]) -> str:
-        if old is None:
-            return f"{what}_created"
-        return f"{what}_unchanged" if old == new else f"{what}_updated"
 
     def delete_edges(self, edges: Iterable[Edge]) -> int:
         with self._write_lock:

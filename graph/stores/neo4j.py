@@ -1,0 +1,524 @@
+"""Neo4j 5 store: the same graph at national scale, through the official driver.
+
+Layout in Neo4j
+    Every node carries the label of its kind (``:Establishment``…) and the
+    common label ``:DihrNode`` with ``uid`` (``ns|Kind:key``, unique), ``ns``
+    (a namespace: empty in production, one per test run), ``kind``, ``key``,
+    its scalar properties (readable in Neo4j Browser), ``_json`` (the exact
+    properties, for a lossless round trip) and ``location`` (a WGS-84 point,
+    under a point index) when it has ``lat``/``lon``. Relationships carry
+    ``ekey`` (identity among parallel relationships), scalar properties and
+    ``_json``.
+
+Statements
+    Every statement is a named constant or is generated from a template whose
+    label or relationship type comes from the :class:`NodeKind` /
+    :class:`RelType` allow-lists; values are always parameters.
+    :func:`cypher_catalogue` lists every statement with the parameters it is
+    given, for Neo4j's linter (``make test``).
+
+Transactions
+    A batch is one managed write transaction (``execute_write``, retried on
+    transient errors): it reads what exists, then writes ``UNWIND $rows``
+    chunks of ``batch_size``; an error anywhere rolls the whole batch back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from graph.errors import StoreError, StoreUnavailable
+from graph.geo import haversine_km
+from graph.model import (
+    Edge,
+    Node,
+    NodeKind,
+    NodeRef,
+    RelType,
+    SchemaError,
+    validate_edge,
+    validate_node,
+)
+from graph.settings import Settings
+from graph.store import Located, WriteSummary, merge_props, upsert_outcome
+
+__all__ = ["Neo4jStore", "cypher_catalogue"]
+
+# -- statements -------------------------------------------------------------------
+SCHEMA_UID_CYPHER = "CREATE CONSTRAINT dihr_uid IF NOT EXISTS FOR (n:DihrNode) REQUIRE n.uid IS UNIQUE"
+SCHEMA_LOCATION_CYPHER = "CREATE POINT INDEX dihr_location IF NOT EXISTS FOR (n:DihrNode) ON (n.location)"
+SCHEMA_KIND_CYPHER = "CREATE INDEX dihr_ns_kind IF NOT EXISTS FOR (n:DihrNode) ON (n.ns, n.kind)"
+_SCHEMA_KEY_TEMPLATE = (
+    "CREATE CONSTRAINT dihr_{label}_key IF NOT EXISTS FOR (n:{label}) REQUIRE (n.ns, n.key) IS UNIQUE"
+)
+
+READ_NODES_CYPHER = """
+MATCH (n:DihrNode) WHERE n.uid IN $uids
+RETURN n.uid AS uid, n._json AS json
+"""
+_UPSERT_NODES_TEMPLATE = """
+UNWIND $rows AS row
+MERGE (n:DihrNode {{uid: row.uid}})
+SET n = row.fields
+SET n:{label}
+RETURN count(n) AS written
+"""
+READ_EDGES_CYPHER = """
+UNWIND $rows AS row
+MATCH (s:DihrNode {uid: row.source})-[r]->(t:DihrNode {uid: row.target})
+WHERE type(r) = row.type AND r.ekey = row.ekey
+RETURN row.id AS id, r._json AS json
+"""
+_UPSERT_EDGES_TEMPLATE = """
+UNWIND $rows AS row
+MATCH (s:DihrNode {{uid: row.source}})
+MATCH (t:DihrNode {{uid: row.target}})
+MERGE (s)-[r:{type} {{ekey: row.ekey}}]->(t)
+SET r = row.fields
+RETURN count(r) AS written
+"""
+_DELETE_EDGES_TEMPLATE = """
+UNWIND $rows AS row
+MATCH (s:DihrNode {{uid: row.source}})-[r:{type} {{ekey: row.ekey}}]->(t:DihrNode {{uid: row.target}})
+DELETE r
+RETURN count(*) AS deleted
+"""
+NODES_OF_KIND_CYPHER = """
+MATCH (n:DihrNode {ns: $ns, kind: $kind})
+RETURN n.key AS key, n._json AS json
+ORDER BY key
+"""
+EDGES_FROM_CYPHER = """
+UNWIND $uids AS uid
+MATCH (s:DihrNode {uid: uid})-[r]->(t:DihrNode)
+WHERE $types IS NULL OR type(r) IN $types
+RETURN s.uid AS source, type(r) AS type, t.uid AS target, r.ekey AS ekey, r._json AS json
+"""
+EDGES_TO_CYPHER = """
+UNWIND $uids AS uid
+MATCH (s:DihrNode)-[r]->(t:DihrNode {uid: uid})
+WHERE $types IS NULL OR type(r) IN $types
+RETURN s.uid AS source, type(r) AS type, t.uid AS target, r.ekey AS ekey, r._json AS json
+"""
+_EDGES_OF_TYPE_TEMPLATE = """
+MATCH (s:DihrNode {{ns: $ns}})-[r:{type}]->(t:DihrNode)
+RETURN s.uid AS source, type(r) AS type, t.uid AS target, r.ekey AS ekey, r._json AS json
+"""
+COMMUNES_BY_POSTCODE_CYPHER = """
+MATCH (n:Commune {ns: $ns})
+WHERE $postcode IN n.postcodes
+RETURN n.key AS key, n._json AS json
+ORDER BY key
+"""
+# Candidates within a radius (metres, slightly widened: the exact great-circle
+# distance is computed in Python with the same formula as the embedded store).
+NEAREST_RADIUS_CYPHER = """
+MATCH (n:DihrNode)
+WHERE point.distance(n.location, $point) <= $radius_m
+  AND n.ns = $ns AND n.kind IN $kinds AND ($keys IS NULL OR n.key IN $keys)
+RETURN n.kind AS kind, n.key AS key, n._json AS json, n.location AS location
+UNION ALL
+MATCH (n:Professional {ns: $ns})-[:WORKS_AT]->(w:DihrNode)
+WHERE 'Professional' IN $kinds AND n.location IS NULL
+  AND point.distance(w.location, $point) <= $radius_m AND ($keys IS NULL OR n.key IN $keys)
+RETURN n.kind AS kind, n.key AS key, n._json AS json, w.location AS location
+"""
+NEAREST_K_CYPHER = """
+CALL () {
+  MATCH (n:DihrNode)
+  WHERE n.ns = $ns AND n.kind IN $kinds AND n.location IS NOT NULL AND ($keys IS NULL OR n.key IN $keys)
+  RETURN n, n.location AS location
+  UNION ALL
+  MATCH (n:Professional {ns: $ns})-[:WORKS_AT]->(w:DihrNode)
+  WHERE 'Professional' IN $kinds AND n.location IS NULL AND w.location IS NOT NULL
+    AND ($keys IS NULL OR n.key IN $keys)
+  RETURN n, w.location AS location
+}
+WITH n, location, point.distance(location, $point) AS meters
+ORDER BY meters, n.key
+LIMIT $k
+RETURN n.kind AS kind, n.key AS key, n._json AS json, location
+"""
+COUNT_NODES_CYPHER = """
+MATCH (n:DihrNode {ns: $ns})
+RETURN n.kind AS kind, count(*) AS total
+"""
+COUNT_EDGES_CYPHER = """
+MATCH (:DihrNode {ns: $ns})-[r]->()
+RETURN type(r) AS type, count(*) AS total
+"""
+DROP_NAMESPACE_CYPHER = """
+MATCH (n:DihrNode {ns: $ns})
+DETACH DELETE n
+"""
+
+
+def _schema_key_cypher(kind: NodeKind) -> str:
+    return _SCHEMA_KEY_TEMPLATE.format(label=NodeKind(kind).value)
+
+
+def _upsert_nodes_cypher(kind: NodeKind) -> str:
+    return _UPSERT_NODES_TEMPLATE.format(label=NodeKind(kind).value)
+
+
+def _upsert_edges_cypher(rel: RelType) -> str:
+    return _UPSERT_EDGES_TEMPLATE.format(type=RelType(rel).value)
+
+
+def _delete_edges_cypher(rel: RelType) -> str:
+    return _DELETE_EDGES_TEMPLATE.format(type=RelType(rel).value)
+
+
+def _edges_of_type_cypher(rel: RelType) -> str:
+    return _EDGES_OF_TYPE_TEMPLATE.format(type=RelType(rel).value)
+
+
+def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Every statement this store can run: name → (statement, parameter names)."""
+    catalogue: dict[str, tuple[str, tuple[str, ...]]] = {
+        "SCHEMA_UID_CYPHER": (SCHEMA_UID_CYPHER, ()),
+        "SCHEMA_LOCATION_CYPHER": (SCHEMA_LOCATION_CYPHER, ()),
+        "SCHEMA_KIND_CYPHER": (SCHEMA_KIND_CYPHER, ()),
+        "READ_NODES_CYPHER": (READ_NODES_CYPHER, ("uids",)),
+        "READ_EDGES_CYPHER": (READ_EDGES_CYPHER, ("rows",)),
+        "NODES_OF_KIND_CYPHER": (NODES_OF_KIND_CYPHER, ("ns", "kind")),
+        "EDGES_FROM_CYPHER": (EDGES_FROM_CYPHER, ("uids", "types")),
+        "EDGES_TO_CYPHER": (EDGES_TO_CYPHER, ("uids", "types")),
+        "COMMUNES_BY_POSTCODE_CYPHER": (COMMUNES_BY_POSTCODE_CYPHER, ("ns", "postcode")),
+        "NEAREST_RADIUS_CYPHER": (NEAREST_RADIUS_CYPHER, ("ns", "kinds", "keys", "point", "radius_m")),
+        "NEAREST_K_CYPHER": (NEAREST_K_CYPHER, ("ns", "kinds", "keys", "point", "k")),
+        "COUNT_NODES_CYPHER": (COUNT_NODES_CYPHER, ("ns",)),
+        "COUNT_EDGES_CYPHER": (COUNT_EDGES_CYPHER, ("ns",)),
+        "DROP_NAMESPACE_CYPHER": (DROP_NAMESPACE_CYPHER, ("ns",)),
+    }
+    for kind in NodeKind:
+        catalogue[f"SCHEMA_KEY_CYPHER[{kind.value}]"] = (_schema_key_cypher(kind), ())
+        catalogue[f"UPSERT_NODES_CYPHER[{kind.value}]"] = (_upsert_nodes_cypher(kind), ("rows",))
+    for rel in RelType:
+        catalogue[f"UPSERT_EDGES_CYPHER[{rel.value}]"] = (_upsert_edges_cypher(rel), ("rows",))
+        catalogue[f"DELETE_EDGES_CYPHER[{rel.value}]"] = (_delete_edges_cypher(rel), ("rows",))
+        catalogue[f"EDGES_OF_TYPE_CYPHER[{rel.value}]"] = (_edges_of_type_cypher(rel), ("ns",))
+    return catalogue
+
+
+_SCHEMES = frozenset({"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"})
+
+
+# -- the store --------------------------------------------------------------------
+def _scalar(value: Any) -> bool:
+    if isinstance(value, bool | int | float | str):
+        return True
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _dumps(props: dict[str, Any]) -> str:
+    return json.dumps(props, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class Neo4jStore:
+    """The Neo4j :class:`graph.store.GraphStore` (see module doc)."""
+
+    def __init__(self, driver: Any, *, database: str, namespace: str = "", batch_size: int = 5000) -> None:
+        self._driver = driver
+        self._database = database
+        self._ns = namespace
+        self._batch = batch_size
+
+    # -- opening ----------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings, *, namespace: str = "") -> Neo4jStore:
+        """Connect, check the server answers, and apply the schema (idempotent)."""
+        import neo4j
+        from neo4j import exceptions as neo
+
+        uri = settings.neo4j_uri or ""
+        if uri.split("://", 1)[0] not in _SCHEMES:
+            raise StoreUnavailable(
+                f"Adresse Neo4j invalide « {uri} » : DIHR_NEO4J_URI doit commencer par bolt:// ou neo4j://."
+            )
+        try:
+            driver = neo4j.GraphDatabase.driver(
+                uri,
+                auth=(settings.neo4j_user, settings.neo4j_password),
+                connection_timeout=settings.neo4j_timeout_s,
+                connection_acquisition_timeout=settings.neo4j_timeout_s,
+                max_transaction_retry_time=settings.neo4j_timeout_s,
+            )
+            driver.verify_connectivity()
+        except (ValueError, neo.ConfigurationError) as err:
+            raise StoreUnavailable(f"Adresse Neo4j invalide « {uri} » : corrigez DIHR_NEO4J_URI.") from err
+        except neo.AuthError as err:
+            raise StoreUnavailable(
+                "Neo4j refuse les identifiants : corrigez DIHR_NEO4J_USER et DIHR_NEO4J_PASSWORD."
+            ) from err
+        except (neo.ServiceUnavailable, OSError) as err:
+            raise StoreUnavailable(
+                f"Serveur Neo4j injoignable à {uri} : vérifiez DIHR_NEO4J_URI et que le serveur est démarré."
+            ) from err
+        store = cls(driver, database=settings.neo4j_database, namespace=namespace, batch_size=settings.neo4j_batch_size)
+        store.migrate()
+        return store
+
+    @classmethod
+    def for_tests(cls, settings: Settings, *, namespace: str) -> Neo4jStore:
+        return cls.from_settings(settings, namespace=f"test-{namespace}")
+
+    def _session(self) -> Any:
+        return self._driver.session(database=self._database)
+
+    def _read(self, cypher: str, **params: Any) -> list[Any]:
+        from neo4j import exceptions as neo
+
+        def work(tx: Any) -> list[Any]:
+            return list(tx.run(cypher, **params))
+
+        try:
+            with self._session() as session:
+                return list(session.execute_read(work))
+        except neo.ClientError as err:
+            raise self._translate(err) from err
+        except (neo.ServiceUnavailable, neo.SessionExpired) as err:
+            raise StoreUnavailable("Serveur Neo4j injoignable : vérifiez DIHR_NEO4J_URI.") from err
+
+    def _translate(self, err: Any) -> Exception:
+        code = getattr(err, "code", "") or ""
+        if code.endswith("DatabaseNotFound"):
+            return StoreUnavailable(
+                f"La base Neo4j « {self._database} » n'existe pas : corrigez DIHR_NEO4J_DATABASE."
+            )
+        return StoreError(f"Neo4j a refusé l'opération ({code}).")
+
+    def migrate(self) -> None:
+        """Constraints on every natural key, the point index and the lookup index."""
+        statements = [SCHEMA_UID_CYPHER, SCHEMA_LOCATION_CYPHER, SCHEMA_KIND_CYPHER]
+        statements += [_schema_key_cypher(kind) for kind in NodeKind]
+        from neo4j import exceptions as neo
+
+        try:
+            with self._session() as session:
+                for statement in statements:
+                    session.run(statement).consume()
+        except neo.ClientError as err:
+            raise self._translate(err) from err
+
+    # -- identity ---------------------------------------------------------------
+    def _uid(self, ref: NodeRef) -> str:
+        return f"{self._ns}|{ref.kind.value}:{ref.key}"
+
+    def _ref(self, uid: str) -> NodeRef:
+        kind, _, key = uid.split("|", 1)[1].partition(":")
+        return NodeRef(NodeKind(kind), key)
+
+    def _node_fields(self, ref: NodeRef, props: dict[str, Any]) -> dict[str, Any]:
+        from neo4j.spatial import WGS84Point
+
+        fields = {k: v for k, v in props.items() if _scalar(v) and not k.startswith("_")}
+        fields.update(uid=self._uid(ref), ns=self._ns, kind=ref.kind.value, key=ref.key, _json=_dumps(props))
+        if "lat" in props and "lon" in props:
+            fields["location"] = WGS84Point((float(props["lon"]), float(props["lat"])))
+        return fields
+
+    # -- writes -----------------------------------------------------------------
+    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> WriteSummary:
+        node_list, edge_list = list(nodes), list(edges)
+        try:
+            for node in node_list:
+                validate_node(node)
+            for edge in edge_list:
+                validate_edge(edge)
+        except SchemaError as err:
+            raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
+        from neo4j import exceptions as neo
+
+        try:
+            with self._session() as session:
+                counts = session.execute_write(self._upsert_work, node_list, edge_list)
+        except SchemaError as err:
+            raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
+        except neo.ClientError as err:
+            raise self._translate(err) from err
+        except (neo.ServiceUnavailable, neo.SessionExpired) as err:
+            raise StoreUnavailable("Serveur Neo4j injoignable : vérifiez DIHR_NEO4J_URI.") from err
+        return WriteSummary(**counts)
+
+    def _chunks(self, rows: list[Any]) -> Iterator[list[Any]]:
+        for start in range(0, len(rows), self._batch):
+            yield rows[start : start + self._batch]
+
+    def _upsert_work(self, tx: Any, nodes: list[Node], edges: list[Edge]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        pending: dict[NodeRef, dict[str, Any]] = {}
+        stored: dict[NodeRef, dict[str, Any]] = {}
+        refs = list(dict.fromkeys(n.ref for n in nodes))
+        for chunk in self._chunks(refs):
+            for record in tx.run(READ_NODES_CYPHER, uids=[self._uid(r) for r in chunk]):
+                stored[self._ref(record["uid"])] = json.loads(record["json"])
+        for node in nodes:
+            old = pending.get(node.ref, stored.get(node.ref))
+            new = merge_props(old, node.props)
+            counts[upsert_outcome("nodes", old, new)] += 1
+            if new != old:
+                pending[node.ref] = new
+        by_kind: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
+        for ref, props in pending.items():
+            by_kind[ref.kind].append({"uid": self._uid(ref), "fields": self._node_fields(ref, props)})
+        for kind, rows in by_kind.items():
+            for chunk in self._chunks(rows):
+                tx.run(_upsert_nodes_cypher(kind), rows=chunk).consume()
+
+        identity = [(e.type, e.source, e.target, e.key) for e in edges]
+        ids = list(dict.fromkeys(identity))
+        existing: dict[int, dict[str, Any]] = {}
+        edge_rows = [
+            {"id": i, "type": t.value, "source": self._uid(s), "target": self._uid(d), "ekey": k}
+            for i, (t, s, d, k) in enumerate(ids)
+        ]
+        for chunk in self._chunks(edge_rows):
+            for record in tx.run(READ_EDGES_CYPHER, rows=chunk):
+                existing[int(record["id"])] = json.loads(record["json"])
+        position = {eid: i for i, eid in enumerate(ids)}
+        pending_edges: dict[int, dict[str, Any]] = {}
+        for edge, eid in zip(edges, identity, strict=True):
+            i = position[eid]
+            old = pending_edges.get(i, existing.get(i))
+            new = merge_props(old, edge.props)
+            counts[upsert_outcome("edges", old, new)] += 1
+            if new != old:
+                pending_edges[i] = new
+        by_type: dict[RelType, list[dict[str, Any]]] = defaultdict(list)
+        for i, props in pending_edges.items():
+            rel, source, target, ekey = ids[i]
+            fields = {k: v for k, v in props.items() if _scalar(v)}
+            fields.update(ekey=ekey, _json=_dumps(props))
+            by_type[rel].append(
+                {"source": self._uid(source), "target": self._uid(target), "ekey": ekey, "fields": fields}
+            )
+        for rel, rows in by_type.items():
+            for chunk in self._chunks(rows):
+                written = tx.run(_upsert_edges_cypher(rel), rows=chunk).single()["written"]
+                if written != len(chunk):
+                    # Raising inside the unit of work rolls the whole batch back.
+                    raise SchemaError(f"{rel.value} points to a missing node")
+        return counts
+
+    def delete_edges(self, edges: Iterable[Edge]) -> int:
+        by_type: dict[RelType, list[dict[str, Any]]] = defaultdict(list)
+        for e in edges:
+            by_type[e.type].append({"source": self._uid(e.source), "target": self._uid(e.target), "ekey": e.key})
+
+        def work(tx: Any) -> int:
+            total = 0
+            for rel, rows in by_type.items():
+                for chunk in self._chunks(rows):
+                    total += int(tx.run(_delete_edges_cypher(rel), rows=chunk).single()["deleted"])
+            return total
+
+        with self._session() as session:
+            return int(session.execute_write(work))
+
+    # -- reads ------------------------------------------------------------------
+    def get_node(self, kind: NodeKind, key: str) -> Node | None:
+        return self.get_nodes(kind, [key]).get(key)
+
+    def get_nodes(self, kind: NodeKind, keys: Iterable[str]) -> dict[str, Node]:
+        uids = [self._uid(NodeRef(kind, k)) for k in keys]
+        found: dict[str, Node] = {}
+        for chunk in self._chunks(uids):
+            for record in self._read(READ_NODES_CYPHER, uids=chunk):
+                ref = self._ref(record["uid"])
+                found[ref.key] = Node(kind, ref.key, json.loads(record["json"]))
+        return found
+
+    def nodes(self, kind: NodeKind) -> Iterator[Node]:
+        records = self._read(NODES_OF_KIND_CYPHER, ns=self._ns, kind=kind.value)
+        return iter([Node(kind, r["key"], json.loads(r["json"])) for r in records])
+
+    def _edges(self, cypher: str, refs: Iterable[NodeRef], types: Iterable[RelType] | None, by: str) -> dict[NodeRef, list[Edge]]:
+        wanted = list(dict.fromkeys(refs))
+        result: dict[NodeRef, list[Edge]] = {ref: [] for ref in wanted}
+        type_names = None if types is None else [t.value for t in types]
+        for chunk in self._chunks([self._uid(r) for r in wanted]):
+            for record in self._read(cypher, uids=chunk, types=type_names):
+                edge = self._edge(record)
+                result[edge.source if by == "source" else edge.target].append(edge)
+        return result
+
+    def _edge(self, record: Any) -> Edge:
+        return Edge(
+            RelType(record["type"]),
+            self._ref(record["source"]),
+            self._ref(record["target"]),
+            json.loads(record["json"]),
+            record["ekey"],
+        )
+
+    def edges_from(self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None) -> dict[NodeRef, list[Edge]]:
+        return self._edges(EDGES_FROM_CYPHER, refs, types, "source")
+
+    def edges_to(self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None) -> dict[NodeRef, list[Edge]]:
+        return self._edges(EDGES_TO_CYPHER, refs, types, "target")
+
+    def edges(self, type: RelType) -> Iterator[Edge]:
+        return iter([self._edge(r) for r in self._read(_edges_of_type_cypher(type), ns=self._ns)])
+
+    def communes_by_postcode(self, postcode: str) -> list[Node]:
+        records = self._read(COMMUNES_BY_POSTCODE_CYPHER, ns=self._ns, postcode=postcode)
+        return [Node(NodeKind.COMMUNE, r["key"], json.loads(r["json"])) for r in records]
+
+    def nearest(
+        self,
+        lat: float,
+        lon: float,
+        kinds: Iterable[NodeKind],
+        *,
+        radius_km: float | None = None,
+        k: int | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> list[Located]:
+        from neo4j.spatial import WGS84Point
+
+        if radius_km is None and k is None:
+            raise ValueError("nearest() needs radius_km or k")
+        params: dict[str, Any] = {
+            "ns": self._ns,
+            "kinds": [kind.value for kind in kinds],
+            "keys": None if keys is None else list(keys),
+            "point": WGS84Point((lon, lat)),
+        }
+        if radius_km is not None:
+            # Neo4j's own Earth radius differs slightly from ours: widen, then filter exactly.
+            records = self._read(NEAREST_RADIUS_CYPHER, radius_m=radius_km * 1000 * 1.005 + 1, **params)
+        else:
+            assert k is not None
+            records = self._read(NEAREST_K_CYPHER, k=k * 2 + 5, **params)
+        best: dict[tuple[str, str], tuple[float, Node]] = {}
+        for r in records:
+            location = r["location"]
+            distance = round(haversine_km(lat, lon, location.latitude, location.longitude), 3)
+            if radius_km is not None and distance > radius_km:
+                continue
+            ident = (r["kind"], r["key"])
+            if ident not in best or distance < best[ident][0]:
+                best[ident] = (distance, Node(NodeKind(r["kind"]), r["key"], json.loads(r["json"])))
+        ordered = sorted(best.values(), key=lambda item: (item[0], item[1].kind.value, item[1].key))
+        if k is not None:
+            ordered = ordered[:k]
+        return [Located(node, distance) for distance, node in ordered]
+
+    def count_nodes(self) -> dict[NodeKind, int]:
+        return {NodeKind(r["kind"]): int(r["total"]) for r in self._read(COUNT_NODES_CYPHER, ns=self._ns)}
+
+    def count_edges(self) -> dict[RelType, int]:
+        return {RelType(r["type"]): int(r["total"]) for r in self._read(COUNT_EDGES_CYPHER, ns=self._ns)}
+
+    def drop_namespace(self) -> None:
+        """Delete every node and relationship of this store's namespace (tests)."""
+        with self._session() as session:
+            session.execute_write(lambda tx: tx.run(DROP_NAMESPACE_CYPHER, ns=self._ns).consume())
+
+    def close(self) -> None:
+        self._driver.close()
+

@@ -1,0 +1,141 @@
+"""Neo4jStore plumbing with a fake driver: batching, atomicity, error translation.
+
+The store's *behaviour* is asserted by the shared contract suite
+(test_store_contract.py, test_matching.py), which runs on Neo4j when
+DIHR_NEO4J_URI is set."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from neo4j import exceptions as neo
+
+from graph.errors import StoreError, StoreUnavailable
+from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.settings import Settings
+from graph.stores.neo4j import READ_EDGES_CYPHER, READ_NODES_CYPHER, Neo4jStore
+
+K, R = NodeKind, RelType
+
+
+class FakeResult:
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def single(self) -> dict[str, Any]:
+        return self.records[0]
+
+    def consume(self) -> None:
+        return None
+
+
+class FakeTx:
+    def __init__(self, log: list[tuple[str, dict[str, Any]]], drop_edges: bool) -> None:
+        self.log, self.drop_edges = log, drop_edges
+
+    def run(self, cypher: str, **params: Any) -> FakeResult:
+        self.log.append((cypher, params))
+        if cypher in (READ_NODES_CYPHER, READ_EDGES_CYPHER):
+            return FakeResult([])
+        rows = params.get("rows", [])
+        written = len(rows) - (1 if self.drop_edges and "MERGE (s)-[r:" in cypher else 0)
+        return FakeResult([{"written": written}])
+
+
+class FakeSession:
+    def __init__(self, driver: FakeDriver) -> None:
+        self.driver = driver
+
+    def __enter__(self) -> FakeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def execute_write(self, fn, *args):
+        log: list[tuple[str, dict[str, Any]]] = []
+        result = fn(FakeTx(log, self.driver.drop_edges), *args)  # raises → nothing committed
+        self.driver.committed.extend(log)
+        return result
+
+    def run(self, cypher: str, **params: Any) -> FakeResult:
+        if self.driver.fail_with is not None:
+            raise self.driver.fail_with
+        self.driver.committed.append((cypher, params))
+        return FakeResult([])
+
+
+class FakeDriver:
+    def __init__(self, *, drop_edges: bool = False, fail_with: Exception | None = None) -> None:
+        self.committed: list[tuple[str, dict[str, Any]]] = []
+        self.drop_edges, self.fail_with = drop_edges, fail_with
+
+    def session(self, database: str) -> FakeSession:
+        return FakeSession(self)
+
+    def close(self) -> None:
+        return None
+
+
+def pros(n: int) -> list[Node]:
+    return [Node(K.PROFESSIONAL, f"p{i}", {"profession": "orthoptiste"}) for i in range(n)]
+
+
+def test_writes_are_unwind_batches_of_the_configured_size():
+    driver = FakeDriver()
+    store = Neo4jStore(driver, database="neo4j", batch_size=5)
+    summary = store.upsert(pros(12))
+    assert summary.nodes_created == 12
+    writes = [p["rows"] for c, p in driver.committed if "MERGE (n:DihrNode" in c]
+    assert [len(rows) for rows in writes] == [5, 5, 2]
+    assert all("UNWIND $rows" in c for c, p in driver.committed if "rows" in p)
+    first = writes[0][0]["fields"]
+    assert first["uid"] == "|Professional:p0" and first["kind"] == "Professional" and "_json" in first
+
+
+def test_values_are_parameters_never_formatted_into_cypher():
+    driver = FakeDriver()
+    Neo4jStore(driver, database="neo4j").upsert([Node(K.ESTABLISHMENT, "860008564", {"name": "x' DETACH DELETE n //"})])
+    assert all("DETACH" not in cypher and "860008564" not in cypher for cypher, _ in driver.committed)
+
+
+def test_an_edge_to_a_missing_node_rolls_the_batch_back():
+    driver = FakeDriver(drop_edges=True)
+    store = Neo4jStore(driver, database="neo4j")
+    with pytest.raises(StoreError, match="rien n'a été écrit"):
+        store.upsert(pros(2), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))])
+    assert driver.committed == []
+
+
+def test_schema_errors_are_refused_before_any_write():
+    driver = FakeDriver()
+    with pytest.raises(StoreError, match="invalid key"):
+        Neo4jStore(driver, database="neo4j").upsert([Node(K.COMMUNE, "bad")])
+    assert driver.committed == []
+
+
+def test_missing_database_names_the_variable():
+    err = neo.ClientError()
+    err._neo4j_code = "Neo.ClientError.Database.DatabaseNotFound"  # what the server sends
+    driver = FakeDriver(fail_with=err)
+    with pytest.raises(StoreUnavailable, match="DIHR_NEO4J_DATABASE"):
+        Neo4jStore(driver, database="absente").migrate()
+
+
+def test_unreachable_server_is_a_clear_french_error_not_a_hang():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(neo4j_uri=f"bolt://127.0.0.1:{port}", neo4j_timeout_s=2)
+    with pytest.raises(StoreUnavailable, match="injoignable.*DIHR_NEO4J_URI"):
+        Neo4jStore.from_settings(settings)
+
+
+def test_malformed_uri_names_the_variable():
+    with pytest.raises(StoreUnavailable, match="DIHR_NEO4J_URI"):
+        Neo4jStore.from_settings(Settings(neo4j_uri="http://nowhere"))
