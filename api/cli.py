@@ -8,6 +8,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -238,6 +239,44 @@ def match(
     for i, team in enumerate(data["teams"], start=1):
         names = " + ".join(f"{m['name']} ({m['distanceKm']:.0f} km)" for m in team["members"])
         typer.echo(f"Équipe {i} : {names}")
+
+
+import_app = typer.Typer(help="Importe des fichiers (FINESS, annuaires, situations).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+FileArg = Annotated[Path, typer.Argument(help="Fichier à importer.", exists=False)]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Valider et produire le rapport sans rien écrire.")]
+
+
+def _finish_import(report: Any, settings: Settings) -> None:
+    from importers._files import write_report
+
+    if report.rejected or report.flagged:
+        write_report(report, settings.data_dir / "rapports")
+    for line in report.summary_lines():
+        typer.echo(line)
+
+
+@import_app.command("finess")
+@_friendly
+def import_finess_cmd(
+    file: FileArg,
+    all_categories: Annotated[
+        bool, typer.Option("--all-categories", help="Garder toutes les catégories (pas seulement le handicap).")
+    ] = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Extraction FINESS des établissements (etalab-cs1100507-stock-*.csv)."""
+    from importers.finess import load_finess, parse_finess
+
+    parsed = parse_finess(file)  # the header is checked before the store is opened
+    settings, store = _store()
+    try:
+        with typer.progressbar(length=len(parsed.records), label="Import FINESS", file=sys.stderr) as bar:
+            report = load_finess(store, parsed, all_categories=all_categories, dry_run=dry_run, progress=bar.update)
+    finally:
+        store.close()
+    _finish_import(report, settings)
 
 
 @app.command()

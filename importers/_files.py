@@ -1,0 +1,115 @@
+"""Plumbing shared by the importers: reading files, row errors, reports."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graph.errors import DihrError
+
+__all__ = ["FileFormatError", "RowError", "ImportReport", "read_text", "write_report"]
+
+
+class FileFormatError(DihrError):
+    """The file is not what it claims to be: nothing was written."""
+
+    code = "FILE_FORMAT"
+
+    def __init__(self, path: Path, line: int, expected: str) -> None:
+        self.path, self.line = path, line
+        super().__init__(f"{path.name}, ligne {line} : {expected} Aucune donnée n'a été importée.")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One rejected or flagged row: where, which field, why (in French)."""
+
+    line: int
+    field: str
+    reason: str
+    key: str = ""
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did. ``rejected`` rows were not imported; ``flagged`` rows
+    were imported with a warning (e.g. placed at their commune's centroid)."""
+
+    source: Path
+    kind: str
+    encoding: str = "utf-8"
+    dry_run: bool = False
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0  # out of scope (e.g. a FINESS category outside disability)
+    closed: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    flagged: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    report_path: Path | None = None
+
+    def rejected_by_reason(self) -> Counter[str]:
+        return Counter(e.reason.split(" :")[0] for e in self.rejected)
+
+    def summary_lines(self) -> list[str]:
+        verb = "seraient" if self.dry_run else "ont été"
+        lines = [
+            f"{self.source.name} ({self.kind}, encodage {self.encoding}) : {self.read} lignes lues.",
+            f"Créés : {self.created} ; mis à jour : {self.updated} ; inchangés : {self.unchanged} ; "
+            f"hors champ : {self.skipped} ; fermés : {self.closed} ; rejetés : {len(self.rejected)} ; "
+            f"signalés : {len(self.flagged)}.",
+        ]
+        if self.dry_run:
+            lines.append(f"Simulation (--dry-run) : rien n'a été écrit ; ces changements {verb} appliqués.")
+        for reason, count in sorted(self.rejected_by_reason().items()):
+            lines.append(f"  rejet — {reason} : {count}")
+        flagged = Counter(e.reason.split(" :")[0] for e in self.flagged)
+        for reason, count in sorted(flagged.items()):
+            lines.append(f"  signalement — {reason} : {count}")
+        lines += [f"Note : {n}" for n in self.notes]
+        if self.report_path is not None:
+            lines.append(f"Rapport détaillé : {self.report_path}")
+        return lines
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """The file's text and the encoding used: UTF-8 when the bytes are valid
+    UTF-8, else ISO-8859-1 (historic FINESS files). Gzip is opened transparently."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise FileFormatError(path, 0, f"lecture impossible ({err.strerror}).") from err
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8"), "utf-8 (BOM)"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode("iso-8859-1"), "iso-8859-1"
+
+
+def write_report(report: ImportReport, fallback_dir: Path) -> Path:
+    """Write every rejected and flagged row as CSV next to the data (or in
+    ``fallback_dir`` when that folder is read-only)."""
+    name = f"{report.source.name.removesuffix('.gz')}.rapport.csv"
+    for folder in (report.source.parent, fallback_dir):
+        target = folder / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with target.open("w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, delimiter=";")
+                writer.writerow(["fichier", "ligne", "champ", "identifiant", "gravite", "motif"])
+                for gravity, rows in (("rejet", report.rejected), ("signalement", report.flagged)):
+                    for e in rows:
+                        writer.writerow([report.source.name, e.line, e.field, e.key, gravity, e.reason])
+            report.report_path = target
+            return target
+        except OSError:
+            continue
+    raise DihrError(f"Impossible d'écrire le rapport {name} (dossier en lecture seule).")

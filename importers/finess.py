@@ -1,0 +1,388 @@
+"""``dihr import finess FILE``: the official FINESS extraction of establishments.
+
+File layout (``etalab-cs1100507-stock-*.csv``, shared FINESS.md §1, after the
+DREES format description): a metadata line ``finess;etalab;<version>;<date>``,
+then ``structureet`` lines (32 fields, 31 in older files) and
+``geolocalisation`` lines (6 fields) joined on ``nofinesset``.
+
+read → :func:`parse_finess` (pure: records and row errors) → :func:`load_finess`
+(resolve communes, convert coordinates, upsert in batches, close what
+disappeared). Nothing touches the store before the header is valid.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from graph.geo import haversine_km
+from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.store import GraphStore
+from importers._files import FileFormatError, ImportReport, RowError, read_text
+
+__all__ = [
+    "DISABILITY_CATEGORIES",
+    "FinessRecord",
+    "FinessParse",
+    "parse_finess",
+    "load_finess",
+    "import_finess",
+    "insee_code",
+]
+
+K, R = NodeKind, RelType
+
+# Disability-relevant categories (categetab), shared FINESS.md §2 (DREES
+# nomenclature of establishment categories).
+DISABILITY_CATEGORIES: dict[str, str] = {
+    "182": "SESSAD", "183": "IME", "186": "ITEP", "188": "EEAP (polyhandicap)", "189": "CMPP",
+    "190": "CAMSP", "192": "Institut d'éducation motrice", "194": "Institut pour déficients visuels",
+    "195": "Institut pour déficients auditifs", "196": "Institut d'éducation sensorielle sourd/aveugle",
+    "238": "Centre d'accueil familial spécialisé", "377": "Établissement expérimental enfance handicapée",
+    "390": "Accueil temporaire enfants handicapés", "396": "Foyer d'hébergement enfants handicapés",
+    "402": "Jardin d'enfants spécialisé", "246": "ESAT", "249": "Réadaptation professionnelle",
+    "252": "Foyer d'hébergement", "253": "Foyer d'accueil polyvalent", "255": "MAS",
+    "379": "Établissement expérimental adultes handicapés", "382": "Foyer de vie",
+    "395": "Accueil temporaire adultes handicapés", "437": "FAM", "445": "SAMSAH", "446": "SAVS",
+    "448": "EAM", "449": "EANM", "464": "UEROS", "461": "Centre de ressources",
+}
+
+STRUCTURE_FIELDS = (
+    "structureet nofinesset nofinessej rs rslongue complrs compldistrib numvoie typvoie voie compvoie "
+    "lieuditbp commune departement libdepartement ligneacheminement telephone telecopie categetab "
+    "libcategetab categagretab libcategagretab siret codeape codemft libmft codesph libsph dateouv "
+    "dateautor datemaj numuai"
+).split()
+GEO_FIELDS = "geolocalisation nofinesset coordxet coordyet sourcecoordet datemaj".split()
+
+# Overseas department codes of FINESS (shared FINESS.md §1).
+OVERSEAS = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E": "975", "9F": "976", "9J": "986"}
+# Default projection of each territory when sourcecoordet names none (FINESS.md §1).
+DEFAULT_EPSG = {"9A": 5490, "9B": 5490, "9C": 2972, "9D": 2975, "9E": 4467, "9F": 4471}
+METROPOLE_EPSG = 2154
+# Projection names used by older extractions in sourcecoordet.
+NAMED_PROJECTIONS = {
+    "LAMBERT_93": 2154, "UTM_N20": 5490, "UTM_N22": 2972, "UTM_S40": 2975, "UTM_S38": 4471, "UTM_N21": 4467,
+}
+FAR_FROM_COMMUNE_KM = 20.0
+_FINESS = re.compile(r"^[0-9][0-9AB][0-9]{7}$")
+_EPSG = re.compile(r"EPSG:(\d{4,5})")
+_DATE_FR = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
+
+
+@dataclass(slots=True)
+class FinessRecord:
+    line: int
+    finess: str
+    fields: dict[str, str]
+    insee: str
+    department: str
+    x: float | None = None
+    y: float | None = None
+    epsg: int | None = None
+    geo_line: int | None = None
+
+
+@dataclass(slots=True)
+class FinessParse:
+    path: Path
+    encoding: str
+    version: str
+    extraction_date: str
+    records: dict[str, FinessRecord] = field(default_factory=dict)
+    all_numbers: set[str] = field(default_factory=set)
+    errors: list[RowError] = field(default_factory=list)
+    lines: int = 0
+    malformed: int = 0
+
+
+def insee_code(departement: str, commune: str) -> str:
+    """INSEE commune code from FINESS ``departement`` + 3-digit ``commune``
+    (overseas: ``97`` + commune, whose first digit is the department's)."""
+    if departement in OVERSEAS:
+        return "97" + commune
+    return departement + commune
+
+
+def _iso_date(value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    match = _DATE_FR.match(value)
+    return f"{match.group(3)}-{match.group(2)}-{match.group(1)}" if match else value
+
+
+def parse_finess(path: Path) -> FinessParse:
+    """Parse the file (pure: no store). Raises FileFormatError when the file is
+    not a FINESS establishment extraction; bad rows become RowErrors."""
+    text, encoding = read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"')
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileFormatError(path, 1, "fichier vide ; attendu « finess;etalab;<version>;<date> ».") from None
+    if len(header) < 4 or header[0] != "finess" or header[1] != "etalab":
+        raise FileFormatError(
+            path, 1, f"en-tête « {';'.join(header)[:60]} » ; attendu « finess;etalab;<version>;<AAAA-MM-JJ> »."
+        )
+    parsed = FinessParse(path, encoding, header[2], _iso_date(header[3]) or "")
+    geo: dict[str, tuple[int, list[str]]] = {}
+    seen_kind: set[str] = set()
+    for row in reader:
+        line = reader.line_num
+        if not row or row == [""]:
+            continue
+        parsed.lines += 1
+        kind = row[0]
+        if kind == "structureet":
+            expected: tuple[int, ...] = (31, 32)
+        elif kind == "geolocalisation":
+            expected = (6,)
+        else:
+            parsed.errors.append(RowError(line, "type de ligne", f"type inconnu : « {kind[:30]} »"))
+            parsed.malformed += 1
+            continue
+        if len(row) not in expected:
+            if kind not in seen_kind:
+                raise FileFormatError(
+                    path,
+                    line,
+                    f"ligne « {kind} » de {len(row)} champs ; attendu {' ou '.join(map(str, expected))} "
+                    "(extraction FINESS etalab-cs1100507).",
+                )
+            parsed.errors.append(
+                RowError(line, "nombre de champs", f"ligne tronquée ou mal formée : {len(row)} champs au lieu de {expected[-1]}")
+            )
+            parsed.malformed += 1
+            continue
+        seen_kind.add(kind)
+        number = row[1].strip()
+        if not _FINESS.match(number):
+            parsed.errors.append(RowError(line, "nofinesset", f"numéro FINESS invalide : « {number} »", number))
+            continue
+        if kind == "geolocalisation":
+            if number in geo:
+                parsed.errors.append(RowError(line, "nofinesset", f"géolocalisation en double (ligne {geo[number][0]})", number))
+            else:
+                geo[number] = (line, row)
+            continue
+        parsed.all_numbers.add(number)
+        if number in parsed.records:
+            first = parsed.records[number].line
+            parsed.errors.append(RowError(line, "nofinesset", f"établissement en double : déjà ligne {first}", number))
+            continue
+        fields = dict(zip(STRUCTURE_FIELDS, row, strict=False))
+        dep, commune = fields["departement"].strip(), fields["commune"].strip()
+        if not re.match(r"^(\d{2}|2A|2B|9[A-FJ])$", dep) or not re.match(r"^\d{3}$", commune):
+            parsed.errors.append(
+                RowError(line, "commune", f"code département/commune invalide : « {dep} » / « {commune} »", number)
+            )
+            continue
+        parsed.records[number] = FinessRecord(line, number, fields, insee_code(dep, commune), dep)
+    for number, (line, row) in geo.items():
+        record = parsed.records.get(number)
+        if record is None:
+            continue  # geolocation of an establishment that was rejected or is absent
+        x, y, source = row[2].strip(), row[3].strip(), row[4]
+        if not x or not y:
+            continue  # empty coordinates: placed at the commune's centroid, flagged at load
+        try:
+            record.x, record.y = float(x.replace(",", ".")), float(y.replace(",", "."))
+        except ValueError:
+            parsed.errors.append(RowError(line, "coordxet", f"coordonnées non numériques : « {x} », « {y} »", number))
+            continue
+        record.epsg = _projection(source, record.department)
+        record.geo_line = line
+    return parsed
+
+
+def _projection(source: str, department: str) -> int:
+    match = _EPSG.search(source)
+    if match:
+        return int(match.group(1))
+    for name, epsg in NAMED_PROJECTIONS.items():
+        if name in source:
+            return epsg
+    return DEFAULT_EPSG.get(department, METROPOLE_EPSG)
+
+
+@lru_cache(maxsize=16)
+def _transformer(epsg: int) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)
+
+
+def _to_wgs84(records: list[FinessRecord]) -> dict[str, tuple[float, float]]:
+    """(lat, lon) of every located record, converted per projection in bulk."""
+    by_epsg: dict[int, list[FinessRecord]] = defaultdict(list)
+    for r in records:
+        if r.x is not None and r.epsg is not None:
+            by_epsg[r.epsg].append(r)
+    points: dict[str, tuple[float, float]] = {}
+    for epsg, group in by_epsg.items():
+        lons, lats = _transformer(epsg).transform([r.x for r in group], [r.y for r in group])
+        for r, lon, lat in zip(group, lons, lats, strict=True):
+            points[r.finess] = (round(float(lat), 6), round(float(lon), 6))
+    return points
+
+
+def _address(f: dict[str, str]) -> str:
+    street = " ".join(p for p in (f["numvoie"], f["typvoie"], f["voie"], f["compvoie"]) if p.strip())
+    parts = [street.strip(), f["lieuditbp"].strip(), f["ligneacheminement"].strip()]
+    return ", ".join(p for p in parts if p)
+
+
+def _props(r: FinessRecord, commune: Node, point: tuple[float, float] | None, extraction: str) -> dict[str, Any]:
+    f = r.fields
+    lat, lon = point if point else (commune.props["lat"], commune.props["lon"])
+    acheminement = f["ligneacheminement"].strip()
+    props: dict[str, Any] = {
+        "name": f["rs"].strip() or f["rslongue"].strip(),
+        "long_name": f["rslongue"].strip() or None,
+        "finess_ej": f["nofinessej"].strip() or None,
+        "category": f["categetab"].strip(),
+        "category_label": f["libcategetab"].strip() or DISABILITY_CATEGORIES.get(f["categetab"].strip()),
+        "address": _address(f) or None,
+        "postcode": acheminement[:5] if acheminement[:5].isdigit() else None,
+        "phone": f["telephone"].strip() or None,
+        "siret": f["siret"].strip() or None,
+        "opened_on": _iso_date(f["dateouv"]),
+        "updated_on": _iso_date(f["datemaj"]),
+        "commune": commune.key,
+        "department": commune.props["department"],
+        "lat": lat,
+        "lon": lon,
+        "location_source": "finess" if point else "commune_centroid",
+        "source": "finess",
+        "extraction_date": extraction,
+        "closed": None,
+        "closed_since": None,
+    }
+    return props
+
+
+_VOLATILE = frozenset({"extraction_date"})
+
+
+def _stable(props: dict[str, Any] | None) -> dict[str, Any] | None:
+    if props is None:
+        return None
+    return {k: v for k, v in props.items() if k not in _VOLATILE and v is not None}
+
+
+def load_finess(
+    store: GraphStore,
+    parsed: FinessParse,
+    *,
+    all_categories: bool = False,
+    dry_run: bool = False,
+    batch_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Resolve, convert, compare and (unless ``dry_run``) upsert; then mark as
+    closed the FINESS establishments of the store absent from this extraction."""
+    advance = progress or (lambda _n: None)
+    report = ImportReport(parsed.path, "FINESS établissements", parsed.encoding, dry_run, read=parsed.lines)
+    report.rejected += parsed.errors
+    report.notes.append(f"Extraction FINESS du {parsed.extraction_date} (version {parsed.version}).")
+    communes = {n.key: n for n in store.nodes(K.COMMUNE)}
+    if not communes:
+        from graph.errors import ReferenceDataError
+
+        raise ReferenceDataError("Le référentiel géographique est vide : lancez d'abord `dihr init`.")
+    alias = {a: key for key, n in communes.items() for a in n.props.get("aliases", [])}
+
+    kept = []
+    for r in parsed.records.values():
+        if all_categories or r.fields["categetab"].strip() in DISABILITY_CATEGORIES:
+            kept.append(r)
+        else:
+            report.skipped += 1
+    points = _to_wgs84(kept)
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    for r in kept:
+        code = r.insee if r.insee in communes else alias.get(r.insee)
+        if code is None:
+            report.rejected.append(
+                RowError(r.line, "commune", f"commune inconnue : code INSEE « {r.insee} » (département {r.department})", r.finess)
+            )
+            continue
+        commune = communes[code]
+        point = points.get(r.finess)
+        if point is None:
+            report.flagged.append(
+                RowError(r.line, "coordxet", "sans coordonnées : placé au centre de sa commune", r.finess)
+            )
+        else:
+            distance = haversine_km(point[0], point[1], float(commune.props["lat"]), float(commune.props["lon"]))
+            if distance > FAR_FROM_COMMUNE_KM:
+                report.flagged.append(
+                    RowError(
+                        r.geo_line or r.line,
+                        "coordxet",
+                        f"point à plus de {FAR_FROM_COMMUNE_KM:.0f} km de sa commune : {distance:.0f} km de "
+                        f"{commune.props['name']} ({code}) — erreur de projection ?",
+                        r.finess,
+                    )
+                )
+        nodes.append(Node(K.ESTABLISHMENT, r.finess, _props(r, commune, point, parsed.extraction_date)))
+        edges.append(Edge(R.LOCATED_IN, NodeRef(K.ESTABLISHMENT, r.finess), commune.ref))
+
+    existing = store.get_nodes(K.ESTABLISHMENT, [n.key for n in nodes])
+    moved: list[Edge] = []
+    for node in nodes:
+        old = existing.get(node.key)
+        if old is None:
+            report.created += 1
+        elif _stable(dict(old.props)) == _stable(dict(node.props)):
+            report.unchanged += 1
+        else:
+            report.updated += 1
+            previous = old.props.get("commune")
+            if previous and previous != node.props["commune"]:
+                moved.append(Edge(R.LOCATED_IN, node.ref, NodeRef(K.COMMUNE, str(previous))))
+
+    closing = []
+    if parsed.malformed:
+        report.notes.append(
+            "Fichier incomplet ou mal formé : aucun établissement n'a été marqué fermé (relancez avec un fichier complet)."
+        )
+    else:
+        for node in store.nodes(K.ESTABLISHMENT):
+            if (
+                node.props.get("source") == "finess"
+                and node.key not in parsed.all_numbers
+                and not node.props.get("closed")
+            ):
+                closing.append(Node(K.ESTABLISHMENT, node.key, {"closed": True, "closed_since": parsed.extraction_date}))
+        report.closed = len(closing)
+
+    if dry_run:
+        return report
+    store.delete_edges(moved)
+    for start in range(0, len(nodes), batch_size):
+        store.upsert(nodes[start : start + batch_size], edges[start : start + batch_size])
+        advance(len(nodes[start : start + batch_size]))
+    for start in range(0, len(closing), batch_size):
+        store.upsert(closing[start : start + batch_size])
+    return report
+
+
+def import_finess(
+    store: GraphStore,
+    path: Path,
+    *,
+    all_categories: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    return load_finess(store, parse_finess(path), all_categories=all_categories, dry_run=dry_run, progress=progress)
