@@ -311,6 +311,16 @@ def load_finess(
     edges: list[Edge] = []
     for r in kept:
         code = r.insee if r.insee in communes else alias.get(r.insee)
+        if code is None and r.department in ("9E", "9J"):
+            report.rejected.append(
+                RowError(
+                    r.line,
+                    "commune",
+                    f"collectivité d'outre-mer hors du référentiel géographique : code INSEE « {r.insee} »",
+                    r.finess,
+                )
+            )
+            continue
         if code is None:
             report.rejected.append(
                 RowError(r.line, "commune", f"commune inconnue : code INSEE « {r.insee} » (département {r.department})", r.finess)
