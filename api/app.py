@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from strawberry.fastapi import GraphQLRouter
 
 from api.schema import Context, schema
@@ -53,6 +54,16 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         counts = request.app.state.store.count_nodes()
         return {"status": "ok", "nodes": sum(counts.values())}
 
+    @app.get("/modeles/annuaire.csv", tags=["modèles"], response_class=PlainTextResponse)
+    async def directory_template() -> PlainTextResponse:
+        """Exemple d'annuaire à compléter (colonnes en français) pour `dihr import directory`."""
+        text = (files("importers") / "data" / "annuaire_exemple.csv").read_text(encoding="utf-8")
+        return PlainTextResponse(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="annuaire-exemple.csv"'},
+        )
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home() -> str:
         return _HOME
@@ -70,6 +81,7 @@ _HOME = """<!doctype html>
 <li><a href="/graphql">API GraphQL (GraphiQL)</a></li>
 <li><a href="/health">État du service</a></li>
 <li><a href="/docs">Documentation de l'API REST</a></li>
+<li><a href="/modeles/annuaire.csv">Modèle d'annuaire à compléter (CSV)</a></li>
 </ul>
 <p>Les données de démonstration (établissements, professionnels, situations)
 sont <strong>synthétiques</strong>.</p>

@@ -279,6 +279,60 @@ def import_finess_cmd(
     _finish_import(report, settings)
 
 
+def _run_import(label: str, fn: Callable[..., Any], file: Path, dry_run: bool) -> None:
+    settings, store = _store()
+    try:
+        with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+            report = fn(store, file, dry_run=dry_run, progress=lambda _n: bar.update(1))
+    finally:
+        store.close()
+    _finish_import(report, settings)
+
+
+@import_app.command("finess-equipements")
+@_friendly
+def import_equipements_cmd(file: FileArg, dry_run: DryRun = False) -> None:
+    """Extraction FINESS des équipements (clientèles : déficiences accueillies, âges, places)."""
+    from importers.equipements import import_equipements
+
+    _run_import("Import des clientèles", import_equipements, file, dry_run)
+
+
+@import_app.command("directory")
+@_friendly
+def import_directory_cmd(file: FileArg, dry_run: DryRun = False) -> None:
+    """Annuaire CSV ou XLSX des professionnels et pôles ressources (voir `dihr template directory`)."""
+    from importers.directory import import_directory
+
+    _run_import("Import de l'annuaire", import_directory, file, dry_run)
+
+
+@import_app.command("situations")
+@_friendly
+def import_situations_cmd(file: FileArg, dry_run: DryRun = False) -> None:
+    """Situations pseudonymisées (CSV ou XLSX) ; toute colonne identifiante refuse le fichier."""
+    from importers.situations import import_situations
+
+    _run_import("Import des situations", import_situations, file, dry_run)
+
+
+template_app = typer.Typer(help="Écrit des modèles de fichiers à remplir.", no_args_is_help=True)
+app.add_typer(template_app, name="template")
+
+
+@template_app.command("directory")
+@_friendly
+def template_directory(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Fichier à écrire (.csv ou .xlsx).")] = Path(
+        "modele-annuaire.csv"
+    ),
+) -> None:
+    """Écrit un modèle d'annuaire vide (colonnes en français)."""
+    from importers.directory import write_directory_template
+
+    typer.echo(f"Modèle écrit : {write_directory_template(output)}")
+
+
 @app.command()
 @_friendly
 def migrate() -> None:

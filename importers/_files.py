@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from graph.errors import DihrError
 
-__all__ = ["FileFormatError", "RowError", "ImportReport", "read_text", "write_report"]
+__all__ = [
+    "FileFormatError",
+    "RowError",
+    "ImportReport",
+    "read_text",
+    "read_table",
+    "normalise_header",
+    "write_report",
+]
 
 
 class FileFormatError(DihrError):
@@ -113,3 +122,51 @@ def write_report(report: ImportReport, fallback_dir: Path) -> Path:
         except OSError:
             continue
     raise DihrError(f"Impossible d'écrire le rapport {name} (dossier en lecture seule).")
+
+
+def normalise_header(name: str) -> str:
+    """Lower case, no accents, underscores: « Date de naissance » → date_de_naissance."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return "_".join(text.strip().lower().replace("-", " ").replace("'", " ").split())
+
+
+def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
+    """A CSV (``;`` or ``,``, UTF-8 or ISO-8859-1) or XLSX table: normalised
+    header, rows as (line number, {column: text}), and the encoding/format."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
+    text, encoding = read_text(path)
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") >= first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [normalise_header(h) for h in next(reader, [])]
+    if not any(header):
+        raise FileFormatError(path, 1, "aucune ligne d'en-tête (noms de colonnes) n'a été trouvée.")
+    rows = []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        rows.append((reader.line_num, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}))
+    return header, rows, encoding
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
+    from openpyxl import load_workbook
+
+    try:
+        sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+    except Exception as err:  # openpyxl raises many types for a file that is not XLSX
+        raise FileFormatError(path, 0, f"classeur XLSX illisible ({type(err).__name__}).") from err
+    values = list(sheet.iter_rows(values_only=True))
+    if not values:
+        raise FileFormatError(path, 1, "la première feuille est vide.")
+    header = [normalise_header(str(h or "")) for h in values[0]]
+    rows = []
+    for number, row in enumerate(values[1:], start=2):
+        cells = ["" if v is None else (v.isoformat()[:10] if hasattr(v, "isoformat") else str(v)) for v in row]
+        if not any(c.strip() for c in cells):
+            continue
+        rows.append((number, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+    return header, rows, "xlsx"

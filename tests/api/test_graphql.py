@@ -70,3 +70,24 @@ def test_unknown_codes_give_a_coded_french_error_not_a_500(client, query, fragme
 
 def test_health(client):
     assert client.get("/health").json()["status"] == "ok"
+
+
+def test_directory_example_is_downloadable_and_importable(client, tmp_path):
+    from importers._files import read_table
+    from importers.directory import DIRECTORY_COLUMNS
+
+    response = client.get("/modeles/annuaire.csv")
+    assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+    path = tmp_path / "exemple.csv"
+    path.write_bytes(response.content)
+    header, rows, _ = read_table(path)
+    assert tuple(header) == DIRECTORY_COLUMNS and len(rows) == 3
+    from graph.stores.memory import MemoryStore
+    from importers.directory import import_directory
+    from tests.factories import Network
+
+    store = MemoryStore(tmp_path / "store")
+    Network(store)
+    report = import_directory(store, path)
+    assert (report.created, report.rejected) == (3, [])
+    store.close()
