@@ -63,6 +63,7 @@ __all__ = [
     "MatchLevel",
     "Basis",
     "find_resources",
+    "competent_resources",
     "LOCAL_KINDS",
     "MAX_LIMIT",
 ]
@@ -488,6 +489,34 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         widening=widening,
         notes=tuple(notes),
     )
+
+
+def competent_resources(
+    store: GraphStore,
+    deficiencies: Iterable[str],
+    *,
+    age: int | None = None,
+    kinds: Iterable[NodeKind] = LOCAL_KINDS,
+) -> dict[NodeRef, Basis]:
+    """Resources competent for the *whole* combination (on it, or on every
+    deficiency separately), with the same rules as ``find_resources``."""
+    codes = normalise_deficiencies(deficiencies)
+    needs = _Needs(codes, frozenset(), frozenset(), combination_key(list(codes)))
+    wanted = frozenset(kinds)
+    full = {
+        ref: _basis(comp, needs)
+        for ref, comp in _competences(store, needs, age).items()
+        if ref.kind in wanted and _basis(comp, needs) is not Basis.PARTIAL
+    }
+    if age is not None:
+        by_kind: dict[NodeKind, list[str]] = defaultdict(list)
+        for ref in full:
+            by_kind[ref.kind].append(ref.key)
+        for kind, keys in by_kind.items():
+            for key, node in store.get_nodes(kind, keys).items():
+                if not _admits(dict(node.props), age):
+                    del full[node.ref]
+    return full
 
 
 def _candidate(

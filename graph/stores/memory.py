@@ -396,6 +396,15 @@ class MemoryStore:
                 for d, kind, key in found
             ]
 
+    def locations(self, refs: Iterable[NodeRef]) -> dict[NodeRef, tuple[float, float]]:
+        found: dict[NodeRef, tuple[float, float]] = {}
+        with self._lock:
+            for ref in refs:
+                props = self._by_kind[ref.kind].get(ref.key)
+                if props is not None and (loc := self._location(ref, props)) is not None:
+                    found[ref] = loc
+        return found
+
     def count_nodes(self) -> dict[NodeKind, int]:
         with self._lock:
             return {kind: len(table) for kind, table in self._by_kind.items() if table}

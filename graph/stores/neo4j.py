@@ -142,6 +142,14 @@ ORDER BY meters, n.key
 LIMIT $k
 RETURN n.kind AS kind, n.key AS key, n._json AS json, location
 """
+LOCATIONS_CYPHER = """
+UNWIND $uids AS uid
+MATCH (n:DihrNode {uid: uid})
+OPTIONAL MATCH (n)-[:WORKS_AT]->(w:DihrNode)
+WITH n, coalesce(n.location, min(w.location)) AS location
+WHERE location IS NOT NULL
+RETURN n.uid AS uid, location
+"""
 COUNT_NODES_CYPHER = """
 MATCH (n:DihrNode {ns: $ns})
 RETURN n.kind AS kind, count(*) AS total
@@ -190,6 +198,7 @@ def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
         "COMMUNES_BY_POSTCODE_CYPHER": (COMMUNES_BY_POSTCODE_CYPHER, ("ns", "postcode")),
         "NEAREST_RADIUS_CYPHER": (NEAREST_RADIUS_CYPHER, ("ns", "kinds", "keys", "point", "radius_m")),
         "NEAREST_K_CYPHER": (NEAREST_K_CYPHER, ("ns", "kinds", "keys", "point", "k")),
+        "LOCATIONS_CYPHER": (LOCATIONS_CYPHER, ("uids",)),
         "COUNT_NODES_CYPHER": (COUNT_NODES_CYPHER, ("ns",)),
         "COUNT_EDGES_CYPHER": (COUNT_EDGES_CYPHER, ("ns",)),
         "DROP_NAMESPACE_CYPHER": (DROP_NAMESPACE_CYPHER, ("ns",)),
@@ -507,6 +516,14 @@ class Neo4jStore:
         if k is not None:
             ordered = ordered[:k]
         return [Located(node, distance) for distance, node in ordered]
+
+    def locations(self, refs: Iterable[NodeRef]) -> dict[NodeRef, tuple[float, float]]:
+        found: dict[NodeRef, tuple[float, float]] = {}
+        for chunk in self._chunks([self._uid(r) for r in dict.fromkeys(refs)]):
+            for record in self._read(LOCATIONS_CYPHER, uids=chunk):
+                point = record["location"]
+                found[self._ref(record["uid"])] = (point.latitude, point.longitude)
+        return found
 
     def count_nodes(self) -> dict[NodeKind, int]:
         return {NodeKind(r["kind"]): int(r["total"]) for r in self._read(COUNT_NODES_CYPHER, ns=self._ns)}

@@ -240,3 +240,12 @@ def test_reads_are_safe_while_another_thread_writes(tmp_path: Path):
     assert sizes, "the readers never ran"
     assert sum(1 for _ in s.nodes(K.ESTABLISHMENT)) == 10_000
     s.close()
+
+
+def test_locations_in_one_trip(store: GraphStore):
+    store.upsert(
+        [establishment("860000001", 46.58, 0.34), Node(K.PROFESSIONAL, "pro-1", {}), Node(K.PROFESSIONAL, "pro-2", {})],
+        [Edge(R.WORKS_AT, ref(K.PROFESSIONAL, "pro-1"), ref(K.ESTABLISHMENT, "860000001"))],
+    )
+    found = store.locations([ref(K.ESTABLISHMENT, "860000001"), ref(K.PROFESSIONAL, "pro-1"), ref(K.PROFESSIONAL, "pro-2")])
+    assert found == {ref(K.ESTABLISHMENT, "860000001"): (46.58, 0.34), ref(K.PROFESSIONAL, "pro-1"): (46.58, 0.34)}

@@ -1,0 +1,436 @@
+"""Territorial coverage of a combination, gaps and what-if scenarios.
+
+For every commune: the great-circle distance (km) to the nearest local
+resource competent for the *whole* combination (same competence rules as
+matching; optionally for a given age), and the estimated travel time of the
+matching model. Aggregated per department, region or ERHR territory:
+population, competent resources located there, resources per 100,000
+inhabitants, population-weighted mean and median distance, the share of the
+population beyond each threshold, and the demand side (open situations that
+present the combination, and those beyond the threshold: "sans solution").
+Every commune belongs to exactly one territory of a level, so populations add
+up to the national population.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from graph.errors import InvalidInput
+from graph.geo import EARTH_RADIUS_KM, estimated_minutes, to_unit_xyz
+from graph.matching import LOCAL_KINDS, competent_resources
+from graph.model import NodeKind, NodeRef, RelType, codes_of_combination, combination_key
+from graph.rare import CRITERIA, criterion_combinations
+from graph.store import GraphStore
+from graph.territories import TerritoryTable, resolve_commune
+from graph.vocabulary import normalise_deficiencies
+
+__all__ = [
+    "Level",
+    "TerritoryCoverage",
+    "CoverageResult",
+    "GapCell",
+    "GapMatrix",
+    "Addition",
+    "TerritoryDelta",
+    "CommuneGrid",
+    "coverage",
+    "gaps",
+    "what_if",
+    "DEFAULT_THRESHOLDS_KM",
+]
+
+K, R = NodeKind, RelType
+DEFAULT_THRESHOLDS_KM = (30.0, 60.0, 100.0)
+
+
+class Level(enum.StrEnum):
+    DEPARTMENT = "DEPARTMENT"
+    REGION = "REGION"
+    ERHR = "ERHR"
+
+
+@dataclass(frozen=True, slots=True)
+class TerritoryCoverage:
+    code: str
+    name: str
+    population: int
+    resources: int
+    resources_per_100k: float
+    mean_km: float | None  # None when no competent resource exists anywhere
+    median_km: float | None
+    mean_minutes: float | None
+    share_beyond: dict[float, float]  # threshold km → share of the population (0..1)
+    population_beyond: int  # beyond the main threshold
+    open_situations: int
+    without_solution: int  # open situations beyond the main threshold ("sans solution")
+
+    @property
+    def zone_blanche(self) -> bool:
+        """No competent resource located in the territory at all."""
+        return self.resources == 0
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageResult:
+    combination: str
+    level: Level
+    threshold_km: float
+    thresholds_km: tuple[float, ...]
+    age: int | None
+    national: TerritoryCoverage
+    territories: tuple[TerritoryCoverage, ...]
+
+
+@dataclass(slots=True)
+class CommuneGrid:
+    """Every commune's position, population and territories (read once)."""
+
+    codes: list[str]
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    population: NDArray[np.float64]
+    department: list[str]
+    territory_of: dict[Level, NDArray[np.int64]] = field(default_factory=dict)
+    territory_codes: dict[Level, list[str]] = field(default_factory=dict)
+    territory_names: dict[Level, list[str]] = field(default_factory=dict)
+    position: dict[str, int] = field(default_factory=dict)
+    xyz: NDArray[np.float64] | None = None
+
+    @classmethod
+    def load(cls, store: GraphStore, table: TerritoryTable | None = None) -> CommuneGrid:
+        table = table or TerritoryTable(store)
+        communes = list(store.nodes(K.COMMUNE))
+        grid = cls(
+            codes=[c.key for c in communes],
+            lats=np.array([float(c.props["lat"]) for c in communes]),
+            lons=np.array([float(c.props["lon"]) for c in communes]),
+            population=np.array([float(c.props.get("population", 0)) for c in communes]),
+            department=[str(c.props["department"]) for c in communes],
+        )
+        grid.position = {code: i for i, code in enumerate(grid.codes)}
+        grid.xyz = to_unit_xyz(grid.lats, grid.lons)
+        per_level = {
+            Level.DEPARTMENT: lambda d: d,
+            Level.REGION: lambda d: str(table.departments[d].props["region"]),
+            Level.ERHR: lambda d: table.erhr_of_department[d],
+        }
+        names = {
+            Level.DEPARTMENT: {k: str(n.props.get("name", k)) for k, n in table.departments.items()},
+            Level.REGION: {k: str(n.props.get("name", k)) for k, n in table.regions.items()},
+            Level.ERHR: {k: str(n.props.get("name", k)) for k, n in table.erhr.items()},
+        }
+        for level, of in per_level.items():
+            codes = sorted(names[level])
+            index = {c: i for i, c in enumerate(codes)}
+            grid.territory_codes[level] = codes
+            grid.territory_names[level] = [names[level][c] for c in codes]
+            grid.territory_of[level] = np.array([index[of(d)] for d in grid.department], dtype=np.int64)
+        return grid
+
+
+def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]]) -> NDArray[np.float64]:
+    """Great-circle km from every commune to the nearest point (inf if none)."""
+    if not points:
+        return np.full(len(grid.codes), np.inf)
+    tree = cKDTree(to_unit_xyz(np.array([p[0] for p in points]), np.array([p[1] for p in points])))
+    chords, _ = tree.query(grid.xyz, k=1)
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
+
+
+def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    if cumulative[-1] <= 0:
+        return float(np.median(values))
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _validate(level: Level | str, threshold_km: float, thresholds_km: Iterable[float] | None, age: int | None) -> tuple[Level, tuple[float, ...]]:
+    try:
+        lvl = Level(str(level).upper())
+    except ValueError:
+        raise InvalidInput("level", "niveau attendu : DEPARTMENT, REGION ou ERHR.") from None
+    if not 1 <= threshold_km <= 1000:
+        raise InvalidInput("thresholdKm", "le seuil doit être compris entre 1 et 1000 km.")
+    thresholds = tuple(sorted({float(t) for t in (thresholds_km or DEFAULT_THRESHOLDS_KM)} | {float(threshold_km)}))
+    if any(not 1 <= t <= 1000 for t in thresholds) or len(thresholds) > 10:
+        raise InvalidInput("thresholds", "jusqu'à 10 seuils, chacun entre 1 et 1000 km.")
+    if age is not None and not 0 <= age <= 120:
+        raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
+    return lvl, thresholds
+
+
+@dataclass(slots=True)
+class _Supply:
+    points: list[tuple[float, float]]
+    departments: list[str]
+
+
+def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: TerritoryTable) -> _Supply:
+    competent = competent_resources(store, codes, age=age, kinds=LOCAL_KINDS)
+    located = store.locations(competent)
+    departments = _departments_of(store, list(located))
+    return _Supply([located[r] for r in located], [departments.get(r, "") for r in located])
+
+
+def _departments_of(store: GraphStore, refs: list[NodeRef]) -> dict[NodeRef, str]:
+    by_kind: dict[NodeKind, list[str]] = defaultdict(list)
+    for ref in refs:
+        by_kind[ref.kind].append(ref.key)
+    found: dict[NodeRef, str] = {}
+    missing: list[NodeRef] = []
+    for kind, keys in by_kind.items():
+        for key, node in store.get_nodes(kind, keys).items():
+            if "department" in node.props:
+                found[node.ref] = str(node.props["department"])
+            else:
+                missing.append(node.ref)
+    if missing:
+        sites = store.edges_from(missing, [R.WORKS_AT])
+        targets = {e.target for edges in sites.values() for e in edges}
+        site_nodes = {t: store.get_node(t.kind, t.key) for t in targets}
+        for ref, edges in sites.items():
+            for edge in sorted(edges, key=lambda e: e.target.key):
+                node = site_nodes.get(edge.target)
+                if node is not None and "department" in node.props:
+                    found[ref] = str(node.props["department"])
+                    break
+    return found
+
+
+def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid) -> list[int]:
+    """Commune positions of the open situations whose combination includes ``codes``."""
+    combos = [n for n in store.nodes(K.COMBINATION) if codes <= codes_of_combination(n.key)]
+    presenting = store.edges_to([c.ref for c in combos], [R.PRESENTS])
+    situations = sorted({e.source for edges in presenting.values() for e in edges}, key=lambda r: r.key)
+    if not situations:
+        return []
+    nodes = store.get_nodes(K.SITUATION, [s.key for s in situations])
+    open_refs = [s for s in situations if s.key in nodes and nodes[s.key].props.get("status", "open") == "open"]
+    homes = store.edges_from(open_refs, [R.LIVES_IN])
+    result = []
+    for ref in open_refs:
+        for edge in homes.get(ref, []):
+            if edge.target.key in grid.position:
+                result.append(grid.position[edge.target.key])
+                break
+    return result
+
+
+def _aggregate(
+    grid: CommuneGrid,
+    level: Level,
+    distances: NDArray[np.float64],
+    supply_departments: list[str],
+    demand: list[int],
+    threshold_km: float,
+    thresholds: tuple[float, ...],
+    table: TerritoryTable,
+) -> tuple[TerritoryCoverage, list[TerritoryCoverage]]:
+    codes, names = grid.territory_codes[level], grid.territory_names[level]
+    of = grid.territory_of[level]
+    resources = np.zeros(len(codes), dtype=np.int64)
+    lookup = {c: i for i, c in enumerate(codes)}
+    for dep in supply_departments:
+        if dep in table.departments:
+            owner = {
+                Level.DEPARTMENT: dep,
+                Level.REGION: str(table.departments[dep].props["region"]),
+                Level.ERHR: table.erhr_of_department.get(dep, ""),
+            }[level]
+            if owner in lookup:
+                resources[lookup[owner]] += 1
+    demand_of = np.zeros(len(codes), dtype=np.int64)
+    unmet_of = np.zeros(len(codes), dtype=np.int64)
+    for position in demand:
+        demand_of[of[position]] += 1
+        if distances[position] > threshold_km:
+            unmet_of[of[position]] += 1
+    rows = []
+    for i, code in enumerate(codes):
+        mask = of == i
+        rows.append(
+            _summary(code, names[i], grid.population[mask], distances[mask], int(resources[i]),
+                     int(demand_of[i]), int(unmet_of[i]), threshold_km, thresholds)
+        )
+    national = _summary(
+        "FR", "France", grid.population, distances, len(supply_departments), len(demand),
+        int(sum(1 for p in demand if distances[p] > threshold_km)), threshold_km, thresholds,
+    )
+    return national, rows
+
+
+def _summary(
+    code: str, name: str, population: NDArray[np.float64], distances: NDArray[np.float64], resources: int,
+    open_situations: int, without_solution: int, threshold_km: float, thresholds: tuple[float, ...],
+) -> TerritoryCoverage:
+    total = float(population.sum())
+    mean: float | None = None
+    median: float | None = None
+    if total > 0 and len(distances) and np.isfinite(distances).all():  # else: no competent resource at all
+        mean = float((distances * population).sum() / total)
+        median = _weighted_median(distances, population)
+    shares = {t: (float(population[distances > t].sum() / total) if total > 0 else 0.0) for t in thresholds}
+    return TerritoryCoverage(
+        code=code,
+        name=name,
+        population=int(total),
+        resources=resources,
+        resources_per_100k=round(resources / total * 100_000, 3) if total > 0 else 0.0,
+        mean_km=None if mean is None else round(mean, 2),
+        median_km=None if median is None else round(median, 2),
+        mean_minutes=None if mean is None else estimated_minutes(mean),
+        share_beyond={t: round(s, 6) for t, s in shares.items()},
+        population_beyond=int(population[distances > threshold_km].sum()),
+        open_situations=open_situations,
+        without_solution=without_solution,
+    )
+
+
+def coverage(
+    store: GraphStore,
+    deficiencies: Iterable[str],
+    *,
+    level: Level | str = Level.DEPARTMENT,
+    threshold_km: float = 60.0,
+    thresholds_km: Iterable[float] | None = None,
+    age: int | None = None,
+    grid: CommuneGrid | None = None,
+    table: TerritoryTable | None = None,
+) -> CoverageResult:
+    """Coverage of one combination over every commune, aggregated per territory."""
+    codes = normalise_deficiencies(deficiencies)
+    lvl, thresholds = _validate(level, threshold_km, thresholds_km, age)
+    table = table or TerritoryTable(store)
+    grid = grid or CommuneGrid.load(store, table)
+    supply = _supply(store, codes, age, table)
+    distances = _nearest_km(grid, supply.points)
+    demand = _demand(store, codes, grid)
+    national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table)
+    return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows))
+
+
+# -- gaps -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GapCell:
+    criterion: str
+    combination: str
+    share_beyond: float
+    population_beyond: int
+    resources: int
+    zone_blanche: bool
+    without_solution: int
+
+
+@dataclass(frozen=True, slots=True)
+class GapMatrix:
+    level: Level
+    threshold_km: float
+    criteria: tuple[tuple[str, str, str], ...]  # (criterion code, label, typical combination)
+    territories: tuple[tuple[str, str, tuple[GapCell, ...]], ...]  # (code, name, one cell per criterion)
+
+
+def gaps(
+    store: GraphStore, *, level: Level | str = Level.DEPARTMENT, threshold_km: float = 60.0
+) -> GapMatrix:
+    """Territory × D312-194 criterion (each criterion's typical combination),
+    territories ranked by total population beyond the threshold."""
+    lvl, _ = _validate(level, threshold_km, None, None)
+    table = TerritoryTable(store)
+    grid = CommuneGrid.load(store, table)
+    criteria = tuple((c, CRITERIA[c].label, criterion_combinations(c)[0]) for c in CRITERIA)
+    columns = [
+        coverage(store, combo.split("+"), level=lvl, threshold_km=threshold_km, thresholds_km=[threshold_km], grid=grid, table=table)
+        for _, _, combo in criteria
+    ]
+    rows = []
+    for i, code in enumerate(grid.territory_codes[lvl]):
+        cells = tuple(
+            GapCell(
+                criterion=criteria[j][0],
+                combination=criteria[j][2],
+                share_beyond=col.territories[i].share_beyond[threshold_km],
+                population_beyond=col.territories[i].population_beyond,
+                resources=col.territories[i].resources,
+                zone_blanche=col.territories[i].zone_blanche,
+                without_solution=col.territories[i].without_solution,
+            )
+            for j, col in enumerate(columns)
+        )
+        rows.append((code, grid.territory_names[lvl][i], cells))
+    rows.sort(key=lambda r: (-sum(c.population_beyond for c in r[2]), r[0]))
+    return GapMatrix(lvl, threshold_km, criteria, tuple(rows))
+
+
+# -- what-if ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Addition:
+    """A hypothetical resource competent for ``deficiencies``, placed at a commune."""
+
+    commune: str
+    deficiencies: Iterable[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TerritoryDelta:
+    code: str
+    name: str
+    before: TerritoryCoverage
+    after: TerritoryCoverage
+
+    @property
+    def population_gained(self) -> int:
+        """Inhabitants brought within the threshold by the additions."""
+        return self.before.population_beyond - self.after.population_beyond
+
+
+def what_if(
+    store: GraphStore,
+    deficiencies: Iterable[str],
+    additions: Sequence[Addition],
+    *,
+    level: Level | str = Level.DEPARTMENT,
+    threshold_km: float = 60.0,
+    age: int | None = None,
+) -> tuple[CoverageResult, CoverageResult, tuple[TerritoryDelta, ...]]:
+    """Coverage before and after adding hypothetical resources (nothing is written).
+    An addition counts when its deficiencies include the whole combination."""
+    codes = normalise_deficiencies(deficiencies)
+    if not additions or len(additions) > 20:
+        raise InvalidInput("additions", "indiquez de 1 à 20 ressources hypothétiques.")
+    lvl, thresholds = _validate(level, threshold_km, None, age)
+    table = TerritoryTable(store)
+    grid = CommuneGrid.load(store, table)
+    supply = _supply(store, codes, age, table)
+    extra_points, extra_departments = [], []
+    for addition in additions:
+        added = normalise_deficiencies(addition.deficiencies)
+        commune = resolve_commune(store, addition.commune)
+        if codes <= added:
+            extra_points.append((float(commune.props["lat"]), float(commune.props["lon"])))
+            extra_departments.append(str(commune.props["department"]))
+    demand = _demand(store, codes, grid)
+    key = combination_key(list(codes))
+    results = []
+    for points, departments in (
+        (supply.points, supply.departments),
+        (supply.points + extra_points, supply.departments + extra_departments),
+    ):
+        distances = _nearest_km(grid, points)
+        national, rows = _aggregate(grid, lvl, distances, departments, demand, threshold_km, thresholds, table)
+        results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows)))
+    before, after = results
+    deltas = tuple(
+        TerritoryDelta(b.code, b.name, b, a)
+        for b, a in zip(before.territories, after.territories, strict=True)
+        if b != a
+    )
+    return before, after, tuple(sorted(deltas, key=lambda d: (-d.population_gained, d.code)))
