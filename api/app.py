@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from strawberry.fastapi import GraphQLRouter
 
+from api import exports
 from api.schema import Context, schema
 from graph.errors import DihrError
 from graph.settings import Settings
@@ -44,10 +45,12 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         return Context(request.app.state.store, request.app.state.settings)
 
     app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
+    app.include_router(exports.router)
 
     @app.exception_handler(DihrError)
     async def dihr_error(_request: Request, err: DihrError) -> JSONResponse:
-        return JSONResponse({"code": err.code, "message": err.message}, status_code=400)
+        status = 404 if err.code == "NOT_FOUND" else 400
+        return JSONResponse({"code": err.code, "message": err.message}, status_code=status)
 
     @app.get("/health", tags=["service"])
     async def health(request: Request) -> dict[str, object]:

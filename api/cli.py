@@ -335,6 +335,53 @@ def template_directory(
 
 @app.command()
 @_friendly
+def coverage(
+    deficiencies: Annotated[list[str], typer.Argument(help="Codes de déficience, ex. DV TSA.")],
+    level: Annotated[str, typer.Option(help="department, region ou erhr.")] = "department",
+    threshold_km: Annotated[float, typer.Option(help="Seuil de distance (km).")] = 60.0,
+    age: Annotated[int | None, typer.Option(help="Âge (années), ex. 18 pour la transition.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Sortie CSV (comme l'export REST).")] = False,
+) -> None:
+    """Couverture territoriale d'une combinaison : distance à la ressource compétente la plus proche."""
+    from api.queries import COVERAGE_QUERY
+
+    if as_json:
+        variables = {"deficiencies": deficiencies, "level": level.upper(), "thresholdKm": threshold_km, "age": age}
+        typer.echo(json.dumps(_graphql(COVERAGE_QUERY, variables)["coverage"], ensure_ascii=False, indent=2))
+        return
+    from api.exports import coverage_csv
+    from graph import coverage as cov
+
+    _, store = _store()
+    try:
+        result = cov.coverage(store, deficiencies, level=level, threshold_km=threshold_km, age=age)
+    finally:
+        store.close()
+    if as_csv:
+        typer.echo(coverage_csv(result), nl=False)
+        return
+    n = result.national
+    typer.echo(
+        f"Combinaison {result.combination} — {len(result.territories)} territoires ({result.level.value}) ; "
+        f"seuil {result.threshold_km:g} km."
+    )
+    typer.echo(
+        f"France : {n.resources} ressources compétentes ; {n.share_beyond[result.threshold_km]:.1%} de la "
+        f"population au-delà du seuil ; {n.open_situations} situations ouvertes dont {n.without_solution} sans solution."
+    )
+    worst = sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code))[:15]
+    for t in worst:
+        mean = "—" if t.mean_km is None else f"{t.mean_km:.0f} km"
+        blanche = " [zone blanche]" if t.zone_blanche else ""
+        typer.echo(
+            f"  {t.code:<6} {t.name[:32]:<32} {t.share_beyond[result.threshold_km]:>7.1%} au-delà, "
+            f"moyenne {mean}, {t.resources} ressource(s){blanche}"
+        )
+
+
+@app.command()
+@_friendly
 def migrate() -> None:
     """Applique le schéma Neo4j (contraintes, index ponctuel, index de recherche). Idempotent."""
     settings = Settings()

@@ -3,7 +3,7 @@ interface returns the very same fields."""
 
 from __future__ import annotations
 
-__all__ = ["FIND_RESOURCES_QUERY"]
+__all__ = ["FIND_RESOURCES_QUERY", "COVERAGE_QUERY"]
 
 _MATCH_FIELDS = """
 fragment MatchFields on Match {
@@ -28,4 +28,24 @@ query FindResources($situation: SituationInput!, $limit: Int! = 20) {
 }
 """
     + _MATCH_FIELDS
+)
+
+_TERRITORY_COVERAGE = """
+fragment TerritoryCoverageFields on TerritoryCoverage {
+  code name population resources resourcesPer100k meanKm medianKm meanMinutes
+  sharesBeyond { thresholdKm share } populationBeyond openSituations withoutSolution zoneBlanche
+}
+"""
+
+COVERAGE_QUERY = (
+    """
+query Coverage($deficiencies: [String!]!, $level: Level!, $thresholdKm: Float!, $age: Int) {
+  coverage(deficiencies: $deficiencies, level: $level, thresholdKm: $thresholdKm, age: $age) {
+    combination level thresholdKm age
+    national { ...TerritoryCoverageFields }
+    territories { ...TerritoryCoverageFields }
+  }
+}
+"""
+    + _TERRITORY_COVERAGE
 )

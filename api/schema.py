@@ -22,6 +22,16 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from api.types import (
+    AdditionInput,
+    CoverageResult,
+    GapMatrix,
+    Level,
+    NetworkInsights,
+    WhatIfResult,
+    coverage_wire,
+    gaps_wire,
+    network_wire,
+    what_if_wire,
     Commune,
     Condition,
     Deficiency,
@@ -37,7 +47,8 @@ from api.types import (
     qualification_wire,
     situation_query,
 )
-from graph import matching, rare, territories, vocabulary
+from graph import coverage as cov
+from graph import matching, network, rare, territories, vocabulary
 from graph.errors import DihrError
 from graph.settings import Settings
 from graph.store import GraphStore
@@ -123,6 +134,44 @@ class Query:
     ) -> FindResourcesResult:
         query = situation_query(situation, limit)
         return match_result_wire(await _run(matching.find_resources, info.context.store, query))
+
+    @strawberry.field(description="Couverture territoriale d'une combinaison (distance à la ressource compétente la plus proche).")
+    async def coverage(
+        self,
+        info: Info[Context, None],
+        deficiencies: list[str],
+        level: Level = Level.DEPARTMENT,
+        threshold_km: float = 60.0,
+        age: int | None = None,
+    ) -> CoverageResult:
+        result = await _run(
+            lambda: cov.coverage(info.context.store, deficiencies, level=level.value, threshold_km=threshold_km, age=age)
+        )
+        return coverage_wire(result)
+
+    @strawberry.field(description="Matrice territoire × critère D312-194, territoires classés par besoin non couvert.")
+    async def gaps(self, info: Info[Context, None], level: Level = Level.DEPARTMENT, threshold_km: float = 60.0) -> GapMatrix:
+        return gaps_wire(await _run(lambda: cov.gaps(info.context.store, level=level.value, threshold_km=threshold_km)))
+
+    @strawberry.field(description="Couverture recalculée avec des ressources hypothétiques (rien n'est enregistré).")
+    async def what_if(
+        self,
+        info: Info[Context, None],
+        deficiencies: list[str],
+        additions: list[AdditionInput],
+        level: Level = Level.DEPARTMENT,
+        threshold_km: float = 60.0,
+        age: int | None = None,
+    ) -> WhatIfResult:
+        adds = [cov.Addition(a.commune, a.deficiencies) for a in additions]
+        before, after, deltas = await _run(
+            lambda: cov.what_if(info.context.store, deficiencies, adds, level=level.value, threshold_km=threshold_km, age=age)
+        )
+        return what_if_wire(before, after, deltas)
+
+    @strawberry.field(description="Réseau de coopération d'un territoire ERHR : pivots, isolés, ponts.")
+    async def network_insights(self, info: Info[Context, None], territory: str) -> NetworkInsights:
+        return network_wire(await _run(network.network_insights, info.context.store, territory))
 
     @strawberry.field(description="Critères D312-194 remplis par une combinaison et CNRHR compétent(s).")
     def qualify(self, deficiencies: list[str]) -> Qualification:

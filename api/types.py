@@ -6,7 +6,8 @@ import enum
 
 import strawberry
 
-from graph import matching, rare, territories
+from graph import coverage as cov
+from graph import matching, network, rare, territories
 from graph.model import NodeKind
 
 @strawberry.type(description="Déficience (vocabulaire DIHR), avec son code ROR R245 s'il existe.")
@@ -291,4 +292,212 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
             competent_inside=r.widening.competent_inside, message=r.widening.message
         ),
         notes=list(r.notes),
+    )
+
+
+# -- coverage, gaps, what-if, network -------------------------------------------------
+@strawberry.enum(description="Niveau territorial d'agrégation.")
+class Level(enum.Enum):
+    DEPARTMENT = "DEPARTMENT"
+    REGION = "REGION"
+    ERHR = "ERHR"
+
+
+@strawberry.type
+class ShareBeyond:
+    threshold_km: float
+    share: float = strawberry.field(description="Part de la population au-delà du seuil (0 à 1).")
+
+
+@strawberry.type
+class TerritoryCoverage:
+    code: str
+    name: str
+    population: int
+    resources: int
+    resources_per_100k: float
+    mean_km: float | None
+    median_km: float | None
+    mean_minutes: float | None
+    shares_beyond: list[ShareBeyond]
+    population_beyond: int
+    open_situations: int
+    without_solution: int = strawberry.field(description="Situations ouvertes « sans solution » au-delà du seuil.")
+    zone_blanche: bool
+
+
+@strawberry.type
+class CoverageResult:
+    combination: str
+    level: Level
+    threshold_km: float
+    age: int | None
+    national: TerritoryCoverage
+    territories: list[TerritoryCoverage]
+
+
+@strawberry.type
+class GapCell:
+    criterion: str
+    combination: str
+    share_beyond: float
+    population_beyond: int
+    resources: int
+    zone_blanche: bool
+    without_solution: int
+
+
+@strawberry.type
+class GapRow:
+    code: str
+    name: str
+    cells: list[GapCell]
+
+
+@strawberry.type
+class GapCriterion:
+    code: str
+    label: str
+    combination: str
+
+
+@strawberry.type
+class GapMatrix:
+    level: Level
+    threshold_km: float
+    criteria: list[GapCriterion]
+    territories: list[GapRow]
+
+
+@strawberry.input(description="Ressource hypothétique : commune et déficiences couvertes.")
+class AdditionInput:
+    commune: str
+    deficiencies: list[str]
+
+
+@strawberry.type
+class TerritoryDelta:
+    code: str
+    name: str
+    before: TerritoryCoverage
+    after: TerritoryCoverage
+    population_gained: int
+
+
+@strawberry.type
+class WhatIfResult:
+    combination: str
+    national_before: TerritoryCoverage
+    national_after: TerritoryCoverage
+    changes: list[TerritoryDelta]
+
+
+@strawberry.type
+class Hub:
+    kind: str
+    key: str
+    name: str
+    degree: int
+    degree_centrality: float
+    betweenness: float
+
+
+@strawberry.type
+class Bridge:
+    inside: str
+    outside: str
+    outside_erhr: str
+    weight: int
+
+
+@strawberry.type
+class NetworkInsights:
+    territory: str
+    resources: int
+    links: int
+    components: int
+    largest_component: int
+    hubs: list[Hub]
+    isolated: list[str]
+    bridges: list[Bridge]
+
+
+def territory_coverage_wire(t: cov.TerritoryCoverage) -> TerritoryCoverage:
+    return TerritoryCoverage(
+        code=t.code,
+        name=t.name,
+        population=t.population,
+        resources=t.resources,
+        resources_per_100k=t.resources_per_100k,
+        mean_km=t.mean_km,
+        median_km=t.median_km,
+        mean_minutes=t.mean_minutes,
+        shares_beyond=[ShareBeyond(threshold_km=k, share=v) for k, v in sorted(t.share_beyond.items())],
+        population_beyond=t.population_beyond,
+        open_situations=t.open_situations,
+        without_solution=t.without_solution,
+        zone_blanche=t.zone_blanche,
+    )
+
+
+def coverage_wire(r: cov.CoverageResult) -> CoverageResult:
+    return CoverageResult(
+        combination=r.combination,
+        level=Level(r.level.value),
+        threshold_km=r.threshold_km,
+        age=r.age,
+        national=territory_coverage_wire(r.national),
+        territories=[territory_coverage_wire(t) for t in r.territories],
+    )
+
+
+def gaps_wire(g: cov.GapMatrix) -> GapMatrix:
+    return GapMatrix(
+        level=Level(g.level.value),
+        threshold_km=g.threshold_km,
+        criteria=[GapCriterion(code=c, label=label, combination=combo) for c, label, combo in g.criteria],
+        territories=[
+            GapRow(
+                code=code,
+                name=name,
+                cells=[
+                    GapCell(
+                        criterion=c.criterion, combination=c.combination, share_beyond=c.share_beyond,
+                        population_beyond=c.population_beyond, resources=c.resources,
+                        zone_blanche=c.zone_blanche, without_solution=c.without_solution,
+                    )
+                    for c in cells
+                ],
+            )
+            for code, name, cells in g.territories
+        ],
+    )
+
+
+def what_if_wire(before: cov.CoverageResult, after: cov.CoverageResult, deltas: tuple[cov.TerritoryDelta, ...]) -> WhatIfResult:
+    return WhatIfResult(
+        combination=before.combination,
+        national_before=territory_coverage_wire(before.national),
+        national_after=territory_coverage_wire(after.national),
+        changes=[
+            TerritoryDelta(
+                code=d.code, name=d.name, before=territory_coverage_wire(d.before),
+                after=territory_coverage_wire(d.after), population_gained=d.population_gained,
+            )
+            for d in deltas
+        ],
+    )
+
+
+def network_wire(n: network.NetworkInsights) -> NetworkInsights:
+    return NetworkInsights(
+        territory=n.territory,
+        resources=n.resources,
+        links=n.links,
+        components=n.components,
+        largest_component=n.largest_component,
+        hubs=[Hub(kind=h.kind.value, key=h.key, name=h.name, degree=h.degree,
+                  degree_centrality=h.degree_centrality, betweenness=h.betweenness) for h in n.hubs],
+        isolated=list(n.isolated),
+        bridges=[Bridge(inside=b.inside, outside=b.outside, outside_erhr=b.outside_erhr, weight=b.weight) for b in n.bridges],
     )
