@@ -11,7 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports
+from fastapi.staticfiles import StaticFiles
+
+from api import exports, map_routes
+from api.maps_service import VENDOR_PREFIX
+from maps._base import local_vendor_dir
 from api.schema import Context, schema
 from graph.errors import DihrError
 from graph.settings import Settings
@@ -46,6 +50,11 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
 
     app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
     app.include_router(exports.router)
+    app.include_router(map_routes.router)
+    vendor = local_vendor_dir()
+    if vendor is not None:
+        for package in ("leaflet", "leaflet.markercluster"):
+            app.mount(f"{VENDOR_PREFIX}/{package}", StaticFiles(directory=vendor / package), name=package)
 
     @app.exception_handler(DihrError)
     async def dihr_error(_request: Request, err: DihrError) -> JSONResponse:

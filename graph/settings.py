@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port of the web server.")
+    map_assets: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of Leaflet's assets for maps (leaflet/, leaflet.markercluster/); "
+            "default: served by the app from node_modules, or CDN when absent."
+        ),
+    )
+    map_tiles: str = Field(
+        default="OpenStreetMap",
+        description="Base tiles of maps: a folium tile name or URL template; empty for none (offline).",
+    )
     neo4j_uri: str | None = Field(
         default=None, description="bolt:// or neo4j:// URI; when set, Neo4j is the store."
     )

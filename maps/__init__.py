@@ -1,0 +1,6 @@
+"""Folium maps. Each function takes computed data and returns a ``folium.Map``;
+none queries a store."""
+
+from maps.coverage import coverage_map, gap_map, situation_map
+
+__all__ = ["coverage_map", "gap_map", "situation_map"]

@@ -82,3 +82,24 @@ def test_cli_coverage_json_equals_graphql(client, demo_dir, monkeypatch):
     assert run.exit_code == 0, run.output
     over_http = gql(client, COVERAGE_QUERY, deficiencies=["DV", "TSA"], level="ERHR", thresholdKm=60.0, age=None)
     assert json.loads(run.stdout) == over_http["coverage"]
+
+
+def test_map_routes_serve_self_contained_html(client):
+    page = client.get("/maps/coverage", params={"deficiencies": "DV,TSA", "level": "REGION"})
+    assert page.status_code == 200 and "leaflet" in page.text and "/static/vendor/leaflet/dist/leaflet.js" in page.text
+    assert client.get("/static/vendor/leaflet/dist/leaflet.js").status_code == 200
+    gaps = client.get("/maps/gaps", params={"level": "ERHR", "criterion": "1"})
+    assert gaps.status_code == 200 and "Zones blanches" in gaps.text
+    situation = client.get("/maps/situation", params={"deficiencies": "DV,TSA", "commune": "86194", "age": 17})
+    assert situation.status_code == 200 and "Poitiers" in situation.text
+    bad = client.get("/maps/gaps", params={"criterion": "9"})
+    assert bad.status_code == 400 and "critère attendu" in bad.json()["message"]
+
+
+def test_cli_writes_a_coverage_map(demo_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("DIHR_DATA_DIR", str(demo_dir))
+    out = tmp_path / "carte.html"
+    run = CliRunner().invoke(cli, ["map", "coverage", "DV", "TSA", "--level", "department", "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    text = out.read_text(encoding="utf-8")
+    assert text.count('"type": "Feature"') >= 3 * 101  # one feature per department, one layer per threshold

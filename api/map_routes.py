@@ -1,0 +1,60 @@
+"""``/maps/...``: self-contained HTML maps (Leaflet served by the app itself)."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.exports import _codes
+from api.maps_service import coverage_map_html, gaps_map_html, situation_map_html
+from graph.matching import SituationQuery
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/maps", tags=["cartes"])
+
+
+@router.get("/coverage", response_class=HTMLResponse, summary="Carte de couverture d'une combinaison")
+async def coverage_page(
+    request: Request,
+    deficiencies: list[str] = Query(..., description="Codes de déficience."),
+    level: str = Query("DEPARTMENT"),
+    threshold_km: float = Query(60.0),
+    age: int | None = Query(None),
+) -> HTMLResponse:
+    state = request.app.state
+    text = await anyio.to_thread.run_sync(
+        lambda: coverage_map_html(state.store, state.settings, _codes(deficiencies), level=level,
+                                  threshold_km=threshold_km, age=age, served=True)
+    )
+    return HTMLResponse(text)
+
+
+@router.get("/gaps", response_class=HTMLResponse, summary="Carte des zones blanches")
+async def gaps_page(
+    request: Request,
+    level: str = Query("DEPARTMENT"),
+    threshold_km: float = Query(60.0),
+    criterion: str | None = Query(None, description="Critère D312-194 (1 … 5d) ; tous si absent."),
+) -> HTMLResponse:
+    state = request.app.state
+    text = await anyio.to_thread.run_sync(
+        lambda: gaps_map_html(state.store, state.settings, level=level, threshold_km=threshold_km,
+                              criterion=criterion, served=True)
+    )
+    return HTMLResponse(text)
+
+
+@router.get("/situation", response_class=HTMLResponse, summary="Carte d'une recherche de ressources")
+async def situation_page(
+    request: Request,
+    deficiencies: list[str] = Query(...),
+    commune: str = Query(..., description="Code commune INSEE."),
+    age: int | None = Query(None),
+    radius_km: float = Query(100.0),
+) -> HTMLResponse:
+    state = request.app.state
+    query = SituationQuery(deficiencies=_codes(deficiencies), commune=commune, age=age, radius_km=radius_km)
+    text = await anyio.to_thread.run_sync(lambda: situation_map_html(state.store, state.settings, query, served=True))
+    return HTMLResponse(text)

@@ -1,0 +1,84 @@
+"""Computes what a map needs (through the domain) and hands it to ``maps/``.
+Used by the ``/maps/...`` routes and by ``dihr map ...``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from graph import coverage as cov
+from graph.matching import SituationQuery, competent_resources, find_resources
+from graph.settings import Settings
+from graph.store import GraphStore
+from graph.territories import TerritoryTable
+from maps import coverage_map, gap_map, situation_map
+from maps._base import load_outlines, local_vendor_dir, outlines_by_level
+
+__all__ = ["assets_for", "coverage_map_html", "gaps_map_html", "situation_map_html", "VENDOR_PREFIX"]
+
+VENDOR_PREFIX = "/static/vendor"
+
+
+def assets_for(settings: Settings, *, served: bool) -> str | None:
+    """Where a map loads Leaflet from: the configured base URL; else the app's own
+    copy (served pages) or the local files (written files); else the CDN."""
+    if settings.map_assets:
+        return settings.map_assets
+    vendor = local_vendor_dir()
+    if vendor is None:
+        return None
+    return VENDOR_PREFIX if served else vendor.as_uri()
+
+
+def _outlines(settings: Settings, table: TerritoryTable, level: cov.Level) -> dict[str, Any]:
+    departments = load_outlines(settings.data_dir)
+    if level is cov.Level.DEPARTMENT:
+        return departments
+    owner = {
+        d: (str(n.props["region"]) if level is cov.Level.REGION else table.erhr_of_department[d])
+        for d, n in table.departments.items()
+    }
+    cache = settings.data_dir / "outlines" / f"{level.value.lower()}.json"
+    return outlines_by_level(departments, owner, cache)
+
+
+def coverage_map_html(
+    store: GraphStore, settings: Settings, deficiencies: Iterable[str], *, level: str, threshold_km: float,
+    age: int | None, served: bool,
+) -> str:
+    table = TerritoryTable(store)
+    result = cov.coverage(store, deficiencies, level=level, threshold_km=threshold_km, age=age, table=table)
+    competent = competent_resources(store, result.combination.split("+"), age=age)
+    located = store.locations(competent)
+    names: dict[Any, str] = {}
+    for kind in {ref.kind for ref in located}:
+        for key, node in store.get_nodes(kind, [r.key for r in located if r.kind is kind]).items():
+            label = str(node.props.get("name") or node.props.get("profession") or key)
+            names[node.ref] = label + (" (synthétique)" if node.props.get("synthetic") else "")
+    resources = [(lat, lon, names.get(ref, ref.key)) for ref, (lat, lon) in located.items()]
+    m = coverage_map(result, _outlines(settings, table, result.level), resources,
+                     assets=assets_for(settings, served=served), tiles=settings.map_tiles)
+    return str(m.get_root().render())
+
+
+def gaps_map_html(
+    store: GraphStore, settings: Settings, *, level: str, threshold_km: float, criterion: str | None, served: bool
+) -> str:
+    table = TerritoryTable(store)
+    matrix = cov.gaps(store, level=level, threshold_km=threshold_km)
+    if criterion is not None and criterion not in [c[0] for c in matrix.criteria]:
+        from graph.errors import InvalidInput
+
+        raise InvalidInput("criterion", "critère attendu : 1, 2, 3, 4, 5a, 5b, 5c ou 5d.")
+    m = gap_map(matrix, _outlines(settings, table, matrix.level), criterion=criterion,
+                assets=assets_for(settings, served=served), tiles=settings.map_tiles)
+    return str(m.get_root().render())
+
+
+def situation_map_html(store: GraphStore, settings: Settings, query: SituationQuery, *, served: bool) -> str:
+    table = TerritoryTable(store)
+    result = find_resources(store, query)
+    erhr_outlines = _outlines(settings, table, cov.Level.ERHR)
+    m = situation_map(result, erhr_outlines.get(result.erhr.code),
+                      assets=assets_for(settings, served=served), tiles=settings.map_tiles)
+    return str(m.get_root().render())

@@ -1,0 +1,136 @@
+"""Map plumbing: Leaflet assets (local or CDN), tiles, colour classes, legend,
+and territory outlines derived from the cached department outlines."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import shapely
+from folium.plugins import MarkerCluster
+
+__all__ = [
+    "new_map",
+    "local_vendor_dir",
+    "cluster",
+    "add_legend",
+    "colour_for",
+    "PALETTE",
+    "load_outlines",
+    "outlines_by_level",
+]
+
+# Colour-blind-safe sequential palette (ColorBrewer YlOrRd, 5 classes), light → dark.
+PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+NO_DATA = "#bdbdbd"
+FRANCE_CENTRE = (46.6, 2.4)
+
+
+def local_vendor_dir() -> Path | None:
+    """``node_modules`` holding leaflet and leaflet.markercluster, if installed."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (base / "node_modules" / "leaflet" / "dist" / "leaflet.js").is_file():
+            return base / "node_modules"
+    return None
+
+
+def _asset_urls(assets: str | None) -> dict[str, str] | None:
+    if not assets:
+        return None
+    base = assets.rstrip("/")
+    return {
+        "leaflet_js": f"{base}/leaflet/dist/leaflet.js",
+        "leaflet_css": f"{base}/leaflet/dist/leaflet.css",
+        "cluster_js": f"{base}/leaflet.markercluster/dist/leaflet.markercluster.js",
+        "cluster_css": f"{base}/leaflet.markercluster/dist/MarkerCluster.css",
+        "cluster_default_css": f"{base}/leaflet.markercluster/dist/MarkerCluster.Default.css",
+    }
+
+
+def new_map(*, assets: str | None, tiles: str, title: str, location: tuple[float, float] = FRANCE_CENTRE, zoom: int = 6) -> folium.Map:
+    """A map whose Leaflet assets come from ``assets`` (a base URL) when given,
+    else from folium's CDN; ``tiles`` empty means no base layer (offline)."""
+    # maxZoom must be set even without tiles: marker clustering needs it.
+    m = folium.Map(location=list(location), zoom_start=zoom, tiles=tiles or None, control_scale=True, max_zoom=18)
+    m.options["maxZoom"] = 18
+    urls = _asset_urls(assets)
+    if urls is not None:
+        # Only Leaflet is needed: the maps use no jQuery/Bootstrap/awesome-markers.
+        m.default_js = [("leaflet", urls["leaflet_js"])]
+        m.default_css = [("leaflet_css", urls["leaflet_css"])]
+    m._dihr_assets = urls  # noqa: SLF001 - read by cluster()
+    m.get_root().header.add_child(folium.Element(f"<title>{html.escape(title)}</title>"))
+    m.get_root().html.add_child(folium.Element('<script>document.documentElement.lang = "fr";</script>'))
+    return m
+
+
+def cluster(m: folium.Map, name: str) -> MarkerCluster:
+    group = MarkerCluster(name=name)
+    urls = getattr(m, "_dihr_assets", None)
+    if urls is not None:
+        group.default_js = [("markerclusterjs", urls["cluster_js"])]
+        group.default_css = [
+            ("markerclustercss", urls["cluster_css"]),
+            ("markerclusterdefaultcss", urls["cluster_default_css"]),
+        ]
+    group.add_to(m)
+    return group
+
+
+def colour_for(value: float | None, bounds: Sequence[float]) -> str:
+    """The palette colour of a value, with ``bounds`` the 4 inner class limits."""
+    if value is None:
+        return NO_DATA
+    for i, bound in enumerate(bounds):
+        if value <= bound:
+            return PALETTE[i]
+    return PALETTE[-1]
+
+
+def add_legend(m: folium.Map, title: str, labels: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> None:
+    """A plain HTML legend (French), readable without JavaScript libraries."""
+    items = "".join(
+        f'<li><span style="background:{colour};display:inline-block;width:1.2em;height:1em;'
+        f'border:1px solid #555;margin-right:.4em"></span>{html.escape(label)}</li>'
+        for colour, label in [*zip(PALETTE, labels, strict=False), *extra]
+    )
+    box = (
+        '<div class="dihr-legend" role="region" aria-label="Légende" style="position:fixed;bottom:24px;left:12px;'
+        'z-index:1000;background:#fff;color:#111;padding:.6em .8em;border:1px solid #333;font:14px sans-serif">'
+        f"<strong>{html.escape(title)}</strong><ul style=\"list-style:none;margin:.3em 0 0;padding:0\">{items}</ul></div>"
+    )
+    m.get_root().html.add_child(folium.Element(box))
+
+
+def load_outlines(data_dir: Path) -> dict[str, Any]:
+    """Department outlines (code → GeoJSON geometry) cached by ``dihr init``."""
+    path = data_dir / "outlines" / "departments.geojson"
+    if not path.is_file():
+        from graph.errors import ReferenceDataError
+
+        raise ReferenceDataError("Contours des départements absents : lancez `dihr init`.")
+    collection = json.loads(path.read_text(encoding="utf-8"))
+    return {f["properties"]["code"]: f["geometry"] for f in collection["features"]}
+
+
+def outlines_by_level(departments: Mapping[str, Any], owner: Mapping[str, str], cache: Path | None = None) -> dict[str, Any]:
+    """Outlines of larger territories (regions, ERHR) as unions of department
+    outlines; ``owner`` maps each department to its territory."""
+    if cache is not None and cache.is_file():
+        return dict(json.loads(cache.read_text(encoding="utf-8")))
+    parts: dict[str, list[Any]] = defaultdict(list)
+    for dep, geometry in departments.items():
+        if dep in owner:
+            parts[owner[dep]].append(shapely.from_geojson(json.dumps(geometry)))
+    result = {
+        code: json.loads(shapely.to_geojson(shapely.simplify(shapely.union_all(shapes, grid_size=1e-4), 0.002)))
+        for code, shapes in sorted(parts.items())
+    }
+    if cache is not None:
+        cache.write_text(json.dumps(result), encoding="utf-8")
+    return result

@@ -1,0 +1,51 @@
+"""A coverage map rendered in headless Chromium (Debian's, installed by make test)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from graph.coverage import Level, coverage
+from maps import coverage_map
+from maps._base import local_vendor_dir
+from tests.graph.test_coverage import net  # noqa: F401 - fixture reuse
+from tests.maps.test_maps import SQUARES
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `make test` installs Debian's chromium"),
+]
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--allow-file-access-from-files", "--virtual-time-budget=5000",
+]
+
+
+def dump_dom(path, tmp_path) -> str:
+    out = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_coverage_map_draws_every_territory_offline(net, store, tmp_path, backend):
+    if backend != "memory":
+        pytest.skip("rendering does not depend on the backend")
+    vendor = local_vendor_dir()
+    assert vendor is not None, "Leaflet is not installed: run `make test` (npm ci)"
+    result = coverage(store, ["DV", "TSA"], level=Level.DEPARTMENT)
+    m = coverage_map(result, SQUARES, [(46.58, 0.34, "E1")], assets=vendor.as_uri(), tiles="")
+    page = tmp_path / "couverture.html"
+    m.save(str(page))
+    dom = dump_dom(page, tmp_path)
+    assert 'class="leaflet-container' in dom or "leaflet-container" in dom
+    drawn = dom.count('class="leaflet-interactive"')
+    assert drawn >= len(SQUARES), f"{drawn} territories drawn"
+    assert "dihr-legend" in dom
+    assert "leaflet-control-layers" in dom and "Ressources compétentes</span>" in dom  # the scripts all ran
