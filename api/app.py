@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import exports, map_routes
 from api.maps_service import VENDOR_PREFIX
+from api.security import RateLimiter, install_security
 from maps._base import local_vendor_dir
 from api.schema import Context, schema
 from graph.errors import DihrError
@@ -22,7 +23,10 @@ from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "HTTP_STATUS"]
+
+#: Expected errors → HTTP status (anything else is a 400; unexpected errors are 500, masked).
+HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "TIMEOUT": 504}
 
 
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> FastAPI:
@@ -33,6 +37,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         app.state.settings = settings or Settings()
         owned = store is None
         app.state.store = open_store(app.state.settings) if owned else store
+        app.state.rate_limiter = RateLimiter(app.state.settings.rate_limit_per_minute)
         try:
             yield
         finally:
@@ -46,7 +51,9 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     )
 
     async def get_context(request: Request) -> Context:
-        return Context(request.app.state.store, request.app.state.settings)
+        return Context(request.app.state.store, request.app.state.settings, request.state.principal)
+
+    install_security(app)
 
     app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
     app.include_router(exports.router)
@@ -58,8 +65,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
 
     @app.exception_handler(DihrError)
     async def dihr_error(_request: Request, err: DihrError) -> JSONResponse:
-        status = 404 if err.code == "NOT_FOUND" else 400
-        return JSONResponse({"code": err.code, "message": err.message}, status_code=status)
+        return JSONResponse({"code": err.code, "message": err.message}, status_code=HTTP_STATUS.get(err.code, 400))
 
     @app.get("/health", tags=["service"])
     async def health(request: Request) -> dict[str, object]:

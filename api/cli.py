@@ -143,11 +143,12 @@ def _graphql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
     import asyncio
 
     from api.schema import Context, schema
+    from graph.access import SYSTEM
 
     settings, store = _store()
     try:
         result = asyncio.run(
-            schema.execute(query, variable_values=variables, context_value=Context(store, settings))
+            schema.execute(query, variable_values=variables, context_value=Context(store, settings, SYSTEM))
         )
     finally:
         store.close()
@@ -406,9 +407,10 @@ def map_coverage(
 ) -> None:
     """Carte choroplèthe de la couverture d'une combinaison."""
     from api.maps_service import coverage_map_html
+    from graph.access import SYSTEM
 
     _write_map(output, lambda store, settings: coverage_map_html(
-        store, settings, deficiencies, level=level, threshold_km=threshold_km, age=age, served=False))
+        store, settings, SYSTEM, deficiencies, level=level, threshold_km=threshold_km, age=age, served=False))
 
 
 @map_app.command("gaps")
@@ -421,9 +423,10 @@ def map_gaps(
 ) -> None:
     """Carte des zones blanches et des situations sans solution (effectifs)."""
     from api.maps_service import gaps_map_html
+    from graph.access import SYSTEM
 
     _write_map(output, lambda store, settings: gaps_map_html(
-        store, settings, level=level, threshold_km=threshold_km, criterion=criterion, served=False))
+        store, settings, SYSTEM, level=level, threshold_km=threshold_km, criterion=criterion, served=False))
 
 
 @map_app.command("situation")
@@ -437,10 +440,98 @@ def map_situation(
 ) -> None:
     """Carte d'une recherche : lieu de vie (approximatif), rayon, ERHR, ressources."""
     from api.maps_service import situation_map_html
+    from graph.access import SYSTEM
     from graph.matching import SituationQuery
 
     query = SituationQuery(deficiencies=deficiencies, commune=commune, age=age, radius_km=radius_km)
-    _write_map(output, lambda store, settings: situation_map_html(store, settings, query, served=False))
+    _write_map(output, lambda store, settings: situation_map_html(store, settings, SYSTEM, query, served=False))
+
+
+keys_app = typer.Typer(help="Gère les clés d'API (rôles partner, erhr, gnchr).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+@_friendly
+def keys_create(
+    role: Annotated[str, typer.Option(help="partner, erhr ou gnchr.")],
+    territory: Annotated[str | None, typer.Option(help="Territoire ERHR (rôle erhr), ex. NE.")] = None,
+    label: Annotated[str, typer.Option(help="Libellé (à qui la clé est remise).")] = "",
+) -> None:
+    """Crée une clé ; elle est affichée une seule fois (seule son empreinte est conservée)."""
+    from graph.access import create_key
+
+    _, store = _store()
+    try:
+        info, secret = create_key(store, role, territory=territory, label=label)
+    finally:
+        store.close()
+    typer.echo(f"Clé {info.key_id} ({info.role.value}{' ' + info.territory if info.territory else ''}) créée.")
+    typer.echo("Conservez-la maintenant, elle ne sera plus affichée :")
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+@_friendly
+def keys_list(as_json: JsonOpt = False) -> None:
+    """Liste les clés (jamais leur valeur)."""
+    from graph.access import list_keys
+
+    _, store = _store()
+    try:
+        keys = list_keys(store)
+    finally:
+        store.close()
+    rows = [{"id": k.key_id, "role": k.role.value, "territory": k.territory, "label": k.label,
+             "created_at": k.created_at, "revoked_at": k.revoked_at} for k in keys]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        state = f"révoquée le {r['revoked_at']}" if r["revoked_at"] else "active"
+        typer.echo(f"{r['id']}  {r['role']:<8} {r['territory'] or '—':<6} {state:<30} {r['label']}")
+
+
+@keys_app.command("revoke")
+@_friendly
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="Identifiant de la clé.")]) -> None:
+    """Révoque une clé : elle est refusée dès la requête suivante."""
+    from graph.access import revoke_key
+
+    _, store = _store()
+    try:
+        info = revoke_key(store, key_id)
+    finally:
+        store.close()
+    typer.echo(f"Clé {info.key_id} révoquée ({info.revoked_at}).")
+
+
+@app.command("audit")
+@_friendly
+def audit_cmd(
+    situation: Annotated[str | None, typer.Option(help="Seulement les accès à cette situation.")] = None,
+    key: Annotated[str | None, typer.Option(help="Seulement les accès de cette clé.")] = None,
+    since: Annotated[str | None, typer.Option(help="Depuis cette date (AAAA-MM-JJ).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Journal des lectures et écritures de données de situations."""
+    from graph.access import audit_entries
+
+    _, store = _store()
+    try:
+        entries = audit_entries(store, situation=situation, key_id=key, since=since)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([{
+            "at": e.at, "key_id": e.key_id, "role": e.role, "territory": e.territory, "operation": e.operation,
+            "situations": list(e.situations), "origin": e.origin, "count": e.count,
+        } for e in entries], ensure_ascii=False, indent=2))
+        return
+    for e in entries:
+        ids = ", ".join(e.situations[:5]) + (" …" if len(e.situations) > 5 else "")
+        typer.echo(f"{e.at}  {e.key_id:<12} {e.role:<8} {e.territory or '—':<6} {e.operation:<22} {e.origin:<15} {ids}")
+    typer.echo(f"{len(entries)} entrée(s).")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from graph import coverage as cov
+from graph import service
 
 __all__ = ["router", "coverage_csv", "gaps_csv"]
 
@@ -27,6 +28,11 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
+def _count(value: int | None) -> object:
+    """A situation count; suppressed ones read "< 11" (statistical secrecy)."""
+    return "< 11" if value is None else value
+
+
 def coverage_csv(result: cov.CoverageResult) -> str:
     """One row per territory, then the national row."""
     thresholds = list(result.thresholds_km)
@@ -41,7 +47,7 @@ def coverage_csv(result: cov.CoverageResult) -> str:
         rows.append([
             t.code, t.name, t.population, t.resources, _num(t.resources_per_100k), _num(t.mean_km), _num(t.median_km),
             _num(t.mean_minutes), *[_num(t.share_beyond[x]) for x in thresholds], t.population_beyond,
-            t.open_situations, t.without_solution, "oui" if t.zone_blanche else "non",
+            _count(t.open_situations), _count(t.without_solution), "oui" if t.zone_blanche else "non",
         ])
     return _csv(rows)
 
@@ -80,9 +86,9 @@ async def coverage_export(
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
     age: int | None = Query(None, description="Âge (années)."),
 ) -> Response:
-    store = request.app.state.store
+    store, principal = request.app.state.store, request.state.principal
     result = await anyio.to_thread.run_sync(
-        lambda: cov.coverage(store, _codes(deficiencies), level=level, threshold_km=threshold_km, age=age)
+        lambda: service.coverage(store, principal, _codes(deficiencies), level=level, threshold_km=threshold_km, age=age)
     )
     return _attachment(coverage_csv(result), f"couverture-{result.combination}-{result.level.value.lower()}.csv")
 
@@ -93,6 +99,6 @@ async def gaps_export(
     level: str = Query("DEPARTMENT", description="DEPARTMENT, REGION ou ERHR."),
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
 ) -> Response:
-    store = request.app.state.store
-    matrix = await anyio.to_thread.run_sync(lambda: cov.gaps(store, level=level, threshold_km=threshold_km))
+    store, principal = request.app.state.store, request.state.principal
+    matrix = await anyio.to_thread.run_sync(lambda: service.gaps(store, principal, level=level, threshold_km=threshold_km))
     return _attachment(gaps_csv(matrix), f"manques-{matrix.level.value.lower()}.csv")

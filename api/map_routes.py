@@ -25,7 +25,7 @@ async def coverage_page(
 ) -> HTMLResponse:
     state = request.app.state
     text = await anyio.to_thread.run_sync(
-        lambda: coverage_map_html(state.store, state.settings, _codes(deficiencies), level=level,
+        lambda: coverage_map_html(state.store, state.settings, request.state.principal, _codes(deficiencies), level=level,
                                   threshold_km=threshold_km, age=age, served=True)
     )
     return HTMLResponse(text)
@@ -40,7 +40,7 @@ async def gaps_page(
 ) -> HTMLResponse:
     state = request.app.state
     text = await anyio.to_thread.run_sync(
-        lambda: gaps_map_html(state.store, state.settings, level=level, threshold_km=threshold_km,
+        lambda: gaps_map_html(state.store, state.settings, request.state.principal, level=level, threshold_km=threshold_km,
                               criterion=criterion, served=True)
     )
     return HTMLResponse(text)
@@ -56,5 +56,5 @@ async def situation_page(
 ) -> HTMLResponse:
     state = request.app.state
     query = SituationQuery(deficiencies=_codes(deficiencies), commune=commune, age=age, radius_km=radius_km)
-    text = await anyio.to_thread.run_sync(lambda: situation_map_html(state.store, state.settings, query, served=True))
+    text = await anyio.to_thread.run_sync(lambda: situation_map_html(state.store, state.settings, request.state.principal, query, served=True))
     return HTMLResponse(text)

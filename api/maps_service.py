@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from graph import coverage as cov
-from graph.matching import SituationQuery, competent_resources, find_resources
+from graph import service
+from graph.access import Principal
+from graph.matching import SituationQuery, competent_resources
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
@@ -43,11 +45,11 @@ def _outlines(settings: Settings, table: TerritoryTable, level: cov.Level) -> di
 
 
 def coverage_map_html(
-    store: GraphStore, settings: Settings, deficiencies: Iterable[str], *, level: str, threshold_km: float,
-    age: int | None, served: bool,
+    store: GraphStore, settings: Settings, principal: Principal, deficiencies: Iterable[str], *, level: str,
+    threshold_km: float, age: int | None, served: bool,
 ) -> str:
     table = TerritoryTable(store)
-    result = cov.coverage(store, deficiencies, level=level, threshold_km=threshold_km, age=age, table=table)
+    result = service.coverage(store, principal, deficiencies, level=level, threshold_km=threshold_km, age=age)
     competent = competent_resources(store, result.combination.split("+"), age=age)
     located = store.locations(competent)
     names: dict[Any, str] = {}
@@ -62,10 +64,11 @@ def coverage_map_html(
 
 
 def gaps_map_html(
-    store: GraphStore, settings: Settings, *, level: str, threshold_km: float, criterion: str | None, served: bool
+    store: GraphStore, settings: Settings, principal: Principal, *, level: str, threshold_km: float,
+    criterion: str | None, served: bool,
 ) -> str:
     table = TerritoryTable(store)
-    matrix = cov.gaps(store, level=level, threshold_km=threshold_km)
+    matrix = service.gaps(store, principal, level=level, threshold_km=threshold_km)
     if criterion is not None and criterion not in [c[0] for c in matrix.criteria]:
         from graph.errors import InvalidInput
 
@@ -75,9 +78,11 @@ def gaps_map_html(
     return str(m.get_root().render())
 
 
-def situation_map_html(store: GraphStore, settings: Settings, query: SituationQuery, *, served: bool) -> str:
+def situation_map_html(
+    store: GraphStore, settings: Settings, principal: Principal, query: SituationQuery, *, served: bool
+) -> str:
     table = TerritoryTable(store)
-    result = find_resources(store, query)
+    result = service.find_resources(store, principal, query)
     erhr_outlines = _outlines(settings, table, cov.Level.ERHR)
     m = situation_map(result, erhr_outlines.get(result.erhr.code),
                       assets=assets_for(settings, served=served), tiles=settings.map_tiles)

@@ -17,12 +17,16 @@ from typing import Any, TypeVar
 import anyio.to_thread
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from api.types import (
     AdditionInput,
+    ResourceRefKind,
+    Situation,
+    SituationPage,
+    situation_wire,
     CoverageResult,
     GapMatrix,
     Level,
@@ -48,7 +52,9 @@ from api.types import (
     situation_query,
 )
 from graph import coverage as cov
-from graph import matching, network, rare, territories, vocabulary
+from graph import rare, service, territories, vocabulary
+from graph.access import Principal
+from graph.model import NodeKind, NodeRef
 from graph.errors import DihrError
 from graph.settings import Settings
 from graph.store import GraphStore
@@ -56,18 +62,37 @@ from graph.store import GraphStore
 __all__ = ["schema", "Context"]
 
 log = logging.getLogger("dihr.api")
+MAX_DEPTH = 10
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
 T = TypeVar("T")
 
 
 class Context(BaseContext):
-    def __init__(self, store: GraphStore, settings: Settings) -> None:
+    def __init__(self, store: GraphStore, settings: Settings, principal: Principal) -> None:
         super().__init__()
         self.store = store
         self.settings = settings
+        self.principal = principal
 
 
-async def _run(fn: Callable[..., T], *args: Any) -> T:
-    return await anyio.to_thread.run_sync(lambda: fn(*args))
+class QueryTimeout(DihrError):
+    code = "TIMEOUT"
+
+
+async def _run(fn: Callable[..., T], *args: Any, timeout_s: float = 20.0) -> T:
+    """Run a blocking domain call in a worker thread, abandoned after ``timeout_s``."""
+    try:
+        with anyio.fail_after(timeout_s):
+            return await anyio.to_thread.run_sync(lambda: fn(*args), abandon_on_cancel=True)
+    except TimeoutError:
+        raise QueryTimeout(f"La requête a dépassé {timeout_s:g} s : réduisez-la (rayon, niveau, nombre de résultats).") from None
+
+
+async def _call(info: Info[Context, None], fn: Callable[..., T], *args: Any) -> T:
+    """A service call as the caller, within the query timeout."""
+    ctx = info.context
+    return await _run(fn, ctx.store, ctx.principal, *args, timeout_s=ctx.settings.query_timeout_s)
 
 
 @strawberry.type
@@ -133,7 +158,7 @@ class Query:
         self, info: Info[Context, None], situation: SituationInput, limit: int = 20
     ) -> FindResourcesResult:
         query = situation_query(situation, limit)
-        return match_result_wire(await _run(matching.find_resources, info.context.store, query))
+        return match_result_wire(await _call(info, service.find_resources, query))
 
     @strawberry.field(description="Couverture territoriale d'une combinaison (distance à la ressource compétente la plus proche).")
     async def coverage(
@@ -144,14 +169,16 @@ class Query:
         threshold_km: float = 60.0,
         age: int | None = None,
     ) -> CoverageResult:
-        result = await _run(
-            lambda: cov.coverage(info.context.store, deficiencies, level=level.value, threshold_km=threshold_km, age=age)
+        result = await _call(
+            info, lambda st, pr: service.coverage(st, pr, deficiencies, level=level.value, threshold_km=threshold_km, age=age)
         )
         return coverage_wire(result)
 
     @strawberry.field(description="Matrice territoire × critère D312-194, territoires classés par besoin non couvert.")
     async def gaps(self, info: Info[Context, None], level: Level = Level.DEPARTMENT, threshold_km: float = 60.0) -> GapMatrix:
-        return gaps_wire(await _run(lambda: cov.gaps(info.context.store, level=level.value, threshold_km=threshold_km)))
+        return gaps_wire(
+            await _call(info, lambda st, pr: service.gaps(st, pr, level=level.value, threshold_km=threshold_km))
+        )
 
     @strawberry.field(description="Couverture recalculée avec des ressources hypothétiques (rien n'est enregistré).")
     async def what_if(
@@ -164,18 +191,53 @@ class Query:
         age: int | None = None,
     ) -> WhatIfResult:
         adds = [cov.Addition(a.commune, a.deficiencies) for a in additions]
-        before, after, deltas = await _run(
-            lambda: cov.what_if(info.context.store, deficiencies, adds, level=level.value, threshold_km=threshold_km, age=age)
+        before, after, deltas = await _call(
+            info,
+            lambda st, pr: service.what_if(st, pr, deficiencies, adds, level=level.value, threshold_km=threshold_km, age=age),
         )
         return what_if_wire(before, after, deltas)
 
     @strawberry.field(description="Réseau de coopération d'un territoire ERHR : pivots, isolés, ponts.")
     async def network_insights(self, info: Info[Context, None], territory: str) -> NetworkInsights:
-        return network_wire(await _run(network.network_insights, info.context.store, territory))
+        return network_wire(await _call(info, service.network_insights, territory))
+
+    @strawberry.field(description="Situations du territoire de l'appelant (toutes pour le GNCHR), les plus récentes d'abord.")
+    async def situations(
+        self, info: Info[Context, None], status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> SituationPage:
+        total, views = await _call(
+            info, lambda st, pr: service.list_situations(st, pr, status=status, limit=limit, offset=offset)
+        )
+        return SituationPage(total=total, items=[situation_wire(v) for v in views])
+
+    @strawberry.field(description="Une situation (pseudonyme) ; hors du territoire de l'appelant, elle est introuvable.")
+    async def situation(self, info: Info[Context, None], id: str) -> Situation:
+        return situation_wire(await _call(info, service.get_situation, id))
 
     @strawberry.field(description="Critères D312-194 remplis par une combinaison et CNRHR compétent(s).")
     def qualify(self, deficiencies: list[str]) -> Qualification:
         return qualification_wire(rare.qualify(deficiencies))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Enregistre l'orientation d'une situation vers une ressource, et son issue.")
+    async def record_referral(
+        self, info: Info[Context, None], situation_id: str, resource_kind: ResourceRefKind, resource_key: str,
+        date: str, outcome: str,
+    ) -> Situation:
+        ref = NodeRef(NodeKind(resource_kind.value), resource_key)
+        view = await _call(
+            info, lambda st, pr: service.record_referral(st, pr, situation_id, ref, date=date, outcome=outcome)
+        )
+        return situation_wire(view)
+
+
+_LIMIT_ERRORS = (
+    ("exceeds maximum operation depth", "QUERY_TOO_DEEP", f"Requête trop imbriquée : profondeur maximale {MAX_DEPTH}."),
+    ("aliases found", "TOO_MANY_ALIASES", f"Trop d'alias dans la requête : {MAX_ALIASES} au plus."),
+    ("more than", "QUERY_TOO_LONG", f"Requête trop longue : {MAX_TOKENS} éléments au plus."),
+)
 
 
 class DihrErrors(MaskErrors):
@@ -183,10 +245,17 @@ class DihrErrors(MaskErrors):
     with a correlation id that the caller can quote."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda e: e.original_error is not None)
+        super().__init__(should_mask_error=lambda _e: True)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
+        if original is None:  # validation, syntax, or one of the abuse limits
+            for fragment, code, message in _LIMIT_ERRORS:
+                if fragment in error.message and (code != "QUERY_TOO_LONG" or "tokens" in error.message):
+                    return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
+                                        path=error.path, extensions={"code": code})
+            return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                                path=error.path, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
         if isinstance(original, DihrError):
             return GraphQLError(
                 original.message,
@@ -217,4 +286,13 @@ class DihrSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-schema = DihrSchema(query=Query, extensions=[DihrErrors])
+schema = DihrSchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        DihrErrors,
+    ],
+)

@@ -7,7 +7,7 @@ import enum
 import strawberry
 
 from graph import coverage as cov
-from graph import matching, network, rare, territories
+from graph import matching, network, rare, service, territories
 from graph.model import NodeKind
 
 @strawberry.type(description="Déficience (vocabulaire DIHR), avec son code ROR R245 s'il existe.")
@@ -321,8 +321,9 @@ class TerritoryCoverage:
     mean_minutes: float | None
     shares_beyond: list[ShareBeyond]
     population_beyond: int
-    open_situations: int
-    without_solution: int = strawberry.field(description="Situations ouvertes « sans solution » au-delà du seuil.")
+    open_situations: int | None = strawberry.field(description="null : effectif masqué (moins de 11, secret statistique).")
+    without_solution: int | None = strawberry.field(description="Situations ouvertes « sans solution » au-delà du seuil ; null si masqué.")
+    suppressed: bool = strawberry.field(description="Un effectif de situations est masqué (« < 11 »).")
     zone_blanche: bool
 
 
@@ -344,7 +345,7 @@ class GapCell:
     population_beyond: int
     resources: int
     zone_blanche: bool
-    without_solution: int
+    without_solution: int | None
 
 
 @strawberry.type
@@ -436,6 +437,7 @@ def territory_coverage_wire(t: cov.TerritoryCoverage) -> TerritoryCoverage:
         population_beyond=t.population_beyond,
         open_situations=t.open_situations,
         without_solution=t.without_solution,
+        suppressed=t.suppressed,
         zone_blanche=t.zone_blanche,
     )
 
@@ -500,4 +502,55 @@ def network_wire(n: network.NetworkInsights) -> NetworkInsights:
                   degree_centrality=h.degree_centrality, betweenness=h.betweenness) for h in n.hubs],
         isolated=list(n.isolated),
         bridges=[Bridge(inside=b.inside, outside=b.outside, outside_erhr=b.outside_erhr, weight=b.weight) for b in n.bridges],
+    )
+
+
+# -- situations ------------------------------------------------------------------------
+@strawberry.enum(description="Types de ressources pouvant recevoir une orientation.")
+class ResourceRefKind(enum.Enum):
+    ESTABLISHMENT = "Establishment"
+    PROFESSIONAL = "Professional"
+    RESOURCE_POLE = "ResourcePole"
+    ERHR_TEAM = "ErhrTeam"
+    CNRHR = "Cnrhr"
+
+
+@strawberry.type
+class Referral:
+    resource_kind: str
+    resource_key: str
+    resource_name: str
+    date: str
+    outcome: str
+
+
+@strawberry.type(description="Situation pseudonyme (aucune donnée directement identifiante).")
+class Situation:
+    id: str
+    age: int | None
+    status: str
+    opened_on: str | None
+    erhr: str
+    department: str
+    commune: str | None
+    combination: str | None
+    conditions: list[str]
+    needs: list[str]
+    referrals: list[Referral]
+    synthetic: bool
+
+
+@strawberry.type
+class SituationPage:
+    total: int
+    items: list[Situation]
+
+
+def situation_wire(v: service.SituationView) -> Situation:
+    return Situation(
+        id=v.key, age=v.age, status=v.status, opened_on=v.opened_on, erhr=v.erhr, department=v.department,
+        commune=v.commune, combination=v.combination, conditions=list(v.conditions), needs=list(v.needs),
+        referrals=[Referral(resource_kind=r.resource_kind, resource_key=r.resource_key, resource_name=r.resource_name,
+                            date=r.date, outcome=r.outcome) for r in v.referrals],
+        synthetic=v.synthetic,
     )

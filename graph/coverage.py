@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "gaps",
     "what_if",
     "DEFAULT_THRESHOLDS_KM",
+    "protect_counts",
 ]
 
 K, R = NodeKind, RelType
@@ -69,8 +70,9 @@ class TerritoryCoverage:
     mean_minutes: float | None
     share_beyond: dict[float, float]  # threshold km → share of the population (0..1)
     population_beyond: int  # beyond the main threshold
-    open_situations: int
-    without_solution: int  # open situations beyond the main threshold ("sans solution")
+    open_situations: int | None  # None: suppressed (fewer than 11, or derivable by differencing)
+    without_solution: int | None  # open situations beyond the main threshold ("sans solution")
+    suppressed: bool = False
 
     @property
     def zone_blanche(self) -> bool:
@@ -87,6 +89,9 @@ class CoverageResult:
     age: int | None
     national: TerritoryCoverage
     territories: tuple[TerritoryCoverage, ...]
+    #: department → (open situations, without solution): the finest demand counts,
+    #: for small-cell suppression; never published as such.
+    demand_by_department: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -315,7 +320,19 @@ def coverage(
     distances = _nearest_km(grid, supply.points)
     demand = _demand(store, codes, grid)
     national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table)
-    return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows))
+    return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows),
+                          _demand_by_department(grid, demand, distances, threshold_km))
+
+
+def _demand_by_department(
+    grid: CommuneGrid, demand: list[int], distances: NDArray[np.float64], threshold_km: float
+) -> dict[str, tuple[int, int]]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for position in demand:
+        cell = counts[grid.department[position]]
+        cell[0] += 1
+        cell[1] += int(distances[position] > threshold_km)
+    return {d: (c[0], c[1]) for d, c in counts.items()}
 
 
 # -- gaps -----------------------------------------------------------------------------
@@ -327,7 +344,7 @@ class GapCell:
     population_beyond: int
     resources: int
     zone_blanche: bool
-    without_solution: int
+    without_solution: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +356,11 @@ class GapMatrix:
 
 
 def gaps(
-    store: GraphStore, *, level: Level | str = Level.DEPARTMENT, threshold_km: float = 60.0
+    store: GraphStore,
+    *,
+    level: Level | str = Level.DEPARTMENT,
+    threshold_km: float = 60.0,
+    protect: Callable[[CoverageResult], CoverageResult] | None = None,
 ) -> GapMatrix:
     """Territory × D312-194 criterion (each criterion's typical combination),
     territories ranked by total population beyond the threshold."""
@@ -351,6 +372,8 @@ def gaps(
         coverage(store, combo.split("+"), level=lvl, threshold_km=threshold_km, thresholds_km=[threshold_km], grid=grid, table=table)
         for _, _, combo in criteria
     ]
+    if protect is not None:
+        columns = [protect(column) for column in columns]
     rows = []
     for i, code in enumerate(grid.territory_codes[lvl]):
         cells = tuple(
@@ -426,7 +449,8 @@ def what_if(
     ):
         distances = _nearest_km(grid, points)
         national, rows = _aggregate(grid, lvl, distances, departments, demand, threshold_km, thresholds, table)
-        results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows)))
+        results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows),
+                                      _demand_by_department(grid, demand, distances, threshold_km)))
     before, after = results
     deltas = tuple(
         TerritoryDelta(b.code, b.name, b, a)
@@ -434,3 +458,36 @@ def what_if(
         if b != a
     )
     return before, after, tuple(sorted(deltas, key=lambda d: (-d.population_gained, d.code)))
+
+
+def protect_counts(result: CoverageResult, table: TerritoryTable) -> CoverageResult:
+    """The same result with situation counts suppressed for partners
+    (:mod:`graph.disclosure`): "< 11" and anything derivable by differencing."""
+    from dataclasses import replace
+
+    from graph.disclosure import Tree, suppressed_cells
+
+    tree = Tree(
+        region_of={d: str(n.props["region"]) for d, n in table.departments.items()},
+        erhr_of={r: table.erhr_of_department[d] for d, n in table.departments.items() for r in [str(n.props["region"])]},
+    )
+    hidden = [
+        suppressed_cells({d: result.demand_by_department.get(d, (0, 0))[i] for d in table.departments}, tree)
+        for i in (0, 1)
+    ]
+
+    def masked(row: TerritoryCoverage, level: str) -> TerritoryCoverage:
+        open_hidden, unmet_hidden = (row.code in hidden[0][level], row.code in hidden[1][level])
+        return replace(
+            row,
+            open_situations=None if open_hidden else row.open_situations,
+            without_solution=None if unmet_hidden else row.without_solution,
+            suppressed=open_hidden or unmet_hidden,
+        )
+
+    return replace(
+        result,
+        national=masked(result.national, "NATIONAL"),
+        territories=tuple(masked(t, result.level.value) for t in result.territories),
+        demand_by_department={},
+    )

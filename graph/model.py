@@ -23,7 +23,9 @@ Deficiency      vocabulary code (DV…)  label, family, ror_r245
 Combination     canonical key (DA+DV)  codes (sorted list of deficiency codes)
 Condition       ORPHAcode (ORPHA:739)  label
 Skill           vocabulary code (CAA…) label, ror_r243_label
-Situation       generated pseudonym    age, status, opened_on, synthetic
+Situation       generated pseudonym    age, status, opened_on, department, erhr, synthetic
+ApiKey          generated key id       role, territory, label, hash (never the key)
+AuditEntry      time-ordered id        at, key_id, role, territory, operation, situations
 =============== ====================== ==============================================
 
 Relationships (source kinds → target kinds, properties)
@@ -72,6 +74,8 @@ class NodeKind(enum.StrEnum):
     CONDITION = "Condition"
     SKILL = "Skill"
     SITUATION = "Situation"
+    API_KEY = "ApiKey"
+    AUDIT_ENTRY = "AuditEntry"
 
 
 class RelType(enum.StrEnum):

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         default="OpenStreetMap",
         description="Base tiles of maps: a folium tile name or URL template; empty for none (offline).",
     )
+    rate_limit_per_minute: int = Field(default=240, ge=1, description="Requests per minute allowed per API key.")
+    max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted (bytes).")
+    query_timeout_s: float = Field(default=20.0, gt=0, description="Longest a query may run before it is abandoned (s).")
     neo4j_uri: str | None = Field(
         default=None, description="bolt:// or neo4j:// URI; when set, Neo4j is the store."
     )

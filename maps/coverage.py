@@ -63,7 +63,7 @@ def coverage_map(
                 "part_au_dela": _pct(t.share_beyond[threshold]),
                 "distance_moyenne": _km(t.mean_km),
                 "ressources": t.resources,
-                "situations_sans_solution": t.without_solution,
+                "situations_sans_solution": "< 11" if t.without_solution is None else t.without_solution,
                 "_colour": colour_for(t.share_beyond[threshold], _SHARE_BOUNDS),
             }
             for t in result.territories
@@ -113,7 +113,9 @@ def gap_map(
         rows[code] = {
             "territoire": name,
             "zones_blanches": f"{blank} critère(s) sur {len(chosen)}",
-            "sans_solution": sum(c.without_solution for c in chosen),
+            "sans_solution": (
+                "< 11" if any(c.without_solution is None for c in chosen) else sum(c.without_solution or 0 for c in chosen)
+            ),
             "_colour": PALETTE[min(4, round(blank / len(chosen) * 4))] if blank else "#ffffff",
         }
     folium.GeoJson(

@@ -88,3 +88,11 @@ def demo_store(demo_dir: Path) -> Iterator[MemoryStore]:
     s = MemoryStore(demo_dir)
     yield s
     s.close()
+
+
+def bearer(store: GraphStore, role: str = "gnchr", territory: str | None = None) -> dict[str, str]:
+    """Authorization headers of a new API key of that role."""
+    from graph.access import create_key
+
+    _, secret = create_key(store, role, territory=territory, label=f"tests {role}")
+    return {"Authorization": f"Bearer {secret}"}

@@ -14,13 +14,14 @@ from api.app import create_app
 from api.cli import app as cli
 from api.queries import COVERAGE_QUERY
 from graph.settings import Settings
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def client(demo_dir, demo_store):
-    with TestClient(create_app(Settings(data_dir=demo_dir), store=demo_store)) as c:
+    with TestClient(create_app(Settings(data_dir=demo_dir), store=demo_store), headers=bearer(demo_store)) as c:
         yield c
 
 

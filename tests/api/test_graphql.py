@@ -6,6 +6,7 @@ import pytest
 
 from api.app import create_app
 from graph.settings import Settings
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +16,7 @@ def client(reference_dir, reference_store):
     from fastapi.testclient import TestClient
 
     app = create_app(Settings(data_dir=reference_dir), store=reference_store)
-    with TestClient(app) as c:
+    with TestClient(app, headers=bearer(reference_store)) as c:
         yield c
 
 

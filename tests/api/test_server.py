@@ -23,6 +23,12 @@ def free_port() -> int:
 
 
 def test_dihr_serve_answers_health_and_graphql(reference_dir):
+    from graph.stores.memory import MemoryStore
+    from tests.conftest import bearer
+
+    keys = MemoryStore(reference_dir)
+    headers = bearer(keys, "partner")
+    keys.close()
     port = free_port()
     env = {**os.environ, "DIHR_DATA_DIR": str(reference_dir), "DIHR_PORT": str(port)}
     proc = subprocess.Popen(
@@ -41,13 +47,15 @@ def test_dihr_serve_answers_health_and_graphql(reference_dir):
                 assert time.monotonic() < deadline, "server did not start within 60 s"
                 time.sleep(0.3)
         assert health.json()["status"] == "ok"
+        anonymous = httpx.post(f"{url}/graphql", json={"query": "{ skills { code } }"}, timeout=10)
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHENTICATED"
         answer = httpx.post(
-            f"{url}/graphql",
+            f"{url}/graphql", headers=headers,
             json={"query": '{ qualify(deficiencies: ["EPI", "DI"]) { cnrhr } erhr(code: "ARA") { seat } }'},
             timeout=10,
         ).json()
         assert answer["data"] == {"qualify": {"cnrhr": ["FAHRES"]}, "erhr": {"seat": "Villeurbanne"}}
-        graphiql = httpx.get(f"{url}/graphql", headers={"Accept": "text/html"}, timeout=10)
+        graphiql = httpx.get(f"{url}/graphql", headers={"Accept": "text/html", **headers}, timeout=10)
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
     finally:
         proc.terminate()

@@ -1,0 +1,92 @@
+"""Authentication, abuse limits and error masking for every HTTP request.
+
+One middleware: body size limit → public paths (``/health``, the login page,
+Leaflet's static files) → API key (``Authorization: Bearer``) → per-key rate
+limit → the handler, whose unexpected errors are masked (correlation id in the
+response, details in the log). Access *rules* are not here: they are in
+``graph/access.py`` and ``graph/service.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from graph.access import Unauthenticated, authenticate
+from graph.errors import DihrError
+
+__all__ = ["install_security", "RateLimiter", "PUBLIC_PATHS"]
+
+log = logging.getLogger("dihr.api")
+PUBLIC_PATHS = frozenset({"/health", "/", "/connexion"})
+PUBLIC_PREFIXES = ("/static/",)
+
+
+def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+class RateLimiter:
+    """A token bucket per key: ``per_minute`` requests a minute, bursts up to the same."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when the request may go; else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def install_security(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        settings = request.app.state.settings
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            return error_response(413, "BODY_TOO_LARGE",
+                                  f"Requête trop volumineuse : {settings.max_body_bytes} octets au plus.")
+        path = request.url.path
+        if path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
+            header = request.headers.get("authorization", "")
+            scheme, _, secret = header.partition(" ")
+            origin = request.client.host if request.client else ""
+            try:
+                if scheme.lower() != "bearer" or not secret:
+                    raise Unauthenticated()
+                principal = authenticate(request.app.state.store, secret, origin=origin)
+            except DihrError as err:
+                return error_response(401, err.code, err.message, **{"WWW-Authenticate": "Bearer"})
+            wait = request.app.state.rate_limiter.take(principal.key_id)
+            if wait > 0:
+                return error_response(429, "RATE_LIMITED",
+                                      "Trop de requêtes pour cette clé : réessayez dans quelques secondes.",
+                                      **{"Retry-After": str(max(1, math.ceil(wait)))})
+            request.state.principal = principal
+        try:
+            return await call_next(request)
+        except Exception:  # masked: no trace, path or query text reaches the caller
+            correlation = uuid.uuid4().hex[:12]
+            log.exception("unexpected error %s on %s", correlation, path)
+            return JSONResponse(
+                {"code": "INTERNAL_ERROR", "message": f"Erreur interne. Référence à communiquer au support : {correlation}.",
+                 "correlationId": correlation},
+                status_code=500,
+            )
