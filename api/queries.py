@@ -33,7 +33,7 @@ query FindResources($situation: SituationInput!, $limit: Int! = 20) {
 _TERRITORY_COVERAGE = """
 fragment TerritoryCoverageFields on TerritoryCoverage {
   code name population resources resourcesPer100k meanKm medianKm meanMinutes
-  sharesBeyond { thresholdKm share } populationBeyond openSituations withoutSolution zoneBlanche
+  sharesBeyond { thresholdKm share } populationBeyond openSituations withoutSolution suppressed zoneBlanche
 }
 """
 

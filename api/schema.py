@@ -62,7 +62,7 @@ from graph.store import GraphStore
 __all__ = ["schema", "Context"]
 
 log = logging.getLogger("dihr.api")
-MAX_DEPTH = 10
+MAX_DEPTH = 8
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
 T = TypeVar("T")

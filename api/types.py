@@ -48,6 +48,26 @@ class Territory:
     name: str
     population: int
 
+    @strawberry.field(description="Le territoire englobant : région d'un département, ERHR d'une région.")
+    def parent(self, info: strawberry.Info) -> Territory | None:
+        table = territories.TerritoryTable(info.context.store)
+        if self.kind is TerritoryKind.DEPARTMENT:
+            return territory_wire(table.territory(territories.TerritoryKind.REGION, str(table.departments[self.code].props["region"])))
+        if self.kind is TerritoryKind.REGION:
+            return territory_wire(table.territory(territories.TerritoryKind.ERHR, table.erhr_of_region[self.code]))
+        return None
+
+    @strawberry.field(description="Les territoires contenus : régions d'une ERHR, départements d'une région.")
+    def children(self, info: strawberry.Info) -> list[Territory]:
+        table = territories.TerritoryTable(info.context.store)
+        if self.kind is TerritoryKind.ERHR:
+            codes = sorted(r for r, e in table.erhr_of_region.items() if e == self.code)
+            return [territory_wire(table.territory(territories.TerritoryKind.REGION, c)) for c in codes]
+        if self.kind is TerritoryKind.REGION:
+            codes = sorted(d for d, n in table.departments.items() if n.props.get("region") == self.code)
+            return [territory_wire(table.territory(territories.TerritoryKind.DEPARTMENT, c)) for c in codes]
+        return []
+
 
 @strawberry.type
 class Erhr:

@@ -1,0 +1,303 @@
+"""Who may see what: the authorization matrix, small-cell suppression,
+abuse limits, masked errors and the audit trail — on the demo network."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.queries import COVERAGE_QUERY
+from graph.access import audit_entries, create_key, revoke_key
+from graph.disclosure import SMALL_CELL, Tree, suppressed_cells
+from graph.model import NodeKind
+from graph.settings import Settings
+
+pytestmark = pytest.mark.slow
+K = NodeKind
+
+
+@pytest.fixture(scope="module")
+def app(demo_dir, demo_store):
+    return create_app(Settings(data_dir=demo_dir, rate_limit_per_minute=100_000), store=demo_store)
+
+
+@pytest.fixture(scope="module")
+def keys(demo_store):
+    made = {}
+    for name, role, territory in (("partner", "partner", None), ("erhr_na", "erhr", "NA"),
+                                  ("erhr_ara", "erhr", "ARA"), ("gnchr", "gnchr", None)):
+        info, secret = create_key(demo_store, role, territory=territory, label=f"matrix {name}")
+        made[name] = (info.key_id, {"Authorization": f"Bearer {secret}"})
+    return made
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def situations(demo_store):
+    """One open situation of the NA territory, one of ARA."""
+    na = next(n.key for n in demo_store.nodes(K.SITUATION) if n.props["erhr"] == "NA")
+    ara = next(n.key for n in demo_store.nodes(K.SITUATION) if n.props["erhr"] == "ARA")
+    return {"NA": na, "ARA": ara}
+
+
+def gql(client, headers, query, **variables):
+    response = client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    code = body["errors"][0]["extensions"]["code"] if body.get("errors") else "OK"
+    return code, body
+
+
+SITUATION_QUERY = "query($id: String!) { situation(id: $id) { id age erhr combination referrals { resourceKey } } }"
+REFERRAL_MUTATION = """mutation($id: String!) { recordReferral(situationId: $id, resourceKind: ERHR_TEAM,
+  resourceKey: "NA", date: "2026-11-20", outcome: "conseil donné") { id } }"""
+
+DIRECTORY = {
+    "deficiencies": "{ deficiencies { code } }",
+    "territories": "{ territories(kind: ERHR) { code } }",
+    "commune": '{ commune(code: "86194") { name } }',
+    "erhr": '{ erhr(code: "NA") { name } }',
+    "qualify": '{ qualify(deficiencies: ["DV", "DA"]) { cnrhr } }',
+    "coverage": '{ coverage(deficiencies: ["DV", "TSA"], level: REGION) { national { population } } }',
+    "gaps": "{ gaps(level: ERHR) { criteria { code } } }",
+    "whatIf": '{ whatIf(deficiencies: ["DA", "DV"], additions: [{commune: "97101", deficiencies: ["DA", "DV"]}]) { combination } }',
+}
+RESTRICTED = {
+    "findResources": '{ findResources(situation: {deficiencies: ["DV"], commune: "86194"}) { combination } }',
+    "networkInsights": '{ networkInsights(territory: "NA") { territory } }',
+    "situations": "{ situations(limit: 5) { total items { id erhr } } }",
+}
+
+
+@pytest.mark.parametrize("role", ["partner", "erhr_na", "gnchr"])
+@pytest.mark.parametrize("operation", sorted(DIRECTORY))
+def test_directory_and_aggregates_are_open_to_every_role(client, keys, role, operation):
+    assert gql(client, keys[role][1], DIRECTORY[operation])[0] == "OK"
+
+
+@pytest.mark.parametrize("role,expected", [("partner", "FORBIDDEN"), ("erhr_na", "OK"), ("gnchr", "OK")])
+@pytest.mark.parametrize("operation", sorted(RESTRICTED))
+def test_matching_network_and_situations_are_refused_to_partners(client, keys, role, expected, operation):
+    assert gql(client, keys[role][1], RESTRICTED[operation])[0] == expected
+
+
+@pytest.mark.parametrize(
+    "role,territory,expected",
+    [("partner", "NA", "FORBIDDEN"), ("erhr_na", "NA", "OK"), ("erhr_na", "ARA", "NOT_FOUND"),
+     ("erhr_ara", "NA", "NOT_FOUND"), ("erhr_ara", "ARA", "OK"), ("gnchr", "NA", "OK"), ("gnchr", "ARA", "OK")],
+)
+@pytest.mark.parametrize("operation", ["read", "referral"])
+def test_situation_access_by_role_and_territory(client, keys, situations, demo_store, role, territory, expected, operation):
+    key_id, headers = keys[role]
+    sid = situations[territory]
+    code, body = gql(client, headers, SITUATION_QUERY if operation == "read" else REFERRAL_MUTATION, id=sid)
+    assert code == expected
+    if expected == "NOT_FOUND":  # indistinguishable from a situation that does not exist
+        missing_code, missing = gql(client, headers, SITUATION_QUERY if operation == "read" else REFERRAL_MUTATION, id="SIT-absent")
+        assert missing_code == "NOT_FOUND"
+        assert body["errors"][0]["message"].replace(sid, "X") == missing["errors"][0]["message"].replace("SIT-absent", "X")
+    if expected == "OK":
+        operation_name = "situations:read" if operation == "read" else "situations:referral"
+        entries = audit_entries(demo_store, situation=sid, key_id=key_id)
+        assert operation_name in {e.operation for e in entries}
+
+
+def test_an_erhr_lists_only_its_own_situations_and_each_read_is_audited(client, keys, demo_store):
+    key_id, headers = keys["erhr_na"]
+    _, body = gql(client, headers, "{ situations(limit: 100) { total items { id erhr } } }")
+    items = body["data"]["situations"]["items"]
+    assert items and {i["erhr"] for i in items} == {"NA"}
+    listed = audit_entries(demo_store, key_id=key_id)
+    assert any(e.operation == "situations:list" and set(e.situations) == {i["id"] for i in items} for e in listed)
+
+
+def test_situation_types_are_unreachable_from_partner_fields(app):
+    from api.schema import schema
+
+    partner_roots = set(DIRECTORY) | {"skills", "conditions"}
+    graph = schema._schema  # graphql-core schema
+    seen: set[str] = set()
+
+    def walk(type_) -> None:
+        while hasattr(type_, "of_type"):
+            type_ = type_.of_type
+        if type_.name in seen:
+            return
+        seen.add(type_.name)
+        for field in getattr(type_, "fields", {}).values():
+            walk(field.type)
+
+    for name, field in graph.query_type.fields.items():
+        if name in partner_roots:
+            walk(field.type)
+    assert not seen & {"Situation", "SituationPage", "Referral"}
+
+
+def test_anonymous_gets_health_and_the_login_page_only(client):
+    assert client.get("/health").status_code == 200
+    assert client.get("/").status_code == 200
+    for path in ("/graphql", "/exports/gaps.csv", "/maps/gaps", "/modeles/annuaire.csv", "/docs", "/openapi.json"):
+        response = client.get(path)
+        assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED", path
+    assert client.post("/graphql", json={"query": "{ __schema { types { name } } }"}).status_code == 401
+
+
+def test_revoked_and_forged_keys_are_refused(client, demo_store):
+    info, secret = create_key(demo_store, "gnchr", label="to revoke")
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert gql(client, headers, "{ skills { code } }")[0] == "OK"
+    revoke_key(demo_store, info.key_id)
+    response = client.post("/graphql", json={"query": "{ skills { code } }"}, headers=headers)
+    assert response.status_code == 401 and "révoquée" in response.json()["message"]
+    forged = {"Authorization": f"Bearer {secret[:-4]}abcd"}
+    assert client.post("/graphql", json={"query": "{ skills { code } }"}, headers=forged).status_code == 401
+
+
+def test_introspection_works_for_authenticated_callers(client, keys):
+    code, body = gql(client, keys["partner"][1], "{ __schema { queryType { name } } }")
+    assert code == "OK" and body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+# -- small-cell suppression --------------------------------------------------------
+def test_partner_counts_below_11_are_suppressed_everywhere(client, keys):
+    _, partner = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=["DV", "TSA"], level="DEPARTMENT", thresholdKm=60)
+    _, gnchr = gql(client, keys["gnchr"][1], COVERAGE_QUERY, deficiencies=["DV", "TSA"], level="DEPARTMENT", thresholdKm=60)
+    exact = {t["code"]: t for t in gnchr["data"]["coverage"]["territories"]}
+    for row in partner["data"]["coverage"]["territories"]:
+        truth = exact[row["code"]]["openSituations"]
+        if truth < SMALL_CELL:
+            assert row["openSituations"] is None and row["suppressed"] is True
+        if row["openSituations"] is not None:
+            assert row["openSituations"] == truth >= SMALL_CELL
+    assert any(t["suppressed"] for t in partner["data"]["coverage"]["territories"])
+    csv_text = client.get("/exports/coverage.csv", params={"deficiencies": "DV,TSA"}, headers=keys["partner"][1]).text
+    assert "< 11" in csv_text
+    page = client.get("/maps/coverage", params={"deficiencies": "DV,TSA"}, headers=keys["partner"][1]).text
+    assert '"situations_sans_solution": "< 11"' in page or '"situations_sans_solution": "\\u003c 11"' in page
+
+
+def _published(counts: dict[str, int], tree: Tree) -> dict[str, dict[str, int]]:
+    hidden = suppressed_cells(counts, tree)
+    values = {"DEPARTMENT": dict(counts), "REGION": {}, "ERHR": {}, "NATIONAL": {"FR": sum(counts.values())}}
+    for dep, region in tree.region_of.items():
+        values["REGION"][region] = values["REGION"].get(region, 0) + counts[dep]
+    for region, erhr in tree.erhr_of.items():
+        values["ERHR"][erhr] = values["ERHR"].get(erhr, 0) + values["REGION"][region]
+    return {level: {c: v for c, v in cells.items() if c not in hidden[level]} for level, cells in values.items()}
+
+
+@pytest.mark.parametrize("counts", [
+    {"d1": 3, "d2": 20, "d3": 15, "d4": 40, "d5": 12},
+    {"d1": 0, "d2": 30, "d3": 5, "d4": 6, "d5": 50},
+    {"d1": 12, "d2": 13, "d3": 2, "d4": 11, "d5": 25},
+    {"d1": 10, "d2": 1, "d3": 30, "d4": 30, "d5": 30},
+])
+def test_suppression_cannot_be_undone_by_differencing(counts):
+    """Every published territory minus any combination of published parts it
+    contains leaves 0 or at least 11: no suppressed count can be recomputed."""
+    tree = Tree(region_of={"d1": "r1", "d2": "r1", "d3": "r2", "d4": "r3", "d5": "r3"},
+                erhr_of={"r1": "E1", "r2": "E1", "r3": "E2"})
+    published = _published(counts, tree)
+    members = {("DEPARTMENT", d): {d} for d in counts}
+    for region in set(tree.region_of.values()):
+        members[("REGION", region)] = {d for d, r in tree.region_of.items() if r == region}
+    for erhr in set(tree.erhr_of.values()):
+        members[("ERHR", erhr)] = {d for d, r in tree.region_of.items() if tree.erhr_of[r] == erhr}
+    members[("NATIONAL", "FR")] = set(counts)
+    cells = [(lvl, code) for lvl, values in published.items() for code in values]
+    checked = 0
+    for whole in cells:
+        parts = [c for c in cells if c != whole and members[c] < members[whole]]
+        for size in range(1, len(parts) + 1):
+            for combo in itertools.combinations(parts, size):
+                covered = [members[c] for c in combo]
+                if sum(len(m) for m in covered) != len(set().union(*covered)):
+                    continue  # overlapping parts: not a partition
+                residual = published[whole[0]][whole[1]] - sum(published[c[0]][c[1]] for c in combo)
+                assert residual == 0 or residual >= SMALL_CELL, (whole, combo, residual)
+                checked += 1
+    assert any(v < SMALL_CELL for v in counts.values()) and checked > 0
+
+
+# -- abuse limits ------------------------------------------------------------------
+def test_depth_alias_and_token_limits(client, keys):
+    headers = keys["gnchr"][1]
+    deep = "{ erhr(code: \"NA\") { regions { name } departments { name } } }"
+    assert gql(client, headers, deep)[0] == "OK"
+    nested = "query { " + "findResources(situation: {deficiencies: [\"DV\"], commune: \"86194\"}) { teams { members { covers { need } } } }" + " }"
+    assert gql(client, headers, nested)[0] == "OK"
+    navigation = '{ territories(kind: ERHR) { children { children { parent { parent { code } } } } } }'
+    assert gql(client, headers, navigation)[0] == "OK"
+    too_deep = "{ territories(kind: ERHR) { children { children { parent { children { parent { children { parent { children { code } } } } } } } } } }"
+    code, body = gql(client, headers, too_deep)
+    assert code == "QUERY_TOO_DEEP" and "profondeur maximale" in body["errors"][0]["message"]
+    aliases = "{ " + " ".join(f"a{i}: skills {{ code }}" for i in range(20)) + " }"
+    code, body = gql(client, headers, aliases)
+    assert code == "TOO_MANY_ALIASES" and "alias" in body["errors"][0]["message"]
+    tokens = "{ skills { " + " ".join(["code"] * 2100) + " } }"
+    code, body = gql(client, headers, tokens)
+    assert code == "QUERY_TOO_LONG" and "trop longue" in body["errors"][0]["message"]
+
+
+def test_page_size_is_at_most_100(client, keys):
+    code, body = gql(client, keys["gnchr"][1], "{ situations(limit: 101) { total } }")
+    assert code == "INVALID_INPUT" and "100" in body["errors"][0]["message"]
+    code, _ = gql(client, keys["gnchr"][1], '{ findResources(situation: {deficiencies: ["DV"], commune: "86194"}, limit: 101) { combination } }')
+    assert code == "INVALID_INPUT"
+
+
+def test_body_size_limit(client, keys):
+    body = '{"query": "{ skills { code } }", "padding": "' + "x" * 70_000 + '"}'
+    response = client.post("/graphql", content=body, headers={**keys["gnchr"][1], "content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["code"] == "BODY_TOO_LARGE"
+    assert "octets" in response.json()["message"]
+
+
+def test_rate_limit_answers_429_with_retry_after(demo_dir, demo_store):
+    app = create_app(Settings(data_dir=demo_dir, rate_limit_per_minute=3), store=demo_store)
+    _, secret = create_key(demo_store, "partner", label="rate")
+    headers = {"Authorization": f"Bearer {secret}"}
+    with TestClient(app) as c:
+        statuses = [c.post("/graphql", json={"query": "{ skills { code } }"}, headers=headers) for _ in range(5)]
+    assert [r.status_code for r in statuses[:3]] == [200, 200, 200]
+    limited = statuses[3]
+    assert limited.status_code == 429 and limited.json()["code"] == "RATE_LIMITED"
+    assert int(limited.headers["Retry-After"]) >= 1 and "réessayez" in limited.json()["message"]
+
+
+def test_query_timeout_is_a_coded_french_error(demo_dir, demo_store, monkeypatch):
+    import time
+
+    from graph import service
+
+    app = create_app(Settings(data_dir=demo_dir, query_timeout_s=0.2), store=demo_store)
+    _, secret = create_key(demo_store, "gnchr", label="timeout")
+    monkeypatch.setattr(service, "network_insights", lambda *a, **k: time.sleep(2))
+    with TestClient(app) as c:
+        response = c.post("/graphql", json={"query": '{ networkInsights(territory: "NA") { territory } }'},
+                          headers={"Authorization": f"Bearer {secret}"})
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "TIMEOUT" and "dépassé" in error["message"]
+
+
+def test_unexpected_errors_are_masked_with_a_correlation_id(client, keys, monkeypatch):
+    from graph import service
+
+    def broken(*_a, **_k):
+        raise RuntimeError("SELECT secret FROM nodes /work/main/graph/secret.py")
+
+    monkeypatch.setattr(service, "gaps", broken)
+    code, body = gql(client, keys["gnchr"][1], "{ gaps { level } }")
+    text = str(body)
+    assert code == "INTERNAL_ERROR" and body["errors"][0]["extensions"]["correlationId"]
+    assert "SELECT" not in text and "/work/" not in text and "Traceback" not in text
+    response = client.get("/exports/gaps.csv", headers=keys["gnchr"][1])
+    assert response.status_code == 500 and "SELECT" not in response.text and response.json()["correlationId"]
