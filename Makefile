@@ -38,6 +38,7 @@ install-test: $(VENV)/.installed-test node_modules/.installed chromium
 run: install
 	DIHR_DATA_DIR=$(DATA) $(BIN)/dihr init --if-needed
 	DIHR_DATA_DIR=$(DATA) $(BIN)/dihr demo --if-needed
+	DIHR_DATA_DIR=$(DATA) $(BIN)/dihr keys demo
 	DIHR_DATA_DIR=$(DATA) $(BIN)/dihr serve
 
 test: install-test

@@ -95,6 +95,9 @@ _HOME = """<!doctype html>
 <body><main>
 <h1>dihr-graph</h1>
 <p>Cartographie des ressources du dispositif intégré handicaps rares.</p>
+<p>L'accès aux données demande une clé d'API (en-tête
+<code>Authorization: Bearer …</code>), remise par le GNCHR (<code>dihr keys create</code>) ;
+<code>make run</code> affiche une clé de démonstration.</p>
 <ul>
 <li><a href="/graphql">API GraphQL (GraphiQL)</a></li>
 <li><a href="/health">État du service</a></li>

@@ -471,6 +471,27 @@ def keys_create(
     typer.echo(secret)
 
 
+@keys_app.command("demo")
+@_friendly
+def keys_demo() -> None:
+    """Crée la clé « gnchr » de démonstration locale (make run) et révoque les précédentes."""
+    from graph.access import create_key, list_keys, revoke_key
+
+    _, store = _store()
+    try:
+        for old in list_keys(store):
+            if old.label == _DEMO_LABEL and not old.revoked_at:
+                revoke_key(store, old.key_id)
+        info, secret = create_key(store, "gnchr", label=_DEMO_LABEL)
+    finally:
+        store.close()
+    typer.echo(f"Clé d'API de démonstration (rôle gnchr, {info.key_id}) — en-tête « Authorization: Bearer … » :")
+    typer.echo(secret)
+
+
+_DEMO_LABEL = "démonstration locale (make run)"
+
+
 @keys_app.command("list")
 @_friendly
 def keys_list(as_json: JsonOpt = False) -> None:
