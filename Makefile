@@ -44,5 +44,9 @@ run: install
 test: install-test
 	$(BIN)/python -m pytest
 
+# National-scale benchmark (several minutes): results in benchmarks/results/, table copied into the README.
+bench: install-test
+	$(BIN)/python -m benchmarks.run --readme
+
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

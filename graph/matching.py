@@ -44,7 +44,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph.errors import InvalidInput, UnknownCode
-from graph.geo import estimated_minutes, haversine_km
+import numpy as np
+from numpy.typing import NDArray
+
+from graph.competence import CompetenceIndex, admits
+from graph.geo import chord_for_km, estimated_minutes, haversine_km, haversine_km_many, to_unit_xyz
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
 from graph.store import GraphStore
@@ -284,31 +288,6 @@ class _Competence:
             table[cover.need] = cover
 
 
-def _competences(
-    store: GraphStore, needs: _Needs, age: int | None
-) -> dict[NodeRef, _Competence]:
-    """Every resource with at least one relevant link, with what it covers (two trips)."""
-    deficiency_refs = [NodeRef(K.DEFICIENCY, d) for d in sorted(needs.deficiencies)]
-    including = store.edges_to(deficiency_refs, [R.INCLUDES])
-    combo_sets = [{e.source.key for e in including[r]} for r in deficiency_refs]
-    combos = set.intersection(*combo_sets) if combo_sets else set()
-    conditions = [c for c in CONDITIONS.values() if set(c.involves) & needs.deficiencies]
-    targets = (
-        deficiency_refs
-        + [NodeRef(K.SKILL, s) for s in sorted(needs.skills)]
-        + [NodeRef(K.COMBINATION, c) for c in sorted(combos)]
-        + [NodeRef(K.CONDITION, c.orpha) for c in conditions]
-    )
-    incoming = store.edges_to(targets, [R.HAS_EXPERTISE, R.ACCEPTS])
-    found: dict[NodeRef, _Competence] = defaultdict(_Competence)
-    for target, edges in incoming.items():
-        for edge in edges:
-            if edge.source.kind not in RESOURCE_KINDS:
-                continue
-            _apply(found[edge.source], edge, target, needs, age)
-    return {ref: comp for ref, comp in found.items() if comp.deficiencies or comp.skills}
-
-
 def _apply(comp: _Competence, edge: Edge, target: NodeRef, needs: _Needs, age: int | None) -> None:
     src = _KIND_NAME[edge.source.kind]
     if edge.type is R.ACCEPTS:
@@ -382,66 +361,72 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     place, notes = _place(store, query, table)
     person_erhr = table.erhr_of_department.get(place.department, "")
     qualification = qualify(needs.deficiencies)
-    competences = _competences(store, needs, query.age)
     kinds = frozenset(query.kinds) if query.kinds is not None else LOCAL_KINDS
-
-    local_refs = {r: c for r, c in competences.items() if r.kind in kinds}
-    by_kind: dict[NodeKind, list[str]] = defaultdict(list)
-    for ref in local_refs:
-        by_kind[ref.kind].append(ref.key)
-    inside = []
-    for kind, keys in by_kind.items():
-        inside += store.nearest(place.lat, place.lon, [kind], radius_km=query.radius_km, keys=keys)
-    candidates = [
-        c
-        for located in inside
-        if (c := _candidate(located.node, local_refs[located.node.ref], needs, query.age, located.distance_km, True))
-    ]
-    full_inside = [c for c in candidates if c.basis is not Basis.PARTIAL]
+    scored = _score_all(store, needs, query.age, kinds)
+    idx = scored.index
+    inside_pos, inside_dist = _within(idx, place.lat, place.lon, query.radius_km)
+    keep = scored.candidate[inside_pos]
+    inside_pos, inside_dist = inside_pos[keep], inside_dist[keep]
+    full_mask = scored.tier[inside_pos] <= 1
     widening = None
-    if len(full_inside) < query.limit:
-        full_keys: dict[NodeKind, list[str]] = defaultdict(list)
-        for ref, comp in local_refs.items():
-            if _basis(comp, needs) is not Basis.PARTIAL:
-                full_keys[ref.kind].append(ref.key)
-        wanted = query.limit - len(full_inside)
-        beyond = []
-        for kind, keys in full_keys.items():
-            for located in store.nearest(place.lat, place.lon, [kind], k=len(full_inside) + wanted, keys=keys):
-                if located.distance_km > query.radius_km:
-                    cand = _candidate(located.node, local_refs[located.node.ref], needs, query.age, located.distance_km, False)
-                    if cand:
-                        beyond.append(cand)
-        beyond.sort(key=lambda c: (c.distance_km, c.node.key))
-        beyond = beyond[:wanted]
+    beyond_pos = np.zeros(0, np.int64)
+    beyond_dist = np.zeros(0)
+    n_full = int(full_mask.sum())
+    if n_full < query.limit:
+        wanted = query.limit - n_full
+        everywhere = np.flatnonzero(scored.candidate & (scored.tier <= 1))
+        far = haversine_km_many(place.lat, place.lon, idx.lats[everywhere], idx.lons[everywhere]).round(3)
+        outside = far > query.radius_km
+        everywhere, far = everywhere[outside], far[outside]
+        order = np.lexsort((idx.keys[everywhere], far))[:wanted]
+        beyond_pos, beyond_dist = everywhere[order], far[order]
         nearest_text = (
-            f" La plus proche au-delà est à {beyond[0].distance_km:.0f} km." if beyond else
+            f" La plus proche au-delà est à {beyond_dist[0]:.0f} km." if len(beyond_pos) else
             " Aucune autre ressource locale compétente n'est connue."
         )
         widening = Widening(
-            competent_inside=len(full_inside),
+            competent_inside=n_full,
             message=(
-                f"{len(full_inside)} ressource(s) locale(s) compétente(s) pour toute la combinaison "
+                f"{n_full} ressource(s) locale(s) compétente(s) pour toute la combinaison "
                 f"dans un rayon de {query.radius_km:g} km (moins que les {query.limit} demandées)."
                 + nearest_text
             ),
         )
-    else:
-        beyond = []
+
+    def ordered(pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[tuple[int, float]]:
+        order = np.lexsort((idx.keys[pos], idx.kinds[pos], dist, -scored.score[pos], scored.tier[pos]))
+        return [(int(pos[i]), float(dist[i])) for i in order]
 
     # Fully competent resources inside the radius, then the nearest fully
     # competent ones beyond it (widening), then partial ones inside the radius.
-    ranked = (
-        sorted(full_inside, key=_Candidate.sort_key)
-        + beyond
-        + sorted((c for c in candidates if c.basis is Basis.PARTIAL), key=_Candidate.sort_key)
+    chosen = (
+        [(p, d, True) for p, d in ordered(inside_pos[full_mask], inside_dist[full_mask])]
+        + [(int(p), float(d), False) for p, d in zip(beyond_pos, beyond_dist, strict=True)]
+        + [(p, d, True) for p, d in ordered(inside_pos[~full_mask], inside_dist[~full_mask])]
     )[: query.limit]
+    pool = _team_pool(scored, inside_pos, inside_dist, needs) if n_full == 0 else []
+    refs = [idx.refs[p] for p, _d, _w in chosen] + [idx.refs[p] for p, _d in pool]
+    explained = _competences_of(store, refs, needs, query.age)
+    nodes = _nodes(store, refs)
+
+    def candidate(p: int, d: float, within: bool) -> _Candidate:
+        ref = idx.refs[p]
+        return _Candidate(nodes[ref], explained[ref], _BASIS[int(scored.tier[p])], float(scored.score[p]), d, within)
+
+    ranked_candidates = [candidate(p, d, w) for p, d, w in chosen]
+    pool_candidates = [candidate(p, d, True) for p, d in pool]
+    competences = _competences_of(store, [r for r in (NodeRef(K.ERHR_TEAM, person_erhr),) if person_erhr]
+                                  + [NodeRef(K.CNRHR, c) for c in qualification.cnrhr], needs, query.age)
+
+    # Fully competent resources inside the radius, then the nearest fully
+    # competent ones beyond it (widening), then partial ones inside the radius.
+    ranked = ranked_candidates
     departments = _departments(store, [c.node for c in ranked])
 
     matches: list[Match] = []
     for cand in ranked:
         matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, departments, table, person_erhr))
-    teams = _teams(candidates, needs) if not any(c.basis is not Basis.PARTIAL for c in candidates) else []
+    teams = _teams(pool_candidates, needs) if pool_candidates else []
 
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
@@ -502,29 +487,110 @@ def competent_resources(
     deficiency separately), with the same rules as ``find_resources``."""
     codes = normalise_deficiencies(deficiencies)
     needs = _Needs(codes, frozenset(), frozenset(), combination_key(list(codes)))
-    wanted = frozenset(kinds)
-    full = {
-        ref: _basis(comp, needs)
-        for ref, comp in _competences(store, needs, age).items()
-        if ref.kind in wanted and _basis(comp, needs) is not Basis.PARTIAL
-    }
-    if age is not None:
-        by_kind: dict[NodeKind, list[str]] = defaultdict(list)
-        for ref in full:
-            by_kind[ref.kind].append(ref.key)
-        for kind, keys in by_kind.items():
-            for key, node in store.get_nodes(kind, keys).items():
-                if not _admits(dict(node.props), age):
-                    del full[node.ref]
-    return full
+    scored = _score_all(store, needs, age, frozenset(kinds))
+    full = np.flatnonzero(scored.candidate & (scored.tier <= 1))
+    return {scored.index.refs[p]: _BASIS[int(scored.tier[p])] for p in full}
 
 
-def _candidate(
-    node: Node, comp: _Competence, needs: _Needs, age: int | None, distance: float, within: bool
-) -> _Candidate | None:
-    if not _admits(node.props, age):
-        return None  # the resource's own age bounds exclude the person
-    return _Candidate(node, comp, _basis(comp, needs), _score(comp, needs), distance, within)
+_BASIS = {0: Basis.COMBINATION, 1: Basis.ALL_DEFICIENCIES, 2: Basis.PARTIAL}
+
+
+@dataclass(slots=True)
+class _Scored:
+    """Every indexed resource scored for the needs, as arrays over the index."""
+
+    index: CompetenceIndex
+    tier: NDArray[np.int64]  # 0 combination, 1 all deficiencies, 2 partial
+    score: NDArray[np.float64]
+    covers: NDArray[np.bool_]  # (deficiency, resource): the resource covers it
+    deficiencies: list[str]
+    candidate: NDArray[np.bool_]  # covers a need, admits the age, of a wanted kind
+
+
+def _score_all(store: GraphStore, needs: _Needs, age: int | None, kinds: frozenset[NodeKind]) -> _Scored:
+    """The ranking keys of every resource at once (same rules as the module doc)."""
+    idx = store.competence_index()
+    n = len(idx)
+    defs = sorted(needs.deficiencies)
+    deficiency_refs = [NodeRef(K.DEFICIENCY, d) for d in defs]
+    including = store.edges_to(deficiency_refs, [R.INCLUDES])
+    combo_sets = [{e.source.key for e in including[r]} for r in deficiency_refs]
+    combos = set.intersection(*combo_sets) if combo_sets else set()
+    combination = np.zeros(n, np.int64)
+    for key in combos:
+        links = idx.to(NodeRef(K.COMBINATION, key))
+        np.maximum.at(combination, links.ids[~links.accepts], links.level[~links.accepts])
+    levels = np.zeros((len(defs), n), np.int64)
+    for j, code in enumerate(defs):
+        links = idx.to(NodeRef(K.DEFICIENCY, code))
+        ok = ~links.accepts | admits(links.age_min, links.age_max, age)
+        np.maximum.at(levels[j], links.ids[ok], links.level[ok])
+        for condition in CONDITIONS.values():
+            if code in condition.involves:
+                c_links = idx.to(NodeRef(K.CONDITION, condition.orpha))
+                np.maximum.at(levels[j], c_links.ids[~c_links.accepts], c_links.level[~c_links.accepts])
+    levels = np.maximum(levels, combination[None, :])
+    skills = np.zeros((len(needs.skills), n), np.int64)
+    for j, code in enumerate(sorted(needs.skills)):
+        links = idx.to(NodeRef(K.SKILL, code))
+        np.maximum.at(skills[j], links.ids[~links.accepts], links.level[~links.accepts])
+    covers = levels > 0
+    tier = np.where(combination > 0, 0, np.where(covers.all(axis=0), 1, 2))
+    total = 3 * (len(defs) + len(needs.skills))
+    score = np.round((levels.sum(axis=0) + skills.sum(axis=0)) / total, 4)
+    wanted = np.isin(idx.kinds, [k.value for k in kinds]) if n else np.zeros(0, bool)
+    candidate = (covers.any(axis=0) | (skills > 0).any(axis=0)) & admits(idx.age_min, idx.age_max, age) & wanted
+    return _Scored(idx, tier, score, covers, defs, candidate)
+
+
+def _within(idx: CompetenceIndex, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Index positions inside the radius, with their great-circle distances (km, 3 decimals)."""
+    if idx.tree is None:
+        return np.zeros(0, np.int64), np.zeros(0)
+    point = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
+    pos = np.array(idx.tree.query_ball_point(point, r=chord_for_km(radius_km) * (1 + 1e-9)), dtype=np.int64)
+    if pos.size == 0:
+        return pos, np.zeros(0)
+    dist = haversine_km_many(lat, lon, idx.lats[pos], idx.lons[pos]).round(3)
+    keep = dist <= radius_km
+    return pos[keep], dist[keep]
+
+
+def _team_pool(
+    scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64], needs: _Needs
+) -> list[tuple[int, float]]:
+    """The nearest resources inside the radius covering each deficiency (team members)."""
+    pool: dict[int, float] = {}
+    for j in range(len(scored.deficiencies)):
+        mask = scored.covers[j, pos]
+        sub_pos, sub_dist = pos[mask], dist[mask]
+        order = np.lexsort((scored.index.keys[sub_pos], sub_dist))[:_TEAM_POOL]
+        for i in order:
+            pool[int(sub_pos[i])] = float(sub_dist[i])
+    return sorted(pool.items(), key=lambda item: (item[1], str(scored.index.keys[item[0]])))
+
+
+def _competences_of(store: GraphStore, refs: list[NodeRef], needs: _Needs, age: int | None) -> dict[NodeRef, _Competence]:
+    """What each of these resources covers, with the graph paths (explanations)."""
+    found: dict[NodeRef, _Competence] = {ref: _Competence() for ref in refs}
+    for ref, edges in store.edges_from(list(dict.fromkeys(refs)), [R.HAS_EXPERTISE, R.ACCEPTS]).items():
+        for edge in edges:
+            target = edge.target
+            if target.kind is K.DEFICIENCY and target.key not in needs.deficiencies:
+                continue
+            if target.kind is K.SKILL and target.key not in needs.skills:
+                continue
+            if target.kind is K.COMBINATION and not needs.deficiencies <= codes_of_combination(target.key):
+                continue
+            _apply(found[ref], edge, target, needs, age)
+    return found
+
+
+def _nodes(store: GraphStore, refs: list[NodeRef]) -> dict[NodeRef, Node]:
+    by_kind: dict[NodeKind, list[str]] = defaultdict(list)
+    for ref in refs:
+        by_kind[ref.kind].append(ref.key)
+    return {node.ref: node for kind, keys in by_kind.items() for node in store.get_nodes(kind, keys).values()}
 
 
 def _national_candidate(node: Node, comp: _Competence | None, needs: _Needs, place: PersonPlace) -> _Candidate:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from graph.competence import CompetenceIndex
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 
 __all__ = ["GraphStore", "WriteSummary", "Located", "merge_props", "upsert_outcome"]
@@ -132,6 +133,11 @@ class GraphStore(Protocol):
 
     def locations(self, refs: Iterable[NodeRef]) -> dict[NodeRef, tuple[float, float]]:
         """(lat, lon) of each node that has one (a professional: its workplace's), one trip."""
+        ...
+
+    def competence_index(self) -> CompetenceIndex:
+        """Located local resources and their HAS_EXPERTISE / ACCEPTS links as
+        columns (see :mod:`graph.competence`); a store keeps it until it writes."""
         ...
 
     def count_nodes(self) -> dict[NodeKind, int]: ...

@@ -26,6 +26,7 @@ import networkx as nx
 import numpy as np
 from scipy.spatial import cKDTree
 
+from graph.competence import CompetenceIndex, build_competence_index
 from graph.errors import StoreError, StoreUnavailable
 from graph.geo import chord_for_km, haversine_km_many, to_unit_xyz
 from graph.model import (
@@ -121,6 +122,7 @@ class MemoryStore:
         self._edge_counts: Counter[RelType] = Counter()
         self._postcodes: dict[str, set[str]] = defaultdict(set)
         self._spatial: dict[NodeKind, _SpatialIndex] = {}
+        self._competence: CompetenceIndex | None = None
         self._load()
 
     # -- loading -----------------------------------------------------------
@@ -220,6 +222,7 @@ class MemoryStore:
                     self._apply_edge(eid, props)
                 if pending_nodes or pending_edges:
                     self._spatial.clear()
+                    self._competence = None
         return WriteSummary(**counts)
 
     def delete_edges(self, edges: Iterable[Edge]) -> int:
@@ -244,6 +247,7 @@ class MemoryStore:
                     self._edge_counts[rel] -= 1
                 if found:
                     self._spatial.clear()
+                    self._competence = None
             return len(found)
 
     # -- reads -------------------------------------------------------------
@@ -404,6 +408,23 @@ class MemoryStore:
                 if props is not None and (loc := self._location(ref, props)) is not None:
                     found[ref] = loc
         return found
+
+    def competence_index(self) -> CompetenceIndex:
+        with self._lock:
+            if self._competence is None:
+                resources, links = [], []
+                for kind in (NodeKind.ESTABLISHMENT, NodeKind.PROFESSIONAL, NodeKind.RESOURCE_POLE):
+                    for key, props in self._by_kind[kind].items():
+                        ref = NodeRef(kind, key)
+                        loc = self._location(ref, props)
+                        if loc is None:
+                            continue
+                        resources.append((ref, loc[0], loc[1], props))
+                        for _, target, (rel, _k), p in self._graph.out_edges(ref, keys=True, data="props"):
+                            if rel in (RelType.HAS_EXPERTISE, RelType.ACCEPTS):
+                                links.append((ref, rel, target, p))
+                self._competence = build_competence_index(resources, links)
+            return self._competence
 
     def count_nodes(self) -> dict[NodeKind, int]:
         with self._lock:

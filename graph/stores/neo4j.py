@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from graph.competence import CompetenceIndex, build_competence_index
 from graph.errors import StoreError, StoreUnavailable
 from graph.geo import haversine_km
 from graph.model import (
@@ -150,6 +151,19 @@ WITH n, coalesce(n.location, min(w.location)) AS location
 WHERE location IS NOT NULL
 RETURN n.uid AS uid, location
 """
+RESOURCES_CYPHER = """
+MATCH (n:DihrNode)
+WHERE n.ns = $ns AND n.kind IN ['Establishment', 'Professional', 'ResourcePole']
+OPTIONAL MATCH (n)-[:WORKS_AT]->(w:DihrNode)
+WITH n, coalesce(n.location, min(w.location)) AS location
+WHERE location IS NOT NULL
+RETURN n.uid AS uid, n._json AS json, location
+"""
+COMPETENCE_LINKS_CYPHER = """
+MATCH (s:DihrNode {ns: $ns})-[r:HAS_EXPERTISE|ACCEPTS]->(t:DihrNode)
+WHERE s.kind IN ['Establishment', 'Professional', 'ResourcePole']
+RETURN s.uid AS source, type(r) AS type, t.uid AS target, r._json AS json
+"""
 COUNT_NODES_CYPHER = """
 MATCH (n:DihrNode {ns: $ns})
 RETURN n.kind AS kind, count(*) AS total
@@ -199,6 +213,8 @@ def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
         "NEAREST_RADIUS_CYPHER": (NEAREST_RADIUS_CYPHER, ("ns", "kinds", "keys", "point", "radius_m")),
         "NEAREST_K_CYPHER": (NEAREST_K_CYPHER, ("ns", "kinds", "keys", "point", "k")),
         "LOCATIONS_CYPHER": (LOCATIONS_CYPHER, ("uids",)),
+        "RESOURCES_CYPHER": (RESOURCES_CYPHER, ("ns",)),
+        "COMPETENCE_LINKS_CYPHER": (COMPETENCE_LINKS_CYPHER, ("ns",)),
         "COUNT_NODES_CYPHER": (COUNT_NODES_CYPHER, ("ns",)),
         "COUNT_EDGES_CYPHER": (COUNT_EDGES_CYPHER, ("ns",)),
         "DROP_NAMESPACE_CYPHER": (DROP_NAMESPACE_CYPHER, ("ns",)),
@@ -235,6 +251,7 @@ class Neo4jStore:
         self._database = database
         self._ns = namespace
         self._batch = batch_size
+        self._competence: CompetenceIndex | None = None
 
     # -- opening ----------------------------------------------------------------
     @classmethod
@@ -342,6 +359,7 @@ class Neo4jStore:
             raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
         from neo4j import exceptions as neo
 
+        self._competence = None
         try:
             with self._session() as session:
                 counts = session.execute_write(self._upsert_work, node_list, edge_list)
@@ -425,6 +443,7 @@ class Neo4jStore:
                     total += int(tx.run(_delete_edges_cypher(rel), rows=chunk).single()["deleted"])
             return total
 
+        self._competence = None
         with self._session() as session:
             return int(session.execute_write(work))
 
@@ -524,6 +543,21 @@ class Neo4jStore:
                 point = record["location"]
                 found[self._ref(record["uid"])] = (point.latitude, point.longitude)
         return found
+
+    def competence_index(self) -> CompetenceIndex:
+        """Built from two queries and kept until this store writes (a single-writer
+        deployment; other writers' changes appear after the next write or restart)."""
+        if self._competence is None:
+            resources = [
+                (self._ref(r["uid"]), r["location"].latitude, r["location"].longitude, json.loads(r["json"]))
+                for r in self._read(RESOURCES_CYPHER, ns=self._ns)
+            ]
+            links = [
+                (self._ref(r["source"]), RelType(r["type"]), self._ref(r["target"]), json.loads(r["json"]))
+                for r in self._read(COMPETENCE_LINKS_CYPHER, ns=self._ns)
+            ]
+            self._competence = build_competence_index(resources, links)
+        return self._competence
 
     def count_nodes(self) -> dict[NodeKind, int]:
         return {NodeKind(r["kind"]): int(r["total"]) for r in self._read(COUNT_NODES_CYPHER, ns=self._ns)}

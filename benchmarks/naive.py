@@ -1,0 +1,118 @@
+"""The naive way, for comparison: what a spreadsheet of resources with
+distances would do — a plain-Python haversine over every resource (or every
+commune × resource pair), then filtering and sorting. It implements the same
+competence and ranking rules as ``graph.matching`` so answers can be compared
+one to one."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graph.geo import EARTH_RADIUS_KM
+from graph.matching import LOCAL_KINDS
+from graph.model import NodeKind, RelType, codes_of_combination, combination_key
+from graph.store import GraphStore
+from graph.vocabulary import CONDITIONS
+
+__all__ = ["Spreadsheet", "naive_ranking", "naive_nearest_km"]
+
+K, R = NodeKind, RelType
+
+
+@dataclass(slots=True)
+class Row:
+    kind: str
+    key: str
+    lat: float
+    lon: float
+    props: dict[str, object]
+    expertise: dict[tuple[str, str], int] = field(default_factory=dict)  # (target kind, code) → level
+    accepts: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+
+
+class Spreadsheet:
+    """Every local resource as one row, read once from the store."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.rows: list[Row] = []
+        refs = [n.ref for kind in LOCAL_KINDS for n in store.nodes(kind)]
+        located = store.locations(refs)
+        nodes = {n.ref: n for kind in LOCAL_KINDS for n in store.nodes(kind)}
+        out = store.edges_from(list(located), [R.HAS_EXPERTISE, R.ACCEPTS])
+        for ref, (lat, lon) in located.items():
+            row = Row(ref.kind.value, ref.key, lat, lon, dict(nodes[ref].props))
+            for e in out[ref]:
+                if e.type is R.HAS_EXPERTISE:
+                    row.expertise[(e.target.kind.value, e.target.key)] = int(e.props["level"])
+                else:
+                    row.accepts.append((e.target.key, e.props.get("age_min"), e.props.get("age_max")))
+            self.rows.append(row)
+
+
+def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _admits(lo: object, hi: object, age: int | None) -> bool:
+    return age is None or ((lo is None or age >= int(lo)) and (hi is None or age <= int(hi)))  # type: ignore[call-overload]
+
+
+def naive_ranking(
+    sheet: Spreadsheet, lat: float, lon: float, deficiencies: frozenset[str], skills: frozenset[str],
+    age: int | None, radius_km: float, limit: int,
+) -> list[tuple[str, str]]:
+    """Ranked (kind, key) of the local resources inside the radius, as findResources ranks them."""
+    combo = combination_key(list(deficiencies))
+    ranked = []
+    for row in sheet.rows:
+        distance = _haversine(lat, lon, row.lat, row.lon)
+        if distance > radius_km:
+            continue
+        if not _admits(row.props.get("age_min"), row.props.get("age_max"), age):
+            continue
+        levels: dict[str, int] = {}
+        combination_level = 0
+        for (kind, code), level in row.expertise.items():
+            if kind == "Deficiency" and code in deficiencies:
+                levels[code] = max(levels.get(code, 0), level)
+            elif kind == "Combination" and deficiencies <= codes_of_combination(code):
+                combination_level = max(combination_level, level)
+            elif kind == "Condition":
+                for d in CONDITIONS[code].involves:
+                    if d in deficiencies:
+                        levels[d] = max(levels.get(d, 0), level)
+        for code, lo, hi in row.accepts:
+            if code in deficiencies and _admits(lo, hi, age):
+                levels[code] = max(levels.get(code, 0), 1)
+        if combination_level:
+            for d in codes_of_combination(combo):
+                levels[d] = max(levels.get(d, 0), combination_level)
+        skill_levels = {s: lvl for (kind, s), lvl in row.expertise.items() if kind == "Skill" and s in skills}
+        if not levels and not skill_levels:
+            continue
+        tier = 0 if combination_level else (1 if deficiencies <= levels.keys() else 2)
+        score = round((sum(levels.values()) + sum(skill_levels.values())) / (3 * (len(deficiencies) + len(skills))), 4)
+        ranked.append(((tier, -score, round(distance, 3), row.kind, row.key), (row.kind, row.key)))
+    ranked.sort()
+    full = [k for key, k in ranked if key[0] < 2]
+    partial = [k for key, k in ranked if key[0] == 2]
+    return (full + partial)[:limit]
+
+
+def naive_nearest_km(result_communes: list[tuple[float, float]], resources: list[tuple[float, float]]) -> np.ndarray:
+    """For every commune, the distance to the nearest resource, pair by pair."""
+    lats = np.radians([r[0] for r in resources])
+    lons = np.radians([r[1] for r in resources])
+    out = np.empty(len(result_communes))
+    for i, (lat, lon) in enumerate(result_communes):
+        p1, l1 = math.radians(lat), math.radians(lon)
+        a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
+        out[i] = (2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))).min() if len(resources) else np.inf
+    return out
+
+

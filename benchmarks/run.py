@@ -1,0 +1,357 @@
+"""``make bench``: dihr-graph at national scale, measured against the naive way.
+
+Builds a seeded SYNTHETIC national network on the real geography (every
+commune; 15,000 establishments, 40,000 professionals, 10,000 situations by
+default), then measures, as median and p95 over repeated runs: loading and
+reopening the embedded store, resident memory, findResources in-process and
+over HTTP (sequential, and 8 concurrent clients), coverage of one combination,
+the full gap matrix, a national-size FINESS import and map generation. The
+same findResources answers and coverage distances are computed the naive way
+(benchmarks/naive.py) in the same run: the benchmark fails if they differ.
+
+Writes ``benchmarks/results/bench-<date>.md`` and ``.json`` and prints the table.
+``--smoke`` runs a small version (used by ``make test``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.naive import Spreadsheet, naive_nearest_km, naive_ranking
+from graph.access import SYSTEM, create_key
+from graph.coverage import CommuneGrid, _nearest_km, _supply, coverage, gaps
+from graph.matching import MatchLevel, SituationQuery, find_resources
+from graph.model import NodeKind
+from graph.settings import Settings
+from graph.stores.memory import MemoryStore
+from graph.territories import TerritoryTable
+from graph.vocabulary import normalise_deficiencies
+from importers.demo import SITUATION_SHAPES, generate_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {
+    "findResources in-process p95 (ms)": ("<=", 5.0),
+    "findResources HTTP p95 (ms)": ("<=", 25.0),
+    "findResources HTTP 8 clients (req/s)": (">=", 200.0),
+    "coverage, all communes, median (ms)": ("<=", 100.0),
+    "gap matrix median (s)": ("<=", 2.0),
+    "reopen median (s)": ("<=", 5.0),
+    "resident memory after reopen (MB)": ("<=", 1536.0),
+    "FINESS national import (s)": ("<=", 60.0),
+    "findResources speed-up vs naive (×)": (">=", 50.0),
+    "coverage speed-up vs naive (×)": (">=", 50.0),
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def queries(store: MemoryStore, n: int, seed: int) -> list[SituationQuery]:
+    rng = random.Random(seed)
+    communes = [c for c in store.nodes(NodeKind.COMMUNE) if int(c.props.get("population", 0)) > 0]
+    weights = [int(c.props["population"]) for c in communes]
+    out = []
+    for _ in range(n):
+        codes, skills, _condition = rng.choice(SITUATION_SHAPES)
+        commune = rng.choices(communes, weights)[0]
+        out.append(SituationQuery(deficiencies=codes, skills=skills, age=rng.randint(3, 60), commune=commune.key,
+                                  radius_km=100, limit=20))
+    return out
+
+
+def national_finess(store: MemoryStore, path: Path, n: int, seed: int) -> None:
+    """A national-size extraction in the official layout (synthetic establishments)."""
+    from pyproj import Transformer
+
+    rng = random.Random(seed)
+    communes = [c for c in store.nodes(NodeKind.COMMUNE) if not c.key.startswith("97")]
+    to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+    categories = ["183", "182", "255", "437", "355", "500", "620", "246"]
+    lines = ["finess;etalab;94;2026-01-08"]
+    geo = []
+    for i in range(n):
+        c = rng.choice(communes)
+        dep, com = c.key[:2], c.key[2:]
+        number = f"{dep}{i:07d}" if dep not in ("2A", "2B") else f"{dep}{i:07d}"
+        lat, lon = float(c.props["lat"]) + rng.gauss(0, 0.01), float(c.props["lon"]) + rng.gauss(0, 0.01)
+        lines.append(";".join(["structureet", number, number, f"ETABLISSEMENT SYNTHETIQUE {i}", "", "", "", "", "", "1 RUE",
+                               "", "", com, dep, "", f"{c.props.get('postcodes', ['00000'])[0] if c.props.get('postcodes') else '00000'} X",
+                               "", "", rng.choice(categories), "cat", "", "", "", "", "", "", "", "", "2000-01-01",
+                               "2000-01-01", "2025-01-01", ""]))
+        x, y = to_l93.transform(lon, lat)
+        geo.append(f"geolocalisation;{number};{x:.1f};{y:.1f};1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93;2025-01-01")
+    path.write_text("\n".join(lines + geo) + "\n", encoding="utf-8")
+
+
+def serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port),
+           "DIHR_RATE_LIMIT_PER_MINUTE": "10000000", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/health", timeout=2)
+            return proc, url
+        except httpx.TransportError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, float] = {}
+    checks: list[str] = []
+    work = Path(tempfile.mkdtemp(prefix="dihr-bench-"))
+    try:
+        data = work / "data"
+        if args.reference:
+            shutil.copytree(args.reference, data)
+        else:
+            from importers.reference import init_reference
+
+            store = MemoryStore(data)
+            init_reference(store, Settings(data_dir=data))
+            store.close()
+        store = MemoryStore(data)
+        start = time.perf_counter()
+        generate_demo(store, seed=args.seed, establishments=args.establishments, professionals=args.professionals,
+                      situations=args.situations)
+        figures["load national network (s)"] = time.perf_counter() - start
+        store.close()
+
+        reopen = []
+        for _ in range(args.repeat_reopen):
+            start = time.perf_counter()
+            store = MemoryStore(data)
+            reopen.append(time.perf_counter() - start)
+            if _ < args.repeat_reopen - 1:
+                store.close()
+        figures["reopen median (s)"] = statistics.median(reopen)
+        figures["resident memory after reopen (MB)"] = rss_mb()
+        counts = store.count_nodes()
+
+        qs = queries(store, args.queries, args.seed)
+        find_resources(store, qs[0])  # warm-up (spatial indexes)
+        latencies, results = [], []
+        for q in qs:
+            start = time.perf_counter()
+            results.append(find_resources(store, q))
+            latencies.append((time.perf_counter() - start) * 1000)
+        figures["findResources in-process median (ms)"] = statistics.median(latencies)
+        figures["findResources in-process p95 (ms)"] = pct(latencies, 95)
+
+        sheet = Spreadsheet(store)
+        naive_times = []
+        for q, result in zip(qs, results, strict=True):
+            start = time.perf_counter()
+            naive = naive_ranking(sheet, result.place.lat, result.place.lon, normalise_deficiencies(q.deficiencies),
+                                  frozenset(q.skills), q.age, q.radius_km, q.limit)
+            naive_times.append((time.perf_counter() - start) * 1000)
+            mine = [(m.kind.value, m.key) for m in result.matches if m.level is MatchLevel.LOCAL and m.within_radius]
+            if naive[: len(mine)] != mine:
+                raise AssertionError(f"findResources and the naive scan differ for {q}: {mine[:5]} vs {naive[:5]}")
+        checks.append(f"findResources: {len(qs)} answers identical to the naive scan")
+        figures["naive findResources median (ms)"] = statistics.median(naive_times)
+        figures["findResources speed-up vs naive (×)"] = statistics.median(naive_times) / figures["findResources in-process median (ms)"]
+
+        table = TerritoryTable(store)
+        grid = CommuneGrid.load(store, table)
+        combo = ["DV", "TSA"]
+        cov_times = timed(lambda: coverage(store, combo, grid=grid, table=table), args.repeat)
+        figures["coverage, all communes, median (ms)"] = statistics.median(cov_times) * 1000
+        figures["coverage, all communes, p95 (ms)"] = pct(cov_times, 95) * 1000
+        supply = _supply(store, normalise_deficiencies(combo), None, table)
+        communes = list(zip(grid.lats.tolist(), grid.lons.tolist(), strict=True))
+        start = time.perf_counter()
+        naive_d = naive_nearest_km(communes, supply.points)
+        naive_cov = time.perf_counter() - start
+        mine_d = _nearest_km(grid, supply.points)
+        if not np.allclose(naive_d, mine_d, atol=1e-6):
+            raise AssertionError("coverage distances differ from the naive commune × resource scan")
+        checks.append(f"coverage: {len(communes)} commune distances identical to the naive scan ({len(supply.points)} resources)")
+        figures["naive coverage (s)"] = naive_cov
+        figures["coverage speed-up vs naive (×)"] = naive_cov / statistics.median(cov_times)
+
+        gap_times = timed(lambda: gaps(store, level="ERHR"), max(1, args.repeat // 3))
+        figures["gap matrix median (s)"] = statistics.median(gap_times)
+
+        from api.maps_service import coverage_map_html
+
+        settings = Settings(data_dir=data, map_tiles="")
+        map_times = timed(lambda: coverage_map_html(store, settings, SYSTEM, combo, level="DEPARTMENT",
+                                                    threshold_km=60, age=None, served=True), max(1, args.repeat // 5))
+        figures["coverage map, departments (s)"] = statistics.median(map_times)
+
+        finess = work / "etalab-cs1100507-stock-20260108-0400.csv"
+        national_finess(store, finess, args.finess, args.seed)
+        from importers.finess import import_finess
+
+        start = time.perf_counter()
+        report = import_finess(store, finess, all_categories=True)
+        figures["FINESS national import (s)"] = time.perf_counter() - start
+        checks.append(f"FINESS: {report.read} lines read, {report.created} establishments created")
+
+        _, secret = create_key(store, "gnchr", label="benchmark")
+        store.close()
+        proc, url = serve(data)
+        try:
+            import httpx
+            from api.queries import FIND_RESOURCES_QUERY
+
+            headers = {"Authorization": f"Bearer {secret}"}
+
+            def variables(q: SituationQuery) -> dict[str, Any]:
+                return {"situation": {"deficiencies": list(q.deficiencies), "skills": list(q.skills), "age": q.age,
+                                      "commune": q.commune, "radiusKm": q.radius_km}, "limit": q.limit}
+
+            with httpx.Client(timeout=30) as client:
+                client.post(f"{url}/graphql", json={"query": FIND_RESOURCES_QUERY, "variables": variables(qs[0])}, headers=headers)
+                http = []
+                for q in qs[: args.http_queries]:
+                    start = time.perf_counter()
+                    response = client.post(f"{url}/graphql", json={"query": FIND_RESOURCES_QUERY, "variables": variables(q)}, headers=headers)
+                    http.append((time.perf_counter() - start) * 1000)
+                    if response.status_code != 200 or "errors" in response.json():
+                        raise AssertionError(response.text[:300])
+            figures["findResources HTTP median (ms)"] = statistics.median(http)
+            figures["findResources HTTP p95 (ms)"] = pct(http, 95)
+            concurrent: list[float] = []
+            lock = threading.Lock()
+
+            def worker(offset: int) -> None:
+                with httpx.Client(timeout=60) as c:
+                    for q in qs[offset :: 8][: args.http_queries // 4]:
+                        start = time.perf_counter()
+                        c.post(f"{url}/graphql", json={"query": FIND_RESOURCES_QUERY, "variables": variables(q)}, headers=headers)
+                        with lock:
+                            concurrent.append((time.perf_counter() - start) * 1000)
+
+            start = time.perf_counter()
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - start
+            figures["findResources HTTP 8 clients (req/s)"] = len(concurrent) / elapsed
+            figures["findResources HTTP 8 clients p95 (ms)"] = pct(concurrent, 95)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+                "network": {k.value: v for k, v in sorted(counts.items())}, "figures": figures, "checks": checks,
+                "smoke": args.smoke}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    net = result["network"]
+    lines = [
+        f"Benchmark of {result['date'][:10]} on {result['machine']}.",
+        f"Network (SYNTHETIC, real geography): {net.get('Commune', 0):,} communes, {net.get('Establishment', 0):,} "
+        f"establishments, {net.get('Professional', 0):,} professionals, {net.get('Situation', 0):,} situations.",
+        "",
+        "| figure | value | target | met |",
+        "|---|---|---|---|",
+    ]
+    for name, value in result["figures"].items():
+        target = TARGETS.get(name)
+        if target:
+            op, bound = target
+            met = value <= bound if op == "<=" else value >= bound
+            lines.append(f"| {name} | {value:,.2f} | {op} {bound:g} | {'yes' if met else '**no**'} |")
+        else:
+            lines.append(f"| {name} | {value:,.2f} | | |")
+    lines += ["", *[f"- check: {c}" for c in result["checks"]]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a small run (make test)")
+    parser.add_argument("--reference", type=Path, help="an initialised data directory to copy (skips dihr init)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--readme", action="store_true", help="copy the table into README.md (between the bench markers)")
+    args = parser.parse_args(argv)
+    sizes = (300, 600, 200, 30, 10, 5, 2000) if args.smoke else (15_000, 40_000, 10_000, 300, 100, 20, 100_000)
+    (args.establishments, args.professionals, args.situations, args.queries, args.http_queries, args.repeat,
+     args.finess) = sizes
+    args.repeat_reopen = 2 if args.smoke else 5
+    result = run(args)
+    text = markdown(result)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "smoke" if args.smoke else f"bench-{result['date'][:10]}"
+    (args.out / f"{stem}.md").write_text(text, encoding="utf-8")
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    if args.readme and not args.smoke:
+        readme = ROOT / "README.md"
+        before, _, rest = readme.read_text(encoding="utf-8").partition(README_START)
+        _, _, after = rest.partition(README_END)
+        readme.write_text(f"{before}{README_START}\n{text}{README_END}{after}", encoding="utf-8")
+    return 0
+
+
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
