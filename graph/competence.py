@@ -50,6 +50,14 @@ class CompetenceIndex:
     position: dict[NodeRef, int]
     links: dict[NodeRef, Links] = field(default_factory=dict)
     tree: Any = None
+    masks: dict[frozenset[str], NDArray[np.bool_]] = field(default_factory=dict)
+
+    def kind_mask(self, kinds: frozenset[str]) -> NDArray[np.bool_]:
+        """Which positions hold a resource of these kinds (cached per set of kinds)."""
+        cached = self.masks.get(kinds)
+        if cached is None:
+            cached = self.masks[kinds] = np.isin(self.kinds, sorted(kinds)) if len(self.refs) else np.zeros(0, bool)
+        return cached
 
     def to(self, target: NodeRef) -> Links:
         return self.links.get(target, _EMPTY)

@@ -512,10 +512,8 @@ def _score_all(store: GraphStore, needs: _Needs, age: int | None, kinds: frozens
     idx = store.competence_index()
     n = len(idx)
     defs = sorted(needs.deficiencies)
-    deficiency_refs = [NodeRef(K.DEFICIENCY, d) for d in defs]
-    including = store.edges_to(deficiency_refs, [R.INCLUDES])
-    combo_sets = [{e.source.key for e in including[r]} for r in deficiency_refs]
-    combos = set.intersection(*combo_sets) if combo_sets else set()
+    # Combinations that include the whole need (a handful of nodes).
+    combos = [c.key for c in store.nodes(K.COMBINATION) if needs.deficiencies <= codes_of_combination(c.key)]
     combination = np.zeros(n, np.int64)
     for key in combos:
         links = idx.to(NodeRef(K.COMBINATION, key))
@@ -538,7 +536,7 @@ def _score_all(store: GraphStore, needs: _Needs, age: int | None, kinds: frozens
     tier = np.where(combination > 0, 0, np.where(covers.all(axis=0), 1, 2))
     total = 3 * (len(defs) + len(needs.skills))
     score = np.round((levels.sum(axis=0) + skills.sum(axis=0)) / total, 4)
-    wanted = np.isin(idx.kinds, [k.value for k in kinds]) if n else np.zeros(0, bool)
+    wanted = idx.kind_mask(frozenset(k.value for k in kinds))
     candidate = (covers.any(axis=0) | (skills > 0).any(axis=0)) & admits(idx.age_min, idx.age_max, age) & wanted
     return _Scored(idx, tier, score, covers, defs, candidate)
 
