@@ -34,6 +34,7 @@ class ErhrRow:
     seat_commune: str | None
     confidence: str
     source: str
+    contact: dict[str, str] = field(default_factory=dict)  # email, phone, website when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ def read_erhr_file(path: Path | None = None) -> list[ErhrRow]:
                     seat_commune=(rec.get("seat_commune") or "").strip() or None,
                     confidence=(rec.get("confidence") or "").strip(),
                     source=(rec.get("source") or "").strip(),
+                    contact={k: rec[k].strip() for k in ("email", "phone", "website") if (rec.get(k) or "").strip()},
                 )
             )
         except (KeyError, AttributeError) as err:
@@ -179,6 +181,7 @@ def _network(geo: Geography, erhr: list[ErhrRow], cnrhr: list[CnrhrRow]) -> Iter
             "regions": list(team.regions),
             "confidence": team.confidence,
             "source": team.source,
+            **team.contact,
             "population": sum(
                 c.population or 0 for c in geo.communes.values() if c.region in team.regions
             ),
