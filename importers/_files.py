@@ -7,9 +7,15 @@ import gzip
 import io
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graph.errors import DihrError
+
+if TYPE_CHECKING:
+    from graph.model import Edge, Node, NodeKind
+    from graph.store import GraphStore
 
 __all__ = [
     "FileFormatError",
@@ -19,6 +25,7 @@ __all__ = [
     "read_table",
     "normalise_header",
     "write_report",
+    "classify_and_write",
 ]
 
 
@@ -170,3 +177,36 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]],
             continue
         rows.append((number, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
     return header, rows, "xlsx"
+
+
+def classify_and_write(
+    store: GraphStore,
+    report: ImportReport,
+    nodes: list[Node],
+    edges: list[Edge],
+    counted: frozenset[NodeKind],
+    *,
+    dry_run: bool,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Count the nodes of the ``counted`` kinds as created / updated /
+    unchanged against the store, then (unless ``dry_run``) write the batch."""
+    from graph.store import merge_props
+
+    existing = {}
+    for kind in counted:
+        existing.update({(kind, k): n for k, n in store.get_nodes(kind, [n.key for n in nodes if n.kind is kind]).items()})
+    for node in nodes:
+        if node.kind not in counted:
+            continue
+        old = existing.get((node.kind, node.key))
+        if old is None:
+            report.created += 1
+        elif merge_props(old.props, node.props) == dict(old.props):
+            report.unchanged += 1
+        else:
+            report.updated += 1
+    if not dry_run and nodes:
+        store.upsert(nodes, edges)
+        if progress:
+            progress(len(nodes))

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType, combination_key
-from graph.store import GraphStore, merge_props
+from graph.store import GraphStore
 from graph.territories import resolve_commune
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS
-from importers._files import FileFormatError, ImportReport, RowError, read_table
+from importers._files import FileFormatError, ImportReport, RowError, classify_and_write, read_table
 from importers.reference import combination_elements
 
 __all__ = ["DIRECTORY_COLUMNS", "import_directory", "write_directory_template", "parse_expertise"]
@@ -130,21 +130,7 @@ def import_directory(
     for key in sorted(set(combos)):
         for element in combination_elements(key):
             (nodes if isinstance(element, Node) else edges).append(element)  # type: ignore[arg-type]
-    existing = store.get_nodes(K.PROFESSIONAL, [n.key for n in nodes if n.kind is K.PROFESSIONAL])
-    existing.update(store.get_nodes(K.RESOURCE_POLE, [n.key for n in nodes if n.kind is K.RESOURCE_POLE]))
-    for node in nodes:
-        if node.kind in (K.PROFESSIONAL, K.RESOURCE_POLE):
-            old = existing.get(node.key)
-            if old is None:
-                report.created += 1
-            elif merge_props(old.props, node.props) == dict(old.props):
-                report.unchanged += 1
-            else:
-                report.updated += 1
-    if not dry_run and nodes:
-        store.upsert(nodes, edges)
-        if progress:
-            progress(len(nodes))
+    classify_and_write(store, report, nodes, edges, frozenset({K.PROFESSIONAL, K.RESOURCE_POLE}), dry_run=dry_run, progress=progress)
     return report
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 from graph.errors import DihrError
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType, combination_key
-from graph.store import GraphStore, merge_props
+from graph.store import GraphStore
 from graph.territories import TerritoryTable, resolve_commune
 from graph.vocabulary import normalise_conditions, normalise_deficiencies, normalise_skills
-from importers._files import FileFormatError, ImportReport, RowError, read_table
+from importers._files import FileFormatError, ImportReport, RowError, classify_and_write, read_table
 from importers.reference import combination_elements
 
 __all__ = ["SITUATION_COLUMNS", "IDENTIFYING_COLUMNS", "import_situations", "IdentifyingDataError"]
@@ -121,19 +121,7 @@ def import_situations(
         seen[key] = line
         nodes += row_nodes
         edges += links
-    existing = store.get_nodes(K.SITUATION, [n.key for n in nodes if n.kind is K.SITUATION])
-    for node in (n for n in nodes if n.kind is K.SITUATION):
-        old = existing.get(node.key)
-        if old is None:
-            report.created += 1
-        elif merge_props(old.props, node.props) == dict(old.props):
-            report.unchanged += 1
-        else:
-            report.updated += 1
-    if not dry_run and nodes:
-        store.upsert(nodes, edges)
-        if progress:
-            progress(len(nodes))
+    classify_and_write(store, report, nodes, edges, frozenset({K.SITUATION}), dry_run=dry_run, progress=progress)
     return report
 
 
