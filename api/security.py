@@ -11,21 +11,62 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from graph.access import Unauthenticated, authenticate
+from graph.access import Principal, Unauthenticated, authenticate
 from graph.errors import DihrError
+from graph.model import NodeKind
 
 __all__ = ["install_security", "RateLimiter", "PUBLIC_PATHS"]
 
 log = logging.getLogger("dihr.api")
 PUBLIC_PATHS = frozenset({"/health", "/", "/connexion"})
+SESSION_COOKIE = "dihr_session"
+SESSION_HOURS = 8
+
+
+@dataclass(slots=True)
+class Session:
+    principal: Principal
+    csrf: str
+    expires: float
+
+
+class Sessions:
+    """Page sessions, in memory: opaque random token → principal and CSRF token."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def open(self, principal: Principal) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        session = Session(principal, secrets.token_urlsafe(24), time.time() + SESSION_HOURS * 3600)
+        with self._lock:
+            self._items[token] = session
+        return token, session
+
+    def get(self, token: str | None) -> Session | None:
+        if not token:
+            return None
+        with self._lock:
+            session = self._items.get(token)
+            if session is not None and session.expires < time.time():
+                del self._items[token]
+                return None
+            return session
+
+    def close(self, token: str | None) -> None:
+        with self._lock:
+            self._items.pop(token or "", None)
 PUBLIC_PREFIXES = ("/static/",)
 
 
@@ -55,7 +96,22 @@ class RateLimiter:
             return (1 - tokens) / self.rate
 
 
+#: Pages: an anonymous visitor is sent to the login page rather than given a 401.
+PAGE_PREFIXES = ("/recherche", "/couverture", "/annuaire", "/situations", "/deconnexion")
+
+
+def authenticate_session(request: Request, session: Session) -> Principal:
+    """A page session stays valid only while its key does (revocation applies at once)."""
+    node = request.app.state.store.get_node(NodeKind.API_KEY, session.principal.key_id)
+    if node is None or node.props.get("revoked_at"):
+        request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
+        raise Unauthenticated("Session expirée : reconnectez-vous.")
+    return session.principal
+
+
 def install_security(app: FastAPI) -> None:
+    app.state.sessions = Sessions()
+
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         settings = request.app.state.settings
@@ -64,15 +120,24 @@ def install_security(app: FastAPI) -> None:
             return error_response(413, "BODY_TOO_LARGE",
                                   f"Requête trop volumineuse : {settings.max_body_bytes} octets au plus.")
         path = request.url.path
+        session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
+        request.state.session = session
         if path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
             header = request.headers.get("authorization", "")
             scheme, _, secret = header.partition(" ")
             origin = request.client.host if request.client else ""
             try:
-                if scheme.lower() != "bearer" or not secret:
+                if header:
+                    if scheme.lower() != "bearer" or not secret:
+                        raise Unauthenticated()
+                    principal = authenticate(request.app.state.store, secret, origin=origin)
+                elif session is not None:
+                    principal = authenticate_session(request, session)
+                else:
                     raise Unauthenticated()
-                principal = authenticate(request.app.state.store, secret, origin=origin)
             except DihrError as err:
+                if path.startswith(PAGE_PREFIXES) and request.method == "GET":
+                    return RedirectResponse(f"/connexion?suite={path}", status_code=303)
                 return error_response(401, err.code, err.message, **{"WWW-Authenticate": "Bearer"})
             wait = request.app.state.rate_limiter.take(principal.key_id)
             if wait > 0:

@@ -24,6 +24,7 @@ __all__ = [
     "commune_info",
     "erhr_info",
     "resolve_commune",
+    "search_communes",
 ]
 
 
@@ -163,6 +164,36 @@ def _communes_of_department(store: GraphStore, department: str) -> list[Node]:
     dep = NodeRef(NodeKind.DEPARTMENT, department)
     refs = [e.source for e in store.edges_to([dep], [RelType.PART_OF])[dep] if e.source.kind is NodeKind.COMMUNE]
     return list(store.get_nodes(NodeKind.COMMUNE, [r.key for r in refs]).values())
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return " ".join(plain.replace("-", " ").replace("'", " ").split())
+
+
+def search_communes(store: GraphStore, text: str, *, limit: int = 10) -> list[Node]:
+    """Communes matching a name (accents and case ignored), a postcode or an
+    INSEE code; exact matches first, then by population."""
+    query = text.strip()
+    if not query:
+        return []
+    if query.isdigit() and len(query) == 5:
+        found = store.communes_by_postcode(query)
+        exact = store.get_node(NodeKind.COMMUNE, query)
+        return ([exact] if exact else []) + [c for c in found if exact is None or c.key != exact.key]
+    if len(query) == 5 and query[:2].upper() in ("2A", "2B"):
+        exact = store.get_node(NodeKind.COMMUNE, query.upper())
+        return [exact] if exact else []
+    folded = _fold(query)
+    scored = []
+    for commune in store.nodes(NodeKind.COMMUNE):
+        name = _fold(str(commune.props.get("name", "")))
+        if name.startswith(folded) or (" " + folded) in (" " + name):
+            scored.append((name != folded, -int(commune.props.get("population", 0)), commune.key, commune))
+    scored.sort(key=lambda item: item[:3])
+    return [item[3] for item in scored[:limit]]
 
 
 def commune_info(store: GraphStore, code: str, table: TerritoryTable | None = None) -> CommuneInfo:
