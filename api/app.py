@@ -13,7 +13,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from fastapi.staticfiles import StaticFiles
 
-from api import exports, map_routes
+from api import exports, map_routes, pages
 from api.maps_service import VENDOR_PREFIX
 from api.security import RateLimiter, install_security
 from maps._base import local_vendor_dir
@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
     app.include_router(exports.router)
     app.include_router(map_routes.router)
+    app.include_router(pages.router)
+    app.mount("/static/dihr", StaticFiles(directory=pages.STATIC_DIR), name="dihr-static")
     vendor = local_vendor_dir()
     if vendor is not None:
         for package in ("leaflet", "leaflet.markercluster"):

@@ -15,7 +15,7 @@ from graph import coverage as cov
 from graph import matching, network
 from graph.access import Permission, Principal, audit
 from graph.errors import InvalidInput, NotFound
-from graph.model import RESOURCE_KINDS, Edge, NodeKind, NodeRef, RelType
+from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
 
@@ -31,6 +31,10 @@ __all__ = [
     "get_situation",
     "record_referral",
     "MAX_PAGE",
+    "ResourceView",
+    "list_resources",
+    "get_resource",
+    "set_expertise",
 ]
 
 K, R = NodeKind, RelType
@@ -197,3 +201,116 @@ def _views(store: GraphStore, nodes: list) -> list[SituationView]:  # type: igno
             referrals=referrals, synthetic=bool(p.get("synthetic", False)),
         ))
     return views
+
+
+# -- directory -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ResourceView:
+    kind: str
+    key: str
+    name: str
+    department: str | None
+    commune: str | None
+    erhr: str | None
+    synthetic: bool
+    props: dict[str, object]
+    expertise: tuple[tuple[str, str, int, str], ...]  # (target kind, code, level, detail)
+    neighbours: tuple[tuple[str, str, str, str], ...]  # (relation, kind, key, name) — never a situation
+
+
+def _resource_view(store: GraphStore, node: Node, table: TerritoryTable, with_links: bool) -> ResourceView:
+    p = dict(node.props)
+    department = p.get("department")
+    expertise: list[tuple[str, str, int, str]] = []
+    neighbours: list[tuple[str, str, str, str]] = []
+    if with_links:
+        out = store.edges_from([node.ref])[node.ref]
+        into = store.edges_to([node.ref], [R.WORKS_AT])[node.ref]
+        for e in sorted(out, key=lambda e: (e.type.value, e.target.key)):
+            if e.type is R.HAS_EXPERTISE:
+                expertise.append((e.target.kind.value, e.target.key, int(e.props["level"]), ""))
+            elif e.type is R.ACCEPTS:
+                lo, hi = e.props.get("age_min"), e.props.get("age_max")
+                band = f"{lo if lo is not None else 0}-{hi if hi is not None else '…'} ans"
+                expertise.append(("Deficiency", e.target.key, 1, f"accueil {band}"))
+            elif e.type in (R.WORKS_AT, R.LOCATED_IN):
+                neighbours.append((e.type.value, e.target.kind.value, e.target.key, ""))
+        for e in into:
+            neighbours.append(("WORKS_AT (entrant)", e.source.kind.value, e.source.key, ""))
+        names = {}
+        for kind in {NodeKind(k) for _r, k, _key, _n in neighbours}:
+            for key, n in store.get_nodes(kind, [key for _r, k, key, _n in neighbours if k == kind.value]).items():
+                names[(kind.value, key)] = str(n.props.get("name") or n.props.get("profession") or key)
+                if department is None and kind is K.ESTABLISHMENT and n.props.get("department"):
+                    department = n.props["department"]
+        neighbours = [(r, k, key, names.get((k, key), key)) for r, k, key, _n in neighbours]
+    return ResourceView(
+        kind=node.kind.value, key=node.key, name=str(p.get("name") or p.get("profession") or node.key),
+        department=None if department is None else str(department), commune=p.get("commune"),  # type: ignore[arg-type]
+        erhr=table.erhr_of_department.get(str(department)) if department else None,
+        synthetic=bool(p.get("synthetic", False)), props=p, expertise=tuple(expertise), neighbours=tuple(neighbours),
+    )
+
+
+DIRECTORY_KINDS = (K.ESTABLISHMENT, K.PROFESSIONAL, K.RESOURCE_POLE)
+
+
+def list_resources(
+    store: GraphStore, principal: Principal, *, kind: NodeKind | None = None, erhr: str | None = None,
+    deficiency: str | None = None, skill: str | None = None, limit: int = 50, offset: int = 0,
+) -> tuple[int, list[ResourceView]]:
+    """The directory, filtered; no situation data."""
+    principal.require(Permission.DIRECTORY)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput("limit", f"taille de page entre 1 et {MAX_PAGE}.")
+    table = TerritoryTable(store)
+    kinds = [kind] if kind is not None else list(DIRECTORY_KINDS)
+    wanted_targets = [NodeRef(K.DEFICIENCY, deficiency)] if deficiency else []
+    wanted_targets += [NodeRef(K.SKILL, skill)] if skill else []
+    allowed: set[NodeRef] | None = None
+    for target in wanted_targets:
+        sources = {e.source for e in store.edges_to([target], [R.HAS_EXPERTISE, R.ACCEPTS])[target]}
+        allowed = sources if allowed is None else allowed & sources
+    rows = []
+    for k in kinds:
+        nodes = [n for n in store.nodes(k) if allowed is None or n.ref in allowed]
+        if erhr:
+            departments = cov._departments_of(store, [n.ref for n in nodes])  # professionals: their workplace's
+            nodes = [n for n in nodes if table.erhr_of_department.get(departments.get(n.ref, "")) == erhr]
+        rows += nodes
+    rows.sort(key=lambda n: (str(n.props.get("name") or n.props.get("profession") or n.key).lower(), n.key))
+    page = rows[offset : offset + limit]
+    return len(rows), [_resource_view(store, n, table, with_links=False) for n in page]
+
+
+def get_resource(store: GraphStore, principal: Principal, kind: NodeKind, key: str) -> ResourceView:
+    principal.require(Permission.DIRECTORY)
+    if kind not in DIRECTORY_KINDS + (K.ERHR_TEAM, K.CNRHR):
+        raise NotFound("Ressource introuvable.")
+    node = store.get_node(kind, key)
+    if node is None:
+        raise NotFound(f"Ressource introuvable : {key}.")
+    return _resource_view(store, node, TerritoryTable(store), with_links=True)
+
+
+def set_expertise(
+    store: GraphStore, principal: Principal, kind: NodeKind, key: str, target: NodeRef, level: int | None
+) -> ResourceView:
+    """Set (1-3) or remove (None) a resource's expertise; an ERHR key may edit
+    only the resources of its territory."""
+    from graph.access import Forbidden, Role
+
+    principal.require(Permission.SITUATIONS_WRITE)
+    view = get_resource(store, principal, kind, key)
+    if principal.role is Role.ERHR and view.erhr != principal.territory:
+        raise Forbidden("Cette ressource n'est pas dans le territoire de votre ERHR.")
+    if store.get_node(target.kind, target.key) is None:
+        raise InvalidInput("code", f"code inconnu : {target.key}.")
+    edge = Edge(R.HAS_EXPERTISE, NodeRef(kind, key), target, {"level": level} if level else {})
+    if level is None:
+        store.delete_edges([edge])
+    else:
+        if not 1 <= level <= 3:
+            raise InvalidInput("niveau", "le niveau d'expertise va de 1 à 3.")
+        store.upsert(edges=[edge])
+    return get_resource(store, principal, kind, key)

@@ -1,0 +1,485 @@
+"""Server-rendered pages in French (Jinja templates in ``api/templates``).
+
+They call the same services as the GraphQL API (``graph/service.py``), so the
+same access rules hold. Sessions: a login with an API key opens a server-side
+session (cookie HttpOnly, SameSite=Strict, Secure over HTTPS); every form that
+changes something carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio.to_thread
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.security import SESSION_COOKIE, SESSION_HOURS
+from graph import coverage as cov
+from graph import service
+from graph.access import Forbidden, Permission, Principal, authenticate
+from graph.errors import DihrError, InvalidInput, NotFound, UnknownCode
+from graph.matching import NeedCoverage, SituationQuery
+from graph.model import NodeKind, NodeRef, combination_key
+from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
+from graph.territories import TerritoryKind, search_communes, territories
+from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS
+
+__all__ = ["router", "STATIC_DIR"]
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC_DIR = Path(__file__).parent / "static"
+LOGIN_CSRF = "dihr_login_csrf"
+
+LEVEL_LABEL = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
+BASIS_LABEL = {
+    "COMBINATION": "expertise sur la combinaison",
+    "ALL_DEFICIENCIES": "couvre chaque déficience",
+    "PARTIAL": "couverture partielle",
+    "TERRITORIAL": "mission territoriale",
+    "NATIONAL": "compétence nationale",
+}
+KIND_LABEL = {"Establishment": "Établissement", "Professional": "Professionnel", "ResourcePole": "Pôle ressources handicap",
+              "ErhrTeam": "Équipe relais", "Cnrhr": "Centre national de ressources"}
+LEVELS = [("DEPARTMENT", "Département"), ("REGION", "Région"), ("ERHR", "Territoire ERHR")]
+
+
+def _families() -> list[tuple[str, list[Any]]]:
+    families: dict[str, list[Any]] = {}
+    for d in DEFICIENCIES.values():
+        families.setdefault(d.family, []).append(d)
+    return list(families.items())
+
+
+def _label(kind: str, code: str) -> str:
+    if kind == "Deficiency" and code in DEFICIENCIES:
+        return f"{DEFICIENCIES[code].label} ({code})"
+    if kind == "Skill" and code in SKILLS:
+        return SKILLS[code].label
+    if kind == "Condition" and code in CONDITIONS:
+        return f"{CONDITIONS[code].label} ({code})"
+    if kind == "Combination":
+        return "Combinaison " + " + ".join(DEFICIENCIES[c].label if c in DEFICIENCIES else c for c in code.split("+"))
+    return code
+
+
+def explain(cover: NeedCoverage) -> str:
+    """A graph path in plain French."""
+    need = _label("Skill" if cover.need_kind == "skill" else "Combination" if "+" in cover.need else "Deficiency", cover.need)
+    path = cover.path
+    if "—ACCEPTS(" in path:
+        band = path.split("ACCEPTS(")[1].split(")")[0]
+        return f"accueille « {need} » ({band})"
+    if "TYPICALLY_INVOLVES" in path:
+        orpha = path.split("→ ")[1].split(" ")[0]
+        return f"expertise de niveau {cover.level} sur {_label('Condition', orpha)}, qui comporte « {need} »"
+    if "INCLUDES" in path:
+        return f"expertise de niveau {cover.level} sur la combinaison, qui comprend « {need} »"
+    if "COVERS" in path:
+        return "équipe relais du territoire de la personne"
+    if "D312-194" in path:
+        return "centre national compétent au titre de l'article D312-194"
+    return f"expertise de niveau {cover.level} sur « {need} »"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %".replace(".", ",")
+
+
+def _count(value: int | None) -> str:
+    return "< 11" if value is None else str(value)
+
+
+def render(request: Request, name: str, title: str, status: int = 200, **context: Any) -> HTMLResponse:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    session = getattr(request.state, "session", None)
+    base = {
+        "title": title,
+        "principal": principal,
+        "csrf": session.csrf if session else "",
+        "can_match": principal is not None and principal.can(Permission.MATCH),
+        "can_situations": principal is not None and principal.can(Permission.SITUATIONS_READ),
+        "explain": explain,
+        "pct": _pct,
+        "count": _count,
+        "level_label": LEVEL_LABEL,
+        "basis_label": BASIS_LABEL,
+        "kind_label": KIND_LABEL,
+        "label_of": _label,
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+
+def _error_page(request: Request, err: DihrError) -> HTMLResponse:
+    status = 403 if isinstance(err, Forbidden) else 404 if isinstance(err, NotFound) else 400
+    return render(request, "error.html", "Accès impossible" if status == 403 else "Erreur", status, message=err.message)
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    session = getattr(request.state, "session", None)
+    if session is None or not secrets.compare_digest(session.csrf, token or ""):
+        raise Forbidden("Formulaire expiré ou invalide (jeton CSRF) : rechargez la page et recommencez.")
+
+
+async def _call(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    state = request.app.state
+    return await anyio.to_thread.run_sync(lambda: fn(state.store, request.state.principal, *args, **kwargs))
+
+
+# -- login ---------------------------------------------------------------------------
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else ""
+
+
+@router.get("/connexion", response_class=HTMLResponse)
+async def login_page(request: Request, suite: str = "") -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", "Connexion", login_csrf=token, suite=_safe_next(suite), error=None)
+    response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/connexion", response_class=HTMLResponse)
+async def login(request: Request, cle: str = Form(""), csrf: str = Form(""), suite: str = Form("")) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF, "")
+    error = None
+    principal = None
+    if not expected or not secrets.compare_digest(expected, csrf):
+        error = "Formulaire expiré : rechargez la page de connexion."
+    else:
+        try:
+            principal = authenticate(request.app.state.store, cle, origin=request.client.host if request.client else "")
+        except DihrError as err:
+            error = err.message
+    if principal is None:
+        token = secrets.token_urlsafe(24)
+        response = render(request, "login.html", "Connexion", 401, login_csrf=token, suite=_safe_next(suite), error=error)
+        response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        return response
+    token, _session = request.app.state.sessions.open(principal)
+    default = "/recherche" if principal.can(Permission.MATCH) else "/couverture"
+    response = RedirectResponse(_safe_next(suite) or default, status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                        max_age=SESSION_HOURS * 3600)
+    response.delete_cookie(LOGIN_CSRF)
+    return response
+
+
+@router.post("/deconnexion")
+async def logout(request: Request, csrf: str = Form("")) -> Response:
+    try:
+        _check_csrf(request, csrf)
+    except DihrError as err:
+        return _error_page(request, err)
+    request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/connexion", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# -- search ---------------------------------------------------------------------------
+_FIELD_OF_ERROR = {"radiusKm": "rayon", "deficiencies": "deficiences", "age": "age", "lieu de vie": "lieu"}
+
+
+def _search_form(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    return {"d": set(q.getlist("d")), "c": set(q.getlist("c")), "maladie": q.get("maladie", ""),
+            "age": q.get("age", ""), "lieu": q.get("lieu", ""), "rayon": q.get("rayon", "100")}
+
+
+def _situation_query(store: Any, form: dict[str, Any], limit: int = 20) -> SituationQuery:
+    errors: dict[str, str] = {}
+    age = None
+    if form["age"]:
+        if not str(form["age"]).isdigit():
+            errors["age"] = "L'âge est un nombre d'années."
+        else:
+            age = int(form["age"])
+    try:
+        radius = float(form["rayon"] or 100)
+    except ValueError:
+        errors["rayon"] = "Le rayon est un nombre de kilomètres."
+        radius = 100.0
+    place = str(form["lieu"]).strip()
+    commune = postcode = None
+    if not place:
+        errors["lieu"] = "Indiquez la commune du lieu de vie."
+    else:
+        found = search_communes(store, place, limit=1)
+        if not found:
+            errors["lieu"] = f"Commune introuvable : « {place} »."
+        elif place.isdigit() and len(place) == 5 and found[0].key != place:
+            postcode = place
+        else:
+            commune = found[0].key
+    if errors:
+        raise _FormErrors(errors)
+    return SituationQuery(deficiencies=sorted(form["d"]), conditions=[form["maladie"]] if form["maladie"] else [],
+                          skills=sorted(form["c"]), age=age, commune=commune, postcode=postcode, radius_km=radius,
+                          limit=limit)
+
+
+class _FormErrors(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+
+
+async def _search(request: Request, limit: int = 20) -> tuple[dict[str, Any], Any, dict[str, str]]:
+    form = _search_form(request)
+    if "lieu" not in request.query_params:
+        return form, None, {}
+    try:
+        query = _situation_query(request.app.state.store, form, limit)
+        return form, await _call(request, service.find_resources, query), {}
+    except _FormErrors as err:
+        return form, None, err.errors
+    except (InvalidInput, UnknownCode) as err:
+        field = _FIELD_OF_ERROR.get(getattr(err, "field", ""), "deficiences" if isinstance(err, UnknownCode) and "déficience" in err.message else "lieu")
+        if isinstance(err, InvalidInput) and err.field == "deficiencies":
+            field = "deficiences"
+        return form, None, {field: err.message}
+
+
+@router.get("/recherche", response_class=HTMLResponse)
+async def search_page(request: Request) -> HTMLResponse:
+    if not request.state.principal.can(Permission.MATCH):
+        return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
+    form, result, errors = await _search(request)
+    query_string = urlencode(list(request.query_params.multi_items()))
+    map_query = ""
+    if result is not None:
+        map_query = urlencode([("deficiencies", ",".join(result.deficiencies)), ("commune", result.place.commune),
+                               ("radius_km", result.radius_km)] + ([("age", form["age"])] if form["age"] else []))
+    title = "Rechercher des ressources" if result is None else f"Ressources pour {result.combination} — {result.place.commune_name}"
+    status = 400 if errors else 200
+    return render(request, "search.html", title, status, form=form, result=result, errors=errors,
+                  families=_families(), conditions=list(CONDITIONS.values()), skills=list(SKILLS.values()),
+                  query_string=query_string, map_query=map_query,
+                  cnrhr_names=", ".join(CNRHR_NAMES[c] for c in (result.qualification.cnrhr if result else ())))
+
+
+@router.get("/recherche/communes")
+async def commune_suggestions(request: Request, q: str = "") -> JSONResponse:
+    found = await anyio.to_thread.run_sync(lambda: search_communes(request.app.state.store, q[:80], limit=10))
+    return JSONResponse([{"code": c.key, "label": f"{c.props['name']} ({c.props['department']}) — {c.key}"} for c in found])
+
+
+@router.get("/recherche/fiche", response_class=HTMLResponse)
+async def orientation_sheet(request: Request) -> HTMLResponse:
+    if not request.state.principal.can(Permission.MATCH):
+        return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
+    _form, result, errors = await _search(request)
+    if result is None:
+        return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
+    return templates.TemplateResponse(request, "sheet.html", {"result": result, "explain": explain, "today": date.today().isoformat()})
+
+
+@router.get("/recherche/fiche.csv")
+async def orientation_csv(request: Request) -> Response:
+    if not request.state.principal.can(Permission.MATCH):
+        return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
+    _form, result, errors = await _search(request)
+    if result is None:
+        return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    writer.writerow(["rang", "niveau", "ressource", "identifiant", "distance_km", "temps_estime_min", "dans_le_rayon",
+                     "pourquoi", "manque", "synthetique"])
+    for m in result.matches:
+        writer.writerow([m.rank, LEVEL_LABEL[m.level.value], m.name, m.key, "" if m.distance_km is None else m.distance_km,
+                         "" if m.minutes is None else m.minutes, "oui" if m.within_radius else "non",
+                         " ; ".join(explain(c) for c in m.covers), ", ".join(m.misses), "oui" if m.synthetic else "non"])
+    name = f"fiche-orientation-{result.combination}-{result.place.commune}.csv"
+    return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# -- coverage ---------------------------------------------------------------------------
+def _coverage_form(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    return {"d": set(q.getlist("d")), "critere": q.get("critere", ""), "niveau": q.get("niveau", "DEPARTMENT"),
+            "seuil": q.get("seuil", "60")}
+
+
+@router.get("/couverture", response_class=HTMLResponse)
+async def coverage_page(request: Request) -> HTMLResponse:
+    form = _coverage_form(request)
+    criteria = [(c, CRITERIA[c].label, criterion_combinations(c)[0]) for c in CRITERIA]
+    codes = sorted(form["d"]) or (criterion_combinations(form["critere"])[0].split("+") if form["critere"] in CRITERIA else [])
+    result = error = None
+    if codes:
+        try:
+            result = await _call(request, service.coverage, codes, level=form["niveau"], threshold_km=float(form["seuil"]))
+        except (DihrError, ValueError) as err:
+            error = getattr(err, "message", "Seuil invalide : un nombre de kilomètres est attendu.")
+    ranked = sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code)) if result else []
+    export_query = urlencode([("deficiencies", result.combination.replace("+", ",")), ("level", result.level.value),
+                              ("threshold_km", result.threshold_km)]) if result else ""
+    title = "Couverture territoriale" if result is None else f"Couverture territoriale — {result.combination}"
+    return render(request, "coverage.html", title, 400 if error else 200, form=form, result=result, ranked=ranked,
+                  error=error, criteria=criteria, levels=LEVELS, families=_families(), export_query=export_query,
+                  whatif=None)
+
+
+@router.get("/couverture/simulation", response_class=HTMLResponse)
+async def what_if_page(request: Request) -> HTMLResponse:
+    form = _coverage_form(request)
+    codes = sorted(form["d"])
+    try:
+        commune = request.query_params.get("commune", "")
+        before, _after, deltas = await _call(request, service.what_if, codes, [cov.Addition(commune, codes)],
+                                             level=form["niveau"], threshold_km=float(form["seuil"]))
+    except DihrError as err:
+        return _error_page(request, err)
+    return render(request, "coverage.html", f"Simulation — {before.combination}", form=form, result=None, ranked=[],
+                  error=None, criteria=[], levels=LEVELS, families=_families(), export_query="", whatif=list(deltas))
+
+
+@router.get("/couverture/manques", response_class=HTMLResponse)
+async def gaps_page(request: Request, niveau: str = "DEPARTMENT", seuil: float = 60.0) -> HTMLResponse:
+    try:
+        matrix = await _call(request, service.gaps, level=niveau, threshold_km=seuil)
+    except DihrError as err:
+        return _error_page(request, err)
+    return render(request, "gaps.html", "Matrice des manques par critère D312-194", matrix=matrix,
+                  level=matrix.level.value, seuil=f"{seuil:g}")
+
+
+# -- directory ---------------------------------------------------------------------------
+_DIRECTORY_KINDS = [("Establishment", "Établissement"), ("Professional", "Professionnel"),
+                    ("ResourcePole", "Pôle ressources handicap")]
+_FIELDS = [("category_label", "Catégorie"), ("profession", "Profession"), ("address", "Adresse"),
+           ("commune", "Commune (code INSEE)"), ("finess", "FINESS"), ("phone", "Téléphone"), ("seat", "Siège")]
+
+
+@router.get("/annuaire", response_class=HTMLResponse)
+async def directory_page(request: Request, type: str = "", erhr: str = "", deficience: str = "", competence: str = "",
+                         page: int = 1) -> HTMLResponse:
+    page = max(1, page)
+    try:
+        total, rows = await _call(
+            request, service.list_resources, kind=NodeKind(type) if type in dict(_DIRECTORY_KINDS) else None,
+            erhr=erhr or None, deficiency=deficience if deficience in DEFICIENCIES else None,
+            skill=competence if competence in SKILLS else None, limit=50, offset=(page - 1) * 50,
+        )
+    except DihrError as err:
+        return _error_page(request, err)
+    erhr_list = await anyio.to_thread.run_sync(lambda: territories(request.app.state.store, TerritoryKind.ERHR))
+    query = urlencode({"type": type, "erhr": erhr, "deficience": deficience, "competence": competence})
+    return render(request, "directory.html", "Annuaire des ressources", total=total, rows=rows, page=page, query=query,
+                  kinds=_DIRECTORY_KINDS, erhr_list=erhr_list, deficiencies=list(DEFICIENCIES.values()),
+                  skills=list(SKILLS.values()),
+                  form={"type": type, "erhr": erhr, "deficience": deficience, "competence": competence})
+
+
+def _can_edit(principal: Principal, resource: service.ResourceView) -> bool:
+    if not principal.can(Permission.SITUATIONS_WRITE):
+        return False
+    return principal.territory is None or resource.erhr == principal.territory
+
+
+async def _resource_page(request: Request, kind: str, key: str, *, message: str | None = None,
+                         error: str | None = None, status: int = 200) -> HTMLResponse:
+    try:
+        resource = await _call(request, service.get_resource, NodeKind(kind), key)
+    except (DihrError, ValueError):
+        return _error_page(request, NotFound("Ressource introuvable."))
+    return render(request, "resource.html", resource.name, status, r=resource, fields=_FIELDS, message=message,
+                  error=error, can_edit=_can_edit(request.state.principal, resource),
+                  linkable={"Establishment", "Professional", "ResourcePole", "ErhrTeam", "Cnrhr"})
+
+
+@router.get("/annuaire/{kind}/{key}", response_class=HTMLResponse)
+async def resource_page(request: Request, kind: str, key: str) -> HTMLResponse:
+    return await _resource_page(request, kind, key)
+
+
+def _expertise_target(code: str) -> NodeRef:
+    text = code.strip().upper()
+    if text.startswith("ORPHA:") or text.isdigit():
+        orpha = text if text.startswith("ORPHA:") else f"ORPHA:{text}"
+        return NodeRef(NodeKind.CONDITION, orpha)
+    if "+" in text:
+        return NodeRef(NodeKind.COMBINATION, combination_key(text.split("+")))
+    if text in SKILLS:
+        return NodeRef(NodeKind.SKILL, text)
+    return NodeRef(NodeKind.DEFICIENCY, text)
+
+
+@router.post("/annuaire/{kind}/{key}/expertise", response_class=HTMLResponse)
+async def set_expertise(request: Request, kind: str, key: str, code: str = Form(""), niveau: int = Form(1),
+                        csrf: str = Form("")) -> HTMLResponse:
+    try:
+        _check_csrf(request, csrf)
+        target = _expertise_target(code)
+        await _call(request, service.set_expertise, NodeKind(kind), key, target, niveau or None)
+    except Forbidden as err:
+        return _error_page(request, err)
+    except (DihrError, ValueError) as err:
+        message = getattr(err, "message", "Code invalide.")
+        return await _resource_page(request, kind, key, error=message, status=400)
+    return await _resource_page(request, kind, key, message="Expertise enregistrée.")
+
+
+# -- situations ---------------------------------------------------------------------------
+_REFERRAL_KINDS = _DIRECTORY_KINDS + [("ErhrTeam", "Équipe relais (ERHR)"), ("Cnrhr", "Centre national (CNRHR)")]
+
+
+@router.get("/situations", response_class=HTMLResponse)
+async def situations_page(request: Request, page: int = 1) -> HTMLResponse:
+    page = max(1, page)
+    try:
+        total, items = await _call(request, service.list_situations, limit=50, offset=(page - 1) * 50)
+    except DihrError as err:
+        return _error_page(request, err)
+    return render(request, "situations.html", "Situations du territoire", total=total, items=items, page=page)
+
+
+async def _situation_page(request: Request, key: str, *, message: str | None = None, error: str | None = None,
+                          status: int = 200) -> HTMLResponse:
+    try:
+        situation = await _call(request, service.get_situation, key)
+    except DihrError as err:
+        return _error_page(request, err)
+    search = [("d", c) for c in (situation.combination or "").split("+") if c] + [("c", n) for n in situation.needs]
+    search += [("lieu", situation.commune or ""), ("rayon", "100")]
+    if situation.age is not None:
+        search.append(("age", str(situation.age)))
+    if situation.conditions:
+        search.append(("maladie", situation.conditions[0]))
+    return render(request, "situation.html", f"Situation {situation.key}", status, s=situation,
+                  search_query=urlencode(search), kinds=_REFERRAL_KINDS, today=date.today().isoformat(),
+                  message=message, error=error)
+
+
+@router.get("/situations/{key}", response_class=HTMLResponse)
+async def situation_page(request: Request, key: str) -> HTMLResponse:
+    return await _situation_page(request, key)
+
+
+@router.post("/situations/{key}/orientation", response_class=HTMLResponse)
+async def record_referral(request: Request, key: str, type: str = Form(""), ressource: str = Form(""),
+                          date_: str = Form("", alias="date"), issue: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+    try:
+        _check_csrf(request, csrf)
+        kind = NodeKind(type) if type in dict(_REFERRAL_KINDS) else None
+        if kind is None:
+            raise InvalidInput("type", "type de ressource inconnu.")
+        await _call(request, service.record_referral, key, NodeRef(kind, ressource.strip()), date=date_, outcome=issue)
+    except Forbidden as err:
+        return _error_page(request, err)
+    except NotFound as err:
+        if "Situation" in err.message:
+            return _error_page(request, err)
+        return await _situation_page(request, key, error=err.message, status=400)
+    except DihrError as err:
+        return await _situation_page(request, key, error=err.message, status=400)
+    return await _situation_page(request, key, message="Orientation enregistrée.")
