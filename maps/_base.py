@@ -100,7 +100,7 @@ def add_legend(m: folium.Map, title: str, labels: Sequence[str], extra: Sequence
         for colour, label in [*zip(PALETTE, labels, strict=False), *extra]
     )
     box = (
-        '<div class="dihr-legend" role="region" aria-label="Légende" style="position:fixed;bottom:24px;left:12px;'
+        '<div class="dihr-legend" role="region" aria-label="Légende" style="position:fixed;bottom:24px;right:12px;max-width:22em;'
         'z-index:1000;background:#fff;color:#111;padding:.6em .8em;border:1px solid #333;font:14px sans-serif">'
         f"<strong>{html.escape(title)}</strong><ul style=\"list-style:none;margin:.3em 0 0;padding:0\">{items}</ul></div>"
     )

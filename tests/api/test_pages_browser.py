@@ -1,0 +1,208 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, and
+axe-core (npm) run inside the same browser on every page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from graph.access import create_key
+from graph.model import NodeKind
+from graph.stores.memory import MemoryStore
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `make test` installs Debian's chromium"),
+]
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def server(demo_dir, tmp_path_factory):
+    data = tmp_path_factory.mktemp("pages")
+    shutil.copytree(demo_dir, data, dirs_exist_ok=True)
+    store = MemoryStore(data)
+    keys = {name: create_key(store, role, territory=territory, label=f"browser {name}")[1]
+            for name, role, territory in (("erhr", "erhr", "NA"), ("partner", "partner", None))}
+    situation = next(n.key for n in store.nodes(NodeKind.SITUATION) if n.props["erhr"] == "NA")
+    store.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DIHR_DATA_DIR": str(data), "DIHR_PORT": str(port), "DIHR_MAP_TILES": "",
+           "DIHR_RATE_LIMIT_PER_MINUTE": "100000"}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    yield url, keys, situation
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+def login(browser, url: str, key: str):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{url}/connexion")
+    page.get_by_label("Clé d'API").fill(key)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()
+    return context, page
+
+
+def axe_violations(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]} for v in result["violations"]]
+
+
+def test_search_results_map_coverage_and_csv_export(server, browser):
+    url, keys, _ = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context, page = login(browser, url, keys["erhr"])
+    assert page.url.endswith("/recherche")
+    page.get_by_label("Déficience visuelle grave (DV)").check()
+    page.get_by_label("Troubles du spectre de l'autisme (TSA)").check()
+    page.get_by_label("Communication alternative et améliorée (CAA)").check()
+    page.get_by_label("Âge (années)").fill("17")
+    page.get_by_label("Commune du lieu de vie (nom, code postal ou code INSEE)").fill("Poitiers")
+    page.get_by_role("button", name="Rechercher").click()
+    page.wait_for_load_state()
+    assert "Ressources pour DV+TSA — Poitiers" in page.title()
+    rows = page.locator("table tbody tr")
+    assert rows.count() >= 3
+    assert "Centre national" in page.locator("table").inner_text() and "ERHR du territoire" in page.locator("table").inner_text()
+    frame = page.frame_locator("iframe.map")
+    frame.locator(".leaflet-container").wait_for(timeout=20_000)
+    assert frame.locator(".leaflet-interactive").count() >= 3  # commune, radius, resources
+    page.evaluate("document.getElementById('resultats').scrollIntoView()")
+    page.screenshot(path=str(ARTIFACTS / "recherche.png"), full_page=False)
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Exporter la fiche d'orientation (CSV)").click()
+    csv_path = download.value.path()
+    assert Path(csv_path).read_text(encoding="utf-8").startswith("rang;niveau;ressource")
+
+    page.get_by_role("link", name="Couverture territoriale").click()
+    page.get_by_label("Déficience visuelle grave (DV)").check()
+    page.get_by_label("Troubles du spectre de l'autisme (TSA)").check()
+    page.get_by_label("Niveau territorial").select_option("REGION")
+    page.get_by_role("button", name="Calculer la couverture").click()
+    page.wait_for_load_state()
+    assert page.locator("table tbody tr").count() == 18
+    cov_frame = page.frame_locator("iframe.map")
+    cov_frame.locator(".leaflet-container").wait_for(timeout=30_000)
+    assert cov_frame.locator("path.leaflet-interactive").count() >= 18
+    page.evaluate("document.getElementById('couverture').scrollIntoView()")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "couverture.png"), full_page=False)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Télécharger le tableau (CSV)").click()
+    assert Path(download.value.path()).read_text(encoding="utf-8").startswith("code;territoire;population")
+    context.close()
+
+
+def test_every_page_has_no_axe_violation(server, browser):
+    url, keys, situation = server
+    anonymous = browser.new_context().new_page()
+    pages = {"/": anonymous, "/connexion": anonymous}
+    results = {}
+    for path, page in pages.items():
+        page.goto(f"{url}{path}")
+        results[path] = axe_violations(page)
+    context, page = login(browser, url, keys["erhr"])
+    page.goto(f"{url}/annuaire?type=Establishment&erhr=NA")
+    resource_link = page.locator("table tbody a").first.get_attribute("href")
+    for path in ["/recherche", "/recherche?d=DV&d=TSA&lieu=86194&age=17&rayon=100",
+                 "/recherche?d=DV&lieu=introuvable", "/recherche/fiche?d=DV&d=TSA&lieu=86194",
+                 "/couverture", "/couverture?d=DV&d=TSA&niveau=ERHR&seuil=60", "/couverture/manques?niveau=ERHR",
+                 "/couverture/simulation?d=DA&d=DV&commune=97101&niveau=ERHR&seuil=60",
+                 "/annuaire", resource_link, "/situations", f"/situations/{situation}"]:
+        page.goto(f"{url}{path}")
+        results[path] = axe_violations(page)
+    context.close()
+    assert {path: v for path, v in results.items() if v} == {}
+
+
+def test_keyboard_navigation_reaches_content_with_a_visible_skip_link(server, browser):
+    url, keys, _ = server
+    context, page = login(browser, url, keys["erhr"])
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused.strip() == "Aller au contenu"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "contenu"
+    context.close()
+
+
+def test_partner_sees_no_situation_page(server, browser):
+    url, keys, situation = server
+    context, page = login(browser, url, keys["partner"])
+    assert page.url.endswith("/couverture")
+    assert page.get_by_role("link", name="Situations").count() == 0
+    response = page.goto(f"{url}/situations")
+    assert response.status == 403 and "Votre rôle" in page.content() or "rôle" in page.content()
+    response = page.goto(f"{url}/situations/{situation}")
+    assert response.status == 403
+    response = page.goto(f"{url}/recherche")
+    assert response.status == 403
+    context.close()
+
+
+def test_session_cookie_is_httponly_and_strict(server, browser):
+    url, keys, _ = server
+    context, _page = login(browser, url, keys["erhr"])
+    [cookie] = [c for c in context.cookies() if c["name"] == "dihr_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    context.close()
+
+
+def test_forms_without_the_csrf_token_are_refused(server):
+    import httpx
+
+    url, keys, situation = server
+    with httpx.Client(base_url=url, follow_redirects=False) as c:
+        login_page = c.get("/connexion")
+        import re
+
+        token = re.search(r'name="csrf" value="([^"]+)"', login_page.text).group(1)
+        c.post("/connexion", data={"cle": keys["erhr"], "csrf": token})
+        forged = c.post(f"/situations/{situation}/orientation",
+                        data={"type": "ErhrTeam", "ressource": "NA", "date": "2026-11-20", "issue": "x", "csrf": "faux"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+
+
+def test_axe_check_catches_an_inaccessible_page(browser):
+    page = browser.new_context().new_page()
+    page.set_content('<html><head><title>x</title></head><body><img src="x.png"><input type="text"></body></html>')
+    ids = {v["id"] for v in axe_violations(page)}
+    assert {"image-alt", "label", "html-has-lang"} <= ids
