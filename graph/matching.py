@@ -394,7 +394,15 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         )
 
     def ordered(pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[tuple[int, float]]:
-        order = np.lexsort((idx.keys[pos], idx.kinds[pos], dist, -scored.score[pos], scored.tier[pos]))
+        """The first ``limit`` by rank: a partial selection on the numeric keys,
+        then a full sort (with the key tie-breakers) of that short list."""
+        if pos.size > 4 * query.limit:
+            # dist/1e8 < 1e-4, the score granularity: the order of (tier, -score, dist) is kept
+            primary = scored.tier[pos] * 10.0 - scored.score[pos] + dist / 1e8
+            cut = np.partition(primary, query.limit - 1)[query.limit - 1]
+            keep = primary <= cut
+            pos, dist = pos[keep], dist[keep]
+        order = np.lexsort((idx.keys[pos], idx.kinds[pos], dist, -scored.score[pos], scored.tier[pos]))[: query.limit]
         return [(int(pos[i]), float(dist[i])) for i in order]
 
     # Fully competent resources inside the radius, then the nearest fully

@@ -39,7 +39,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "NodeKind",
@@ -150,9 +150,9 @@ class SchemaError(ValueError):
     """A node or edge does not fit the schema (unknown kind, bad key, bad endpoints)."""
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRef:
-    """The identity of a node: its kind and natural key."""
+class NodeRef(NamedTuple):
+    """The identity of a node: its kind and natural key. A tuple, so that
+    hashing and comparing (done millions of times) stay in C."""
 
     kind: NodeKind
     key: str

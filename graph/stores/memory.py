@@ -127,16 +127,22 @@ class MemoryStore:
 
     # -- loading -----------------------------------------------------------
     def _load(self) -> None:
+        kinds = {k.value: k for k in NodeKind}
+        rels = {r.value: r for r in RelType}
+        refs: dict[tuple[str, str], NodeRef] = {}
         for kind, key, props in self._db.execute("SELECT kind, key, props FROM nodes"):
-            self._apply_node(NodeRef(NodeKind(kind), key), json.loads(props))
-        for row in self._db.execute(
+            ref = refs[(kind, key)] = NodeRef(kinds[kind], key)
+            self._apply_node(ref, json.loads(props))
+        batch = []
+        counts: Counter[RelType] = Counter()
+        for rel, skind, skey, tkind, tkey, ekey, props in self._db.execute(
             "SELECT type, skind, skey, tkind, tkey, ekey, props FROM edges"
         ):
-            rel, skind, skey, tkind, tkey, ekey, props = row
-            self._apply_edge(
-                (RelType(rel), NodeRef(NodeKind(skind), skey), NodeRef(NodeKind(tkind), tkey), ekey),
-                json.loads(props),
-            )
+            relation = rels[rel]
+            counts[relation] += 1
+            batch.append((refs[(skind, skey)], refs[(tkind, tkey)], (relation, ekey), {"props": json.loads(props)}))
+        self._graph.add_edges_from(batch)
+        self._edge_counts = counts
 
     def _apply_node(self, ref: NodeRef, props: dict[str, Any]) -> None:
         if ref.kind is NodeKind.COMMUNE:
