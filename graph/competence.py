@@ -48,7 +48,10 @@ class CompetenceIndex:
     age_min: NDArray[np.float64]
     age_max: NDArray[np.float64]
     position: dict[NodeRef, int]
+    departments: NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=str))
     links: dict[NodeRef, Links] = field(default_factory=dict)
+    #: combination key → (commune keys, open flags) of the situations presenting it (demand side).
+    demand: dict[str, tuple[list[str], NDArray[np.bool_]]] = field(default_factory=dict)
     tree: Any = None
     masks: dict[frozenset[str], NDArray[np.bool_]] = field(default_factory=dict)
 
@@ -73,9 +76,14 @@ def _bound(value: Any) -> float:
 def build_competence_index(
     resources: Iterable[tuple[NodeRef, float, float, dict[str, Any]]],
     links: Iterable[tuple[NodeRef, RelType, NodeRef, dict[str, Any]]],
+    *,
+    departments: dict[NodeRef, str] | None = None,
+    situations: Iterable[tuple[str, str, bool]] = (),
 ) -> CompetenceIndex:
     """``resources``: located local resources (ref, lat, lon, props);
-    ``links``: their HAS_EXPERTISE / ACCEPTS edges (source, type, target, props)."""
+    ``links``: their HAS_EXPERTISE / ACCEPTS edges (source, type, target, props);
+    ``departments``: each resource's department (a professional: its workplace's);
+    ``situations``: (combination key, commune key, open) of every situation."""
     rows = sorted(resources, key=lambda r: (r[0].kind.value, r[0].key))
     position = {ref: i for i, (ref, *_rest) in enumerate(rows)}
     lats = np.array([r[1] for r in rows], dtype=np.float64)
@@ -99,7 +107,14 @@ def build_competence_index(
         )
         for target, entries in grouped.items()
     }
+    grouped_demand: dict[str, tuple[list[str], list[bool]]] = defaultdict(lambda: ([], []))
+    for combination, commune, is_open in situations:
+        grouped_demand[combination][0].append(commune)
+        grouped_demand[combination][1].append(is_open)
+    deps = departments or {}
     return CompetenceIndex(
+        departments=np.array([deps.get(r[0], str(r[3].get("department", ""))) for r in rows], dtype=str),
+        demand={k: (v[0], np.array(v[1], bool)) for k, v in grouped_demand.items()},
         refs=[r[0] for r in rows],
         kinds=np.array([r[0].kind.value for r in rows], dtype=str),
         keys=np.array([r[0].key for r in rows], dtype=str),

@@ -146,7 +146,7 @@ def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]]) -> NDA
     if not points:
         return np.full(len(grid.codes), np.inf)
     tree = cKDTree(to_unit_xyz(np.array([p[0] for p in points]), np.array([p[1] for p in points])))
-    chords, _ = tree.query(grid.xyz, k=1)
+    chords, _ = tree.query(grid.xyz, k=1, workers=-1)
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
 
 
@@ -181,9 +181,12 @@ class _Supply:
 
 def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: TerritoryTable) -> _Supply:
     competent = competent_resources(store, codes, age=age, kinds=LOCAL_KINDS)
-    located = store.locations(competent)
-    departments = _departments_of(store, list(located))
-    return _Supply([located[r] for r in located], [departments.get(r, "") for r in located])
+    idx = store.competence_index()
+    positions = np.array(sorted(idx.position[ref] for ref in competent), dtype=np.int64)
+    return _Supply(
+        list(zip(idx.lats[positions].tolist(), idx.lons[positions].tolist(), strict=True)),
+        idx.departments[positions].tolist(),
+    )
 
 
 def _departments_of(store: GraphStore, refs: list[NodeRef]) -> dict[NodeRef, str]:
@@ -213,20 +216,10 @@ def _departments_of(store: GraphStore, refs: list[NodeRef]) -> dict[NodeRef, str
 
 def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid) -> list[int]:
     """Commune positions of the open situations whose combination includes ``codes``."""
-    combos = [n for n in store.nodes(K.COMBINATION) if codes <= codes_of_combination(n.key)]
-    presenting = store.edges_to([c.ref for c in combos], [R.PRESENTS])
-    situations = sorted({e.source for edges in presenting.values() for e in edges}, key=lambda r: r.key)
-    if not situations:
-        return []
-    nodes = store.get_nodes(K.SITUATION, [s.key for s in situations])
-    open_refs = [s for s in situations if s.key in nodes and nodes[s.key].props.get("status", "open") == "open"]
-    homes = store.edges_from(open_refs, [R.LIVES_IN])
-    result = []
-    for ref in open_refs:
-        for edge in homes.get(ref, []):
-            if edge.target.key in grid.position:
-                result.append(grid.position[edge.target.key])
-                break
+    result: list[int] = []
+    for combination, (communes, is_open) in sorted(store.competence_index().demand.items()):
+        if codes <= codes_of_combination(combination):
+            result += [grid.position[c] for c, o in zip(communes, is_open, strict=True) if o and c in grid.position]
     return result
 
 
@@ -259,18 +252,62 @@ def _aggregate(
         demand_of[of[position]] += 1
         if distances[position] > threshold_km:
             unmet_of[of[position]] += 1
+    # Every territory at once: population-weighted sums by territory index.
+    m = len(codes)
+    population = grid.population
+    total = np.bincount(of, weights=population, minlength=m)
+    finite = bool(len(distances)) and bool(np.isfinite(distances).all())
+    weighted = np.bincount(of, weights=distances * population, minlength=m) if finite else None
+    beyond = {t: np.bincount(of, weights=population * (distances > t), minlength=m) for t in thresholds}
+    medians = _weighted_medians(of, distances, population, m) if finite else None
     rows = []
     for i, code in enumerate(codes):
-        mask = of == i
+        pop = float(total[i])
+        mean = float(weighted[i] / pop) if weighted is not None and pop > 0 else None
+        median = float(medians[i]) if medians is not None and pop > 0 else None
         rows.append(
-            _summary(code, names[i], grid.population[mask], distances[mask], int(resources[i]),
-                     int(demand_of[i]), int(unmet_of[i]), threshold_km, thresholds)
+            _row(code, names[i], pop, mean, median, {t: float(beyond[t][i]) for t in thresholds},
+                 int(resources[i]), int(demand_of[i]), int(unmet_of[i]), threshold_km)
         )
     national = _summary(
         "FR", "France", grid.population, distances, len(supply_departments), len(demand),
         int(sum(1 for p in demand if distances[p] > threshold_km)), threshold_km, thresholds,
     )
     return national, rows
+
+
+def _weighted_medians(of: NDArray[np.int64], values: NDArray[np.float64], weights: NDArray[np.float64], m: int) -> NDArray[np.float64]:
+    """Per territory, the population-weighted median (as _weighted_median)."""
+    order = np.lexsort((values, of))
+    cumulative = np.cumsum(weights[order])
+    counts = np.bincount(of, minlength=m)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    before = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+    group_total = np.bincount(of, weights=weights, minlength=m)
+    at = np.searchsorted(cumulative, before + group_total / 2)
+    at = np.clip(at, starts, np.maximum(ends - 1, starts))
+    return np.where(counts > 0, values[order][np.minimum(at, len(values) - 1)], np.nan)
+
+
+def _row(
+    code: str, name: str, total: float, mean: float | None, median: float | None, beyond: dict[float, float],
+    resources: int, open_situations: int, without_solution: int, threshold_km: float,
+) -> TerritoryCoverage:
+    return TerritoryCoverage(
+        code=code,
+        name=name,
+        population=int(total),
+        resources=resources,
+        resources_per_100k=round(resources / total * 100_000, 3) if total > 0 else 0.0,
+        mean_km=None if mean is None else round(mean, 2),
+        median_km=None if median is None else round(median, 2),
+        mean_minutes=None if mean is None else estimated_minutes(mean),
+        share_beyond={t: round(b / total, 6) if total > 0 else 0.0 for t, b in beyond.items()},
+        population_beyond=int(beyond[threshold_km]),
+        open_situations=open_situations,
+        without_solution=without_solution,
+    )
 
 
 def _summary(

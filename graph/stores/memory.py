@@ -429,7 +429,7 @@ class MemoryStore:
     def competence_index(self) -> CompetenceIndex:
         with self._lock:
             if self._competence is None:
-                resources, links = [], []
+                resources, links, departments = [], [], {}
                 for kind in (NodeKind.ESTABLISHMENT, NodeKind.PROFESSIONAL, NodeKind.RESOURCE_POLE):
                     for key, props in self._by_kind[kind].items():
                         ref = NodeRef(kind, key)
@@ -440,7 +440,24 @@ class MemoryStore:
                         for _, target, (rel, _k), p in self._graph.out_edges(ref, keys=True, data="props"):
                             if rel in (RelType.HAS_EXPERTISE, RelType.ACCEPTS):
                                 links.append((ref, rel, target, p))
-                self._competence = build_competence_index(resources, links)
+                            elif rel is RelType.WORKS_AT and "department" not in props and ref not in departments:
+                                site = self._by_kind[target.kind].get(target.key, {})
+                                if "department" in site:
+                                    departments[ref] = str(site["department"])
+                situations = []
+                for key, props in self._by_kind[NodeKind.SITUATION].items():
+                    ref = NodeRef(NodeKind.SITUATION, key)
+                    combination = commune = None
+                    for _, target, (rel, _k) in self._graph.out_edges(ref, keys=True):
+                        if rel is RelType.PRESENTS:
+                            combination = target.key
+                        elif rel is RelType.LIVES_IN:
+                            commune = target.key
+                    if combination and commune:
+                        situations.append((combination, commune, props.get("status", "open") == "open"))
+                self._competence = build_competence_index(
+                    resources, links, departments=departments, situations=situations
+                )
             return self._competence
 
     def count_nodes(self) -> dict[NodeKind, int]:

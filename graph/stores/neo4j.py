@@ -159,6 +159,16 @@ WITH n, coalesce(n.location, min(w.location)) AS location
 WHERE location IS NOT NULL
 RETURN n.uid AS uid, n._json AS json, location
 """
+RESOURCE_DEPARTMENTS_CYPHER = """
+MATCH (p:Professional {ns: $ns})-[:WORKS_AT]->(w:DihrNode)
+WHERE p.department IS NULL AND w.department IS NOT NULL
+RETURN p.uid AS uid, min(w.department) AS department
+"""
+SITUATION_DEMAND_CYPHER = """
+MATCH (s:Situation {ns: $ns})-[:PRESENTS]->(c:Combination)
+MATCH (s)-[:LIVES_IN]->(m:Commune)
+RETURN c.key AS combination, m.key AS commune, coalesce(s.status, 'open') = 'open' AS is_open
+"""
 COMPETENCE_LINKS_CYPHER = """
 MATCH (s:DihrNode {ns: $ns})-[r:HAS_EXPERTISE|ACCEPTS]->(t:DihrNode)
 WHERE s.kind IN ['Establishment', 'Professional', 'ResourcePole']
@@ -215,6 +225,8 @@ def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
         "LOCATIONS_CYPHER": (LOCATIONS_CYPHER, ("uids",)),
         "RESOURCES_CYPHER": (RESOURCES_CYPHER, ("ns",)),
         "COMPETENCE_LINKS_CYPHER": (COMPETENCE_LINKS_CYPHER, ("ns",)),
+        "RESOURCE_DEPARTMENTS_CYPHER": (RESOURCE_DEPARTMENTS_CYPHER, ("ns",)),
+        "SITUATION_DEMAND_CYPHER": (SITUATION_DEMAND_CYPHER, ("ns",)),
         "COUNT_NODES_CYPHER": (COUNT_NODES_CYPHER, ("ns",)),
         "COUNT_EDGES_CYPHER": (COUNT_EDGES_CYPHER, ("ns",)),
         "DROP_NAMESPACE_CYPHER": (DROP_NAMESPACE_CYPHER, ("ns",)),
@@ -556,7 +568,14 @@ class Neo4jStore:
                 (self._ref(r["source"]), RelType(r["type"]), self._ref(r["target"]), json.loads(r["json"]))
                 for r in self._read(COMPETENCE_LINKS_CYPHER, ns=self._ns)
             ]
-            self._competence = build_competence_index(resources, links)
+            departments = {
+                self._ref(r["uid"]): str(r["department"]) for r in self._read(RESOURCE_DEPARTMENTS_CYPHER, ns=self._ns)
+            }
+            situations = [
+                (r["combination"], r["commune"], bool(r["is_open"]))
+                for r in self._read(SITUATION_DEMAND_CYPHER, ns=self._ns)
+            ]
+            self._competence = build_competence_index(resources, links, departments=departments, situations=situations)
         return self._competence
 
     def count_nodes(self) -> dict[NodeKind, int]:
