@@ -314,27 +314,15 @@ def _summary(
     code: str, name: str, population: NDArray[np.float64], distances: NDArray[np.float64], resources: int,
     open_situations: int, without_solution: int, threshold_km: float, thresholds: tuple[float, ...],
 ) -> TerritoryCoverage:
+    """One territory from its communes' populations and distances (the national row)."""
     total = float(population.sum())
     mean: float | None = None
     median: float | None = None
     if total > 0 and len(distances) and np.isfinite(distances).all():  # else: no competent resource at all
         mean = float((distances * population).sum() / total)
         median = _weighted_median(distances, population)
-    shares = {t: (float(population[distances > t].sum() / total) if total > 0 else 0.0) for t in thresholds}
-    return TerritoryCoverage(
-        code=code,
-        name=name,
-        population=int(total),
-        resources=resources,
-        resources_per_100k=round(resources / total * 100_000, 3) if total > 0 else 0.0,
-        mean_km=None if mean is None else round(mean, 2),
-        median_km=None if median is None else round(median, 2),
-        mean_minutes=None if mean is None else estimated_minutes(mean),
-        share_beyond={t: round(s, 6) for t, s in shares.items()},
-        population_beyond=int(population[distances > threshold_km].sum()),
-        open_situations=open_situations,
-        without_solution=without_solution,
-    )
+    beyond = {t: float(population[distances > t].sum()) for t in thresholds}
+    return _row(code, name, total, mean, median, beyond, resources, open_situations, without_solution, threshold_km)
 
 
 def coverage(
