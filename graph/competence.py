@@ -54,6 +54,9 @@ class CompetenceIndex:
     demand: dict[str, tuple[list[str], NDArray[np.bool_]]] = field(default_factory=dict)
     tree: Any = None
     masks: dict[frozenset[str], NDArray[np.bool_]] = field(default_factory=dict)
+    #: Other read models derived from the same store state (e.g. the territory table),
+    #: built on first use and dropped with the index at the store's next write.
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def kind_mask(self, kinds: frozenset[str]) -> NDArray[np.bool_]:
         """Which positions hold a resource of these kinds (cached per set of kinds)."""

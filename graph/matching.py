@@ -52,7 +52,7 @@ from graph.geo import chord_for_km, estimated_minutes, haversine_km, haversine_k
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
 from graph.store import GraphStore
-from graph.territories import TerritoryTable, commune_info, resolve_commune
+from graph.territories import TerritoryTable, commune_info, resolve_commune, territory_table
 from graph.vocabulary import CONDITIONS, normalise_conditions, normalise_deficiencies, normalise_skills
 
 __all__ = [
@@ -357,7 +357,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
 
     Raises InvalidInput / UnknownCode on bad input; writes nothing."""
     needs = _validate(query)
-    table = TerritoryTable(store)
+    table = territory_table(store)
     place, notes = _place(store, query, table)
     person_erhr = table.erhr_of_department.get(place.department, "")
     qualification = qualify(needs.deficiencies)

@@ -25,6 +25,7 @@ __all__ = [
     "erhr_info",
     "resolve_commune",
     "search_communes",
+    "territory_table",
 ]
 
 
@@ -111,6 +112,15 @@ _KIND_LABEL = {
 
 def _territory(kind: TerritoryKind, node: Node) -> Territory:
     return Territory(kind, node.key, str(node.props.get("name", node.key)), int(node.props.get("population", 0)))
+
+
+def territory_table(store: GraphStore) -> TerritoryTable:
+    """The territory table of the store's current state (kept until its next write)."""
+    derived = store.competence_index().derived
+    table = derived.get("territories")
+    if table is None:
+        table = derived["territories"] = TerritoryTable(store)
+    return table  # type: ignore[no-any-return]
 
 
 def territories(store: GraphStore, kind: TerritoryKind) -> list[Territory]:
