@@ -196,7 +196,7 @@ def _departments_of(store: GraphStore, refs: list[NodeRef]) -> dict[NodeRef, str
     found: dict[NodeRef, str] = {}
     missing: list[NodeRef] = []
     for kind, keys in by_kind.items():
-        for key, node in store.get_nodes(kind, keys).items():
+        for _key, node in store.get_nodes(kind, keys).items():
             if "department" in node.props:
                 found[node.ref] = str(node.props["department"])
             else:

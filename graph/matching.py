@@ -49,10 +49,10 @@ from numpy.typing import NDArray
 
 from graph.competence import CompetenceIndex, admits
 from graph.geo import chord_for_km, estimated_minutes, haversine_km, haversine_km_many, to_unit_xyz
-from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
+from graph.model import Edge, Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
 from graph.store import GraphStore
-from graph.territories import TerritoryTable, commune_info, resolve_commune, territory_table
+from graph.territories import TerritoryTable, commune_info, territory_table
 from graph.vocabulary import CONDITIONS, normalise_conditions, normalise_deficiencies, normalise_skills
 
 __all__ = [

@@ -96,3 +96,16 @@ def bearer(store: GraphStore, role: str = "gnchr", territory: str | None = None)
 
     _, secret = create_key(store, role, territory=territory, label=f"tests {role}")
     return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def net(store: GraphStore):
+    """The small test territory with one resource competent for DV+TSA at Poitiers."""
+    from graph.model import Node, NodeKind, NodeRef
+    from tests.factories import POITIERS, Network
+
+    n = Network(store)
+    store.upsert([Node(NodeKind.ESTABLISHMENT, "860000001",
+                       {"name": "E1", "lat": POITIERS[0], "lon": POITIERS[1], "department": "86"})])
+    n._links(NodeRef(NodeKind.ESTABLISHMENT, "860000001"), {}, {"DV": 3, "TSA": 2})
+    return n

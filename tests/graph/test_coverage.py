@@ -8,19 +8,10 @@ from graph.coverage import Addition, Level, coverage, gaps, what_if
 from graph.errors import InvalidInput
 from graph.geo import haversine_km
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
-from tests.factories import POITIERS, Network
+from tests.factories import POITIERS
 
 K, R = NodeKind, RelType
 MIGNE, NIORT, LYON = (46.63, 0.305), (46.32, -0.46), (45.76, 4.83)
-
-
-@pytest.fixture
-def net(store):
-    n = Network(store)
-    # one resource competent for DV+TSA, exactly at Poitiers' centroid
-    store.upsert([Node(K.ESTABLISHMENT, "860000001", {"name": "E1", "lat": POITIERS[0], "lon": POITIERS[1], "department": "86"})])
-    n._links(NodeRef(K.ESTABLISHMENT, "860000001"), {}, {"DV": 3, "TSA": 2})
-    return n
 
 
 def by_code(result):

@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.model import NodeKind, NodeRef, RelType
 from graph.stores.memory import MemoryStore
 from importers._files import FileFormatError
 from importers.equipements import clientele_table, import_equipements

@@ -46,7 +46,7 @@ def structure(finess: str, dep: str, commune: str, *, name: str = "IME LES TILLE
               fields: int = 32) -> str:
     values = [
         "structureet", finess, "860000000", name, name + " LONG", "", "", "12", "RUE", "DES LILAS", "", "",
-        commune, dep, "DEP", f"86000 VILLE", "0549000000", "", category, "Institut Médico-Educatif (I.M.E.)",
+        commune, dep, "DEP", "86000 VILLE", "0549000000", "", category, "Institut Médico-Educatif (I.M.E.)",
         "4101", "Etablissements pour Enfants et Adolescents Handicapés", "", "8891A", "34", "ARS", "", "", "1990-01-01",
         "1990-01-01", "2020-06-30", "",
     ]

@@ -10,7 +10,6 @@ import pytest
 from graph.coverage import Level, coverage
 from maps import coverage_map
 from maps._base import local_vendor_dir
-from tests.graph.test_coverage import net  # noqa: F401 - fixture reuse
 from tests.maps.test_maps import SQUARES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

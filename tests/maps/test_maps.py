@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from graph.coverage import Level, coverage, gaps
 from graph.matching import SituationQuery, find_resources
 from maps import coverage_map, gap_map, situation_map
-from tests.graph.test_coverage import net  # noqa: F401 - fixture reuse
 
 SQUARES = {  # simple outlines around the test departments
     "86": {"type": "Polygon", "coordinates": [[[0.0, 46.3], [0.8, 46.3], [0.8, 46.9], [0.0, 46.9], [0.0, 46.3]]]},
