@@ -65,6 +65,11 @@ class CompetenceIndex:
             cached = self.masks[kinds] = np.isin(self.kinds, sorted(kinds)) if len(self.refs) else np.zeros(0, bool)
         return cached
 
+    def department_of(self, ref: NodeRef) -> str | None:
+        """The resource's department (a professional: its workplace's), if indexed and known."""
+        position = self.position.get(ref)
+        return None if position is None else (str(self.departments[position]) or None)
+
     def to(self, target: NodeRef) -> Links:
         return self.links.get(target, _EMPTY)
 
@@ -85,7 +90,8 @@ def build_competence_index(
 ) -> CompetenceIndex:
     """``resources``: located local resources (ref, lat, lon, props);
     ``links``: their HAS_EXPERTISE / ACCEPTS edges (source, type, target, props);
-    ``departments``: each resource's department (a professional: its workplace's);
+    ``departments``: each resource's department (a professional: that of its
+    workplace with the smallest key);
     ``situations``: (combination key, commune key, open) of every situation."""
     rows = sorted(resources, key=lambda r: (r[0].kind.value, r[0].key))
     position = {ref: i for i, (ref, *_rest) in enumerate(rows)}

@@ -14,7 +14,6 @@ up to the national population.
 
 from __future__ import annotations
 
-import enum
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +25,10 @@ from scipy.spatial import cKDTree
 from graph.errors import InvalidInput
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, to_unit_xyz
 from graph.matching import LOCAL_KINDS, competent_resources
-from graph.model import NodeKind, NodeRef, RelType, codes_of_combination, combination_key
+from graph.model import NodeKind, RelType, codes_of_combination, combination_key
 from graph.rare import CRITERIA, criterion_combinations
 from graph.store import GraphStore
-from graph.territories import TerritoryTable, resolve_commune
+from graph.territories import TerritoryKind, TerritoryTable, resolve_commune
 from graph.vocabulary import normalise_deficiencies
 
 __all__ = [
@@ -52,10 +51,8 @@ K, R = NodeKind, RelType
 DEFAULT_THRESHOLDS_KM = (30.0, 60.0, 100.0)
 
 
-class Level(enum.StrEnum):
-    DEPARTMENT = "DEPARTMENT"
-    REGION = "REGION"
-    ERHR = "ERHR"
+#: The levels of aggregation are the territory kinds.
+Level = TerritoryKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,31 +184,6 @@ def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: Te
         list(zip(idx.lats[positions].tolist(), idx.lons[positions].tolist(), strict=True)),
         idx.departments[positions].tolist(),
     )
-
-
-def _departments_of(store: GraphStore, refs: list[NodeRef]) -> dict[NodeRef, str]:
-    by_kind: dict[NodeKind, list[str]] = defaultdict(list)
-    for ref in refs:
-        by_kind[ref.kind].append(ref.key)
-    found: dict[NodeRef, str] = {}
-    missing: list[NodeRef] = []
-    for kind, keys in by_kind.items():
-        for _key, node in store.get_nodes(kind, keys).items():
-            if "department" in node.props:
-                found[node.ref] = str(node.props["department"])
-            else:
-                missing.append(node.ref)
-    if missing:
-        sites = store.edges_from(missing, [R.WORKS_AT])
-        targets = {e.target for edges in sites.values() for e in edges}
-        site_nodes = {t: store.get_node(t.kind, t.key) for t in targets}
-        for ref, edges in sites.items():
-            for edge in sorted(edges, key=lambda e: e.target.key):
-                node = site_nodes.get(edge.target)
-                if node is not None and "department" in node.props:
-                    found[ref] = str(node.props["department"])
-                    break
-    return found
 
 
 def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid) -> list[int]:

@@ -328,9 +328,6 @@ def _basis(comp: _Competence, needs: _Needs) -> Basis:
     return Basis.PARTIAL
 
 
-_TIER = {Basis.COMBINATION: 0, Basis.ALL_DEFICIENCIES: 1, Basis.PARTIAL: 2, Basis.TERRITORIAL: 3, Basis.NATIONAL: 4}
-
-
 def _score(comp: _Competence, needs: _Needs) -> float:
     total = len(needs.deficiencies) + len(needs.skills)
     levels = sum(c.level for c in comp.deficiencies.values()) + sum(c.level for c in comp.skills.values())
@@ -346,10 +343,6 @@ class _Candidate:
     score: float
     distance_km: float | None
     within: bool
-
-    def sort_key(self) -> tuple[int, float, float, str, str]:
-        distance = self.distance_km if self.distance_km is not None else float("inf")
-        return (_TIER[self.basis], -self.score, distance, self.node.kind.value, self.node.key)
 
 
 def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
@@ -429,7 +422,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # Fully competent resources inside the radius, then the nearest fully
     # competent ones beyond it (widening), then partial ones inside the radius.
     ranked = ranked_candidates
-    departments = _departments(store, [c.node for c in ranked])
+    departments = {
+        c.node.key: dep for c in ranked + pool_candidates if (dep := idx.department_of(c.node.ref)) is not None
+    }
 
     matches: list[Match] = []
     for cand in ranked:
@@ -447,8 +442,6 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             cand = _national_candidate(cnrhr, competences.get(cnrhr.ref), needs, place)
             matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, {}, table, person_erhr))
 
-    if teams:
-        departments.update(_departments(store, [m.node for team in teams for m in team]))
     team_results = tuple(
         Team(
             members=tuple(
@@ -609,30 +602,6 @@ def _national_candidate(node: Node, comp: _Competence | None, needs: _Needs, pla
     )
     basis = _basis(comp, needs) if comp.combination else Basis.NATIONAL
     return _Candidate(node, comp, basis, _score(comp, needs), distance, True)
-
-
-def _departments(store: GraphStore, nodes: list[Node]) -> dict[str, str]:
-    """Department of each resource: its own, else its workplace's (one trip)."""
-    result = {n.key: str(n.props["department"]) for n in nodes if "department" in n.props}
-    missing = [n.ref for n in nodes if "department" not in n.props and n.kind is K.PROFESSIONAL]
-    if missing:
-        workplaces = store.edges_from(missing, [R.WORKS_AT])
-        site_refs: dict[NodeKind, set[str]] = defaultdict(set)
-        for edges in workplaces.values():
-            for edge in edges:
-                site_refs[edge.target.kind].add(edge.target.key)
-        sites = {
-            NodeRef(kind, key): node
-            for kind, keys in site_refs.items()
-            for key, node in store.get_nodes(kind, keys).items()
-        }
-        for ref, edges in workplaces.items():
-            for edge in sorted(edges, key=lambda e: e.target.key):
-                site = sites.get(edge.target)
-                if site is not None and "department" in site.props:
-                    result[ref.key] = str(site.props["department"])
-                    break
-    return result
 
 
 def _match(

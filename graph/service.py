@@ -275,8 +275,12 @@ def list_resources(
     for k in kinds:
         nodes = [n for n in store.nodes(k) if allowed is None or n.ref in allowed]
         if erhr:
-            departments = cov._departments_of(store, [n.ref for n in nodes])  # professionals: their workplace's
-            nodes = [n for n in nodes if table.erhr_of_department.get(departments.get(n.ref, "")) == erhr]
+            idx = store.competence_index()  # professionals: their workplace's department
+
+            def department(n: Node) -> str:
+                return idx.department_of(n.ref) or str(n.props.get("department", ""))
+
+            nodes = [n for n in nodes if table.erhr_of_department.get(department(n)) == erhr]
         rows += nodes
     rows.sort(key=lambda n: (str(n.props.get("name") or n.props.get("profession") or n.key).lower(), n.key))
     page = rows[offset : offset + limit]

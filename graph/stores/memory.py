@@ -430,6 +430,7 @@ class MemoryStore:
         with self._lock:
             if self._competence is None:
                 resources, links, departments = [], [], {}
+                workplace: dict[NodeRef, str] = {}
                 for kind in (NodeKind.ESTABLISHMENT, NodeKind.PROFESSIONAL, NodeKind.RESOURCE_POLE):
                     for key, props in self._by_kind[kind].items():
                         ref = NodeRef(kind, key)
@@ -440,9 +441,10 @@ class MemoryStore:
                         for _, target, (rel, _k), p in self._graph.out_edges(ref, keys=True, data="props"):
                             if rel in (RelType.HAS_EXPERTISE, RelType.ACCEPTS):
                                 links.append((ref, rel, target, p))
-                            elif rel is RelType.WORKS_AT and "department" not in props and ref not in departments:
+                            elif rel is RelType.WORKS_AT and "department" not in props:
                                 site = self._by_kind[target.kind].get(target.key, {})
-                                if "department" in site:
+                                if "department" in site and (ref not in workplace or target.key < workplace[ref]):
+                                    workplace[ref] = target.key
                                     departments[ref] = str(site["department"])
                 situations = []
                 for key, props in self._by_kind[NodeKind.SITUATION].items():

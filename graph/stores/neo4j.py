@@ -162,7 +162,8 @@ RETURN n.uid AS uid, n._json AS json, location
 RESOURCE_DEPARTMENTS_CYPHER = """
 MATCH (p:Professional {ns: $ns})-[:WORKS_AT]->(w:DihrNode)
 WHERE p.department IS NULL AND w.department IS NOT NULL
-RETURN p.uid AS uid, min(w.department) AS department
+WITH p, w ORDER BY w.key
+RETURN p.uid AS uid, collect(w.department)[0] AS department
 """
 SITUATION_DEMAND_CYPHER = """
 MATCH (s:Situation {ns: $ns})-[:PRESENTS]->(c:Combination)
