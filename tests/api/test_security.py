@@ -62,6 +62,8 @@ REFERRAL_MUTATION = """mutation($id: String!) { recordReferral(situationId: $id,
 
 DIRECTORY = {
     "deficiencies": "{ deficiencies { code } }",
+    "skills": "{ skills { code } }",
+    "conditions": "{ conditions { orpha } }",
     "territories": "{ territories(kind: ERHR) { code } }",
     "commune": '{ commune(code: "86194") { name } }',
     "erhr": '{ erhr(code: "NA") { name } }',
@@ -77,13 +79,13 @@ RESTRICTED = {
 }
 
 
-@pytest.mark.parametrize("role", ["partner", "erhr_na", "gnchr"])
+@pytest.mark.parametrize("role", ["partner", "erhr_na", "erhr_ara", "gnchr"])
 @pytest.mark.parametrize("operation", sorted(DIRECTORY))
 def test_directory_and_aggregates_are_open_to_every_role(client, keys, role, operation):
     assert gql(client, keys[role][1], DIRECTORY[operation])[0] == "OK"
 
 
-@pytest.mark.parametrize("role,expected", [("partner", "FORBIDDEN"), ("erhr_na", "OK"), ("gnchr", "OK")])
+@pytest.mark.parametrize("role,expected", [("partner", "FORBIDDEN"), ("erhr_na", "OK"), ("erhr_ara", "OK"), ("gnchr", "OK")])
 @pytest.mark.parametrize("operation", sorted(RESTRICTED))
 def test_matching_network_and_situations_are_refused_to_partners(client, keys, role, expected, operation):
     assert gql(client, keys[role][1], RESTRICTED[operation])[0] == expected
@@ -122,7 +124,7 @@ def test_an_erhr_lists_only_its_own_situations_and_each_read_is_audited(client, 
 def test_situation_types_are_unreachable_from_partner_fields(app):
     from api.schema import schema
 
-    partner_roots = set(DIRECTORY) | {"skills", "conditions"}
+    partner_roots = set(DIRECTORY)
     graph = schema._schema  # graphql-core schema
     seen: set[str] = set()
 
