@@ -4,38 +4,42 @@ graph per query.
 
 Built from the store (``GraphStore.competence_index()``), kept by the store
 until its next write. For every need target (a Deficiency, Skill, Combination
-or Condition node) it holds the resources linked to it: resource position,
-whether the link is an ``ACCEPTS`` (age band, level 1) or a ``HAS_EXPERTISE``
-(level), and the age band.
+or Condition node) it holds, over every resource position, the highest
+``HAS_EXPERTISE`` level (a dense small-integer column), and the ``ACCEPTS``
+links with their age bands (level 1 when the band admits the person). For
+every resource it keeps its competence links themselves, so that the few
+resources returned are explained without walking the graph again.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
+from graph.geo import EARTH_RADIUS_KM
+from graph.model import NodeKind, NodeRef, RelType
 
-from graph.geo import to_unit_xyz
-from graph.model import NodeRef, RelType
+__all__ = ["Accepts", "CompetenceIndex", "Link", "build_competence_index", "admits"]
 
-__all__ = ["Links", "CompetenceIndex", "build_competence_index", "admits"]
+#: One competence link of a resource: (type, target, the edge's properties).
+Link = tuple[RelType, NodeRef, Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
-class Links:
+class Accepts:
+    """The ACCEPTS links to one target: resource positions and age bands."""
+
     ids: NDArray[np.int64]
-    accepts: NDArray[np.bool_]
-    level: NDArray[np.int64]
     age_min: NDArray[np.float64]  # nan: no bound
     age_max: NDArray[np.float64]
 
 
-_EMPTY = Links(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+_NO_ACCEPTS = Accepts(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +53,25 @@ class CompetenceIndex:
     age_max: NDArray[np.float64]
     position: dict[NodeRef, int]
     departments: NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=str))
-    links: dict[NodeRef, Links] = field(default_factory=dict)
+    #: target → highest HAS_EXPERTISE level of every resource (0: none), int8 over positions.
+    expertise_levels: dict[NodeRef, NDArray[np.int8]] = field(default_factory=dict)
+    accepts_links: dict[NodeRef, Accepts] = field(default_factory=dict)
+    #: position → that resource's HAS_EXPERTISE / ACCEPTS links (for explanations).
+    out: list[tuple[Link, ...]] = field(default_factory=list)
     #: combination key → (commune keys, open flags) of the situations presenting it (demand side).
     demand: dict[str, tuple[list[str], NDArray[np.bool_]]] = field(default_factory=dict)
-    tree: Any = None
-    masks: dict[frozenset[str], NDArray[np.bool_]] = field(default_factory=dict)
+    #: cached boolean columns: per set of kinds, per age.
+    masks: dict[Any, NDArray[np.bool_]] = field(default_factory=dict)
     #: Other read models derived from the same store state (e.g. the territory table),
     #: built on first use and dropped with the index at the store's next write.
-    derived: dict[str, Any] = field(default_factory=dict)
+    derived: dict[Any, Any] = field(default_factory=dict)
+
+    def band(self, lat: float, radius_km: float) -> slice:
+        """The positions whose latitude allows a great-circle distance ≤ ``radius_km``
+        from latitude ``lat`` (along a meridian is the shortest way to change latitude)."""
+        margin = math.degrees((radius_km + 0.001) / EARTH_RADIUS_KM)  # + 1 m: distances are rounded to the metre
+        lo, hi = int(np.searchsorted(self.lats, lat - margin, "left")), int(np.searchsorted(self.lats, lat + margin, "right"))
+        return slice(lo, hi)
 
     def kind_mask(self, kinds: frozenset[str]) -> NDArray[np.bool_]:
         """Which positions hold a resource of these kinds (cached per set of kinds)."""
@@ -70,8 +85,34 @@ class CompetenceIndex:
         position = self.position.get(ref)
         return None if position is None else (str(self.departments[position]) or None)
 
-    def to(self, target: NodeRef) -> Links:
-        return self.links.get(target, _EMPTY)
+    def expertise(self, target: NodeRef) -> NDArray[np.int8]:
+        """Every resource's highest HAS_EXPERTISE level on ``target`` (0: none; read-only)."""
+        column = self.expertise_levels.get(target)
+        if column is None:
+            column = self.derived.get("no expertise")
+            if column is None:
+                column = self.derived["no expertise"] = np.zeros(len(self.refs), np.int8)
+                column.flags.writeable = False
+        return column
+
+    def accepts(self, target: NodeRef) -> Accepts:
+        return self.accepts_links.get(target, _NO_ACCEPTS)
+
+    def targets(self, kind: NodeKind) -> list[str]:
+        """Keys of the ``kind`` nodes some indexed resource has expertise on."""
+        key = ("targets", kind)
+        cached = self.derived.get(key)
+        if cached is None:
+            cached = self.derived[key] = [t.key for t in self.expertise_levels if t.kind is kind]
+        return cached
+
+    def age_mask(self, age: int | None) -> NDArray[np.bool_]:
+        """Which resources' own age bounds admit ``age`` (cached per age)."""
+        key = ("age", age)
+        cached = self.masks.get(key)
+        if cached is None:
+            cached = self.masks[key] = admits(self.age_min, self.age_max, age)
+        return cached
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -93,28 +134,40 @@ def build_competence_index(
     ``departments``: each resource's department (a professional: that of its
     workplace with the smallest key);
     ``situations``: (combination key, commune key, open) of every situation."""
-    rows = sorted(resources, key=lambda r: (r[0].kind.value, r[0].key))
+    # Positions in latitude order: the resources near a point lie in one slice (``band``).
+    rows = sorted(resources, key=lambda r: (r[1], r[0].kind.value, r[0].key))
     position = {ref: i for i, (ref, *_rest) in enumerate(rows)}
     lats = np.array([r[1] for r in rows], dtype=np.float64)
     lons = np.array([r[2] for r in rows], dtype=np.float64)
-    grouped: dict[NodeRef, list[tuple[int, bool, int, float, float]]] = defaultdict(list)
+    n = len(rows)
+    expertise: dict[NodeRef, NDArray[np.int8]] = {}
+    accepts: dict[NodeRef, list[tuple[int, float, float]]] = defaultdict(list)
+    out: list[list[Link]] = [[] for _ in range(n)]
     for source, rel, target, props in links:
         i = position.get(source)
         if i is None:
             continue
         if rel is RelType.ACCEPTS:
-            grouped[target].append((i, True, 1, _bound(props.get("age_min")), _bound(props.get("age_max"))))
+            accepts[target].append((i, _bound(props.get("age_min")), _bound(props.get("age_max"))))
         elif rel is RelType.HAS_EXPERTISE:
-            grouped[target].append((i, False, int(props["level"]), float("nan"), float("nan")))
-    columns = {
-        target: Links(
+            column = expertise.get(target)
+            if column is None:
+                column = expertise[target] = np.zeros(n, np.int8)
+            column[i] = max(column[i], int(props["level"]))
+        else:
+            continue
+        out[i].append((rel, target, props))
+    for column in expertise.values():
+        column.flags.writeable = False
+    for links_of in out:  # one order whatever the store: expertise first, then by target
+        links_of.sort(key=lambda link: (link[0] is not RelType.HAS_EXPERTISE, link[1].kind.value, link[1].key))
+    accepts_columns = {
+        target: Accepts(
             np.array([e[0] for e in entries], np.int64),
-            np.array([e[1] for e in entries], bool),
-            np.array([e[2] for e in entries], np.int64),
-            np.array([e[3] for e in entries], np.float64),
-            np.array([e[4] for e in entries], np.float64),
+            np.array([e[1] for e in entries], np.float64),
+            np.array([e[2] for e in entries], np.float64),
         )
-        for target, entries in grouped.items()
+        for target, entries in accepts.items()
     }
     grouped_demand: dict[str, tuple[list[str], list[bool]]] = defaultdict(lambda: ([], []))
     for combination, commune, is_open in situations:
@@ -132,8 +185,9 @@ def build_competence_index(
         age_min=np.array([_bound(r[3].get("age_min")) for r in rows], np.float64),
         age_max=np.array([_bound(r[3].get("age_max")) for r in rows], np.float64),
         position=position,
-        links=columns,
-        tree=cKDTree(to_unit_xyz(lats, lons)) if rows else None,
+        expertise_levels=expertise,
+        accepts_links=accepts_columns,
+        out=[tuple(o) for o in out],
     )
 
 

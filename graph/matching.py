@@ -38,18 +38,19 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from graph.errors import InvalidInput, UnknownCode
 import numpy as np
 from numpy.typing import NDArray
 
+from graph.errors import InvalidInput, UnknownCode
 from graph.competence import CompetenceIndex, admits
-from graph.geo import chord_for_km, estimated_minutes, haversine_km, haversine_km_many, to_unit_xyz
-from graph.model import Edge, Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
+from graph.geo import EARTH_RADIUS_KM, estimated_minutes, haversine_km, haversine_km_many
+from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
 from graph.store import GraphStore
 from graph.territories import TerritoryTable, commune_info, territory_table
@@ -111,16 +112,18 @@ class SituationQuery:
     limit: int = 20
 
 
-@dataclass(frozen=True, slots=True)
-class NeedCoverage:
+class NeedCoverage(NamedTuple):
+    """One need a resource covers, and the graph path that proves it (immutable)."""
+
     need: str
     need_kind: str  # "deficiency" | "skill"
     level: int
     path: str  # the graph path that proves it
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
+    """One ranked resource of an answer (immutable; a tuple for speed: dozens per answer)."""
+
     rank: int
     kind: NodeKind
     key: str
@@ -288,21 +291,31 @@ class _Competence:
             table[cover.need] = cover
 
 
-def _apply(comp: _Competence, edge: Edge, target: NodeRef, needs: _Needs, age: int | None) -> None:
-    src = _KIND_NAME[edge.source.kind]
-    if edge.type is R.ACCEPTS:
-        if _admits(edge.props, age):
-            path = f"{src} —ACCEPTS({_age_text(edge.props)})→ {target.key}"
+def _apply(
+    comp: _Competence, source: NodeKind, rel: RelType, target: NodeRef, props: Mapping[str, Any], needs: _Needs,
+    age: int | None,
+) -> None:
+    """What one competence link of a resource of kind ``source`` covers of the needs, with its path."""
+    src = _KIND_NAME[source]
+    if rel is R.ACCEPTS:
+        if target.key in needs.deficiencies and _admits(props, age):
+            path = f"{src} —ACCEPTS({_age_text(props)})→ {target.key}"
             comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", 1, path))
         return
-    level = int(edge.props["level"])
+    if rel is not R.HAS_EXPERTISE:
+        return
+    level = int(props["level"])
     if target.kind is K.DEFICIENCY:
-        path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
-        comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", level, path))
+        if target.key in needs.deficiencies:
+            path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
+            comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", level, path))
     elif target.kind is K.SKILL:
-        path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
-        comp.offer(comp.skills, NeedCoverage(target.key, "skill", level, path))
+        if target.key in needs.skills:
+            path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
+            comp.offer(comp.skills, NeedCoverage(target.key, "skill", level, path))
     elif target.kind is K.COMBINATION:
+        if not needs.deficiencies <= codes_of_combination(target.key):
+            return
         path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
         if target.key != needs.combination:
             path += f" (inclut {needs.combination})"
@@ -355,26 +368,25 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     person_erhr = table.erhr_of_department.get(place.department, "")
     qualification = qualify(needs.deficiencies)
     kinds = frozenset(query.kinds) if query.kinds is not None else LOCAL_KINDS
-    scored = _score_all(store, needs, query.age, kinds)
-    idx = scored.index
-    inside_pos, inside_dist = _within(idx, place.lat, place.lon, query.radius_km)
-    keep = scored.candidate[inside_pos]
-    inside_pos, inside_dist = inside_pos[keep], inside_dist[keep]
+    idx = store.competence_index()
+    # Scored over the latitude band that can hold the radius (a slice of the index).
+    scored = _score_all(idx, needs, query.age, kinds, idx.band(place.lat, query.radius_km))
+    inside_pos, inside_dist = _within(scored, place.lat, place.lon, query.radius_km)
     full_mask = scored.tier[inside_pos] <= 1
     widening = None
-    beyond_pos = np.zeros(0, np.int64)
-    beyond_dist = np.zeros(0)
+    beyond: list[_Pick] = []
     n_full = int(full_mask.sum())
     if n_full < query.limit:
         wanted = query.limit - n_full
-        everywhere = np.flatnonzero(scored.candidate & (scored.tier <= 1))
-        far = haversine_km_many(place.lat, place.lon, idx.lats[everywhere], idx.lons[everywhere]).round(3)
+        everywhere = scored if scored.offset == 0 and len(scored.tier) == len(idx) else _score_all(idx, needs, query.age, kinds)
+        pos = np.flatnonzero(everywhere.candidate & (everywhere.tier <= 1))
+        far = haversine_km_many(place.lat, place.lon, idx.lats[pos], idx.lons[pos]).round(3)
         outside = far > query.radius_km
-        everywhere, far = everywhere[outside], far[outside]
-        order = np.lexsort((idx.keys[everywhere], far))[:wanted]
-        beyond_pos, beyond_dist = everywhere[order], far[order]
+        pos, far = pos[outside], far[outside]
+        order = np.lexsort((idx.keys[pos], far))[:wanted]
+        beyond = [everywhere.pick(int(pos[i]), float(far[i]), False) for i in order]
         nearest_text = (
-            f" La plus proche au-delà est à {beyond_dist[0]:.0f} km." if len(beyond_pos) else
+            f" La plus proche au-delà est à {beyond[0].distance_km:.0f} km." if beyond else
             " Aucune autre ressource locale compétente n'est connue."
         )
         widening = Widening(
@@ -386,36 +398,38 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             ),
         )
 
-    def ordered(pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[tuple[int, float]]:
+    def ordered(pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Pick]:
         """The first ``limit`` by rank: a partial selection on the numeric keys,
         then a full sort (with the key tie-breakers) of that short list."""
         if pos.size > 4 * query.limit:
-            # dist/1e8 < 1e-4, the score granularity: the order of (tier, -score, dist) is kept
-            primary = scored.tier[pos] * 10.0 - scored.score[pos] + dist / 1e8
+            # dist <= 1000 km < 1e4 and points < 1e5: the order of (tier, -points, dist) is kept
+            primary = scored.tier[pos] * 1e9 - scored.points[pos] * 1e4 + dist
             cut = np.partition(primary, query.limit - 1)[query.limit - 1]
             keep = primary <= cut
             pos, dist = pos[keep], dist[keep]
-        order = np.lexsort((idx.keys[pos], idx.kinds[pos], dist, -scored.score[pos], scored.tier[pos]))[: query.limit]
-        return [(int(pos[i]), float(dist[i])) for i in order]
+        order = np.lexsort(
+            (scored.keys[pos], scored.kinds[pos], dist, -scored.points[pos], scored.tier[pos])
+        )[: query.limit]
+        return [scored.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
     # Fully competent resources inside the radius, then the nearest fully
     # competent ones beyond it (widening), then partial ones inside the radius.
     chosen = (
-        [(p, d, True) for p, d in ordered(inside_pos[full_mask], inside_dist[full_mask])]
-        + [(int(p), float(d), False) for p, d in zip(beyond_pos, beyond_dist, strict=True)]
-        + [(p, d, True) for p, d in ordered(inside_pos[~full_mask], inside_dist[~full_mask])]
+        ordered(inside_pos[full_mask], inside_dist[full_mask])
+        + beyond
+        + ordered(inside_pos[~full_mask], inside_dist[~full_mask])
     )[: query.limit]
-    pool = _team_pool(scored, inside_pos, inside_dist, needs) if n_full == 0 else []
-    refs = [idx.refs[p] for p, _d, _w in chosen] + [idx.refs[p] for p, _d in pool]
+    pool = _team_pool(scored, inside_pos, inside_dist) if n_full == 0 else []
+    refs = [idx.refs[p.position] for p in chosen] + [idx.refs[p.position] for p in pool]
     explained = _competences_of(store, refs, needs, query.age)
     nodes = _nodes(store, refs)
 
-    def candidate(p: int, d: float, within: bool) -> _Candidate:
-        ref = idx.refs[p]
-        return _Candidate(nodes[ref], explained[ref], _BASIS[int(scored.tier[p])], float(scored.score[p]), d, within)
+    def candidate(pick: _Pick) -> _Candidate:
+        ref = idx.refs[pick.position]
+        return _Candidate(nodes[ref], explained[ref], _BASIS[pick.tier], pick.score, pick.distance_km, pick.within)
 
-    ranked_candidates = [candidate(p, d, w) for p, d, w in chosen]
-    pool_candidates = [candidate(p, d, True) for p, d in pool]
+    ranked_candidates = [candidate(p) for p in chosen]
+    pool_candidates = [candidate(p) for p in pool]
     competences = _competences_of(store, [r for r in (NodeRef(K.ERHR_TEAM, person_erhr),) if person_erhr]
                                   + [NodeRef(K.CNRHR, c) for c in qualification.cnrhr], needs, query.age)
 
@@ -488,7 +502,7 @@ def competent_resources(
     deficiency separately), with the same rules as ``find_resources``."""
     codes = normalise_deficiencies(deficiencies)
     needs = _Needs(codes, frozenset(), frozenset(), combination_key(list(codes)))
-    scored = _score_all(store, needs, age, frozenset(kinds))
+    scored = _score_all(store.competence_index(), needs, age, frozenset(kinds))
     full = np.flatnonzero(scored.candidate & (scored.tier <= 1))
     return {scored.index.refs[p]: _BASIS[int(scored.tier[p])] for p in full}
 
@@ -496,92 +510,131 @@ def competent_resources(
 _BASIS = {0: Basis.COMBINATION, 1: Basis.ALL_DEFICIENCIES, 2: Basis.PARTIAL}
 
 
+class _Pick(NamedTuple):
+    """A resource picked for the answer: its index position and ranking keys."""
+
+    position: int
+    distance_km: float
+    within: bool
+    tier: int
+    score: float
+
+
 @dataclass(slots=True)
 class _Scored:
-    """Every indexed resource scored for the needs, as arrays over the index."""
+    """The indexed resources of one slice of the index (``offset`` onwards)
+    scored for the needs, as arrays over that slice (local positions)."""
 
     index: CompetenceIndex
-    tier: NDArray[np.int64]  # 0 combination, 1 all deficiencies, 2 partial
-    score: NDArray[np.float64]
+    offset: int
+    tier: NDArray[np.int8]  # 0 combination, 1 all deficiencies, 2 partial
+    points: NDArray[np.int16]  # sum of the levels over the needs: the score's numerator
+    total: int  # 3 × the number of needs: the score's denominator
     covers: NDArray[np.bool_]  # (deficiency, resource): the resource covers it
     deficiencies: list[str]
     candidate: NDArray[np.bool_]  # covers a need, admits the age, of a wanted kind
+    keys: NDArray[np.str_]  # the index's columns over the slice (views)
+    kinds: NDArray[np.str_]
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+
+    def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
+        score = round(int(self.points[local]) / self.total, 4)
+        return _Pick(self.offset + local, distance_km, within, int(self.tier[local]), score)
 
 
-def _score_all(store: GraphStore, needs: _Needs, age: int | None, kinds: frozenset[NodeKind]) -> _Scored:
-    """The ranking keys of every resource at once (same rules as the module doc)."""
-    idx = store.competence_index()
-    n = len(idx)
+def _score_all(
+    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice = slice(None)
+) -> _Scored:
+    """The ranking keys of every resource of ``span`` at once (same rules as the module doc)."""
+    lo, hi, _step = span.indices(len(idx))
+    n = hi - lo
     defs = sorted(needs.deficiencies)
-    # Combinations that include the whole need (a handful of nodes).
-    combos = [c.key for c in store.nodes(K.COMBINATION) if needs.deficiencies <= codes_of_combination(c.key)]
-    combination = np.zeros(n, np.int64)
-    for key in combos:
-        links = idx.to(NodeRef(K.COMBINATION, key))
-        np.maximum.at(combination, links.ids[~links.accepts], links.level[~links.accepts])
-    levels = np.zeros((len(defs), n), np.int64)
+    # Expertise on a combination that includes the whole need covers each deficiency at its level.
+    combination = np.zeros(n, np.int8)
+    for key in idx.targets(K.COMBINATION):
+        if needs.deficiencies <= codes_of_combination(key):
+            np.maximum(combination, idx.expertise(NodeRef(K.COMBINATION, key))[lo:hi], out=combination)
+    levels = np.empty((len(defs), n), np.int8)
     for j, code in enumerate(defs):
-        links = idx.to(NodeRef(K.DEFICIENCY, code))
-        ok = ~links.accepts | admits(links.age_min, links.age_max, age)
-        np.maximum.at(levels[j], links.ids[ok], links.level[ok])
+        row = levels[j]
+        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code))[lo:hi], combination, out=row)
         for condition in CONDITIONS.values():
             if code in condition.involves:
-                c_links = idx.to(NodeRef(K.CONDITION, condition.orpha))
-                np.maximum.at(levels[j], c_links.ids[~c_links.accepts], c_links.level[~c_links.accepts])
-    levels = np.maximum(levels, combination[None, :])
-    skills = np.zeros((len(needs.skills), n), np.int64)
-    for j, code in enumerate(sorted(needs.skills)):
-        links = idx.to(NodeRef(K.SKILL, code))
-        np.maximum.at(skills[j], links.ids[~links.accepts], links.level[~links.accepts])
+                np.maximum(row, idx.expertise(NodeRef(K.CONDITION, condition.orpha))[lo:hi], out=row)
+        accepts = idx.accepts(NodeRef(K.DEFICIENCY, code))
+        ids = accepts.ids
+        ok = admits(accepts.age_min, accepts.age_max, age) & (ids >= lo) & (ids < hi)
+        admitted = ids[ok] - lo
+        row[admitted] = np.maximum(row[admitted], 1)
+    points = levels.sum(axis=0, dtype=np.int16)
+    for code in sorted(needs.skills):
+        points += idx.expertise(NodeRef(K.SKILL, code))[lo:hi]
     covers = levels > 0
-    tier = np.where(combination > 0, 0, np.where(covers.all(axis=0), 1, 2))
-    total = 3 * (len(defs) + len(needs.skills))
-    score = np.round((levels.sum(axis=0) + skills.sum(axis=0)) / total, 4)
-    wanted = idx.kind_mask(frozenset(k.value for k in kinds))
-    candidate = (covers.any(axis=0) | (skills > 0).any(axis=0)) & admits(idx.age_min, idx.age_max, age) & wanted
-    return _Scored(idx, tier, score, covers, defs, candidate)
+    tier = np.full(n, 2, np.int8)
+    tier[covers.all(axis=0)] = 1
+    tier[combination > 0] = 0
+    wanted = idx.kind_mask(frozenset(k.value for k in kinds))[lo:hi]
+    candidate = (points > 0) & idx.age_mask(age)[lo:hi] & wanted
+    return _Scored(
+        idx, lo, tier, points, 3 * (len(defs) + len(needs.skills)), covers, defs, candidate,
+        idx.keys[lo:hi], idx.kinds[lo:hi], idx.lats[lo:hi], idx.lons[lo:hi],
+    )
 
 
-def _within(idx: CompetenceIndex, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Index positions inside the radius, with their great-circle distances (km, 3 decimals)."""
-    if idx.tree is None:
-        return np.zeros(0, np.int64), np.zeros(0)
-    point = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
-    pos = np.array(idx.tree.query_ball_point(point, r=chord_for_km(radius_km) * (1 + 1e-9)), dtype=np.int64)
-    if pos.size == 0:
-        return pos, np.zeros(0)
-    dist = haversine_km_many(lat, lon, idx.lats[pos], idx.lons[pos]).round(3)
+def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Local positions of the candidates inside the radius, with their
+    great-circle distances (km, 3 decimals)."""
+    mask = scored.candidate
+    angle = (radius_km + 0.001) / EARTH_RADIUS_KM
+    if angle < math.pi / 2 - math.radians(abs(lat)):
+        # The widest longitude difference a point within the radius can have.
+        dlon_max = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(lat))))) + 1e-9
+        if -180.0 <= lon - dlon_max and lon + dlon_max <= 180.0:
+            mask = mask & (np.abs(scored.lons - lon) <= dlon_max)
+        else:  # across the antimeridian (Wallis-et-Futuna)
+            mask = mask & (np.abs((scored.lons - lon + 180.0) % 360.0 - 180.0) <= dlon_max)
+    pos = np.flatnonzero(mask)
+    dist = haversine_km_many(lat, lon, scored.lats[pos], scored.lons[pos]).round(3)
     keep = dist <= radius_km
     return pos[keep], dist[keep]
 
 
-def _team_pool(
-    scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64], needs: _Needs
-) -> list[tuple[int, float]]:
+def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Pick]:
     """The nearest resources inside the radius covering each deficiency (team members)."""
     pool: dict[int, float] = {}
     for j in range(len(scored.deficiencies)):
         mask = scored.covers[j, pos]
         sub_pos, sub_dist = pos[mask], dist[mask]
-        order = np.lexsort((scored.index.keys[sub_pos], sub_dist))[:_TEAM_POOL]
+        order = np.lexsort((scored.keys[sub_pos], sub_dist))[:_TEAM_POOL]
         for i in order:
             pool[int(sub_pos[i])] = float(sub_dist[i])
-    return sorted(pool.items(), key=lambda item: (item[1], str(scored.index.keys[item[0]])))
+    ranked = sorted(pool.items(), key=lambda item: (item[1], str(scored.keys[item[0]])))
+    return [scored.pick(p, d, True) for p, d in ranked]
 
 
 def _competences_of(store: GraphStore, refs: list[NodeRef], needs: _Needs, age: int | None) -> dict[NodeRef, _Competence]:
-    """What each of these resources covers, with the graph paths (explanations)."""
+    """What each of these resources covers, with the graph paths (explanations):
+    from the competence index for local resources, from the graph for the others."""
     found: dict[NodeRef, _Competence] = {ref: _Competence() for ref in refs}
-    for ref, edges in store.edges_from(list(dict.fromkeys(refs)), [R.HAS_EXPERTISE, R.ACCEPTS]).items():
-        for edge in edges:
-            target = edge.target
-            if target.kind is K.DEFICIENCY and target.key not in needs.deficiencies:
-                continue
-            if target.kind is K.SKILL and target.key not in needs.skills:
-                continue
-            if target.kind is K.COMBINATION and not needs.deficiencies <= codes_of_combination(target.key):
-                continue
-            _apply(found[ref], edge, target, needs, age)
+    idx = store.competence_index()
+    # Keys of the targets that can cover a need (``_apply`` checks their kinds).
+    relevant = needs.deficiencies | needs.skills | {
+        orpha for orpha, condition in CONDITIONS.items() if not needs.deficiencies.isdisjoint(condition.involves)
+    } | {key for key in idx.targets(K.COMBINATION) if needs.deficiencies <= codes_of_combination(key)}
+    elsewhere = []
+    for ref, comp in found.items():
+        position = idx.position.get(ref)
+        if position is None:
+            elsewhere.append(ref)
+            continue
+        for rel, target, props in idx.out[position]:
+            if target.key in relevant:
+                _apply(comp, ref.kind, rel, target, props, needs, age)
+    if elsewhere:
+        for ref, edges in store.edges_from(elsewhere, [R.HAS_EXPERTISE, R.ACCEPTS]).items():
+            for edge in sorted(edges, key=lambda e: (e.type is not R.HAS_EXPERTISE, e.target.kind.value, e.target.key)):
+                _apply(found[ref], ref.kind, edge.type, edge.target, edge.props, needs, age)
     return found
 
 

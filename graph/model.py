@@ -36,6 +36,7 @@ See :data:`EDGE_ENDPOINTS`; properties are documented on :class:`RelType`.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -198,6 +199,7 @@ def combination_key(codes: frozenset[str] | set[str] | list[str] | tuple[str, ..
     return "+".join(distinct)
 
 
+@functools.lru_cache(maxsize=4096)
 def codes_of_combination(key: str) -> frozenset[str]:
     """The deficiency codes of a canonical combination key."""
     return frozenset(key.split("+"))
