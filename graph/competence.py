@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
 from graph.geo import EARTH_RADIUS_KM
 from graph.model import NodeKind, NodeRef, RelType
 
@@ -56,6 +57,8 @@ class CompetenceIndex:
     #: target → highest HAS_EXPERTISE level of every resource (0: none), int8 over positions.
     expertise_levels: dict[NodeRef, NDArray[np.int8]] = field(default_factory=dict)
     accepts_links: dict[NodeRef, Accepts] = field(default_factory=dict)
+    #: position → the resource's properties (the store's own mapping: read, never write).
+    props: list[Mapping[str, Any]] = field(default_factory=list)
     #: position → that resource's HAS_EXPERTISE / ACCEPTS links (for explanations).
     out: list[tuple[Link, ...]] = field(default_factory=list)
     #: combination key → (commune keys, open flags) of the situations presenting it (demand side).
@@ -72,6 +75,17 @@ class CompetenceIndex:
         margin = math.degrees((radius_km + 0.001) / EARTH_RADIUS_KM)  # + 1 m: distances are rounded to the metre
         lo, hi = int(np.searchsorted(self.lats, lat - margin, "left")), int(np.searchsorted(self.lats, lat + margin, "right"))
         return slice(lo, hi)
+
+    def cached(self, key: Any, build: Callable[[], Any], *, keep: int = 256) -> Any:
+        """A derived value of this index state, built once (at most ``keep``
+        of them per kind of key, the oldest dropped first)."""
+        value = self.derived.get(key)
+        if value is None:
+            family = [k for k in self.derived if isinstance(k, tuple) and k[:1] == key[:1]]
+            for old in family[: max(0, len(family) - keep + 1)]:
+                self.derived.pop(old, None)
+            value = self.derived[key] = build()
+        return value
 
     def kind_mask(self, kinds: frozenset[str]) -> NDArray[np.bool_]:
         """Which positions hold a resource of these kinds (cached per set of kinds)."""
@@ -185,6 +199,7 @@ def build_competence_index(
         age_min=np.array([_bound(r[3].get("age_min")) for r in rows], np.float64),
         age_max=np.array([_bound(r[3].get("age_max")) for r in rows], np.float64),
         position=position,
+        props=[r[3] for r in rows],
         expertise_levels=expertise,
         accepts_links=accepts_columns,
         out=[tuple(o) for o in out],

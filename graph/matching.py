@@ -37,9 +37,9 @@ Teams
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -47,8 +47,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from graph.competence import CompetenceIndex, Link, admits
 from graph.errors import InvalidInput, UnknownCode
-from graph.competence import CompetenceIndex, admits
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, haversine_km, haversine_km_many
 from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
@@ -261,7 +261,7 @@ def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> t
 _KIND_NAME = {k: k.value for k in NodeKind}
 
 
-def _age_text(props: dict[str, Any]) -> str:
+def _age_text(props: Mapping[str, Any]) -> str:
     lo, hi = props.get("age_min"), props.get("age_max")
     if lo is None and hi is None:
         return "tous âges"
@@ -272,7 +272,7 @@ def _age_text(props: dict[str, Any]) -> str:
     return f"{lo}-{hi} ans"
 
 
-def _admits(props: dict[str, Any], age: int | None) -> bool:
+def _admits(props: Mapping[str, Any], age: int | None) -> bool:
     if age is None:
         return True
     lo, hi = props.get("age_min"), props.get("age_max")
@@ -378,13 +378,11 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     n_full = int(full_mask.sum())
     if n_full < query.limit:
         wanted = query.limit - n_full
-        everywhere = scored if scored.offset == 0 and len(scored.tier) == len(idx) else _score_all(idx, needs, query.age, kinds)
-        pos = np.flatnonzero(everywhere.candidate & (everywhere.tier <= 1))
-        far = haversine_km_many(place.lat, place.lon, idx.lats[pos], idx.lons[pos]).round(3)
-        outside = far > query.radius_km
-        pos, far = pos[outside], far[outside]
-        order = np.lexsort((idx.keys[pos], far))[:wanted]
-        beyond = [everywhere.pick(int(pos[i]), float(far[i]), False) for i in order]
+        everywhere = _fully_competent(idx, needs, query.age, kinds)
+        far = haversine_km_many(place.lat, place.lon, everywhere.lats, everywhere.lons).round(3)
+        outside = np.flatnonzero(far > query.radius_km)
+        order = outside[np.lexsort((everywhere.keys[outside], far[outside]))[:wanted]]
+        beyond = [everywhere.pick(int(i), float(far[i]), False) for i in order]
         nearest_text = (
             f" La plus proche au-delà est à {beyond[0].distance_km:.0f} km." if beyond else
             " Aucune autre ressource locale compétente n'est connue."
@@ -422,7 +420,10 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     pool = _team_pool(scored, inside_pos, inside_dist) if n_full == 0 else []
     refs = [idx.refs[p.position] for p in chosen] + [idx.refs[p.position] for p in pool]
     explained = _competences_of(store, refs, needs, query.age)
-    nodes = _nodes(store, refs)
+    nodes = {}
+    for pick in chosen + pool:
+        ref = idx.refs[pick.position]
+        nodes[ref] = Node(ref.kind, ref.key, idx.props[pick.position])  # the store's own mapping: read only
 
     def candidate(pick: _Pick) -> _Candidate:
         ref = idx.refs[pick.position]
@@ -582,6 +583,32 @@ def _score_all(
     )
 
 
+class _Competent(NamedTuple):
+    """The resources fully competent for a combination (tier ≤ 1), everywhere."""
+
+    positions: NDArray[np.int64]
+    tier: NDArray[np.int8]
+    points: NDArray[np.int16]
+    total: int
+    keys: NDArray[np.str_]
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+
+    def pick(self, i: int, distance_km: float, within: bool) -> _Pick:
+        return _Pick(int(self.positions[i]), distance_km, within, int(self.tier[i]), round(int(self.points[i]) / self.total, 4))
+
+
+def _fully_competent(idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind]) -> _Competent:
+    """Everywhere (for widening), kept per needs, age and kinds until the index changes."""
+
+    def build() -> _Competent:
+        scored = _score_all(idx, needs, age, kinds)
+        pos = np.flatnonzero(scored.candidate & (scored.tier <= 1))
+        return _Competent(pos, scored.tier[pos], scored.points[pos], scored.total, idx.keys[pos], idx.lats[pos], idx.lons[pos])
+
+    return idx.cached(("fully competent", needs.deficiencies, needs.skills, age, kinds), build)  # type: ignore[no-any-return]
+
+
 def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Local positions of the candidates inside the radius, with their
     great-circle distances (km, 3 decimals)."""
@@ -631,18 +658,17 @@ def _competences_of(store: GraphStore, refs: list[NodeRef], needs: _Needs, age: 
         for rel, target, props in idx.out[position]:
             if target.key in relevant:
                 _apply(comp, ref.kind, rel, target, props, needs, age)
-    if elsewhere:
-        for ref, edges in store.edges_from(elsewhere, [R.HAS_EXPERTISE, R.ACCEPTS]).items():
-            for edge in sorted(edges, key=lambda e: (e.type is not R.HAS_EXPERTISE, e.target.kind.value, e.target.key)):
-                _apply(found[ref], ref.kind, edge.type, edge.target, edge.props, needs, age)
+    for ref in elsewhere:  # ERHR teams and CNRHR: their links, read once per index state
+        links: tuple[Link, ...] = idx.cached(("links of", ref), functools.partial(_links_of, store, ref))
+        for rel, target, props in links:
+            _apply(found[ref], ref.kind, rel, target, props, needs, age)
     return found
 
 
-def _nodes(store: GraphStore, refs: list[NodeRef]) -> dict[NodeRef, Node]:
-    by_kind: dict[NodeKind, list[str]] = defaultdict(list)
-    for ref in refs:
-        by_kind[ref.kind].append(ref.key)
-    return {node.ref: node for kind, keys in by_kind.items() for node in store.get_nodes(kind, keys).values()}
+def _links_of(store: GraphStore, ref: NodeRef) -> tuple[Link, ...]:
+    edges = store.edges_from([ref], [R.HAS_EXPERTISE, R.ACCEPTS])[ref]
+    links = [(e.type, e.target, e.props) for e in edges]
+    return tuple(sorted(links, key=lambda link: (link[0] is not R.HAS_EXPERTISE, link[1].kind.value, link[1].key)))
 
 
 def _national_candidate(node: Node, comp: _Competence | None, needs: _Needs, place: PersonPlace) -> _Candidate:
