@@ -10,14 +10,16 @@ logged with a correlation id.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio.to_thread
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension, max_aliases, query_depth_limiter
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
@@ -286,13 +288,80 @@ class DihrSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
+class _Lru:
+    """A small thread-safe LRU map."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+#: The abuse limits as validation rules built once, so that a document's
+#: validation (which depends only on its text and the rules) can be reused.
+_LIMIT_RULES: tuple[type[ASTValidationRule], ...] = (
+    query_depth_limiter.create_validator(MAX_DEPTH, None),
+    max_aliases.create_validator(MAX_ALIASES),
+)
+
+
+class Limits(SchemaExtension):
+    """The depth and alias limits (fixed rule classes) and the token limit."""
+
+    def on_operation(self) -> Iterator[None]:
+        ctx = self.execution_context
+        ctx.validation_rules = ctx.validation_rules + _LIMIT_RULES
+        ctx.parse_options["max_tokens"] = MAX_TOKENS
+        yield
+
+
+class DocumentCache(SchemaExtension):
+    """Reuses the parsed and validated document of a query text already seen.
+
+    Clients send the same few documents with different variables, and graphql-core
+    spends more time parsing and validating such a document than executing it.
+    Only successful parses are kept (a syntax error is parsed again), keyed by the
+    exact text; validation is keyed by the text and the rule set."""
+
+    _documents = _Lru(256)
+    _validations = _Lru(256)
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        cached = self._documents.get(ctx.query) if ctx.query else None
+        if cached is not None:
+            ctx.graphql_document = cached
+        yield
+        if cached is None and ctx.query and ctx.graphql_document is not None:
+            self._documents.put(ctx.query, ctx.graphql_document)
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        key = (ctx.query, ctx.validation_rules)
+        cached = self._validations.get(key)
+        if cached is not None:
+            ctx.pre_execution_errors = list(cached)
+        yield
+        if cached is None and ctx.pre_execution_errors is not None:
+            self._validations.put(key, tuple(ctx.pre_execution_errors))
+
+
 schema = DihrSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        DihrErrors,
-    ],
+    extensions=[Limits, DocumentCache, DihrErrors],
 )
