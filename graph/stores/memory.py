@@ -9,6 +9,15 @@ Concurrency: writers are serialised; the in-memory graph is guarded by a
 lock held briefly by readers and by the apply step of a writer, so reads are
 safe while another thread writes (they see the state before or after a batch,
 never half of it).
+
+Several processes (web workers, a CLI import while the server runs) may open
+the same file. Every write also appends the identities of the rows it changed
+to a ``changes`` log, in the same transaction. Before each read a process asks
+SQLite whether another connection has committed (``PRAGMA data_version``, a
+few microseconds) and, if so, applies the logged changes it has not seen; a
+writer does the same inside its write transaction, before merging properties,
+so no process overwrites another's write with a stale copy. The log keeps the
+last ``_KEEP_CHANGES`` entries; a process further behind reloads everything.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import orjson
 import sqlite3
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -56,7 +66,15 @@ CREATE TABLE IF NOT EXISTS edges (
     type TEXT NOT NULL, skind TEXT NOT NULL, skey TEXT NOT NULL,
     tkind TEXT NOT NULL, tkey TEXT NOT NULL, ekey TEXT NOT NULL, props TEXT NOT NULL,
     PRIMARY KEY (type, skind, skey, tkind, tkey, ekey)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT NOT NULL, ident TEXT NOT NULL);
 """
+_KEEP_CHANGES = 500_000
+_PROBE_EVERY_S = 0.002
+_LOG_SQL = "INSERT INTO changes (what, ident) VALUES (?, ?)"
+#: Kinds whose writes leave the derived read models (spatial and competence
+#: indexes, territory table) as they are.
+_OUTSIDE_INDEXES = frozenset({NodeKind.AUDIT_ENTRY, NodeKind.API_KEY})
 _UPSERT_NODE_SQL = (
     "INSERT INTO nodes (kind, key, props) VALUES (?, ?, ?) "
     "ON CONFLICT (kind, key) DO UPDATE SET props = excluded.props"
@@ -73,6 +91,10 @@ _DELETE_EDGE_SQL = (
 
 def _dumps(props: dict[str, Any]) -> str:
     return orjson.dumps(props, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+def _dumps_list(values: tuple[str, ...]) -> str:
+    return orjson.dumps(values).decode("utf-8")
 
 
 _loads = orjson.loads  # several times faster than json.loads: reopening parses every row
@@ -118,8 +140,16 @@ class MemoryStore:
                 f"Impossible d'ouvrir la base {self.path} : {err}. "
                 "Vérifiez DIHR_DATA_DIR (dossier existant et accessible en écriture)."
             ) from err
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
         self._lock = threading.RLock()
+        self._probe_lock = threading.Lock()
+        try:
+            self._probe = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"Impossible d'ouvrir la base {self.path} : {err}.") from err
+        self._version = self._data_version()
+        self._probed = 0.0
+        self._seq = 0
         self._graph: nx.MultiDiGraph = nx.MultiDiGraph()
         self._by_kind: dict[NodeKind, dict[str, dict[str, Any]]] = defaultdict(dict)
         self._edge_counts: Counter[RelType] = Counter()
@@ -130,6 +160,29 @@ class MemoryStore:
 
     # -- loading -----------------------------------------------------------
     def _load(self) -> None:
+        """Read everything, in one read transaction (with the log position it matches)."""
+        self._db.execute("BEGIN")
+        try:
+            self._seq = self._last_seq()
+            self._load_rows()
+        finally:
+            self._db.execute("COMMIT")
+
+    def _last_seq(self) -> int:
+        return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
+
+    def _reset(self) -> None:
+        self._graph = nx.MultiDiGraph()
+        self._by_kind = defaultdict(dict)
+        self._edge_counts = Counter()
+        self._postcodes = defaultdict(set)
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._spatial.clear()
+        self._competence = None
+
+    def _load_rows(self) -> None:
         kinds = {k.value: k for k in NodeKind}
         rels = {r.value: r for r in RelType}
         refs: dict[tuple[str, str], NodeRef] = {}
@@ -171,6 +224,79 @@ class MemoryStore:
             self._edge_counts[rel] += 1
         self._graph.add_edge(source, target, key=(rel, ekey), props=props)
 
+    # -- other processes' writes --------------------------------------------
+    def _data_version(self) -> int:
+        with self._probe_lock:
+            return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+
+    def _refresh(self) -> None:
+        """Apply what other connections committed since we last looked (see module
+        doc); looks at most once every ``_PROBE_EVERY_S`` (a read may see another
+        process's write that much later, never half of it)."""
+        now = time.monotonic()
+        if now - self._probed < _PROBE_EVERY_S:
+            return
+        self._probed = now
+        version = self._data_version()
+        if version == self._version:
+            return
+        with self._write_lock:
+            self._db.execute("BEGIN")
+            try:
+                self._catch_up()
+            finally:
+                self._db.execute("COMMIT")
+            self._version = version
+
+    def _catch_up(self) -> None:
+        """Inside a transaction of ``self._db``, with the write lock held."""
+        rows = self._db.execute("SELECT seq, what, ident FROM changes WHERE seq > ? ORDER BY seq", (self._seq,)).fetchall()
+        if not rows:
+            return
+        if rows[0][0] != self._seq + 1:  # the log was trimmed past our position: read everything again
+            with self._lock:
+                self._reset()
+                self._seq = self._last_seq()
+                self._load_rows()
+            return
+        nodes = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "node"}
+        edges = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "edge"}
+        kinds, rels = {k.value: k for k in NodeKind}, {r.value: r for r in RelType}
+        node_rows, edge_rows = [], []
+        for kind, key in nodes:
+            found = self._db.execute("SELECT props FROM nodes WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            if found is not None:
+                node_rows.append((NodeRef(kinds[kind], key), _loads(found[0])))
+        for rel, skind, skey, tkind, tkey, ekey in edges:
+            found = self._db.execute(
+                "SELECT props FROM edges WHERE type = ? AND skind = ? AND skey = ? AND tkind = ? AND tkey = ? AND ekey = ?",
+                (rel, skind, skey, tkind, tkey, ekey),
+            ).fetchone()
+            eid = (rels[rel], NodeRef(kinds[skind], skey), NodeRef(kinds[tkind], tkey), ekey)
+            edge_rows.append((eid, None if found is None else _loads(found[0])))
+        with self._lock:
+            for ref, props in node_rows:
+                self._apply_node(ref, props)
+            for eid, props in edge_rows:
+                if props is not None:
+                    self._apply_edge(eid, props)
+                elif self._graph.has_edge(eid[1], eid[2], key=(eid[0], eid[3])):
+                    self._graph.remove_edge(eid[1], eid[2], key=(eid[0], eid[3]))
+                    self._edge_counts[eid[0]] -= 1
+            if edge_rows or any(ref.kind not in _OUTSIDE_INDEXES for ref, _ in node_rows):
+                self._invalidate()
+            self._seq = rows[-1][0]
+
+    def _log(self, what: str, idents: list[tuple[str, ...]]) -> None:
+        self._db.executemany(_LOG_SQL, [(what, _dumps_list(i)) for i in idents])
+
+    def _end_write(self) -> None:
+        """Before COMMIT: note our own log position and trim the log."""
+        last = self._last_seq()
+        if last > _KEEP_CHANGES:
+            self._db.execute("DELETE FROM changes WHERE seq <= ?", (last - _KEEP_CHANGES,))
+        self._seq = last
+
     # -- writes ------------------------------------------------------------
     def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> WriteSummary:
         with self._write_lock:
@@ -179,6 +305,7 @@ class MemoryStore:
             counts: Counter[str] = Counter()
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._catch_up()
                 for chunk in _chunks(nodes):
                     rows = []
                     for node in chunk:
@@ -193,6 +320,7 @@ class MemoryStore:
                             pending_nodes[ref] = new
                             rows.append((ref.kind.value, ref.key, _dumps(new)))
                     self._db.executemany(_UPSERT_NODE_SQL, rows)
+                    self._log("node", [row[:2] for row in rows])
                 for chunk in _chunks(edges):
                     rows = []
                     for edge in chunk:
@@ -224,6 +352,8 @@ class MemoryStore:
                                 )
                             )
                     self._db.executemany(_UPSERT_EDGE_SQL, rows)
+                    self._log("edge", [row[:6] for row in rows])
+                self._end_write()
                 self._db.execute("COMMIT")
             except BaseException as err:
                 self._db.execute("ROLLBACK")
@@ -237,23 +367,25 @@ class MemoryStore:
                     self._apply_node(ref, props)
                 for eid, props in pending_edges.items():
                     self._apply_edge(eid, props)
-                if pending_nodes or pending_edges:
-                    self._spatial.clear()
-                    self._competence = None
+                if pending_edges or any(ref.kind not in _OUTSIDE_INDEXES for ref in pending_nodes):
+                    self._invalidate()
         return WriteSummary(**counts)
 
     def delete_edges(self, edges: Iterable[Edge]) -> int:
         with self._write_lock:
-            found: list[_EdgeId] = []
-            for edge in edges:
-                if self._graph.has_edge(edge.source, edge.target, key=(edge.type, edge.key)):
-                    found.append((edge.type, edge.source, edge.target, edge.key))
+            wanted = list(edges)
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    _DELETE_EDGE_SQL,
-                    [(r.value, s.kind.value, s.key, t.kind.value, t.key, k) for r, s, t, k in found],
-                )
+                self._catch_up()
+                found: list[_EdgeId] = [
+                    (edge.type, edge.source, edge.target, edge.key)
+                    for edge in wanted
+                    if self._graph.has_edge(edge.source, edge.target, key=(edge.type, edge.key))
+                ]
+                rows = [(r.value, s.kind.value, s.key, t.kind.value, t.key, k) for r, s, t, k in found]
+                self._db.executemany(_DELETE_EDGE_SQL, rows)
+                self._log("edge", rows)
+                self._end_write()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -263,22 +395,24 @@ class MemoryStore:
                     self._graph.remove_edge(source, target, key=(rel, ekey))
                     self._edge_counts[rel] -= 1
                 if found:
-                    self._spatial.clear()
-                    self._competence = None
+                    self._invalidate()
             return len(found)
 
     # -- reads -------------------------------------------------------------
     def get_node(self, kind: NodeKind, key: str) -> Node | None:
+        self._refresh()
         with self._lock:
             props = self._by_kind[kind].get(key)
             return None if props is None else Node(kind, key, dict(props))
 
     def get_nodes(self, kind: NodeKind, keys: Iterable[str]) -> dict[str, Node]:
+        self._refresh()
         with self._lock:
             table = self._by_kind[kind]
             return {k: Node(kind, k, dict(table[k])) for k in keys if k in table}
 
     def nodes(self, kind: NodeKind) -> Iterator[Node]:
+        self._refresh()
         with self._lock:
             table = self._by_kind[kind]
             snapshot = [Node(kind, k, dict(table[k])) for k in sorted(table)]
@@ -287,6 +421,7 @@ class MemoryStore:
     def _edge_list(
         self, refs: Iterable[NodeRef], types: Iterable[RelType] | None, outgoing: bool
     ) -> dict[NodeRef, list[Edge]]:
+        self._refresh()
         wanted = None if types is None else frozenset(types)
         result: dict[NodeRef, list[Edge]] = {}
         with self._lock:
@@ -317,6 +452,7 @@ class MemoryStore:
         return self._edge_list(refs, types, outgoing=False)
 
     def edges(self, type: RelType) -> Iterator[Edge]:
+        self._refresh()
         with self._lock:
             snapshot = [
                 Edge(rel, s, t, dict(p), ekey)
@@ -326,6 +462,7 @@ class MemoryStore:
         return iter(snapshot)
 
     def communes_by_postcode(self, postcode: str) -> list[Node]:
+        self._refresh()
         with self._lock:
             keys = sorted(self._postcodes.get(postcode, ()))
         return list(self.get_nodes(NodeKind.COMMUNE, keys).values())
@@ -366,6 +503,7 @@ class MemoryStore:
     ) -> list[Located]:
         if radius_km is None and k is None:
             raise ValueError("nearest() needs radius_km or k")
+        self._refresh()
         wanted = None if keys is None else set(keys)
         found: list[tuple[float, NodeKind, str]] = []
         with self._lock:
@@ -418,6 +556,7 @@ class MemoryStore:
             ]
 
     def locations(self, refs: Iterable[NodeRef]) -> dict[NodeRef, tuple[float, float]]:
+        self._refresh()
         found: dict[NodeRef, tuple[float, float]] = {}
         with self._lock:
             for ref in refs:
@@ -427,6 +566,7 @@ class MemoryStore:
         return found
 
     def competence_index(self) -> CompetenceIndex:
+        self._refresh()
         with self._lock:
             if self._competence is None:
                 resources, links, departments = [], [], {}
@@ -463,13 +603,17 @@ class MemoryStore:
             return self._competence
 
     def count_nodes(self) -> dict[NodeKind, int]:
+        self._refresh()
         with self._lock:
             return {kind: len(table) for kind, table in self._by_kind.items() if table}
 
     def count_edges(self) -> dict[RelType, int]:
+        self._refresh()
         with self._lock:
             return {rel: n for rel, n in self._edge_counts.items() if n}
 
     def close(self) -> None:
         with self._write_lock:
             self._db.close()
+        with self._probe_lock:
+            self._probe.close()
