@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import exports, map_routes, pages
 from api.maps_service import VENDOR_PREFIX
-from api.security import RateLimiter, install_security
+from api.security import SESSIONS_FILENAME, RateLimiter, Sessions, install_security
 from maps._base import local_vendor_dir
 from api.schema import Context, schema
 from graph.errors import DihrError
@@ -37,10 +37,14 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         app.state.settings = settings or Settings()
         owned = store is None
         app.state.store = open_store(app.state.settings) if owned else store
-        app.state.rate_limiter = RateLimiter(app.state.settings.rate_limit_per_minute)
+        # Each of N web workers counts on its own: each allows its share of the limit.
+        workers = app.state.settings.workers or 1
+        app.state.rate_limiter = RateLimiter(max(1, app.state.settings.rate_limit_per_minute // workers))
+        app.state.sessions = Sessions(app.state.settings.data_dir / SESSIONS_FILENAME)
         try:
             yield
         finally:
+            app.state.sessions.shutdown()
             if owned:
                 app.state.store.close()
 

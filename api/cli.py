@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -616,6 +617,7 @@ class _UsageError(DihrError):
 def serve(
     host: Annotated[str | None, typer.Option(help="Adresse d'écoute (DIHR_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (DIHR_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processus web (DIHR_WORKERS ; défaut : nombre de cœurs, 4 au plus).")] = None,
 ) -> None:
     """Sert l'application web et l'API GraphQL."""
     import uvicorn
@@ -625,9 +627,16 @@ def serve(
     settings = Settings()
     host = host or settings.host
     port = port or settings.port
-    typer.echo(f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql)")
+    count = workers or settings.workers or min(4, os.cpu_count() or 1)
+    typer.echo(f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql), {count} processus")
     sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    if count == 1:
+        uvicorn.run(create_app(settings.model_copy(update={"workers": 1})), host=host, port=port, log_level="warning")
+        return
+    # Each worker process builds its app from the environment (one store per process,
+    # kept in step through the SQLite change log; sessions in the data directory).
+    os.environ["DIHR_WORKERS"] = str(count)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=count, log_level="warning")
 
 
 if __name__ == "__main__":

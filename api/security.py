@@ -9,28 +9,32 @@ response, details in the log). Access *rules* are not here: they are in
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import secrets
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from graph.access import Principal, Unauthenticated, authenticate
+from graph.access import Principal, Role, Unauthenticated, authenticate
 from graph.errors import DihrError
 from graph.model import NodeKind
 
-__all__ = ["install_security", "RateLimiter", "PUBLIC_PATHS"]
+__all__ = ["install_security", "RateLimiter", "Sessions", "PUBLIC_PATHS", "SESSIONS_FILENAME"]
 
 log = logging.getLogger("dihr.api")
 PUBLIC_PATHS = frozenset({"/health", "/", "/connexion"})
 SESSION_COOKIE = "dihr_session"
 SESSION_HOURS = 8
+SESSIONS_FILENAME = "sessions.sqlite"
 
 
 @dataclass(slots=True)
@@ -41,32 +45,63 @@ class Session:
 
 
 class Sessions:
-    """Page sessions, in memory: opaque random token → principal and CSRF token."""
+    """Page sessions: opaque random token → principal and CSRF token.
 
-    def __init__(self) -> None:
-        self._items: dict[str, Session] = {}
+    Kept in a small SQLite file of the data directory so that every web worker
+    process sees the same sessions; only a hash of each token is stored."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
+            "role TEXT NOT NULL, territory TEXT, origin TEXT NOT NULL, csrf TEXT NOT NULL, expires REAL NOT NULL)"
+        )
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _hash(token: str) -> str:
+        return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
     def open(self, principal: Principal) -> tuple[str, Session]:
         token = secrets.token_urlsafe(32)
         session = Session(principal, secrets.token_urlsafe(24), time.time() + SESSION_HOURS * 3600)
         with self._lock:
-            self._items[token] = session
+            self._db.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
+            self._db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._hash(token), principal.key_id, principal.role.value, principal.territory, principal.origin,
+                 session.csrf, session.expires),
+            )
         return token, session
 
     def get(self, token: str | None) -> Session | None:
         if not token:
             return None
         with self._lock:
-            session = self._items.get(token)
-            if session is not None and session.expires < time.time():
-                del self._items[token]
-                return None
-            return session
+            row = self._db.execute(
+                "SELECT key_id, role, territory, origin, csrf, expires FROM sessions WHERE token_hash = ?",
+                (self._hash(token),),
+            ).fetchone()
+        if row is None:
+            return None
+        key_id, role, territory, origin, csrf, expires = row
+        if expires < time.time():
+            self.close(token)
+            return None
+        return Session(Principal(key_id, Role(role), territory, origin), csrf, expires)
 
     def close(self, token: str | None) -> None:
         with self._lock:
-            self._items.pop(token or "", None)
+            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (self._hash(token or ""),))
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 PUBLIC_PREFIXES = ("/static/",)
 
 
@@ -110,7 +145,6 @@ def authenticate_session(request: Request, session: Session) -> Principal:
 
 
 def install_security(app: FastAPI) -> None:
-    app.state.sessions = Sessions()
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         description="Base tiles of maps: a folium tile name or URL template; empty for none (offline).",
     )
     rate_limit_per_minute: int = Field(default=240, ge=1, description="Requests per minute allowed per API key.")
+    workers: int | None = Field(
+        default=None, ge=1, le=64,
+        description=(
+            "Web worker processes of `dihr serve` (each holds the embedded graph in memory); "
+            "default: the number of cores, at most 4."
+        ),
+    )
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted (bytes).")
     query_timeout_s: float = Field(default=20.0, gt=0, description="Longest a query may run before it is abandoned (s).")
     neo4j_uri: str | None = Field(

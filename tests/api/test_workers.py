@@ -1,0 +1,110 @@
+"""Several web worker processes: shared page sessions, the rate limit shared
+out, and every worker seeing what another process wrote."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.queries import FIND_RESOURCES_QUERY
+from api.security import SESSIONS_FILENAME, Sessions
+from graph.access import Principal, Role, create_key
+from graph.settings import Settings
+from graph.stores.memory import MemoryStore
+from tests.conftest import bearer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_sessions_are_shared_by_the_workers_and_stored_hashed(tmp_path):
+    one, two = Sessions(tmp_path / SESSIONS_FILENAME), Sessions(tmp_path / SESSIONS_FILENAME)
+    principal = Principal("k1", Role.ERHR, "NA", "127.0.0.1")
+    token, session = one.open(principal)
+    seen = two.get(token)
+    assert seen is not None and seen.principal == principal and seen.csrf == session.csrf
+    with sqlite3.connect(tmp_path / SESSIONS_FILENAME) as db:
+        assert token not in repr(db.execute("SELECT * FROM sessions").fetchall())
+    two.close(token)
+    assert one.get(token) is None
+    assert one.get("not-a-token") is None and one.get(None) is None
+
+
+def test_an_expired_session_is_refused(tmp_path, monkeypatch):
+    sessions = Sessions(tmp_path / SESSIONS_FILENAME)
+    token, _ = sessions.open(Principal("k1", Role.GNCHR))
+    later = time.time() + 9 * 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert sessions.get(token) is None
+
+
+def test_each_worker_allows_its_share_of_the_rate_limit(store, tmp_path):
+    settings = Settings(data_dir=tmp_path, rate_limit_per_minute=4, workers=2, map_tiles="")
+    headers = bearer(store)
+    with TestClient(create_app(settings, store=store)) as client:
+        codes = [client.post("/graphql", json={"query": "{ skills { code } }"}, headers=headers).status_code
+                 for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+@pytest.fixture(scope="module")
+def two_workers(demo_dir, tmp_path_factory):
+    data = tmp_path_factory.mktemp("workers")
+    shutil.copytree(demo_dir, data, dirs_exist_ok=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DIHR_DATA_DIR": str(data), "DIHR_PORT": str(port), "DIHR_MAP_TILES": "",
+           "DIHR_RATE_LIMIT_PER_MINUTE": "100000"}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--workers", "2"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        time.sleep(3)  # the second worker loads the store too
+        yield url, data
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_with_two_workers_sessions_and_new_keys_work_on_every_connection(two_workers):
+    url, data = two_workers
+    # A key created by another process (the CLI) while the server runs.
+    store = MemoryStore(data)
+    _, secret = create_key(store, "erhr", territory="NA", label="created while serving")
+    store.close()
+    time.sleep(0.1)
+    for _ in range(12):  # a new connection each time: the two workers share them out
+        response = httpx.post(f"{url}/graphql", headers={"Authorization": f"Bearer {secret}"}, timeout=30, json={
+            "query": FIND_RESOURCES_QUERY,
+            "variables": {"situation": {"deficiencies": ["DV", "TSA"], "commune": "86194"}, "limit": 5}})
+        assert response.status_code == 200 and "errors" not in response.json(), response.text[:300]
+
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        page = browser.get("/connexion")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        login = browser.post("/connexion", data={"cle": secret, "csrf": csrf, "suite": ""})
+        assert login.status_code == 303
+        cookie = browser.cookies.get("dihr_session")
+    assert cookie
+    for _ in range(12):
+        response = httpx.get(f"{url}/situations", cookies={"dihr_session": cookie}, timeout=30)
+        assert response.status_code == 200 and "Situations" in response.text
