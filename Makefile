@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= $(or $(DIHR_DATA_DIR),data)
 
-.PHONY: run test install install-test chromium bench clean
+.PHONY: run test install install-test chromium wrk bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ chromium:
 	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The benchmark's HTTP load generator (8 concurrent clients), from Debian.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for the benchmark…"; \
+	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+
 install: $(VENV)/.installed node_modules/.installed
 install-test: $(VENV)/.installed-test node_modules/.installed chromium
 
@@ -45,7 +52,7 @@ test: install-test
 	$(BIN)/python -m pytest
 
 # National-scale benchmark (several minutes): results in benchmarks/results/, table copied into the README.
-bench: install-test
+bench: install-test wrk
 	$(BIN)/python -m benchmarks.run --readme
 
 clean:

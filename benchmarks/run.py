@@ -16,6 +16,7 @@ Writes ``benchmarks/results/bench-<date>.md`` and ``.json`` and prints the table
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -29,6 +30,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,26 +134,103 @@ def national_finess(store: MemoryStore, path: Path, n: int, seed: int) -> None:
     path.write_text("\n".join(lines + geo) + "\n", encoding="utf-8")
 
 
-def serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port),
+    env = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_WORKERS": str(workers),
            "DIHR_RATE_LIMIT_PER_MINUTE": "10000000", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    import httpx
-
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"{url}/health", timeout=2)
-            return proc, url
-        except httpx.TransportError:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return proc, url
+        except OSError:
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("the server did not start")
+
+
+class Client:
+    """A plain keep-alive HTTP/1.1 client (the standard library's): little
+    overhead of its own, so the figures are the server's."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        self.connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        self.headers = {**headers, "Content-Type": "application/json"}
+
+    def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        self.connection.request("POST", path, body=body, headers=self.headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+_WRK_SCRIPT = """
+local bodies = {%s}
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/graphql", headers, bodies[(i %% #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%f %%d\\n", summary.requests, summary.duration,
+           latency:percentile(95), e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int, seconds: float) -> tuple[float, float, str]:
+    """(requests/s, p95 ms, tool) with ``clients`` concurrent connections: wrk when
+    installed (a load generator in C, `make bench` installs it), else threads."""
+    wrk = shutil.which("wrk")
+    if wrk:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(_WRK_SCRIPT % (", ".join(json.dumps(b.decode()) for b in bodies), secret))
+        try:
+            out = subprocess.run([wrk, "-t1", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "30s", "-s", script.name,
+                                  f"{url}/graphql"], capture_output=True, text=True, check=True).stdout
+        finally:
+            os.unlink(script.name)
+        requests, duration_us, p95_us, errors = out.split("RESULT", 1)[1].split()
+        if int(errors):
+            raise AssertionError(f"wrk: {errors} failed requests")
+        return int(requests) / (int(duration_us) / 1e6), float(p95_us) / 1000, "wrk"
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(offset: int) -> None:
+        client = Client(url, {"Authorization": f"Bearer {secret}"})
+        i = offset
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            status, _ = client.post("/graphql", bodies[i % len(bodies)])
+            with lock:
+                latencies.append((time.perf_counter() - start) * 1000)
+                if status != 200:
+                    failures.append(status)
+            i += clients
+        client.close()
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise AssertionError(f"{len(failures)} failed requests (HTTP {sorted(set(failures))})")
+    return len(latencies) / (time.perf_counter() - start), pct(latencies, 95), "Python threads"
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -239,48 +319,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         _, secret = create_key(store, "gnchr", label="benchmark")
         store.close()
-        proc, url = serve(data)
+        proc, url = serve(data, args.workers)
         try:
-            import httpx
             from api.queries import FIND_RESOURCES_QUERY
 
-            headers = {"Authorization": f"Bearer {secret}"}
+            def body(q: SituationQuery) -> bytes:
+                return json.dumps({"query": FIND_RESOURCES_QUERY, "variables": {
+                    "situation": {"deficiencies": list(q.deficiencies), "skills": list(q.skills), "age": q.age,
+                                  "commune": q.commune, "radiusKm": q.radius_km}, "limit": q.limit}}).encode()
 
-            def variables(q: SituationQuery) -> dict[str, Any]:
-                return {"situation": {"deficiencies": list(q.deficiencies), "skills": list(q.skills), "age": q.age,
-                                      "commune": q.commune, "radiusKm": q.radius_km}, "limit": q.limit}
-
-            with httpx.Client(timeout=30) as client:
-                client.post(f"{url}/graphql", json={"query": FIND_RESOURCES_QUERY, "variables": variables(qs[0])}, headers=headers)
-                http = []
-                for q in qs[: args.http_queries]:
-                    start = time.perf_counter()
-                    response = client.post(f"{url}/graphql", json={"query": FIND_RESOURCES_QUERY, "variables": variables(q)}, headers=headers)
-                    http.append((time.perf_counter() - start) * 1000)
-                    if response.status_code != 200 or "errors" in response.json():
-                        raise AssertionError(response.text[:300])
+            bodies = [body(q) for q in qs]
+            # Warm up every worker (each loads the store, then builds its indexes on first use).
+            deadline = time.monotonic() + args.warmup_s
+            while time.monotonic() < deadline:
+                concurrent_load(url, secret, bodies[:8], args.workers * 2, 1.0)
+            client = Client(url, {"Authorization": f"Bearer {secret}"})
+            http = []
+            for b in bodies[: args.http_queries]:
+                start = time.perf_counter()
+                status, payload = client.post("/graphql", b)
+                http.append((time.perf_counter() - start) * 1000)
+                if status != 200 or "errors" in json.loads(payload):
+                    raise AssertionError(payload[:300])
+            client.close()
             figures["findResources HTTP median (ms)"] = statistics.median(http)
             figures["findResources HTTP p95 (ms)"] = pct(http, 95)
-            concurrent: list[float] = []
-            lock = threading.Lock()
-
-            def worker(offset: int) -> None:
-                with httpx.Client(timeout=60) as c:
-                    for q in qs[offset :: 8][: args.http_queries // 4]:
-                        start = time.perf_counter()
-                        c.post(f"{url}/graphql", json={"query": FIND_RESOURCES_QUERY, "variables": variables(q)}, headers=headers)
-                        with lock:
-                            concurrent.append((time.perf_counter() - start) * 1000)
-
-            start = time.perf_counter()
-            threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - start
-            figures["findResources HTTP 8 clients (req/s)"] = len(concurrent) / elapsed
-            figures["findResources HTTP 8 clients p95 (ms)"] = pct(concurrent, 95)
+            rate, p95, tool = concurrent_load(url, secret, bodies, 8, args.load_s)
+            figures["findResources HTTP 8 clients (req/s)"] = rate
+            figures["findResources HTTP 8 clients p95 (ms)"] = p95
+            checks.append(f"HTTP: {args.workers} server worker(s); 8 concurrent clients driven by {tool}")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -332,11 +399,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--readme", action="store_true", help="copy the table into README.md (between the bench markers)")
+    parser.add_argument("--workers", type=int, help="server worker processes (default: as `dihr serve`, the cores, at most 4)")
     args = parser.parse_args(argv)
     sizes = (300, 600, 200, 30, 10, 5, 2000) if args.smoke else (15_000, 40_000, 10_000, 300, 100, 20, 100_000)
     (args.establishments, args.professionals, args.situations, args.queries, args.http_queries, args.repeat,
      args.finess) = sizes
     args.repeat_reopen = 2 if args.smoke else 5
+    args.workers = args.workers or min(4, os.cpu_count() or 1)
+    args.warmup_s = 2.0 if args.smoke else 8.0
+    args.load_s = 2.0 if args.smoke else 15.0
     result = run(args)
     text = markdown(result)
     print(text)
