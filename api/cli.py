@@ -636,31 +636,15 @@ def serve(
     # Each worker process builds its app from the environment (one store per process,
     # kept in step through the SQLite change log; sessions in the data directory).
     os.environ["DIHR_WORKERS"] = str(count)
-    _serve_workers(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=count,
-                                  log_level="warning"))
+    from api.workers import WorkerFailed, serve_workers
 
-
-def _serve_workers(config: Any) -> None:
-    """uvicorn's multi-process supervisor, on a listening socket opened as TCP
-    explicitly: uvicorn's own (protocol 0) makes asyncio skip TCP_NODELAY on the
-    connections it accepts, and Nagle's algorithm then delays every response by
-    about 40 ms."""
-    import socket
-
-    from uvicorn.supervisors import Multiprocess
-
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((config.host, config.port))
+        serve_workers(host, port, count)
     except OSError as err:
-        raise typer.BadParameter(f"impossible d'écouter sur {config.host}:{config.port} ({err.strerror}).") from None
-    sock.set_inheritable(True)
-    try:
-        Multiprocess(config, sockets=[sock]).run()
-    except KeyboardInterrupt:
-        pass
+        raise typer.BadParameter(f"impossible d'écouter sur {host}:{port} ({err.strerror or err}).") from None
+    except WorkerFailed as err:
+        typer.echo(f"Erreur : {err}", err=True)
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":
