@@ -31,11 +31,12 @@ class WorkerFailed(RuntimeError):
     """A worker ended while starting (its own message says why)."""
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
 
@@ -50,7 +51,9 @@ def _worker(host: str, port: int) -> None:  # runs in a worker process
 
 def serve_workers(host: str, port: int, count: int) -> None:
     """Run ``count`` workers until SIGINT/SIGTERM (OSError: the port is taken)."""
-    listening_socket(host, port).close()  # fail here, in French, rather than in every worker
+    # Fail here rather than in every worker; a plain (unshared) socket also refuses
+    # a port that another server, even another `dihr serve`, already listens on.
+    listening_socket(host, port, shared=False).close()
     context = multiprocessing.get_context("spawn")
     stopping = False
 

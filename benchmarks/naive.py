@@ -17,7 +17,7 @@ from graph.model import NodeKind, RelType, codes_of_combination, combination_key
 from graph.store import GraphStore
 from graph.vocabulary import CONDITIONS
 
-__all__ = ["Spreadsheet", "naive_ranking", "naive_nearest_km"]
+__all__ = ["Spreadsheet", "naive_ranking", "naive_beyond", "naive_nearest_km"]
 
 K, R = NodeKind, RelType
 
@@ -62,12 +62,51 @@ def _admits(lo: object, hi: object, age: int | None) -> bool:
     return age is None or ((lo is None or age >= int(lo)) and (hi is None or age <= int(hi)))  # type: ignore[call-overload]
 
 
+def _levels(row: Row, deficiencies: frozenset[str], age: int | None) -> tuple[dict[str, int], int]:
+    """(level per covered deficiency, level of expertise on a combination including them)."""
+    combo = combination_key(list(deficiencies))
+    levels: dict[str, int] = {}
+    combination_level = 0
+    for (kind, code), level in row.expertise.items():
+        if kind == "Deficiency" and code in deficiencies:
+            levels[code] = max(levels.get(code, 0), level)
+        elif kind == "Combination" and deficiencies <= codes_of_combination(code):
+            combination_level = max(combination_level, level)
+        elif kind == "Condition":
+            for d in CONDITIONS[code].involves:
+                if d in deficiencies:
+                    levels[d] = max(levels.get(d, 0), level)
+    for code, lo, hi in row.accepts:
+        if code in deficiencies and _admits(lo, hi, age):
+            levels[code] = max(levels.get(code, 0), 1)
+    if combination_level:
+        for d in codes_of_combination(combo):
+            levels[d] = max(levels.get(d, 0), combination_level)
+    return levels, combination_level
+
+
+def naive_beyond(
+    sheet: Spreadsheet, lat: float, lon: float, deficiencies: frozenset[str], age: int | None, radius_km: float,
+    count: int,
+) -> list[tuple[str, str]]:
+    """The ``count`` nearest resources beyond the radius competent for the whole combination (widening)."""
+    found = []
+    for row in sheet.rows:
+        distance = round(_haversine(lat, lon, row.lat, row.lon), 3)
+        if distance <= radius_km or not _admits(row.props.get("age_min"), row.props.get("age_max"), age):
+            continue
+        levels, combination_level = _levels(row, deficiencies, age)
+        if combination_level or deficiencies <= levels.keys():
+            found.append((distance, row.key, row.kind))
+    found.sort()
+    return [(kind, key) for _d, key, kind in found[:count]]
+
+
 def naive_ranking(
     sheet: Spreadsheet, lat: float, lon: float, deficiencies: frozenset[str], skills: frozenset[str],
     age: int | None, radius_km: float, limit: int,
 ) -> list[tuple[str, str]]:
     """Ranked (kind, key) of the local resources inside the radius, as findResources ranks them."""
-    combo = combination_key(list(deficiencies))
     ranked = []
     for row in sheet.rows:
         distance = _haversine(lat, lon, row.lat, row.lon)
@@ -75,23 +114,7 @@ def naive_ranking(
             continue
         if not _admits(row.props.get("age_min"), row.props.get("age_max"), age):
             continue
-        levels: dict[str, int] = {}
-        combination_level = 0
-        for (kind, code), level in row.expertise.items():
-            if kind == "Deficiency" and code in deficiencies:
-                levels[code] = max(levels.get(code, 0), level)
-            elif kind == "Combination" and deficiencies <= codes_of_combination(code):
-                combination_level = max(combination_level, level)
-            elif kind == "Condition":
-                for d in CONDITIONS[code].involves:
-                    if d in deficiencies:
-                        levels[d] = max(levels.get(d, 0), level)
-        for code, lo, hi in row.accepts:
-            if code in deficiencies and _admits(lo, hi, age):
-                levels[code] = max(levels.get(code, 0), 1)
-        if combination_level:
-            for d in codes_of_combination(combo):
-                levels[d] = max(levels.get(d, 0), combination_level)
+        levels, combination_level = _levels(row, deficiencies, age)
         skill_levels = {s: lvl for (kind, s), lvl in row.expertise.items() if kind == "Skill" and s in skills}
         if not levels and not skill_levels:
             continue

@@ -378,9 +378,15 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     n_full = int(full_mask.sum())
     if n_full < query.limit:
         wanted = query.limit - n_full
-        everywhere = _fully_competent(idx, needs, query.age, kinds)
-        far = haversine_km_many(place.lat, place.lon, everywhere.lats, everywhere.lons).round(3)
-        outside = np.flatnonzero(far > query.radius_km)
+        # The nearest beyond the radius: looked for within 2×, then 4× the radius
+        # (every resource outside such a latitude band is farther), then everywhere.
+        for reach in (2 * query.radius_km, 4 * query.radius_km, None):
+            span = idx.band(place.lat, reach) if reach is not None else slice(None)
+            everywhere = _fully_competent(idx, needs, query.age, kinds, span)
+            far = haversine_km_many(place.lat, place.lon, everywhere.lats, everywhere.lons).round(3)
+            outside = np.flatnonzero(far > query.radius_km)
+            if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
+                break
         order = outside[np.lexsort((everywhere.keys[outside], far[outside]))[:wanted]]
         beyond = [everywhere.pick(int(i), float(far[i]), False) for i in order]
         nearest_text = (
@@ -396,27 +402,24 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             ),
         )
 
-    def ordered(pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Pick]:
-        """The first ``limit`` by rank: a partial selection on the numeric keys,
+    def ordered(pos: NDArray[np.int64], dist: NDArray[np.float64], count: int) -> list[_Pick]:
+        """The first ``count`` by rank: a partial selection on the numeric keys,
         then a full sort (with the key tie-breakers) of that short list."""
-        if pos.size > 4 * query.limit:
+        if count <= 0 or pos.size == 0:
+            return []
+        if pos.size > 4 * count:
             # dist <= 1000 km < 1e4 and points < 1e5: the order of (tier, -points, dist) is kept
             primary = scored.tier[pos] * 1e9 - scored.points[pos] * 1e4 + dist
-            cut = np.partition(primary, query.limit - 1)[query.limit - 1]
+            cut = np.partition(primary, count - 1)[count - 1]
             keep = primary <= cut
             pos, dist = pos[keep], dist[keep]
-        order = np.lexsort(
-            (scored.keys[pos], scored.kinds[pos], dist, -scored.points[pos], scored.tier[pos])
-        )[: query.limit]
+        order = np.lexsort((scored.keys[pos], scored.kinds[pos], dist, -scored.points[pos], scored.tier[pos]))[:count]
         return [scored.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
     # Fully competent resources inside the radius, then the nearest fully
     # competent ones beyond it (widening), then partial ones inside the radius.
-    chosen = (
-        ordered(inside_pos[full_mask], inside_dist[full_mask])
-        + beyond
-        + ordered(inside_pos[~full_mask], inside_dist[~full_mask])
-    )[: query.limit]
+    chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit) + beyond
+    chosen += ordered(inside_pos[~full_mask], inside_dist[~full_mask], query.limit - len(chosen))
     pool = _team_pool(scored, inside_pos, inside_dist) if n_full == 0 else []
     refs = [idx.refs[p.position] for p in chosen] + [idx.refs[p.position] for p in pool]
     explained = _competences_of(store, refs, needs, query.age)
@@ -544,6 +547,13 @@ class _Scored:
         return _Pick(self.offset + local, distance_km, within, int(self.tier[local]), score)
 
 
+#: deficiency code → the rare conditions that typically involve it.
+_CONDITIONS_INVOLVING: dict[str, tuple[str, ...]] = {
+    code: tuple(c.orpha for c in CONDITIONS.values() if code in c.involves)
+    for code in {d for c in CONDITIONS.values() for d in c.involves}
+}
+
+
 def _score_all(
     idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice = slice(None)
 ) -> _Scored:
@@ -560,9 +570,8 @@ def _score_all(
     for j, code in enumerate(defs):
         row = levels[j]
         np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code))[lo:hi], combination, out=row)
-        for condition in CONDITIONS.values():
-            if code in condition.involves:
-                np.maximum(row, idx.expertise(NodeRef(K.CONDITION, condition.orpha))[lo:hi], out=row)
+        for orpha in _CONDITIONS_INVOLVING.get(code, ()):
+            np.maximum(row, idx.expertise(NodeRef(K.CONDITION, orpha))[lo:hi], out=row)
         accepts = idx.accepts(NodeRef(K.DEFICIENCY, code))
         ids = accepts.ids
         ok = admits(accepts.age_min, accepts.age_max, age) & (ids >= lo) & (ids < hi)
@@ -598,15 +607,14 @@ class _Competent(NamedTuple):
         return _Pick(int(self.positions[i]), distance_km, within, int(self.tier[i]), round(int(self.points[i]) / self.total, 4))
 
 
-def _fully_competent(idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind]) -> _Competent:
-    """Everywhere (for widening), kept per needs, age and kinds until the index changes."""
-
-    def build() -> _Competent:
-        scored = _score_all(idx, needs, age, kinds)
-        pos = np.flatnonzero(scored.candidate & (scored.tier <= 1))
-        return _Competent(pos, scored.tier[pos], scored.points[pos], scored.total, idx.keys[pos], idx.lats[pos], idx.lons[pos])
-
-    return idx.cached(("fully competent", needs.deficiencies, needs.skills, age, kinds), build)  # type: ignore[no-any-return]
+def _fully_competent(
+    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice
+) -> _Competent:
+    """The resources of ``span`` competent for the whole combination (for widening)."""
+    scored = _score_all(idx, needs, age, kinds, span)
+    local = np.flatnonzero(scored.candidate & (scored.tier <= 1))
+    pos = local + scored.offset
+    return _Competent(pos, scored.tier[local], scored.points[local], scored.total, idx.keys[pos], idx.lats[pos], idx.lons[pos])
 
 
 def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
@@ -693,14 +701,13 @@ def _match(
     person_erhr: str,
 ) -> Match:
     node, comp = cand.node, cand.comp
+    defs, skills = comp.deficiencies, comp.skills
     covers = tuple(
-        [comp.combination] if comp.combination else []
-    ) + tuple(comp.deficiencies[d] for d in sorted(comp.deficiencies)) + tuple(
-        comp.skills[s] for s in sorted(comp.skills)
+        ([comp.combination] if comp.combination else [])
+        + [defs[d] for d in sorted(defs)]
+        + [skills[s] for s in sorted(skills)]
     )
-    misses = tuple(sorted(needs.deficiencies - comp.deficiencies.keys())) + tuple(
-        sorted(needs.skills - comp.skills.keys())
-    )
+    misses = tuple(sorted(needs.deficiencies - defs.keys()) + sorted(needs.skills - skills.keys()))
     if cand.basis is Basis.NATIONAL:
         criteria = ", ".join(str(c) for c in node.props.get("criteria", []))
         covers = (

@@ -22,18 +22,20 @@ last ``_KEEP_CHANGES`` entries; a process further behind reloads everything.
 
 from __future__ import annotations
 
-import orjson
+import gc
 import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import numpy as np
+import orjson
 from scipy.spatial import cKDTree
 
 from graph.competence import CompetenceIndex, build_competence_index
@@ -107,6 +109,20 @@ def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
 
 
 _EdgeId = tuple[RelType, NodeRef, NodeRef, str]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Bulk building: hundreds of thousands of new containers would trigger many
+    full collections of the cyclic garbage collector (each walking the whole,
+    growing heap) while nothing being built can be garbage yet."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _SpatialIndex:
@@ -183,6 +199,10 @@ class MemoryStore:
         self._competence = None
 
     def _load_rows(self) -> None:
+        with _gc_paused():
+            self._load_rows_unmanaged()
+
+    def _load_rows_unmanaged(self) -> None:
         kinds = {k.value: k for k in NodeKind}
         rels = {r.value: r for r in RelType}
         refs: dict[tuple[str, str], NodeRef] = {}
@@ -597,9 +617,10 @@ class MemoryStore:
                             commune = target.key
                     if combination and commune:
                         situations.append((combination, commune, props.get("status", "open") == "open"))
-                self._competence = build_competence_index(
-                    resources, links, departments=departments, situations=situations
-                )
+                with _gc_paused():
+                    self._competence = build_competence_index(
+                        resources, links, departments=departments, situations=situations
+                    )
             return self._competence
 
     def count_nodes(self) -> dict[NodeKind, int]:

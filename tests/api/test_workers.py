@@ -108,3 +108,32 @@ def test_with_two_workers_sessions_and_new_keys_work_on_every_connection(two_wor
     for _ in range(12):
         response = httpx.get(f"{url}/situations", cookies={"dihr_session": cookie}, timeout=30)
         assert response.status_code == 200 and "Situations" in response.text
+
+
+def _serve(env_updates: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **env_updates}
+    return subprocess.run([sys.executable, "-m", "api.cli", "serve", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_start_stop_the_server_with_an_error(tmp_path):
+    not_a_directory = tmp_path / "fichier"
+    not_a_directory.write_text("x")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = _serve({"DIHR_DATA_DIR": str(not_a_directory), "DIHR_PORT": str(port)}, "--workers", "2")
+    assert done.returncode == 1
+    assert "s'est arrêté au démarrage" in done.stderr
+
+
+def test_a_port_already_listened_on_is_refused_even_by_another_dihr_serve(tmp_path):
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _serve({"DIHR_DATA_DIR": str(tmp_path), "DIHR_PORT": str(port)}, "--workers", "2")
+    assert done.returncode == 2
+    assert "impossible d'écouter" in done.stderr and str(port) in done.stderr

@@ -94,6 +94,15 @@ def test_widening_reports_nearest_competent_resource_beyond_radius(net, store):
     assert ranked[0].distance_km == pytest.approx(240, abs=0.5)
 
 
+@pytest.mark.parametrize("limit", [2, 4])
+def test_widening_takes_the_nearest_beyond_the_radius_however_far(net, store, limit):
+    for key, km in (("860000001", 190), ("860000002", 150), ("860000003", 500), ("860000004", 120)):
+        net.establishment(key, km, expertise={"DV": 3, "TSA": 3})
+    ranked = local(find_resources(store, query(radius_km=100, limit=limit)))
+    assert keys(ranked) == ["860000004", "860000002", "860000001", "860000003"][:limit]
+    assert [round(m.distance_km) for m in ranked] == [120, 150, 190, 500][:limit]
+
+
 def test_a_combination_covered_only_by_a_team_of_two(net, store):
     net.establishment("860000001", 20, expertise={"DA": 3})
     net.establishment("860000002", 25, accepts={"DM": (None, None)})
