@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import socket
 import statistics
@@ -78,11 +77,22 @@ def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
     return out
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+_RSS_SCRIPT = """
+import sys
+from graph.matching import SituationQuery, find_resources
+from graph.stores.memory import MemoryStore
+store = MemoryStore(sys.argv[1])
+find_resources(store, SituationQuery(deficiencies=["DV", "TSA"], commune="75056"))  # builds the indexes
+print([l for l in open("/proc/self/status") if l.startswith("VmRSS:")][0].split()[1])
+"""
+
+
+def fresh_process_rss_mb(data: Path) -> float:
+    """Resident memory of a new process that opened the store and answered one
+    query (its indexes built), as a server worker holds it."""
+    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(data)], cwd=ROOT, capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    return int(out.split()[-1]) / 1024
 
 
 def machine() -> str:
@@ -262,7 +272,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if _ < args.repeat_reopen - 1:
                 store.close()
         figures["reopen median (s)"] = statistics.median(reopen)
-        figures["resident memory after reopen (MB)"] = rss_mb()
+        figures["resident memory after reopen (MB)"] = fresh_process_rss_mb(data)
         counts = store.count_nodes()
 
         qs = queries(store, args.queries, args.seed)

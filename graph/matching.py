@@ -37,7 +37,6 @@ Teams
 from __future__ import annotations
 
 import enum
-import functools
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -356,6 +355,7 @@ class _Candidate:
     score: float
     distance_km: float | None
     within: bool
+    department: str | None = None
 
 
 def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
@@ -421,49 +421,43 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit) + beyond
     chosen += ordered(inside_pos[~full_mask], inside_dist[~full_mask], query.limit - len(chosen))
     pool = _team_pool(scored, inside_pos, inside_dist) if n_full == 0 else []
-    refs = [idx.refs[p.position] for p in chosen] + [idx.refs[p.position] for p in pool]
-    explained = _competences_of(store, refs, needs, query.age)
-    nodes = {}
-    for pick in chosen + pool:
-        ref = idx.refs[pick.position]
-        nodes[ref] = Node(ref.kind, ref.key, idx.props[pick.position])  # the store's own mapping: read only
+    relevant = _relevant_targets(idx, needs)
 
     def candidate(pick: _Pick) -> _Candidate:
-        ref = idx.refs[pick.position]
-        return _Candidate(nodes[ref], explained[ref], _BASIS[pick.tier], pick.score, pick.distance_km, pick.within)
+        p = pick.position
+        ref = idx.refs[p]
+        node = Node(ref.kind, ref.key, idx.props[p])  # the store's own mapping: read only
+        comp = _explain(idx.out[p], ref.kind, needs, query.age, relevant)
+        return _Candidate(node, comp, _BASIS[pick.tier], pick.score, pick.distance_km, pick.within,
+                          str(idx.departments[p]) or None)
 
-    ranked_candidates = [candidate(p) for p in chosen]
+    ranked = [candidate(p) for p in chosen]
     pool_candidates = [candidate(p) for p in pool]
-    competences = _competences_of(store, [r for r in (NodeRef(K.ERHR_TEAM, person_erhr),) if person_erhr]
-                                  + [NodeRef(K.CNRHR, c) for c in qualification.cnrhr], needs, query.age)
-
-    # Fully competent resources inside the radius, then the nearest fully
-    # competent ones beyond it (widening), then partial ones inside the radius.
-    ranked = ranked_candidates
-    departments = {
-        c.node.key: dep for c in ranked + pool_candidates if (dep := idx.department_of(c.node.ref)) is not None
-    }
 
     matches: list[Match] = []
     for cand in ranked:
-        matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, departments, table, person_erhr))
+        matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr))
     teams = _teams(pool_candidates, needs) if pool_candidates else []
 
+    # Then the ERHR of the person's territory and the competent CNRHR (links read
+    # once per index state: they are not in the index of local resources).
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
-        cand = _national_candidate(erhr_node, competences.get(erhr_node.ref), needs, place)
+        comp = _explain(_links_of(store, idx, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant)
+        cand = _national_candidate(erhr_node, comp, needs, place, place.department)
         cand.basis = Basis.TERRITORIAL
-        matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, {erhr_node.key: place.department}, table, person_erhr))
+        matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, table, person_erhr))
     for code in qualification.cnrhr:
         cnrhr = store.get_node(K.CNRHR, code)
         if cnrhr is not None:
-            cand = _national_candidate(cnrhr, competences.get(cnrhr.ref), needs, place)
-            matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, {}, table, person_erhr))
+            comp = _explain(_links_of(store, idx, cnrhr.ref), K.CNRHR, needs, query.age, relevant)
+            cand = _national_candidate(cnrhr, comp, needs, place, None)
+            matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr))
 
     team_results = tuple(
         Team(
             members=tuple(
-                _match(i + 1, member, MatchLevel.LOCAL, needs, departments, table, person_erhr)
+                _match(i + 1, member, MatchLevel.LOCAL, needs, table, person_erhr)
                 for i, member in enumerate(team)
             ),
             max_distance_km=round(max(m.distance_km or 0.0 for m in team), 1),
@@ -648,39 +642,39 @@ def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64
     return [scored.pick(p, d, True) for p, d in ranked]
 
 
-def _competences_of(store: GraphStore, refs: list[NodeRef], needs: _Needs, age: int | None) -> dict[NodeRef, _Competence]:
-    """What each of these resources covers, with the graph paths (explanations):
-    from the competence index for local resources, from the graph for the others."""
-    found: dict[NodeRef, _Competence] = {ref: _Competence() for ref in refs}
-    idx = store.competence_index()
-    # Keys of the targets that can cover a need (``_apply`` checks their kinds).
-    relevant = needs.deficiencies | needs.skills | {
-        orpha for orpha, condition in CONDITIONS.items() if not needs.deficiencies.isdisjoint(condition.involves)
+def _relevant_targets(idx: CompetenceIndex, needs: _Needs) -> frozenset[str]:
+    """Keys of the targets whose links can cover a need (``_apply`` checks their kinds)."""
+    return needs.deficiencies | needs.skills | {
+        orpha for code in needs.deficiencies for orpha in _CONDITIONS_INVOLVING.get(code, ())
     } | {key for key in idx.targets(K.COMBINATION) if needs.deficiencies <= codes_of_combination(key)}
-    elsewhere = []
-    for ref, comp in found.items():
-        position = idx.position.get(ref)
-        if position is None:
-            elsewhere.append(ref)
-            continue
-        for rel, target, props in idx.out[position]:
-            if target.key in relevant:
-                _apply(comp, ref.kind, rel, target, props, needs, age)
-    for ref in elsewhere:  # ERHR teams and CNRHR: their links, read once per index state
-        links: tuple[Link, ...] = idx.cached(("links of", ref), functools.partial(_links_of, store, ref))
-        for rel, target, props in links:
-            _apply(found[ref], ref.kind, rel, target, props, needs, age)
-    return found
 
 
-def _links_of(store: GraphStore, ref: NodeRef) -> tuple[Link, ...]:
-    edges = store.edges_from([ref], [R.HAS_EXPERTISE, R.ACCEPTS])[ref]
-    links = [(e.type, e.target, e.props) for e in edges]
-    return tuple(sorted(links, key=lambda link: (link[0] is not R.HAS_EXPERTISE, link[1].kind.value, link[1].key)))
+def _explain(
+    links: tuple[Link, ...], source: NodeKind, needs: _Needs, age: int | None, relevant: frozenset[str]
+) -> _Competence:
+    """What a resource covers of the needs, with the graph paths (explanations)."""
+    comp = _Competence()
+    for rel, target, props in links:
+        if target.key in relevant:
+            _apply(comp, source, rel, target, props, needs, age)
+    return comp
 
 
-def _national_candidate(node: Node, comp: _Competence | None, needs: _Needs, place: PersonPlace) -> _Candidate:
-    comp = comp or _Competence()
+def _links_of(store: GraphStore, idx: CompetenceIndex, ref: NodeRef) -> tuple[Link, ...]:
+    """The competence links of a node outside the index (an ERHR, a CNRHR),
+    read once per index state, in the index's order."""
+
+    def read() -> tuple[Link, ...]:
+        edges = store.edges_from([ref], [R.HAS_EXPERTISE, R.ACCEPTS])[ref]
+        links = [(e.type, e.target, e.props) for e in edges]
+        return tuple(sorted(links, key=lambda link: (link[0] is not R.HAS_EXPERTISE, link[1].kind.value, link[1].key)))
+
+    return idx.cached(("links of", ref), read)  # type: ignore[no-any-return]
+
+
+def _national_candidate(
+    node: Node, comp: _Competence, needs: _Needs, place: PersonPlace, department: str | None
+) -> _Candidate:
     lat, lon = node.props.get("lat"), node.props.get("lon")
     distance = (
         round(haversine_km(place.lat, place.lon, float(lat), float(lon)), 3)
@@ -688,7 +682,7 @@ def _national_candidate(node: Node, comp: _Competence | None, needs: _Needs, pla
         else None
     )
     basis = _basis(comp, needs) if comp.combination else Basis.NATIONAL
-    return _Candidate(node, comp, basis, _score(comp, needs), distance, True)
+    return _Candidate(node, comp, basis, _score(comp, needs), distance, True, department)
 
 
 def _match(
@@ -696,7 +690,6 @@ def _match(
     cand: _Candidate,
     level: MatchLevel,
     needs: _Needs,
-    departments: dict[str, str],
     table: TerritoryTable,
     person_erhr: str,
 ) -> Match:
@@ -730,7 +723,7 @@ def _match(
             ),
         )
         misses = tuple(sorted(needs.skills - comp.skills.keys()))
-    department = departments.get(node.key)
+    department = cand.department
     if level is MatchLevel.ERHR:
         in_territory = node.key == person_erhr
     elif level is MatchLevel.CNRHR:
