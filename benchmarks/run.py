@@ -133,7 +133,7 @@ def national_finess(store: MemoryStore, path: Path, n: int, seed: int) -> None:
     for i in range(n):
         c = rng.choice(communes)
         dep, com = c.key[:2], c.key[2:]
-        number = f"{dep}{i:07d}" if dep not in ("2A", "2B") else f"{dep}{i:07d}"
+        number = f"{dep}{i:07d}"
         lat, lon = float(c.props["lat"]) + rng.gauss(0, 0.01), float(c.props["lon"]) + rng.gauss(0, 0.01)
         lines.append(";".join(["structureet", number, number, f"ETABLISSEMENT SYNTHETIQUE {i}", "", "", "", "", "", "1 RUE",
                                "", "", com, dep, "", f"{c.props.get('postcodes', ['00000'])[0] if c.props.get('postcodes') else '00000'} X",

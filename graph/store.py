@@ -14,7 +14,12 @@ from typing import Any, Protocol, runtime_checkable
 from graph.competence import CompetenceIndex
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 
-__all__ = ["GraphStore", "WriteSummary", "Located", "merge_props", "upsert_outcome"]
+__all__ = ["GraphStore", "WriteSummary", "Located", "merge_props", "upsert_outcome", "INDEX_NEUTRAL_KINDS"]
+
+#: Node kinds whose writes leave the derived read models (competence and
+#: spatial indexes, territory table) as they are: a store keeps its indexes
+#: across audit entries and key changes.
+INDEX_NEUTRAL_KINDS = frozenset({NodeKind.AUDIT_ENTRY, NodeKind.API_KEY})
 
 
 def merge_props(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from graph.model import (
     validate_edge,
     validate_node,
 )
-from graph.store import Located, WriteSummary, merge_props, upsert_outcome
+from graph.store import INDEX_NEUTRAL_KINDS, Located, WriteSummary, merge_props, upsert_outcome
 
 __all__ = ["MemoryStore", "DB_FILENAME"]
 
@@ -74,9 +74,7 @@ CREATE TABLE IF NOT EXISTS changes (
 _KEEP_CHANGES = 500_000
 _PROBE_EVERY_S = 0.002
 _LOG_SQL = "INSERT INTO changes (what, ident) VALUES (?, ?)"
-#: Kinds whose writes leave the derived read models (spatial and competence
-#: indexes, territory table) as they are.
-_OUTSIDE_INDEXES = frozenset({NodeKind.AUDIT_ENTRY, NodeKind.API_KEY})
+
 _UPSERT_NODE_SQL = (
     "INSERT INTO nodes (kind, key, props) VALUES (?, ?, ?) "
     "ON CONFLICT (kind, key) DO UPDATE SET props = excluded.props"
@@ -303,7 +301,7 @@ class MemoryStore:
                 elif self._graph.has_edge(eid[1], eid[2], key=(eid[0], eid[3])):
                     self._graph.remove_edge(eid[1], eid[2], key=(eid[0], eid[3]))
                     self._edge_counts[eid[0]] -= 1
-            if edge_rows or any(ref.kind not in _OUTSIDE_INDEXES for ref, _ in node_rows):
+            if edge_rows or any(ref.kind not in INDEX_NEUTRAL_KINDS for ref, _ in node_rows):
                 self._invalidate()
             self._seq = rows[-1][0]
 
@@ -387,7 +385,7 @@ class MemoryStore:
                     self._apply_node(ref, props)
                 for eid, props in pending_edges.items():
                     self._apply_edge(eid, props)
-                if pending_edges or any(ref.kind not in _OUTSIDE_INDEXES for ref in pending_nodes):
+                if pending_edges or any(ref.kind not in INDEX_NEUTRAL_KINDS for ref in pending_nodes):
                     self._invalidate()
         return WriteSummary(**counts)
 

@@ -26,6 +26,7 @@ Transactions
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -44,7 +45,7 @@ from graph.model import (
     validate_node,
 )
 from graph.settings import Settings
-from graph.store import Located, WriteSummary, merge_props, upsert_outcome
+from graph.store import INDEX_NEUTRAL_KINDS, Located, WriteSummary, merge_props, upsert_outcome
 
 __all__ = ["Neo4jStore", "cypher_catalogue"]
 
@@ -188,6 +189,26 @@ MATCH (n:DihrNode {ns: $ns})
 DETACH DELETE n
 """
 
+_REVISION_EVERY_S = 1.0
+
+#: The namespace's revision: bumped by every write that changes what the
+#: competence index is built from, so that every process (web workers) knows
+#: when its cached index is out of date.
+BUMP_REVISION_CYPHER = """
+MERGE (r:DihrRevision {ns: $ns})
+SET r.value = coalesce(r.value, 0) + 1
+"""
+
+REVISION_CYPHER = """
+OPTIONAL MATCH (r:DihrRevision {ns: $ns})
+RETURN coalesce(r.value, 0) AS revision
+"""
+
+DROP_REVISION_CYPHER = """
+MATCH (r:DihrRevision {ns: $ns})
+DELETE r
+"""
+
 
 def _schema_key_cypher(kind: NodeKind) -> str:
     return _SCHEMA_KEY_TEMPLATE.format(label=NodeKind(kind).value)
@@ -231,6 +252,9 @@ def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
         "COUNT_NODES_CYPHER": (COUNT_NODES_CYPHER, ("ns",)),
         "COUNT_EDGES_CYPHER": (COUNT_EDGES_CYPHER, ("ns",)),
         "DROP_NAMESPACE_CYPHER": (DROP_NAMESPACE_CYPHER, ("ns",)),
+        "BUMP_REVISION_CYPHER": (BUMP_REVISION_CYPHER, ("ns",)),
+        "REVISION_CYPHER": (REVISION_CYPHER, ("ns",)),
+        "DROP_REVISION_CYPHER": (DROP_REVISION_CYPHER, ("ns",)),
     }
     for kind in NodeKind:
         catalogue[f"SCHEMA_KEY_CYPHER[{kind.value}]"] = (_schema_key_cypher(kind), ())
@@ -265,6 +289,8 @@ class Neo4jStore:
         self._ns = namespace
         self._batch = batch_size
         self._competence: CompetenceIndex | None = None
+        self._revision: int | None = None  # the namespace revision the index was built at
+        self._checked = 0.0  # when the revision was last read
 
     # -- opening ----------------------------------------------------------------
     @classmethod
@@ -372,10 +398,12 @@ class Neo4jStore:
             raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
         from neo4j import exceptions as neo
 
-        self._competence = None
+        indexed = bool(edge_list) or any(n.kind not in INDEX_NEUTRAL_KINDS for n in node_list)
+        if indexed:
+            self._competence = None
         try:
             with self._session() as session:
-                counts = session.execute_write(self._upsert_work, node_list, edge_list)
+                counts = session.execute_write(self._upsert_work, node_list, edge_list, indexed)
         except SchemaError as err:
             raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
         except neo.ClientError as err:
@@ -388,8 +416,10 @@ class Neo4jStore:
         for start in range(0, len(rows), self._batch):
             yield rows[start : start + self._batch]
 
-    def _upsert_work(self, tx: Any, nodes: list[Node], edges: list[Edge]) -> Counter[str]:
+    def _upsert_work(self, tx: Any, nodes: list[Node], edges: list[Edge], indexed: bool = True) -> Counter[str]:
         counts: Counter[str] = Counter()
+        if indexed:
+            tx.run(BUMP_REVISION_CYPHER, ns=self._ns).consume()
         pending: dict[NodeRef, dict[str, Any]] = {}
         stored: dict[NodeRef, dict[str, Any]] = {}
         refs = list(dict.fromkeys(n.ref for n in nodes))
@@ -451,6 +481,7 @@ class Neo4jStore:
 
         def work(tx: Any) -> int:
             total = 0
+            tx.run(BUMP_REVISION_CYPHER, ns=self._ns).consume()
             for rel, rows in by_type.items():
                 for chunk in self._chunks(rows):
                     total += int(tx.run(_delete_edges_cypher(rel), rows=chunk).single()["deleted"])
@@ -558,9 +589,18 @@ class Neo4jStore:
         return found
 
     def competence_index(self) -> CompetenceIndex:
-        """Built from two queries and kept until this store writes (a single-writer
-        deployment; other writers' changes appear after the next write or restart)."""
+        """Built from a few queries and kept while the namespace's revision stays
+        the same: this store's own writes drop it at once; another process's
+        writes are noticed within ``_REVISION_EVERY_S`` (one small read)."""
+        now = time.monotonic()
+        if self._competence is not None and now - self._checked >= _REVISION_EVERY_S:
+            self._checked = now
+            revision = int(self._read(REVISION_CYPHER, ns=self._ns)[0]["revision"])
+            if revision != self._revision:  # another process wrote
+                self._competence = None
         if self._competence is None:
+            self._checked = now
+            self._revision = int(self._read(REVISION_CYPHER, ns=self._ns)[0]["revision"])
             resources = [
                 (self._ref(r["uid"]), r["location"].latitude, r["location"].longitude, json.loads(r["json"]))
                 for r in self._read(RESOURCES_CYPHER, ns=self._ns)
@@ -589,6 +629,7 @@ class Neo4jStore:
         """Delete every node and relationship of this store's namespace (tests)."""
         with self._session() as session:
             session.execute_write(lambda tx: tx.run(DROP_NAMESPACE_CYPHER, ns=self._ns).consume())
+            session.execute_write(lambda tx: tx.run(DROP_REVISION_CYPHER, ns=self._ns).consume())
 
     def close(self) -> None:
         self._driver.close()

@@ -15,7 +15,8 @@ from neo4j import exceptions as neo
 from graph.errors import StoreError, StoreUnavailable
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.settings import Settings
-from graph.stores.neo4j import READ_EDGES_CYPHER, READ_NODES_CYPHER, Neo4jStore
+from graph.stores import neo4j as neo4j_store
+from graph.stores.neo4j import BUMP_REVISION_CYPHER, READ_EDGES_CYPHER, READ_NODES_CYPHER, REVISION_CYPHER, Neo4jStore
 
 K, R = NodeKind, RelType
 
@@ -44,7 +45,7 @@ class FakeTx:
             return FakeResult([])
         rows = params.get("rows", [])
         written = len(rows) - (1 if self.drop_edges and "MERGE (s)-[r:" in cypher else 0)
-        return FakeResult([{"written": written}])
+        return FakeResult([{"written": written, "deleted": len(rows)}])
 
 
 class FakeSession:
@@ -139,3 +140,47 @@ def test_unreachable_server_is_a_clear_french_error_not_a_hang():
 def test_malformed_uri_names_the_variable():
     with pytest.raises(StoreUnavailable, match="DIHR_NEO4J_URI"):
         Neo4jStore.from_settings(Settings(neo4j_uri="http://nowhere"))
+
+
+class RevisionSession(FakeSession):
+    """Reads: the namespace revision the driver holds, nothing else."""
+
+    def execute_read(self, fn):
+        driver = self.driver
+
+        class ReadTx:
+            def run(self, cypher: str, **params: Any) -> FakeResult:
+                driver.reads.append(cypher)
+                return FakeResult([{"revision": driver.revision}] if cypher == REVISION_CYPHER else [])
+
+        return fn(ReadTx())
+
+
+class RevisionDriver(FakeDriver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.revision = 0
+        self.reads: list[str] = []
+
+    def session(self, database: str) -> FakeSession:
+        return RevisionSession(self)
+
+
+def test_writes_that_change_resources_bump_the_revision_audit_entries_do_not():
+    driver = FakeDriver()
+    store = Neo4jStore(driver, database="neo4j")
+    store.upsert([Node(K.AUDIT_ENTRY, "20261124-a", {"operation": "aggregate:gaps"})])
+    assert not any(c == BUMP_REVISION_CYPHER for c, _ in driver.committed)
+    store.upsert(pros(1))
+    store.delete_edges([Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))])
+    assert sum(c == BUMP_REVISION_CYPHER for c, _ in driver.committed) == 2
+
+
+def test_the_competence_index_is_rebuilt_when_another_process_wrote(monkeypatch):
+    monkeypatch.setattr(neo4j_store, "_REVISION_EVERY_S", 0.0)
+    driver = RevisionDriver()
+    store = Neo4jStore(driver, database="neo4j")
+    first = store.competence_index()
+    assert store.competence_index() is first  # same revision: kept
+    driver.revision += 1  # a write by another worker
+    assert store.competence_index() is not first
