@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from graph.geo import EARTH_RADIUS_KM
 from graph.model import NodeKind, NodeRef, RelType
 
-__all__ = ["Accepts", "CompetenceIndex", "Link", "build_competence_index", "admits"]
+__all__ = ["Accepts", "CompetenceIndex", "Link", "build_competence_index", "admits", "link_order"]
 
 #: One competence link of a resource: (type, target, the edge's properties).
 Link = tuple[RelType, NodeRef, Mapping[str, Any]]
@@ -38,6 +38,12 @@ class Accepts:
     ids: NDArray[np.int64]
     age_min: NDArray[np.float64]  # nan: no bound
     age_max: NDArray[np.float64]
+
+
+def link_order(link: Link) -> tuple[bool, str, str]:
+    """One order of a resource's links whatever the store: expertise first, then
+    by target (explanations keep the first of equal levels)."""
+    return (link[0] is not RelType.HAS_EXPERTISE, link[1].kind.value, link[1].key)
 
 
 _NO_ACCEPTS = Accepts(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
@@ -173,8 +179,8 @@ def build_competence_index(
         out[i].append((rel, target, props))
     for column in expertise.values():
         column.flags.writeable = False
-    for links_of in out:  # one order whatever the store: expertise first, then by target
-        links_of.sort(key=lambda link: (link[0] is not RelType.HAS_EXPERTISE, link[1].kind.value, link[1].key))
+    for links_of in out:
+        links_of.sort(key=link_order)
     accepts_columns = {
         target: Accepts(
             np.array([e[0] for e in entries], np.int64),

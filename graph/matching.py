@@ -46,7 +46,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from graph.competence import CompetenceIndex, Link, admits
+from graph.competence import CompetenceIndex, Link, admits, link_order
 from graph.errors import InvalidInput, UnknownCode
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, haversine_km, haversine_km_many
 from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
@@ -667,7 +667,7 @@ def _links_of(store: GraphStore, idx: CompetenceIndex, ref: NodeRef) -> tuple[Li
     def read() -> tuple[Link, ...]:
         edges = store.edges_from([ref], [R.HAS_EXPERTISE, R.ACCEPTS])[ref]
         links = [(e.type, e.target, e.props) for e in edges]
-        return tuple(sorted(links, key=lambda link: (link[0] is not R.HAS_EXPERTISE, link[1].kind.value, link[1].key)))
+        return tuple(sorted(links, key=link_order))
 
     return idx.cached(("links of", ref), read)  # type: ignore[no-any-return]
 
