@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from graph.store import GraphStore
 from graph.stores.memory import MemoryStore
 
 NEO4J_URI = os.environ.get("DIHR_NEO4J_URI")
+ROOT = Path(__file__).resolve().parents[1]
 needs_neo4j = pytest.mark.skipif(
     not NEO4J_URI,
     reason="Neo4j contract variant: set DIHR_NEO4J_URI to a Neo4j 5 server to run it "
@@ -109,3 +111,35 @@ def net(store: GraphStore):
                        {"name": "E1", "lat": POITIERS[0], "lon": POITIERS[1], "department": "86"})])
     n._links(NodeRef(NodeKind.ESTABLISHMENT, "860000001"), {}, {"DV": 3, "TSA": 2})
     return n
+
+
+@contextmanager
+def served(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
+    """``dihr serve`` on a free port over ``data_dir``, in a subprocess; yields
+    its URL once it answers (``env``: extra DIHR_* variables)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    environment = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_MAP_TILES": "", **env}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", *args], cwd=ROOT, env=environment,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+

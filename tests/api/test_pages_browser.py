@@ -3,12 +3,7 @@ axe-core (npm) run inside the same browser on every page."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +11,7 @@ import pytest
 from graph.access import create_key
 from graph.model import NodeKind
 from graph.stores.memory import MemoryStore
+from tests.conftest import served
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -38,25 +34,8 @@ def server(demo_dir, tmp_path_factory):
             for name, role, territory in (("erhr", "erhr", "NA"), ("partner", "partner", None))}
     situation = next(n.key for n in store.nodes(NodeKind.SITUATION) if n.props["erhr"] == "NA")
     store.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DIHR_DATA_DIR": str(data), "DIHR_PORT": str(port), "DIHR_MAP_TILES": "",
-           "DIHR_RATE_LIMIT_PER_MINUTE": "100000"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import httpx
-
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.3)
-    yield url, keys, situation
-    proc.terminate()
-    proc.wait(timeout=30)
+    with served(data, DIHR_RATE_LIMIT_PER_MINUTE="100000") as url:
+        yield url, keys, situation
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from api.security import SESSIONS_FILENAME, Sessions
 from graph.access import Principal, Role, create_key
 from graph.settings import Settings
 from graph.stores.memory import MemoryStore
-from tests.conftest import bearer
+from tests.conftest import bearer, served
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,26 +62,9 @@ def test_each_worker_allows_its_share_of_the_rate_limit(store, tmp_path):
 def two_workers(demo_dir, tmp_path_factory):
     data = tmp_path_factory.mktemp("workers")
     shutil.copytree(demo_dir, data, dirs_exist_ok=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DIHR_DATA_DIR": str(data), "DIHR_PORT": str(port), "DIHR_MAP_TILES": "",
-           "DIHR_RATE_LIMIT_PER_MINUTE": "100000"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--workers", "2"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
+    with served(data, "--workers", "2", DIHR_RATE_LIMIT_PER_MINUTE="100000") as url:
         time.sleep(3)  # the second worker loads the store too
         yield url, data
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.mark.slow
@@ -113,7 +96,7 @@ def test_with_two_workers_sessions_and_new_keys_work_on_every_connection(two_wor
 def _serve(env_updates: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_updates}
     return subprocess.run([sys.executable, "-m", "api.cli", "serve", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.slow
