@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -305,7 +305,7 @@ class MemoryStore:
                 self._invalidate()
             self._seq = rows[-1][0]
 
-    def _log(self, what: str, idents: list[tuple[str, ...]]) -> None:
+    def _log(self, what: str, idents: Sequence[tuple[str, ...]]) -> None:
         self._db.executemany(_LOG_SQL, [(what, _dumps_list(i)) for i in idents])
 
     def _end_write(self) -> None:
