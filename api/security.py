@@ -145,7 +145,6 @@ def authenticate_session(request: Request, session: Session) -> Principal:
 
 
 def install_security(app: FastAPI) -> None:
-
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         settings = request.app.state.settings

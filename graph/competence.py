@@ -82,14 +82,10 @@ class CompetenceIndex:
         lo, hi = int(np.searchsorted(self.lats, lat - margin, "left")), int(np.searchsorted(self.lats, lat + margin, "right"))
         return slice(lo, hi)
 
-    def cached(self, key: Any, build: Callable[[], Any], *, keep: int = 256) -> Any:
-        """A derived value of this index state, built once (at most ``keep``
-        of them per kind of key, the oldest dropped first)."""
+    def cached(self, key: Any, build: Callable[[], Any]) -> Any:
+        """A value derived from this index state, built on first use."""
         value = self.derived.get(key)
         if value is None:
-            family = [k for k in self.derived if isinstance(k, tuple) and k[:1] == key[:1]]
-            for old in family[: max(0, len(family) - keep + 1)]:
-                self.derived.pop(old, None)
             value = self.derived[key] = build()
         return value
 
@@ -108,11 +104,11 @@ class CompetenceIndex:
     def expertise(self, target: NodeRef) -> NDArray[np.int8]:
         """Every resource's highest HAS_EXPERTISE level on ``target`` (0: none; read-only)."""
         column = self.expertise_levels.get(target)
-        if column is None:
-            column = self.derived.get("no expertise")
-            if column is None:
-                column = self.derived["no expertise"] = np.zeros(len(self.refs), np.int8)
-                column.flags.writeable = False
+        return column if column is not None else self.cached("no expertise", self._no_expertise)
+
+    def _no_expertise(self) -> NDArray[np.int8]:
+        column = np.zeros(len(self.refs), np.int8)
+        column.flags.writeable = False
         return column
 
     def accepts(self, target: NodeRef) -> Accepts:
@@ -120,11 +116,7 @@ class CompetenceIndex:
 
     def targets(self, kind: NodeKind) -> list[str]:
         """Keys of the ``kind`` nodes some indexed resource has expertise on."""
-        key = ("targets", kind)
-        cached = self.derived.get(key)
-        if cached is None:
-            cached = self.derived[key] = [t.key for t in self.expertise_levels if t.kind is kind]
-        return cached
+        return self.cached(("targets", kind), lambda: [t.key for t in self.expertise_levels if t.kind is kind])  # type: ignore[no-any-return]
 
     def age_mask(self, age: int | None) -> NDArray[np.bool_]:
         """Which resources' own age bounds admit ``age`` (cached per age)."""

@@ -382,13 +382,13 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         # (every resource outside such a latitude band is farther), then everywhere.
         for reach in (2 * query.radius_km, 4 * query.radius_km, None):
             span = idx.band(place.lat, reach) if reach is not None else slice(None)
-            everywhere = _fully_competent(idx, needs, query.age, kinds, span)
-            far = haversine_km_many(place.lat, place.lon, everywhere.lats, everywhere.lons).round(3)
+            competent, local = _fully_competent(idx, needs, query.age, kinds, span)
+            far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(3)
             outside = np.flatnonzero(far > query.radius_km)
             if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
                 break
-        order = outside[np.lexsort((everywhere.keys[outside], far[outside]))[:wanted]]
-        beyond = [everywhere.pick(int(i), float(far[i]), False) for i in order]
+        order = outside[np.lexsort((competent.keys[local[outside]], far[outside]))[:wanted]]
+        beyond = [competent.pick(int(local[i]), float(far[i]), False) for i in order]
         nearest_text = (
             f" La plus proche au-delà est à {beyond[0].distance_km:.0f} km." if beyond else
             " Aucune autre ressource locale compétente n'est connue."
@@ -586,29 +586,13 @@ def _score_all(
     )
 
 
-class _Competent(NamedTuple):
-    """The resources fully competent for a combination (tier ≤ 1), everywhere."""
-
-    positions: NDArray[np.int64]
-    tier: NDArray[np.int8]
-    points: NDArray[np.int16]
-    total: int
-    keys: NDArray[np.str_]
-    lats: NDArray[np.float64]
-    lons: NDArray[np.float64]
-
-    def pick(self, i: int, distance_km: float, within: bool) -> _Pick:
-        return _Pick(int(self.positions[i]), distance_km, within, int(self.tier[i]), round(int(self.points[i]) / self.total, 4))
-
-
 def _fully_competent(
     idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice
-) -> _Competent:
-    """The resources of ``span`` competent for the whole combination (for widening)."""
+) -> tuple[_Scored, NDArray[np.int64]]:
+    """The resources of ``span`` scored, and the local positions of those
+    competent for the whole combination (for widening)."""
     scored = _score_all(idx, needs, age, kinds, span)
-    local = np.flatnonzero(scored.candidate & (scored.tier <= 1))
-    pos = local + scored.offset
-    return _Competent(pos, scored.tier[local], scored.points[local], scored.total, idx.keys[pos], idx.lats[pos], idx.lons[pos])
+    return scored, np.flatnonzero(scored.candidate & (scored.tier <= 1))
 
 
 def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

@@ -242,6 +242,11 @@ class MemoryStore:
             self._edge_counts[rel] += 1
         self._graph.add_edge(source, target, key=(rel, ekey), props=props)
 
+    def _remove_edge(self, eid: _EdgeId) -> None:
+        rel, source, target, ekey = eid
+        self._graph.remove_edge(source, target, key=(rel, ekey))
+        self._edge_counts[rel] -= 1
+
     # -- other processes' writes --------------------------------------------
     def _data_version(self) -> int:
         with self._probe_lock:
@@ -299,8 +304,7 @@ class MemoryStore:
                 if props is not None:
                     self._apply_edge(eid, props)
                 elif self._graph.has_edge(eid[1], eid[2], key=(eid[0], eid[3])):
-                    self._graph.remove_edge(eid[1], eid[2], key=(eid[0], eid[3]))
-                    self._edge_counts[eid[0]] -= 1
+                    self._remove_edge(eid)
             if edge_rows or any(ref.kind not in INDEX_NEUTRAL_KINDS for ref, _ in node_rows):
                 self._invalidate()
             self._seq = rows[-1][0]
@@ -409,9 +413,8 @@ class MemoryStore:
                 self._db.execute("ROLLBACK")
                 raise
             with self._lock:
-                for rel, source, target, ekey in found:
-                    self._graph.remove_edge(source, target, key=(rel, ekey))
-                    self._edge_counts[rel] -= 1
+                for eid in found:
+                    self._remove_edge(eid)
                 if found:
                     self._invalidate()
             return len(found)
@@ -587,39 +590,42 @@ class MemoryStore:
         self._refresh()
         with self._lock:
             if self._competence is None:
-                resources, links, departments = [], [], {}
-                workplace: dict[NodeRef, str] = {}
-                for kind in (NodeKind.ESTABLISHMENT, NodeKind.PROFESSIONAL, NodeKind.RESOURCE_POLE):
-                    for key, props in self._by_kind[kind].items():
-                        ref = NodeRef(kind, key)
-                        loc = self._location(ref, props)
-                        if loc is None:
-                            continue
-                        resources.append((ref, loc[0], loc[1], props))
-                        for _, target, (rel, _k), p in self._graph.out_edges(ref, keys=True, data="props"):
-                            if rel in (RelType.HAS_EXPERTISE, RelType.ACCEPTS):
-                                links.append((ref, rel, target, p))
-                            elif rel is RelType.WORKS_AT and "department" not in props:
-                                site = self._by_kind[target.kind].get(target.key, {})
-                                if "department" in site and (ref not in workplace or target.key < workplace[ref]):
-                                    workplace[ref] = target.key
-                                    departments[ref] = str(site["department"])
-                situations = []
-                for key, props in self._by_kind[NodeKind.SITUATION].items():
-                    ref = NodeRef(NodeKind.SITUATION, key)
-                    combination = commune = None
-                    for _, target, (rel, _k) in self._graph.out_edges(ref, keys=True):
-                        if rel is RelType.PRESENTS:
-                            combination = target.key
-                        elif rel is RelType.LIVES_IN:
-                            commune = target.key
-                    if combination and commune:
-                        situations.append((combination, commune, props.get("status", "open") == "open"))
                 with _gc_paused():
-                    self._competence = build_competence_index(
-                        resources, links, departments=departments, situations=situations
-                    )
+                    self._competence = self._build_competence_index()
             return self._competence
+
+    def _build_competence_index(self) -> CompetenceIndex:
+        """With the lock held: the located local resources, their links, their
+        departments and the situations' demand, read from the graph."""
+        resources, links, departments = [], [], {}
+        workplace: dict[NodeRef, str] = {}
+        for kind in (NodeKind.ESTABLISHMENT, NodeKind.PROFESSIONAL, NodeKind.RESOURCE_POLE):
+            for key, props in self._by_kind[kind].items():
+                ref = NodeRef(kind, key)
+                loc = self._location(ref, props)
+                if loc is None:
+                    continue
+                resources.append((ref, loc[0], loc[1], props))
+                for _, target, (rel, _k), p in self._graph.out_edges(ref, keys=True, data="props"):
+                    if rel in (RelType.HAS_EXPERTISE, RelType.ACCEPTS):
+                        links.append((ref, rel, target, p))
+                    elif rel is RelType.WORKS_AT and "department" not in props:
+                        site = self._by_kind[target.kind].get(target.key, {})
+                        if "department" in site and (ref not in workplace or target.key < workplace[ref]):
+                            workplace[ref] = target.key
+                            departments[ref] = str(site["department"])
+        situations = []
+        for key, props in self._by_kind[NodeKind.SITUATION].items():
+            ref = NodeRef(NodeKind.SITUATION, key)
+            combination = commune = None
+            for _, target, (rel, _k) in self._graph.out_edges(ref, keys=True):
+                if rel is RelType.PRESENTS:
+                    combination = target.key
+                elif rel is RelType.LIVES_IN:
+                    commune = target.key
+            if combination and commune:
+                situations.append((combination, commune, props.get("status", "open") == "open"))
+        return build_competence_index(resources, links, departments=departments, situations=situations)
 
     def count_nodes(self) -> dict[NodeKind, int]:
         self._refresh()
