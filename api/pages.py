@@ -72,22 +72,8 @@ def _label(kind: str, code: str) -> str:
 
 
 def explain(cover: NeedCoverage) -> str:
-    """A graph path in plain French."""
-    need = _label("Skill" if cover.need_kind == "skill" else "Combination" if "+" in cover.need else "Deficiency", cover.need)
-    path = cover.path
-    if "—ACCEPTS(" in path:
-        band = path.split("ACCEPTS(")[1].split(")")[0]
-        return f"accueille « {need} » ({band})"
-    if "TYPICALLY_INVOLVES" in path:
-        orpha = path.split("→ ")[1].split(" ")[0]
-        return f"expertise de niveau {cover.level} sur {_label('Condition', orpha)}, qui comporte « {need} »"
-    if "INCLUDES" in path:
-        return f"expertise de niveau {cover.level} sur la combinaison, qui comprend « {need} »"
-    if "COVERS" in path:
-        return "équipe relais du territoire de la personne"
-    if "D312-194" in path:
-        return "centre national compétent au titre de l'article D312-194"
-    return f"expertise de niveau {cover.level} sur « {need} »"
+    """The link's explanation in French, with where it comes from."""
+    return cover.explanation or cover.path
 
 
 def _pct(value: float | None) -> str:

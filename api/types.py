@@ -171,6 +171,23 @@ class NeedCoverage:
     need_kind: str
     level: int
     path: str = strawberry.field(description="Chemin du graphe qui prouve la compétence.")
+    source: str = strawberry.field(
+        description="Origine du lien : categorie_finess, nom_finess, finess-equipements, annuaire, saisie, "
+        "synthetique, d312-194, territoire."
+    )
+    explanation: str = strawberry.field(description="L'explication en français, avec son origine.")
+
+
+@strawberry.type(description="Coordonnées d'une ressource et leur origine.")
+class Contact:
+    address: str | None
+    postcode: str | None
+    city: str | None
+    phone: str | None
+    email: str | None
+    website: str | None
+    source: str = strawberry.field(description="D'où viennent ces coordonnées (FINESS et date d'extraction…).")
+    missing: str | None = strawberry.field(description="Qui complète les champs vides.")
 
 
 @strawberry.type
@@ -192,6 +209,11 @@ class Match:
     synthetic: bool = strawberry.field(description="Donnée de démonstration synthétique.")
     lat: float | None
     lon: float | None
+    contact: Contact | None
+    age_group: str = strawberry.field(description="children (jusqu'à 20 ans), adults (à partir de 16 ans) ou all.")
+    location_source: str | None = strawberry.field(
+        description="Origine de la position : finess, commune_centroid (centre de la commune), workplace, seat."
+    )
 
 
 @strawberry.type
@@ -225,6 +247,7 @@ class ErhrContact:
     phone: str | None
     website: str | None
     regions: list[str]
+    missing: str | None = strawberry.field(description="Qui complète les coordonnées manquantes.")
 
 
 @strawberry.type
@@ -267,7 +290,11 @@ def _match_wire(m: matching.Match) -> Match:
         name=m.name,
         level=MatchLevel(m.level.value),
         basis=Basis(m.basis.value),
-        covers=[NeedCoverage(need=c.need, need_kind=c.need_kind, level=c.level, path=c.path) for c in m.covers],
+        covers=[
+            NeedCoverage(need=c.need, need_kind=c.need_kind, level=c.level, path=c.path, source=c.source,
+                         explanation=c.text or c.path)
+            for c in m.covers
+        ],
         misses=list(m.misses),
         score=m.score,
         distance_km=m.distance_km,
@@ -278,7 +305,17 @@ def _match_wire(m: matching.Match) -> Match:
         synthetic=m.synthetic,
         lat=m.lat,
         lon=m.lon,
+        contact=contact_wire(m.contact),
+        age_group=m.age_group,
+        location_source=m.location_source,
     )
+
+
+def contact_wire(c: matching.Contact | None) -> Contact | None:
+    if c is None:
+        return None
+    return Contact(address=c.address, postcode=c.postcode, city=c.city, phone=c.phone, email=c.email,
+                   website=c.website, source=c.source, missing=c.missing)
 
 
 def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
@@ -304,6 +341,7 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
             phone=r.erhr.phone,
             website=r.erhr.website,
             regions=list(r.erhr.regions),
+            missing=r.erhr.missing,
         ),
         radius_km=r.radius_km,
         matches=[_match_wire(m) for m in r.matches],

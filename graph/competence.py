@@ -147,7 +147,8 @@ def build_competence_index(
     workplace with the smallest key);
     ``situations``: (combination key, commune key, open) of every situation."""
     # Positions in latitude order: the resources near a point lie in one slice (``band``).
-    rows = sorted(resources, key=lambda r: (r[1], r[0].kind.value, r[0].key))
+    # A closed establishment (FINESS) is never matched nor counted: it is not indexed.
+    rows = sorted((r for r in resources if not r[3].get("closed")), key=lambda r: (r[1], r[0].kind.value, r[0].key))
     position = {ref: i for i, (ref, *_rest) in enumerate(rows)}
     lats = np.array([r[1] for r in rows], dtype=np.float64)
     lons = np.array([r[2] for r in rows], dtype=np.float64)

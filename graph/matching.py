@@ -39,6 +39,7 @@ from __future__ import annotations
 import enum
 import itertools
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -53,12 +54,23 @@ from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, 
 from graph.rare import Qualification, qualify
 from graph.store import GraphStore
 from graph.territories import TerritoryTable, commune_info, territory_table
-from graph.vocabulary import CONDITIONS, normalise_conditions, normalise_deficiencies, normalise_skills
+from graph.vocabulary import (
+    CONDITIONS,
+    DEFICIENCIES,
+    SKILLS,
+    normalise_conditions,
+    normalise_deficiencies,
+    normalise_skills,
+)
 
 __all__ = [
     "SituationQuery",
     "NeedCoverage",
     "Match",
+    "Contact",
+    "contact_of",
+    "age_group",
+    "SOURCE_LABELS",
     "Team",
     "Widening",
     "PersonPlace",
@@ -115,9 +127,47 @@ class NeedCoverage(NamedTuple):
     """One need a resource covers, and the graph path that proves it (immutable)."""
 
     need: str
-    need_kind: str  # "deficiency" | "skill"
+    need_kind: str  # "deficiency" | "skill" | "combination"
     level: int
     path: str  # the graph path that proves it
+    #: where the link comes from: categorie_finess, nom_finess, finess-equipements,
+    #: annuaire, saisie, synthetique, hpo, d312-194, territoire (see SOURCE_LABELS)
+    source: str = ""
+    text: str = ""  # the explanation in French, as shown to users
+
+
+#: Where a competence link comes from, in French, weakest first (README "Competence sources").
+SOURCE_LABELS: dict[str, str] = {
+    "categorie_finess": "déduit de la catégorie FINESS",
+    "nom_finess": "déduit du nom de l'établissement dans FINESS",
+    "finess-equipements": "clientèle déclarée dans FINESS (équipements sociaux et médico-sociaux)",
+    "annuaire": "expertise déclarée dans l'annuaire",
+    "saisie": "expertise saisie dans dihr-graph",
+    "synthetique": "donnée synthétique de démonstration",
+    "d312-194": "mission nationale au titre de l'article D312-194 du CASF",
+    "territoire": "mission territoriale de l'équipe relais",
+}
+
+
+def _need_label(code: str) -> str:
+    if code in DEFICIENCIES:
+        return f"{code} ({DEFICIENCIES[code].label.lower()})"
+    if code in SKILLS:
+        return f"{SKILLS[code].label} ({code})"
+    return code
+
+
+def _source_of(props: Mapping[str, Any], fallback: str) -> tuple[str, str]:
+    """(source code, French text) of one competence link."""
+    source = str(props.get("source") or fallback)
+    if source.startswith("annuaire"):
+        source = "annuaire"
+    text = SOURCE_LABELS.get(source, source)
+    if source == "categorie_finess" and props.get("category"):
+        text = f"déduit de la catégorie FINESS {props['category']}, {props.get('category_label', '')}".rstrip(", ")
+    elif source == "nom_finess" and props.get("keyword"):
+        text = f"déduit du nom de l'établissement dans FINESS (mention « {props['keyword']} »)"
+    return source, text
 
 
 class Match(NamedTuple):
@@ -140,6 +190,73 @@ class Match(NamedTuple):
     synthetic: bool
     lat: float | None
     lon: float | None
+    contact: Contact | None = None
+    #: "children" (a band ending by 20), "adults" (from 16), "all": the 16-25 transition view.
+    age_group: str = "all"
+    #: where ``lat``/``lon`` come from: finess, commune_centroid, workplace, seat…
+    location_source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """How to reach a resource, and where that comes from. ``missing`` says, in
+    French, who completes the fields left empty."""
+
+    address: str | None
+    postcode: str | None
+    city: str | None
+    phone: str | None
+    email: str | None
+    website: str | None
+    source: str
+    missing: str | None = None
+
+
+_POSTCODE_CITY = re.compile(r"(?:^|,\s*)(\d{5})\s+([^,]+)$")
+
+
+def contact_of(kind: NodeKind, props: Mapping[str, Any]) -> Contact | None:
+    """The contact of a resource from its stored properties (FINESS for an
+    establishment, ``graph/data/cnrhr.csv`` for a CNRHR, ``graph/data/erhr.csv``
+    for an ERHR, the directory for a resource pole); None when nothing is known."""
+    address = props.get("address")
+    postcode, city = props.get("postcode"), props.get("city")
+    if address and not postcode and (found := _POSTCODE_CITY.search(str(address))):
+        postcode, city = found.group(1), found.group(2).strip()
+    fields = {
+        "address": address, "postcode": postcode, "city": city,
+        "phone": props.get("phone"), "email": props.get("email"), "website": props.get("website"),
+    }
+    if kind is K.ESTABLISHMENT:
+        extraction = props.get("extraction_date")
+        source = "FINESS" + (f", extraction du {extraction}" if extraction else "")
+        if props.get("synthetic"):
+            source = "donnée synthétique de démonstration"
+        missing = "Courriel et site : FINESS ne les publie pas ; l'ERHR les complète dans l'annuaire."
+    elif kind is K.CNRHR:
+        source = str(props.get("source") or "graph/data/cnrhr.csv")
+        missing = "Champs vides : à compléter par le GNCHR dans graph/data/cnrhr.csv."
+    elif kind is K.ERHR_TEAM:
+        source = "graph/data/erhr.csv (" + str(props.get("source") or "GNCHR") + ")"
+        missing = "Champs vides : à compléter par le GNCHR dans le fichier des ERHR (graph/data/erhr.csv)."
+    else:
+        source = "annuaire" if not props.get("synthetic") else "donnée synthétique de démonstration"
+        missing = "Champs vides : à compléter par l'ERHR dans l'annuaire."
+    if not any(fields.values()) and kind is K.PROFESSIONAL:
+        return None
+    empty = [name for name, value in fields.items() if not value]
+    return Contact(**{k: (str(v) if v else None) for k, v in fields.items()}, source=source,
+                   missing=missing if empty else None)
+
+
+def age_group(props: Mapping[str, Any]) -> str:
+    """children / adults / all, from a resource's own age bounds (years)."""
+    lo, hi = props.get("age_min"), props.get("age_max")
+    if hi is not None and int(hi) <= 20:
+        return "children"
+    if lo is not None and int(lo) >= 16:
+        return "adults"
+    return "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +290,7 @@ class ErhrContact:
     phone: str | None
     website: str | None
     regions: tuple[str, ...]
+    missing: str | None = None  # who completes the empty fields (French)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,44 +410,57 @@ class _Competence:
 
 def _apply(
     comp: _Competence, source: NodeKind, rel: RelType, target: NodeRef, props: Mapping[str, Any], needs: _Needs,
-    age: int | None,
+    age: int | None, fallback: str = "annuaire",
 ) -> None:
-    """What one competence link of a resource of kind ``source`` covers of the needs, with its path."""
+    """What one competence link of a resource of kind ``source`` covers of the
+    needs, with its path and its French explanation. ``fallback``: the source of
+    a link that records none (the resource's own)."""
     src = _KIND_NAME[source]
+    origin, origin_text = _source_of(props, fallback)
     if rel is R.ACCEPTS:
         if target.key in needs.deficiencies and _admits(props, age):
-            path = f"{src} —ACCEPTS({_age_text(props)})→ {target.key}"
-            comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", 1, path))
+            band = _age_text(props)
+            path = f"{src} —ACCEPTS({band})→ {target.key}"
+            text = f"accueille {_need_label(target.key)}, {band} — {origin_text}"
+            comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", 1, path, origin, text))
         return
     if rel is not R.HAS_EXPERTISE:
         return
     level = int(props["level"])
-    if target.kind is K.DEFICIENCY:
-        if target.key in needs.deficiencies:
+    if target.kind is K.DEFICIENCY or target.kind is K.SKILL:
+        table, kind = (comp.deficiencies, "deficiency") if target.kind is K.DEFICIENCY else (comp.skills, "skill")
+        wanted = needs.deficiencies if target.kind is K.DEFICIENCY else needs.skills
+        if target.key in wanted:
             path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
-            comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", level, path))
-    elif target.kind is K.SKILL:
-        if target.key in needs.skills:
-            path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
-            comp.offer(comp.skills, NeedCoverage(target.key, "skill", level, path))
+            text = f"expertise de niveau {level} sur {_need_label(target.key)} — {origin_text}"
+            comp.offer(table, NeedCoverage(target.key, kind, level, path, origin, text))
     elif target.kind is K.COMBINATION:
         if not needs.deficiencies <= codes_of_combination(target.key):
             return
         path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
+        text = f"expertise de niveau {level} sur la combinaison {target.key}"
         if target.key != needs.combination:
             path += f" (inclut {needs.combination})"
-        cover = NeedCoverage(needs.combination, "combination", level, path)
+            text += f", qui inclut {needs.combination}"
+        cover = NeedCoverage(needs.combination, "combination", level, path, origin, f"{text} — {origin_text}")
         if comp.combination is None or level > comp.combination.level:
             comp.combination = cover
         for code in codes_of_combination(needs.combination):
-            comp.offer(comp.deficiencies, NeedCoverage(code, "deficiency", level, f"{path} —INCLUDES→ {code}"))
+            comp.offer(comp.deficiencies, NeedCoverage(
+                code, "deficiency", level, f"{path} —INCLUDES→ {code}", origin,
+                f"{text} (dont {_need_label(code)}) — {origin_text}"))
     elif target.kind is K.CONDITION:
-        for code in CONDITIONS[target.key].involves:
+        condition = CONDITIONS.get(target.key)
+        if condition is None:
+            return
+        for code in condition.involves:
             if code in needs.deficiencies:
                 path = (
                     f"{src} —HAS_EXPERTISE(level {level})→ {target.key} —TYPICALLY_INVOLVES→ {code}"
                 )
-                comp.offer(comp.deficiencies, NeedCoverage(code, "deficiency", level, path))
+                text = (f"expertise de niveau {level} sur {condition.label} ({target.key}), "
+                        f"qui comporte {_need_label(code)} — {origin_text}")
+                comp.offer(comp.deficiencies, NeedCoverage(code, "deficiency", level, path, origin, text))
 
 
 def _basis(comp: _Competence, needs: _Needs) -> Basis:
@@ -356,6 +487,8 @@ class _Candidate:
     distance_km: float | None
     within: bool
     department: str | None = None
+    lat: float | None = None  # the index's location (a professional: its workplace's)
+    lon: float | None = None
 
 
 def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
@@ -427,9 +560,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         p = pick.position
         ref = idx.refs[p]
         node = Node(ref.kind, ref.key, idx.props[p])  # the store's own mapping: read only
-        comp = _explain(idx.out[p], ref.kind, needs, query.age, relevant)
+        comp = _explain(idx.out[p], ref.kind, needs, query.age, relevant, idx.props[p])
         return _Candidate(node, comp, _BASIS[pick.tier], pick.score, pick.distance_km, pick.within,
-                          str(idx.departments[p]) or None)
+                          str(idx.departments[p]) or None, float(idx.lats[p]), float(idx.lons[p]))
 
     ranked = [candidate(p) for p in chosen]
     pool_candidates = [candidate(p) for p in pool]
@@ -443,14 +576,14 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # once per index state: they are not in the index of local resources).
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
-        comp = _explain(_links_of(store, idx, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant)
+        comp = _explain(_links_of(store, idx, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props)
         cand = _national_candidate(erhr_node, comp, needs, place, place.department)
         cand.basis = Basis.TERRITORIAL
         matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, table, person_erhr))
     for code in qualification.cnrhr:
         cnrhr = store.get_node(K.CNRHR, code)
         if cnrhr is not None:
-            comp = _explain(_links_of(store, idx, cnrhr.ref), K.CNRHR, needs, query.age, relevant)
+            comp = _explain(_links_of(store, idx, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props)
             cand = _national_candidate(cnrhr, comp, needs, place, None)
             matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr))
 
@@ -480,6 +613,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             phone=erhr_props.get("phone"),
             website=erhr_props.get("website"),
             regions=tuple(erhr_props.get("regions", [])),
+            missing=None if all(erhr_props.get(f) for f in ("email", "phone", "website")) else
+            "Coordonnées manquantes : à compléter par le GNCHR dans le fichier des ERHR (graph/data/erhr.csv).",
         ),
         radius_km=query.radius_km,
         matches=tuple(matches),
@@ -634,13 +769,16 @@ def _relevant_targets(idx: CompetenceIndex, needs: _Needs) -> frozenset[str]:
 
 
 def _explain(
-    links: tuple[Link, ...], source: NodeKind, needs: _Needs, age: int | None, relevant: frozenset[str]
+    links: tuple[Link, ...], source: NodeKind, needs: _Needs, age: int | None, relevant: frozenset[str],
+    props: Mapping[str, Any],
 ) -> _Competence:
-    """What a resource covers of the needs, with the graph paths (explanations)."""
+    """What a resource (of these properties) covers of the needs, with the graph
+    paths and their French explanations."""
     comp = _Competence()
-    for rel, target, props in links:
+    fallback = "synthetique" if props.get("synthetic") else "annuaire"
+    for rel, target, link in links:
         if target.key in relevant:
-            _apply(comp, source, rel, target, props, needs, age)
+            _apply(comp, source, rel, target, link, needs, age, fallback)
     return comp
 
 
@@ -693,6 +831,9 @@ def _match(
                 "combination",
                 3,
                 f"Cnrhr —compétent au titre du D312-194 ({criteria})→ {needs.combination}",
+                "d312-194",
+                f"centre national de ressources compétent pour {needs.combination} "
+                f"(critère {criteria} de l'article D312-194 du CASF)",
             ),
         )
         misses = tuple(sorted(needs.skills - comp.skills.keys()))
@@ -704,6 +845,8 @@ def _match(
                 "combination",
                 1,
                 f"ErhrTeam —COVERS→ Region {regions} (territoire de la personne)",
+                "territoire",
+                "équipe relais handicaps rares du territoire de la personne : coordonne le parcours",
             ),
         )
         misses = tuple(sorted(needs.skills - comp.skills.keys()))
@@ -731,8 +874,15 @@ def _match(
         in_erhr_territory=in_territory,
         department=department,
         synthetic=bool(node.props.get("synthetic", False)),
-        lat=float(lat) if lat is not None else None,
-        lon=float(lon) if lon is not None else None,
+        lat=float(lat) if lat is not None else cand.lat,
+        lon=float(lon) if lon is not None else cand.lon,
+        contact=contact_of(node.kind, node.props),
+        age_group=age_group(node.props),
+        location_source=(
+            str(node.props.get("location_source") or "finess") if node.kind is K.ESTABLISHMENT
+            else "workplace" if node.kind is K.PROFESSIONAL and lat is None and cand.lat is not None
+            else "seat" if lat is not None else None
+        ),
     )
 
 

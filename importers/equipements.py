@@ -22,6 +22,7 @@ from typing import Any
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 from importers._files import FileFormatError, ImportReport, RowError, read_text
+from importers.finess_competence import INFERRED_SOURCES
 from importers.reference import combination_elements
 
 __all__ = ["Clientele", "clientele_table", "import_equipements"]
@@ -123,16 +124,33 @@ def import_equipements(
     edges: list[Edge] = []
     for (finess, code), band in sorted(accepts.items()):
         if finess in known:
-            props = {**band, "capacity": band["capacity"] or None, "source": "finess-equipements"}
+            props = {**band, "capacity": band["capacity"] or None, "source": "finess-equipements",
+                     # what an inferred link of the same identity carried: removed on merge
+                     "category": None, "category_label": None, "keyword": None}
             edges.append(Edge(R.ACCEPTS, NodeRef(K.ESTABLISHMENT, finess), NodeRef(K.DEFICIENCY, code), props))
     for (finess, key), level in sorted(combos.items()):
         if finess in known:
             for element in combination_elements(key):
                 (nodes if isinstance(element, Node) else edges).append(element)  # type: ignore[arg-type]
             edges.append(Edge(R.HAS_EXPERTISE, NodeRef(K.ESTABLISHMENT, finess), NodeRef(K.COMBINATION, key), {"level": level}))
+    # The clientèles replace what the category or the name of an establishment implied.
+    described = sorted({f for f, _ in accepts} & known.keys())
+    kept = {(e.source.key, e.target.key) for e in edges if e.type is R.ACCEPTS}
+    stale = [
+        e
+        for found in store.edges_from([NodeRef(K.ESTABLISHMENT, f) for f in described], [R.ACCEPTS]).values()
+        for e in found
+        if e.props.get("source") in INFERRED_SOURCES and (e.source.key, e.target.key) not in kept
+    ]
     if dry_run:
         report.created = len(edges)
         return report
+    store.delete_edges(stale)
+    if stale:
+        report.notes.append(
+            f"{len(stale)} relation(s) « accueille » déduite(s) de la catégorie ou du nom FINESS remplacée(s) "
+            "par les clientèles du fichier."
+        )
     summary = store.upsert(nodes, edges)
     report.created, report.updated, report.unchanged = summary.edges_created, summary.edges_updated, summary.edges_unchanged
     if progress:

@@ -26,6 +26,8 @@ from graph.geo import haversine_km
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 from importers._files import FileFormatError, ImportReport, RowError, read_text
+from importers.finess_competence import INFERRED_SOURCES, category_rules, infer
+from importers.reference import need_nodes
 
 __all__ = [
     "DISABILITY_CATEGORIES",
@@ -39,20 +41,10 @@ __all__ = [
 
 K, R = NodeKind, RelType
 
-# Disability-relevant categories (categetab), shared FINESS.md §2 (DREES
-# nomenclature of establishment categories).
-DISABILITY_CATEGORIES: dict[str, str] = {
-    "182": "SESSAD", "183": "IME", "186": "ITEP", "188": "EEAP (polyhandicap)", "189": "CMPP",
-    "190": "CAMSP", "192": "Institut d'éducation motrice", "194": "Institut pour déficients visuels",
-    "195": "Institut pour déficients auditifs", "196": "Institut d'éducation sensorielle sourd/aveugle",
-    "238": "Centre d'accueil familial spécialisé", "377": "Établissement expérimental enfance handicapée",
-    "390": "Accueil temporaire enfants handicapés", "396": "Foyer d'hébergement enfants handicapés",
-    "402": "Jardin d'enfants spécialisé", "246": "ESAT", "249": "Réadaptation professionnelle",
-    "252": "Foyer d'hébergement", "253": "Foyer d'accueil polyvalent", "255": "MAS",
-    "379": "Établissement expérimental adultes handicapés", "382": "Foyer de vie",
-    "395": "Accueil temporaire adultes handicapés", "437": "FAM", "445": "SAMSAH", "446": "SAVS",
-    "448": "EAM", "449": "EANM", "464": "UEROS", "461": "Centre de ressources",
-}
+# Disability-relevant categories (categetab): the rows of
+# importers/data/finess_categories.csv (DREES nomenclature of establishment
+# categories, shared FINESS.md §2), with the competence each implies.
+DISABILITY_CATEGORIES: dict[str, str] = {code: rule.label for code, rule in category_rules().items()}
 
 STRUCTURE_FIELDS = (
     "structureet nofinesset nofinessej rs rslongue complrs compldistrib numvoie typvoie voie compvoie "
@@ -240,6 +232,14 @@ def _address(f: dict[str, str]) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _phone(value: str) -> str | None:
+    """A French phone number as FINESS writes it (10 digits), spaced by pairs."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 10:
+        return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+    return value.strip() or None
+
+
 def _props(r: FinessRecord, commune: Node, point: tuple[float, float] | None, extraction: str) -> dict[str, Any]:
     f = r.fields
     lat, lon = point if point else (commune.props["lat"], commune.props["lon"])
@@ -252,7 +252,8 @@ def _props(r: FinessRecord, commune: Node, point: tuple[float, float] | None, ex
         "category_label": f["libcategetab"].strip() or DISABILITY_CATEGORIES.get(f["categetab"].strip()),
         "address": _address(f) or None,
         "postcode": acheminement[:5] if acheminement[:5].isdigit() else None,
-        "phone": f["telephone"].strip() or None,
+        "city": (acheminement[5:].strip() if acheminement[:5].isdigit() else acheminement) or None,
+        "phone": _phone(f["telephone"]),
         "siret": f["siret"].strip() or None,
         "opened_on": _iso_date(f["dateouv"]),
         "updated_on": _iso_date(f["datemaj"]),
@@ -266,6 +267,9 @@ def _props(r: FinessRecord, commune: Node, point: tuple[float, float] | None, ex
         "closed": None,
         "closed_since": None,
     }
+    rule = category_rules().get(props["category"])
+    if rule is not None:  # the public of the category (importers/data/finess_categories.csv)
+        props["age_min"], props["age_max"] = rule.age_min, rule.age_max
     return props
 
 
@@ -346,6 +350,7 @@ def load_finess(
                 )
         nodes.append(Node(K.ESTABLISHMENT, r.finess, _props(r, commune, point, parsed.extraction_date)))
         edges.append(Edge(R.LOCATED_IN, NodeRef(K.ESTABLISHMENT, r.finess), commune.ref))
+    inferred_edges, stale = _inferred_links(store, parsed, nodes, report)
 
     existing = store.get_nodes(K.ESTABLISHMENT, [n.key for n in nodes])
     moved: list[Edge] = []
@@ -378,13 +383,64 @@ def load_finess(
 
     if dry_run:
         return report
-    store.delete_edges(moved)
+    store.delete_edges(moved + stale)
     for start in range(0, len(nodes), batch_size):
         store.upsert(nodes[start : start + batch_size], edges[start : start + batch_size])
         advance(len(nodes[start : start + batch_size]))
+    if inferred_edges:
+        store.upsert(list(need_nodes()))  # the targets of the links (idempotent)
+    for start in range(0, len(inferred_edges), batch_size):
+        store.upsert((), inferred_edges[start : start + batch_size])
     for start in range(0, len(closing), batch_size):
         store.upsert(closing[start : start + batch_size])
     return report
+
+
+def _inferred_links(
+    store: GraphStore, parsed: FinessParse, nodes: list[Node], report: ImportReport
+) -> tuple[list[Edge], list[Edge]]:
+    """The ACCEPTS / HAS_EXPERTISE links that each establishment's category and
+    name imply (:mod:`importers.finess_competence`), and the stored inferred
+    links that no longer hold (category or name changed).
+
+    An establishment whose ACCEPTS come from a stronger source (an équipements
+    clientèle, a directory) keeps them: no inferred ACCEPTS is added to it."""
+    existing = store.edges_from([n.ref for n in nodes], [R.ACCEPTS, R.HAS_EXPERTISE])
+    wanted: list[Edge] = []
+    stale: list[Edge] = []
+    without = 0
+    for node in nodes:
+        record = parsed.records[node.key].fields
+        inferred = infer(str(node.props["category"]), " ".join((record["rs"], record["rslongue"], record["complrs"])))
+        old = existing.get(node.ref, [])
+        stronger = any(e.type is R.ACCEPTS and e.props.get("source") not in INFERRED_SOURCES for e in old)
+        new: dict[tuple[RelType, NodeRef], Edge] = {}
+        if inferred is not None:
+            if not stronger:
+                for code, props in inferred.accepts.items():
+                    target = NodeRef(K.DEFICIENCY, code)
+                    new[(R.ACCEPTS, target)] = Edge(R.ACCEPTS, node.ref, target, dict(props))
+            for code, props in inferred.skills.items():
+                target = NodeRef(K.SKILL, code)
+                new[(R.HAS_EXPERTISE, target)] = Edge(R.HAS_EXPERTISE, node.ref, target, dict(props))
+            if not inferred.accepts and not stronger:
+                without += 1
+        for edge in old:
+            if edge.props.get("source") in INFERRED_SOURCES and (edge.type, edge.target) not in new:
+                stale.append(edge)
+        wanted.extend(new.values())
+    accepts = sum(1 for e in wanted if e.type is R.ACCEPTS)
+    report.notes.append(
+        f"Compétences déduites de la catégorie ou du nom FINESS : {accepts} relations « accueille » "
+        f"(source categorie_finess / nom_finess), remplacées par les clientèles d'un fichier équipements s'il est importé."
+    )
+    if without:
+        report.notes.append(
+            f"{without} établissement(s) dont ni la catégorie ni le nom n'indiquent de public "
+            "(établissements expérimentaux, centres de ressources) : importez le fichier équipements "
+            "ou complétez l'annuaire pour qu'ils soient proposés."
+        )
+    return wanted, stale
 
 
 def import_finess(

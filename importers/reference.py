@@ -111,6 +111,12 @@ def read_cnrhr_file(path: Path | None = None) -> list[CnrhrRow]:
 
 def vocabulary_elements() -> Iterator[Node | Edge]:
     """Deficiency, Skill and Condition nodes with the conditions' TYPICALLY_INVOLVES edges."""
+    yield from need_nodes()
+    yield from condition_elements()
+
+
+def need_nodes() -> Iterator[Node]:
+    """The Deficiency and Skill nodes of the vocabulary (what competence links point to)."""
     for d in DEFICIENCIES.values():
         props: dict[str, object] = {"label": d.label, "family": d.family, "chronic": d.chronic}
         if d.ror_r245:
@@ -121,6 +127,10 @@ def vocabulary_elements() -> Iterator[Node | Edge]:
         if s.ror_r243_label:
             props["ror_r243_label"] = s.ror_r243_label
         yield Node(K.SKILL, s.code, props)
+
+
+def condition_elements() -> Iterator[Node | Edge]:
+    """Condition nodes and their TYPICALLY_INVOLVES edges."""
     for c in CONDITIONS.values():
         yield Node(K.CONDITION, c.orpha, {"label": c.label})
         for code in c.involves:
@@ -222,9 +232,9 @@ def _network(geo: Geography, erhr: list[ErhrRow], cnrhr: list[CnrhrRow]) -> Iter
         for criterion in centre.criteria:
             for key in criterion_combinations(criterion):
                 yield from combination_elements(key)
-                yield Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, key), {"level": 3})
+                yield Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, key), {"level": 3, "source": "d312-194"})
             for code in CRITERION_CORE[criterion]:
-                yield Edge(R.HAS_EXPERTISE, ref, NodeRef(K.DEFICIENCY, code), {"level": 3})
+                yield Edge(R.HAS_EXPERTISE, ref, NodeRef(K.DEFICIENCY, code), {"level": 3, "source": "d312-194"})
 
 
 def reference_is_loaded(store: GraphStore) -> bool:

@@ -1,0 +1,173 @@
+"""What the FINESS register itself says of an establishment's competence.
+
+FINESS publishes no *clientèle* in the establishments' extraction, but two
+facts that a professional reads at once:
+
+- the **category** (``categetab``): an institute for deaf children (195) takes
+  deaf children aged 0-20, a MAS (255) takes adults with a severe
+  intellectual, motor or multiple disability… The table
+  ``importers/data/finess_categories.csv`` (data, editable; each row cites the
+  DREES nomenclature and the regulatory text defining the public) gives the
+  deficiencies, skills and age band of every disability category;
+- the **name**, where the establishment's specialisation is written (« SSEFS »,
+  « SESSAD pour déficients visuels », « FAM pour personnes sourdes-aveugles »,
+  « IME autisme »). ``importers/data/finess_name_keywords.csv`` lists the
+  keywords; a name naming deficiencies replaces the generic deficiencies of its
+  category (a SESSAD « SSEFS » takes deaf children, not every child).
+
+Both are inferences, the weakest competence the graph holds: ACCEPTS links
+marked ``source: categorie_finess`` or ``nom_finess`` (level 1), replaced by an
+équipements clientèle (``source: finess_equipements``) where that file is
+imported, and outranked by any directory expertise (levels 1-3).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+from graph.vocabulary import DEFICIENCIES, SKILLS
+
+__all__ = [
+    "CategoryRule",
+    "KeywordRule",
+    "Inferred",
+    "SOURCE_CATEGORY",
+    "SOURCE_NAME",
+    "INFERRED_SOURCES",
+    "category_rules",
+    "keyword_rules",
+    "infer",
+    "normalise_name",
+]
+
+SOURCE_CATEGORY = "categorie_finess"
+SOURCE_NAME = "nom_finess"
+INFERRED_SOURCES = frozenset({SOURCE_CATEGORY, SOURCE_NAME})
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRule:
+    code: str
+    label: str
+    deficiencies: tuple[str, ...]
+    skills: tuple[str, ...]
+    age_min: int | None
+    age_max: int | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordRule:
+    pattern: re.Pattern[str]
+    deficiencies: tuple[str, ...]
+    skills: tuple[str, ...]
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inferred:
+    """The competence FINESS implies for one establishment."""
+
+    #: deficiency code → ACCEPTS properties (age band, source, what it comes from).
+    accepts: Mapping[str, Mapping[str, Any]]
+    #: skill code → HAS_EXPERTISE properties (level 1, source).
+    skills: Mapping[str, Mapping[str, Any]]
+    age_min: int | None
+    age_max: int | None
+
+
+def _int(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text else None
+
+
+def _codes(text: str, known: Mapping[str, object], where: str) -> tuple[str, ...]:
+    codes = tuple(text.split())
+    unknown = [c for c in codes if c not in known]
+    if unknown:  # a data error in a shipped table: caught by the tests, never by a user
+        raise ValueError(f"{where}: unknown code(s) {unknown}")
+    return codes
+
+
+def _table(name: str) -> list[dict[str, str]]:
+    text = (files("importers") / "data" / name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+@lru_cache(maxsize=1)
+def category_rules() -> dict[str, CategoryRule]:
+    """FINESS category code → its rule (``finess_categories.csv``)."""
+    rules = {}
+    for row in _table("finess_categories.csv"):
+        where = f"finess_categories.csv, catégorie {row['categorie']}"
+        rules[row["categorie"]] = CategoryRule(
+            row["categorie"],
+            row["libelle"],
+            _codes(row["deficiences"], DEFICIENCIES, where),
+            _codes(row["competences"], SKILLS, where),
+            _int(row["age_min"]),
+            _int(row["age_max"]),
+            row["source"],
+        )
+    return rules
+
+
+@lru_cache(maxsize=1)
+def keyword_rules() -> tuple[KeywordRule, ...]:
+    """Name keywords in table order (``finess_name_keywords.csv``)."""
+    rules = []
+    for row in _table("finess_name_keywords.csv"):
+        where = f"finess_name_keywords.csv, motif {row['motif']}"
+        rules.append(
+            KeywordRule(
+                re.compile(row["motif"]),
+                _codes(row["deficiences"], DEFICIENCIES, where),
+                _codes(row["competences"], SKILLS, where),
+                row["libelle"],
+            )
+        )
+    return tuple(rules)
+
+
+def normalise_name(text: str) -> str:
+    """Upper case, no accents, punctuation as spaces: what the keywords match."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").upper()
+    return re.sub(r"[^A-Z0-9]+", " ", plain.replace(".", "")).strip()
+
+
+def infer(category: str, name: str) -> Inferred | None:
+    """The competence implied by an establishment's category and name; None
+    for a category outside the disability table."""
+    rule = category_rules().get(category)
+    if rule is None:
+        return None
+    band = {"age_min": rule.age_min, "age_max": rule.age_max}
+    text = normalise_name(name)
+    named_deficiencies: dict[str, str] = {}
+    named_skills: dict[str, str] = {}
+    for keyword in keyword_rules():
+        if keyword.pattern.search(text):
+            for code in keyword.deficiencies:
+                named_deficiencies.setdefault(code, keyword.label)
+            for code in keyword.skills:
+                named_skills.setdefault(code, keyword.label)
+    accepts: dict[str, dict[str, Any]] = {}
+    if named_deficiencies:
+        for code, label in named_deficiencies.items():
+            accepts[code] = {**band, "source": SOURCE_NAME, "keyword": label, "category": rule.code}
+    else:
+        for code in rule.deficiencies:
+            accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code, "category_label": rule.label}
+    skills: dict[str, dict[str, Any]] = {}
+    for code in rule.skills:
+        skills[code] = {"level": 1, "source": SOURCE_CATEGORY, "category": rule.code, "category_label": rule.label}
+    for code, label in named_skills.items():
+        skills.setdefault(code, {"level": 1, "source": SOURCE_NAME, "keyword": label, "category": rule.code})
+    return Inferred(accepts, skills, rule.age_min, rule.age_max)
