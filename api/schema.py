@@ -9,6 +9,7 @@ logged with a correlation id.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import uuid
@@ -40,6 +41,7 @@ from api.types import (
     what_if_wire,
     Commune,
     Condition,
+    condition_wire,
     Deficiency,
     Erhr,
     FindResourcesResult,
@@ -54,10 +56,11 @@ from api.types import (
     situation_query,
 )
 from graph import coverage as cov
+from graph import conditions as conditions_module
 from graph import rare, service, territories, vocabulary
 from graph.access import Principal
 from graph.model import NodeKind, NodeRef
-from graph.errors import DihrError
+from graph.errors import DihrError, InvalidInput
 from graph.settings import Settings
 from graph.store import GraphStore
 
@@ -113,12 +116,15 @@ class Query:
             for s in vocabulary.SKILLS.values()
         ]
 
-    @strawberry.field(description="Maladies rares connues (codes ORPHA).")
-    def conditions(self) -> list[Condition]:
-        return [
-            Condition(orpha=c.orpha, label=c.label, involves=list(c.involves))
-            for c in vocabulary.CONDITIONS.values()
-        ]
+    @strawberry.field(description="Maladies rares (codes ORPHA, HPO) : recherche par code ou par nom, français ou anglais.")
+    def conditions(self, search: str = "", first: int = 50) -> list[Condition]:
+        if not 1 <= first <= 100:
+            raise InvalidInput("first", "le nombre de résultats doit être compris entre 1 et 100.")
+        if search.strip():
+            found = conditions_module.search_conditions(search[:100], limit=first)
+        else:
+            found = list(itertools.islice(vocabulary.CONDITIONS.values(), first))
+        return [condition_wire(c) for c in found]
 
     @strawberry.field(description="Régions, départements ou territoires ERHR.")
     async def territories(self, info: Info[Context, None], kind: TerritoryKind) -> list[Territory]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import strawberry
 
@@ -30,8 +31,24 @@ class Skill:
 @strawberry.type(description="Maladie rare (code ORPHA) et déficiences typiquement associées.")
 class Condition:
     orpha: str
-    label: str
-    involves: list[str]
+    label: str = strawberry.field(description="Nom français (Orphanet) s'il est connu, sinon le nom anglais.")
+    involves: list[str] = strawberry.field(description="Déficiences déduites de ses phénotypes HPO.")
+    name_en: str
+    aliases: list[str]
+    profile: list[ConditionDeficiency]
+
+
+@strawberry.type(description="Une déficience d'une maladie rare et les phénotypes HPO qui la fondent.")
+class ConditionDeficiency:
+    deficiency: str
+    phenotypes: str
+
+
+def condition_wire(c: Any) -> Condition:
+    return Condition(
+        orpha=c.orpha, label=c.label, involves=list(c.involves), name_en=c.name_en, aliases=list(c.aliases),
+        profile=[ConditionDeficiency(deficiency=d, phenotypes=c.phenotype_text(d)) for d in c.involves],
+    )
 
 
 @strawberry.enum
@@ -153,8 +170,12 @@ class Basis(enum.Enum):
 
 @strawberry.input(description="Une situation (pseudonyme : aucune donnée identifiante).")
 class SituationInput:
-    deficiencies: list[str]
-    conditions: list[str] = strawberry.field(default_factory=list, description="Codes ORPHA.")
+    deficiencies: list[str] = strawberry.field(
+        default_factory=list, description="Codes de déficience ; facultatif si une maladie rare est donnée."
+    )
+    conditions: list[str] = strawberry.field(
+        default_factory=list, description="Maladies rares : code ORPHA (739, ORPHA:739) ou nom français ou anglais."
+    )
     skills: list[str] = strawberry.field(default_factory=list)
     age: int | None = strawberry.field(default=None, description="Âge en années.")
     commune: str | None = strawberry.field(default=None, description="Code commune INSEE.")
@@ -264,6 +285,18 @@ class FindResourcesResult:
     teams: list[Team]
     widening: Widening | None
     notes: list[str]
+    inferred: list[InferredNeed] = strawberry.field(
+        description="Déficiences déduites des maladies rares, avec les phénotypes HPO qui les fondent."
+    )
+
+
+@strawberry.type
+class InferredNeed:
+    deficiency: str
+    condition: str
+    condition_label: str
+    phenotypes: str
+    explanation: str
 
 
 def situation_query(situation: SituationInput, limit: int) -> matching.SituationQuery:
@@ -345,6 +378,11 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
         ),
         radius_km=r.radius_km,
         matches=[_match_wire(m) for m in r.matches],
+        inferred=[
+            InferredNeed(deficiency=i.deficiency, condition=i.condition, condition_label=i.condition_label,
+                         phenotypes=i.phenotypes, explanation=i.text)
+            for i in r.inferred
+        ],
         teams=[Team(members=[_match_wire(m) for m in t.members], max_distance_km=t.max_distance_km) for t in r.teams],
         widening=None if r.widening is None else Widening(
             competent_inside=r.widening.competent_inside, message=r.widening.message

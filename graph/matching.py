@@ -76,6 +76,7 @@ __all__ = [
     "PersonPlace",
     "ErhrContact",
     "MatchResult",
+    "InferredNeed",
     "MatchLevel",
     "Basis",
     "find_resources",
@@ -294,6 +295,21 @@ class ErhrContact:
 
 
 @dataclass(frozen=True, slots=True)
+class InferredNeed:
+    """A deficiency added to the search because a rare condition may involve it."""
+
+    deficiency: str
+    condition: str  # ORPHA key
+    condition_label: str
+    phenotypes: str  # the HPO phenotypes behind it, « name (HP:…) », comma-separated
+
+    @property
+    def text(self) -> str:
+        return (f"{_need_label(self.deficiency)} déduite de {self.condition_label} ({self.condition}) — "
+                f"phénotypes HPO : {self.phenotypes}")
+
+
+@dataclass(frozen=True, slots=True)
 class MatchResult:
     combination: str
     deficiencies: tuple[str, ...]
@@ -307,6 +323,8 @@ class MatchResult:
     teams: tuple[Team, ...]
     widening: Widening | None
     notes: tuple[str, ...] = field(default=())
+    #: deficiencies inferred from the conditions, with their phenotypes.
+    inferred: tuple[InferredNeed, ...] = field(default=())
 
 
 # -- input ------------------------------------------------------------------------
@@ -316,13 +334,26 @@ class _Needs:
     skills: frozenset[str]
     conditions: frozenset[str]
     combination: str
+    inferred: tuple[InferredNeed, ...] = ()
 
 
 def _validate(query: SituationQuery) -> _Needs:
-    deficiencies = set(normalise_deficiencies(query.deficiencies))
     conditions = normalise_conditions(query.conditions)
-    for orpha in conditions:
-        deficiencies.update(CONDITIONS[orpha].involves)
+    given = set(normalise_deficiencies(query.deficiencies, required=not conditions))
+    deficiencies = set(given)
+    inferred: list[InferredNeed] = []
+    for orpha in sorted(conditions):
+        condition = CONDITIONS[orpha]
+        for code in condition.involves:
+            if code not in given:
+                inferred.append(InferredNeed(code, orpha, condition.label, condition.phenotype_text(code)))
+        deficiencies.update(condition.involves)
+    if not deficiencies:
+        names = ", ".join(f"{CONDITIONS[o].label} ({o})" for o in sorted(conditions))
+        raise InvalidInput(
+            "deficiencies",
+            f"aucune déficience n'est déduite des phénotypes de {names} : indiquez les déficiences de la personne.",
+        )
     skills = normalise_skills(query.skills)
     if not 1 <= query.radius_km <= 1000:
         raise InvalidInput("radiusKm", "le rayon doit être compris entre 1 et 1000 km.")
@@ -343,7 +374,7 @@ def _validate(query: SituationQuery) -> _Needs:
         bad = [k for k in query.kinds if k not in LOCAL_KINDS]
         if bad:
             raise InvalidInput("kinds", "types de ressources locales : Establishment, Professional, ResourcePole.")
-    return _Needs(frozenset(deficiencies), skills, conditions, combination_key(list(deficiencies)))
+    return _Needs(frozenset(deficiencies), skills, conditions, combination_key(list(deficiencies)), tuple(inferred))
 
 
 def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> tuple[PersonPlace, list[str]]:
@@ -621,6 +652,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         teams=team_results,
         widening=widening,
         notes=tuple(notes),
+        inferred=needs.inferred,
     )
 
 
@@ -676,11 +708,14 @@ class _Scored:
         return _Pick(self.offset + local, distance_km, within, int(self.tier[local]), score)
 
 
-#: deficiency code → the rare conditions that typically involve it.
-_CONDITIONS_INVOLVING: dict[str, tuple[str, ...]] = {
-    code: tuple(c.orpha for c in CONDITIONS.values() if code in c.involves)
-    for code in {d for c in CONDITIONS.values() for d in c.involves}
-}
+def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
+    """The conditions some indexed resource has expertise on that may involve
+    ``code`` (cached per index state: a few conditions, not the 4,000)."""
+
+    def build() -> tuple[str, ...]:
+        return tuple(o for o in idx.targets(K.CONDITION) if o in CONDITIONS and code in CONDITIONS[o].involves)
+
+    return idx.cached(("conditions involving", code), build)  # type: ignore[no-any-return]
 
 
 def _score_all(
@@ -699,7 +734,7 @@ def _score_all(
     for j, code in enumerate(defs):
         row = levels[j]
         np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code))[lo:hi], combination, out=row)
-        for orpha in _CONDITIONS_INVOLVING.get(code, ()):
+        for orpha in _conditions_involving(idx, code):
             np.maximum(row, idx.expertise(NodeRef(K.CONDITION, orpha))[lo:hi], out=row)
         accepts = idx.accepts(NodeRef(K.DEFICIENCY, code))
         ids = accepts.ids
@@ -764,7 +799,7 @@ def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64
 def _relevant_targets(idx: CompetenceIndex, needs: _Needs) -> frozenset[str]:
     """Keys of the targets whose links can cover a need (``_apply`` checks their kinds)."""
     return needs.deficiencies | needs.skills | {
-        orpha for code in needs.deficiencies for orpha in _CONDITIONS_INVOLVING.get(code, ())
+        orpha for code in needs.deficiencies for orpha in _conditions_involving(idx, code)
     } | {key for key in idx.targets(K.COMBINATION) if needs.deficiencies <= codes_of_combination(key)}
 
 

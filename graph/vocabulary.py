@@ -9,8 +9,10 @@ Labels are French: they are shown to users.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+
+from graph.conditions import Condition, condition_table, resolve_condition, search_conditions
 
 from graph.errors import InvalidInput, UnknownCode
 from graph.model import combination_key
@@ -49,14 +51,6 @@ class Skill:
     family: str
     #: Label of the matching ROR R243 *compétence spécifique*, where one exists.
     ror_r243_label: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    orpha: str
-    label: str
-    #: Deficiency codes the condition typically involves (Orphanet clinical summaries).
-    involves: tuple[str, ...]
 
 
 _DEFICIENCY_LIST = (
@@ -110,19 +104,25 @@ _SKILL_LIST = (
 )
 SKILLS: Mapping[str, Skill] = {s.code: s for s in _SKILL_LIST}
 
-# Source: Orphanet (orpha.net) clinical summaries of each disease.
-_CONDITION_LIST = (
-    Condition("ORPHA:739", "Syndrome de Prader-Willi", ("DI", "COMPORT")),
-    Condition("ORPHA:138", "Syndrome CHARGE", ("DV", "DA")),
-    Condition("ORPHA:886", "Syndrome de Usher", ("DA", "DV")),
-    Condition("ORPHA:399", "Maladie de Huntington", ("NEURO", "DM", "COMPORT")),
-    Condition("ORPHA:778", "Syndrome de Rett", ("POLY", "EPI")),
-    Condition("ORPHA:72", "Syndrome d'Angelman", ("DI", "EPI")),
-    Condition("ORPHA:33069", "Syndrome de Dravet", ("EPI", "DI")),
-    Condition("ORPHA:2382", "Syndrome de Lennox-Gastaut", ("EPI", "DI")),
-    Condition("ORPHA:3463", "Syndrome de Wolfram", ("DV", "DA", "METAB")),
-)
-CONDITIONS: Mapping[str, Condition] = {c.orpha: c for c in _CONDITION_LIST}
+class _Conditions(Mapping[str, Condition]):
+    """Every ORPHA condition (:mod:`graph.conditions`), read on first use."""
+
+    def __getitem__(self, key: str) -> Condition:
+        return condition_table()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(condition_table())
+
+    def __len__(self) -> int:
+        return len(condition_table())
+
+    def __contains__(self, key: object) -> bool:
+        return key in condition_table()
+
+
+#: ORPHA key → condition: the 4,000+ ORPHA diseases of the HPO annotations
+#: (derived profiles, see graph/conditions.py), not a hand-typed list.
+CONDITIONS: Mapping[str, Condition] = _Conditions()
 
 
 def _normalise(codes: Iterable[str], known: Mapping[str, object], what: str, hint: str) -> frozenset[str]:
@@ -148,15 +148,26 @@ def normalise_skills(codes: Iterable[str]) -> frozenset[str]:
 
 
 def normalise_conditions(codes: Iterable[str]) -> frozenset[str]:
-    """ORPHA codes, accepted as ``ORPHA:739``, ``orpha:739`` or ``739``."""
-    prefixed = []
+    """ORPHA keys, from ``ORPHA:739``, ``orpha:739``, ``739`` or a French or
+    English name (« Prader-Willi », « syndrome de Usher »). Raises UnknownCode."""
+    found, unknown = set(), []
     for code in codes:
-        text = str(code).strip().upper()
-        if text:
-            prefixed.append(text if text.startswith("ORPHA:") else f"ORPHA:{text}")
-    return _normalise(
-        prefixed, CONDITIONS, "de maladie rare (ORPHA)", f"Codes connus : {', '.join(CONDITIONS)}."
-    )
+        text = str(code).strip()
+        if not text:
+            continue
+        key = resolve_condition(text)
+        if key is None:
+            unknown.append(text)
+        else:
+            found.add(key)
+    if unknown:
+        suggestions = search_conditions(unknown[0], limit=3)
+        hint = (
+            "Suggestions : " + " ; ".join(f"{c.label} ({c.orpha})" for c in suggestions) + "."
+            if suggestions else "Indiquez un code ORPHA (ex. 739) ou le nom de la maladie."
+        )
+        raise UnknownCode("de maladie rare (ORPHA)", sorted(unknown), hint)
+    return frozenset(found)
 
 
 def key_of(codes: Iterable[str]) -> str:

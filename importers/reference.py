@@ -132,9 +132,13 @@ def need_nodes() -> Iterator[Node]:
 def condition_elements() -> Iterator[Node | Edge]:
     """Condition nodes and their TYPICALLY_INVOLVES edges."""
     for c in CONDITIONS.values():
-        yield Node(K.CONDITION, c.orpha, {"label": c.label})
+        props: dict[str, object] = {"label": c.label, "name_en": c.name_en, "source": "hpo3 (HPO, annotations Orphanet)"}
+        if c.aliases:
+            props["aliases"] = list(c.aliases)
+        yield Node(K.CONDITION, c.orpha, props)
         for code in c.involves:
-            yield Edge(R.TYPICALLY_INVOLVES, NodeRef(K.CONDITION, c.orpha), NodeRef(K.DEFICIENCY, code))
+            yield Edge(R.TYPICALLY_INVOLVES, NodeRef(K.CONDITION, c.orpha), NodeRef(K.DEFICIENCY, code),
+                       {"phenotypes": list((c.phenotypes or {}).get(code, ())), "source": "hpo"})
 
 
 def combination_elements(key: str) -> Iterator[Node | Edge]:

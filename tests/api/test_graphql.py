@@ -30,7 +30,16 @@ def test_vocabularies(client):
     data = gql(client, "{ deficiencies { code rorR245 } skills { code } conditions { orpha involves } }")["data"]
     assert {"code": "TSA", "rorR245": "02"} in data["deficiencies"]
     assert "LSF_TACTILE" in {s["code"] for s in data["skills"]}
-    assert {"orpha": "ORPHA:138", "involves": ["DV", "DA"]} in data["conditions"]
+    assert len(data["conditions"]) == 50  # the first page
+
+
+def test_conditions_are_found_by_french_name_and_explained_by_phenotypes(client):
+    data = gql(client, '{ conditions(search: "syndrome de Usher") { orpha label nameEn profile { deficiency phenotypes } } }')
+    usher = data["data"]["conditions"][0]
+    assert usher["orpha"] == "ORPHA:886" and usher["label"] == "Syndrome de Usher" and usher["nameEn"] == "Usher syndrome"
+    profile = {p["deficiency"]: p["phenotypes"] for p in usher["profile"]}
+    assert {"DA", "DV"} <= profile.keys()
+    assert "HP:0000407" in profile["DA"]  # Sensorineural hearing impairment
 
 
 def test_territories_by_kind(client):

@@ -158,13 +158,27 @@ def test_expertise_on_a_larger_combination_counts(net, store):
 
 
 def test_conditions_bring_their_deficiencies(net, store):
-    net.establishment("860000001", 30, expertise={"ORPHA:138": 3})  # CHARGE → DV, DA
+    # CHARGE: hearing impairment, coloboma, intellectual disability, autism in its HPO annotations
+    net.establishment("860000001", 30, expertise={"ORPHA:138": 3})
     result = find_resources(store, SituationQuery(deficiencies=["DV"], conditions=["138"], commune="86194"))
-    assert result.combination == "DA+DV"
+    assert result.combination == "DA+DI+DV+TSA"
     assert result.qualification.cnrhr == ("CRESAM",)
     match = local(result)[0]
     assert match.basis is Basis.ALL_DEFICIENCIES
     assert "Establishment —HAS_EXPERTISE(level 3)→ ORPHA:138 —TYPICALLY_INVOLVES→ DA" in {c.path for c in match.covers}
+    da = next(i for i in result.inferred if i.deficiency == "DA")
+    assert "Hearing impairment (HP:0000365)" in da.phenotypes and "Syndrome CHARGE (ORPHA:138)" in da.text
+    assert all(i.deficiency != "DV" for i in result.inferred)  # given, not inferred
+
+
+def test_a_condition_alone_is_a_search_by_name_or_code(net, store):
+    net.establishment("670000001", 10, department="67", expertise={"DI": 2, "COMPORT": 2})
+    by_code = find_resources(store, SituationQuery(deficiencies=[], conditions=["739"], commune="86194"))
+    by_name = find_resources(store, SituationQuery(deficiencies=[], conditions=["Prader-Willi"], commune="86194"))
+    assert by_code.conditions == by_name.conditions == ("ORPHA:739",)
+    assert by_code.combination == by_name.combination and {"DI", "COMPORT"} <= set(by_code.deficiencies)
+    with pytest.raises(UnknownCode, match="Suggestions : Syndrome de Prader-Willi"):
+        find_resources(store, SituationQuery(deficiencies=[], conditions=["prader"], commune="86194"))
 
 
 def test_resources_outside_the_person_s_erhr_are_flagged(net, store):
