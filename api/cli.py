@@ -192,13 +192,17 @@ def demo(
 @app.command()
 @_friendly
 def match(
-    deficiencies: Annotated[list[str], typer.Argument(help="Codes de déficience, ex. DV TSA.")],
+    deficiencies: Annotated[
+        list[str] | None, typer.Argument(help="Codes de déficience, ex. DV TSA (facultatifs avec --condition).")
+    ] = None,
     commune: Annotated[str | None, typer.Option(help="Code commune INSEE du lieu de vie.")] = None,
     postcode: Annotated[str | None, typer.Option(help="Code postal du lieu de vie.")] = None,
     lat: Annotated[float | None, typer.Option(help="Latitude WGS84.")] = None,
     lon: Annotated[float | None, typer.Option(help="Longitude WGS84.")] = None,
     age: Annotated[int | None, typer.Option(help="Âge en années.")] = None,
-    condition: Annotated[list[str] | None, typer.Option(help="Code ORPHA (répétable).")] = None,
+    condition: Annotated[
+        list[str] | None, typer.Option(help="Maladie rare : code ORPHA ou nom (répétable), ex. 739, « Usher ».")
+    ] = None,
     skill: Annotated[list[str] | None, typer.Option(help="Compétence requise (répétable), ex. CAA.")] = None,
     radius_km: Annotated[float, typer.Option(help="Rayon de recherche en km (1 à 1000).")] = 100.0,
     limit: Annotated[int, typer.Option(help="Nombre de ressources locales (1 à 100).")] = 20,
@@ -208,7 +212,7 @@ def match(
     from api.queries import FIND_RESOURCES_QUERY
 
     situation: dict[str, Any] = {
-        "deficiencies": deficiencies,
+        "deficiencies": deficiencies or [],
         "conditions": condition or [],
         "skills": skill or [],
         "age": age,
@@ -227,6 +231,10 @@ def match(
     typer.echo(data["qualification"]["summary"])
     erhr = data["erhr"]
     typer.echo(f"ERHR du territoire : {erhr['name']}" + (f" ({erhr['seat']})" if erhr["seat"] else ""))
+    for inferred in data["inferred"]:
+        typer.echo(f"Déduit : {inferred['explanation']}")
+    for note in data["notes"]:
+        typer.echo(f"Note : {note}")
     if data["widening"]:
         typer.echo(f"Élargissement : {data['widening']['message']}")
     for m in data["matches"]:
@@ -234,8 +242,12 @@ def match(
         where = "" if m["withinRadius"] else " (hors rayon)"
         distance = "lieu non renseigné" if m["distanceKm"] is None else f"{m['distanceKm']:.0f} km, ~{m['minutes']:.0f} min"
         typer.echo(f"{m['rank']:>3}. [{m['level']}] {m['name']}{flag} — {distance}{where} — {m['basis']}")
+        contact = m["contact"] or {}
+        line = ", ".join(v for v in (contact.get("address"), contact.get("phone"), contact.get("email")) if v)
+        if line:
+            typer.echo(f"       ☎ {line}")
         for c in m["covers"]:
-            typer.echo(f"       ✓ {c['path']}")
+            typer.echo(f"       ✓ {c['explanation']}")
         if m["misses"]:
             typer.echo(f"       ✗ manque : {', '.join(m['misses'])}")
     for i, team in enumerate(data["teams"], start=1):
@@ -338,7 +350,9 @@ def template_directory(
 @app.command()
 @_friendly
 def coverage(
-    deficiencies: Annotated[list[str], typer.Argument(help="Codes de déficience, ex. DV TSA.")],
+    deficiencies: Annotated[
+        list[str] | None, typer.Argument(help="Codes de déficience, ex. DV TSA (facultatifs avec --condition).")
+    ] = None,
     level: Annotated[str, typer.Option(help="department, region ou erhr.")] = "department",
     threshold_km: Annotated[float, typer.Option(help="Seuil de distance (km).")] = 60.0,
     age: Annotated[int | None, typer.Option(help="Âge (années), ex. 18 pour la transition.")] = None,

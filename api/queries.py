@@ -8,8 +8,9 @@ __all__ = ["FIND_RESOURCES_QUERY", "COVERAGE_QUERY"]
 _MATCH_FIELDS = """
 fragment MatchFields on Match {
   rank kind key name level basis score distanceKm minutes withinRadius
-  inErhrTerritory department synthetic lat lon misses
-  covers { need needKind level path }
+  inErhrTerritory department synthetic lat lon misses ageGroup locationSource
+  covers { need needKind level path source explanation }
+  contact { address postcode city phone email website source missing }
 }
 """
 
@@ -20,7 +21,8 @@ query FindResources($situation: SituationInput!, $limit: Int! = 20) {
     combination deficiencies skills conditions radiusKm notes
     qualification { combination matched summary cnrhr superseded criteria { code label cnrhr } }
     place { commune communeName department lat lon approximate }
-    erhr { code name seat email phone website regions }
+    erhr { code name seat email phone website regions missing }
+    inferred { deficiency condition conditionLabel phenotypes explanation }
     matches { ...MatchFields }
     teams { maxDistanceKm members { ...MatchFields } }
     widening { competentInside message }

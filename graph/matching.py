@@ -571,20 +571,26 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         then a full sort (with the key tie-breakers) of that short list."""
         if count <= 0 or pos.size == 0:
             return []
+        late = _children_service_for_adult(scored, pos, query.age)
         if pos.size > 4 * count:
-            # dist <= 1000 km < 1e4 and points < 1e5: the order of (tier, -points, dist) is kept
-            primary = scored.tier[pos] * 1e9 - scored.points[pos] * 1e4 + dist
+            # dist <= 1000 km < 1e4 and points < 1e5: the order of (tier, late, -points, dist) is kept
+            primary = scored.tier[pos] * 1e10 + late * 1e9 - scored.points[pos] * 1e4 + dist
             cut = np.partition(primary, count - 1)[count - 1]
             keep = primary <= cut
-            pos, dist = pos[keep], dist[keep]
-        order = np.lexsort((scored.keys[pos], scored.kinds[pos], dist, -scored.points[pos], scored.tier[pos]))[:count]
+            pos, dist, late = pos[keep], dist[keep], late[keep]
+        order = np.lexsort(
+            (scored.keys[pos], scored.kinds[pos], dist, -scored.points[pos], late, scored.tier[pos])
+        )[:count]
         return [scored.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
     # Fully competent resources inside the radius, then the nearest fully
     # competent ones beyond it (widening), then partial ones inside the radius.
     chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit) + beyond
     chosen += ordered(inside_pos[~full_mask], inside_dist[~full_mask], query.limit - len(chosen))
-    pool = _team_pool(scored, inside_pos, inside_dist) if n_full == 0 else []
+    # Teams when no single local resource inside the radius covers every need
+    # (every deficiency, and every skill asked for).
+    covers_all = scored.covers[:, inside_pos].all(axis=0) if inside_pos.size else np.zeros(0, bool)
+    pool = _team_pool(scored, inside_pos, inside_dist) if not covers_all.any() else []
     relevant = _relevant_targets(idx, needs)
 
     def candidate(pick: _Pick) -> _Candidate:
@@ -602,6 +608,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     for cand in ranked:
         matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr))
     teams = _teams(pool_candidates, needs) if pool_candidates else []
+    notes += _uncovered_notes(idx, scored, needs, query, kinds, place, inside_pos)
 
     # Then the ERHR of the person's territory and the competent CNRHR (links read
     # once per index state: they are not in the index of local resources).
@@ -695,8 +702,8 @@ class _Scored:
     tier: NDArray[np.int8]  # 0 combination, 1 all deficiencies, 2 partial
     points: NDArray[np.int16]  # sum of the levels over the needs: the score's numerator
     total: int  # 3 × the number of needs: the score's denominator
-    covers: NDArray[np.bool_]  # (deficiency, resource): the resource covers it
-    deficiencies: list[str]
+    covers: NDArray[np.bool_]  # (need, resource): the resource covers it (deficiencies, then skills)
+    deficiencies: list[str]  # the needs of ``covers``' rows: deficiency codes, then skill codes
     candidate: NDArray[np.bool_]  # covers a need, admits the age, of a wanted kind
     keys: NDArray[np.str_]  # the index's columns over the slice (views)
     kinds: NDArray[np.str_]
@@ -742,16 +749,19 @@ def _score_all(
         admitted = ids[ok] - lo
         row[admitted] = np.maximum(row[admitted], 1)
     points = levels.sum(axis=0, dtype=np.int16)
-    for code in sorted(needs.skills):
-        points += idx.expertise(NodeRef(K.SKILL, code))[lo:hi]
-    covers = levels > 0
+    skills = sorted(needs.skills)
+    skill_levels = np.empty((len(skills), n), np.int8)
+    for j, code in enumerate(skills):
+        skill_levels[j] = idx.expertise(NodeRef(K.SKILL, code))[lo:hi]
+        points += skill_levels[j]
     tier = np.full(n, 2, np.int8)
-    tier[covers.all(axis=0)] = 1
+    tier[(levels > 0).all(axis=0)] = 1
+    covers = np.vstack([levels > 0, skill_levels > 0]) if skills else levels > 0
     tier[combination > 0] = 0
     wanted = idx.kind_mask(frozenset(k.value for k in kinds))[lo:hi]
     candidate = (points > 0) & idx.age_mask(age)[lo:hi] & wanted
     return _Scored(
-        idx, lo, tier, points, 3 * (len(defs) + len(needs.skills)), covers, defs, candidate,
+        idx, lo, tier, points, 3 * (len(defs) + len(needs.skills)), covers, defs + skills, candidate,
         idx.keys[lo:hi], idx.kinds[lo:hi], idx.lats[lo:hi], idx.lons[lo:hi],
     )
 
@@ -781,6 +791,49 @@ def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[
     dist = haversine_km_many(lat, lon, scored.lats[pos], scored.lons[pos]).round(3)
     keep = dist <= radius_km
     return pos[keep], dist[keep]
+
+
+#: From this age a person is an adult: a children's service (a band ending by 20,
+#: CASF annexes XXIV; the « amendement Creton » keeps young adults there while
+#: they wait) ranks after the adult services that admit the person.
+ADULT_AGE = 18
+
+
+def _children_service_for_adult(scored: _Scored, pos: NDArray[np.int64], age: int | None) -> NDArray[np.int8]:
+    """1 where a children's service would serve an adult, else 0 (a ranking key)."""
+    if age is None or age < ADULT_AGE:
+        return np.zeros(pos.size, np.int8)
+    age_max = scored.index.age_max[scored.offset + pos]
+    return (age_max <= 20).astype(np.int8)
+
+
+def _uncovered_notes(
+    idx: CompetenceIndex, scored: _Scored, needs: _Needs, query: SituationQuery, kinds: frozenset[NodeKind],
+    place: PersonPlace, inside_pos: NDArray[np.int64],
+) -> list[str]:
+    """For each need (deficiency or skill) that no local resource inside the
+    radius covers, a note naming the nearest resource that covers it."""
+    missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
+    if not missing:
+        return []
+    everywhere = _score_all(idx, needs, query.age, kinds)
+    notes = []
+    for j in missing:
+        code = scored.deficiencies[j]
+        found = np.flatnonzero(everywhere.candidate & everywhere.covers[j])
+        label = _need_label(code)
+        if found.size == 0:
+            notes.append(f"Aucune ressource locale connue ne couvre {label} : voir l'ERHR et le CNRHR ci-dessous.")
+            continue
+        far = haversine_km_many(place.lat, place.lon, everywhere.lats[found], everywhere.lons[found])
+        best = int(found[np.lexsort((everywhere.keys[found], far))[0]])
+        props = idx.props[best]
+        name = props.get("name") or props.get("profession") or idx.refs[best].key
+        notes.append(
+            f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
+            f"la plus proche qui la couvre : {name} ({float(far.min()):.0f} km)."
+        )
+    return notes
 
 
 def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Pick]:
@@ -922,13 +975,17 @@ def _match(
 
 
 def _teams(candidates: list[_Candidate], needs: _Needs) -> list[list[_Candidate]]:
-    """Smallest sets (≤ 3) of resources inside the radius covering every
-    deficiency, nearest first (by the farthest member, then the total)."""
+    """Smallest sets (≤ 3) of resources inside the radius covering every need
+    (deficiencies and skills), nearest first (by the farthest member, then the
+    total); no member is redundant."""
+    wanted = needs.deficiencies | needs.skills
+
+    def covered(c: _Candidate) -> set[str]:
+        return set(c.comp.deficiencies) | set(c.comp.skills)
+
     pool: dict[NodeRef, _Candidate] = {}
-    for code in needs.deficiencies:
-        covering = sorted(
-            (c for c in candidates if code in c.comp.deficiencies), key=lambda c: (c.distance_km, c.node.key)
-        )
+    for code in wanted:
+        covering = sorted((c for c in candidates if code in covered(c)), key=lambda c: (c.distance_km, c.node.key))
         for cand in covering[:_TEAM_POOL]:
             pool[cand.node.ref] = cand
     members = sorted(pool.values(), key=lambda c: (c.distance_km, c.node.key))
@@ -936,20 +993,16 @@ def _teams(candidates: list[_Candidate], needs: _Needs) -> list[list[_Candidate]
         teams = [
             list(combo)
             for combo in itertools.combinations(members, size)
-            if needs.deficiencies <= set().union(*(c.comp.deficiencies.keys() for c in combo))
-            and all(
-                not (needs.deficiencies & set().union(*(o.comp.deficiencies.keys() for o in combo if o is not c)))
-                >= needs.deficiencies
-                for c in combo
-            )
+            if wanted <= set().union(*(covered(c) for c in combo))
+            and all(not wanted <= set().union(*(covered(o) for o in combo if o is not c)) for c in combo)
         ]
         if teams:
             teams.sort(
                 key=lambda t: (
-                    max(c.distance_km for c in t),
-                    sum(c.distance_km for c in t),
+                    max(c.distance_km or 0.0 for c in t),
+                    sum(c.distance_km or 0.0 for c in t),
                     [c.node.key for c in t],
                 )
             )
-            return [sorted(t, key=lambda c: (c.distance_km, c.node.key)) for t in teams[:_MAX_TEAMS]]
+            return [sorted(t, key=lambda c: (c.distance_km or 0.0, c.node.key)) for t in teams[:_MAX_TEAMS]]
     return []

@@ -110,11 +110,12 @@ def read_text(path: Path) -> tuple[str, str]:
         return raw.decode("iso-8859-1"), "iso-8859-1"
 
 
-def write_report(report: ImportReport, fallback_dir: Path) -> Path:
-    """Write every rejected and flagged row as CSV next to the data (or in
-    ``fallback_dir`` when that folder is read-only)."""
+def write_report(report: ImportReport, folder: Path) -> Path:
+    """Write every rejected and flagged row as CSV in ``folder`` (the data
+    directory's ``rapports/``), never next to the input: that folder may be
+    read-only or shared."""
     name = f"{report.source.name.removesuffix('.gz')}.rapport.csv"
-    for folder in (report.source.parent, fallback_dir):
+    for folder in (folder,):
         target = folder / name
         try:
             folder.mkdir(parents=True, exist_ok=True)

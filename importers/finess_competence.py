@@ -159,7 +159,13 @@ def infer(category: str, name: str) -> Inferred | None:
             for code in keyword.skills:
                 named_skills.setdefault(code, keyword.label)
     accepts: dict[str, dict[str, Any]] = {}
-    if named_deficiencies:
+    if named_deficiencies and named_deficiencies.keys() <= set(rule.deficiencies):
+        # the name narrows the category's public (an IME « autisme »): the category says it
+        for code in rule.deficiencies:
+            if code in named_deficiencies:
+                accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code,
+                                 "category_label": rule.label}
+    elif named_deficiencies:
         for code, label in named_deficiencies.items():
             accepts[code] = {**band, "source": SOURCE_NAME, "keyword": label, "category": rule.code}
     else:

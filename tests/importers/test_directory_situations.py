@@ -62,7 +62,7 @@ def test_directory_xlsx_end_to_end_through_the_cli(tmp_path, data_dir):
         assert s.get_node(K.RESOURCE_POLE, "prh-86").props["name"] == "Pôle ressources Vienne"
     finally:
         s.close()
-    report = (tmp_path / "annuaire.xlsx.rapport.csv").read_text(encoding="utf-8")
+    report = (data_dir / "rapports" / "annuaire.xlsx.rapport.csv").read_text(encoding="utf-8")
     assert "annuaire.xlsx;5;finess_lieu;bad-1;rejet;établissement 999999999 inconnu" in report
     assert "annuaire.xlsx;6;expertises;bad-2;rejet;« TSA:7 » : attendu CODE:NIVEAU avec un niveau de 1 à 3" in report
     again = runner.invoke(cli, ["import", "directory", str(path)])
@@ -113,7 +113,7 @@ def test_situations_csv_imports_and_reports_bad_rows(tmp_path, data_dir):
             (R.LIVES_IN, "86194"), (R.PRESENTS, "DV+TSA"), (R.NEEDS, "CAA"), (R.FOLLOWED_BY, "NA")}
     finally:
         s.close()
-    report = (tmp_path / "situations.csv.rapport.csv").read_text(encoding="utf-8")
+    report = (data_dir / "rapports" / "situations.csv.rapport.csv").read_text(encoding="utf-8")
     assert "situations.csv;4;erhr;S-003;rejet;la commune 69123 relève de l'ERHR ARA, pas NA" in report
     assert "situations.csv;5;age;S-004;rejet" in report
     assert "situations.csv;6;codes;S-005;rejet;Code(s) de déficience inconnu(s) : XX" in report

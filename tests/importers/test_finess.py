@@ -202,7 +202,7 @@ def test_all_categories_keeps_everything(tmp_path, geo):
     assert report.created == 1 and report.skipped == 0
 
 
-def test_cli_prints_summary_and_writes_the_report_next_to_the_data(tmp_path, monkeypatch):
+def test_cli_prints_summary_and_writes_the_report_in_the_data_directory(tmp_path, monkeypatch):
     from graph.stores.memory import MemoryStore
 
     data = tmp_path / "data"
@@ -214,7 +214,8 @@ def test_cli_prints_summary_and_writes_the_report_next_to_the_data(tmp_path, mon
     run = CliRunner().invoke(cli, ["import", "finess", str(path)])
     assert run.exit_code == 0, run.output
     assert "Créés : 1" in run.stdout and "rejetés : 1" in run.stdout
-    report = (tmp_path / f"{path.name}.rapport.csv").read_text(encoding="utf-8").splitlines()
+    assert not (tmp_path / f"{path.name}.rapport.csv").exists()  # never next to the input
+    report = (data / "rapports" / f"{path.name}.rapport.csv").read_text(encoding="utf-8").splitlines()
     assert report[0] == "fichier;ligne;champ;identifiant;gravite;motif"
     assert report[1].startswith(f"{path.name};3;nofinesset;860000014;rejet;établissement en double")
     bad = tmp_path / "bad.csv"

@@ -1,0 +1,134 @@
+"""What the FINESS register alone says of competence: category, name, contacts,
+closures — on every backend, with fixture files in the official layout."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.matching import MatchLevel, SituationQuery, find_resources
+from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from importers.equipements import import_equipements
+from importers.finess import DISABILITY_CATEGORIES, import_finess
+from importers.finess_competence import category_rules, infer, keyword_rules
+from tests.factories import build_territory
+from tests.importers.test_finess import geoloc, structure, write
+
+K, R = NodeKind, RelType
+
+
+@pytest.fixture
+def region(store):
+    """Poitiers and a village 30 km away, with the vocabulary (no demo, no directory)."""
+    build_territory(store)
+    store.upsert(
+        [Node(K.COMMUNE, "86001", {"name": "Adriers", "department": "86", "lat": 46.26, "lon": 0.80, "population": 700})],
+        [Edge(R.PART_OF, NodeRef(K.COMMUNE, "86001"), NodeRef(K.DEPARTMENT, "86"))],
+    )
+    return store
+
+
+def accepts(store, finess):
+    ref = NodeRef(K.ESTABLISHMENT, finess)
+    return {e.target.key: dict(e.props) for e in store.edges_from([ref], [R.ACCEPTS])[ref]}
+
+
+def local(result):
+    return [m for m in result.matches if m.level is MatchLevel.LOCAL]
+
+
+def test_every_disability_category_of_the_nomenclature_has_a_rule():
+    # shared FINESS.md §2, with 370 and 198 that the national file holds too
+    listed = ("182 183 186 188 189 190 192 194 195 196 238 377 390 396 402 246 249 252 253 255 379 382 395 "
+              "437 445 446 448 449 464 461 370 198").split()
+    assert set(listed) <= set(category_rules()) and set(DISABILITY_CATEGORIES) == set(category_rules())
+    assert all(rule.source.startswith("DREES, nomenclature FINESS") for rule in category_rules().values())
+    assert len(keyword_rules()) >= 10
+
+
+@pytest.mark.parametrize(
+    ("category", "name", "expected", "band"),
+    [
+        ("195", "INSTITUT DES JEUNES SOURDS", {"DA"}, (0, 20)),
+        ("196", "INSTITUT D EDUCATION SENSORIELLE", {"DA", "DV"}, (0, 20)),
+        ("190", "CAMSP DE LA VIENNE", {"DI", "DM", "DA", "DV", "TSA", "POLY"}, (0, 6)),
+        ("255", "MAS LES GENETS", {"POLY", "DI", "DM", "CEREB"}, (18, None)),
+        ("182", "SESSAD SSEFS LES ALIZES", {"DA"}, (0, 20)),  # the name's specialisation replaces the category's
+        ("182", "SAAAIS DE LA VIENNE", {"DV"}, (0, 20)),
+        ("437", "FAM POUR PERSONNES SOURDES-AVEUGLES", {"DA", "DV"}, (18, None)),
+        ("183", "IME PREMIERE ETAPE", {"DI", "TSA"}, (0, 20)),  # « PREMIERE » is no « IEM »
+        ("370", "ETABLISSEMENT EXPERIMENTAL LES SOURCES", set(), (None, None)),
+    ],
+)
+def test_category_and_name_imply_deficiencies_and_ages(category, name, expected, band):
+    inferred = infer(category, name)
+    assert inferred is not None and set(inferred.accepts) == expected
+    assert (inferred.age_min, inferred.age_max) == band
+
+
+def test_temporary_care_offers_respite():
+    assert "RESPITE" in infer("390", "ACCUEIL TEMPORAIRE LES PETITS PAS").skills
+
+
+def test_register_alone_answers_a_deaf_child_in_a_village_with_address_and_phone(tmp_path, region):
+    path = write(tmp_path, [
+        structure("860000101", "86", "194", name="INSTITUT REGIONAL DES JEUNES SOURDS", category="195"),
+        structure("860000102", "86", "194", name="MAS LES GENETS", category="255"),
+        geoloc("860000101", 46.585, 0.345),
+        geoloc("860000102", 46.59, 0.35),
+    ])
+    report = import_finess(region, path)
+    assert any("categorie_finess" in note for note in report.notes)
+    link = accepts(region, "860000101")["DA"]
+    assert (link["source"], link["category"], link["age_min"], link["age_max"]) == ("categorie_finess", "195", 0, 20)
+    result = find_resources(region, SituationQuery(deficiencies=["DA"], age=8, commune="86001", radius_km=60))
+    found = local(result)
+    assert [m.key for m in found] == ["860000101"]  # the MAS takes adults, not a deaf child
+    match = found[0]
+    assert match.covers[0].source == "categorie_finess"
+    assert match.covers[0].text == (
+        "accueille DA (déficience auditive grave), 0-20 ans — "
+        "déduit de la catégorie FINESS 195, Institut pour déficients auditifs"
+    )
+    assert match.contact is not None
+    assert (match.contact.address, match.contact.postcode, match.contact.city, match.contact.phone) == (
+        "12 RUE DES LILAS, 86000 VILLE", "86000", "VILLE", "05 49 00 00 00")
+    assert match.contact.source == "FINESS, extraction du 2021-01-08"
+    assert "courriel" in (match.contact.missing or "").lower()
+
+
+def test_equipements_clienteles_replace_the_inferred_links_and_survive_a_reimport(tmp_path, region):
+    finess_file = write(tmp_path, [structure("860000201", "86", "194", name="IME LES TILLEULS", category="183"),
+                                   geoloc("860000201", 46.585, 0.345)])
+    import_finess(region, finess_file)
+    assert set(accepts(region, "860000201")) == {"DI", "TSA"}
+    equip = tmp_path / "etalab-cs1100505-stock-20210108-0427.csv"
+    equip.write_text("finess;etalab;94;2021-01-08\n" + ";".join([
+        "equipementsocial", "860000201", "902", "Accueil", "14", "Externat", "437", "TSA", "S", "12", "", "", "",
+        "3", "20", "N", "30", "2020-01-01", "2020-06-30"]) + "\n", encoding="utf-8")
+    import_equipements(region, equip)
+    after = accepts(region, "860000201")
+    assert set(after) == {"TSA"} and after["TSA"]["source"] == "finess-equipements"
+    assert "category" not in after["TSA"] and after["TSA"]["age_min"] == 3
+    import_finess(region, finess_file)  # the next FINESS extraction adds no inferred link back
+    assert set(accepts(region, "860000201")) == {"TSA"}
+
+
+def test_a_changed_category_drops_the_links_it_no_longer_implies(tmp_path, region):
+    import_finess(region, write(tmp_path, [structure("860000301", "86", "194", name="IEM LES CEDRES", category="192")]))
+    assert set(accepts(region, "860000301")) == {"DM"}
+    newer = write(tmp_path, [structure("860000301", "86", "194", name="EEAP LES CEDRES", category="188")],
+                  name="etalab-cs1100507-stock-20210301-0400.csv")
+    import_finess(region, newer)
+    assert set(accepts(region, "860000301")) == {"POLY"}
+
+
+def test_closed_establishments_are_never_matched(tmp_path, region):
+    both = write(tmp_path, [structure("860000401", "86", "194", name="IJS OUVERT", category="195"),
+                            structure("860000402", "86", "194", name="IJS FERME", category="195")])
+    import_finess(region, both)
+    later = write(tmp_path, [structure("860000401", "86", "194", name="IJS OUVERT", category="195")],
+                  name="etalab-cs1100507-stock-20210301-0400.csv")
+    assert import_finess(region, later).closed == 1
+    result = find_resources(region, SituationQuery(deficiencies=["DA"], age=8, commune="86194", radius_km=50, limit=5))
+    assert [m.key for m in local(result)] == ["860000401"]
+    assert result.widening is not None and "860000402" not in result.widening.message
