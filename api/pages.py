@@ -12,6 +12,8 @@ import csv
 import io
 import secrets
 from datetime import date
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -39,6 +41,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_CSRF = "dihr_login_csrf"
 
+AGE_GROUP_LABEL = {"children": "Enfants (jusqu'à 20 ans)", "adults": "Adultes", "all": "Tous âges"}
 LEVEL_LABEL = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
 BASIS_LABEL = {
     "COMBINATION": "expertise sur la combinaison",
@@ -71,9 +74,14 @@ def _label(kind: str, code: str) -> str:
     return code
 
 
+def _fold_name(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return " ".join(plain.replace("-", " ").replace("'", " ").split())
+
+
 def explain(cover: NeedCoverage) -> str:
-    """The link's explanation in French, with where it comes from."""
-    return cover.explanation or cover.path
+    """The link's explanation in French, with where it comes from (domain or wire coverage)."""
+    return getattr(cover, "explanation", None) or getattr(cover, "text", None) or cover.path
 
 
 def _pct(value: float | None) -> str:
@@ -99,6 +107,7 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "level_label": LEVEL_LABEL,
         "basis_label": BASIS_LABEL,
         "kind_label": KIND_LABEL,
+        "age_group_label": AGE_GROUP_LABEL,
         "label_of": _label,
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
@@ -199,16 +208,27 @@ def _situation_query(store: Any, form: dict[str, Any], limit: int = 20) -> Situa
     if not place:
         errors["lieu"] = "Indiquez la commune du lieu de vie."
     else:
-        found = search_communes(store, place, limit=1)
+        wanted_department = None
+        if (m := re.match(r"^(.*\S)\s*\((\d[0-9AB]\d?)\)$", place)) is not None:  # « Saint-Denis (93) »
+            place, wanted_department = m.group(1), m.group(2).upper()
+        found = search_communes(store, place, limit=50)
+        if wanted_department:
+            found = [c for c in found if str(c.props.get("department")) == wanted_department]
+        same_name = [c for c in found if _fold_name(str(c.props.get("name", ""))) == _fold_name(place)]
         if not found:
             errors["lieu"] = f"Commune introuvable : « {place} »."
         elif place.isdigit() and len(place) == 5 and found[0].key != place:
             postcode = place
+        elif len(same_name) > 1:
+            choices = " ; ".join(f"{c.props['name']} ({c.props['department']}, code {c.key})" for c in same_name[:12])
+            errors["lieu"] = (f"Plusieurs communes s'appellent « {place} » : précisez le département, "
+                              f"par exemple « {place} ({same_name[0].props['department']}) », ou le code INSEE. "
+                              f"Communes : {choices}.")
         else:
             commune = found[0].key
     if errors:
         raise _FormErrors(errors)
-    return SituationQuery(deficiencies=sorted(form["d"]), conditions=[form["maladie"]] if form["maladie"] else [],
+    return SituationQuery(deficiencies=sorted(form["d"]), conditions=[form["maladie"].strip()] if form["maladie"].strip() else [],
                           skills=sorted(form["c"]), age=age, commune=commune, postcode=postcode, radius_km=radius,
                           limit=limit)
 
@@ -231,6 +251,8 @@ async def _search(request: Request, limit: int = 20) -> tuple[dict[str, Any], An
         field = _FIELD_OF_ERROR.get(getattr(err, "field", ""), "deficiences" if isinstance(err, UnknownCode) and "déficience" in err.message else "lieu")
         if isinstance(err, InvalidInput) and err.field == "deficiencies":
             field = "deficiences"
+        if isinstance(err, UnknownCode) and "maladie" in err.message:
+            field = "maladie"
         return form, None, {field: err.message}
 
 
@@ -247,7 +269,7 @@ async def search_page(request: Request) -> HTMLResponse:
     title = "Rechercher des ressources" if result is None else f"Ressources pour {result.combination} — {result.place.commune_name}"
     status = 400 if errors else 200
     return render(request, "search.html", title, status, form=form, result=result, errors=errors,
-                  families=_families(), conditions=list(CONDITIONS.values()), skills=list(SKILLS.values()),
+                  families=_families(), conditions=[c for c in CONDITIONS.values() if c.aliases], skills=list(SKILLS.values()),
                   query_string=query_string, map_query=map_query,
                   cnrhr_names=", ".join(CNRHR_NAMES[c] for c in (result.qualification.cnrhr if result else ())))
 
@@ -277,10 +299,14 @@ async def orientation_csv(request: Request) -> Response:
         return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerow(["rang", "niveau", "ressource", "identifiant", "distance_km", "temps_estime_min", "dans_le_rayon",
+    writer.writerow(["rang", "niveau", "ressource", "identifiant", "adresse", "code_postal", "localite", "telephone",
+                     "courriel", "site", "public", "distance_km", "temps_estime_min", "dans_le_rayon",
                      "pourquoi", "manque", "synthetique"])
     for m in result.matches:
-        writer.writerow([m.rank, LEVEL_LABEL[m.level.value], m.name, m.key, "" if m.distance_km is None else m.distance_km,
+        c = m.contact
+        contact = [c.address, c.postcode, c.city, c.phone, c.email, c.website] if c else [None] * 6
+        writer.writerow([m.rank, LEVEL_LABEL[m.level.value], m.name, m.key, *(v or "" for v in contact),
+                         AGE_GROUP_LABEL[m.age_group], "" if m.distance_km is None else m.distance_km,
                          "" if m.minutes is None else m.minutes, "oui" if m.within_radius else "non",
                          " ; ".join(explain(c) for c in m.covers), ", ".join(m.misses), "oui" if m.synthetic else "non"])
     name = f"fiche-orientation-{result.combination}-{result.place.commune}.csv"
@@ -343,7 +369,9 @@ async def gaps_page(request: Request, niveau: str = "DEPARTMENT", seuil: float =
 _DIRECTORY_KINDS = [("Establishment", "Établissement"), ("Professional", "Professionnel"),
                     ("ResourcePole", "Pôle ressources handicap")]
 _FIELDS = [("category_label", "Catégorie"), ("profession", "Profession"), ("address", "Adresse"),
-           ("commune", "Commune (code INSEE)"), ("finess", "FINESS"), ("phone", "Téléphone"), ("seat", "Siège")]
+           ("postcode", "Code postal"), ("city", "Localité"), ("commune", "Commune (code INSEE)"), ("finess", "FINESS"),
+           ("phone", "Téléphone"), ("email", "Courriel"), ("website", "Site"), ("seat", "Siège"),
+           ("extraction_date", "Extraction FINESS"), ("location_source", "Origine de la position")]
 
 
 @router.get("/annuaire", response_class=HTMLResponse)

@@ -18,7 +18,7 @@ FIND_RESOURCES_QUERY = (
     """
 query FindResources($situation: SituationInput!, $limit: Int! = 20) {
   findResources(situation: $situation, limit: $limit) {
-    combination deficiencies skills conditions radiusKm notes
+    combination deficiencies skills conditions radiusKm notes transition
     qualification { combination matched summary cnrhr superseded criteria { code label cnrhr } }
     place { commune communeName department lat lon approximate }
     erhr { code name seat email phone website regions missing }

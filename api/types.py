@@ -288,6 +288,9 @@ class FindResourcesResult:
     inferred: list[InferredNeed] = strawberry.field(
         description="Déficiences déduites des maladies rares, avec les phénotypes HPO qui les fondent."
     )
+    transition: bool = strawberry.field(
+        description="Personne de 16 à 25 ans : services pour enfants et pour adultes présentés à part (ageGroup)."
+    )
 
 
 @strawberry.type
@@ -378,6 +381,7 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
         ),
         radius_km=r.radius_km,
         matches=[_match_wire(m) for m in r.matches],
+        transition=r.transition,
         inferred=[
             InferredNeed(deficiency=i.deficiency, condition=i.condition, condition_label=i.condition_label,
                          phenotypes=i.phenotypes, explanation=i.text)

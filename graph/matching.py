@@ -325,6 +325,8 @@ class MatchResult:
     notes: tuple[str, ...] = field(default=())
     #: deficiencies inferred from the conditions, with their phenotypes.
     inferred: tuple[InferredNeed, ...] = field(default=())
+    #: 16-25 years old: children's and adult services are shown apart (``Match.age_group``).
+    transition: bool = False
 
 
 # -- input ------------------------------------------------------------------------
@@ -660,6 +662,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         widening=widening,
         notes=tuple(notes),
         inferred=needs.inferred,
+        transition=query.age is not None and TRANSITION_AGES[0] <= query.age <= TRANSITION_AGES[1],
     )
 
 
@@ -797,6 +800,8 @@ def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[
 #: CASF annexes XXIV; the « amendement Creton » keeps young adults there while
 #: they wait) ranks after the adult services that admit the person.
 ADULT_AGE = 18
+#: The transition from adolescence to adulthood (DOMAIN.md §4), in years.
+TRANSITION_AGES = (16, 25)
 
 
 def _children_service_for_adult(scored: _Scored, pos: NDArray[np.int64], age: int | None) -> NDArray[np.int8]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -72,3 +73,28 @@ def test_cli_bad_radius_is_one_french_line(demo_dir, monkeypatch):
     run = CliRunner().invoke(cli, ["match", "DV", "--commune", "86194", "--radius-km", "0"])
     assert run.exit_code == 1
     assert run.stderr.strip() == "Erreur : Paramètre « radiusKm » invalide : le rayon doit être compris entre 1 et 1000 km."
+
+
+def test_cli_match_by_condition_alone_returns_inferred_needs_and_contacts(demo_dir, monkeypatch):
+    monkeypatch.setenv("DIHR_DATA_DIR", str(demo_dir))
+    run = CliRunner().invoke(cli, ["match", "--condition", "739", "--commune", "67482", "--json"])
+    assert run.exit_code == 0, run.output
+    data = json.loads(run.stdout)
+    assert data["conditions"] == ["ORPHA:739"] and {"DI", "COMPORT"} <= set(data["deficiencies"])
+    assert any(i["deficiency"] == "DI" and "HP:" in i["phenotypes"] for i in data["inferred"])
+    establishments = [m for m in data["matches"] if m["kind"] == "Establishment"]
+    assert establishments and all(m["contact"] and m["contact"]["source"] for m in establishments)
+    assert all(c["explanation"] for m in data["matches"] for c in m["covers"])
+    text = CliRunner().invoke(cli, ["match", "--condition", "Prader-Willi", "--commune", "67482", "--limit", "3"])
+    assert text.exit_code == 0 and "Déduit : DI (déficience intellectuelle) déduite de Syndrome de Prader-Willi" in text.stdout
+
+
+def test_search_page_asks_which_commune_for_an_ambiguous_name(client):
+    page = client.get("/recherche", params={"d": "DA", "lieu": "Saint-Denis", "rayon": "50"})
+    assert page.status_code == 400  # the form comes back with the question
+    text = html.unescape(page.text)
+    assert "Plusieurs communes s'appellent « Saint-Denis »" in text and "(974, code 97411)" in text and "(93, code 93066)" in text
+    chosen = client.get("/recherche", params={"d": "DA", "lieu": "Saint-Denis (93)", "rayon": "50"})
+    assert chosen.status_code == 200, chosen.text[-500:]
+    assert "Résultats pour DA — Saint-Denis" in chosen.text
+    assert 'href="/annuaire/Establishment/' in chosen.text  # a resource's name links to its page
