@@ -52,6 +52,7 @@ from importers.demo import SITUATION_SHAPES, generate_demo
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
     "findResources in-process p95 (ms)": ("<=", 5.0),
+    "findResources real register p95 (ms)": ("<=", 5.0),
     "findResources HTTP p95 (ms)": ("<=", 25.0),
     "findResources HTTP 8 clients (req/s)": (">=", 200.0),
     "coverage, all communes, median (ms)": ("<=", 100.0),
@@ -243,12 +244,74 @@ def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int, se
     return len(latencies) / (time.perf_counter() - start), pct(latencies, 95), "Python threads"
 
 
+#: The real national FINESS file beside the project (shared/, never copied into it).
+REAL_FINESS = sorted((ROOT.parent / "shared" / "data" / "finess").glob("etalab-cs1100507-stock-*.csv*"))
+
+#: The real-register searches: what an animator asks first (DOMAIN.md §2, §4).
+REAL_NEEDS = (("DA",), ("DV",), ("DA", "DV"), ("DI", "EPI"), ("TSA",))
+
+
+def real_register(reference: Path, finess: Path, n: int, repeat: int, seed: int,
+                  figures: dict[str, float], checks: list[str]) -> None:
+    """The real national FINESS file alone (no demo, no équipements) in a fresh
+    store: import time, then findResources for the real-register needs in
+    rural and urban communes (seeded), in-process."""
+    from importers.finess import import_finess
+
+    work = Path(tempfile.mkdtemp(prefix="dihr-bench-real-"))
+    try:
+        data = work / "data"
+        shutil.copytree(reference, data)
+        store = MemoryStore(data)
+        start = time.perf_counter()
+        report = import_finess(store, finess)
+        figures["real FINESS import, disability categories (s)"] = time.perf_counter() - start
+        communes = [c for c in store.nodes(NodeKind.COMMUNE) if c.props.get("population")]
+        rural = [c for c in communes if int(c.props["population"]) < 2000]
+        urban = [c for c in communes if int(c.props["population"]) >= 50000]
+        rng = random.Random(seed)
+        places = rng.sample(rural, n // 2) + rng.sample(urban, n - n // 2)
+        qs = [SituationQuery(deficiencies=needs, commune=c.key, age=rng.choice((8, 15, 30)), radius_km=100)
+              for c in places for needs in REAL_NEEDS]
+        for q in qs:  # warm the index
+            find_resources(store, q)
+        times = [t * 1000 for _ in range(repeat) for t in timed_each(store, qs)]
+        figures["findResources real register median (ms)"] = statistics.median(times)
+        figures["findResources real register p95 (ms)"] = pct(times, 95)
+        answered = {needs: 0 for needs in REAL_NEEDS}
+        with_contact = 0
+        for q in qs:
+            result = find_resources(store, q)
+            local = [m for m in result.matches if m.level.value == "LOCAL" and m.within_radius]
+            answered[tuple(q.deficiencies)] += any(m.basis.value in ("COMBINATION", "ALL_DEFICIENCIES") for m in local)
+            with_contact += all(m.contact is not None and m.contact.phone for m in local[:3])
+        checks.append(
+            f"Real register ({finess.name}, no demo): {report.created} establishments; "
+            + ", ".join(f"{'+'.join(k)} {v}/{len(places)}" for k, v in answered.items())
+            + f" searches with a local resource competent for the whole combination within 100 km ({n // 2} rural, {n - n // 2} urban "
+            f"communes); {with_contact}/{len(qs)} answers with a phone for every one of their first three"
+        )
+        store.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def timed_each(store: MemoryStore, qs: list[SituationQuery]) -> list[float]:
+    out = []
+    for q in qs:
+        start = time.perf_counter()
+        find_resources(store, q)
+        out.append(time.perf_counter() - start)
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, float] = {}
     checks: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="dihr-bench-"))
     try:
         data = work / "data"
+        reference_copy = work / "reference"
         if args.reference:
             shutil.copytree(args.reference, data)
         else:
@@ -257,6 +320,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             store = MemoryStore(data)
             init_reference(store, Settings(data_dir=data))
             store.close()
+            shutil.copytree(data, reference_copy)
         store = MemoryStore(data)
         start = time.perf_counter()
         generate_demo(store, seed=args.seed, establishments=args.establishments, professionals=args.professionals,
@@ -385,6 +449,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         checks.append(f"FINESS: {report.read} lines read, {report.created} establishments created")
 
         store.close()
+        if args.real_finess is not None:
+            real_register(args.reference or reference_copy, args.real_finess, args.real_communes, 3 if args.smoke else 10,
+                          args.seed, figures, checks)
+        else:
+            checks.append("Real register: no national FINESS file beside the project (shared/data/finess): skipped")
         return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
                 "network": {k.value: v for k, v in sorted(counts.items())}, "figures": figures, "checks": checks,
                 "smoke": args.smoke}
@@ -428,7 +497,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--readme", action="store_true", help="copy the table into README.md (between the bench markers)")
     parser.add_argument("--workers", type=int, help="server worker processes (default: as `dihr serve`, the cores, at most 4)")
+    parser.add_argument("--real-finess", type=Path, default=REAL_FINESS[-1] if REAL_FINESS else None,
+                        help="the real national FINESS file for the real-register searches (default: shared/data/finess)")
     args = parser.parse_args(argv)
+    args.real_communes = 10 if args.smoke else 60
     sizes = (300, 600, 200, 30, 10, 5, 2000) if args.smoke else (15_000, 40_000, 10_000, 300, 100, 20, 100_000)
     (args.establishments, args.professionals, args.situations, args.queries, args.http_queries, args.repeat,
      args.finess) = sizes

@@ -269,6 +269,9 @@ def init_reference(
         summary += store.upsert(
             [e for e in elements if isinstance(e, Node)], [e for e in elements if isinstance(e, Edge)]
         )
+    # Conditions' profiles follow the shipped HPO derivation: links it no longer holds go.
+    derived = {(e.source, e.target) for e in condition_elements() if isinstance(e, Edge)}
+    store.delete_edges([e for e in store.edges(R.TYPICALLY_INVOLVES) if (e.source, e.target) not in derived])
     return InitReport(
         summary=summary,
         communes=len(geo.communes),
