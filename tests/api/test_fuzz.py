@@ -45,11 +45,14 @@ FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(Healt
                database=None)
 
 
-def check(response) -> None:
+def check(response, sent: str = "") -> None:
+    """No 5xx, and no leak: a suspicious word that the request itself sent (an
+    unknown code « SQLITE » echoed in the French error) is not a leak."""
     assert response.status_code < 500, (response.status_code, response.text[:500])
     if "<title>Strawberry GraphiQL</title>" in response.text:
         return  # the GraphiQL page: a static front-end, no data from the service
-    assert not LEAKS.search(response.text), response.text[:500]
+    leaks = [m.group(0) for m in LEAKS.finditer(response.text) if m.group(0).lower() not in sent.lower()]
+    assert not leaks, response.text[:500]
 
 
 def fuzz(schema, headers: dict[str, str]) -> int:
@@ -61,7 +64,8 @@ def fuzz(schema, headers: dict[str, str]) -> int:
         @FUZZ
         @given(case=operation.as_strategy())
         def run(case) -> None:
-            check(case.call(headers=headers))
+            sent = repr((case.body, case.query, case.path_parameters))
+            check(case.call(headers=headers), sent)
 
         run()
         operations += 1
