@@ -49,12 +49,16 @@ async def gaps_page(
 @router.get("/situation", response_class=HTMLResponse, summary="Carte d'une recherche de ressources")
 async def situation_page(
     request: Request,
-    deficiencies: list[str] = Query(...),
+    deficiencies: list[str] = Query([], description="Codes de déficience (facultatifs avec une maladie rare)."),
     commune: str = Query(..., description="Code commune INSEE."),
     age: int | None = Query(None),
     radius_km: float = Query(100.0),
+    skills: list[str] = Query([], description="Compétences demandées."),
+    conditions: list[str] = Query([], description="Maladies rares (codes ORPHA)."),
+    limit: int = Query(20, description="Nombre de ressources locales, comme le tableau des résultats."),
 ) -> HTMLResponse:
     state = request.app.state
-    query = SituationQuery(deficiencies=_codes(deficiencies), commune=commune, age=age, radius_km=radius_km)
+    query = SituationQuery(deficiencies=_codes(deficiencies), commune=commune, age=age, radius_km=radius_km,
+                           skills=_codes(skills), conditions=conditions, limit=limit)
     text = await anyio.to_thread.run_sync(lambda: situation_map_html(state.store, state.settings, request.state.principal, query, served=True))
     return HTMLResponse(text)

@@ -264,8 +264,10 @@ async def search_page(request: Request) -> HTMLResponse:
     query_string = urlencode(list(request.query_params.multi_items()))
     map_query = ""
     if result is not None:
+        # The map draws exactly the rows of the table: same needs, same place, same limit.
         map_query = urlencode([("deficiencies", ",".join(result.deficiencies)), ("commune", result.place.commune),
-                               ("radius_km", result.radius_km)] + ([("age", form["age"])] if form["age"] else []))
+                               ("radius_km", result.radius_km)] + ([("age", form["age"])] if form["age"] else [])
+                              + [("skills", s) for s in result.skills] + [("conditions", c) for c in result.conditions])
     title = "Rechercher des ressources" if result is None else f"Ressources pour {result.combination} — {result.place.commune_name}"
     status = 400 if errors else 200
     return render(request, "search.html", title, status, form=form, result=result, errors=errors,
@@ -376,22 +378,23 @@ _FIELDS = [("category_label", "Catégorie"), ("profession", "Profession"), ("add
 
 @router.get("/annuaire", response_class=HTMLResponse)
 async def directory_page(request: Request, type: str = "", erhr: str = "", deficience: str = "", competence: str = "",
-                         page: int = 1) -> HTMLResponse:
+                         maladie: str = "", page: int = 1) -> HTMLResponse:
     page = max(1, page)
     try:
         total, rows = await _call(
             request, service.list_resources, kind=NodeKind(type) if type in dict(_DIRECTORY_KINDS) else None,
             erhr=erhr or None, deficiency=deficience if deficience in DEFICIENCIES else None,
-            skill=competence if competence in SKILLS else None, limit=50, offset=(page - 1) * 50,
+            skill=competence if competence in SKILLS else None, condition=maladie.strip()[:100] or None,
+            limit=50, offset=(page - 1) * 50,
         )
     except DihrError as err:
         return _error_page(request, err)
     erhr_list = await anyio.to_thread.run_sync(lambda: territories(request.app.state.store, TerritoryKind.ERHR))
-    query = urlencode({"type": type, "erhr": erhr, "deficience": deficience, "competence": competence})
+    query = urlencode({"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie})
     return render(request, "directory.html", "Annuaire des ressources", total=total, rows=rows, page=page, query=query,
                   kinds=_DIRECTORY_KINDS, erhr_list=erhr_list, deficiencies=list(DEFICIENCIES.values()),
-                  skills=list(SKILLS.values()),
-                  form={"type": type, "erhr": erhr, "deficience": deficience, "competence": competence})
+                  skills=list(SKILLS.values()), conditions=[c for c in CONDITIONS.values() if c.aliases],
+                  form={"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie})
 
 
 def _can_edit(principal: Principal, resource: service.ResourceView) -> bool:

@@ -71,6 +71,7 @@ __all__ = [
     "contact_of",
     "age_group",
     "SOURCE_LABELS",
+    "source_of",
     "Team",
     "Widening",
     "PersonPlace",
@@ -158,7 +159,7 @@ def _need_label(code: str) -> str:
     return code
 
 
-def _source_of(props: Mapping[str, Any], fallback: str) -> tuple[str, str]:
+def source_of(props: Mapping[str, Any], fallback: str) -> tuple[str, str]:
     """(source code, French text) of one competence link."""
     source = str(props.get("source") or fallback)
     if source.startswith("annuaire"):
@@ -449,7 +450,7 @@ def _apply(
     needs, with its path and its French explanation. ``fallback``: the source of
     a link that records none (the resource's own)."""
     src = _KIND_NAME[source]
-    origin, origin_text = _source_of(props, fallback)
+    origin, origin_text = source_of(props, fallback)
     if rel is R.ACCEPTS:
         if target.key in needs.deficiencies and _admits(props, age):
             band = _age_text(props)

@@ -18,6 +18,7 @@ from graph.errors import InvalidInput, NotFound
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
+from graph.vocabulary import CONDITIONS, normalise_conditions
 
 __all__ = [
     "SituationView",
@@ -216,6 +217,7 @@ class ResourceView:
     props: dict[str, object]
     expertise: tuple[tuple[str, str, int, str], ...]  # (target kind, code, level, detail)
     neighbours: tuple[tuple[str, str, str, str], ...]  # (relation, kind, key, name) — never a situation
+    contact: matching.Contact | None = None
 
 
 def _resource_view(store: GraphStore, node: Node, table: TerritoryTable, with_links: bool) -> ResourceView:
@@ -227,12 +229,15 @@ def _resource_view(store: GraphStore, node: Node, table: TerritoryTable, with_li
         out = store.edges_from([node.ref])[node.ref]
         into = store.edges_to([node.ref], [R.WORKS_AT])[node.ref]
         for e in sorted(out, key=lambda e: (e.type.value, e.target.key)):
+            fallback = "synthetique" if p.get("synthetic") else "annuaire"
             if e.type is R.HAS_EXPERTISE:
-                expertise.append((e.target.kind.value, e.target.key, int(e.props["level"]), ""))
+                _code, origin = matching.source_of(e.props, fallback)
+                expertise.append((e.target.kind.value, e.target.key, int(e.props["level"]), origin))
             elif e.type is R.ACCEPTS:
                 lo, hi = e.props.get("age_min"), e.props.get("age_max")
                 band = f"{lo if lo is not None else 0}-{hi if hi is not None else '…'} ans"
-                expertise.append(("Deficiency", e.target.key, 1, f"accueil {band}"))
+                _code, origin = matching.source_of(e.props, fallback)
+                expertise.append(("Deficiency", e.target.key, 1, f"accueil {band} — {origin}"))
             elif e.type in (R.WORKS_AT, R.LOCATED_IN):
                 neighbours.append((e.type.value, e.target.kind.value, e.target.key, ""))
         for e in into:
@@ -249,6 +254,7 @@ def _resource_view(store: GraphStore, node: Node, table: TerritoryTable, with_li
         department=None if department is None else str(department), commune=p.get("commune"),  # type: ignore[arg-type]
         erhr=table.erhr_of_department.get(str(department)) if department else None,
         synthetic=bool(p.get("synthetic", False)), props=p, expertise=tuple(expertise), neighbours=tuple(neighbours),
+        contact=matching.contact_of(node.kind, p),
     )
 
 
@@ -257,9 +263,12 @@ DIRECTORY_KINDS = (K.ESTABLISHMENT, K.PROFESSIONAL, K.RESOURCE_POLE)
 
 def list_resources(
     store: GraphStore, principal: Principal, *, kind: NodeKind | None = None, erhr: str | None = None,
-    deficiency: str | None = None, skill: str | None = None, limit: int = 50, offset: int = 0,
+    deficiency: str | None = None, skill: str | None = None, condition: str | None = None, limit: int = 50,
+    offset: int = 0,
 ) -> tuple[int, list[ResourceView]]:
-    """The directory, filtered; no situation data."""
+    """The directory, filtered; no situation data. ``condition`` (an ORPHA code
+    or name) keeps the resources with expertise on it or competent, by the
+    rules of matching, for every deficiency its phenotypes involve."""
     principal.require(Permission.DIRECTORY)
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"taille de page entre 1 et {MAX_PAGE}.")
@@ -270,6 +279,14 @@ def list_resources(
     allowed: set[NodeRef] | None = None
     for target in wanted_targets:
         sources = {e.source for e in store.edges_to([target], [R.HAS_EXPERTISE, R.ACCEPTS])[target]}
+        allowed = sources if allowed is None else allowed & sources
+    if condition:
+        (orpha,) = normalise_conditions([condition])
+        target = NodeRef(K.CONDITION, orpha)
+        sources = {e.source for e in store.edges_to([target], [R.HAS_EXPERTISE])[target]}
+        involved = CONDITIONS[orpha].involves
+        if involved:
+            sources |= set(matching.competent_resources(store, involved))
         allowed = sources if allowed is None else allowed & sources
     rows = []
     for k in kinds:

@@ -51,18 +51,34 @@ CATEGORIES = (
     Category("445", "SAMSAH", 20, None, ("DPSY", "DM", "CEREB", "DV", "DA"), 4),
 )
 
+@dataclass(frozen=True, slots=True)
+class Profession:
+    """What a (synthetic) professional of this profession may know: the
+    deficiencies and skills of the trade, and only the combinations made of
+    them (a braille transcriber is no deaf-blindness expert); ``age_max`` for
+    paediatric trades (a paediatric neurologist does not see adults)."""
+
+    name: str
+    deficiencies: tuple[str, ...]
+    skills: tuple[str, ...]
+    age_min: int | None = None
+    age_max: int | None = None
+
+
 PROFESSIONS = (
-    ("orthophoniste", ("DYSPH", "TSA", "DA"), ("CAA", "PECS", "MAKATON")),
-    ("psychomotricien", ("DM", "POLY", "TSA"), ()),
-    ("instructeur de locomotion", ("DV",), ("LOCOMOTION",)),
-    ("avéjiste", ("DV",), ("AVJ",)),
-    ("interprète LSF", ("DA",), ("LSF", "LSF_TACTILE")),
-    ("neuropsychologue", ("CEREB", "EPI", "DI"), ()),
-    ("éducateur spécialisé", ("DI", "TSA", "COMPORT"), ("TEACCH", "ABA", "BEHAVIOUR")),
-    ("ergothérapeute", ("DM", "POLY"), ("TECH_AIDS", "EYE_GAZE")),
-    ("transcripteur braille", ("DV",), ("BRAILLE",)),
-    ("neuropédiatre", ("EPI", "MITO", "METAB", "NEURO"), ()),
+    Profession("orthophoniste", ("DYSPH", "TSA", "DA"), ("CAA", "PECS", "MAKATON")),
+    Profession("psychomotricien", ("DM", "POLY", "TSA"), ()),
+    Profession("instructeur de locomotion", ("DV",), ("LOCOMOTION",)),
+    Profession("avéjiste", ("DV",), ("AVJ",)),
+    Profession("interprète LSF", ("DA",), ("LSF",)),
+    Profession("neuropsychologue", ("CEREB", "EPI", "DI"), ()),
+    Profession("éducateur spécialisé", ("DI", "TSA", "COMPORT"), ("TEACCH", "ABA", "BEHAVIOUR")),
+    Profession("ergothérapeute", ("DM", "POLY"), ("TECH_AIDS", "EYE_GAZE")),
+    Profession("transcripteur braille", ("DV",), ("BRAILLE",)),
+    Profession("neuropédiatre", ("EPI", "MITO", "METAB", "NEURO", "DI"), (), 0, 18),
+    Profession("guide-interprète en surdicécité", ("DA", "DV"), ("LSF_TACTILE",)),
 )
+
 
 # Rare combinations situations present (shapes from shared DOMAIN.md §4), with
 # the skills they often need and a typical rare condition.
@@ -87,6 +103,11 @@ EXPERTISE_COMBINATIONS = tuple(
         | {criterion_combinations(c)[0] for c in ("1", "2", "3", "4", "5d")}
     )
 )
+
+def _combinations_within(codes: tuple[str, ...]) -> tuple[str, ...]:
+    """The demo's expertise combinations made only of these deficiencies."""
+    return tuple(c for c in EXPERTISE_COMBINATIONS if set(c.split("+")) <= set(codes))
+
 
 OUTCOMES = ("accompagnement mis en place", "en attente de place", "orientation refusée", "conseil donné")
 
@@ -170,8 +191,13 @@ def generate_demo(
                     {"age_min": cat.age_min, "age_max": cat.age_max, "capacity": int(rng.integers(5, 60))},
                 )
             )
-        if rng.random() < 0.12:
-            combo = str(rng.choice(EXPERTISE_COMBINATIONS))
+        typical = [c for codes, _s, c in SITUATION_SHAPES if c and set(codes) <= set(cat.accepts)]
+        if typical and rng.random() < 0.06:  # expertise on a rare condition its public often has
+            edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.CONDITION, str(rng.choice(typical))),
+                              {"level": int(rng.integers(1, 4))}))
+        known = _combinations_within(cat.accepts)
+        if known and rng.random() < 0.12:
+            combo = str(rng.choice(known))
             edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, combo), {"level": int(rng.integers(2, 4))}))
         if rng.random() < 0.3:
             skill = str(rng.choice(list(SKILLS)))
@@ -180,18 +206,22 @@ def generate_demo(
         est_by_department[str(commune.props["department"])].append(ref)
 
     for i in range(1, professionals + 1):
-        profession, deficiencies, skills = PROFESSIONS[int(rng.integers(len(PROFESSIONS)))]
+        trade = PROFESSIONS[int(rng.integers(len(PROFESSIONS)))]
         key = f"PRO-{i:06d}"
         ref = NodeRef(K.PROFESSIONAL, key)
-        nodes.append(Node(K.PROFESSIONAL, key, {"profession": profession, "name": f"{profession} fictif n° {i}", "synthetic": True}))
+        props = {"profession": trade.name, "name": f"{trade.name} fictif n° {i}", "synthetic": True}
+        if trade.age_max is not None:
+            props.update(age_min=trade.age_min, age_max=trade.age_max)
+        nodes.append(Node(K.PROFESSIONAL, key, props))
         edges.append(Edge(R.WORKS_AT, ref, est_refs[int(rng.integers(len(est_refs)))]))
-        for code in rng.choice(deficiencies, size=min(len(deficiencies), int(rng.integers(1, 3))), replace=False):
+        for code in rng.choice(trade.deficiencies, size=min(len(trade.deficiencies), int(rng.integers(1, 3))), replace=False):
             edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.DEFICIENCY, str(code)), {"level": int(rng.integers(1, 4))}))
-        for code in skills:
+        for code in trade.skills:
             if rng.random() < 0.6:
                 edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.SKILL, code), {"level": int(rng.integers(1, 4))}))
-        if rng.random() < 0.08:
-            combo = str(rng.choice(EXPERTISE_COMBINATIONS))
+        known = _combinations_within(trade.deficiencies)
+        if known and rng.random() < 0.3:
+            combo = str(rng.choice(known))
             edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, combo), {"level": int(rng.integers(2, 4))}))
 
     by_department: dict[str, list[Node]] = defaultdict(list)

@@ -98,3 +98,23 @@ def test_search_page_asks_which_commune_for_an_ambiguous_name(client):
     assert chosen.status_code == 200, chosen.text[-500:]
     assert "Résultats pour DA — Saint-Denis" in chosen.text
     assert 'href="/annuaire/Establishment/' in chosen.text  # a resource's name links to its page
+
+
+def test_directory_filters_by_rare_condition(client, demo_store):
+    from graph.access import SYSTEM
+    from graph.model import NodeKind
+    from graph.service import list_resources
+
+    total, rows = list_resources(demo_store, SYSTEM, condition="Prader-Willi", limit=100)
+    by_code, _ = list_resources(demo_store, SYSTEM, condition="739", limit=100)
+    assert total == by_code > 0
+    everything, _ = list_resources(demo_store, SYSTEM, limit=100)
+    assert total < everything
+    page = client.get("/annuaire", params={"maladie": "Prader-Willi"})
+    assert page.status_code == 200 and f"{total} ressource(s)" in page.text
+    unknown = client.get("/annuaire", params={"maladie": "maladie qui n'existe pas"})
+    assert unknown.status_code == 400 and "maladie rare" in html.unescape(unknown.text)
+    first = rows[0]
+    resource = client.get(f"/annuaire/{first.kind}/{first.key}")
+    assert resource.status_code == 200 and "Précision et origine" in resource.text
+    assert first.kind in {k.value for k in NodeKind}

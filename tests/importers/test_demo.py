@@ -65,3 +65,26 @@ def test_each_criterion_routes_to_the_right_cnrhr(demo_store, codes, commune, cn
     erhr = [m for m in result.matches if m.level is MatchLevel.ERHR]
     assert len(erhr) == 1 and erhr[0].key == result.erhr.code
     assert any(m.level is MatchLevel.LOCAL for m in result.matches)
+
+
+def test_synthetic_expertise_follows_each_profession(demo_store):
+    from graph.model import RelType
+    from importers.demo import PROFESSIONS
+
+    trades = {t.name: t for t in PROFESSIONS}
+    professionals = list(demo_store.nodes(K.PROFESSIONAL))
+    links = demo_store.edges_from([p.ref for p in professionals], [RelType.HAS_EXPERTISE])
+    seen_combinations = 0
+    for pro in professionals:
+        trade = trades[pro.props["profession"]]
+        for edge in links[pro.ref]:
+            codes = set(edge.target.key.split("+")) if edge.target.kind is K.COMBINATION else {edge.target.key}
+            if edge.target.kind is K.COMBINATION:
+                seen_combinations += 1
+            allowed = set(trade.deficiencies) | set(trade.skills)
+            assert codes <= allowed, (trade.name, edge.target.key)  # no braille transcriber expert in DA+DV
+        if trade.name == "neuropédiatre":
+            assert pro.props["age_max"] == 18  # a paediatric neurologist does not see adults
+    assert seen_combinations > 0
+    adult = find_resources(demo_store, SituationQuery(deficiencies=["EPI"], commune="86194", age=40, radius_km=300, limit=100))
+    assert all(m.name.split(" fictif")[0] != "neuropédiatre" for m in adult.matches)

@@ -64,3 +64,17 @@ def test_situation_map_shows_commune_radius_and_matches(net, store):
     assert "Rayon de recherche : 80 km" in text and "80000" in text
     assert "expertise sur la combinaison" in text or "toutes les déficiences, séparément" in text
     assert "Territoire de l" in text
+
+
+def test_situation_map_shows_every_row_of_the_table_professionals_at_their_workplace(net, store):
+    site = net.establishment("860000091", 30)
+    net.professional("pro-map", site, expertise={"DV": 3, "TSA": 2})
+    net.establishment("860000092", 10, expertise={"DV": 2})
+    result = find_resources(store, SituationQuery(deficiencies=["DV", "TSA"], commune="86194", radius_km=80))
+    pro = next(m for m in result.matches if m.key == "pro-map")
+    assert (pro.lat, pro.lon, pro.location_source) != (None, None, None) and pro.location_source == "workplace"
+    text = render(situation_map(result, SQUARES["86"], assets="/static/vendor", tiles=""))
+    for match in result.matches:
+        if match.lat is not None:
+            assert f"{match.rank}. " in text, match.name
+    assert text.count("circleMarker") >= sum(1 for m in result.matches if m.lat is not None)
