@@ -588,7 +588,13 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
 
     # Fully competent resources inside the radius, then the nearest fully
     # competent ones beyond it (widening), then partial ones inside the radius.
+    # A need nobody inside the radius covers: the nearest resource that covers it
+    # comes in the table too (flagged beyond the radius), and a note says so.
+    uncovered_notes, nearest_covering = _uncovered(idx, scored, needs, query, kinds, place, inside_pos)
+    known = {p.position for p in beyond}
+    nearest_covering = [p for p in nearest_covering if p.position not in known]
     chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit) + beyond
+    chosen += nearest_covering[: max(0, query.limit - len(chosen))]
     chosen += ordered(inside_pos[~full_mask], inside_dist[~full_mask], query.limit - len(chosen))
     # Teams when no single local resource inside the radius covers every need
     # (every deficiency, and every skill asked for).
@@ -611,7 +617,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     for cand in ranked:
         matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr))
     teams = _teams(pool_candidates, needs) if pool_candidates else []
-    notes += _uncovered_notes(idx, scored, needs, query, kinds, place, inside_pos)
+    notes += uncovered_notes
 
     # Then the ERHR of the person's territory and the competent CNRHR (links read
     # once per index state: they are not in the index of local resources).
@@ -813,17 +819,19 @@ def _children_service_for_adult(scored: _Scored, pos: NDArray[np.int64], age: in
     return (age_max <= 20).astype(np.int8)
 
 
-def _uncovered_notes(
+def _uncovered(
     idx: CompetenceIndex, scored: _Scored, needs: _Needs, query: SituationQuery, kinds: frozenset[NodeKind],
     place: PersonPlace, inside_pos: NDArray[np.int64],
-) -> list[str]:
+) -> tuple[list[str], list[_Pick]]:
     """For each need (deficiency or skill) that no local resource inside the
-    radius covers, a note naming the nearest resource that covers it."""
+    radius covers: a note naming the nearest resource that covers it, and that
+    resource (beyond the radius), nearest first."""
     missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
     if not missing:
-        return []
+        return [], []
     everywhere = _score_all(idx, needs, query.age, kinds)
-    notes = []
+    notes: list[str] = []
+    picks: dict[int, _Pick] = {}
     for j in missing:
         code = scored.deficiencies[j]
         found = np.flatnonzero(everywhere.candidate & everywhere.covers[j])
@@ -831,15 +839,18 @@ def _uncovered_notes(
         if found.size == 0:
             notes.append(f"Aucune ressource locale connue ne couvre {label} : voir l'ERHR et le CNRHR ci-dessous.")
             continue
-        far = haversine_km_many(place.lat, place.lon, everywhere.lats[found], everywhere.lons[found])
-        best = int(found[np.lexsort((everywhere.keys[found], far))[0]])
-        props = idx.props[best]
-        name = props.get("name") or props.get("profession") or idx.refs[best].key
+        far = haversine_km_many(place.lat, place.lon, everywhere.lats[found], everywhere.lons[found]).round(3)
+        local = int(found[np.lexsort((everywhere.keys[found], far))[0]])
+        distance = float(far.min())
+        props = idx.props[local]
+        name = props.get("name") or props.get("profession") or idx.refs[local].key
         notes.append(
             f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
-            f"la plus proche qui la couvre : {name} ({float(far.min()):.0f} km)."
+            f"la plus proche qui la couvre : {name} ({distance:.0f} km), ajoutée au tableau."
         )
-    return notes
+        picks.setdefault(local, everywhere.pick(local, distance, False))
+    ordered_picks = sorted(picks.values(), key=lambda p: (p.distance_km, str(idx.keys[p.position])))
+    return notes, ordered_picks
 
 
 def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Pick]:

@@ -94,6 +94,9 @@ def test_a_skill_nobody_offers_in_the_radius_is_said_with_the_nearest_that_does(
                                                   commune="86194", radius_km=100))
     assert any("ne couvre LSF tactile (LSF_TACTILE)" in n and "Établissement 860000072 (300 km)" in n
                for n in result.notes), result.notes
+    far = next(m for m in result.matches if m.key == "860000072")  # in the table too, beyond the radius
+    assert far.within_radius is False and [c.need for c in far.covers] == ["LSF_TACTILE"]
+    assert [m.key for m in result.matches if m.level is MatchLevel.LOCAL][0] == "860000071"
 
 
 def test_a_skill_completes_a_team(store):
