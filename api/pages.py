@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
-from datetime import date
 import re
+import secrets
 import unicodedata
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode

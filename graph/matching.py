@@ -342,13 +342,13 @@ class _Needs:
 
 def _validate(query: SituationQuery) -> _Needs:
     conditions = normalise_conditions(query.conditions)
-    given = set(normalise_deficiencies(query.deficiencies, required=not conditions))
-    deficiencies = set(given)
+    stated = set(normalise_deficiencies(query.deficiencies, required=not conditions))
+    deficiencies = set(stated)
     inferred: list[InferredNeed] = []
     for orpha in sorted(conditions):
         condition = CONDITIONS[orpha]
         for code in condition.involves:
-            if code not in given:
+            if code not in stated:
                 inferred.append(InferredNeed(code, orpha, condition.label, condition.phenotype_text(code)))
         deficiencies.update(condition.involves)
     if not deficiencies:
