@@ -3,20 +3,24 @@
 Competence
     A resource covers a deficiency when it has expertise on it
     (``HAS_EXPERTISE {level}``), accepts it in an age band that admits the
-    person (``ACCEPTS``, counted as level 1), has expertise on a rare condition
-    that typically involves it, or has expertise on a combination that includes
-    the whole situation's combination (which covers every deficiency at the
-    combination's level). Skills are covered by ``HAS_EXPERTISE`` only.
-    Conditions bring the deficiencies they typically involve into the
-    combination.
+    person (``ACCEPTS``, counted as level 1: from an équipements clientèle, or
+    inferred from the FINESS category or name), has expertise on a rare
+    condition that may involve it, or has expertise on a combination that
+    includes the whole situation's combination (which covers every deficiency
+    at the combination's level). Skills are covered by ``HAS_EXPERTISE`` only.
+    Conditions bring the deficiencies their HPO phenotypes involve into the
+    combination (:mod:`graph.conditions`), each explained by its phenotypes.
+    Every covered need says where its link comes from (``SOURCE_LABELS``).
 
 Ranking (local resources, inside the radius)
     1. expertise on the combination itself (or on one that includes it);
     2. then covering every deficiency separately;
     3. then partial coverage;
-    within each tier by weighted coverage (sum of levels / 3 per need, over
-    deficiencies and skills), then by great-circle distance, then by key.
-    An age outside a resource's own bounds (``age_min``/``age_max``) excludes it.
+    within each tier, from ``ADULT_AGE`` adult services before children's
+    services (a band ending by 20), then by weighted coverage (sum of levels /
+    3 per need, over deficiencies and skills), then by great-circle distance,
+    then by key. An age outside a resource's own bounds (``age_min``/
+    ``age_max``) excludes it; a closed establishment is never indexed.
 
 Subsidiarity
     Local resources (establishments, professionals, resource poles) first, then
@@ -26,12 +30,14 @@ Subsidiarity
 Widening
     When fewer than ``limit`` fully competent resources lie inside the radius,
     the result says so and lists the nearest fully competent ones beyond it
-    (a k-nearest over the competent set, however far).
+    (a k-nearest over the competent set, however far). A need (deficiency or
+    skill) that no local resource inside the radius covers brings the nearest
+    resource that covers it into the answer, with a note.
 
 Teams
-    When no single local resource inside the radius covers every deficiency,
-    the smallest sets (at most 3 resources) inside the radius that together
-    cover them are proposed, the nearest first.
+    When no single local resource inside the radius covers every need
+    (deficiencies and skills), the smallest sets (at most 3 resources) inside
+    the radius that together cover them are proposed, the nearest first.
 """
 
 from __future__ import annotations
