@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graph.geo import EARTH_RADIUS_KM
-from graph.matching import LOCAL_KINDS
+from graph.matching import ADULT_AGE, LOCAL_KINDS
 from graph.model import NodeKind, RelType, codes_of_combination, combination_key
 from graph.store import GraphStore
 from graph.vocabulary import CONDITIONS
@@ -43,6 +43,8 @@ class Spreadsheet:
         nodes = {n.ref: n for kind in LOCAL_KINDS for n in store.nodes(kind)}
         out = store.edges_from(list(located), [R.HAS_EXPERTISE, R.ACCEPTS])
         for ref, (lat, lon) in located.items():
+            if nodes[ref].props.get("closed"):
+                continue  # never matched
             row = Row(ref.kind.value, ref.key, lat, lon, dict(nodes[ref].props))
             for e in out[ref]:
                 if e.type is R.HAS_EXPERTISE:
@@ -120,7 +122,9 @@ def naive_ranking(
             continue
         tier = 0 if combination_level else (1 if deficiencies <= levels.keys() else 2)
         score = round((sum(levels.values()) + sum(skill_levels.values())) / (3 * (len(deficiencies) + len(skills))), 4)
-        ranked.append(((tier, -score, round(distance, 3), row.kind, row.key), (row.kind, row.key)))
+        age_max = row.props.get("age_max")
+        late = int(age is not None and age >= ADULT_AGE and age_max is not None and int(age_max) <= 20)  # type: ignore[call-overload]
+        ranked.append(((tier, late, -score, round(distance, 3), row.kind, row.key), (row.kind, row.key)))
     ranked.sort()
     full = [k for key, k in ranked if key[0] < 2]
     partial = [k for key, k in ranked if key[0] == 2]

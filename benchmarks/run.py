@@ -361,7 +361,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             mine = [(m.kind.value, m.key) for m in result.matches if m.level is MatchLevel.LOCAL and m.within_radius]
             if naive[: len(mine)] != mine:
                 raise AssertionError(f"findResources and the naive scan differ for {q}: {mine[:5]} vs {naive[:5]}")
-            beyond = [(m.kind.value, m.key) for m in result.matches if m.level is MatchLevel.LOCAL and not m.within_radius]
+            # beyond the radius: the nearest fully competent (widening), checked here; the nearest
+            # resource covering a need nobody covers inside is partial and comes after them
+            beyond = [(m.kind.value, m.key) for m in result.matches if m.level is MatchLevel.LOCAL and not m.within_radius
+                      and m.basis.value in ("COMBINATION", "ALL_DEFICIENCIES")]
             if beyond:
                 widened += 1
                 naive_far = naive_beyond(sheet, result.place.lat, result.place.lon, normalise_deficiencies(q.deficiencies),

@@ -77,6 +77,8 @@ __all__ = [
     "contact_of",
     "age_group",
     "SOURCE_LABELS",
+    "ADULT_AGE",
+    "TRANSITION_AGES",
     "source_of",
     "Team",
     "Widening",

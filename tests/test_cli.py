@@ -39,6 +39,8 @@ def test_stats_json_counts_per_kind(reference_dir, monkeypatch):
     assert result.exit_code == 0
     payload = json.loads(result.stdout)
     assert payload["nodes"]["Department"] == 101 and payload["relationships"]["COVERS"] == 18
+    assert payload["nodes"]["Condition"] >= 4000  # every ORPHA disease of the HPO annotations
+    assert payload["relationships"]["TYPICALLY_INVOLVES"] > 4000
 
 
 @pytest.mark.slow
