@@ -43,6 +43,7 @@ Teams
 from __future__ import annotations
 
 import enum
+import heapq
 import itertools
 import math
 import re
@@ -861,13 +862,21 @@ def _uncovered(
     return notes, ordered_picks
 
 
+def _team_pool_per_need(needs: int) -> int:
+    """How many of the nearest resources covering each need are team candidates:
+    ``_TEAM_POOL`` for two needs, fewer for more (the pool, hence the sets of 3
+    to try, stays about the same size)."""
+    return max(4, (2 * _TEAM_POOL) // max(1, needs))
+
+
 def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Pick]:
     """The nearest resources inside the radius covering each deficiency (team members)."""
     pool: dict[int, float] = {}
+    per_need = _team_pool_per_need(len(scored.deficiencies))
     for j in range(len(scored.deficiencies)):
         mask = scored.covers[j, pos]
         sub_pos, sub_dist = pos[mask], dist[mask]
-        order = np.lexsort((scored.keys[sub_pos], sub_dist))[:_TEAM_POOL]
+        order = np.lexsort((scored.keys[sub_pos], sub_dist))[:per_need]
         for i in order:
             pool[int(sub_pos[i])] = float(sub_dist[i])
     ranked = sorted(pool.items(), key=lambda item: (item[1], str(scored.keys[item[0]])))
@@ -1002,32 +1011,56 @@ def _match(
 def _teams(candidates: list[_Candidate], needs: _Needs) -> list[list[_Candidate]]:
     """Smallest sets (≤ 3) of resources inside the radius covering every need
     (deficiencies and skills), nearest first (by the farthest member, then the
-    total); no member is redundant."""
-    wanted = needs.deficiencies | needs.skills
+    total); no member is redundant. Needs are bits, so a set is checked with
+    a few integer operations."""
+    wanted = sorted(needs.deficiencies | needs.skills)
+    bit = {code: 1 << i for i, code in enumerate(wanted)}
+    full = (1 << len(wanted)) - 1
 
-    def covered(c: _Candidate) -> set[str]:
-        return set(c.comp.deficiencies) | set(c.comp.skills)
+    def mask(c: _Candidate) -> int:
+        m = 0
+        for code in itertools.chain(c.comp.deficiencies, c.comp.skills):
+            m |= bit.get(code, 0)
+        return m
 
+    masks = {c.node.ref: mask(c) for c in candidates}
+    per_need = _team_pool_per_need(len(wanted))
     pool: dict[NodeRef, _Candidate] = {}
     for code in wanted:
-        covering = sorted((c for c in candidates if code in covered(c)), key=lambda c: (c.distance_km, c.node.key))
-        for cand in covering[:_TEAM_POOL]:
+        covering = sorted((c for c in candidates if masks[c.node.ref] & bit[code]),
+                          key=lambda c: (c.distance_km or 0.0, c.node.key))
+        for cand in covering[:per_need]:
             pool[cand.node.ref] = cand
-    members = sorted(pool.values(), key=lambda c: (c.distance_km, c.node.key))
+    members = sorted(pool.values(), key=lambda c: (c.distance_km or 0.0, c.node.key))
+    bits = [masks[c.node.ref] for c in members]
     for size in range(2, MAX_TEAM_SIZE + 1):
-        teams = [
-            list(combo)
-            for combo in itertools.combinations(members, size)
-            if wanted <= set().union(*(covered(c) for c in combo))
-            and all(not wanted <= set().union(*(covered(o) for o in combo if o is not c)) for c in combo)
-        ]
-        if teams:
-            teams.sort(
+        found = []
+        for combo in itertools.combinations(range(len(members)), size):
+            union = 0
+            for i in combo:
+                union |= bits[i]
+            if union != full:
+                continue
+            redundant = False
+            for i in combo:
+                rest = 0
+                for j in combo:
+                    if j != i:
+                        rest |= bits[j]
+                if rest == full:
+                    redundant = True
+                    break
+            if not redundant:
+                found.append([members[i] for i in combo])
+        if found:
+            best = heapq.nsmallest(
+                _MAX_TEAMS,
+                found,
                 key=lambda t: (
                     max(c.distance_km or 0.0 for c in t),
                     sum(c.distance_km or 0.0 for c in t),
                     [c.node.key for c in t],
-                )
+                ),
             )
-            return [sorted(t, key=lambda c: (c.distance_km or 0.0, c.node.key)) for t in teams[:_MAX_TEAMS]]
+            return [sorted(t, key=lambda c: (c.distance_km or 0.0, c.node.key)) for t in best]
     return []
