@@ -459,9 +459,9 @@ def _apply(
     needs, with its path and its French explanation. ``fallback``: the source of
     a link that records none (the resource's own)."""
     src = _KIND_NAME[source]
-    origin, origin_text = source_of(props, fallback)
     if rel is R.ACCEPTS:
         if target.key in needs.deficiencies and _admits(props, age):
+            origin, origin_text = source_of(props, fallback)
             band = _age_text(props)
             path = f"{src} —ACCEPTS({band})→ {target.key}"
             text = f"accueille {_need_label(target.key)}, {band} — {origin_text}"
@@ -474,12 +474,14 @@ def _apply(
         table, kind = (comp.deficiencies, "deficiency") if target.kind is K.DEFICIENCY else (comp.skills, "skill")
         wanted = needs.deficiencies if target.kind is K.DEFICIENCY else needs.skills
         if target.key in wanted:
+            origin, origin_text = source_of(props, fallback)
             path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
             text = f"expertise de niveau {level} sur {_need_label(target.key)} — {origin_text}"
             comp.offer(table, NeedCoverage(target.key, kind, level, path, origin, text))
     elif target.kind is K.COMBINATION:
         if not needs.deficiencies <= codes_of_combination(target.key):
             return
+        origin, origin_text = source_of(props, fallback)
         path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
         text = f"expertise de niveau {level} sur la combinaison {target.key}"
         if target.key != needs.combination:
@@ -496,6 +498,7 @@ def _apply(
         condition = CONDITIONS.get(target.key)
         if condition is None:
             return
+        origin, origin_text = source_of(props, fallback)
         for code in condition.involves:
             if code in needs.deficiencies:
                 path = (
@@ -646,7 +649,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     team_results = tuple(
         Team(
             members=tuple(
-                _match(i + 1, member, MatchLevel.LOCAL, needs, table, person_erhr)
+                _match(i + 1, member, MatchLevel.LOCAL, needs, table, person_erhr, contacts)
                 for i, member in enumerate(team)
             ),
             max_distance_km=round(max(m.distance_km or 0.0 for m in team), 1),
@@ -838,26 +841,39 @@ def _uncovered(
     missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
     if not missing:
         return [], []
-    everywhere = _score_all(idx, needs, query.age, kinds)
+    found_at: dict[int, tuple[int, float]] = {}  # need row → (index position, distance km)
+    # Looked for within 2×, then 4× the radius (every resource outside such a
+    # latitude band is farther), then everywhere, as for widening.
+    for reach in (2 * query.radius_km, 4 * query.radius_km, None):
+        span = idx.band(place.lat, reach) if reach is not None else slice(None)
+        around = _score_all(idx, needs, query.age, kinds, span)
+        for j in [j for j in missing if j not in found_at]:
+            found = np.flatnonzero(around.candidate & around.covers[j])
+            if found.size == 0:
+                continue
+            far = haversine_km_many(place.lat, place.lon, around.lats[found], around.lons[found]).round(3)
+            best = int(np.lexsort((around.keys[found], far))[0])
+            if reach is None or far[best] <= reach:
+                found_at[j] = (around.offset + int(found[best]), float(far[best]))
+        if len(found_at) == len(missing):
+            break
     notes: list[str] = []
     picks: dict[int, _Pick] = {}
     for j in missing:
-        code = scored.deficiencies[j]
-        found = np.flatnonzero(everywhere.candidate & everywhere.covers[j])
-        label = _need_label(code)
-        if found.size == 0:
+        label = _need_label(scored.deficiencies[j])
+        if j not in found_at:
             notes.append(f"Aucune ressource locale connue ne couvre {label} : voir l'ERHR et le CNRHR ci-dessous.")
             continue
-        far = haversine_km_many(place.lat, place.lon, everywhere.lats[found], everywhere.lons[found]).round(3)
-        local = int(found[np.lexsort((everywhere.keys[found], far))[0]])
-        distance = float(far.min())
-        props = idx.props[local]
-        name = props.get("name") or props.get("profession") or idx.refs[local].key
+        position, distance = found_at[j]
+        props = idx.props[position]
+        name = props.get("name") or props.get("profession") or idx.refs[position].key
         notes.append(
             f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
             f"la plus proche qui la couvre : {name} ({distance:.0f} km), ajoutée au tableau."
         )
-        picks.setdefault(local, everywhere.pick(local, distance, False))
+        if position not in picks:  # its tier and score, from its own one-row slice
+            one = _score_all(idx, needs, query.age, kinds, slice(position, position + 1))
+            picks[position] = one.pick(0, distance, False)
     ordered_picks = sorted(picks.values(), key=lambda p: (p.distance_km, str(idx.keys[p.position])))
     return notes, ordered_picks
 
