@@ -649,7 +649,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     team_results = tuple(
         Team(
             members=tuple(
-                _match(i + 1, member, MatchLevel.LOCAL, needs, table, person_erhr, contacts)
+                _match(i + 1, member, MatchLevel.LOCAL, needs, table, person_erhr)
                 for i, member in enumerate(team)
             ),
             max_distance_km=round(max(m.distance_km or 0.0 for m in team), 1),
