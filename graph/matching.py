@@ -623,12 +623,14 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
                           str(idx.departments[p]) or None, float(idx.lats[p]), float(idx.lons[p]))
 
     ranked = [candidate(p) for p in chosen]
-    pool_candidates = [candidate(p) for p in pool]
 
     matches: list[Match] = []
     for cand in ranked:
         matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr))
-    teams = _teams(pool_candidates, needs) if pool_candidates else []
+    # Teams are found on the index's coverage columns; only their members are explained.
+    team_picks = _teams(scored, pool) if pool else []
+    explained = {p.position: candidate(p) for team in team_picks for p in team}
+    teams = [[explained[p.position] for p in team] for team in team_picks]
     notes += uncovered_notes
 
     # Then the ERHR of the person's territory and the competent CNRHR (links read
@@ -1024,34 +1026,18 @@ def _match(
     )
 
 
-def _teams(candidates: list[_Candidate], needs: _Needs) -> list[list[_Candidate]]:
-    """Smallest sets (≤ 3) of resources inside the radius covering every need
-    (deficiencies and skills), nearest first (by the farthest member, then the
-    total); no member is redundant. Needs are bits, so a set is checked with
-    a few integer operations."""
-    wanted = sorted(needs.deficiencies | needs.skills)
-    bit = {code: 1 << i for i, code in enumerate(wanted)}
-    full = (1 << len(wanted)) - 1
-
-    def mask(c: _Candidate) -> int:
-        m = 0
-        for code in itertools.chain(c.comp.deficiencies, c.comp.skills):
-            m |= bit.get(code, 0)
-        return m
-
-    masks = {c.node.ref: mask(c) for c in candidates}
-    per_need = _team_pool_per_need(len(wanted))
-    pool: dict[NodeRef, _Candidate] = {}
-    for code in wanted:
-        covering = sorted((c for c in candidates if masks[c.node.ref] & bit[code]),
-                          key=lambda c: (c.distance_km or 0.0, c.node.key))
-        for cand in covering[:per_need]:
-            pool[cand.node.ref] = cand
-    members = sorted(pool.values(), key=lambda c: (c.distance_km or 0.0, c.node.key))
-    bits = [masks[c.node.ref] for c in members]
+def _teams(scored: _Scored, pool: list[_Pick]) -> list[list[_Pick]]:
+    """Smallest sets (≤ 3) of the pool's resources (inside the radius, see
+    ``_team_pool``) covering every need — deficiencies and skills, the rows of
+    ``scored.covers`` — nearest first (by the farthest member, then the total);
+    no member is redundant. Needs are bits: a set is a few integer operations."""
+    full = (1 << len(scored.deficiencies)) - 1
+    weights = [1 << j for j in range(len(scored.deficiencies))]
+    bits = [sum(w for w, hit in zip(weights, scored.covers[:, p.position - scored.offset], strict=True) if hit)
+            for p in pool]
     for size in range(2, MAX_TEAM_SIZE + 1):
         found = []
-        for combo in itertools.combinations(range(len(members)), size):
+        for combo in itertools.combinations(range(len(pool)), size):
             union = 0
             for i in combo:
                 union |= bits[i]
@@ -1067,16 +1053,16 @@ def _teams(candidates: list[_Candidate], needs: _Needs) -> list[list[_Candidate]
                     redundant = True
                     break
             if not redundant:
-                found.append([members[i] for i in combo])
+                found.append([pool[i] for i in combo])
         if found:
             best = heapq.nsmallest(
                 _MAX_TEAMS,
                 found,
                 key=lambda t: (
-                    max(c.distance_km or 0.0 for c in t),
-                    sum(c.distance_km or 0.0 for c in t),
-                    [c.node.key for c in t],
+                    max(p.distance_km for p in t),
+                    sum(p.distance_km for p in t),
+                    [str(scored.index.keys[p.position]) for p in t],
                 ),
             )
-            return [sorted(t, key=lambda c: (c.distance_km or 0.0, c.node.key)) for t in best]
+            return [sorted(t, key=lambda p: (p.distance_km, str(scored.index.keys[p.position]))) for t in best]
     return []
