@@ -279,28 +279,58 @@ def import_finess_cmd(
         bool, typer.Option("--all-categories", help="Garder toutes les catégories (pas seulement le handicap).")
     ] = False,
     dry_run: DryRun = False,
+    accept_closures: Annotated[
+        int | None,
+        typer.Option("--accept-closures", help="Accepter ce nombre exact de fermetures (au-delà de 2 % du registre)."),
+    ] = None,
 ) -> None:
     """Extraction FINESS des établissements (etalab-cs1100507-stock-*.csv)."""
     from importers.finess import load_finess, parse_finess
 
-    parsed = parse_finess(file)  # the header is checked before the store is opened
-    settings, store = _store()
-    try:
+    def run(store: GraphStore) -> Any:
+        parsed = parse_finess(file)  # the whole file is checked before any write
         with typer.progressbar(length=len(parsed.records), label="Import FINESS", file=sys.stderr) as bar:
-            report = load_finess(store, parsed, all_categories=all_categories, dry_run=dry_run, progress=bar.update)
-    finally:
-        store.close()
-    _finish_import(report, settings)
+            return load_finess(store, parsed, all_categories=all_categories, dry_run=dry_run,
+                               accept_closures=accept_closures, progress=bar.update), parsed.extraction_date
+
+    _journaled("finess", file, dry_run, run)
 
 
-def _run_import(label: str, fn: Callable[..., Any], file: Path, dry_run: bool) -> None:
+def _journaled(source: str, file: Path, dry_run: bool, run: Callable[[GraphStore], tuple[Any, str | None]]) -> None:
+    """Run one import under the journal (graph/journal.py): « en cours » before
+    the first write, then « complet », « simulation » or « refusé »."""
+    from graph import journal
+
+    if not file.is_file():
+        raise DihrError(f"Fichier introuvable : {file}.")
+    digest = journal.sha256_of(file)
     settings, store = _store()
     try:
-        with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
-            report = fn(store, file, dry_run=dry_run, progress=lambda _n: bar.update(1))
+        key = journal.begin(store, source, file, sha256=digest)
+        try:
+            report, extraction = run(store)
+        except DihrError as err:
+            journal.finish(store, key, journal.REFUSED, message=err.message)
+            raise
+        except BaseException:  # Ctrl-C, a crash: the run stops here, and says so
+            journal.finish(store, key, journal.INTERRUPTED, message="Import arrêté avant la fin.")
+            raise
+        counts = {"lus": report.read, "crees": report.created, "mis_a_jour": report.updated,
+                  "inchanges": report.unchanged, "hors_champ": report.skipped, "fermes": report.closed,
+                  "rejetes": len(report.rejected), "signales": len(report.flagged)}
+        journal.finish(store, key, journal.DRY_RUN if dry_run else journal.COMPLETE, counts=counts,
+                       extraction_date=extraction)
     finally:
         store.close()
     _finish_import(report, settings)
+
+
+def _run_import(label: str, fn: Callable[..., Any], file: Path, dry_run: bool, source: str) -> None:
+    def run(store: GraphStore) -> tuple[Any, str | None]:
+        with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+            return fn(store, file, dry_run=dry_run, progress=lambda _n: bar.update(1)), None
+
+    _journaled(source, file, dry_run, run)
 
 
 @import_app.command("finess-equipements")
@@ -309,7 +339,7 @@ def import_equipements_cmd(file: FileArg, dry_run: DryRun = False) -> None:
     """Extraction FINESS des équipements (clientèles : déficiences accueillies, âges, places)."""
     from importers.equipements import import_equipements
 
-    _run_import("Import des clientèles", import_equipements, file, dry_run)
+    _run_import("Import des clientèles", import_equipements, file, dry_run, "finess-equipements")
 
 
 @import_app.command("directory")
@@ -318,7 +348,7 @@ def import_directory_cmd(file: FileArg, dry_run: DryRun = False) -> None:
     """Annuaire CSV ou XLSX des professionnels et pôles ressources (voir `dihr template directory`)."""
     from importers.directory import import_directory
 
-    _run_import("Import de l'annuaire", import_directory, file, dry_run)
+    _run_import("Import de l'annuaire", import_directory, file, dry_run, "annuaire")
 
 
 @import_app.command("situations")
@@ -327,7 +357,32 @@ def import_situations_cmd(file: FileArg, dry_run: DryRun = False) -> None:
     """Situations pseudonymisées (CSV ou XLSX) ; toute colonne identifiante refuse le fichier."""
     from importers.situations import import_situations
 
-    _run_import("Import des situations", import_situations, file, dry_run)
+    _run_import("Import des situations", import_situations, file, dry_run, "situations")
+
+
+@app.command("imports")
+@_friendly
+def imports_cmd(as_json: JsonOpt = False) -> None:
+    """Journal des imports : fichier, empreinte SHA-256, date d'extraction, comptes, statut."""
+    from dataclasses import asdict
+
+    from graph import journal
+
+    _settings, store = _store()
+    try:
+        journal.mark_interrupted(store)
+        found = journal.runs(store)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        typer.echo("Aucun import n'a encore été fait.")
+    for r in found:
+        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+        typer.echo(f"{r.started_at}  {r.source:<18} {r.status:<10} {r.file} (extraction {r.extraction_date or '—'}, "
+                   f"SHA-256 {r.sha256[:12]}…){' — ' + counts if counts else ''}{' — ' + r.message if r.message else ''}")
 
 
 template_app = typer.Typer(help="Écrit des modèles de fichiers à remplir.", no_args_is_help=True)

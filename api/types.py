@@ -233,7 +233,7 @@ class Match:
     contact: Contact | None
     age_group: str = strawberry.field(description="children (jusqu'à 20 ans), adults (à partir de 16 ans) ou all.")
     location_source: str | None = strawberry.field(
-        description="Origine de la position : finess, commune_centroid (centre de la commune), workplace, seat."
+        description="Origine de la position : finess, centroide_commune (centre de la commune seulement), workplace, seat."
     )
 
 

@@ -204,7 +204,7 @@ class Match(NamedTuple):
     contact: Contact | None = None
     #: "children" (a band ending by 20), "adults" (from 16), "all": the 16-25 transition view.
     age_group: str = "all"
-    #: where ``lat``/``lon`` come from: finess, commune_centroid, workplace, seat…
+    #: where ``lat``/``lon`` come from: finess, centroide_commune, workplace, seat…
     location_source: str | None = None
 
 
@@ -258,6 +258,10 @@ def contact_of(kind: NodeKind, props: Mapping[str, Any]) -> Contact | None:
     empty = [name for name, value in fields.items() if not value]
     return Contact(**{k: (str(v) if v else None) for k, v in fields.items()}, source=source,
                    missing=missing if empty else None)
+
+
+#: Stored location sources as shown (older stores said commune_centroid).
+_LOCATION_SOURCES = {"finess": "finess", "centroide_commune": "centroide_commune", "commune_centroid": "centroide_commune"}
 
 
 def age_group(props: Mapping[str, Any]) -> str:
@@ -1019,7 +1023,8 @@ def _match(
         contact=contact_of(node.kind, node.props),
         age_group=age_group(node.props),
         location_source=(
-            str(node.props.get("location_source") or "finess") if node.kind is K.ESTABLISHMENT
+            _LOCATION_SOURCES.get(str(node.props.get("location_source") or "finess"), "finess")
+            if node.kind is K.ESTABLISHMENT
             else "workplace" if node.kind is K.PROFESSIONAL and lat is None and cand.lat is not None
             else "seat" if lat is not None else None
         ),

@@ -26,6 +26,7 @@ Skill           vocabulary code (CAA…) label, ror_r243_label
 Situation       generated pseudonym    age, status, opened_on, department, erhr, synthetic
 ApiKey          generated key id       role, territory, label, hash (never the key)
 AuditEntry      time-ordered id        at, key_id, role, territory, operation, situations
+ImportRun       time-ordered id        source, file, sha256, extraction_date, status, counts
 =============== ====================== ==============================================
 
 Relationships (source kinds → target kinds, properties)
@@ -77,6 +78,7 @@ class NodeKind(enum.StrEnum):
     SITUATION = "Situation"
     API_KEY = "ApiKey"
     AUDIT_ENTRY = "AuditEntry"
+    IMPORT_RUN = "ImportRun"
 
 
 class RelType(enum.StrEnum):

@@ -19,7 +19,7 @@ __all__ = ["GraphStore", "WriteSummary", "Located", "merge_props", "upsert_outco
 #: Node kinds whose writes leave the derived read models (competence and
 #: spatial indexes, territory table) as they are: a store keeps its indexes
 #: across audit entries and key changes.
-INDEX_NEUTRAL_KINDS = frozenset({NodeKind.AUDIT_ENTRY, NodeKind.API_KEY})
+INDEX_NEUTRAL_KINDS = frozenset({NodeKind.AUDIT_ENTRY, NodeKind.API_KEY, NodeKind.IMPORT_RUN})
 
 
 def merge_props(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from collections.abc import Callable
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FileFormatError",
+    "ImportRefused",
     "RowError",
     "ImportReport",
     "read_text",
@@ -36,7 +38,19 @@ class FileFormatError(DihrError):
 
     def __init__(self, path: Path, line: int, expected: str) -> None:
         self.path, self.line = path, line
-        super().__init__(f"{path.name}, ligne {line} : {expected} Aucune donnée n'a été importée.")
+        where = f"{path.name}, ligne {line}" if line else path.name
+        super().__init__(f"{where} : {expected} Aucune donnée n'a été importée.")
+
+
+class ImportRefused(DihrError):
+    """The file is well formed but importing it would damage the register
+    (e.g. close too many establishments): nothing was written."""
+
+    code = "IMPORT_REFUSED"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path.name} : {reason} Aucune donnée n'a été importée.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,8 @@ class ImportReport:
     flagged: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     report_path: Path | None = None
+    #: rows out of scope by (category code, label)
+    by_category: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def rejected_by_reason(self) -> Counter[str]:
         return Counter(e.reason.split(" :")[0] for e in self.rejected)
@@ -101,7 +117,12 @@ def read_text(path: Path) -> tuple[str, str]:
     except OSError as err:
         raise FileFormatError(path, 0, f"lecture impossible ({err.strerror}).") from err
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as err:
+            raise FileFormatError(
+                path, 0, f"archive .gz tronquée ou abîmée ({err}) : téléchargez à nouveau « {path.name} »."
+            ) from err
     if raw.startswith(b"\xef\xbb\xbf"):
         return raw[3:].decode("utf-8"), "utf-8 (BOM)"
     try:
@@ -125,6 +146,9 @@ def write_report(report: ImportReport, folder: Path) -> Path:
                 for gravity, rows in (("rejet", report.rejected), ("signalement", report.flagged)):
                     for e in rows:
                         writer.writerow([report.source.name, e.line, e.field, e.key, gravity, e.reason])
+                for (code, label), count in sorted(report.by_category.items()):
+                    writer.writerow([report.source.name, "", "categetab", code, "hors champ",
+                                     f"{count} établissement(s) : {label}"])
             report.report_path = target
             return target
         except OSError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,7 +25,7 @@ from typing import Any
 from graph.geo import haversine_km
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
-from importers._files import FileFormatError, ImportReport, RowError, read_text
+from importers._files import FileFormatError, ImportRefused, ImportReport, RowError, read_text
 from importers.finess_competence import INFERRED_SOURCES, category_rules, infer
 from importers.reference import need_nodes
 
@@ -64,6 +64,11 @@ NAMED_PROJECTIONS = {
     "LAMBERT_93": 2154, "UTM_N20": 5490, "UTM_N22": 2972, "UTM_S40": 2975, "UTM_S38": 4471, "UTM_N21": 4467,
 }
 FAR_FROM_COMMUNE_KM = 20.0
+#: ``location_source`` of an establishment placed at its commune's centre.
+CENTROID = "centroide_commune"
+#: A file that would close more than this share of the open establishments in
+#: scope stops and asks for ``--accept-closures N``.
+MAX_CLOSED_SHARE = 0.02
 _FINESS = re.compile(r"^[0-9][0-9AB][0-9]{7}$")
 _EPSG = re.compile(r"EPSG:(\d{4,5})")
 _DATE_FR = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
@@ -93,6 +98,11 @@ class FinessParse:
     errors: list[RowError] = field(default_factory=list)
     lines: int = 0
     malformed: int = 0
+    structure_lines: int = 0
+    overseas_lines: int = 0  # structureet lines of overseas departments (9A…9J)
+    geo_lines: int = 0
+    #: the first malformed line (a cut file): its number and what was wrong
+    first_malformed: tuple[int, str] | None = None
 
 
 def insee_code(departement: str, commune: str) -> str:
@@ -138,8 +148,10 @@ def parse_finess(path: Path) -> FinessParse:
         elif kind == "geolocalisation":
             expected = (6,)
         else:
-            parsed.errors.append(RowError(line, "type de ligne", f"type inconnu : « {kind[:30]} »"))
+            reason = f"type de ligne inconnu : « {kind[:30]} »"
+            parsed.errors.append(RowError(line, "type de ligne", reason))
             parsed.malformed += 1
+            parsed.first_malformed = parsed.first_malformed or (line, reason)
             continue
         if len(row) not in expected:
             if kind not in seen_kind:
@@ -149,12 +161,17 @@ def parse_finess(path: Path) -> FinessParse:
                     f"ligne « {kind} » de {len(row)} champs ; attendu {' ou '.join(map(str, expected))} "
                     "(extraction FINESS etalab-cs1100507).",
                 )
-            parsed.errors.append(
-                RowError(line, "nombre de champs", f"ligne tronquée ou mal formée : {len(row)} champs au lieu de {expected[-1]}")
-            )
+            reason = f"ligne tronquée ou mal formée : {len(row)} champs au lieu de {expected[-1]}"
+            parsed.errors.append(RowError(line, "nombre de champs", reason))
             parsed.malformed += 1
+            parsed.first_malformed = parsed.first_malformed or (line, reason)
             continue
         seen_kind.add(kind)
+        if kind == "structureet":
+            parsed.structure_lines += 1
+            parsed.overseas_lines += row[13].strip().startswith("9")
+        else:
+            parsed.geo_lines += 1
         number = row[1].strip()
         if not _FINESS.match(number):
             parsed.errors.append(RowError(line, "nofinesset", f"numéro FINESS invalide : « {number} »", number))
@@ -178,6 +195,7 @@ def parse_finess(path: Path) -> FinessParse:
             )
             continue
         parsed.records[number] = FinessRecord(line, number, fields, insee_code(dep, commune), dep)
+    _refuse_incomplete(parsed)
     for number, (line, row) in geo.items():
         record = parsed.records.get(number)
         if record is None:
@@ -193,6 +211,36 @@ def parse_finess(path: Path) -> FinessParse:
         record.epsg = _projection(source, record.department)
         record.geo_line = line
     return parsed
+
+
+#: A complete extraction geolocates nearly every establishment (98 % in the
+#: national file of 2021: only overseas lines lack one); fewer than this share
+#: of geolocalisation lines means the file was cut inside that section.
+MIN_GEOLOCATED_SHARE = 0.5
+#: …checked on files of at least this many establishments (a handful of lines
+#: is a hand-made extract, where a share means nothing).
+MIN_LINES_FOR_SHARE = 100
+
+
+def _refuse_incomplete(parsed: FinessParse) -> None:
+    """An import is complete or changes nothing: a cut or section-less file is
+    refused before any write (FileFormatError, with the file and the line)."""
+    path = parsed.path
+    if parsed.first_malformed is not None:
+        line, reason = parsed.first_malformed
+        raise FileFormatError(path, line, f"{reason} : le fichier semble coupé ou abîmé ; "
+                              "récupérez l'extraction complète (rien n'est importé d'un fichier partiel).")
+    if parsed.structure_lines == 0:
+        raise FileFormatError(path, parsed.lines + 1, "aucune ligne « structureet » : le fichier ne contient "
+                              "que son en-tête. Récupérez l'extraction complète.")
+    # Overseas lines may lack geolocation in a complete file (shared finess
+    # README): the share is over the metropolitan establishments.
+    metro = parsed.structure_lines - parsed.overseas_lines
+    if metro >= MIN_LINES_FOR_SHARE and parsed.geo_lines < MIN_GEOLOCATED_SHARE * metro:
+        missing = "absente" if parsed.geo_lines == 0 else f"incomplète ({parsed.geo_lines} lignes)"
+        raise FileFormatError(path, parsed.lines + 1, f"section « geolocalisation » {missing} pour "
+                              f"{metro} établissements de métropole : le fichier semble coupé. "
+                              "Récupérez l'extraction complète.")
 
 
 def _projection(source: str, department: str) -> int:
@@ -261,7 +309,7 @@ def _props(r: FinessRecord, commune: Node, point: tuple[float, float] | None, ex
         "department": commune.props["department"],
         "lat": lat,
         "lon": lon,
-        "location_source": "finess" if point else "commune_centroid",
+        "location_source": "finess" if point else CENTROID,
         "source": "finess",
         "extraction_date": extraction,
         "closed": None,
@@ -288,6 +336,7 @@ def load_finess(
     *,
     all_categories: bool = False,
     dry_run: bool = False,
+    accept_closures: int | None = None,
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
@@ -305,11 +354,19 @@ def load_finess(
     alias = {a: key for key, n in communes.items() for a in n.props.get("aliases", [])}
 
     kept = []
+    out_of_scope: Counter[tuple[str, str]] = Counter()
     for r in parsed.records.values():
         if all_categories or r.fields["categetab"].strip() in DISABILITY_CATEGORIES:
             kept.append(r)
         else:
             report.skipped += 1
+            out_of_scope[(r.fields["categetab"].strip(), r.fields["libcategetab"].strip())] += 1
+    if out_of_scope:
+        top = ", ".join(f"{code} {label} : {n}" for (code, label), n in out_of_scope.most_common(8))
+        report.notes.append(f"Hors champ (catégories hors handicap), par catégorie : {top}"
+                            + (f" et {len(out_of_scope) - 8} autres catégories." if len(out_of_scope) > 8 else "."))
+        report.by_category = dict(out_of_scope)
+    stored = store.get_nodes(K.ESTABLISHMENT, [r.finess for r in kept])
     points = _to_wgs84(kept)
     nodes: list[Node] = []
     edges: list[Edge] = []
@@ -332,23 +389,37 @@ def load_finess(
             continue
         commune = communes[code]
         point = points.get(r.finess)
-        if point is None:
-            report.flagged.append(
-                RowError(r.line, "coordxet", "sans coordonnées : placé au centre de sa commune", r.finess)
-            )
-        else:
+        raw: tuple[float, float] | None = None
+        if point is not None:
             distance = haversine_km(point[0], point[1], float(commune.props["lat"]), float(commune.props["lon"]))
-            if distance > FAR_FROM_COMMUNE_KM:
+            if distance > FAR_FROM_COMMUNE_KM:  # cannot be right: the commune's centre, the raw point kept
                 report.flagged.append(
                     RowError(
                         r.geo_line or r.line,
                         "coordxet",
                         f"point à plus de {FAR_FROM_COMMUNE_KM:.0f} km de sa commune : {distance:.0f} km de "
-                        f"{commune.props['name']} ({code}) — erreur de projection ?",
+                        f"{commune.props['name']} ({code}), placé au centre de la commune — erreur de projection ?",
                         r.finess,
                     )
                 )
-        nodes.append(Node(K.ESTABLISHMENT, r.finess, _props(r, commune, point, parsed.extraction_date)))
+                raw, point = point, None
+        props = _props(r, commune, point, parsed.extraction_date)
+        if raw is not None:
+            props.update(raw_lat=raw[0], raw_lon=raw[1])
+        else:
+            props.update(raw_lat=None, raw_lon=None)
+        old = stored.get(r.finess)
+        if point is None and raw is None:
+            if old is not None and old.props.get("location_source") == "finess" and old.props.get("commune") == commune.key:
+                # this file lacks its geolocation: the stored FINESS point stays, never a centroid
+                props.update(lat=old.props["lat"], lon=old.props["lon"], location_source="finess")
+                report.flagged.append(RowError(r.line, "coordxet", "sans coordonnées dans ce fichier : position "
+                                               "précédente conservée", r.finess))
+            else:
+                report.flagged.append(
+                    RowError(r.line, "coordxet", "sans coordonnées : placé au centre de sa commune", r.finess)
+                )
+        nodes.append(Node(K.ESTABLISHMENT, r.finess, props))
         edges.append(Edge(R.LOCATED_IN, NodeRef(K.ESTABLISHMENT, r.finess), commune.ref))
     inferred_edges, stale = _inferred_links(store, parsed, nodes, report)
 
@@ -367,19 +438,23 @@ def load_finess(
                 moved.append(Edge(R.LOCATED_IN, node.ref, NodeRef(K.COMMUNE, str(previous))))
 
     closing = []
-    if parsed.malformed:
-        report.notes.append(
-            "Fichier incomplet ou mal formé : aucun établissement n'a été marqué fermé (relancez avec un fichier complet)."
+    open_in_scope = 0
+    for node in store.nodes(K.ESTABLISHMENT):
+        if node.props.get("source") != "finess" or node.props.get("closed"):
+            continue
+        if not all_categories and str(node.props.get("category")) not in DISABILITY_CATEGORIES:
+            continue
+        open_in_scope += 1
+        if node.key not in parsed.all_numbers:
+            closing.append(Node(K.ESTABLISHMENT, node.key, {"closed": True, "closed_since": parsed.extraction_date}))
+    report.closed = len(closing)
+    if len(closing) > MAX_CLOSED_SHARE * open_in_scope and accept_closures != len(closing):
+        raise ImportRefused(
+            parsed.path,
+            f"{len(closing)} établissements ouverts sur {open_in_scope} ({len(closing) / max(1, open_in_scope):.0%}) "
+            f"seraient marqués fermés, plus que le seuil de {MAX_CLOSED_SHARE:.0%} : le fichier est-il complet "
+            f"et national ? Si ces fermetures sont voulues, relancez avec --accept-closures {len(closing)}.",
         )
-    else:
-        for node in store.nodes(K.ESTABLISHMENT):
-            if (
-                node.props.get("source") == "finess"
-                and node.key not in parsed.all_numbers
-                and not node.props.get("closed")
-            ):
-                closing.append(Node(K.ESTABLISHMENT, node.key, {"closed": True, "closed_since": parsed.extraction_date}))
-        report.closed = len(closing)
 
     if dry_run:
         return report
@@ -449,6 +524,8 @@ def import_finess(
     *,
     all_categories: bool = False,
     dry_run: bool = False,
+    accept_closures: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    return load_finess(store, parse_finess(path), all_categories=all_categories, dry_run=dry_run, progress=progress)
+    return load_finess(store, parse_finess(path), all_categories=all_categories, dry_run=dry_run,
+                       accept_closures=accept_closures, progress=progress)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from api.cli import app as cli
 from graph.model import Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
-from importers._files import FileFormatError
+from importers._files import FileFormatError, ImportRefused
 from importers.finess import import_finess, parse_finess
 
 K, R = NodeKind, RelType
@@ -89,7 +89,7 @@ def test_a_full_fixture_builds_the_expected_graph(tmp_path, geo):
     for finess, insee in [("970100001", "97101"), ("970200001", "97209"), ("973000001", "97302"),
                           ("974000001", "97411"), ("976000001", "97611")]:
         props = geo.get_node(K.ESTABLISHMENT, finess).props
-        assert props["commune"] == insee and props["location_source"] == "commune_centroid"
+        assert props["commune"] == insee and props["location_source"] == "centroide_commune"
     located = geo.edges_from([NodeRef(K.ESTABLISHMENT, "974000001")], [R.LOCATED_IN])
     assert [e.target.key for e in located[NodeRef(K.ESTABLISHMENT, "974000001")]] == ["97411"]
     # missing geolocation: placed at the commune's centroid and flagged with its line
@@ -148,15 +148,15 @@ def test_explicit_epsg_in_sourcecoordet_is_used(tmp_path, geo):
     assert props["lat"] == pytest.approx(-20.90, abs=1e-4) and props["location_source"] == "finess"
 
 
-def test_truncated_file_keeps_valid_rows_reports_the_cut_and_closes_nothing(tmp_path, geo):
+def test_truncated_file_is_refused_before_any_write(tmp_path, geo):
     import_finess(geo, write(tmp_path, [structure("860000006", "86", "194"), structure("860000007", "86", "194")]))
+    before = (geo.count_nodes(), geo.count_edges())
     truncated = write(tmp_path, [structure("860000008", "86", "194"), structure("860000006", "86", "194")[:60]],
                       name="etalab-cs1100507-stock-20210201-0400.csv")
-    report = import_finess(geo, truncated)
-    assert report.created == 1
-    [error] = report.rejected
-    assert error.line == 3 and error.field == "nombre de champs"
-    assert report.closed == 0 and any("aucun établissement n'a été marqué fermé" in n for n in report.notes)
+    with pytest.raises(FileFormatError, match=r"stock-20210201-0400.csv, ligne 3 : ligne tronquée .* coupé"):
+        import_finess(geo, truncated)
+    assert (geo.count_nodes(), geo.count_edges()) == before
+    assert geo.get_node(K.ESTABLISHMENT, "860000008") is None
     assert not geo.get_node(K.ESTABLISHMENT, "860000007").props.get("closed")
 
 
@@ -182,12 +182,15 @@ def test_reimport_changes_nothing_update_and_closure(tmp_path, geo):
     assert (again.created, again.updated, again.unchanged, again.closed) == (0, 0, 2, 0)
     newer = write(tmp_path, [structure("860000010", "86", "194", name="IME RENOMME")],
                   name="etalab-cs1100507-stock-20210301-0400.csv")
-    update = import_finess(geo, newer)
+    with pytest.raises(ImportRefused, match=r"1 établissements ouverts sur 2 \(50%\) seraient marqués fermés.*--accept-closures 1"):
+        import_finess(geo, newer)  # half the register closed: asked first
+    assert not geo.get_node(K.ESTABLISHMENT, "860000011").props.get("closed")
+    update = import_finess(geo, newer, accept_closures=1)
     assert (update.updated, update.closed) == (1, 1)
     assert geo.get_node(K.ESTABLISHMENT, "860000010").props["name"] == "IME RENOMME"
     closed = geo.get_node(K.ESTABLISHMENT, "860000011").props
     assert closed["closed"] is True and closed["closed_since"] == "2021-01-08"
-    assert import_finess(geo, newer).closed == 0  # already closed
+    assert import_finess(geo, newer).closed == 0  # already closed: nothing more to accept
     reopened = import_finess(geo, first)
     assert not geo.get_node(K.ESTABLISHMENT, "860000011").props.get("closed") and reopened.updated >= 1
 

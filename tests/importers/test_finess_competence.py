@@ -128,7 +128,7 @@ def test_closed_establishments_are_never_matched(tmp_path, region):
     import_finess(region, both)
     later = write(tmp_path, [structure("860000401", "86", "194", name="IJS OUVERT", category="195")],
                   name="etalab-cs1100507-stock-20210301-0400.csv")
-    assert import_finess(region, later).closed == 1
+    assert import_finess(region, later, accept_closures=1).closed == 1
     result = find_resources(region, SituationQuery(deficiencies=["DA"], age=8, commune="86194", radius_km=50, limit=5))
     assert [m.key for m in local(result)] == ["860000401"]
     assert result.widening is not None and "860000402" not in result.widening.message
