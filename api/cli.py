@@ -4,6 +4,7 @@ on stderr and exits with status 1, never a traceback."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -385,6 +386,135 @@ def imports_cmd(as_json: JsonOpt = False) -> None:
                    f"SHA-256 {r.sha256[:12]}…){' — ' + counts if counts else ''}{' — ' + r.message if r.message else ''}")
 
 
+def _server_pid(settings: Settings) -> int | None:
+    """The pid of a `dihr serve` holding the data directory, if one runs."""
+    pid_file = settings.data_dir / SERVE_PID
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+SERVE_PID = "serve.pid"
+_RESTORE_HINT = ("Restaurez la dernière sauvegarde : `dihr restore FICHIER` (serveur arrêté), "
+                 "puis `dihr check`.")
+
+
+@app.command("backup")
+@_friendly
+def backup_cmd(
+    file: Annotated[Path, typer.Argument(help="Fichier de sauvegarde à écrire.")],
+    portable: Annotated[bool, typer.Option("--portable", help="Export JSON lines, restaurable dans l'un ou l'autre stockage.")] = False,
+) -> None:
+    """Sauvegarde cohérente du registre, même pendant que le serveur sert."""
+    from graph import integrity
+    from graph.stores.memory import MemoryStore, sqlite_backup
+
+    settings, store = _store()
+    try:
+        if isinstance(store, MemoryStore) and not portable:
+            sqlite_backup(store.path, file)
+            typer.echo(f"Sauvegarde SQLite écrite : {file} ({file.stat().st_size // 1024} Kio).")
+            return
+        partial = file.with_name(file.name + ".partiel")
+        with partial.open("w", encoding="utf-8") as out:
+            counts = integrity.dump(store, out)
+        partial.replace(file)
+        typer.echo(f"Export portable écrit : {file} ({counts['nodes']} nœuds, {counts['edges']} relations).")
+    finally:
+        store.close()
+
+
+@app.command("check")
+@_friendly
+def check_cmd() -> None:
+    """Vérifie le fichier de la base (SQLite) et les invariants du graphe."""
+    from graph import integrity, journal
+    from graph.stores.memory import DB_FILENAME, sqlite_check
+
+    settings = Settings()
+    if not settings.neo4j_uri:
+        problems = sqlite_check(settings.data_dir / DB_FILENAME)
+        if problems:
+            typer.echo(f"Erreur : la base {settings.data_dir / DB_FILENAME} est abîmée : {'; '.join(problems[:5])}. "
+                       + _RESTORE_HINT, err=True)
+            raise typer.Exit(1)
+    _settings, store = _store()
+    try:
+        journal.mark_interrupted(store)
+        report = integrity.check_graph(store)
+        interrupted = [r for r in journal.runs(store) if r.status == journal.INTERRUPTED]
+    finally:
+        store.close()
+    checked = ", ".join(f"{v} {k}" for k, v in report.checked.items())
+    if not report.ok:
+        for problem in report.problems:
+            typer.echo(f"Erreur : {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Registre cohérent ({checked}).")
+    if interrupted:
+        typer.echo(f"Note : {len(interrupted)} import(s) interrompu(s) au journal (`dihr imports`) : relancez-les.")
+
+
+@app.command("restore")
+@_friendly
+def restore_cmd(
+    file: Annotated[Path, typer.Argument(help="Sauvegarde (SQLite de `dihr backup`, ou export portable).")],
+) -> None:
+    """Restaure une sauvegarde ; refuse tant qu'un serveur tient le registre."""
+    import shutil
+
+    from graph import integrity
+    from graph.stores.memory import DB_FILENAME, MemoryStore, sqlite_check
+
+    settings = Settings()
+    if not file.is_file():
+        raise DihrError(f"Sauvegarde introuvable : {file}.")
+    pid = _server_pid(settings)
+    if pid is not None:
+        raise DihrError(f"Un serveur (processus {pid}) utilise le registre {settings.data_dir} : arrêtez-le avant "
+                        "de restaurer.")
+    is_sqlite = file.read_bytes()[:16] == b"SQLite format 3\x00"
+    if settings.neo4j_uri:
+        if is_sqlite:
+            raise DihrError("Une sauvegarde SQLite ne se restaure que dans le stockage embarqué : "
+                            "utilisez un export portable (`dihr backup --portable`).")
+        store = open_store(settings)
+        try:
+            if any(n for k, n in store.count_nodes().items()):
+                raise DihrError("Le serveur Bolt contient déjà un registre : restaurez dans un espace vide.")
+            counts = integrity.load_dump(store, file)
+        finally:
+            store.close()
+        typer.echo(f"Restauré : {counts['nodes']} nœuds, {counts['edges']} relations.")
+        return
+    live = settings.data_dir / DB_FILENAME
+    staging = settings.data_dir / "restauration"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        if is_sqlite:
+            problems = sqlite_check(file)
+            if problems:
+                raise DihrError(f"La sauvegarde {file.name} est elle-même abîmée : {'; '.join(problems[:3])}. "
+                                "Rien n'a été restauré.")
+            shutil.copyfile(file, staging / DB_FILENAME)
+        else:
+            restored = MemoryStore(staging)
+            try:
+                integrity.load_dump(restored, file)
+            finally:
+                restored.close()
+        for suffix in ("-wal", "-shm"):
+            (settings.data_dir / (DB_FILENAME + suffix)).unlink(missing_ok=True)
+        (staging / DB_FILENAME).replace(live)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    typer.echo(f"Registre restauré depuis {file.name} : lancez `dihr check`.")
+
+
 template_app = typer.Typer(help="Écrit des modèles de fichiers à remplir.", no_args_is_help=True)
 app.add_typer(template_app, name="template")
 
@@ -697,6 +827,16 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     count = workers or settings.workers or min(4, os.cpu_count() or 1)
+    if not settings.neo4j_uri:
+        from graph.stores.memory import DB_FILENAME, sqlite_check
+
+        if (settings.data_dir / DB_FILENAME).exists() and (problems := sqlite_check(settings.data_dir / DB_FILENAME, quick=True)):
+            typer.echo(f"Erreur : la base {settings.data_dir / DB_FILENAME} est abîmée ({'; '.join(problems[:3])}) : "
+                       "le serveur ne démarre pas. " + _RESTORE_HINT, err=True)
+            raise typer.Exit(1)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / SERVE_PID).write_text(str(os.getpid()))
+        atexit.register(lambda: (settings.data_dir / SERVE_PID).unlink(missing_ok=True))
     typer.echo(f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql), {count} processus")
     sys.stdout.flush()
     if count == 1:

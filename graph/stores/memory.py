@@ -53,7 +53,7 @@ from graph.model import (
 )
 from graph.store import INDEX_NEUTRAL_KINDS, Located, WriteSummary, merge_props, upsert_outcome
 
-__all__ = ["MemoryStore", "DB_FILENAME"]
+__all__ = ["MemoryStore", "DB_FILENAME", "sqlite_check", "sqlite_backup"]
 
 DB_FILENAME = "dihr-graph.sqlite"
 _SCHEMA_VERSION = 1
@@ -132,6 +132,42 @@ class _SpatialIndex:
         self.lats = np.array(lats, dtype=np.float64)
         self.lons = np.array(lons, dtype=np.float64)
         self.tree = cKDTree(to_unit_xyz(self.lats, self.lons)) if keys else None
+
+
+def sqlite_check(path: Path, *, quick: bool = False) -> list[str]:
+    """SQLite's own check of a database file (``integrity_check``, or the
+    faster ``quick_check``): the problems it reports, [] when sound."""
+    if not path.is_file():
+        return [f"Base absente : {path}."]
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check").fetchall()
+            schema = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error as err:
+        return [f"Base illisible : {err}."]
+    problems = [str(r[0]) for r in rows if r[0] != "ok"]
+    if schema is None:
+        problems.append("Ce fichier n'est pas une base dihr-graph (table meta sans version de schéma).")
+    return problems
+
+
+def sqlite_backup(source: Path, target: Path) -> None:
+    """A consistent copy of the database while others read and write it
+    (SQLite's online backup API), written next to ``target`` then renamed."""
+    partial = target.with_name(target.name + ".partiel")
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(partial)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    partial.replace(target)
 
 
 class MemoryStore:
