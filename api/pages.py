@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.security import SESSION_COOKIE, SESSION_HOURS
 from graph import coverage as cov
-from graph import service
+from graph import journal, service
 from graph.access import Forbidden, Permission, Principal, authenticate
 from graph.errors import DihrError, InvalidInput, NotFound, UnknownCode
 from graph.matching import NeedCoverage, SituationQuery
@@ -41,6 +41,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_CSRF = "dihr_login_csrf"
 
+IMPORT_LABELS = {"finess": "FINESS établissements", "finess-equipements": "FINESS équipements",
+                 "annuaire": "Annuaire", "situations": "Situations"}
 AGE_GROUP_LABEL = {"children": "Enfants (jusqu'à 20 ans)", "adults": "Adultes", "all": "Tous âges"}
 LEVEL_LABEL = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
 BASIS_LABEL = {
@@ -338,9 +340,10 @@ async def coverage_page(request: Request) -> HTMLResponse:
     export_query = urlencode([("deficiencies", result.combination.replace("+", ",")), ("level", result.level.value),
                               ("threshold_km", result.threshold_km)]) if result else ""
     title = "Couverture territoriale" if result is None else f"Couverture territoriale — {result.combination}"
+    imports = await anyio.to_thread.run_sync(lambda: journal.last_by_source(request.app.state.store))
     return render(request, "coverage.html", title, 400 if error else 200, form=form, result=result, ranked=ranked,
                   error=error, criteria=criteria, levels=LEVELS, families=_families(), export_query=export_query,
-                  whatif=None)
+                  whatif=None, imports=imports, import_labels=IMPORT_LABELS)
 
 
 @router.get("/couverture/simulation", response_class=HTMLResponse)

@@ -177,10 +177,17 @@ def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]],
     if not any(header):
         raise FileFormatError(path, 1, "aucune ligne d'en-tête (noms de colonnes) n'a été trouvée.")
     rows = []
+    last: list[str] = []
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
+        last = row
         rows.append((reader.line_num, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}))
+    # A file cut mid-line (no final newline, a short last row) is refused whole:
+    # an import is complete or changes nothing.
+    if rows and not text.endswith(("\n", "\r")) and len(last) < len(header):
+        raise FileFormatError(path, rows[-1][0], f"dernière ligne coupée ({len(last)} colonnes sur {len(header)}) : "
+                              "le fichier semble tronqué ; enregistrez-le à nouveau en entier.")
     return header, rows, encoding
 
 

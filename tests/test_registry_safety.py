@@ -238,3 +238,42 @@ def test_portable_dump_restores_into_either_backend(store, reference_store, tmp_
 
     with pytest.raises(DumpError, match="ligne .* illisible"):
         load_dump(store, damaged)
+
+
+def test_a_directory_cut_mid_line_is_refused_and_journalled(registry, tmp_path):
+    data, _s, _g, _full = registry
+    path = tmp_path / "annuaire.csv"
+    path.write_text("type;identifiant;profession;nom_structure;finess_lieu;commune_lieu;expertises;age_min;age_max\n"
+                    "professionnel;ORTHO-1;orthophoniste;;;86194;TSA:3;;\n"
+                    "professionnel;LOCO-2;instructeur de locomotion;;;86", encoding="utf-8")
+    run = runner.invoke(cli, ["import", "directory", str(path)])
+    assert run.exit_code == 1 and "annuaire.csv, ligne 3 : dernière ligne coupée" in run.stderr
+    store = MemoryStore(data)
+    try:
+        assert store.get_node(K.PROFESSIONAL, "ORTHO-1") is None  # nothing of the file was written
+        assert journal.runs(store)[0].status == journal.REFUSED
+    finally:
+        store.close()
+    path.write_text(path.read_text(encoding="utf-8") + "194;DV:3;;\n", encoding="utf-8")
+    assert runner.invoke(cli, ["import", "directory", str(path)]).exit_code == 0
+    listed = runner.invoke(cli, ["imports", "--json"])
+    sources = [(r["source"], r["status"]) for r in json.loads(listed.stdout)]
+    assert sources[:2] == [("annuaire", "complet"), ("annuaire", "refusé")] and ("finess", "complet") in sources
+
+
+def test_the_coverage_page_shows_the_last_import_of_each_source(registry):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from graph.settings import Settings
+    from tests.conftest import bearer
+
+    data, _s, _g, full = registry
+    store = MemoryStore(data)
+    try:
+        with TestClient(create_app(Settings(data_dir=data), store=store), headers=bearer(store)) as client:
+            page = client.get("/couverture")
+    finally:
+        store.close()
+    assert page.status_code == 200
+    assert f"FINESS établissements : « {full.name} », extraction du 2021-01-08 — import complet" in page.text
