@@ -17,6 +17,7 @@ import typer
 
 from graph import rare
 from graph.errors import DihrError
+from graph.model import NodeKind
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
@@ -96,15 +97,31 @@ def init(
 @_friendly
 def stats(as_json: JsonOpt = False) -> None:
     """Nombre de nœuds par type et de relations par type."""
+    from graph import journal
+
     _, store = _store()
     try:
         nodes = {k.value: v for k, v in sorted(store.count_nodes().items())}
         edges = {k.value: v for k, v in sorted(store.count_edges().items())}
+        last = journal.last_by_source(store)
+        register = {"ouverts": 0, "fermes": 0, "au_centre_de_la_commune": 0}
+        for node in store.nodes(NodeKind.ESTABLISHMENT):
+            register["fermes" if node.props.get("closed") else "ouverts"] += 1
+            register["au_centre_de_la_commune"] += node.props.get("location_source") in ("centroide_commune", "commune_centroid")
     finally:
         store.close()
+    imports = {source: {"file": r.file, "status": r.status, "extraction_date": r.extraction_date,
+                        "started_at": r.started_at} for source, r in sorted(last.items())}
     if as_json:
-        typer.echo(json.dumps({"nodes": nodes, "relationships": edges}, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({"nodes": nodes, "relationships": edges, "last_imports": imports,
+                               "establishments": register},
+                              ensure_ascii=False, indent=2))
         return
+    typer.echo(f"Établissements : {register['ouverts']} ouverts, {register['fermes']} fermés, "
+               f"{register['au_centre_de_la_commune']} placés au centre de leur commune.")
+    for source, r in sorted(last.items()):
+        typer.echo(f"Dernier import {source} : {r.file} ({r.status}, extraction {r.extraction_date or '—'}, "
+                   f"le {r.started_at[:10]})")
     typer.echo("Nœuds :")
     for name, count in nodes.items():
         typer.echo(f"  {name:<16} {count:>8}")
@@ -412,7 +429,7 @@ def backup_cmd(
     from graph import integrity
     from graph.stores.memory import MemoryStore, sqlite_backup
 
-    settings, store = _store()
+    _settings, store = _store()
     try:
         if isinstance(store, MemoryStore) and not portable:
             sqlite_backup(store.path, file)
@@ -834,9 +851,11 @@ def serve(
             typer.echo(f"Erreur : la base {settings.data_dir / DB_FILENAME} est abîmée ({'; '.join(problems[:3])}) : "
                        "le serveur ne démarre pas. " + _RESTORE_HINT, err=True)
             raise typer.Exit(1)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        (settings.data_dir / SERVE_PID).write_text(str(os.getpid()))
-        atexit.register(lambda: (settings.data_dir / SERVE_PID).unlink(missing_ok=True))
+        try:  # tells `dihr restore` a server holds the store (an unusable folder fails below, in French)
+            (settings.data_dir / SERVE_PID).write_text(str(os.getpid()))
+            atexit.register(lambda: (settings.data_dir / SERVE_PID).unlink(missing_ok=True))
+        except OSError:
+            pass
     typer.echo(f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql), {count} processus")
     sys.stdout.flush()
     if count == 1:

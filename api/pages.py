@@ -304,13 +304,15 @@ async def orientation_csv(request: Request) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
     writer.writerow(["rang", "niveau", "ressource", "identifiant", "adresse", "code_postal", "localite", "telephone",
-                     "courriel", "site", "public", "distance_km", "temps_estime_min", "dans_le_rayon",
+                     "courriel", "site", "public", "position", "distance_km", "temps_estime_min", "dans_le_rayon",
                      "pourquoi", "manque", "synthetique"])
     for m in result.matches:
         c = m.contact
         contact = [c.address, c.postcode, c.city, c.phone, c.email, c.website] if c else [None] * 6
         writer.writerow([m.rank, LEVEL_LABEL[m.level.value], m.name, m.key, *(v or "" for v in contact),
-                         AGE_GROUP_LABEL[m.age_group], "" if m.distance_km is None else m.distance_km,
+                         AGE_GROUP_LABEL[m.age_group],
+                         "centre de la commune" if m.location_source == "centroide_commune" else (m.location_source or ""),
+                         "" if m.distance_km is None else m.distance_km,
                          "" if m.minutes is None else m.minutes, "oui" if m.within_radius else "non",
                          " ; ".join(explain(c) for c in m.covers), ", ".join(m.misses), "oui" if m.synthetic else "non"])
     name = f"fiche-orientation-{result.combination}-{result.place.commune}.csv"

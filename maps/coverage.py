@@ -180,6 +180,8 @@ def situation_map(
             label += f" — {match.distance_km:.0f} km"
         if match.synthetic:
             label += " (donnée synthétique)"
+        if match.location_source == "centroide_commune":
+            label += " (position : centre de la commune)"
         folium.CircleMarker([match.lat, match.lon], radius=7 if match.level is MatchLevel.LOCAL else 9,
                             color=_BASIS_COLOUR[match.basis], fill=True, fill_opacity=0.9,
                             tooltip=html.escape(label)).add_to(group)

@@ -256,6 +256,9 @@ def test_a_directory_cut_mid_line_is_refused_and_journalled(registry, tmp_path):
         store.close()
     path.write_text(path.read_text(encoding="utf-8") + "194;DV:3;;\n", encoding="utf-8")
     assert runner.invoke(cli, ["import", "directory", str(path)]).exit_code == 0
+    stats = json.loads(runner.invoke(cli, ["stats", "--json"]).stdout)
+    assert stats["last_imports"]["annuaire"]["status"] == "complet"
+    assert stats["establishments"]["ouverts"] == 150
     listed = runner.invoke(cli, ["imports", "--json"])
     sources = [(r["source"], r["status"]) for r in json.loads(listed.stdout)]
     assert sources[:2] == [("annuaire", "complet"), ("annuaire", "refusé")] and ("finess", "complet") in sources
