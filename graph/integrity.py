@@ -82,7 +82,7 @@ def check_graph(store: GraphStore) -> CheckReport:
         report.problems.append(f"{len(unlocated)} établissement(s) sans leur commune (LOCATED_IN) : "
                                f"{_listed(sorted(unlocated))} ; réimportez le fichier FINESS.")
 
-    parents = _parents(store, keys)
+    parents = {e.source: e.target for e in store.edges(R.PART_OF)}
     orphans = sorted(c for c in keys[K.COMMUNE] if NodeRef(K.COMMUNE, c) not in parents)
     if orphans:
         report.problems.append(f"{len(orphans)} commune(s) rattachée(s) à aucun département : {_listed(orphans)} ; "
@@ -97,13 +97,6 @@ def check_graph(store: GraphStore) -> CheckReport:
                                "corrigez le fichier des ERHR puis relancez `dihr init`.")
     report.problems += _population_sums(store, parents)
     return report
-
-
-def _parents(store: GraphStore, keys: dict[NodeKind, set[str]]) -> dict[NodeRef, NodeRef]:
-    parents: dict[NodeRef, NodeRef] = {}
-    for e in store.edges(R.PART_OF):
-        parents[e.source] = e.target
-    return parents
 
 
 def _population_sums(store: GraphStore, parents: dict[NodeRef, NodeRef]) -> list[str]:

@@ -423,10 +423,9 @@ def load_finess(
         edges.append(Edge(R.LOCATED_IN, NodeRef(K.ESTABLISHMENT, r.finess), commune.ref))
     inferred_edges, stale = _inferred_links(store, parsed, nodes, report)
 
-    existing = store.get_nodes(K.ESTABLISHMENT, [n.key for n in nodes])
     moved: list[Edge] = []
     for node in nodes:
-        old = existing.get(node.key)
+        old = stored.get(node.key)
         if old is None:
             report.created += 1
         elif _stable(dict(old.props)) == _stable(dict(node.props)):
