@@ -130,6 +130,8 @@ def import_directory(
     for key in sorted(set(combos)):
         for element in combination_elements(key):
             (nodes if isinstance(element, Node) else edges).append(element)  # type: ignore[arg-type]
+    for orpha in sorted({e.target.key for e in edges if e.target.kind is K.CONDITION}):
+        nodes.append(Node(K.CONDITION, orpha, {"label": CONDITIONS[orpha].label}))
     classify_and_write(store, report, nodes, edges, frozenset({K.PROFESSIONAL, K.RESOURCE_POLE}), dry_run=dry_run, progress=progress)
     return report
 

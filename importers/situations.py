@@ -21,7 +21,7 @@ from graph.errors import DihrError
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType, combination_key
 from graph.store import GraphStore
 from graph.territories import TerritoryTable, resolve_commune
-from graph.vocabulary import normalise_conditions, normalise_deficiencies, normalise_skills
+from graph.vocabulary import CONDITIONS, normalise_conditions, normalise_deficiencies, normalise_skills
 from importers._files import FileFormatError, ImportReport, RowError, classify_and_write, read_table
 from importers.reference import combination_elements
 
@@ -164,4 +164,6 @@ def _situation(store: GraphStore, table: TerritoryTable, row: dict[str, str]) ->
     ]
     links += [Edge(R.HAS_CONDITION, ref, NodeRef(K.CONDITION, c)) for c in sorted(conditions)]
     links += [Edge(R.NEEDS, ref, NodeRef(K.SKILL, s)) for s in sorted(skills)]
-    return [Node(K.SITUATION, key, props), *combination_nodes], links
+    # the conditions' nodes too (a store may hold only those matching needs)
+    condition_nodes = [Node(K.CONDITION, c, {"label": CONDITIONS[c].label}) for c in sorted(conditions)]
+    return [Node(K.SITUATION, key, props), *combination_nodes, *condition_nodes], links

@@ -13,21 +13,44 @@ from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores.memory import MemoryStore
 
-NEO4J_URI = os.environ.get("DIHR_NEO4J_URI")
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bolt_settings() -> Settings | None:
+    """The Bolt server of the Neo4j variants: ``DIHR_NEO4J_URI`` (a real Neo4j 5)
+    when set, else an ArcadeDB started for this test run (tools/arcadedb.py),
+    stopped at exit. Only the variants use it: the environment is not changed,
+    so every other test keeps the embedded store."""
+    if os.environ.get("DIHR_NEO4J_URI"):
+        return Settings()
+    from tools import arcadedb
+
+    if not arcadedb.available() or os.environ.get("DIHR_TEST_NO_BOLT"):
+        return None
+    import atexit
+    import tempfile
+
+    server = arcadedb.start(Path(tempfile.mkdtemp(prefix="dihr-arcadedb-")))
+    atexit.register(server.stop)
+    return Settings(neo4j_uri=server.uri, neo4j_user=server.user, neo4j_password=server.password,
+                    neo4j_database=server.database)
+
+
+BOLT = _bolt_settings()
 needs_neo4j = pytest.mark.skipif(
-    not NEO4J_URI,
-    reason="Neo4j contract variant: set DIHR_NEO4J_URI to a Neo4j 5 server to run it "
-    "(no Neo4j server can run on the project's machines)",
+    BOLT is None,
+    reason="Neo4j contract variant: no Bolt server (install the test extras for ArcadeDB, "
+    "or set DIHR_NEO4J_URI to a Neo4j 5 server)",
 )
 
 
 def _open_backend(name: str, tmp_path: Path) -> GraphStore:
     if name == "memory":
         return MemoryStore(tmp_path / "store")
-    from graph.stores.neo4j import Neo4jStore  # only reached when DIHR_NEO4J_URI is set
+    from graph.stores.neo4j import Neo4jStore  # only reached when a Bolt server is there
 
-    return Neo4jStore.for_tests(Settings(), namespace=tmp_path.name)
+    assert BOLT is not None
+    return Neo4jStore.for_tests(BOLT, namespace=tmp_path.name)
 
 
 @pytest.fixture(params=["memory", pytest.param("neo4j", marks=[needs_neo4j, pytest.mark.neo4j])])

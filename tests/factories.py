@@ -10,7 +10,8 @@ from __future__ import annotations
 from graph.geo import EARTH_RADIUS_KM
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
-from importers.reference import combination_elements, vocabulary_elements
+from graph.vocabulary import CONDITIONS
+from importers.reference import combination_elements, need_nodes
 
 K, R = NodeKind, RelType
 POITIERS = (46.58, 0.34)
@@ -53,11 +54,9 @@ def build_territory(store: GraphStore) -> None:
         Edge(R.COVERS, NodeRef(K.ERHR_TEAM, "NA"), NodeRef(K.REGION, "75")),
         Edge(R.COVERS, NodeRef(K.ERHR_TEAM, "ARA"), NodeRef(K.REGION, "84")),
     ]
-    vocab = list(vocabulary_elements())
-    store.upsert(
-        nodes + [e for e in vocab if isinstance(e, Node)],
-        edges + [e for e in vocab if isinstance(e, Edge)],
-    )
+    # Deficiencies and skills; a Condition node is added when a resource gets expertise
+    # on it (the 4,000 conditions would make every small graph slow to build).
+    store.upsert(nodes + list(need_nodes()), edges)
 
 
 class Network:
@@ -108,6 +107,7 @@ class Network:
                 target = NodeRef(K.COMBINATION, code)
             elif code.startswith("ORPHA:"):
                 target = NodeRef(K.CONDITION, code)
+                nodes.append(Node(K.CONDITION, code, {"label": CONDITIONS[code].label}))
             elif code in {"CAA", "LSF", "LSF_TACTILE", "RESPITE", "BRAILLE", "LOCOMOTION"}:
                 target = NodeRef(K.SKILL, code)
             else:

@@ -223,21 +223,29 @@ def test_restore_refuses_while_a_server_holds_the_store(registry, tmp_path):
     assert refused.exit_code == 1 and "arrêtez-le avant de restaurer" in refused.stderr
 
 
-def test_portable_dump_restores_into_either_backend(store, reference_store, tmp_path):
-    """Dump the reference graph, load it into the contract store, same counts and a sound graph."""
-    path = tmp_path / "registre.jsonl"
-    with path.open("w", encoding="utf-8") as out:
-        written = dump(reference_store, out)
-    assert load_dump(store, path) == written
-    assert store.count_nodes() == reference_store.count_nodes()
-    assert store.count_edges() == reference_store.count_edges()
-    assert check_graph(store).ok
-    damaged = tmp_path / "abime.jsonl"
-    damaged.write_text(path.read_text(encoding="utf-8")[:5000] + "{pas du json\n", encoding="utf-8")
-    from graph.integrity import DumpError
+def test_portable_dump_restores_into_either_backend(store, tmp_path):
+    """Dump a small territory from the embedded store, load it into the contract store (every backend)."""
+    from tests.factories import build_territory
 
-    with pytest.raises(DumpError, match="ligne .* illisible"):
-        load_dump(store, damaged)
+    source = MemoryStore(tmp_path / "source")
+    try:
+        build_territory(source)
+        path = tmp_path / "registre.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            written = dump(source, out)
+        assert load_dump(store, path) == written
+        assert store.count_nodes() == source.count_nodes() and store.count_edges() == source.count_edges()
+        assert check_graph(store).ok, check_graph(store).problems
+        damaged = tmp_path / "abime.jsonl"
+        damaged.write_text(path.read_text(encoding="utf-8")[:3000] + "{pas du json\n", encoding="utf-8")
+        from graph.integrity import DumpError
+
+        before = store.count_nodes()
+        with pytest.raises(DumpError, match="ligne .* illisible"):
+            load_dump(store, damaged)
+        assert store.count_nodes() == before
+    finally:
+        source.close()
 
 
 def test_a_directory_cut_mid_line_is_refused_and_journalled(registry, tmp_path):

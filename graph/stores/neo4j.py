@@ -61,11 +61,12 @@ READ_NODES_CYPHER = """
 MATCH (n:DihrNode) WHERE n.uid IN $uids
 RETURN n.uid AS uid, n._json AS json
 """
+# Both labels in the MERGE pattern (a node's kind never changes): Neo4j 5 and
+# ArcadeDB both accept it, where ArcadeDB refuses adding a label with SET.
 _UPSERT_NODES_TEMPLATE = """
 UNWIND $rows AS row
-MERGE (n:DihrNode {{uid: row.uid}})
+MERGE (n:{label}:DihrNode {{uid: row.uid}})
 SET n = row.fields
-SET n:{label}
 RETURN count(n) AS written
 """
 READ_EDGES_CYPHER = """

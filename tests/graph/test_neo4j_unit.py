@@ -92,7 +92,7 @@ def test_writes_are_unwind_batches_of_the_configured_size():
     store = Neo4jStore(driver, database="neo4j", batch_size=5)
     summary = store.upsert(pros(12))
     assert summary.nodes_created == 12
-    writes = [p["rows"] for c, p in driver.committed if "MERGE (n:DihrNode" in c]
+    writes = [p["rows"] for c, p in driver.committed if "MERGE (n:Professional:DihrNode" in c]
     assert [len(rows) for rows in writes] == [5, 5, 2]
     assert all("UNWIND $rows" in c for c, p in driver.committed if "rows" in p)
     first = writes[0][0]["fields"]

@@ -33,9 +33,24 @@ def dump_dom(path, tmp_path) -> str:
     return out.stdout
 
 
-def test_coverage_map_draws_every_territory_offline(net, store, tmp_path, backend):
-    if backend != "memory":
-        pytest.skip("rendering does not depend on the backend")
+@pytest.fixture
+def embedded(tmp_path):
+    """Rendering does not depend on the backend: the embedded store only (no variant to skip)."""
+    from graph.model import Node, NodeKind, NodeRef
+    from graph.stores.memory import MemoryStore
+    from tests.factories import POITIERS, Network
+
+    store = MemoryStore(tmp_path / "store")
+    n = Network(store)  # the territory of the `net` fixture, with its one resource
+    store.upsert([Node(NodeKind.ESTABLISHMENT, "860000001",
+                       {"name": "E1", "lat": POITIERS[0], "lon": POITIERS[1], "department": "86"})])
+    n._links(NodeRef(NodeKind.ESTABLISHMENT, "860000001"), {}, {"DV": 3, "TSA": 2})
+    yield store
+    store.close()
+
+
+def test_coverage_map_draws_every_territory_offline(embedded, tmp_path):
+    store = embedded
     vendor = local_vendor_dir()
     assert vendor is not None, "Leaflet is not installed: run `make test` (npm ci)"
     result = coverage(store, ["DV", "TSA"], level=Level.DEPARTMENT)
