@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     neo4j_user: str = Field(default="neo4j", description="Neo4j user name.")
     neo4j_password: str = Field(default="", description="Neo4j password.")
     neo4j_database: str = Field(default="neo4j", description="Neo4j database name.")
+    neo4j_namespace: str = Field(
+        default="", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$",
+        description="Namespace of this instance's nodes in the database (empty: the one register).",
+    )
     neo4j_batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per UNWIND batch.")
     neo4j_timeout_s: float = Field(
         default=10.0, gt=0, description="Connection, acquisition and retry timeout (seconds)."

@@ -14,7 +14,7 @@ def open_store(settings: Settings) -> GraphStore:
     if settings.neo4j_uri:
         from graph.stores.neo4j import Neo4jStore
 
-        return Neo4jStore.from_settings(settings)
+        return Neo4jStore.from_settings(settings, namespace=settings.neo4j_namespace)
     from graph.stores.memory import MemoryStore
 
     return MemoryStore(settings.data_dir)

@@ -1,0 +1,73 @@
+"""Several app servers over one Bolt database (Neo4j 5 cluster or Aura, ArcadeDB
+HA): an expertise edit through one server changes the other's answers within
+about a second (the namespace revision of graph/stores/neo4j.py)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import httpx
+import pytest
+
+from graph.access import create_key
+from tests.conftest import BOLT, needs_neo4j, served
+from tests.factories import Network
+
+pytestmark = [pytest.mark.slow, pytest.mark.neo4j, needs_neo4j]
+
+FIND = """query($s: SituationInput!) { findResources(situation: $s) { matches { key level covers { need source } } } }"""
+
+
+def _local_keys(url: str, secret: str) -> list[str]:
+    body = {"query": FIND, "variables": {"s": {"deficiencies": ["DA"], "commune": "86194", "age": 30}}}
+    response = httpx.post(f"{url}/graphql", json=body, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return [m["key"] for m in response.json()["data"]["findResources"]["matches"] if m["level"] == "LOCAL"]
+
+
+def _login(url: str, secret: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+    page = client.get("/connexion")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    done = client.post("/connexion", data={"cle": secret, "csrf": token, "suite": ""})
+    assert done.status_code == 303, done.text[:300]
+    return client
+
+
+def test_an_expertise_edit_through_one_server_reaches_the_other(tmp_path):
+    from graph.stores.neo4j import Neo4jStore
+
+    assert BOLT is not None
+    namespace = f"deux-serveurs-{uuid.uuid4().hex[:8]}"
+    store = Neo4jStore.from_settings(BOLT, namespace=namespace)
+    try:
+        net = Network(store)
+        net.establishment("860000301", 20, expertise={"DV": 2})
+        _key_id, secret = create_key(store, "gnchr", label="deux serveurs")
+        env = {"DIHR_NEO4J_URI": BOLT.neo4j_uri or "", "DIHR_NEO4J_USER": BOLT.neo4j_user,
+               "DIHR_NEO4J_PASSWORD": BOLT.neo4j_password, "DIHR_NEO4J_DATABASE": BOLT.neo4j_database,
+               "DIHR_NEO4J_NAMESPACE": namespace, "DIHR_RATE_LIMIT_PER_MINUTE": "100000"}
+        with served(tmp_path / "a", "--workers", "1", **env) as first, \
+                served(tmp_path / "b", "--workers", "1", **env) as second:
+            assert _local_keys(first, secret) == [] and _local_keys(second, secret) == []
+            client = _login(first, secret)
+            try:
+                page = client.get("/annuaire/Establishment/860000301")
+                token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+                edit = client.post("/annuaire/Establishment/860000301/expertise",
+                                   data={"csrf": token, "code": "DA", "niveau": "3"})
+                assert edit.status_code == 200, edit.text[-500:]
+            finally:
+                client.close()
+            assert _local_keys(first, secret) == ["860000301"]  # the writer sees it at once
+            deadline = time.monotonic() + 5
+            while _local_keys(second, secret) != ["860000301"]:
+                assert time.monotonic() < deadline, "the other server never saw the edit"
+                time.sleep(0.2)
+            seen_after = time.monotonic() - (deadline - 5)
+            assert seen_after < 3.0
+    finally:
+        store.drop_namespace()
+        store.close()
