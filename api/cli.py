@@ -781,8 +781,16 @@ def migrate() -> None:
         typer.echo("Base embarquée : aucun schéma à appliquer (DIHR_NEO4J_URI n'est pas défini).")
         return
     store = open_store(settings)  # opening a Neo4j store applies the schema
-    store.close()
-    typer.echo("Schéma Neo4j appliqué (contraintes d'unicité, index ponctuel, index de recherche).")
+    try:
+        capabilities = store.capabilities()  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    typer.echo("Schéma Neo4j appliqué (contraintes d'unicité, index de recherche).")
+    if capabilities["point_index"]:
+        typer.echo("Index ponctuel (POINT) sur la position : présent.")
+    else:
+        typer.echo("Index ponctuel (POINT) : absent sur ce serveur (ArcadeDB, par exemple) ; les recherches par "
+                   "rayon restent exactes mais parcourent les positions.")
 
 
 @app.command()

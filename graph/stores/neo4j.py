@@ -53,6 +53,9 @@ __all__ = ["Neo4jStore", "cypher_catalogue"]
 SCHEMA_UID_CYPHER = "CREATE CONSTRAINT dihr_uid IF NOT EXISTS FOR (n:DihrNode) REQUIRE n.uid IS UNIQUE"
 SCHEMA_LOCATION_CYPHER = "CREATE POINT INDEX dihr_location IF NOT EXISTS FOR (n:DihrNode) ON (n.location)"
 SCHEMA_KIND_CYPHER = "CREATE INDEX dihr_ns_kind IF NOT EXISTS FOR (n:DihrNode) ON (n.ns, n.kind)"
+#: What the server made of the schema: detected at `dihr migrate`, never assumed
+#: (ArcadeDB accepts CREATE POINT INDEX and builds a range index).
+INDEX_TYPES_CYPHER = "SHOW INDEXES YIELD name, type RETURN name, type"
 _SCHEMA_KEY_TEMPLATE = (
     "CREATE CONSTRAINT dihr_{label}_key IF NOT EXISTS FOR (n:{label}) REQUIRE (n.ns, n.key) IS UNIQUE"
 )
@@ -237,6 +240,7 @@ def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
         "SCHEMA_UID_CYPHER": (SCHEMA_UID_CYPHER, ()),
         "SCHEMA_LOCATION_CYPHER": (SCHEMA_LOCATION_CYPHER, ()),
         "SCHEMA_KIND_CYPHER": (SCHEMA_KIND_CYPHER, ()),
+        "INDEX_TYPES_CYPHER": (INDEX_TYPES_CYPHER, ()),
         "READ_NODES_CYPHER": (READ_NODES_CYPHER, ("uids",)),
         "READ_EDGES_CYPHER": (READ_EDGES_CYPHER, ("rows",)),
         "NODES_OF_KIND_CYPHER": (NODES_OF_KIND_CYPHER, ("ns", "kind")),
@@ -369,6 +373,18 @@ class Neo4jStore:
                     session.run(statement).consume()
         except neo.ClientError as err:
             raise self._translate(err) from err
+
+    def capabilities(self) -> dict[str, bool]:
+        """What the server offers beyond openCypher: ``point_index`` when
+        ``dihr_location`` is a real POINT index (Neo4j 5), not a range index."""
+        from neo4j import exceptions as neo
+
+        try:
+            with self._session() as session:
+                types = {str(r["name"]): str(r["type"]) for r in session.run(INDEX_TYPES_CYPHER)}
+        except neo.ClientError:
+            types = {}
+        return {"point_index": types.get("dihr_location") == "POINT"}
 
     # -- identity ---------------------------------------------------------------
     def _uid(self, ref: NodeRef) -> str:

@@ -4,6 +4,7 @@ about a second (the namespace revision of graph/stores/neo4j.py)."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -71,3 +72,29 @@ def test_an_expertise_edit_through_one_server_reaches_the_other(tmp_path):
     finally:
         store.drop_namespace()
         store.close()
+
+
+def test_migrate_detects_the_point_index_instead_of_assuming_it(monkeypatch):
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+    from graph.stores.neo4j import Neo4jStore
+
+    assert BOLT is not None
+    on_arcadedb = not os.environ.get("DIHR_NEO4J_URI")  # the ArcadeDB started for the test run
+    for name, value in (("DIHR_NEO4J_URI", BOLT.neo4j_uri or ""), ("DIHR_NEO4J_USER", BOLT.neo4j_user),
+                        ("DIHR_NEO4J_PASSWORD", BOLT.neo4j_password), ("DIHR_NEO4J_DATABASE", BOLT.neo4j_database),
+                        ("DIHR_NEO4J_NAMESPACE", f"migrate-{uuid.uuid4().hex[:8]}")):
+        monkeypatch.setenv(name, value)
+    run = CliRunner().invoke(cli, ["migrate"])
+    assert run.exit_code == 0, run.output
+    store = Neo4jStore.from_settings(BOLT, namespace="capabilities")
+    try:
+        present = store.capabilities()["point_index"]
+    finally:
+        store.close()
+    # the answer is what the server says: a range index on ArcadeDB, a POINT index on Neo4j 5
+    if on_arcadedb:
+        assert present is False
+    assert ("Index ponctuel (POINT) sur la position : présent." in run.stdout) is present
+    assert ("absent sur ce serveur" in run.stdout) is not present
