@@ -12,7 +12,6 @@ import csv
 import io
 import re
 import secrets
-import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from graph.errors import DihrError, InvalidInput, NotFound, UnknownCode
 from graph.matching import NeedCoverage, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
-from graph.territories import TerritoryKind, search_communes, territories
+from graph.territories import TerritoryKind, fold_name, search_communes, territories
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS
 
 __all__ = ["router", "STATIC_DIR"]
@@ -74,11 +73,6 @@ def _label(kind: str, code: str) -> str:
     if kind == "Combination":
         return "Combinaison " + " + ".join(DEFICIENCIES[c].label if c in DEFICIENCIES else c for c in code.split("+"))
     return code
-
-
-def _fold_name(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    return " ".join(plain.replace("-", " ").replace("'", " ").split())
 
 
 def explain(cover: NeedCoverage) -> str:
@@ -216,7 +210,7 @@ def _situation_query(store: Any, form: dict[str, Any], limit: int = 20) -> Situa
         found = search_communes(store, place, limit=50)
         if wanted_department:
             found = [c for c in found if str(c.props.get("department")) == wanted_department]
-        same_name = [c for c in found if _fold_name(str(c.props.get("name", ""))) == _fold_name(place)]
+        same_name = [c for c in found if fold_name(str(c.props.get("name", ""))) == fold_name(place)]
         if not found:
             errors["lieu"] = f"Commune introuvable : « {place} »."
         elif place.isdigit() and len(place) == 5 and found[0].key != place:

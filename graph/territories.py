@@ -25,6 +25,7 @@ __all__ = [
     "erhr_info",
     "resolve_commune",
     "search_communes",
+    "fold_name",
     "territory_table",
 ]
 
@@ -176,7 +177,9 @@ def _communes_of_department(store: GraphStore, department: str) -> list[Node]:
     return list(store.get_nodes(NodeKind.COMMUNE, [r.key for r in refs]).values())
 
 
-def _fold(text: str) -> str:
+def fold_name(text: str) -> str:
+    """A commune name as compared: lower case, no accents, hyphens and
+    apostrophes as spaces (« Saint-Denis » = « saint denis »)."""
     import unicodedata
 
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
@@ -196,10 +199,10 @@ def search_communes(store: GraphStore, text: str, *, limit: int = 10) -> list[No
     if len(query) == 5 and query[:2].upper() in ("2A", "2B"):
         exact = store.get_node(NodeKind.COMMUNE, query.upper())
         return [exact] if exact else []
-    folded = _fold(query)
+    folded = fold_name(query)
     scored = []
     for commune in store.nodes(NodeKind.COMMUNE):
-        name = _fold(str(commune.props.get("name", "")))
+        name = fold_name(str(commune.props.get("name", "")))
         if name.startswith(folded) or (" " + folded) in (" " + name):
             scored.append((name != folded, -int(commune.props.get("population", 0)), commune.key, commune))
     scored.sort(key=lambda item: item[:3])
