@@ -9,19 +9,18 @@ from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from strawberry.fastapi import GraphQLRouter
-
 from fastapi.staticfiles import StaticFiles
+from strawberry.fastapi import GraphQLRouter
 
 from api import exports, map_routes, pages
 from api.maps_service import VENDOR_PREFIX
-from api.security import SESSIONS_FILENAME, RateLimiter, Sessions, install_security
-from maps._base import local_vendor_dir
 from api.schema import Context, schema
+from api.security import SESSIONS_FILENAME, RateLimiter, Sessions, install_security
 from graph.errors import DihrError
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
+from maps._base import local_vendor_dir
 
 __all__ = ["create_app", "HTTP_STATUS"]
 

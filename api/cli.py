@@ -789,8 +789,9 @@ def migrate() -> None:
     if capabilities["point_index"]:
         typer.echo("Index ponctuel (POINT) sur la position : présent.")
     else:
-        typer.echo("Index ponctuel (POINT) : absent sur ce serveur (ArcadeDB, par exemple) ; les recherches par "
-                   "rayon restent exactes mais parcourent les positions.")
+        typer.echo("Index ponctuel (POINT) : absent sur ce serveur (ArcadeDB, par exemple). Le service n'en a pas "
+                   "besoin (les positions viennent de son modèle de lecture) ; seules vos requêtes Cypher par "
+                   "distance seront plus lentes.")
 
 
 @app.command()

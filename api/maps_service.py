@@ -10,6 +10,7 @@ from graph import coverage as cov
 from graph import service
 from graph.access import Principal
 from graph.matching import SituationQuery, competent_resources
+from graph.readmodel import read_model
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
@@ -48,10 +49,10 @@ def coverage_map_html(
     store: GraphStore, settings: Settings, principal: Principal, deficiencies: Iterable[str], *, level: str,
     threshold_km: float, age: int | None, served: bool,
 ) -> str:
-    table = TerritoryTable(store)
+    table = read_model(store).territories
     result = service.coverage(store, principal, deficiencies, level=level, threshold_km=threshold_km, age=age)
     competent = competent_resources(store, result.combination.split("+"), age=age)
-    located = store.locations(competent)
+    located = read_model(store).locations(competent)
     names: dict[Any, str] = {}
     for kind in {ref.kind for ref in located}:
         for key, node in store.get_nodes(kind, [r.key for r in located if r.kind is kind]).items():
@@ -67,7 +68,7 @@ def gaps_map_html(
     store: GraphStore, settings: Settings, principal: Principal, *, level: str, threshold_km: float,
     criterion: str | None, served: bool,
 ) -> str:
-    table = TerritoryTable(store)
+    table = read_model(store).territories
     matrix = service.gaps(store, principal, level=level, threshold_km=threshold_km)
     if criterion is not None and criterion not in [c[0] for c in matrix.criteria]:
         from graph.errors import InvalidInput
@@ -81,7 +82,7 @@ def gaps_map_html(
 def situation_map_html(
     store: GraphStore, settings: Settings, principal: Principal, query: SituationQuery, *, served: bool
 ) -> str:
-    table = TerritoryTable(store)
+    table = read_model(store).territories
     result = service.find_resources(store, principal, query)
     erhr_outlines = _outlines(settings, table, cov.Level.ERHR)
     m = situation_map(result, erhr_outlines.get(result.erhr.code),

@@ -26,41 +26,41 @@ from strawberry.types import Info
 
 from api.types import (
     AdditionInput,
-    ResourceRefKind,
-    Situation,
-    SituationPage,
-    situation_wire,
-    CoverageResult,
-    GapMatrix,
-    Level,
-    NetworkInsights,
-    WhatIfResult,
-    coverage_wire,
-    gaps_wire,
-    network_wire,
-    what_if_wire,
     Commune,
     Condition,
-    condition_wire,
+    CoverageResult,
     Deficiency,
     Erhr,
     FindResourcesResult,
+    GapMatrix,
+    Level,
+    NetworkInsights,
     Qualification,
+    ResourceRefKind,
+    Situation,
     SituationInput,
+    SituationPage,
     Skill,
     Territory,
     TerritoryKind,
-    territory_wire,
+    WhatIfResult,
+    condition_wire,
+    coverage_wire,
+    gaps_wire,
     match_result_wire,
+    network_wire,
     qualification_wire,
     situation_query,
+    situation_wire,
+    territory_wire,
+    what_if_wire,
 )
-from graph import coverage as cov
 from graph import conditions as conditions_module
+from graph import coverage as cov
 from graph import rare, service, territories, vocabulary
 from graph.access import Principal
-from graph.model import NodeKind, NodeRef
 from graph.errors import DihrError, InvalidInput
+from graph.model import NodeKind, NodeRef
 from graph.settings import Settings
 from graph.store import GraphStore
 

@@ -10,6 +10,8 @@ import strawberry
 from graph import coverage as cov
 from graph import matching, network, rare, service, territories
 from graph.model import NodeKind
+from graph.readmodel import read_model
+
 
 @strawberry.type(description="Déficience (vocabulaire DIHR), avec son code ROR R245 s'il existe.")
 class Deficiency:
@@ -67,7 +69,7 @@ class Territory:
 
     @strawberry.field(description="Le territoire englobant : région d'un département, ERHR d'une région.")
     def parent(self, info: strawberry.Info) -> Territory | None:
-        table = territories.TerritoryTable(info.context.store)
+        table = read_model(info.context.store).territories
         if self.kind is TerritoryKind.DEPARTMENT:
             return territory_wire(table.territory(territories.TerritoryKind.REGION, str(table.departments[self.code].props["region"])))
         if self.kind is TerritoryKind.REGION:
@@ -76,7 +78,7 @@ class Territory:
 
     @strawberry.field(description="Les territoires contenus : régions d'une ERHR, départements d'une région.")
     def children(self, info: strawberry.Info) -> list[Territory]:
-        table = territories.TerritoryTable(info.context.store)
+        table = read_model(info.context.store).territories
         if self.kind is TerritoryKind.ERHR:
             codes = sorted(r for r, e in table.erhr_of_region.items() if e == self.code)
             return [territory_wire(table.territory(territories.TerritoryKind.REGION, c)) for c in codes]

@@ -13,7 +13,7 @@ import numpy as np
 
 from graph.geo import EARTH_RADIUS_KM
 from graph.matching import ADULT_AGE, LOCAL_KINDS
-from graph.model import NodeKind, RelType, codes_of_combination, combination_key
+from graph.model import Edge, NodeKind, RelType, codes_of_combination, combination_key
 from graph.store import GraphStore
 from graph.vocabulary import CONDITIONS
 
@@ -38,20 +38,35 @@ class Spreadsheet:
 
     def __init__(self, store: GraphStore) -> None:
         self.rows: list[Row] = []
-        refs = [n.ref for kind in LOCAL_KINDS for n in store.nodes(kind)]
-        located = store.locations(refs)
         nodes = {n.ref: n for kind in LOCAL_KINDS for n in store.nodes(kind)}
-        out = store.edges_from(list(located), [R.HAS_EXPERTISE, R.ACCEPTS])
-        for ref, (lat, lon) in located.items():
+        out = store.edges_from(list(nodes), [R.HAS_EXPERTISE, R.ACCEPTS, R.WORKS_AT])
+        for ref, node in nodes.items():
+            spot = _where(store, node.props, out[ref])
+            if spot is None:
+                continue
+            lat, lon = spot
             if nodes[ref].props.get("closed"):
                 continue  # never matched
             row = Row(ref.kind.value, ref.key, lat, lon, dict(nodes[ref].props))
             for e in out[ref]:
+                if e.type is R.WORKS_AT:
+                    continue
                 if e.type is R.HAS_EXPERTISE:
                     row.expertise[(e.target.kind.value, e.target.key)] = int(e.props["level"])
                 else:
                     row.accepts.append((e.target.key, e.props.get("age_min"), e.props.get("age_max")))
             self.rows.append(row)
+
+
+def _where(store: GraphStore, props: dict[str, object], out: list[Edge]) -> tuple[float, float] | None:
+    """Its own coordinates, else (a professional) those of its workplace of smallest key."""
+    if "lat" in props and "lon" in props:
+        return float(props["lat"]), float(props["lon"])  # type: ignore[arg-type]
+    for site in sorted((e.target for e in out if e.type is R.WORKS_AT), key=lambda t: t.key):
+        found = store.get_node(site.kind, site.key)
+        if found is not None and "lat" in found.props and "lon" in found.props:
+            return float(found.props["lat"]), float(found.props["lon"])
+    return None
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

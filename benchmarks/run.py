@@ -40,12 +40,12 @@ import numpy as np
 
 from benchmarks.naive import Spreadsheet, naive_beyond, naive_nearest_km, naive_ranking
 from graph.access import SYSTEM, create_key
-from graph.coverage import CommuneGrid, _nearest_km, _supply, coverage, gaps
+from graph.coverage import _nearest_km, _supply, coverage, gaps
 from graph.matching import MatchLevel, SituationQuery, find_resources
 from graph.model import NodeKind
+from graph.readmodel import read_model
 from graph.settings import Settings
 from graph.stores.memory import MemoryStore
-from graph.territories import TerritoryTable
 from graph.vocabulary import normalise_deficiencies
 from importers.demo import SITUATION_SHAPES, generate_demo
 
@@ -376,10 +376,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["naive findResources median (ms)"] = statistics.median(naive_times)
         figures["findResources speed-up vs naive (×)"] = statistics.median(naive_times) / figures["findResources in-process median (ms)"]
 
-        table = TerritoryTable(store)
-        grid = CommuneGrid.load(store, table)
+        model = read_model(store)
+        table, grid = model.territories, model.communes
         combo = ["DV", "TSA"]
-        cov_times = timed(lambda: coverage(store, combo, grid=grid, table=table), args.repeat)
+        cov_times = timed(lambda: coverage(store, combo), args.repeat)
         figures["coverage, all communes, median (ms)"] = statistics.median(cov_times) * 1000
         figures["coverage, all communes, p95 (ms)"] = pct(cov_times, 95) * 1000
         supply = _supply(store, normalise_deficiencies(combo), None, table)

@@ -2,8 +2,8 @@
 matching scores every resource with array operations instead of walking the
 graph per query.
 
-Built from the store (``GraphStore.competence_index()``), kept by the store
-until its next write. For every need target (a Deficiency, Skill, Combination
+Built from the store's plain reads by :mod:`graph.readmodel` (the same for
+every backend), kept while the store's revision stays the same. For every need target (a Deficiency, Skill, Combination
 or Condition node) it holds, over every resource position, the highest
 ``HAS_EXPERTISE`` level (a dense small-integer column), and the ``ACCEPTS``
 links with their age bands (level 1 when the band admits the person). For
@@ -71,8 +71,7 @@ class CompetenceIndex:
     demand: dict[str, tuple[list[str], NDArray[np.bool_]]] = field(default_factory=dict)
     #: cached boolean columns: per set of kinds, per age.
     masks: dict[Any, NDArray[np.bool_]] = field(default_factory=dict)
-    #: Other read models derived from the same store state (e.g. the territory table),
-    #: built on first use and dropped with the index at the store's next write.
+    #: Values derived from this index alone (built on first use, see ``cached``).
     derived: dict[Any, Any] = field(default_factory=dict)
 
     def band(self, lat: float, radius_km: float) -> slice:

@@ -27,6 +27,7 @@ from graph.geo import EARTH_RADIUS_KM, estimated_minutes, to_unit_xyz
 from graph.matching import LOCAL_KINDS, competent_resources
 from graph.model import NodeKind, RelType, codes_of_combination, combination_key
 from graph.rare import CRITERIA, criterion_combinations
+from graph.readmodel import CommuneGrid, read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryKind, TerritoryTable, resolve_commune
 from graph.vocabulary import normalise_deficiencies
@@ -91,53 +92,6 @@ class CoverageResult:
     demand_by_department: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 
 
-@dataclass(slots=True)
-class CommuneGrid:
-    """Every commune's position, population and territories (read once)."""
-
-    codes: list[str]
-    lats: NDArray[np.float64]
-    lons: NDArray[np.float64]
-    population: NDArray[np.float64]
-    department: list[str]
-    territory_of: dict[Level, NDArray[np.int64]] = field(default_factory=dict)
-    territory_codes: dict[Level, list[str]] = field(default_factory=dict)
-    territory_names: dict[Level, list[str]] = field(default_factory=dict)
-    position: dict[str, int] = field(default_factory=dict)
-    xyz: NDArray[np.float64] | None = None
-
-    @classmethod
-    def load(cls, store: GraphStore, table: TerritoryTable | None = None) -> CommuneGrid:
-        table = table or TerritoryTable(store)
-        communes = list(store.nodes(K.COMMUNE))
-        grid = cls(
-            codes=[c.key for c in communes],
-            lats=np.array([float(c.props["lat"]) for c in communes]),
-            lons=np.array([float(c.props["lon"]) for c in communes]),
-            population=np.array([float(c.props.get("population", 0)) for c in communes]),
-            department=[str(c.props["department"]) for c in communes],
-        )
-        grid.position = {code: i for i, code in enumerate(grid.codes)}
-        grid.xyz = to_unit_xyz(grid.lats, grid.lons)
-        per_level = {
-            Level.DEPARTMENT: lambda d: d,
-            Level.REGION: lambda d: str(table.departments[d].props["region"]),
-            Level.ERHR: lambda d: table.erhr_of_department[d],
-        }
-        names = {
-            Level.DEPARTMENT: {k: str(n.props.get("name", k)) for k, n in table.departments.items()},
-            Level.REGION: {k: str(n.props.get("name", k)) for k, n in table.regions.items()},
-            Level.ERHR: {k: str(n.props.get("name", k)) for k, n in table.erhr.items()},
-        }
-        for level, of in per_level.items():
-            codes = sorted(names[level])
-            index = {c: i for i, c in enumerate(codes)}
-            grid.territory_codes[level] = codes
-            grid.territory_names[level] = [names[level][c] for c in codes]
-            grid.territory_of[level] = np.array([index[of(d)] for d in grid.department], dtype=np.int64)
-        return grid
-
-
 def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]]) -> NDArray[np.float64]:
     """Great-circle km from every commune to the nearest point (inf if none)."""
     if not points:
@@ -178,7 +132,7 @@ class _Supply:
 
 def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: TerritoryTable) -> _Supply:
     competent = competent_resources(store, codes, age=age, kinds=LOCAL_KINDS)
-    idx = store.competence_index()
+    idx = read_model(store).competence
     positions = np.array(sorted(idx.position[ref] for ref in competent), dtype=np.int64)
     return _Supply(
         list(zip(idx.lats[positions].tolist(), idx.lons[positions].tolist(), strict=True)),
@@ -189,7 +143,7 @@ def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: Te
 def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid) -> list[int]:
     """Commune positions of the open situations whose combination includes ``codes``."""
     result: list[int] = []
-    for combination, (communes, is_open) in sorted(store.competence_index().demand.items()):
+    for combination, (communes, is_open) in sorted(read_model(store).competence.demand.items()):
         if codes <= codes_of_combination(combination):
             result += [grid.position[c] for c, o in zip(communes, is_open, strict=True) if o and c in grid.position]
     return result
@@ -305,14 +259,12 @@ def coverage(
     threshold_km: float = 60.0,
     thresholds_km: Iterable[float] | None = None,
     age: int | None = None,
-    grid: CommuneGrid | None = None,
-    table: TerritoryTable | None = None,
 ) -> CoverageResult:
     """Coverage of one combination over every commune, aggregated per territory."""
     codes = normalise_deficiencies(deficiencies)
     lvl, thresholds = _validate(level, threshold_km, thresholds_km, age)
-    table = table or TerritoryTable(store)
-    grid = grid or CommuneGrid.load(store, table)
+    model = read_model(store)
+    table, grid = model.territories, model.communes
     supply = _supply(store, codes, age, table)
     distances = _nearest_km(grid, supply.points)
     demand = _demand(store, codes, grid)
@@ -362,11 +314,11 @@ def gaps(
     """Territory × D312-194 criterion (each criterion's typical combination),
     territories ranked by total population beyond the threshold."""
     lvl, _ = _validate(level, threshold_km, None, None)
-    table = TerritoryTable(store)
-    grid = CommuneGrid.load(store, table)
+    model = read_model(store)
+    grid = model.communes
     criteria = tuple((c, CRITERIA[c].label, criterion_combinations(c)[0]) for c in CRITERIA)
     columns = [
-        coverage(store, combo.split("+"), level=lvl, threshold_km=threshold_km, thresholds_km=[threshold_km], grid=grid, table=table)
+        coverage(store, combo.split("+"), level=lvl, threshold_km=threshold_km, thresholds_km=[threshold_km])
         for _, _, combo in criteria
     ]
     if protect is not None:
@@ -427,8 +379,8 @@ def what_if(
     if not additions or len(additions) > 20:
         raise InvalidInput("additions", "indiquez de 1 à 20 ressources hypothétiques.")
     lvl, thresholds = _validate(level, threshold_km, None, age)
-    table = TerritoryTable(store)
-    grid = CommuneGrid.load(store, table)
+    model = read_model(store)
+    table, grid = model.territories, model.communes
     supply = _supply(store, codes, age, table)
     extra_points, extra_departments = [], []
     for addition in additions:

@@ -59,8 +59,9 @@ from graph.errors import InvalidInput, UnknownCode
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, haversine_km, haversine_km_many
 from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
+from graph.readmodel import read_model
 from graph.store import GraphStore
-from graph.territories import TerritoryTable, commune_info, territory_table
+from graph.territories import TerritoryTable, commune_info
 from graph.vocabulary import (
     CONDITIONS,
     DEFICIENCIES,
@@ -411,10 +412,10 @@ def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> t
         info = commune_info(store, chosen.key, table)
         return PersonPlace(info.code, info.name, info.department.code, info.lat, info.lon, True), notes
     assert query.lat is not None and query.lon is not None
-    nearest = store.nearest(query.lat, query.lon, [K.COMMUNE], k=1)
-    if not nearest or nearest[0].distance_km > 50:
+    nearest = read_model(store).commune_of(query.lat, query.lon)
+    node = None if nearest is None or nearest[1] > 50 else store.get_node(K.COMMUNE, nearest[0])
+    if node is None:
         raise InvalidInput("lieu de vie", "ce point n'est pas en France (aucune commune à moins de 50 km).")
-    node = nearest[0].node
     return (
         PersonPlace(node.key, str(node.props["name"]), str(node.props["department"]), query.lat, query.lon, False),
         notes,
@@ -546,12 +547,13 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
 
     Raises InvalidInput / UnknownCode on bad input; writes nothing."""
     needs = _validate(query)
-    table = territory_table(store)
+    model = read_model(store)
+    table = model.territories
     place, notes = _place(store, query, table)
     person_erhr = table.erhr_of_department.get(place.department, "")
     qualification = qualify(needs.deficiencies)
     kinds = frozenset(query.kinds) if query.kinds is not None else LOCAL_KINDS
-    idx = store.competence_index()
+    idx = model.competence
     # Scored over the latitude band that can hold the radius (a slice of the index).
     scored = _score_all(idx, needs, query.age, kinds, idx.band(place.lat, query.radius_km))
     inside_pos, inside_dist = _within(scored, place.lat, place.lon, query.radius_km)
@@ -641,14 +643,14 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # once per index state: they are not in the index of local resources).
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
-        comp = _explain(_links_of(store, idx, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props)
+        comp = _explain(_links_of(store, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props)
         cand = _national_candidate(erhr_node, comp, needs, place, place.department)
         cand.basis = Basis.TERRITORIAL
         matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, table, person_erhr))
     for code in qualification.cnrhr:
         cnrhr = store.get_node(K.CNRHR, code)
         if cnrhr is not None:
-            comp = _explain(_links_of(store, idx, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props)
+            comp = _explain(_links_of(store, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props)
             cand = _national_candidate(cnrhr, comp, needs, place, None)
             matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr))
 
@@ -702,7 +704,7 @@ def competent_resources(
     deficiency separately), with the same rules as ``find_resources``."""
     codes = normalise_deficiencies(deficiencies)
     needs = _Needs(codes, frozenset(), frozenset(), combination_key(list(codes)))
-    scored = _score_all(store.competence_index(), needs, age, frozenset(kinds))
+    scored = _score_all(read_model(store).competence, needs, age, frozenset(kinds))
     full = np.flatnonzero(scored.candidate & (scored.tier <= 1))
     return {scored.index.refs[p]: _BASIS[int(scored.tier[p])] for p in full}
 
@@ -926,16 +928,16 @@ def _explain(
     return comp
 
 
-def _links_of(store: GraphStore, idx: CompetenceIndex, ref: NodeRef) -> tuple[Link, ...]:
+def _links_of(store: GraphStore, ref: NodeRef) -> tuple[Link, ...]:
     """The competence links of a node outside the index (an ERHR, a CNRHR),
-    read once per index state, in the index's order."""
+    read once per store revision, in the index's order."""
 
     def read() -> tuple[Link, ...]:
         edges = store.edges_from([ref], [R.HAS_EXPERTISE, R.ACCEPTS])[ref]
         links = [(e.type, e.target, e.props) for e in edges]
         return tuple(sorted(links, key=link_order))
 
-    return idx.cached(("links of", ref), read)  # type: ignore[no-any-return]
+    return read_model(store).cached(("links of", ref), read)  # type: ignore[no-any-return]
 
 
 def _national_candidate(

@@ -22,8 +22,8 @@ import networkx as nx
 
 from graph.errors import UnknownCode
 from graph.model import RESOURCE_KINDS, NodeKind, NodeRef, RelType
+from graph.readmodel import read_model
 from graph.store import GraphStore
-from graph.territories import TerritoryTable
 
 __all__ = ["Hub", "Bridge", "NetworkInsights", "cooperation_graph", "network_insights"]
 
@@ -95,7 +95,7 @@ def cooperation_graph(store: GraphStore) -> nx.Graph:
 
 def network_insights(store: GraphStore, territory: str, *, top: int = 10) -> NetworkInsights:
     """Cooperation insights for one ERHR territory (its code, e.g. ``NA``)."""
-    table = TerritoryTable(store)
+    table = read_model(store).territories
     code = territory.strip().upper()
     if code not in table.erhr:
         raise UnknownCode("d'ERHR", territory, f"Codes connus : {', '.join(sorted(table.erhr))}.")

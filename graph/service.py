@@ -16,6 +16,7 @@ from graph import matching, network
 from graph.access import Permission, Principal, audit
 from graph.errors import InvalidInput, NotFound
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
+from graph.readmodel import read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
 from graph.vocabulary import CONDITIONS, normalise_conditions
@@ -80,15 +81,15 @@ def _protect(store: GraphStore, principal: Principal, result: cov.CoverageResult
 
 def coverage(store: GraphStore, principal: Principal, deficiencies: Iterable[str], **options: object) -> cov.CoverageResult:
     principal.require(Permission.AGGREGATES)
-    table = TerritoryTable(store)
-    result = cov.coverage(store, deficiencies, table=table, **options)  # type: ignore[arg-type]
+    table = read_model(store).territories
+    result = cov.coverage(store, deficiencies, **options)  # type: ignore[arg-type]
     audit(store, principal, "aggregate:coverage", count=sum(o for o, _ in result.demand_by_department.values()))
     return _protect(store, principal, result, table)
 
 
 def gaps(store: GraphStore, principal: Principal, **options: object) -> cov.GapMatrix:
     principal.require(Permission.AGGREGATES)
-    table = TerritoryTable(store)
+    table = read_model(store).territories
     audit(store, principal, "aggregate:gaps")
     return cov.gaps(store, protect=lambda r: _protect(store, principal, r, table), **options)  # type: ignore[arg-type]
 
@@ -97,7 +98,7 @@ def what_if(
     store: GraphStore, principal: Principal, deficiencies: Iterable[str], additions: Sequence[cov.Addition], **options: object
 ) -> tuple[cov.CoverageResult, cov.CoverageResult, tuple[cov.TerritoryDelta, ...]]:
     principal.require(Permission.AGGREGATES)
-    table = TerritoryTable(store)
+    table = read_model(store).territories
     before, after, _ = cov.what_if(store, deficiencies, additions, **options)  # type: ignore[arg-type]
     audit(store, principal, "aggregate:what_if")
     before, after = _protect(store, principal, before, table), _protect(store, principal, after, table)
@@ -272,7 +273,7 @@ def list_resources(
     principal.require(Permission.DIRECTORY)
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"taille de page entre 1 et {MAX_PAGE}.")
-    table = TerritoryTable(store)
+    table = read_model(store).territories
     kinds = [kind] if kind is not None else list(DIRECTORY_KINDS)
     wanted_targets = [NodeRef(K.DEFICIENCY, deficiency)] if deficiency else []
     wanted_targets += [NodeRef(K.SKILL, skill)] if skill else []
@@ -292,7 +293,7 @@ def list_resources(
     for k in kinds:
         nodes = [n for n in store.nodes(k) if allowed is None or n.ref in allowed]
         if erhr:
-            idx = store.competence_index()  # professionals: their workplace's department
+            idx = read_model(store).competence  # professionals: their workplace's department
 
             def department(n: Node) -> str:
                 return idx.department_of(n.ref) or str(n.props.get("department", ""))
@@ -311,7 +312,7 @@ def get_resource(store: GraphStore, principal: Principal, kind: NodeKind, key: s
     node = store.get_node(kind, key)
     if node is None:
         raise NotFound(f"Ressource introuvable : {key}.")
-    return _resource_view(store, node, TerritoryTable(store), with_links=True)
+    return _resource_view(store, node, read_model(store).territories, with_links=True)
 
 
 def set_expertise(

@@ -1,25 +1,43 @@
 """The ``GraphStore`` protocol: what every backend offers the domain services.
 
-Domain services (vocabulary loading, matching, coverage, access rules) are
-written once against this protocol. Backend records (networkx attribute dicts,
-Neo4j records) never leave a store: it returns :mod:`graph.model` types.
+Plain reads, atomic writes and ``revision()``; nothing else. Domain services
+(vocabulary loading, matching, coverage, access rules) are written once against
+it, and what they read per query comes from :mod:`graph.readmodel`, built from
+these plain reads and rebuilt when the revision changes. Backend records
+(networkx attribute dicts, Neo4j records) never leave a store: it returns
+:mod:`graph.model` types.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from graph.competence import CompetenceIndex
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 
-__all__ = ["GraphStore", "WriteSummary", "Located", "merge_props", "upsert_outcome", "INDEX_NEUTRAL_KINDS"]
+__all__ = ["GraphStore", "WriteSummary", "merge_props", "upsert_outcome", "REVISION_NEUTRAL_KINDS", "gc_paused"]
 
-#: Node kinds whose writes leave the derived read models (competence and
-#: spatial indexes, territory table) as they are: a store keeps its indexes
-#: across audit entries and key changes.
-INDEX_NEUTRAL_KINDS = frozenset({NodeKind.AUDIT_ENTRY, NodeKind.API_KEY, NodeKind.IMPORT_RUN})
+#: Node kinds that record the service's own life (the audit log, API keys, the
+#: import journal), not the network: writing only these leaves
+#: ``GraphStore.revision()`` as it is, so the read models survive them.
+REVISION_NEUTRAL_KINDS = frozenset({NodeKind.AUDIT_ENTRY, NodeKind.API_KEY, NodeKind.IMPORT_RUN})
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Bulk building: hundreds of thousands of new containers would trigger many
+    full collections of the cyclic garbage collector (each walking the whole,
+    growing heap) while nothing being built can be garbage yet."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def merge_props(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,14 +79,6 @@ class WriteSummary:
     @property
     def changed(self) -> int:
         return self.nodes_created + self.nodes_updated + self.edges_created + self.edges_updated
-
-
-@dataclass(frozen=True, slots=True)
-class Located:
-    """A node found by a spatial query, with its great-circle distance (km)."""
-
-    node: Node
-    distance_km: float
 
 
 @runtime_checkable
@@ -119,30 +129,11 @@ class GraphStore(Protocol):
 
     def communes_by_postcode(self, postcode: str) -> list[Node]: ...
 
-    def nearest(
-        self,
-        lat: float,
-        lon: float,
-        kinds: Iterable[NodeKind],
-        *,
-        radius_km: float | None = None,
-        k: int | None = None,
-        keys: Iterable[str] | None = None,
-    ) -> list[Located]:
-        """Located nodes of these kinds, nearest first, by great-circle distance.
-
-        ``radius_km`` bounds the distance, ``k`` the count (at least one of them
-        must be given); ``keys`` restricts the candidates to these keys. Uses a
-        spatial index: never scans every node."""
-        ...
-
-    def locations(self, refs: Iterable[NodeRef]) -> dict[NodeRef, tuple[float, float]]:
-        """(lat, lon) of each node that has one (a professional: its workplace's), one trip."""
-        ...
-
-    def competence_index(self) -> CompetenceIndex:
-        """Located local resources and their HAS_EXPERTISE / ACCEPTS links as
-        columns (see :mod:`graph.competence`); a store keeps it until it writes."""
+    def revision(self) -> int:
+        """A number that changes whenever a write (of this process or, within
+        about a second, of another one over the same data) may change what the
+        read models are built from; writes of ``REVISION_NEUTRAL_KINDS`` only
+        leave it as it is."""
         ...
 
     def count_nodes(self) -> dict[NodeKind, int]: ...

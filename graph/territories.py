@@ -1,8 +1,9 @@
 """Territories: regions, departments, communes and the ERHR that covers each.
 
-The territory tables are small (18 regions, 101 departments, 13 ERHR); they are
-read from the store in one pass per call, so an edited ERHR file takes effect
-as soon as it is re-imported.
+The territory tables are small (18 regions, 101 departments, 13 ERHR). The
+current one is ``graph.readmodel.read_model(store).territories``, rebuilt when
+the store's revision changes, so an edited ERHR file takes effect as soon as it
+is re-imported.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ __all__ = [
     "resolve_commune",
     "search_communes",
     "fold_name",
-    "territory_table",
 ]
 
 
@@ -113,15 +113,6 @@ _KIND_LABEL = {
 
 def _territory(kind: TerritoryKind, node: Node) -> Territory:
     return Territory(kind, node.key, str(node.props.get("name", node.key)), int(node.props.get("population", 0)))
-
-
-def territory_table(store: GraphStore) -> TerritoryTable:
-    """The territory table of the store's current state (kept until its next write)."""
-    derived = store.competence_index().derived
-    table = derived.get("territories")
-    if table is None:
-        table = derived["territories"] = TerritoryTable(store)
-    return table  # type: ignore[no-any-return]
 
 
 def territories(store: GraphStore, kind: TerritoryKind) -> list[Territory]:

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from graph.conditions import Condition, condition_table, resolve_condition, search_conditions
-
 from graph.errors import InvalidInput, UnknownCode
 from graph.model import combination_key
 

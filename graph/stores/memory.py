@@ -22,25 +22,19 @@ last ``_KEEP_CHANGES`` entries; a process further behind reloads everything.
 
 from __future__ import annotations
 
-import gc
 import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import numpy as np
 import orjson
-from scipy.spatial import cKDTree
 
-from graph.competence import CompetenceIndex, build_competence_index
 from graph.errors import StoreError, StoreUnavailable
-from graph.geo import chord_for_km, haversine_km_many, to_unit_xyz
 from graph.model import (
     Edge,
     Node,
@@ -51,7 +45,7 @@ from graph.model import (
     validate_edge,
     validate_node,
 )
-from graph.store import INDEX_NEUTRAL_KINDS, Located, WriteSummary, merge_props, upsert_outcome
+from graph.store import REVISION_NEUTRAL_KINDS, WriteSummary, gc_paused, merge_props, upsert_outcome
 
 __all__ = ["MemoryStore", "DB_FILENAME", "sqlite_check", "sqlite_backup"]
 
@@ -107,31 +101,6 @@ def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
 
 
 _EdgeId = tuple[RelType, NodeRef, NodeRef, str]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Bulk building: hundreds of thousands of new containers would trigger many
-    full collections of the cyclic garbage collector (each walking the whole,
-    growing heap) while nothing being built can be garbage yet."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-class _SpatialIndex:
-    """Located nodes of one kind: key order, coordinates and a k-d tree."""
-
-    def __init__(self, keys: list[str], lats: list[float], lons: list[float]) -> None:
-        self.keys = np.array(keys, dtype=object)
-        self.position = {k: i for i, k in enumerate(keys)}
-        self.lats = np.array(lats, dtype=np.float64)
-        self.lons = np.array(lons, dtype=np.float64)
-        self.tree = cKDTree(to_unit_xyz(self.lats, self.lons)) if keys else None
 
 
 def sqlite_check(path: Path, *, quick: bool = False) -> list[str]:
@@ -204,8 +173,7 @@ class MemoryStore:
         self._by_kind: dict[NodeKind, dict[str, dict[str, Any]]] = defaultdict(dict)
         self._edge_counts: Counter[RelType] = Counter()
         self._postcodes: dict[str, set[str]] = defaultdict(set)
-        self._spatial: dict[NodeKind, _SpatialIndex] = {}
-        self._competence: CompetenceIndex | None = None
+        self._revision = 0  # bumped by every write that is not revision-neutral (ours or another process's)
         self._load()
 
     # -- loading -----------------------------------------------------------
@@ -229,11 +197,10 @@ class MemoryStore:
         self._invalidate()
 
     def _invalidate(self) -> None:
-        self._spatial.clear()
-        self._competence = None
+        self._revision += 1
 
     def _load_rows(self) -> None:
-        with _gc_paused():
+        with gc_paused():
             self._load_rows_unmanaged()
 
     def _load_rows_unmanaged(self) -> None:
@@ -341,7 +308,7 @@ class MemoryStore:
                     self._apply_edge(eid, props)
                 elif self._graph.has_edge(eid[1], eid[2], key=(eid[0], eid[3])):
                     self._remove_edge(eid)
-            if edge_rows or any(ref.kind not in INDEX_NEUTRAL_KINDS for ref, _ in node_rows):
+            if edge_rows or any(ref.kind not in REVISION_NEUTRAL_KINDS for ref, _ in node_rows):
                 self._invalidate()
             self._seq = rows[-1][0]
 
@@ -425,7 +392,7 @@ class MemoryStore:
                     self._apply_node(ref, props)
                 for eid, props in pending_edges.items():
                     self._apply_edge(eid, props)
-                if pending_edges or any(ref.kind not in INDEX_NEUTRAL_KINDS for ref in pending_nodes):
+                if pending_edges or any(ref.kind not in REVISION_NEUTRAL_KINDS for ref in pending_nodes):
                     self._invalidate()
         return WriteSummary(**counts)
 
@@ -524,144 +491,9 @@ class MemoryStore:
             keys = sorted(self._postcodes.get(postcode, ()))
         return list(self.get_nodes(NodeKind.COMMUNE, keys).values())
 
-    def _location(self, ref: NodeRef, props: dict[str, Any]) -> tuple[float, float] | None:
-        if "lat" in props and "lon" in props:
-            return float(props["lat"]), float(props["lon"])
-        if ref.kind is NodeKind.PROFESSIONAL:  # located where they work
-            for _, site, (rel, _k) in self._graph.out_edges(ref, keys=True):
-                if rel is RelType.WORKS_AT:
-                    site_props = self._graph.nodes[site]["props"]
-                    if "lat" in site_props and "lon" in site_props:
-                        return float(site_props["lat"]), float(site_props["lon"])
-        return None
-
-    def _index(self, kind: NodeKind) -> _SpatialIndex:
-        index = self._spatial.get(kind)
-        if index is None:
-            keys, lats, lons = [], [], []
-            for key in sorted(self._by_kind[kind]):
-                loc = self._location(NodeRef(kind, key), self._by_kind[kind][key])
-                if loc is not None:
-                    keys.append(key)
-                    lats.append(loc[0])
-                    lons.append(loc[1])
-            index = self._spatial[kind] = _SpatialIndex(keys, lats, lons)
-        return index
-
-    def nearest(
-        self,
-        lat: float,
-        lon: float,
-        kinds: Iterable[NodeKind],
-        *,
-        radius_km: float | None = None,
-        k: int | None = None,
-        keys: Iterable[str] | None = None,
-    ) -> list[Located]:
-        if radius_km is None and k is None:
-            raise ValueError("nearest() needs radius_km or k")
+    def revision(self) -> int:
         self._refresh()
-        wanted = None if keys is None else set(keys)
-        found: list[tuple[float, NodeKind, str]] = []
-        with self._lock:
-            for kind in kinds:
-                index = self._index(kind)
-                if index.tree is None:
-                    continue
-                if wanted is not None:
-                    positions = np.array(
-                        sorted(index.position[key] for key in wanted if key in index.position),
-                        dtype=np.int64,
-                    )
-                    if positions.size == 0:
-                        continue
-                    dist = haversine_km_many(lat, lon, index.lats[positions], index.lons[positions])
-                    if radius_km is not None:
-                        keep = dist <= radius_km
-                        positions, dist = positions[keep], dist[keep]
-                    if k is not None and positions.size > k:
-                        part = np.argpartition(dist, k - 1)[:k]
-                        positions, dist = positions[part], dist[part]
-                else:
-                    point = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
-                    bound = chord_for_km(radius_km) if radius_km is not None else np.inf
-                    if k is not None:
-                        count = min(k, len(index.keys))
-                        chords, idx = index.tree.query(point, k=count, distance_upper_bound=bound * (1 + 1e-9))
-                        chords, idx = np.atleast_1d(chords), np.atleast_1d(idx)
-                        ok = np.isfinite(chords)
-                        positions = idx[ok].astype(np.int64)
-                    else:
-                        positions = np.array(
-                            index.tree.query_ball_point(point, r=bound * (1 + 1e-9)), dtype=np.int64
-                        )
-                    if positions.size == 0:
-                        continue
-                    dist = haversine_km_many(lat, lon, index.lats[positions], index.lons[positions])
-                    if radius_km is not None:
-                        keep = dist <= radius_km
-                        positions, dist = positions[keep], dist[keep]
-                found.extend(
-                    (float(d), kind, str(index.keys[p])) for d, p in zip(dist, positions, strict=True)
-                )
-            found.sort(key=lambda item: (item[0], item[1].value, item[2]))
-            if k is not None:
-                found = found[:k]
-            return [
-                Located(Node(kind, key, dict(self._by_kind[kind][key])), round(d, 3))
-                for d, kind, key in found
-            ]
-
-    def locations(self, refs: Iterable[NodeRef]) -> dict[NodeRef, tuple[float, float]]:
-        self._refresh()
-        found: dict[NodeRef, tuple[float, float]] = {}
-        with self._lock:
-            for ref in refs:
-                props = self._by_kind[ref.kind].get(ref.key)
-                if props is not None and (loc := self._location(ref, props)) is not None:
-                    found[ref] = loc
-        return found
-
-    def competence_index(self) -> CompetenceIndex:
-        self._refresh()
-        with self._lock:
-            if self._competence is None:
-                with _gc_paused():
-                    self._competence = self._build_competence_index()
-            return self._competence
-
-    def _build_competence_index(self) -> CompetenceIndex:
-        """With the lock held: the located local resources, their links, their
-        departments and the situations' demand, read from the graph."""
-        resources, links, departments = [], [], {}
-        workplace: dict[NodeRef, str] = {}
-        for kind in (NodeKind.ESTABLISHMENT, NodeKind.PROFESSIONAL, NodeKind.RESOURCE_POLE):
-            for key, props in self._by_kind[kind].items():
-                ref = NodeRef(kind, key)
-                loc = self._location(ref, props)
-                if loc is None:
-                    continue
-                resources.append((ref, loc[0], loc[1], props))
-                for _, target, (rel, _k), p in self._graph.out_edges(ref, keys=True, data="props"):
-                    if rel in (RelType.HAS_EXPERTISE, RelType.ACCEPTS):
-                        links.append((ref, rel, target, p))
-                    elif rel is RelType.WORKS_AT and "department" not in props:
-                        site = self._by_kind[target.kind].get(target.key, {})
-                        if "department" in site and (ref not in workplace or target.key < workplace[ref]):
-                            workplace[ref] = target.key
-                            departments[ref] = str(site["department"])
-        situations = []
-        for key, props in self._by_kind[NodeKind.SITUATION].items():
-            ref = NodeRef(NodeKind.SITUATION, key)
-            combination = commune = None
-            for _, target, (rel, _k) in self._graph.out_edges(ref, keys=True):
-                if rel is RelType.PRESENTS:
-                    combination = target.key
-                elif rel is RelType.LIVES_IN:
-                    commune = target.key
-            if combination and commune:
-                situations.append((combination, commune, props.get("status", "open") == "open"))
-        return build_competence_index(resources, links, departments=departments, situations=situations)
+        return self._revision
 
     def count_nodes(self) -> dict[NodeKind, int]:
         self._refresh()

@@ -6,7 +6,8 @@ Layout in Neo4j
     (a namespace: empty in production, one per test run), ``kind``, ``key``,
     its scalar properties (readable in Neo4j Browser), ``_json`` (the exact
     properties, for a lossless round trip) and ``location`` (a WGS-84 point,
-    under a point index) when it has ``lat``/``lon``. Relationships carry
+    under a point index, for Cypher users: the service itself reads positions
+    through :mod:`graph.readmodel`) when it has ``lat``/``lon``. Relationships carry
     ``ekey`` (identity among parallel relationships), scalar properties and
     ``_json``.
 
@@ -31,9 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from graph.competence import CompetenceIndex, build_competence_index
 from graph.errors import StoreError, StoreUnavailable
-from graph.geo import haversine_km
 from graph.model import (
     Edge,
     Node,
@@ -45,7 +44,7 @@ from graph.model import (
     validate_node,
 )
 from graph.settings import Settings
-from graph.store import INDEX_NEUTRAL_KINDS, Located, WriteSummary, merge_props, upsert_outcome
+from graph.store import REVISION_NEUTRAL_KINDS, WriteSummary, merge_props, upsert_outcome
 
 __all__ = ["Neo4jStore", "cypher_catalogue"]
 
@@ -64,11 +63,20 @@ READ_NODES_CYPHER = """
 MATCH (n:DihrNode) WHERE n.uid IN $uids
 RETURN n.uid AS uid, n._json AS json
 """
-# Both labels in the MERGE pattern (a node's kind never changes): Neo4j 5 and
-# ArcadeDB both accept it, where ArcadeDB refuses adding a label with SET.
-_UPSERT_NODES_TEMPLATE = """
+# A batch knows which of its nodes exist (it read them under the namespace
+# lock, see BUMP_REVISION_CYPHER): new ones are CREATEd with both labels, stored
+# ones are found by uid. (MERGE on two labels is refused by neither server, but
+# ArcadeDB then scans the kind instead of using the uid index: an import slowed
+# down with every node already stored; ArcadeDB refuses adding a label with SET.)
+_CREATE_NODES_TEMPLATE = """
 UNWIND $rows AS row
-MERGE (n:{label}:DihrNode {{uid: row.uid}})
+CREATE (n:{label}:DihrNode)
+SET n = row.fields
+RETURN count(n) AS written
+"""
+UPDATE_NODES_CYPHER = """
+UNWIND $rows AS row
+MATCH (n:DihrNode {uid: row.uid})
 SET n = row.fields
 RETURN count(n) AS written
 """
@@ -78,11 +86,17 @@ MATCH (s:DihrNode {uid: row.source})-[r]->(t:DihrNode {uid: row.target})
 WHERE type(r) = row.type AND r.ekey = row.ekey
 RETURN row.id AS id, r._json AS json
 """
-_UPSERT_EDGES_TEMPLATE = """
+_CREATE_EDGES_TEMPLATE = """
 UNWIND $rows AS row
 MATCH (s:DihrNode {{uid: row.source}})
 MATCH (t:DihrNode {{uid: row.target}})
-MERGE (s)-[r:{type} {{ekey: row.ekey}}]->(t)
+CREATE (s)-[r:{type}]->(t)
+SET r = row.fields
+RETURN count(r) AS written
+"""
+_UPDATE_EDGES_TEMPLATE = """
+UNWIND $rows AS row
+MATCH (s:DihrNode {{uid: row.source}})-[r:{type} {{ekey: row.ekey}}]->(t:DihrNode {{uid: row.target}})
 SET r = row.fields
 RETURN count(r) AS written
 """
@@ -119,67 +133,6 @@ WHERE $postcode IN n.postcodes
 RETURN n.key AS key, n._json AS json
 ORDER BY key
 """
-# Candidates within a radius (metres, slightly widened: the exact great-circle
-# distance is computed in Python with the same formula as the embedded store).
-NEAREST_RADIUS_CYPHER = """
-MATCH (n:DihrNode)
-WHERE point.distance(n.location, $point) <= $radius_m
-  AND n.ns = $ns AND n.kind IN $kinds AND ($keys IS NULL OR n.key IN $keys)
-RETURN n.kind AS kind, n.key AS key, n._json AS json, n.location AS location
-UNION ALL
-MATCH (n:Professional {ns: $ns})-[:WORKS_AT]->(w:DihrNode)
-WHERE 'Professional' IN $kinds AND n.location IS NULL
-  AND point.distance(w.location, $point) <= $radius_m AND ($keys IS NULL OR n.key IN $keys)
-RETURN n.kind AS kind, n.key AS key, n._json AS json, w.location AS location
-"""
-NEAREST_K_CYPHER = """
-CALL () {
-  MATCH (n:DihrNode)
-  WHERE n.ns = $ns AND n.kind IN $kinds AND n.location IS NOT NULL AND ($keys IS NULL OR n.key IN $keys)
-  RETURN n, n.location AS location
-  UNION ALL
-  MATCH (n:Professional {ns: $ns})-[:WORKS_AT]->(w:DihrNode)
-  WHERE 'Professional' IN $kinds AND n.location IS NULL AND w.location IS NOT NULL
-    AND ($keys IS NULL OR n.key IN $keys)
-  RETURN n, w.location AS location
-}
-WITH n, location, point.distance(location, $point) AS meters
-ORDER BY meters, n.key
-LIMIT $k
-RETURN n.kind AS kind, n.key AS key, n._json AS json, location
-"""
-LOCATIONS_CYPHER = """
-UNWIND $uids AS uid
-MATCH (n:DihrNode {uid: uid})
-OPTIONAL MATCH (n)-[:WORKS_AT]->(w:DihrNode)
-WITH n, coalesce(n.location, min(w.location)) AS location
-WHERE location IS NOT NULL
-RETURN n.uid AS uid, location
-"""
-RESOURCES_CYPHER = """
-MATCH (n:DihrNode)
-WHERE n.ns = $ns AND n.kind IN ['Establishment', 'Professional', 'ResourcePole']
-OPTIONAL MATCH (n)-[:WORKS_AT]->(w:DihrNode)
-WITH n, coalesce(n.location, min(w.location)) AS location
-WHERE location IS NOT NULL
-RETURN n.uid AS uid, n._json AS json, location
-"""
-RESOURCE_DEPARTMENTS_CYPHER = """
-MATCH (p:Professional {ns: $ns})-[:WORKS_AT]->(w:DihrNode)
-WHERE p.department IS NULL AND w.department IS NOT NULL
-WITH p, w ORDER BY w.key
-RETURN p.uid AS uid, collect(w.department)[0] AS department
-"""
-SITUATION_DEMAND_CYPHER = """
-MATCH (s:Situation {ns: $ns})-[:PRESENTS]->(c:Combination)
-MATCH (s)-[:LIVES_IN]->(m:Commune)
-RETURN c.key AS combination, m.key AS commune, coalesce(s.status, 'open') = 'open' AS is_open
-"""
-COMPETENCE_LINKS_CYPHER = """
-MATCH (s:DihrNode {ns: $ns})-[r:HAS_EXPERTISE|ACCEPTS]->(t:DihrNode)
-WHERE s.kind IN ['Establishment', 'Professional', 'ResourcePole']
-RETURN s.uid AS source, type(r) AS type, t.uid AS target, r._json AS json
-"""
 COUNT_NODES_CYPHER = """
 MATCH (n:DihrNode {ns: $ns})
 RETURN n.kind AS kind, count(*) AS total
@@ -194,13 +147,22 @@ DETACH DELETE n
 """
 
 _REVISION_EVERY_S = 1.0
+_RACE_RETRIES = 5
 
-#: The namespace's revision: bumped by every write that changes what the
-#: competence index is built from, so that every process (web workers) knows
-#: when its cached index is out of date.
+#: The namespace's revision: bumped by every write that is not revision-neutral
+#: (``graph.store.REVISION_NEUTRAL_KINDS``), so that every process (web workers,
+#: other app servers) knows when its read models are out of date. Written first
+#: in every batch (revision-neutral ones touch it with LOCK_NAMESPACE_CYPHER), it
+#: also serialises the namespace's writers: a batch reads what exists after the
+#: batch before it committed (Neo4j holds the node's write lock until commit;
+#: ArcadeDB's optimistic transactions retry on the conflict).
 BUMP_REVISION_CYPHER = """
 MERGE (r:DihrRevision {ns: $ns})
 SET r.value = coalesce(r.value, 0) + 1
+"""
+LOCK_NAMESPACE_CYPHER = """
+MERGE (r:DihrRevision {ns: $ns})
+SET r.writes = coalesce(r.writes, 0) + 1
 """
 
 REVISION_CYPHER = """
@@ -218,12 +180,16 @@ def _schema_key_cypher(kind: NodeKind) -> str:
     return _SCHEMA_KEY_TEMPLATE.format(label=NodeKind(kind).value)
 
 
-def _upsert_nodes_cypher(kind: NodeKind) -> str:
-    return _UPSERT_NODES_TEMPLATE.format(label=NodeKind(kind).value)
+def _create_nodes_cypher(kind: NodeKind) -> str:
+    return _CREATE_NODES_TEMPLATE.format(label=NodeKind(kind).value)
 
 
-def _upsert_edges_cypher(rel: RelType) -> str:
-    return _UPSERT_EDGES_TEMPLATE.format(type=RelType(rel).value)
+def _create_edges_cypher(rel: RelType) -> str:
+    return _CREATE_EDGES_TEMPLATE.format(type=RelType(rel).value)
+
+
+def _update_edges_cypher(rel: RelType) -> str:
+    return _UPDATE_EDGES_TEMPLATE.format(type=RelType(rel).value)
 
 
 def _delete_edges_cypher(rel: RelType) -> str:
@@ -243,29 +209,25 @@ def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
         "INDEX_TYPES_CYPHER": (INDEX_TYPES_CYPHER, ()),
         "READ_NODES_CYPHER": (READ_NODES_CYPHER, ("uids",)),
         "READ_EDGES_CYPHER": (READ_EDGES_CYPHER, ("rows",)),
+        "UPDATE_NODES_CYPHER": (UPDATE_NODES_CYPHER, ("rows",)),
         "NODES_OF_KIND_CYPHER": (NODES_OF_KIND_CYPHER, ("ns", "kind")),
         "EDGES_FROM_CYPHER": (EDGES_FROM_CYPHER, ("uids", "types")),
         "EDGES_TO_CYPHER": (EDGES_TO_CYPHER, ("uids", "types")),
         "COMMUNES_BY_POSTCODE_CYPHER": (COMMUNES_BY_POSTCODE_CYPHER, ("ns", "postcode")),
-        "NEAREST_RADIUS_CYPHER": (NEAREST_RADIUS_CYPHER, ("ns", "kinds", "keys", "point", "radius_m")),
-        "NEAREST_K_CYPHER": (NEAREST_K_CYPHER, ("ns", "kinds", "keys", "point", "k")),
-        "LOCATIONS_CYPHER": (LOCATIONS_CYPHER, ("uids",)),
-        "RESOURCES_CYPHER": (RESOURCES_CYPHER, ("ns",)),
-        "COMPETENCE_LINKS_CYPHER": (COMPETENCE_LINKS_CYPHER, ("ns",)),
-        "RESOURCE_DEPARTMENTS_CYPHER": (RESOURCE_DEPARTMENTS_CYPHER, ("ns",)),
-        "SITUATION_DEMAND_CYPHER": (SITUATION_DEMAND_CYPHER, ("ns",)),
         "COUNT_NODES_CYPHER": (COUNT_NODES_CYPHER, ("ns",)),
         "COUNT_EDGES_CYPHER": (COUNT_EDGES_CYPHER, ("ns",)),
         "DROP_NAMESPACE_CYPHER": (DROP_NAMESPACE_CYPHER, ("ns",)),
         "BUMP_REVISION_CYPHER": (BUMP_REVISION_CYPHER, ("ns",)),
+        "LOCK_NAMESPACE_CYPHER": (LOCK_NAMESPACE_CYPHER, ("ns",)),
         "REVISION_CYPHER": (REVISION_CYPHER, ("ns",)),
         "DROP_REVISION_CYPHER": (DROP_REVISION_CYPHER, ("ns",)),
     }
     for kind in NodeKind:
         catalogue[f"SCHEMA_KEY_CYPHER[{kind.value}]"] = (_schema_key_cypher(kind), ())
-        catalogue[f"UPSERT_NODES_CYPHER[{kind.value}]"] = (_upsert_nodes_cypher(kind), ("rows",))
+        catalogue[f"CREATE_NODES_CYPHER[{kind.value}]"] = (_create_nodes_cypher(kind), ("rows",))
     for rel in RelType:
-        catalogue[f"UPSERT_EDGES_CYPHER[{rel.value}]"] = (_upsert_edges_cypher(rel), ("rows",))
+        catalogue[f"CREATE_EDGES_CYPHER[{rel.value}]"] = (_create_edges_cypher(rel), ("rows",))
+        catalogue[f"UPDATE_EDGES_CYPHER[{rel.value}]"] = (_update_edges_cypher(rel), ("rows",))
         catalogue[f"DELETE_EDGES_CYPHER[{rel.value}]"] = (_delete_edges_cypher(rel), ("rows",))
         catalogue[f"EDGES_OF_TYPE_CYPHER[{rel.value}]"] = (_edges_of_type_cypher(rel), ("ns",))
     return catalogue
@@ -293,9 +255,8 @@ class Neo4jStore:
         self._database = database
         self._ns = namespace
         self._batch = batch_size
-        self._competence: CompetenceIndex | None = None
-        self._revision: int | None = None  # the namespace revision the index was built at
-        self._checked = 0.0  # when the revision was last read
+        self._revision: int | None = None  # the namespace revision last read (None: read it again)
+        self._checked = 0.0  # when it was read
 
     # -- opening ----------------------------------------------------------------
     @classmethod
@@ -415,19 +376,37 @@ class Neo4jStore:
             raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
         from neo4j import exceptions as neo
 
-        indexed = bool(edge_list) or any(n.kind not in INDEX_NEUTRAL_KINDS for n in node_list)
-        if indexed:
-            self._competence = None
+        indexed = bool(edge_list) or any(n.kind not in REVISION_NEUTRAL_KINDS for n in node_list)
         try:
-            with self._session() as session:
-                counts = session.execute_write(self._upsert_work, node_list, edge_list, indexed)
+            counts = self._write_retrying_races(lambda tx: self._upsert_work(tx, node_list, edge_list, indexed))
         except SchemaError as err:
             raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
         except neo.ClientError as err:
             raise self._translate(err) from err
         except (neo.ServiceUnavailable, neo.SessionExpired) as err:
             raise StoreUnavailable("Serveur Neo4j injoignable : vérifiez DIHR_NEO4J_URI.") from err
+        finally:
+            if indexed:
+                self._revision = None  # our own write: seen by our next read at once
         return WriteSummary(**counts)
+
+    def _write_retrying_races(self, work: Any) -> Any:
+        """One managed write transaction (retried by the driver on transient
+        errors), also retried when another writer created the same node first:
+        on an optimistic server (ArcadeDB) two batches may both read a node as
+        missing; the loser's unique-uid violation is retried, reads the node
+        and updates it."""
+        from neo4j import exceptions as neo
+
+        for attempt in range(_RACE_RETRIES):
+            try:
+                with self._session() as session:
+                    return session.execute_write(work)
+            except neo.ClientError as err:
+                if not str(getattr(err, "code", "")).endswith("ConstraintValidationFailed") or attempt == _RACE_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _chunks(self, rows: list[Any]) -> Iterator[list[Any]]:
         for start in range(0, len(rows), self._batch):
@@ -435,8 +414,7 @@ class Neo4jStore:
 
     def _upsert_work(self, tx: Any, nodes: list[Node], edges: list[Edge], indexed: bool = True) -> Counter[str]:
         counts: Counter[str] = Counter()
-        if indexed:
-            tx.run(BUMP_REVISION_CYPHER, ns=self._ns).consume()
+        tx.run(BUMP_REVISION_CYPHER if indexed else LOCK_NAMESPACE_CYPHER, ns=self._ns).consume()
         pending: dict[NodeRef, dict[str, Any]] = {}
         stored: dict[NodeRef, dict[str, Any]] = {}
         refs = list(dict.fromkeys(n.ref for n in nodes))
@@ -449,12 +427,16 @@ class Neo4jStore:
             counts[upsert_outcome("nodes", old, new)] += 1
             if new != old:
                 pending[node.ref] = new
-        by_kind: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
+        new_by_kind: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
+        changed: list[dict[str, Any]] = []
         for ref, props in pending.items():
-            by_kind[ref.kind].append({"uid": self._uid(ref), "fields": self._node_fields(ref, props)})
-        for kind, rows in by_kind.items():
+            row = {"uid": self._uid(ref), "fields": self._node_fields(ref, props)}
+            (changed if ref in stored else new_by_kind[ref.kind]).append(row)
+        for kind, rows in new_by_kind.items():
             for chunk in self._chunks(rows):
-                tx.run(_upsert_nodes_cypher(kind), rows=chunk).consume()
+                tx.run(_create_nodes_cypher(kind), rows=chunk).consume()
+        for chunk in self._chunks(changed):
+            tx.run(UPDATE_NODES_CYPHER, rows=chunk).consume()
 
         identity = [(e.type, e.source, e.target, e.key) for e in edges]
         ids = list(dict.fromkeys(identity))
@@ -475,17 +457,18 @@ class Neo4jStore:
             counts[upsert_outcome("edges", old, new)] += 1
             if new != old:
                 pending_edges[i] = new
-        by_type: dict[RelType, list[dict[str, Any]]] = defaultdict(list)
+        by_type: dict[tuple[RelType, bool], list[dict[str, Any]]] = defaultdict(list)
         for i, props in pending_edges.items():
             rel, source, target, ekey = ids[i]
             fields = {k: v for k, v in props.items() if _scalar(v)}
             fields.update(ekey=ekey, _json=_dumps(props))
-            by_type[rel].append(
+            by_type[(rel, i in existing)].append(
                 {"source": self._uid(source), "target": self._uid(target), "ekey": ekey, "fields": fields}
             )
-        for rel, rows in by_type.items():
+        for (rel, stored_edge), rows in by_type.items():
+            cypher = _update_edges_cypher(rel) if stored_edge else _create_edges_cypher(rel)
             for chunk in self._chunks(rows):
-                written = tx.run(_upsert_edges_cypher(rel), rows=chunk).single()["written"]
+                written = tx.run(cypher, rows=chunk).single()["written"]
                 if written != len(chunk):
                     # Raising inside the unit of work rolls the whole batch back.
                     raise SchemaError(f"{rel.value} points to a missing node")
@@ -504,9 +487,11 @@ class Neo4jStore:
                     total += int(tx.run(_delete_edges_cypher(rel), rows=chunk).single()["deleted"])
             return total
 
-        self._competence = None
-        with self._session() as session:
-            return int(session.execute_write(work))
+        try:
+            with self._session() as session:
+                return int(session.execute_write(work))
+        finally:
+            self._revision = None
 
     # -- reads ------------------------------------------------------------------
     def get_node(self, kind: NodeKind, key: str) -> Node | None:
@@ -557,84 +542,14 @@ class Neo4jStore:
         records = self._read(COMMUNES_BY_POSTCODE_CYPHER, ns=self._ns, postcode=postcode)
         return [Node(NodeKind.COMMUNE, r["key"], json.loads(r["json"])) for r in records]
 
-    def nearest(
-        self,
-        lat: float,
-        lon: float,
-        kinds: Iterable[NodeKind],
-        *,
-        radius_km: float | None = None,
-        k: int | None = None,
-        keys: Iterable[str] | None = None,
-    ) -> list[Located]:
-        from neo4j.spatial import WGS84Point
-
-        if radius_km is None and k is None:
-            raise ValueError("nearest() needs radius_km or k")
-        params: dict[str, Any] = {
-            "ns": self._ns,
-            "kinds": [kind.value for kind in kinds],
-            "keys": None if keys is None else list(keys),
-            "point": WGS84Point((lon, lat)),
-        }
-        if radius_km is not None:
-            # Neo4j's own Earth radius differs slightly from ours: widen, then filter exactly.
-            records = self._read(NEAREST_RADIUS_CYPHER, radius_m=radius_km * 1000 * 1.005 + 1, **params)
-        else:
-            assert k is not None
-            records = self._read(NEAREST_K_CYPHER, k=k * 2 + 5, **params)
-        best: dict[tuple[str, str], tuple[float, Node]] = {}
-        for r in records:
-            location = r["location"]
-            distance = round(haversine_km(lat, lon, location.latitude, location.longitude), 3)
-            if radius_km is not None and distance > radius_km:
-                continue
-            ident = (r["kind"], r["key"])
-            if ident not in best or distance < best[ident][0]:
-                best[ident] = (distance, Node(NodeKind(r["kind"]), r["key"], json.loads(r["json"])))
-        ordered = sorted(best.values(), key=lambda item: (item[0], item[1].kind.value, item[1].key))
-        if k is not None:
-            ordered = ordered[:k]
-        return [Located(node, distance) for distance, node in ordered]
-
-    def locations(self, refs: Iterable[NodeRef]) -> dict[NodeRef, tuple[float, float]]:
-        found: dict[NodeRef, tuple[float, float]] = {}
-        for chunk in self._chunks([self._uid(r) for r in dict.fromkeys(refs)]):
-            for record in self._read(LOCATIONS_CYPHER, uids=chunk):
-                point = record["location"]
-                found[self._ref(record["uid"])] = (point.latitude, point.longitude)
-        return found
-
-    def competence_index(self) -> CompetenceIndex:
-        """Built from a few queries and kept while the namespace's revision stays
-        the same: this store's own writes drop it at once; another process's
-        writes are noticed within ``_REVISION_EVERY_S`` (one small read)."""
+    def revision(self) -> int:
+        """The namespace's revision: this store's own writes are seen at once,
+        another process's within ``_REVISION_EVERY_S`` (one small read)."""
         now = time.monotonic()
-        if self._competence is not None and now - self._checked >= _REVISION_EVERY_S:
-            self._checked = now
-            revision = int(self._read(REVISION_CYPHER, ns=self._ns)[0]["revision"])
-            if revision != self._revision:  # another process wrote
-                self._competence = None
-        if self._competence is None:
+        if self._revision is None or now - self._checked >= _REVISION_EVERY_S:
             self._checked = now
             self._revision = int(self._read(REVISION_CYPHER, ns=self._ns)[0]["revision"])
-            resources = [
-                (self._ref(r["uid"]), r["location"].latitude, r["location"].longitude, json.loads(r["json"]))
-                for r in self._read(RESOURCES_CYPHER, ns=self._ns)
-            ]
-            links = [
-                (self._ref(r["source"]), RelType(r["type"]), self._ref(r["target"]), json.loads(r["json"]))
-                for r in self._read(COMPETENCE_LINKS_CYPHER, ns=self._ns)
-            ]
-            departments = {
-                self._ref(r["uid"]): str(r["department"]) for r in self._read(RESOURCE_DEPARTMENTS_CYPHER, ns=self._ns)
-            }
-            situations = [
-                (r["combination"], r["commune"], bool(r["is_open"]))
-                for r in self._read(SITUATION_DEMAND_CYPHER, ns=self._ns)
-            ]
-            self._competence = build_competence_index(resources, links, departments=departments, situations=situations)
-        return self._competence
+        return self._revision
 
     def count_nodes(self) -> dict[NodeKind, int]:
         return {NodeKind(r["kind"]): int(r["total"]) for r in self._read(COUNT_NODES_CYPHER, ns=self._ns)}

@@ -65,7 +65,7 @@ def _cypher_names(path: Path) -> set[str]:
 def test_no_cypher_outside_the_catalogue():
     """A statement added anywhere must be in the catalogue the linter reads."""
     catalogued = {name.split("[")[0] for name in cypher_catalogue()}
-    templates = {"_SCHEMA_KEY_TEMPLATE", "_UPSERT_NODES_TEMPLATE", "_UPSERT_EDGES_TEMPLATE",
+    templates = {"_SCHEMA_KEY_TEMPLATE", "_CREATE_NODES_TEMPLATE", "_CREATE_EDGES_TEMPLATE", "_UPDATE_EDGES_TEMPLATE",
                  "_DELETE_EDGES_TEMPLATE", "_EDGES_OF_TYPE_TEMPLATE"}
     found: dict[str, set[str]] = {}
     for package in ("graph", "api", "importers", "maps"):
@@ -77,5 +77,5 @@ def test_no_cypher_outside_the_catalogue():
     stray = found.get("graph/stores/neo4j.py", set()) - catalogued - templates
     assert stray == set()
     # every template is reachable through a catalogued generated name
-    assert {"SCHEMA_KEY_CYPHER", "UPSERT_NODES_CYPHER", "UPSERT_EDGES_CYPHER", "DELETE_EDGES_CYPHER",
+    assert {"SCHEMA_KEY_CYPHER", "CREATE_NODES_CYPHER", "CREATE_EDGES_CYPHER", "UPDATE_EDGES_CYPHER", "DELETE_EDGES_CYPHER",
             "EDGES_OF_TYPE_CYPHER"} <= catalogued

@@ -1,6 +1,16 @@
 import pytest
 
-from graph.model import Edge, Node, NodeKind, NodeRef, RelType, SchemaError, combination_key, validate_edge, validate_node
+from graph.model import (
+    Edge,
+    Node,
+    NodeKind,
+    NodeRef,
+    RelType,
+    SchemaError,
+    combination_key,
+    validate_edge,
+    validate_node,
+)
 
 
 def test_combination_key_is_sorted_distinct_and_upper():

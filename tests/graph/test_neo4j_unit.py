@@ -14,9 +14,16 @@ from neo4j import exceptions as neo
 
 from graph.errors import StoreError, StoreUnavailable
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.readmodel import read_model
 from graph.settings import Settings
 from graph.stores import neo4j as neo4j_store
-from graph.stores.neo4j import BUMP_REVISION_CYPHER, READ_EDGES_CYPHER, READ_NODES_CYPHER, REVISION_CYPHER, Neo4jStore
+from graph.stores.neo4j import (
+    BUMP_REVISION_CYPHER,
+    READ_EDGES_CYPHER,
+    READ_NODES_CYPHER,
+    REVISION_CYPHER,
+    Neo4jStore,
+)
 
 K, R = NodeKind, RelType
 
@@ -44,7 +51,7 @@ class FakeTx:
         if cypher in (READ_NODES_CYPHER, READ_EDGES_CYPHER):
             return FakeResult([])
         rows = params.get("rows", [])
-        written = len(rows) - (1 if self.drop_edges and "MERGE (s)-[r:" in cypher else 0)
+        written = len(rows) - (1 if self.drop_edges and "CREATE (s)-[r:" in cypher else 0)
         return FakeResult([{"written": written, "deleted": len(rows)}])
 
 
@@ -92,7 +99,7 @@ def test_writes_are_unwind_batches_of_the_configured_size():
     store = Neo4jStore(driver, database="neo4j", batch_size=5)
     summary = store.upsert(pros(12))
     assert summary.nodes_created == 12
-    writes = [p["rows"] for c, p in driver.committed if "MERGE (n:Professional:DihrNode" in c]
+    writes = [p["rows"] for c, p in driver.committed if "CREATE (n:Professional:DihrNode)" in c]
     assert [len(rows) for rows in writes] == [5, 5, 2]
     assert all("UNWIND $rows" in c for c, p in driver.committed if "rows" in p)
     first = writes[0][0]["fields"]
@@ -176,11 +183,22 @@ def test_writes_that_change_resources_bump_the_revision_audit_entries_do_not():
     assert sum(c == BUMP_REVISION_CYPHER for c, _ in driver.committed) == 2
 
 
-def test_the_competence_index_is_rebuilt_when_another_process_wrote(monkeypatch):
+def test_the_read_model_is_rebuilt_when_another_process_wrote(monkeypatch):
     monkeypatch.setattr(neo4j_store, "_REVISION_EVERY_S", 0.0)
     driver = RevisionDriver()
     store = Neo4jStore(driver, database="neo4j")
-    first = store.competence_index()
-    assert store.competence_index() is first  # same revision: kept
+    first = read_model(store)
+    assert read_model(store) is first  # same revision: kept
     driver.revision += 1  # a write by another worker
-    assert store.competence_index() is not first
+    assert read_model(store) is not first
+
+
+def test_the_revision_is_read_at_most_once_a_second_but_at_once_after_our_write():
+    driver = RevisionDriver()
+    store = Neo4jStore(driver, database="neo4j")
+    assert store.revision() == 0
+    driver.revision = 5  # another process wrote
+    assert store.revision() == 0  # not looked again yet
+    reads = driver.reads.count(REVISION_CYPHER)
+    store.upsert([Node(K.DEFICIENCY, "DV", {})])
+    assert store.revision() == 5 and driver.reads.count(REVISION_CYPHER) == reads + 1

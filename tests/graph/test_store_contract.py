@@ -15,6 +15,7 @@ import pytest
 
 from graph.errors import StoreError
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.readmodel import read_model
 from graph.store import GraphStore
 from graph.stores.memory import MemoryStore
 
@@ -94,33 +95,58 @@ def test_batch_with_an_invalid_node_is_refused_whole(store: GraphStore):
     assert store.count_nodes() == {}
 
 
-def test_nearest_by_radius_and_by_count(store: GraphStore):
+def test_the_commune_of_a_point_is_the_nearest_one(store: GraphStore):
     # Poitiers, Migné-Auxances (~6 km), Paris (~300 km)
+    store.upsert([commune("86194", 46.58, 0.34), commune("86158", 46.63, 0.305), commune("75056", 48.8566, 2.3522)])
+    model = read_model(store)
+    assert model.commune_of(46.585, 0.34)[0] == "86194"
+    assert model.commune_of(46.62, 0.31)[0] == "86158"
+    code, km = model.commune_of(48.0, 1.5)
+    assert code == "75056" and km == pytest.approx(114.1, abs=0.5)  # great circle to Paris (95 km north, 63 km east)
+
+
+def test_a_professional_is_where_they_work_and_belongs_to_its_department(store: GraphStore):
+    """Decided once in the read model: the located workplace of smallest key."""
     store.upsert(
         [
-            establishment("860000001", 46.58, 0.34),
-            establishment("860000002", 46.63, 0.305),
-            establishment("750000001", 48.8566, 2.3522),
-        ]
+            Node(K.ESTABLISHMENT, "860000002", {"name": "E2", "lat": 46.58, "lon": 0.34, "department": "86"}),
+            Node(K.ESTABLISHMENT, "790000001", {"name": "E1", "department": "79"}),  # not located
+            Node(K.ESTABLISHMENT, "860000009", {"name": "E9", "lat": 46.8, "lon": 0.5, "department": "86"}),
+            Node(K.PROFESSIONAL, "pro-1", {"profession": "orthoptiste"}),
+            Node(K.PROFESSIONAL, "pro-2", {}),
+            Node(K.DEFICIENCY, "DV", {}),
+        ],
+        [
+            Edge(R.WORKS_AT, ref(K.PROFESSIONAL, "pro-1"), ref(K.ESTABLISHMENT, "860000009")),
+            Edge(R.WORKS_AT, ref(K.PROFESSIONAL, "pro-1"), ref(K.ESTABLISHMENT, "860000002")),
+            Edge(R.WORKS_AT, ref(K.PROFESSIONAL, "pro-1"), ref(K.ESTABLISHMENT, "790000001")),
+            Edge(R.HAS_EXPERTISE, ref(K.PROFESSIONAL, "pro-1"), ref(K.DEFICIENCY, "DV"), {"level": 3}),
+        ],
     )
-    near = store.nearest(46.58, 0.34, [K.ESTABLISHMENT], radius_km=50)
-    assert [located.node.key for located in near] == ["860000001", "860000002"]
-    assert near[0].distance_km == pytest.approx(0.0, abs=0.01)
-    assert near[1].distance_km == pytest.approx(6.3, abs=0.5)
-    two = store.nearest(48.0, 1.5, [K.ESTABLISHMENT], k=1)
-    assert [located.node.key for located in two] == ["750000001"]
-    restricted = store.nearest(46.58, 0.34, [K.ESTABLISHMENT], k=5, keys=["750000001"])
-    assert [located.node.key for located in restricted] == ["750000001"]
-    assert restricted[0].distance_km == pytest.approx(295, abs=5)  # Poitiers–Paris, great circle
+    model = read_model(store)
+    found = model.locations([ref(K.ESTABLISHMENT, "860000002"), ref(K.PROFESSIONAL, "pro-1"), ref(K.PROFESSIONAL, "pro-2")])
+    assert found == {ref(K.ESTABLISHMENT, "860000002"): (46.58, 0.34), ref(K.PROFESSIONAL, "pro-1"): (46.58, 0.34)}
+    idx = model.competence
+    assert idx.department_of(ref(K.PROFESSIONAL, "pro-1")) == "79"  # smallest key with a department
+    assert ref(K.PROFESSIONAL, "pro-2") not in idx.position  # nowhere: not indexed
+    assert idx.expertise(ref(K.DEFICIENCY, "DV"))[idx.position[ref(K.PROFESSIONAL, "pro-1")]] == 3
 
 
-def test_professional_is_located_where_they_work(store: GraphStore):
-    store.upsert(
-        [establishment("860000001", 46.58, 0.34), Node(K.PROFESSIONAL, "pro-1", {"profession": "orthoptiste"})],
-        [Edge(R.WORKS_AT, ref(K.PROFESSIONAL, "pro-1"), ref(K.ESTABLISHMENT, "860000001"))],
-    )
-    found = store.nearest(46.6, 0.35, [K.PROFESSIONAL], radius_km=10)
-    assert [located.node.key for located in found] == ["pro-1"]
+def test_the_read_model_is_kept_until_a_network_write(store: GraphStore):
+    store.upsert([establishment("860000001", 46.58, 0.34)])
+    model = read_model(store)
+    assert len(model.competence) == 1
+    assert read_model(store) is model  # nothing written: the same views
+    store.upsert([Node(K.AUDIT_ENTRY, "a-1", {"action": "read"})])  # the service's own records
+    assert read_model(store) is model
+    store.upsert([establishment("860000002", 46.63, 0.305)])
+    fresh = read_model(store)
+    assert fresh is not model and len(fresh.competence) == 2
+    dv = Edge(R.HAS_EXPERTISE, ref(K.ESTABLISHMENT, "860000001"), ref(K.DEFICIENCY, "DV"), {"level": 2})
+    store.upsert([Node(K.DEFICIENCY, "DV", {})], [dv])
+    assert read_model(store).competence.expertise(ref(K.DEFICIENCY, "DV")).tolist().count(2) == 1
+    store.delete_edges([dv])
+    assert read_model(store).competence.expertise(ref(K.DEFICIENCY, "DV")).tolist().count(2) == 0
 
 
 def test_communes_by_postcode(store: GraphStore):
@@ -224,10 +250,11 @@ def test_reads_are_safe_while_another_thread_writes(tmp_path: Path):
         try:
             while not done.is_set():
                 count = sum(1 for _ in s.nodes(K.ESTABLISHMENT))
-                near = s.nearest(46.0, 0.3, [K.ESTABLISHMENT], radius_km=1000)
+                indexed = len(read_model(s).competence)
                 assert count % 500 == 0  # whole batches only
-                assert len(near) % 500 == 0
+                assert indexed % 500 == 0
                 sizes.append(count)
+                time.sleep(0.005)  # let the writer go on: each new batch rebuilds the read model
         except BaseException as err:
             errors.append(err)
 
@@ -242,10 +269,33 @@ def test_reads_are_safe_while_another_thread_writes(tmp_path: Path):
     s.close()
 
 
-def test_locations_in_one_trip(store: GraphStore):
-    store.upsert(
-        [establishment("860000001", 46.58, 0.34), Node(K.PROFESSIONAL, "pro-1", {}), Node(K.PROFESSIONAL, "pro-2", {})],
-        [Edge(R.WORKS_AT, ref(K.PROFESSIONAL, "pro-1"), ref(K.ESTABLISHMENT, "860000001"))],
-    )
-    found = store.locations([ref(K.ESTABLISHMENT, "860000001"), ref(K.PROFESSIONAL, "pro-1"), ref(K.PROFESSIONAL, "pro-2")])
-    assert found == {ref(K.ESTABLISHMENT, "860000001"): (46.58, 0.34), ref(K.PROFESSIONAL, "pro-1"): (46.58, 0.34)}
+def test_concurrent_writers_of_the_same_nodes_lose_nothing_and_duplicate_nothing(store: GraphStore, backend: str, tmp_path: Path):
+    """Several app servers (or web workers) writing the same establishments and
+    links at once: every write lands, none is refused, no link is doubled."""
+    from tests.conftest import _open_backend
+
+    store.upsert([Node(K.DEFICIENCY, "DV", {})])
+    writers = [_open_backend(backend, tmp_path) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def write(s: GraphStore, level: int) -> None:
+        try:
+            for i in range(10):
+                est = ref(K.ESTABLISHMENT, f"8600000{i:02d}")
+                s.upsert([Node(K.ESTABLISHMENT, est.key, {"name": f"E{i}", f"by{level}": True})],
+                         [Edge(R.HAS_EXPERTISE, est, ref(K.DEFICIENCY, "DV"), {"level": level})])
+        except BaseException as err:  # surfaced below
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(s, level)) for level, s in enumerate(writers, start=1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for s in writers:
+        s.close()
+    assert errors == []
+    assert store.count_nodes()[K.ESTABLISHMENT] == 10
+    assert store.count_edges() == {R.HAS_EXPERTISE: 10}
+    props = store.get_node(K.ESTABLISHMENT, "860000003").props
+    assert {"by1", "by2", "by3"} <= set(props)  # properties merged, none overwritten by a stale copy
