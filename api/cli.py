@@ -812,7 +812,7 @@ def export(
     if not settings.neo4j_uri:
         raise _UsageError("DIHR_NEO4J_URI n'est pas défini : indiquez le serveur Neo4j de destination.")
     source = MemoryStore(settings.data_dir)
-    target = Neo4jStore.from_settings(settings)
+    target = Neo4jStore.from_settings(settings, namespace=settings.neo4j_namespace)
     try:
         total = sum(source.count_nodes().values()) + sum(source.count_edges().values())
         with typer.progressbar(length=total, label="Export vers Neo4j") as bar:

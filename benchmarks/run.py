@@ -5,7 +5,10 @@ commune; 15,000 establishments, 40,000 professionals, 10,000 situations by
 default), then measures, as median and p95 over repeated runs: loading and
 reopening the embedded store, resident memory, findResources in-process and
 over HTTP (sequential, and 8 concurrent clients), coverage of one combination,
-the full gap matrix, a national-size FINESS import and map generation. The
+the full gap matrix, a national-size FINESS import and map generation; then
+the same network copied into a Bolt server (ArcadeDB, or DIHR_NEO4J_URI):
+copy, read-model build, findResources and coverage there, with answers
+identical to the embedded store's. The
 same findResources answers and coverage distances are computed the naive way
 (benchmarks/naive.py) in the same run: the benchmark fails if they differ.
 
@@ -151,6 +154,7 @@ def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
         port = s.getsockname()[1]
     env = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_WORKERS": str(workers),
            "DIHR_RATE_LIMIT_PER_MINUTE": "10000000", "PYTHONPATH": str(ROOT)}
+    env.pop("DIHR_NEO4J_URI", None)  # these HTTP figures are the embedded store's (the Bolt ones come after)
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -294,6 +298,69 @@ def real_register(reference: Path, finess: Path, n: int, repeat: int, seed: int,
         store.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def bolt_store(data: Path, qs: list[SituationQuery], embedded: list[Any], repeat: int,
+               figures: dict[str, float], checks: list[str]) -> None:
+    """The national network copied into a Bolt server (``DIHR_NEO4J_URI``, else an
+    ArcadeDB started here): copy, read-model build, findResources and coverage,
+    and the answers compared with the embedded store's (it fails if they differ)."""
+    import uuid
+
+    from graph.readmodel import build_competence
+    from graph.stores.neo4j import Neo4jStore
+    from graph.transfer import copy_store
+
+    server = None
+    if os.environ.get("DIHR_NEO4J_URI"):
+        settings, where = Settings(), "the Bolt server at DIHR_NEO4J_URI"
+    else:
+        from tools import arcadedb
+
+        if not arcadedb.available():
+            checks.append("Bolt store: no DIHR_NEO4J_URI and no ArcadeDB (test extras): skipped")
+            return
+        server = arcadedb.start(Path(tempfile.mkdtemp(prefix="dihr-bench-arcadedb-")))
+        settings = Settings(neo4j_uri=server.uri, neo4j_user=server.user, neo4j_password=server.password,
+                            neo4j_database=server.database)
+        where = "ArcadeDB (arcadedb-embedded, 1 GiB heap) on this machine"
+    source = MemoryStore(data)
+    target = Neo4jStore.from_settings(settings, namespace=f"bench-{uuid.uuid4().hex[:8]}")
+    try:
+        start = time.perf_counter()
+        report = copy_store(source, target, batch_size=settings.neo4j_batch_size)
+        figures["Bolt: copy of the national store (s)"] = time.perf_counter() - start
+        if not report.identical_counts:
+            raise AssertionError("the Bolt store holds fewer elements than the embedded one")
+        embedded_build = timed(lambda: build_competence(source), max(1, repeat // 5))
+        figures["read model build, embedded (s)"] = statistics.median(embedded_build)
+        bolt_build = timed(lambda: build_competence(target), max(1, repeat // 5))
+        figures["Bolt: read model build (s)"] = statistics.median(bolt_build)
+        for q in qs[:3]:
+            find_resources(target, q)  # builds the read model
+        latencies = []
+        for q, mine in zip(qs, embedded, strict=True):
+            start = time.perf_counter()
+            there = find_resources(target, q)
+            latencies.append((time.perf_counter() - start) * 1000)
+            if there.matches != mine.matches or there.teams != mine.teams:
+                raise AssertionError(f"the Bolt store answers {q} differently from the embedded store")
+        figures["Bolt: findResources in-process median (ms)"] = statistics.median(latencies)
+        figures["Bolt: findResources in-process p95 (ms)"] = pct(latencies, 95)
+        combo = ["DV", "TSA"]
+        if coverage(target, combo) != coverage(source, combo):
+            raise AssertionError("the Bolt store's coverage differs from the embedded store's")
+        cov_times = timed(lambda: coverage(target, combo), repeat)
+        figures["Bolt: coverage, all communes, median (ms)"] = statistics.median(cov_times) * 1000
+        elements = sum(report.source_nodes.values()) + sum(report.source_edges.values())
+        checks.append(f"Bolt store ({where}): {elements:,} nodes and relationships copied, counts compared; "
+                      f"{len(qs)} findResources answers and the DV+TSA coverage identical to the embedded store")
+    finally:
+        target.drop_namespace()
+        target.close()
+        source.close()
+        if server is not None:
+            server.stop()
 
 
 def timed_each(store: MemoryStore, qs: list[SituationQuery]) -> list[float]:
@@ -440,6 +507,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+        if args.bolt:
+            bolt_store(data, qs, results, args.repeat, figures, checks)
         # Last, so that the national FINESS file does not weigh on the other figures.
         store = MemoryStore(data)
         finess = work / "etalab-cs1100507-stock-20260108-0400.csv"
@@ -500,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--readme", action="store_true", help="copy the table into README.md (between the bench markers)")
     parser.add_argument("--workers", type=int, help="server worker processes (default: as `dihr serve`, the cores, at most 4)")
+    parser.add_argument("--no-bolt", dest="bolt", action="store_false",
+                        help="skip the Bolt store figures (copy to ArcadeDB or DIHR_NEO4J_URI)")
     parser.add_argument("--real-finess", type=Path, default=REAL_FINESS[-1] if REAL_FINESS else None,
                         help="the real national FINESS file for the real-register searches (default: shared/data/finess)")
     args = parser.parse_args(argv)
