@@ -12,16 +12,32 @@ from fastapi.responses import Response
 from graph import coverage as cov
 from graph import service
 
-__all__ = ["router", "coverage_csv", "gaps_csv"]
+__all__ = ["router", "coverage_csv", "gaps_csv", "csv_text"]
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
 
-def _csv(rows: list[list[object]]) -> str:
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula (a directory name
+    ``=HYPERLINK(…)``) is written with a leading apostrophe: shown, never run."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: list[list[object]]) -> str:
+    """Every CSV the app writes: semicolons, one line per row, no formula."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerows(rows)
+    writer.writerows([[_cell(v) for v in row] for row in rows])
     return out.getvalue()
+
+
+_csv = csv_text
 
 
 def _num(value: float | None) -> str:

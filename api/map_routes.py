@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
+
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.exports import _codes
 from api.maps_service import coverage_map_html, gaps_map_html, situation_map_html
+from api.security import map_csp, with_nonce
 from graph.matching import SituationQuery
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/maps", tags=["cartes"])
+
+
+def _map_response(text: str) -> HTMLResponse:
+    """The map with a per-response nonce on its own scripts, and the policy that
+    runs those and nothing else."""
+    nonce = secrets.token_urlsafe(16)
+    return HTMLResponse(with_nonce(text, nonce), headers={"Content-Security-Policy": map_csp(nonce)})
 
 
 @router.get("/coverage", response_class=HTMLResponse, summary="Carte de couverture d'une combinaison")
@@ -28,7 +38,7 @@ async def coverage_page(
         lambda: coverage_map_html(state.store, state.settings, request.state.principal, _codes(deficiencies), level=level,
                                   threshold_km=threshold_km, age=age, served=True)
     )
-    return HTMLResponse(text)
+    return _map_response(text)
 
 
 @router.get("/gaps", response_class=HTMLResponse, summary="Carte des zones blanches")
@@ -43,7 +53,7 @@ async def gaps_page(
         lambda: gaps_map_html(state.store, state.settings, request.state.principal, level=level, threshold_km=threshold_km,
                               criterion=criterion, served=True)
     )
-    return HTMLResponse(text)
+    return _map_response(text)
 
 
 @router.get("/situation", response_class=HTMLResponse, summary="Carte d'une recherche de ressources")
@@ -61,4 +71,4 @@ async def situation_page(
     query = SituationQuery(deficiencies=_codes(deficiencies), commune=commune, age=age, radius_km=radius_km,
                            skills=_codes(skills), conditions=conditions, limit=limit)
     text = await anyio.to_thread.run_sync(lambda: situation_map_html(state.store, state.settings, request.state.principal, query, served=True))
-    return HTMLResponse(text)
+    return _map_response(text)

@@ -8,8 +8,6 @@ changes something carries the session's CSRF token.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 from datetime import date
@@ -22,6 +20,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api.exports import csv_text
 from api.security import SESSION_COOKIE, SESSION_HOURS
 from graph import coverage as cov
 from graph import journal, service
@@ -295,22 +294,20 @@ async def orientation_csv(request: Request) -> Response:
     _form, result, errors = await _search(request)
     if result is None:
         return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerow(["rang", "niveau", "ressource", "identifiant", "adresse", "code_postal", "localite", "telephone",
-                     "courriel", "site", "public", "position", "distance_km", "temps_estime_min", "dans_le_rayon",
-                     "pourquoi", "manque", "synthetique"])
+    rows: list[list[object]] = [["rang", "niveau", "ressource", "identifiant", "adresse", "code_postal", "localite",
+                                 "telephone", "courriel", "site", "public", "position", "distance_km", "temps_estime_min",
+                                 "dans_le_rayon", "pourquoi", "manque", "synthetique"]]
     for m in result.matches:
         c = m.contact
         contact = [c.address, c.postcode, c.city, c.phone, c.email, c.website] if c else [None] * 6
-        writer.writerow([m.rank, LEVEL_LABEL[m.level.value], m.name, m.key, *(v or "" for v in contact),
+        rows.append([m.rank, LEVEL_LABEL[m.level.value], m.name, m.key, *(v or "" for v in contact),
                          AGE_GROUP_LABEL[m.age_group],
                          "centre de la commune" if m.location_source == "centroide_commune" else (m.location_source or ""),
                          "" if m.distance_km is None else m.distance_km,
                          "" if m.minutes is None else m.minutes, "oui" if m.within_radius else "non",
                          " ; ".join(explain(c) for c in m.covers), ", ".join(m.misses), "oui" if m.synthetic else "non"])
     name = f"fiche-orientation-{result.combination}-{result.place.commune}.csv"
-    return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+    return Response(csv_text(rows).encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -28,7 +28,7 @@ from graph.access import Principal, Role, Unauthenticated, authenticate
 from graph.errors import DihrError
 from graph.model import NodeKind
 
-__all__ = ["install_security", "RateLimiter", "Sessions", "PUBLIC_PATHS", "SESSIONS_FILENAME"]
+__all__ = ["install_security", "map_csp", "with_nonce", "PAGE_CSP", "RateLimiter", "Sessions", "PUBLIC_PATHS", "SESSIONS_FILENAME"]
 
 log = logging.getLogger("dihr.api")
 PUBLIC_PATHS = frozenset({"/health", "/", "/connexion"})
@@ -144,9 +144,48 @@ def authenticate_session(request: Request, session: Session) -> Principal:
     return session.principal
 
 
+#: The pages' policy: scripts and styles from the app only (styles may be inline
+#: attributes), maps in frames of the app only, never framed by another site.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'")
+#: Paths whose HTML is not ours (FastAPI's /docs, strawberry's GraphiQL load their CDN scripts).
+_THIRD_PARTY_HTML = ("/docs", "/redoc", "/graphql")
+#: Responses that may be cached (the same for everybody, no personal data).
+_CACHEABLE = ("/static/",)
+
+
+def map_csp(nonce: str) -> str:
+    """A map's policy: folium writes inline scripts, each carries this response's
+    nonce (``with_nonce``); Leaflet's tiles and stylesheets may come from elsewhere."""
+    return (f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline' https:; "
+            "img-src 'self' data: https:; font-src 'self' data: https:; connect-src 'self'; "
+            "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; object-src 'none'")
+
+
+def with_nonce(html_text: str, nonce: str) -> str:
+    """Every ``<script`` of a rendered map with the nonce (data in a map is
+    escaped, so every script element there is the map's own)."""
+    return html_text.replace("<script", f'<script nonce="{nonce}"')
+
+
+def _secure_headers(path: str, response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    if not path.startswith(_CACHEABLE):
+        headers.setdefault("Cache-Control", "no-store")
+    if headers.get("content-type", "").startswith("text/html") and not path.startswith(_THIRD_PARTY_HTML):
+        headers.setdefault("Content-Security-Policy", PAGE_CSP)
+    return response
+
+
 def install_security(app: FastAPI) -> None:
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        return _secure_headers(request.url.path, await checked(request, call_next))
+
+    async def checked(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         settings = request.app.state.settings
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):

@@ -15,6 +15,7 @@ import shapely
 from folium.plugins import MarkerCluster
 
 __all__ = [
+    "safe_text",
     "new_map",
     "local_vendor_dir",
     "cluster",
@@ -29,6 +30,16 @@ __all__ = [
 PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 NO_DATA = "#bdbdbd"
 FRANCE_CENTRE = (46.6, 2.4)
+
+
+def safe_text(text: object) -> str:
+    """Text shown in a tooltip, a popup, a layer name or a feature property.
+
+    Leaflet puts it into the page as HTML, and folium wraps tooltips in a
+    JavaScript template literal: HTML-escaped, with the three characters a
+    template literal interprets (backtick, ``$``, backslash) as entities, a
+    name such as ``${alert(1)}`` or ``</script>`` stays text."""
+    return html.escape(str(text)).replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
 
 
 def local_vendor_dir() -> Path | None:

@@ -7,7 +7,6 @@ the pages show the same figures as a table (the textual alternative).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ import folium
 
 from graph.coverage import CoverageResult, GapMatrix
 from graph.matching import Basis, MatchLevel, MatchResult
-from maps._base import PALETTE, add_legend, cluster, colour_for, new_map
+from maps._base import PALETTE, add_legend, cluster, colour_for, new_map, safe_text
 
 __all__ = ["coverage_map", "gap_map", "situation_map"]
 
@@ -58,7 +57,7 @@ def coverage_map(
     for threshold in result.thresholds_km:
         rows = {
             t.code: {
-                "territoire": t.name,
+                "territoire": safe_text(t.name),
                 "population": f"{t.population:,}".replace(",", " "),
                 "part_au_dela": _pct(t.share_beyond[threshold]),
                 "distance_moyenne": _km(t.mean_km),
@@ -84,7 +83,7 @@ def coverage_map(
     markers = cluster(m, "Ressources compétentes")
     for lat, lon, name in resources:
         folium.CircleMarker([lat, lon], radius=5, color="#08519c", fill=True, fill_opacity=0.9,
-                            tooltip=html.escape(name)).add_to(markers)
+                            tooltip=safe_text(name)).add_to(markers)
     folium.LayerControl(collapsed=False).add_to(m)
     add_legend(m, f"Part de la population à plus de {result.threshold_km:g} km d'une ressource compétente ({result.combination})",
                _SHARE_LABELS, [("#bdbdbd", "aucune donnée")])
@@ -111,7 +110,7 @@ def gap_map(
         chosen = [cells[index]] if index is not None else list(cells)
         blank = sum(1 for c in chosen if c.zone_blanche)
         rows[code] = {
-            "territoire": name,
+            "territoire": safe_text(name),
             "zones_blanches": f"{blank} critère(s) sur {len(chosen)}",
             "sans_solution": (
                 "< 11" if any(c.without_solution is None for c in chosen) else sum(c.without_solution or 0 for c in chosen)
@@ -162,15 +161,15 @@ def situation_map(
                 location=(place.lat, place.lon), zoom=8)
     if erhr_outline is not None:
         folium.GeoJson(
-            {"type": "Feature", "properties": {"territoire": result.erhr.name}, "geometry": erhr_outline},
-            name=f"Territoire de l'{result.erhr.name}",
+            {"type": "Feature", "properties": {"territoire": safe_text(result.erhr.name)}, "geometry": erhr_outline},
+            name=f"Territoire de l'{safe_text(result.erhr.name)}",
             style_function=lambda _f: {"fillOpacity": 0.05, "color": "#3182bd", "weight": 2, "dashArray": "6"},
             tooltip=folium.GeoJsonTooltip(fields=["territoire"], aliases=["Territoire"]),
         ).add_to(m)
     folium.Circle([place.lat, place.lon], radius=result.radius_km * 1000, color="#555", fill=False, weight=1,
                   tooltip=f"Rayon de recherche : {result.radius_km:g} km").add_to(m)
     folium.CircleMarker([place.lat, place.lon], radius=8, color="#000", fill=True, fill_color="#fff",
-                        tooltip=f"Lieu de vie (commune, approximatif) : {html.escape(place.commune_name)}").add_to(m)
+                        tooltip=f"Lieu de vie (commune, approximatif) : {safe_text(place.commune_name)}").add_to(m)
     group = folium.FeatureGroup(name="Ressources proposées").add_to(m)
     for match in result.matches:
         if match.lat is None or match.lon is None:
@@ -184,7 +183,7 @@ def situation_map(
             label += " (position : centre de la commune)"
         folium.CircleMarker([match.lat, match.lon], radius=7 if match.level is MatchLevel.LOCAL else 9,
                             color=_BASIS_COLOUR[match.basis], fill=True, fill_opacity=0.9,
-                            tooltip=html.escape(label)).add_to(group)
+                            tooltip=safe_text(label)).add_to(group)
     folium.LayerControl(collapsed=False).add_to(m)
     add_legend(m, "Compétence des ressources", [],
                [(colour, _BASIS_LABEL[basis]) for basis, colour in _BASIS_COLOUR.items()])

@@ -306,3 +306,29 @@ def test_unexpected_errors_are_masked_with_a_correlation_id(client, keys, monkey
     assert "SELECT" not in text and "/work/" not in text and "Traceback" not in text
     response = client.get("/exports/gaps.csv", headers=keys["gnchr"][1])
     assert response.status_code == 500 and "SELECT" not in response.text and response.json()["correlationId"]
+
+
+# -- response headers --------------------------------------------------------------
+def test_pages_carry_a_content_security_policy_and_are_never_cached(client, keys, situations):
+    client.cookies.clear()
+    for path in ("/connexion", f"/situations/{situations['NA']}"):
+        response = client.get(path, headers=keys["erhr_na"][1], follow_redirects=False)
+        assert response.status_code == 200, (path, response.status_code)
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'self'" in csp and "object-src 'none'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"  # health data never lands in a shared cache
+    assert "no-store" in client.post("/graphql", json={"query": "{ __typename }"}, headers=keys["partner"][1]).headers["cache-control"]
+    assert client.get("/static/dihr/dihr.css").headers.get("cache-control") != "no-store"
+
+
+def test_a_map_runs_its_own_scripts_only(client, keys):
+    import re
+
+    response = client.get("/maps/gaps", headers=keys["gnchr"][1])
+    assert response.status_code == 200
+    nonce = re.search(r"script-src 'nonce-([^']+)'", response.headers["content-security-policy"]).group(1)
+    scripts = re.findall(r"<script[^>]*>", response.text)
+    assert scripts and all(f'nonce="{nonce}"' in tag for tag in scripts)
+    again = client.get("/maps/gaps", headers=keys["gnchr"][1])
+    assert nonce not in again.headers["content-security-policy"]  # one nonce per response
