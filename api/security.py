@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -180,7 +181,43 @@ def _secure_headers(path: str, response: Response) -> Response:
     return response
 
 
+class BodyTooLarge(Exception):
+    """A request body grew past ``max_body_bytes`` while it streamed."""
+
+
+class BodyLimit:
+    """Counts a request's body bytes as they arrive (a ``Content-Length`` can be
+    left out: ``Transfer-Encoding: chunked``) and stops reading past the limit;
+    the guard answers 413. Pure ASGI: nothing is buffered here."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = scope["app"].state.settings.max_body_bytes
+        seen = 0
+
+        async def counted() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge()
+            return message  # type: ignore[no-any-return]
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(settings: Any) -> JSONResponse:
+    return error_response(413, "BODY_TOO_LARGE", f"Requête trop volumineuse : {settings.max_body_bytes} octets au plus.")
+
+
 def install_security(app: FastAPI) -> None:
+    app.add_middleware(BodyLimit)  # every body counted as it streams, whatever its headers say
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         return _secure_headers(request.url.path, await checked(request, call_next))
@@ -189,8 +226,7 @@ def install_security(app: FastAPI) -> None:
         settings = request.app.state.settings
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return error_response(413, "BODY_TOO_LARGE",
-                                  f"Requête trop volumineuse : {settings.max_body_bytes} octets au plus.")
+            return _too_large(settings)
         path = request.url.path
         session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
         request.state.session = session
@@ -219,6 +255,8 @@ def install_security(app: FastAPI) -> None:
             request.state.principal = principal
         try:
             return await call_next(request)
+        except BodyTooLarge:
+            return _too_large(settings)
         except Exception:  # masked: no trace, path or query text reaches the caller
             correlation = uuid.uuid4().hex[:12]
             log.exception("unexpected error %s on %s", correlation, path)

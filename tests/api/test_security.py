@@ -332,3 +332,19 @@ def test_a_map_runs_its_own_scripts_only(client, keys):
     assert scripts and all(f'nonce="{nonce}"' in tag for tag in scripts)
     again = client.get("/maps/gaps", headers=keys["gnchr"][1])
     assert nonce not in again.headers["content-security-policy"]  # one nonce per response
+
+
+def test_a_chunked_body_cannot_pass_the_size_limit(client, keys):
+    """No Content-Length (Transfer-Encoding: chunked): the bytes are counted as they come."""
+    sent = []
+
+    def chunks():
+        for _ in range(200):  # 200 × 64 KiB = 12.5 MiB, far beyond the 64 KiB limit
+            sent.append(1)
+            yield b" " * 65_536
+
+    response = client.post("/graphql", content=chunks(), headers={**keys["partner"][1], "Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json()["code"] == "BODY_TOO_LARGE"
+    small = client.post("/graphql", content=iter([b'{"query": "{ __typename }"}']),
+                        headers={**keys["partner"][1], "Content-Type": "application/json"})
+    assert small.status_code == 200 and small.json()["data"]["__typename"] == "Query"
