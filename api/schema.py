@@ -70,6 +70,12 @@ log = logging.getLogger("dihr.api")
 MAX_DEPTH = 8
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
+#: Fields of a document once every fragment spread is expanded, and its cost
+#: (the national computations weigh more): both counted in time linear in the
+#: document's size, before any other validation rule walks it.
+MAX_FIELDS = 2000
+MAX_COST = 100
+FIELD_COST = {"gaps": 40, "whatIf": 20, "coverage": 10, "networkInsights": 10, "findResources": 5, "situations": 2}
 T = TypeVar("T")
 
 
@@ -258,6 +264,8 @@ class DihrErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if original is None:  # validation, syntax, or one of the abuse limits
+            if (error.extensions or {}).get("code") == "QUERY_TOO_COMPLEX":
+                return error
             for fragment, code, message in _LIMIT_ERRORS:
                 if fragment in error.message and (code != "QUERY_TOO_LONG" or "tokens" in error.message):
                     return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
@@ -325,6 +333,63 @@ _LIMIT_RULES: tuple[type[ASTValidationRule], ...] = (
 )
 
 
+def document_size(document: Any) -> tuple[int, int]:
+    """(fields, cost) of a parsed document with its fragments expanded, each
+    fragment measured once (memoised), so ``...F0`` spreading ``...F1`` twice,
+    and so on, costs one pass however many paths it multiplies into. A cycle
+    of fragments counts as too large."""
+    from graphql.language import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
+
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    memo: dict[str, tuple[int, int]] = {}
+    visiting: set[str] = set()
+    cap = 10**9
+
+    def measure(selection_set: Any) -> tuple[int, int]:
+        fields = cost = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                sub = measure(selection.selection_set)
+                fields, cost = fields + 1 + sub[0], cost + FIELD_COST.get(selection.name.value, 0) + sub[1]
+            elif isinstance(selection, InlineFragmentNode):
+                sub = measure(selection.selection_set)
+                fields, cost = fields + sub[0], cost + sub[1]
+            elif isinstance(selection, FragmentSpreadNode):
+                sub = spread(selection.name.value)
+                fields, cost = fields + sub[0], cost + sub[1]
+            fields, cost = min(fields, cap), min(cost, cap)
+        return fields, cost
+
+    def spread(name: str) -> tuple[int, int]:
+        if name in memo:
+            return memo[name]
+        if name in visiting or name not in fragments:
+            return (cap, cap) if name in visiting else (0, 0)  # an unknown fragment: refused by validation
+        visiting.add(name)
+        memo[name] = measure(fragments[name].selection_set)
+        visiting.discard(name)
+        return memo[name]
+
+    total = (0, 0)
+    for definition in document.definitions:
+        if not isinstance(definition, FragmentDefinitionNode):
+            sub = measure(getattr(definition, "selection_set", None))
+            total = (min(cap, total[0] + sub[0]), min(cap, total[1] + sub[1]))
+    return total
+
+
+def _size_errors(document: Any) -> list[GraphQLError]:
+    fields, cost = document_size(document)
+    if fields > MAX_FIELDS:
+        return [GraphQLError(f"Requête trop volumineuse une fois ses fragments développés : {MAX_FIELDS} champs au plus.",
+                             extensions={"code": "QUERY_TOO_COMPLEX"})]
+    if cost > MAX_COST:
+        return [GraphQLError(f"Requête trop coûteuse ({cost} points, {MAX_COST} au plus) : demandez moins de calculs "
+                             "nationaux par requête (gaps 40, whatIf 20, coverage 10, networkInsights 10, "
+                             "findResources 5).", extensions={"code": "QUERY_TOO_COMPLEX"})]
+    return []
+
+
 class Limits(SchemaExtension):
     """The depth and alias limits (fixed rule classes) and the token limit."""
 
@@ -361,6 +426,8 @@ class DocumentCache(SchemaExtension):
         cached = self._validations.get(key)
         if cached is not None:
             ctx.pre_execution_errors = list(cached)
+        elif ctx.graphql_document is not None and (too_big := _size_errors(ctx.graphql_document)):
+            ctx.pre_execution_errors = too_big  # the other rules never walk it (they would, 2^n times)
         yield
         if cached is None and ctx.pre_execution_errors is not None:
             self._validations.put(key, tuple(ctx.pre_execution_errors))

@@ -348,3 +348,23 @@ def test_a_chunked_body_cannot_pass_the_size_limit(client, keys):
     small = client.post("/graphql", content=iter([b'{"query": "{ __typename }"}']),
                         headers={**keys["partner"][1], "Content-Type": "application/json"})
     assert small.status_code == 200 and small.json()["data"]["__typename"] == "Query"
+
+
+def test_fragments_that_multiply_are_refused_at_once(client, keys):
+    """Each fragment spreads the next twice: 2^24 paths in 700 bytes. Refused in
+    time linear in the document, before the depth and alias rules would walk
+    every path (about a minute of a blocked server)."""
+    n = 24
+    doc = "{ ...F0 } " + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(n))
+    doc += f" fragment F{n} on Query {{ skills {{ code }} }}"
+    code, body = gql(client, keys["partner"][1], doc)
+    assert code == "QUERY_TOO_COMPLEX" and "fragments" in body["errors"][0]["message"]
+    assert client.get("/health").status_code == 200
+
+
+def test_national_computations_have_a_cost_per_request(client, keys):
+    many = "{ " + " ".join(f"g{i}: gaps(level: ERHR) {{ level }}" for i in range(3)) + " }"
+    code, body = gql(client, keys["partner"][1], many)
+    assert code == "QUERY_TOO_COMPLEX" and "gaps 40" in body["errors"][0]["message"]
+    code, _body = gql(client, keys["partner"][1], "{ a: gaps(level: ERHR) { level } b: coverage(deficiencies: [\"DV\"]) { combination } }")
+    assert code == "OK"
