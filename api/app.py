@@ -3,20 +3,24 @@ store is opened by the lifespan, from the settings given to :func:`create_app`."
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from typing import Any
 
+from cross_web import HTTPException  # what strawberry raises for a 400 (its own base view imports it so)
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from strawberry.fastapi import GraphQLRouter
 
 from api import exports, map_routes, pages
 from api.maps_service import VENDOR_PREFIX
 from api.schema import Context, schema
-from api.security import SESSIONS_FILENAME, RateLimiter, Sessions, install_security
-from graph.errors import DihrError
+from api.security import PAGE_PREFIXES, SESSIONS_FILENAME, RateLimiter, Sessions, install_security
+from graph.errors import DihrError, InvalidInput
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
@@ -26,6 +30,22 @@ __all__ = ["create_app", "HTTP_STATUS"]
 
 #: Expected errors → HTTP status (anything else is a 400; unexpected errors are 500, masked).
 HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "TIMEOUT": 504}
+
+
+class DihrGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
+    """Strawberry's router, with bodies that are not a JSON object (invalid
+    UTF-8, garbage, ``null``) refused with a French 400 instead of failing later."""
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            value = json.loads(text)
+        except (UnicodeDecodeError, ValueError):
+            raise HTTPException(400, "Corps de requête illisible : un objet JSON en UTF-8 est attendu "
+                                     '({"query": "…", "variables": {…}}).') from None
+        if not isinstance(value, dict):
+            raise HTTPException(400, 'Corps de requête invalide : un objet JSON est attendu ({"query": "…"}).')
+        return value
 
 
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> FastAPI:
@@ -58,7 +78,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
 
     install_security(app)
 
-    app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
+    app.include_router(DihrGraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
     app.include_router(exports.router)
     app.include_router(map_routes.router)
     app.include_router(pages.router)
@@ -67,6 +87,16 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     if vendor is not None:
         for package in ("leaflet", "leaflet.markercluster"):
             app.mount(f"{VENDOR_PREFIX}/{package}", StaticFiles(directory=vendor / package), name=package)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameter(request: Request, err: RequestValidationError) -> Response:
+        """A parameter FastAPI could not read (``page=abc``): a French 400 naming it."""
+        first = err.errors()[0] if err.errors() else {}
+        field = str((first.get("loc") or ("?",))[-1])
+        problem = InvalidInput(field, "valeur absente ou mal formée (un nombre est attendu ?).")
+        if request.url.path.startswith(PAGE_PREFIXES):
+            return pages.error_page(request, problem)
+        return JSONResponse({"code": problem.code, "message": problem.message}, status_code=400)
 
     @app.exception_handler(DihrError)
     async def dihr_error(_request: Request, err: DihrError) -> JSONResponse:

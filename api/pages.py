@@ -32,7 +32,8 @@ from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
 from graph.territories import TerritoryKind, fold_name, search_communes, territories
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS
 
-__all__ = ["router", "STATIC_DIR"]
+__all__ = [
+    "error_page","router", "STATIC_DIR"]
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -106,6 +107,19 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "label_of": _label,
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+
+def _km(text: str, field: str) -> float:
+    """A distance typed in a form (« 60 », « 60,5 »)."""
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        raise InvalidInput(field, f"« {text[:20]} » n'est pas un nombre de kilomètres.") from None
+
+
+def error_page(request: Request, err: DihrError) -> HTMLResponse:
+    """The French error page of a DihrError (also for parameters FastAPI refused)."""
+    return _error_page(request, err)
 
 
 def _error_page(request: Request, err: DihrError) -> HTMLResponse:
@@ -326,9 +340,9 @@ async def coverage_page(request: Request) -> HTMLResponse:
     result = error = None
     if codes:
         try:
-            result = await _call(request, service.coverage, codes, level=form["niveau"], threshold_km=float(form["seuil"]))
-        except (DihrError, ValueError) as err:
-            error = getattr(err, "message", "Seuil invalide : un nombre de kilomètres est attendu.")
+            result = await _call(request, service.coverage, codes, level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
+        except DihrError as err:
+            error = err.message
     ranked = sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code)) if result else []
     export_query = urlencode([("deficiencies", result.combination.replace("+", ",")), ("level", result.level.value),
                               ("threshold_km", result.threshold_km)]) if result else ""
@@ -346,7 +360,7 @@ async def what_if_page(request: Request) -> HTMLResponse:
     try:
         commune = request.query_params.get("commune", "")
         before, _after, deltas = await _call(request, service.what_if, codes, [cov.Addition(commune, codes)],
-                                             level=form["niveau"], threshold_km=float(form["seuil"]))
+                                             level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
     except DihrError as err:
         return _error_page(request, err)
     return render(request, "coverage.html", f"Simulation — {before.combination}", form=form, result=None, ranked=[],
