@@ -19,7 +19,14 @@ from strawberry.fastapi import GraphQLRouter
 from api import exports, map_routes, pages
 from api.maps_service import VENDOR_PREFIX
 from api.schema import Context, schema
-from api.security import PAGE_PREFIXES, SESSIONS_FILENAME, RateLimiter, Sessions, install_security
+from api.security import (
+    PAGE_PREFIXES,
+    SESSIONS_FILENAME,
+    RateLimiter,
+    Sessions,
+    SignInThrottle,
+    install_security,
+)
 from graph.errors import DihrError, InvalidInput
 from graph.settings import Settings
 from graph.store import GraphStore
@@ -59,6 +66,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         # Each of N web workers counts on its own: each allows its share of the limit.
         workers = app.state.settings.workers or 1
         app.state.rate_limiter = RateLimiter(max(1, app.state.settings.rate_limit_per_minute // workers))
+        app.state.sign_ins = SignInThrottle()
         app.state.sessions = Sessions(app.state.settings.data_dir / SESSIONS_FILENAME)
         try:
             yield

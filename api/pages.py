@@ -8,6 +8,7 @@ changes something carries the session's CSRF token.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from datetime import date
@@ -156,16 +157,21 @@ async def login(request: Request, cle: str = Form(""), csrf: str = Form(""), sui
     expected = request.cookies.get(LOGIN_CSRF, "")
     error = None
     principal = None
+    origin = request.client.host if request.client else ""
+    status = 401
     if not expected or not secrets.compare_digest(expected, csrf):
         error = "Formulaire expiré : rechargez la page de connexion."
+    elif (wait := request.app.state.sign_ins.wait(origin)) > 0:
+        error, status = f"Trop de tentatives de connexion échouées : réessayez dans {max(1, math.ceil(wait / 60))} min.", 429
     else:
         try:
-            principal = authenticate(request.app.state.store, cle, origin=request.client.host if request.client else "")
+            principal = authenticate(request.app.state.store, cle, origin=origin)
         except DihrError as err:
+            request.app.state.sign_ins.failed(origin, "formulaire")
             error = err.message
     if principal is None:
         token = secrets.token_urlsafe(24)
-        response = render(request, "login.html", "Connexion", 401, login_csrf=token, suite=_safe_next(suite), error=error)
+        response = render(request, "login.html", "Connexion", status, login_csrf=token, suite=_safe_next(suite), error=error)
         response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
     token, _session = request.app.state.sessions.open(principal)

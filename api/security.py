@@ -29,7 +29,7 @@ from graph.access import Principal, Role, Unauthenticated, authenticate
 from graph.errors import DihrError
 from graph.model import NodeKind
 
-__all__ = ["install_security", "map_csp", "with_nonce", "PAGE_CSP", "RateLimiter", "Sessions", "PUBLIC_PATHS", "SESSIONS_FILENAME"]
+__all__ = ["install_security", "SignInThrottle", "throttled", "map_csp", "with_nonce", "PAGE_CSP", "RateLimiter", "Sessions", "PUBLIC_PATHS", "SESSIONS_FILENAME"]
 
 log = logging.getLogger("dihr.api")
 PUBLIC_PATHS = frozenset({"/health", "/", "/connexion"})
@@ -130,6 +130,49 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
+
+
+class SignInThrottle:
+    """Failed sign-ins (a wrong, forged or revoked key, on the login form or as a
+    bearer) per origin: ``limit`` in ``window_s``, then refused for the rest of the
+    window, each failure logged (origin, never the secret). Each web worker
+    counts on its own."""
+
+    def __init__(self, limit: int = 10, window_s: float = 900.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, origin: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(origin, []) if now - t < self.window_s]
+        if kept:
+            self._failures[origin] = kept
+        else:
+            self._failures.pop(origin, None)
+        return kept
+
+    def wait(self, origin: str) -> float:
+        """Seconds before this origin may try again (0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent(origin, now)
+            return 0.0 if len(recent) < self.limit else self.window_s - (now - recent[0])
+
+    def failed(self, origin: str, where: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent(origin, now)
+            recent.append(now)
+            self._failures[origin] = recent
+            if len(self._failures) > 100_000:  # bounded memory under a spray of origins
+                self._failures.pop(next(iter(self._failures)))
+        log.warning("failed sign-in (%s) from %s: %d in %.0f min", where, origin or "?", len(recent), self.window_s / 60)
+
+
+def throttled(wait: float) -> JSONResponse:
+    return error_response(429, "TOO_MANY_SIGN_INS",
+                          f"Trop de tentatives de connexion échouées : réessayez dans {max(1, math.ceil(wait / 60))} min.",
+                          **{"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 #: Pages: an anonymous visitor is sent to the login page rather than given a 401.
@@ -236,9 +279,16 @@ def install_security(app: FastAPI) -> None:
             origin = request.client.host if request.client else ""
             try:
                 if header:
+                    wait = request.app.state.sign_ins.wait(origin)
+                    if wait > 0:
+                        return throttled(wait)
                     if scheme.lower() != "bearer" or not secret:
                         raise Unauthenticated()
-                    principal = authenticate(request.app.state.store, secret, origin=origin)
+                    try:
+                        principal = authenticate(request.app.state.store, secret, origin=origin)
+                    except Unauthenticated:
+                        request.app.state.sign_ins.failed(origin, "bearer")
+                        raise
                 elif session is not None:
                     principal = authenticate_session(request, session)
                 else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -47,6 +48,7 @@ __all__ = [
     "SYSTEM",
 ]
 
+log = logging.getLogger("dihr.security")
 K = NodeKind
 
 
@@ -186,7 +188,10 @@ def authenticate(store: GraphStore, secret: str, *, origin: str = "") -> Princip
     if node is None or not hmac.compare_digest(str(node.props.get("hash", "")), _hash(secret.strip())):
         raise Unauthenticated("Clé d'API invalide.")
     if node.props.get("revoked_at"):
-        raise Unauthenticated("Cette clé d'API a été révoquée.")
+        # The same answer as a wrong key (whether a key once existed is not told);
+        # the administrator's log says which it was.
+        log.warning("sign-in refused: key %s was revoked on %s (origin %s)", node.key, node.props["revoked_at"], origin or "?")
+        raise Unauthenticated("Clé d'API invalide.")
     return Principal(node.key, Role(node.props["role"]), node.props.get("territory"), origin)
 
 
