@@ -750,25 +750,39 @@ def audit_cmd(
     situation: Annotated[str | None, typer.Option(help="Seulement les accès à cette situation.")] = None,
     key: Annotated[str | None, typer.Option(help="Seulement les accès de cette clé.")] = None,
     since: Annotated[str | None, typer.Option(help="Depuis cette date (AAAA-MM-JJ).")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Vérifier que le journal n'a pas été modifié (chaînage).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Journal des lectures et écritures de données de situations."""
-    from graph.access import audit_entries
+    """Journal des lectures et écritures de données de situations, et des demandes d'agrégats."""
+    from graph.access import audit_entries, verify_audit
 
     _, store = _store()
     try:
-        entries = audit_entries(store, situation=situation, key_id=key, since=since)
+        if verify:
+            check = verify_audit(store)
+        else:
+            entries = audit_entries(store, situation=situation, key_id=key, since=since)
     finally:
         store.close()
+    if verify:
+        for problem in check.problems:
+            typer.echo(f"✗ {problem}")
+        old = f" ; {check.unchained} entrée(s) antérieure(s) au chaînage, non vérifiables" if check.unchained else ""
+        if check.problems:
+            raise _UsageError(f"Journal d'audit altéré : {len(check.problems)} anomalie(s) sur {check.entries} entrées.")
+        typer.echo(f"Journal d'audit intact : {check.entries} entrées, {check.chains} chaîne(s){old}.")
+        return
     if as_json:
         typer.echo(json.dumps([{
             "at": e.at, "key_id": e.key_id, "role": e.role, "territory": e.territory, "operation": e.operation,
-            "situations": list(e.situations), "origin": e.origin, "count": e.count,
+            "situations": list(e.situations), "origin": e.origin, "count": e.count, "params": dict(e.params),
         } for e in entries], ensure_ascii=False, indent=2))
         return
     for e in entries:
         ids = ", ".join(e.situations[:5]) + (" …" if len(e.situations) > 5 else "")
-        typer.echo(f"{e.at}  {e.key_id:<12} {e.role:<8} {e.territory or '—':<6} {e.operation:<22} {e.origin:<15} {ids}")
+        asked = " ".join(f"{k}={v}" for k, v in e.params)
+        typer.echo(f"{e.at}  {e.key_id:<12} {e.role:<8} {e.territory or '—':<6} {e.operation:<22} {e.origin:<15} {ids}"
+                   + (f"  {asked}" if asked else ""))
     typer.echo(f"{len(entries)} entrée(s).")
 
 

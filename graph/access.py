@@ -20,12 +20,17 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import json
 import logging
+import os
 import secrets
+import threading
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from graph.errors import DihrError, InvalidInput, NotFound, UnknownCode
 from graph.model import Node, NodeKind
@@ -207,17 +212,93 @@ class AuditRecord:
     situations: tuple[str, ...]
     origin: str
     count: int
+    params: tuple[tuple[str, str], ...] = ()  # what was asked (combination, level, thresholds…), as text
 
 
-def audit(store: GraphStore, principal: Principal, operation: str, situations: Iterable[str] = (), *, count: int | None = None) -> None:
-    """Append one entry: who, what (operation, situation ids), when, from where."""
+#: Tamper evidence. Each process appends to its own chain (web workers write at
+#: once; one chain per process needs no lock across them): an entry carries its
+#: chain, its position and the hash of the entry before it, and its own hash
+#: covers all of that. ``verify_audit`` finds an entry edited, removed from the
+#: middle of a chain or inserted; removing a chain's last entries is what it
+#: cannot see (the administrator's backups are the answer to that).
+_CHAIN_FIELDS = ("at", "key_id", "role", "territory", "operation", "situations", "origin", "count", "params",
+                 "chain", "seq", "prev")
+
+
+class _Chain:
+    def __init__(self) -> None:
+        self.id, self.seq, self.last = uuid.uuid4().hex[:12], 0, ""
+
+
+#: One chain per store opened by this process (a forked worker starts afresh).
+_CHAINS: weakref.WeakKeyDictionary[Any, _Chain] = weakref.WeakKeyDictionary()
+_CHAINS_LOCK = threading.Lock()
+os.register_at_fork(after_in_child=_CHAINS.clear)
+
+
+def _entry_hash(props: Mapping[str, Any]) -> str:
+    canonical = json.dumps({f: props.get(f) for f in _CHAIN_FIELDS}, sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def audit(store: GraphStore, principal: Principal, operation: str, situations: Iterable[str] = (), *,
+          count: int | None = None, params: Mapping[str, object] | None = None) -> None:
+    """Append one entry: who, what (operation, situation ids, the parameters
+    asked), when, from where; chained to this process's previous entry."""
     ids = sorted(set(situations))
-    at = datetime.now(UTC).isoformat(timespec="microseconds")
-    entry_id = f"{at[:26].replace(':', '').replace('-', '').replace('.', '')}-{uuid.uuid4().hex[:8]}"
-    store.upsert([Node(K.AUDIT_ENTRY, entry_id, {
-        "at": at, "key_id": principal.key_id, "role": principal.role.value, "territory": principal.territory,
-        "operation": operation, "situations": ids, "origin": principal.origin, "count": len(ids) if count is None else count,
-    })])
+    asked = {str(k): str(v)[:200] for k, v in sorted((params or {}).items()) if v is not None}
+    with _CHAINS_LOCK:
+        chain = _CHAINS.get(store)
+        if chain is None:
+            chain = _CHAINS[store] = _Chain()
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        entry_id = f"{at[:26].replace(':', '').replace('-', '').replace('.', '')}-{uuid.uuid4().hex[:8]}"
+        props: dict[str, Any] = {
+            "at": at, "key_id": principal.key_id, "role": principal.role.value, "territory": principal.territory,
+            "operation": operation, "situations": ids, "origin": principal.origin,
+            "count": len(ids) if count is None else count, "params": asked,
+            "chain": chain.id, "seq": chain.seq, "prev": chain.last,
+        }
+        props["hash"] = _entry_hash(props)
+        store.upsert([Node(K.AUDIT_ENTRY, entry_id, props)])
+        chain.seq, chain.last = chain.seq + 1, props["hash"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheck:
+    entries: int
+    chains: int
+    unchained: int  # written before entries were chained: counted, not checkable
+    problems: list[str] = field(default_factory=list)
+
+
+def verify_audit(store: GraphStore) -> AuditCheck:
+    """Every chain of the audit trail checked (``problems`` empty: each is whole)."""
+    chains: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+    problems: list[str] = []
+    unchained = 0
+    for node in store.nodes(K.AUDIT_ENTRY):
+        p = dict(node.props)
+        if "chain" not in p:
+            unchained += 1
+            continue
+        chains.setdefault(str(p["chain"]), []).append((int(p.get("seq", -1)), node.key, p))
+        if p.get("hash") != _entry_hash(p):
+            problems.append(f"entrée {node.key} modifiée (son empreinte ne correspond plus à son contenu)")
+    for chain, entries in sorted(chains.items()):
+        entries.sort(key=lambda e: e[0])
+        previous = ""
+        for expected, (seq, key, p) in enumerate(entries):
+            if seq != expected:
+                problems.append(f"chaîne {chain} : entrée n° {expected} absente (avant {key})")
+                break
+            if p.get("prev") != previous:
+                problems.append(f"chaîne {chain} : l'entrée {key} ne suit pas l'entrée précédente")
+                break
+            previous = str(p.get("hash"))
+    total = sum(len(e) for e in chains.values()) + unchained
+    return AuditCheck(total, len(chains), unchained, problems)
 
 
 def audit_entries(
@@ -234,5 +315,6 @@ def audit_entries(
         if since is not None and str(p.get("at", "")) < since:
             continue
         records.append(AuditRecord(node.key, p["at"], p["key_id"], p["role"], p.get("territory"), p["operation"],
-                                   tuple(p.get("situations", [])), p.get("origin", ""), int(p.get("count", 0))))
+                                   tuple(p.get("situations", [])), p.get("origin", ""), int(p.get("count", 0)),
+                                   tuple(sorted((p.get("params") or {}).items()))))
     return sorted(records, key=lambda r: (r.at, r.entry_id))

@@ -8,12 +8,12 @@ directly for anything access-controlled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from graph import coverage as cov
 from graph import matching, network
-from graph.access import Permission, Principal, audit
+from graph.access import Forbidden, Permission, Principal, Role, audit
 from graph.errors import InvalidInput, NotFound
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
 from graph.readmodel import read_model
@@ -79,18 +79,25 @@ def _protect(store: GraphStore, principal: Principal, result: cov.CoverageResult
     return cov.protect_counts(result, table) if principal.suppresses_small_counts else replace(result, demand_by_department={})
 
 
+def _asked(combination: str | None, options: Mapping[str, object]) -> dict[str, object]:
+    """An aggregate's parameters, for its audit entry (differencing shows there)."""
+    return {"combination": combination, **{k: (" ".join(map(str, v)) if isinstance(v, list | tuple) else v)
+                                          for k, v in options.items() if k != "protect"}}
+
+
 def coverage(store: GraphStore, principal: Principal, deficiencies: Iterable[str], **options: object) -> cov.CoverageResult:
     principal.require(Permission.AGGREGATES)
     table = read_model(store).territories
     result = cov.coverage(store, deficiencies, **options)  # type: ignore[arg-type]
-    audit(store, principal, "aggregate:coverage", count=sum(o for o, _ in result.demand_by_department.values()))
+    audit(store, principal, "aggregate:coverage", count=sum(o for o, _ in result.demand_by_department.values()),
+          params=_asked(result.combination, options))
     return _protect(store, principal, result, table)
 
 
 def gaps(store: GraphStore, principal: Principal, **options: object) -> cov.GapMatrix:
     principal.require(Permission.AGGREGATES)
     table = read_model(store).territories
-    audit(store, principal, "aggregate:gaps")
+    audit(store, principal, "aggregate:gaps", params=_asked(None, options))
     return cov.gaps(store, protect=lambda r: _protect(store, principal, r, table), **options)  # type: ignore[arg-type]
 
 
@@ -100,7 +107,8 @@ def what_if(
     principal.require(Permission.AGGREGATES)
     table = read_model(store).territories
     before, after, _ = cov.what_if(store, deficiencies, additions, **options)  # type: ignore[arg-type]
-    audit(store, principal, "aggregate:what_if")
+    audit(store, principal, "aggregate:what_if", params=_asked(before.combination, {
+        **options, "additions": " ".join(f"{a.commune}:{'+'.join(a.deficiencies)}" for a in additions)}))
     before, after = _protect(store, principal, before, table), _protect(store, principal, after, table)
     deltas = tuple(
         cov.TerritoryDelta(b.code, b.name, b, a)
@@ -111,8 +119,16 @@ def what_if(
 
 
 def network_insights(store: GraphStore, principal: Principal, territory: str) -> network.NetworkInsights:
+    """An ERHR's cooperation links (built from its situations' referrals): its own
+    territory for an ERHR key, any for the GNCHR; asked and refused, both audited."""
     principal.require(Permission.NETWORK)
-    return network.network_insights(store, territory)
+    code = territory.strip().upper()[:16]
+    if principal.role is not Role.GNCHR and code != principal.territory:
+        audit(store, principal, "denied:network_insights", params={"territory": code})
+        raise Forbidden(f"Les liens de coopération du territoire {code} sont réservés à son ERHR et au GNCHR.")
+    result = network.network_insights(store, code)
+    audit(store, principal, "network:insights", params={"territory": code})
+    return result
 
 
 # -- situations --------------------------------------------------------------------
@@ -124,7 +140,7 @@ def list_situations(
     store: GraphStore, principal: Principal, *, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[int, list[SituationView]]:
     """The caller's situations (its territory; all for the GNCHR), newest first."""
-    principal.require(Permission.SITUATIONS_READ)
+    _require(store, principal, Permission.SITUATIONS_READ, "situations:list", "")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"taille de page entre 1 et {MAX_PAGE}.")
     if offset < 0:
@@ -140,11 +156,27 @@ def list_situations(
     return len(nodes), views
 
 
+def _denied(store: GraphStore, principal: Principal, operation: str, key: str, exists: bool) -> None:
+    """A refused attempt on a situation, in the audit: the situation's own id when
+    it exists (its history then shows who tried), the text asked otherwise."""
+    if exists:
+        audit(store, principal, f"denied:{operation}", [key])
+    else:
+        audit(store, principal, f"denied:{operation}", params={"requested": key[:64]})
+
+
+def _require(store: GraphStore, principal: Principal, permission: Permission, operation: str, key: str) -> None:
+    if not principal.can(permission):
+        audit(store, principal, f"denied:{operation}", params={"requested": key[:64]})
+        principal.require(permission)
+
+
 def get_situation(store: GraphStore, principal: Principal, key: str) -> SituationView:
     """One situation; outside the caller's territory it is indistinguishable from a missing one."""
-    principal.require(Permission.SITUATIONS_READ)
+    _require(store, principal, Permission.SITUATIONS_READ, "situations:read", key)
     node = store.get_node(K.SITUATION, key)
     if node is None or not _visible(principal, dict(node.props)):
+        _denied(store, principal, "situations:read", key, node is not None)
         raise NotFound(f"Situation introuvable : {key}.")
     [view] = _views(store, [node])
     audit(store, principal, "situations:read", [key])
@@ -155,9 +187,10 @@ def record_referral(
     store: GraphStore, principal: Principal, situation: str, resource: NodeRef, *, date: str, outcome: str
 ) -> SituationView:
     """Record that a situation was referred to a resource, with its outcome."""
-    principal.require(Permission.SITUATIONS_WRITE)
+    _require(store, principal, Permission.SITUATIONS_WRITE, "situations:referral", situation)
     node = store.get_node(K.SITUATION, situation)
     if node is None or not _visible(principal, dict(node.props)):
+        _denied(store, principal, "situations:referral", situation, node is not None)
         raise NotFound(f"Situation introuvable : {situation}.")
     if resource.kind not in RESOURCE_KINDS or store.get_node(resource.kind, resource.key) is None:
         raise NotFound(f"Ressource introuvable : {resource.kind.value} {resource.key}.")

@@ -88,6 +88,8 @@ def test_directory_and_aggregates_are_open_to_every_role(client, keys, role, ope
 @pytest.mark.parametrize("role,expected", [("partner", "FORBIDDEN"), ("erhr_na", "OK"), ("erhr_ara", "OK"), ("gnchr", "OK")])
 @pytest.mark.parametrize("operation", sorted(RESTRICTED))
 def test_matching_network_and_situations_are_refused_to_partners(client, keys, role, expected, operation):
+    if operation == "networkInsights" and role == "erhr_ara":
+        expected = "FORBIDDEN"  # another ERHR's links: see below
     assert gql(client, keys[role][1], RESTRICTED[operation])[0] == expected
 
 
@@ -393,3 +395,55 @@ def test_failed_sign_ins_are_limited_per_origin_and_logged(demo_dir, demo_store,
         assert form.status_code == 429 and "Trop de tentatives" in form.text
     failures = [r for r in caplog.records if "failed sign-in" in r.getMessage()]
     assert len(failures) == 10 and all(good not in r.getMessage() for r in caplog.records)
+
+
+def test_an_erhr_reads_only_its_own_network_and_each_ask_is_audited(client, keys, demo_store):
+    key_id, headers = keys["erhr_ara"]
+    code, body = gql(client, headers, '{ networkInsights(territory: "NA") { territory links } }')
+    assert code == "FORBIDDEN" and "réservés à son ERHR" in body["errors"][0]["message"]
+    assert gql(client, headers, '{ networkInsights(territory: "ARA") { territory } }')[0] == "OK"
+    asked = [(e.operation, dict(e.params).get("territory")) for e in audit_entries(demo_store, key_id=key_id)]
+    assert ("denied:network_insights", "NA") in asked and ("network:insights", "ARA") in asked
+
+
+def test_denied_attempts_on_situations_are_audited(client, keys, situations, demo_store):
+    key_id, headers = keys["erhr_ara"]
+    assert gql(client, headers, SITUATION_QUERY, id=situations["NA"])[0] == "NOT_FOUND"
+    assert any(e.operation == "denied:situations:read" for e in audit_entries(demo_store, situation=situations["NA"], key_id=key_id))
+    partner_id, partner = keys["partner"]
+    assert gql(client, partner, REFERRAL_MUTATION, id=situations["NA"])[0] == "FORBIDDEN"
+    assert gql(client, partner, "{ situations(limit: 5) { total } }")[0] == "FORBIDDEN"
+    denied = {e.operation for e in audit_entries(demo_store, key_id=partner_id)}
+    assert {"denied:situations:referral", "denied:situations:list"} <= denied
+
+
+def test_aggregate_entries_carry_what_was_asked(client, keys, demo_store):
+    key_id, headers = keys["partner"]
+    for km in (25, 30):
+        gql(client, headers, f'{{ coverage(deficiencies: ["DA", "DV"], thresholdKm: {km}) {{ national {{ population }} }} }}')
+    asked = [dict(e.params) for e in audit_entries(demo_store, key_id=key_id) if e.operation == "aggregate:coverage"]
+    assert {(a["combination"], a["threshold_km"]) for a in asked} >= {("DA+DV", "25.0"), ("DA+DV", "30.0")}
+
+
+def test_the_audit_trail_is_chained_and_verified(tmp_path):
+    """`dihr audit --verify`: intact, then an entry edited afterwards is found."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+    from graph.access import SYSTEM, audit
+    from graph.model import Node
+    from graph.stores.memory import MemoryStore
+
+    store = MemoryStore(tmp_path)
+    for i in range(5):
+        audit(store, SYSTEM, "situations:read", [f"SIT-{i}"])
+    store.close()
+    env = {"DIHR_DATA_DIR": str(tmp_path)}
+    intact = CliRunner().invoke(cli, ["audit", "--verify"], env=env)
+    assert intact.exit_code == 0 and "Journal d'audit intact : 5 entrées" in intact.output
+    store = MemoryStore(tmp_path)
+    victim = sorted(store.nodes(K.AUDIT_ENTRY), key=lambda n: n.props["seq"])[2]
+    store.upsert([Node(K.AUDIT_ENTRY, victim.key, {"situations": ["SIT-autre"]})])  # somebody rewrites history
+    store.close()
+    broken = CliRunner().invoke(cli, ["audit", "--verify"], env=env)
+    assert broken.exit_code != 0 and victim.key in broken.output and "altéré" in broken.output
