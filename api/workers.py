@@ -8,8 +8,11 @@ keep-alive clients then all talk to one process.) The sockets are opened as
 TCP explicitly, so that asyncio sets ``TCP_NODELAY`` on the connections (else
 Nagle's algorithm delays every response by about 40 ms).
 
-The supervisor restarts a worker that dies and stops them all on SIGINT or
-SIGTERM.
+The supervisor stops them all on SIGINT or SIGTERM. One of the first workers
+ending before it ever served (it cannot start: a bad setting, a damaged store)
+stops the server with its error. Later, a worker that dies is restarted, again
+and again, with a back-off that doubles while its replacements die young (up
+to 30 s) and resets once one lives: the healthy workers keep serving.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import signal
 import socket
 import time
 from types import FrameType
+from typing import Any
 
 __all__ = ["serve_workers", "listening_socket", "WorkerFailed"]
 
 log = logging.getLogger("dihr.api")
 _MIN_LIFE_S = 15.0
+_MAX_BACKOFF_S = 30.0
 
 
 class WorkerFailed(RuntimeError):
@@ -41,12 +46,23 @@ def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.soc
     return sock
 
 
-def _worker(host: str, port: int) -> None:  # runs in a worker process
+def _worker(host: str, port: int, ready: Any) -> None:  # runs in a worker process
+    import threading
+
     import uvicorn
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM stops the server
     config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
-    uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
+    server = uvicorn.Server(config)
+
+    def flag_when_serving() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            ready.set()
+
+    threading.Thread(target=flag_when_serving, daemon=True).start()
+    server.run(sockets=[listening_socket(host, port)])
 
 
 def serve_workers(host: str, port: int, count: int) -> None:
@@ -62,26 +78,41 @@ def serve_workers(host: str, port: int, count: int) -> None:
         stopping = True
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    workers: list[tuple[multiprocessing.process.BaseProcess, float]] = []
+    workers: list[tuple[multiprocessing.process.BaseProcess, float, Any]] = []
 
-    def start() -> tuple[multiprocessing.process.BaseProcess, float]:
-        process = context.Process(target=_worker, args=(host, port), daemon=True)
+    def start() -> tuple[multiprocessing.process.BaseProcess, float, Any]:
+        ready = context.Event()
+        process = context.Process(target=_worker, args=(host, port, ready), daemon=True)
         process.start()
-        return process, time.monotonic()
+        return process, time.monotonic(), ready
 
     try:
         workers = [start() for _ in range(count)]
+        first = [True] * count  # the slot still runs its first worker
+        young_deaths = [0] * count  # per slot: replacements that died young in a row
+        restart_at: list[float | None] = [None] * count
         while not stopping:
             time.sleep(0.2)
-            for i, (process, started) in enumerate(workers):
-                if process.is_alive() or stopping:
+            now = time.monotonic()
+            for i, (process, started, ready) in enumerate(workers):
+                if stopping:
+                    break
+                if process.is_alive():
+                    if young_deaths[i] and now - started >= _MIN_LIFE_S:
+                        young_deaths[i] = 0  # this one lives: the next death restarts at once
                     continue
-                if time.monotonic() - started < _MIN_LIFE_S:  # it cannot start: restarting would loop
-                    raise WorkerFailed(f"un processus web s'est arrêté au démarrage (code {process.exitcode}).")
-                log.warning("worker %s ended (code %s): restarted", process.pid, process.exitcode)
-                workers[i] = start()
+                if restart_at[i] is None:
+                    if first[i] and not ready.is_set():  # it never served: the server cannot start
+                        raise WorkerFailed(f"un processus web s'est arrêté au démarrage (code {process.exitcode}).")
+                    young_deaths[i] = young_deaths[i] + 1 if now - started < _MIN_LIFE_S else 0
+                    delay = min(_MAX_BACKOFF_S, 0.5 * 2 ** (young_deaths[i] - 1)) if young_deaths[i] else 0.0
+                    restart_at[i] = now + delay
+                    log.warning("worker %s ended (code %s): restarted in %.1f s", process.pid, process.exitcode, delay)
+                if now >= (restart_at[i] or 0.0):
+                    restart_at[i], first[i] = None, False
+                    workers[i] = start()
     finally:
-        workers_only = [process for process, _ in workers]
+        workers_only = [process for process, _started, _ready in workers]
         for process in workers_only:
             if process.is_alive():
                 process.terminate()

@@ -120,3 +120,55 @@ def test_a_port_already_listened_on_is_refused_even_by_another_dihr_serve(tmp_pa
         done = _serve({"DIHR_DATA_DIR": str(tmp_path), "DIHR_PORT": str(port)}, "--workers", "2")
     assert done.returncode == 2
     assert "impossible d'écouter" in done.stderr and str(port) in done.stderr
+
+
+def _worker_pids(supervisor: int) -> set[int]:
+    """The web workers of a `dihr serve` (its spawned children, not the resource tracker)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == supervisor and "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def _wait_for(condition, seconds: float = 60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("waited in vain")
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_twice_in_a_row_is_restarted_and_the_others_keep_serving(tmp_path):
+    """Kill a worker, then its replacement at once: the supervisor restarts it
+    again (after a short back-off) and never stops the healthy worker."""
+    import signal
+
+    from api.cli import SERVE_PID
+
+    data = tmp_path / "data"
+    MemoryStore(data).close()
+    with served(data, "--workers", "2") as url:
+        supervisor = int((data / SERVE_PID).read_text().strip())
+        first = _wait_for(lambda: (lambda pids: pids if len(pids) == 2 else None)(_worker_pids(supervisor)))
+        victim, healthy = sorted(first)
+        os.kill(victim, signal.SIGKILL)
+        replacement = _wait_for(lambda: (_worker_pids(supervisor) - first) or None)
+        os.kill(next(iter(replacement)), signal.SIGKILL)  # the replacement dies young
+        third = _wait_for(lambda: (_worker_pids(supervisor) - first - replacement) or None)
+        os.kill(supervisor, 0)  # the server still runs...
+        assert healthy in _worker_pids(supervisor)  # ...with its healthy worker
+        assert third
+        for _ in range(6):  # and it answers, on fresh connections
+            assert httpx.get(f"{url}/health", timeout=10).status_code == 200
