@@ -53,7 +53,10 @@ def suppressed_cells(leaf_counts: Mapping[str, int], tree: Tree) -> dict[str, se
         children.setdefault(f"R:{region}", []).append(dep)
     for region, erhr in tree.erhr_of.items():
         children.setdefault(f"E:{erhr}", []).append(f"R:{region}")
-        children.setdefault("FR", []).append(f"E:{erhr}")
+    # Each ERHR once in France, however many regions it covers (counted once per
+    # region, a multi-region ERHR doubled the national total: a national count
+    # of 8 was published as if it were 16).
+    children["FR"] = [f"E:{erhr}" for erhr in sorted(set(tree.erhr_of.values()))]
 
     def settle(node: str, level: str, code: str) -> None:
         parts = children.get(node, [])

@@ -212,6 +212,7 @@ def test_suppression_cannot_be_undone_by_differencing(counts):
     tree = Tree(region_of={"d1": "r1", "d2": "r1", "d3": "r2", "d4": "r3", "d5": "r3"},
                 erhr_of={"r1": "E1", "r2": "E1", "r3": "E2"})
     published = _published(counts, tree)
+    assert all(v >= SMALL_CELL for cells in published.values() for v in cells.values())  # nothing below 11 itself
     members = {("DEPARTMENT", d): {d} for d in counts}
     for region in set(tree.region_of.values()):
         members[("REGION", region)] = {d for d, r in tree.region_of.items() if r == region}
@@ -447,3 +448,12 @@ def test_the_audit_trail_is_chained_and_verified(tmp_path):
     store.close()
     broken = CliRunner().invoke(cli, ["audit", "--verify"], env=env)
     assert broken.exit_code != 0 and victim.key in broken.output and "altéré" in broken.output
+
+
+def test_a_national_count_below_11_is_suppressed_when_an_erhr_covers_several_regions():
+    """The review's case: one ERHR over two regions was counted twice in the
+    national total, so a national 8 looked like 16 and was published."""
+    tree = Tree(region_of={"d1": "r1", "d2": "r2", "d3": "r3"}, erhr_of={"r1": "E1", "r2": "E1", "r3": "E2"})
+    hidden = suppressed_cells({"d1": 4, "d2": 4, "d3": 0}, tree)
+    assert "FR" in hidden["NATIONAL"] and "E1" in hidden["ERHR"]
+    assert "FR" not in suppressed_cells({"d1": 8, "d2": 8, "d3": 0}, tree)["NATIONAL"]  # 16 published
