@@ -46,10 +46,15 @@ __all__ = [
     "what_if",
     "DEFAULT_THRESHOLDS_KM",
     "protect_counts",
+    "hide_counts",
+    "PARTNER_THRESHOLDS_KM",
 ]
 
 K, R = NodeKind, RelType
 DEFAULT_THRESHOLDS_KM = (30.0, 60.0, 100.0)
+#: The only thresholds a partner may ask (see graph.service): with free ones,
+#: "sans solution" at 25 and at 30 km differ by the few persons in between.
+PARTNER_THRESHOLDS_KM = DEFAULT_THRESHOLDS_KM
 
 
 #: The levels of aggregation are the territory kinds.
@@ -407,6 +412,18 @@ def what_if(
         if b != a
     )
     return before, after, tuple(sorted(deltas, key=lambda d: (-d.population_gained, d.code)))
+
+
+def hide_counts(result: CoverageResult) -> CoverageResult:
+    """The same result with every situation count withheld (what-if answers and
+    age-specific coverage for partners: see ``graph.service``)."""
+    from dataclasses import replace
+
+    def hidden(row: TerritoryCoverage) -> TerritoryCoverage:
+        return replace(row, open_situations=None, without_solution=None, suppressed=True)
+
+    return replace(result, national=hidden(result.national), territories=tuple(hidden(t) for t in result.territories),
+                   demand_by_department={})
 
 
 def protect_counts(result: CoverageResult, table: TerritoryTable) -> CoverageResult:

@@ -76,7 +76,32 @@ def find_resources(store: GraphStore, principal: Principal, query: matching.Situ
 
 
 def _protect(store: GraphStore, principal: Principal, result: cov.CoverageResult, table: TerritoryTable) -> cov.CoverageResult:
-    return cov.protect_counts(result, table) if principal.suppresses_small_counts else replace(result, demand_by_department={})
+    """What a principal may see of the situation counts. Partners: below 11 and
+    anything derivable by differencing the territories is withheld
+    (``graph.disclosure``); asked for one age, the counts are withheld whole
+    (the age moves the competent resources, hence who is "sans solution":
+    two ages side by side would isolate the persons between them)."""
+    if not principal.suppresses_small_counts:
+        return replace(result, demand_by_department={})
+    if result.age is not None:
+        return cov.hide_counts(result)
+    return cov.protect_counts(result, table)
+
+
+def _partner_thresholds(principal: Principal, options: Mapping[str, object]) -> None:
+    """Partners ask the fixed thresholds only (30, 60, 100 km)."""
+    if not principal.suppresses_small_counts:
+        return
+    fixed = cov.PARTNER_THRESHOLDS_KM
+    asked = [options.get("threshold_km", 60.0), *(options.get("thresholds_km") or [])]  # type: ignore[misc]
+    for km in asked:
+        try:
+            allowed = float(km) in fixed  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            allowed = False
+        if not allowed:
+            raise InvalidInput("thresholdKm", "seuils ouverts aux partenaires : " + ", ".join(f"{t:g}" for t in fixed)
+                               + " km (des seuils voisins permettraient de recompter de petits effectifs par différence).")
 
 
 def _asked(combination: str | None, options: Mapping[str, object]) -> dict[str, object]:
@@ -87,6 +112,7 @@ def _asked(combination: str | None, options: Mapping[str, object]) -> dict[str, 
 
 def coverage(store: GraphStore, principal: Principal, deficiencies: Iterable[str], **options: object) -> cov.CoverageResult:
     principal.require(Permission.AGGREGATES)
+    _partner_thresholds(principal, options)
     table = read_model(store).territories
     result = cov.coverage(store, deficiencies, **options)  # type: ignore[arg-type]
     audit(store, principal, "aggregate:coverage", count=sum(o for o, _ in result.demand_by_department.values()),
@@ -96,6 +122,7 @@ def coverage(store: GraphStore, principal: Principal, deficiencies: Iterable[str
 
 def gaps(store: GraphStore, principal: Principal, **options: object) -> cov.GapMatrix:
     principal.require(Permission.AGGREGATES)
+    _partner_thresholds(principal, options)
     table = read_model(store).territories
     audit(store, principal, "aggregate:gaps", params=_asked(None, options))
     return cov.gaps(store, protect=lambda r: _protect(store, principal, r, table), **options)  # type: ignore[arg-type]
@@ -105,11 +132,17 @@ def what_if(
     store: GraphStore, principal: Principal, deficiencies: Iterable[str], additions: Sequence[cov.Addition], **options: object
 ) -> tuple[cov.CoverageResult, cov.CoverageResult, tuple[cov.TerritoryDelta, ...]]:
     principal.require(Permission.AGGREGATES)
+    _partner_thresholds(principal, options)
     table = read_model(store).territories
     before, after, _ = cov.what_if(store, deficiencies, additions, **options)  # type: ignore[arg-type]
     audit(store, principal, "aggregate:what_if", params=_asked(before.combination, {
         **options, "additions": " ".join(f"{a.commune}:{'+'.join(a.deficiencies)}" for a in additions)}))
-    before, after = _protect(store, principal, before, table), _protect(store, principal, after, table)
+    if principal.suppresses_small_counts:
+        # Placing a resource commune by commune would show where the persons
+        # "sans solution" live: a partner's what-if gives populations only.
+        before, after = cov.hide_counts(before), cov.hide_counts(after)
+    else:
+        before, after = _protect(store, principal, before, table), _protect(store, principal, after, table)
     deltas = tuple(
         cov.TerritoryDelta(b.code, b.name, b, a)
         for b, a in zip(before.territories, after.territories, strict=True)

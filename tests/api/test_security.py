@@ -457,3 +457,49 @@ def test_a_national_count_below_11_is_suppressed_when_an_erhr_covers_several_reg
     hidden = suppressed_cells({"d1": 4, "d2": 4, "d3": 0}, tree)
     assert "FR" in hidden["NATIONAL"] and "E1" in hidden["ERHR"]
     assert "FR" not in suppressed_cells({"d1": 8, "d2": 8, "d3": 0}, tree)["NATIONAL"]  # 16 published
+
+
+# -- what a partner can vary -------------------------------------------------------
+def test_partners_ask_fixed_thresholds_only(client, keys):
+    for km in (10, 25, 29.9, 61):
+        code, body = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=["DA", "DV"], level="REGION", thresholdKm=km)
+        assert code == "INVALID_INPUT" and "30, 60, 100 km" in body["errors"][0]["message"], km
+    assert gql(client, keys["gnchr"][1], COVERAGE_QUERY, deficiencies=["DA", "DV"], level="REGION", thresholdKm=25)[0] == "OK"
+
+
+def test_a_partners_what_if_and_age_specific_coverage_carry_no_counts(client, keys):
+    what_if = """{ whatIf(deficiencies: ["DA", "DV"], thresholdKm: 30, additions: [{commune: "86194", deficiencies: ["DA", "DV"]}]) {
+        nationalBefore { openSituations withoutSolution } nationalAfter { openSituations withoutSolution }
+        changes { before { withoutSolution } after { withoutSolution } } } }"""
+    code, body = gql(client, keys["partner"][1], what_if)
+    assert code == "OK", body
+    result = body["data"]["whatIf"]
+    assert result["nationalBefore"] == result["nationalAfter"] == {"openSituations": None, "withoutSolution": None}
+    assert all(c["before"]["withoutSolution"] is None and c["after"]["withoutSolution"] is None for c in result["changes"])
+    code, body = gql(client, keys["gnchr"][1], what_if)
+    assert body["data"]["whatIf"]["nationalBefore"]["openSituations"] is not None  # the GNCHR sees them
+    code, body = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=["DI"], level="ERHR", thresholdKm=30, age=10)
+    rows = [body["data"]["coverage"]["national"], *body["data"]["coverage"]["territories"]]
+    assert all(r["openSituations"] is None and r["withoutSolution"] is None for r in rows)
+
+
+def test_no_count_below_11_in_anything_a_partner_can_ask(client, keys):
+    """Every combination of the D312-194 criteria and of each deficiency, every
+    level, every threshold a partner may ask: nothing published is below 11."""
+    from graph.rare import CRITERIA, criterion_combinations
+
+    combos = {criterion_combinations(c)[0] for c in CRITERIA} | {"DI", "DA", "DV", "TSA", "EPI", "DA+DV"}
+    published = 0
+    for combo in sorted(combos):
+        for level in ("DEPARTMENT", "REGION", "ERHR"):
+            for km in (30, 60, 100):
+                code, body = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=combo.split("+"), level=level,
+                                 thresholdKm=km)
+                assert code == "OK", body
+                data = body["data"]["coverage"]
+                for row in [data["national"], *data["territories"]]:
+                    for value in (row["openSituations"], row["withoutSolution"]):
+                        if value is not None:
+                            published += 1
+                            assert value >= SMALL_CELL, (combo, level, km, row["code"], value)
+    assert published > 0
