@@ -385,6 +385,8 @@ class Neo4jStore:
             raise self._translate(err) from err
         except (neo.ServiceUnavailable, neo.SessionExpired) as err:
             raise StoreUnavailable("Serveur Neo4j injoignable : vérifiez DIHR_NEO4J_URI.") from err
+        except neo.TransientError as err:
+            raise StoreError("Le serveur Neo4j est occupé par d'autres écritures : rien n'a été écrit, réessayez.") from err
         finally:
             if indexed:
                 self._revision = None  # our own write: seen by our next read at once
@@ -402,6 +404,12 @@ class Neo4jStore:
             try:
                 with self._session() as session:
                     return session.execute_write(work)
+            except neo.TransientError:
+                # The driver retried for max_transaction_retry_time and gave up: many
+                # writers on one namespace (each batch takes its lock). Wait, then again.
+                if attempt == _RACE_RETRIES - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
             except neo.ClientError as err:
                 if not str(getattr(err, "code", "")).endswith("ConstraintValidationFailed") or attempt == _RACE_RETRIES - 1:
                     raise
@@ -487,9 +495,12 @@ class Neo4jStore:
                     total += int(tx.run(_delete_edges_cypher(rel), rows=chunk).single()["deleted"])
             return total
 
+        from neo4j import exceptions as neo
+
         try:
-            with self._session() as session:
-                return int(session.execute_write(work))
+            return int(self._write_retrying_races(work))
+        except neo.TransientError as err:
+            raise StoreError("Le serveur Neo4j est occupé par d'autres écritures : rien n'a été supprimé, réessayez.") from err
         finally:
             self._revision = None
 

@@ -420,10 +420,10 @@ def test_denied_attempts_on_situations_are_audited(client, keys, situations, dem
 
 def test_aggregate_entries_carry_what_was_asked(client, keys, demo_store):
     key_id, headers = keys["partner"]
-    for km in (25, 30):
+    for km in (30, 60):
         gql(client, headers, f'{{ coverage(deficiencies: ["DA", "DV"], thresholdKm: {km}) {{ national {{ population }} }} }}')
     asked = [dict(e.params) for e in audit_entries(demo_store, key_id=key_id) if e.operation == "aggregate:coverage"]
-    assert {(a["combination"], a["threshold_km"]) for a in asked} >= {("DA+DV", "25.0"), ("DA+DV", "30.0")}
+    assert {(a["combination"], a["threshold_km"]) for a in asked} >= {("DA+DV", "30.0"), ("DA+DV", "60.0")}
 
 
 def test_the_audit_trail_is_chained_and_verified(tmp_path):
