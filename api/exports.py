@@ -37,9 +37,6 @@ def csv_text(rows: list[list[object]]) -> str:
     return out.getvalue()
 
 
-_csv = csv_text
-
-
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
@@ -65,7 +62,7 @@ def coverage_csv(result: cov.CoverageResult) -> str:
             _num(t.mean_minutes), *[_num(t.share_beyond[x]) for x in thresholds], t.population_beyond,
             _count(t.open_situations), _count(t.without_solution), "oui" if t.zone_blanche else "non",
         ])
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def gaps_csv(matrix: cov.GapMatrix) -> str:
@@ -79,7 +76,7 @@ def gaps_csv(matrix: cov.GapMatrix) -> str:
         for c in cells:
             row += [_num(c.share_beyond), c.resources, "oui" if c.zone_blanche else "non"]
         rows.append(row)
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def _codes(values: list[str]) -> list[str]:

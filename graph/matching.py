@@ -59,7 +59,7 @@ from graph.errors import InvalidInput, UnknownCode
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, haversine_km, haversine_km_many
 from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
-from graph.readmodel import read_model
+from graph.readmodel import INDEXED_KINDS, read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryTable, commune_info
 from graph.vocabulary import (
@@ -97,7 +97,7 @@ __all__ = [
 ]
 
 K, R = NodeKind, RelType
-LOCAL_KINDS = frozenset({K.ESTABLISHMENT, K.PROFESSIONAL, K.RESOURCE_POLE})
+LOCAL_KINDS = frozenset(INDEXED_KINDS)  # the kinds the read model indexes
 MAX_LIMIT = 100
 MAX_TEAM_SIZE = 3
 _TEAM_POOL = 12  # nearest partial resources per deficiency considered for teams

@@ -42,12 +42,12 @@ from graph.model import NodeKind, NodeRef, RelType
 from graph.store import GraphStore, gc_paused
 from graph.territories import TerritoryKind, TerritoryTable
 
-__all__ = ["ReadModel", "CommuneGrid", "read_model", "build_competence", "RESOURCE_KINDS"]
+__all__ = ["ReadModel", "CommuneGrid", "read_model", "build_competence", "INDEXED_KINDS"]
 
 K, R = NodeKind, RelType
 
-#: The kinds the competence index holds (the local resources).
-RESOURCE_KINDS = (K.ESTABLISHMENT, K.PROFESSIONAL, K.RESOURCE_POLE)
+#: The kinds the competence index holds: the local resources (``graph.matching.LOCAL_KINDS``).
+INDEXED_KINDS = (K.ESTABLISHMENT, K.PROFESSIONAL, K.RESOURCE_POLE)
 
 
 @dataclass(slots=True)
@@ -120,8 +120,8 @@ class CommunePoints:
 def build_competence(store: GraphStore) -> CompetenceIndex:
     """The competence index of the store's current state, from plain reads."""
     with gc_paused():
-        nodes = {kind: {n.key: n.props for n in store.nodes(kind)} for kind in RESOURCE_KINDS}
-        refs = [NodeRef(kind, key) for kind in RESOURCE_KINDS for key in nodes[kind]]
+        nodes = {kind: {n.key: n.props for n in store.nodes(kind)} for kind in INDEXED_KINDS}
+        refs = [NodeRef(kind, key) for kind in INDEXED_KINDS for key in nodes[kind]]
         out = store.edges_from(refs, [R.HAS_EXPERTISE, R.ACCEPTS, R.WORKS_AT])
         workplaces = _workplaces(store, out)
         resources, links, departments = [], [], {}
