@@ -102,6 +102,13 @@ def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
 
 _EdgeId = tuple[RelType, NodeRef, NodeRef, str]
 
+#: Kinds kept on disk only, read from SQLite when asked: the audit trail grows
+#: with every request and nothing searches it per query, so it stays out of
+#: every process's memory (and out of the change log the other processes read).
+_DISK_ONLY = frozenset({NodeKind.AUDIT_ENTRY})
+_DISK_ONLY_VALUES = tuple(sorted(k.value for k in _DISK_ONLY))
+_NOT_DISK_ONLY_SQL = f"kind NOT IN ({', '.join('?' * len(_DISK_ONLY_VALUES))})"
+
 
 def sqlite_check(path: Path, *, quick: bool = False) -> list[str]:
     """SQLite's own check of a database file (``integrity_check``, or the
@@ -207,7 +214,8 @@ class MemoryStore:
         kinds = {k.value: k for k in NodeKind}
         rels = {r.value: r for r in RelType}
         refs: dict[tuple[str, str], NodeRef] = {}
-        for kind, key, props in self._db.execute("SELECT kind, key, props FROM nodes"):
+        for kind, key, props in self._db.execute(f"SELECT kind, key, props FROM nodes WHERE {_NOT_DISK_ONLY_SQL}",
+                                                 _DISK_ONLY_VALUES):
             ref = refs[(kind, key)] = NodeRef(kinds[kind], key)
             self._apply_node(ref, _loads(props))
         batch = []
@@ -286,6 +294,7 @@ class MemoryStore:
                 self._load_rows()
             return
         nodes = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "node"}
+        nodes = {n for n in nodes if n[0] not in _DISK_ONLY_VALUES}  # logged by an older version
         edges = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "edge"}
         kinds, rels = {k.value: k for k in NodeKind}, {r.value: r for r in RelType}
         node_rows, edge_rows = [], []
@@ -337,7 +346,11 @@ class MemoryStore:
                         validate_node(node)
                         ref = node.ref
                         old = pending_nodes.get(ref)
-                        if old is None and self._graph.has_node(ref):
+                        if old is None and ref.kind in _DISK_ONLY:
+                            found = self._db.execute("SELECT props FROM nodes WHERE kind = ? AND key = ?",
+                                                     (ref.kind.value, ref.key)).fetchone()
+                            old = None if found is None else _loads(found[0])
+                        elif old is None and self._graph.has_node(ref):
                             old = self._graph.nodes[ref]["props"]
                         new = merge_props(old, node.props)
                         counts[upsert_outcome("nodes", old, new)] += 1
@@ -345,7 +358,7 @@ class MemoryStore:
                             pending_nodes[ref] = new
                             rows.append((ref.kind.value, ref.key, _dumps(new)))
                     self._db.executemany(_UPSERT_NODE_SQL, rows)
-                    self._log("node", [row[:2] for row in rows])
+                    self._log("node", [row[:2] for row in rows if row[0] not in _DISK_ONLY_VALUES])
                 for chunk in _chunks(edges):
                     rows = []
                     for edge in chunk:
@@ -389,7 +402,8 @@ class MemoryStore:
                 raise
             with self._lock:
                 for ref, props in pending_nodes.items():
-                    self._apply_node(ref, props)
+                    if ref.kind not in _DISK_ONLY:
+                        self._apply_node(ref, props)
                 for eid, props in pending_edges.items():
                     self._apply_edge(eid, props)
                 if pending_edges or any(ref.kind not in REVISION_NEUTRAL_KINDS for ref in pending_nodes):
@@ -423,19 +437,40 @@ class MemoryStore:
             return len(found)
 
     # -- reads -------------------------------------------------------------
+    def _disk_nodes(self, kind: NodeKind, keys: Iterable[str] | None) -> list[Node]:
+        """Nodes of a disk-only kind, read from SQLite (committed rows only), in key order."""
+        with self._probe_lock:
+            if keys is None:
+                rows = self._probe.execute("SELECT key, props FROM nodes WHERE kind = ? ORDER BY key", (kind.value,)).fetchall()
+            else:
+                rows = []
+                for chunk in _chunks(dict.fromkeys(keys)):
+                    marks = ", ".join("?" * len(chunk))
+                    rows += self._probe.execute(f"SELECT key, props FROM nodes WHERE kind = ? AND key IN ({marks})",
+                                                (kind.value, *chunk)).fetchall()
+                rows.sort()
+        return [Node(kind, key, _loads(props)) for key, props in rows]
+
     def get_node(self, kind: NodeKind, key: str) -> Node | None:
+        if kind in _DISK_ONLY:
+            found = self._disk_nodes(kind, [key])
+            return found[0] if found else None
         self._refresh()
         with self._lock:
             props = self._by_kind[kind].get(key)
             return None if props is None else Node(kind, key, dict(props))
 
     def get_nodes(self, kind: NodeKind, keys: Iterable[str]) -> dict[str, Node]:
+        if kind in _DISK_ONLY:
+            return {n.key: n for n in self._disk_nodes(kind, keys)}
         self._refresh()
         with self._lock:
             table = self._by_kind[kind]
             return {k: Node(kind, k, dict(table[k])) for k in keys if k in table}
 
     def nodes(self, kind: NodeKind) -> Iterator[Node]:
+        if kind in _DISK_ONLY:
+            return iter(self._disk_nodes(kind, None))
         self._refresh()
         with self._lock:
             table = self._by_kind[kind]
@@ -498,7 +533,14 @@ class MemoryStore:
     def count_nodes(self) -> dict[NodeKind, int]:
         self._refresh()
         with self._lock:
-            return {kind: len(table) for kind, table in self._by_kind.items() if table}
+            counts = {kind: len(table) for kind, table in self._by_kind.items() if table}
+        marks = ", ".join("?" * len(_DISK_ONLY_VALUES))
+        with self._probe_lock:
+            for kind, n in self._probe.execute(
+                f"SELECT kind, count(*) FROM nodes WHERE kind IN ({marks}) GROUP BY kind", _DISK_ONLY_VALUES
+            ):
+                counts[NodeKind(kind)] = int(n)
+        return counts
 
     def count_edges(self) -> dict[RelType, int]:
         self._refresh()
