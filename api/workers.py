@@ -9,8 +9,8 @@ TCP explicitly, so that asyncio sets ``TCP_NODELAY`` on the connections (else
 Nagle's algorithm delays every response by about 40 ms).
 
 The supervisor stops them all on SIGINT or SIGTERM. One of the first workers
-ending before it ever served (it cannot start: a bad setting, a damaged store)
-stops the server with its error. Later, a worker that dies is restarted, again
+exiting with an error before it ever served (it cannot start: a bad setting, a
+damaged store) stops the server with its error. Later, a worker that dies is restarted, again
 and again, with a back-off that doubles while its replacements die young (up
 to 30 s) and resets once one lives: the healthy workers keep serving.
 """
@@ -102,7 +102,9 @@ def serve_workers(host: str, port: int, count: int) -> None:
                         young_deaths[i] = 0  # this one lives: the next death restarts at once
                     continue
                 if restart_at[i] is None:
-                    if first[i] and not ready.is_set():  # it never served: the server cannot start
+                    # One of the first workers ended by itself (an error code, not a signal: a
+                    # kill is not its fault) before it ever served: the server cannot start.
+                    if first[i] and not ready.is_set() and (process.exitcode or 0) > 0:
                         raise WorkerFailed(f"un processus web s'est arrêté au démarrage (code {process.exitcode}).")
                     young_deaths[i] = young_deaths[i] + 1 if now - started < _MIN_LIFE_S else 0
                     delay = min(_MAX_BACKOFF_S, 0.5 * 2 ** (young_deaths[i] - 1)) if young_deaths[i] else 0.0
