@@ -149,6 +149,10 @@ DETACH DELETE n
 _REVISION_EVERY_S = 1.0
 _RACE_RETRIES = 5
 
+
+class _Race(Exception):
+    """A batch met another writer's uncommitted twin of a node it created: retried."""
+
 #: The namespace's revision: bumped by every write that is not revision-neutral
 #: (``graph.store.REVISION_NEUTRAL_KINDS``), so that every process (web workers,
 #: other app servers) knows when its read models are out of date. Written first
@@ -404,6 +408,10 @@ class Neo4jStore:
             try:
                 with self._session() as session:
                     return session.execute_write(work)
+            except _Race:
+                if attempt == _RACE_RETRIES - 1:
+                    raise StoreError("Écritures concurrentes sur les mêmes nœuds : rien n'a été écrit, réessayez.") from None
+                time.sleep(0.05 * (attempt + 1))
             except neo.TransientError:
                 # The driver retried for max_transaction_retry_time and gave up: many
                 # writers on one namespace (each batch takes its lock). Wait, then again.
@@ -477,8 +485,12 @@ class Neo4jStore:
             cypher = _update_edges_cypher(rel) if stored_edge else _create_edges_cypher(rel)
             for chunk in self._chunks(rows):
                 written = tx.run(cypher, rows=chunk).single()["written"]
-                if written != len(chunk):
-                    # Raising inside the unit of work rolls the whole batch back.
+                # Raising inside the unit of work rolls the whole batch back.
+                if written > len(chunk):
+                    # An endpoint matched twice: another writer created the same node while
+                    # this batch created it too (optimistic servers); the retry reads it.
+                    raise _Race()
+                if written < len(chunk):
                     raise SchemaError(f"{rel.value} points to a missing node")
         return counts
 

@@ -52,6 +52,9 @@ class FakeTx:
             return FakeResult([])
         rows = params.get("rows", [])
         written = len(rows) - (1 if self.drop_edges and "CREATE (s)-[r:" in cypher else 0)
+        if getattr(self, "twins", None) and "CREATE (s)-[r:" in cypher:
+            self.twins.pop()
+            written = len(rows) + 1  # an endpoint matched twice: another writer's twin
         return FakeResult([{"written": written, "deleted": len(rows)}])
 
 
@@ -67,7 +70,9 @@ class FakeSession:
 
     def execute_write(self, fn, *args):
         log: list[tuple[str, dict[str, Any]]] = []
-        result = fn(FakeTx(log, self.driver.drop_edges), *args)  # raises → nothing committed
+        tx = FakeTx(log, self.driver.drop_edges)
+        tx.twins = self.driver.twins
+        result = fn(tx, *args)  # raises → nothing committed
         self.driver.committed.extend(log)
         return result
 
@@ -82,6 +87,7 @@ class FakeDriver:
     def __init__(self, *, drop_edges: bool = False, fail_with: Exception | None = None) -> None:
         self.committed: list[tuple[str, dict[str, Any]]] = []
         self.drop_edges, self.fail_with = drop_edges, fail_with
+        self.twins: list[int] = []  # how many edge batches meet another writer's twin node
 
     def session(self, database: str) -> FakeSession:
         return FakeSession(self)
@@ -202,3 +208,16 @@ def test_the_revision_is_read_at_most_once_a_second_but_at_once_after_our_write(
     reads = driver.reads.count(REVISION_CYPHER)
     store.upsert([Node(K.DEFICIENCY, "DV", {})])
     assert store.revision() == 5 and driver.reads.count(REVISION_CYPHER) == reads + 1
+
+
+def test_a_batch_that_meets_another_writers_twin_node_is_retried_whole():
+    """On an optimistic server two batches may create the same node; the loser's
+    relationship then matches two endpoints. Retried, it reads the node and updates it."""
+    driver = FakeDriver()
+    driver.twins = [1]
+    store = Neo4jStore(driver, database="neo4j")
+    summary = store.upsert(pros(1), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))])
+    assert summary.edges_created == 1 and driver.twins == []
+    driver.twins = [1] * 10  # never resolves: refused in French, nothing written
+    with pytest.raises(StoreError, match="concurrentes"):
+        store.upsert(pros(1), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))])
