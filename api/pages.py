@@ -8,7 +8,6 @@ changes something carries the session's CSRF token.
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 from datetime import date
@@ -22,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from api.exports import csv_text
-from api.security import SESSION_COOKIE, SESSION_HOURS
+from api.security import SESSION_COOKIE, SESSION_HOURS, throttle_message
 from graph import coverage as cov
 from graph import journal, service
 from graph.access import Forbidden, Permission, Principal, authenticate
@@ -162,7 +161,7 @@ async def login(request: Request, cle: str = Form(""), csrf: str = Form(""), sui
     if not expected or not secrets.compare_digest(expected, csrf):
         error = "Formulaire expiré : rechargez la page de connexion."
     elif (wait := request.app.state.sign_ins.wait(origin)) > 0:
-        error, status = f"Trop de tentatives de connexion échouées : réessayez dans {max(1, math.ceil(wait / 60))} min.", 429
+        error, status = throttle_message(wait), 429
     else:
         try:
             principal = authenticate(request.app.state.store, cle, origin=origin)

@@ -29,7 +29,7 @@ from graph.access import Principal, Role, Unauthenticated, authenticate
 from graph.errors import DihrError
 from graph.model import NodeKind
 
-__all__ = ["install_security", "SignInThrottle", "throttled", "map_csp", "with_nonce", "PAGE_CSP", "RateLimiter", "Sessions", "PUBLIC_PATHS", "SESSIONS_FILENAME"]
+__all__ = ["install_security", "SignInThrottle", "throttled", "throttle_message", "map_csp", "with_nonce", "PAGE_CSP", "RateLimiter", "Sessions", "PUBLIC_PATHS", "SESSIONS_FILENAME"]
 
 log = logging.getLogger("dihr.api")
 PUBLIC_PATHS = frozenset({"/health", "/", "/connexion"})
@@ -169,10 +169,13 @@ class SignInThrottle:
         log.warning("failed sign-in (%s) from %s: %d in %.0f min", where, origin or "?", len(recent), self.window_s / 60)
 
 
+def throttle_message(wait: float) -> str:
+    """What a throttled origin is told (the login form and the API say the same)."""
+    return f"Trop de tentatives de connexion échouées : réessayez dans {max(1, math.ceil(wait / 60))} min."
+
+
 def throttled(wait: float) -> JSONResponse:
-    return error_response(429, "TOO_MANY_SIGN_INS",
-                          f"Trop de tentatives de connexion échouées : réessayez dans {max(1, math.ceil(wait / 60))} min.",
-                          **{"Retry-After": str(max(1, math.ceil(wait)))})
+    return error_response(429, "TOO_MANY_SIGN_INS", throttle_message(wait), **{"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 #: Pages: an anonymous visitor is sent to the login page rather than given a 401.
