@@ -151,7 +151,12 @@ _RACE_RETRIES = 5
 
 
 class _Race(Exception):
-    """A batch met another writer's uncommitted twin of a node it created: retried."""
+    """A relationship batch wrote more or fewer rows than it has: another writer's
+    twin of a node got in the way (retried), or an endpoint is missing (``missing``)."""
+
+    def __init__(self, missing: str | None) -> None:
+        super().__init__(missing or "an endpoint matched twice")
+        self.missing = missing
 
 #: The namespace's revision: bumped by every write that is not revision-neutral
 #: (``graph.store.REVISION_NEUTRAL_KINDS``), so that every process (web workers,
@@ -408,8 +413,10 @@ class Neo4jStore:
             try:
                 with self._session() as session:
                     return session.execute_write(work)
-            except _Race:
+            except _Race as race:
                 if attempt == _RACE_RETRIES - 1:
+                    if race.missing:
+                        raise SchemaError(race.missing) from None
                     raise StoreError("Écritures concurrentes sur les mêmes nœuds : rien n'a été écrit, réessayez.") from None
                 time.sleep(0.05 * (attempt + 1))
             except neo.TransientError:
@@ -485,13 +492,12 @@ class Neo4jStore:
             cypher = _update_edges_cypher(rel) if stored_edge else _create_edges_cypher(rel)
             for chunk in self._chunks(rows):
                 written = tx.run(cypher, rows=chunk).single()["written"]
-                # Raising inside the unit of work rolls the whole batch back.
-                if written > len(chunk):
-                    # An endpoint matched twice: another writer created the same node while
-                    # this batch created it too (optimistic servers); the retry reads it.
-                    raise _Race()
-                if written < len(chunk):
-                    raise SchemaError(f"{rel.value} points to a missing node")
+                # Raising inside the unit of work rolls the whole batch back. On an
+                # optimistic server (ArcadeDB) a concurrent writer's twin of a node can
+                # make an endpoint match twice, or not at all: retried whole, and only
+                # a batch that still misses its endpoint is refused.
+                if written != len(chunk):
+                    raise _Race(f"{rel.value} points to a missing node" if written < len(chunk) else None)
         return counts
 
     def delete_edges(self, edges: Iterable[Edge]) -> int:
