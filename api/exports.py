@@ -41,9 +41,10 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def _count(value: int | None) -> object:
-    """A situation count; suppressed ones read "< 11" (statistical secrecy)."""
-    return "< 11" if value is None else value
+def _count(value: int | None, published: bool = True) -> object:
+    """A situation count; suppressed ones read "< 11" (statistical secrecy),
+    unpublished ones "non publié"."""
+    return value if value is not None and published else cov.count_label(value, published)
 
 
 def coverage_csv(result: cov.CoverageResult) -> str:
@@ -60,7 +61,7 @@ def coverage_csv(result: cov.CoverageResult) -> str:
         rows.append([
             t.code, t.name, t.population, t.resources, _num(t.resources_per_100k), _num(t.mean_km), _num(t.median_km),
             _num(t.mean_minutes), *[_num(t.share_beyond[x]) for x in thresholds], t.population_beyond,
-            _count(t.open_situations), _count(t.without_solution), "oui" if t.zone_blanche else "non",
+            _count(t.open_situations, t.open_published), _count(t.without_solution, t.unmet_published), "oui" if t.zone_blanche else "non",
         ])
     return csv_text(rows)
 

@@ -84,8 +84,8 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %".replace(".", ",")
 
 
-def _count(value: int | None) -> str:
-    return "< 11" if value is None else str(value)
+def _count(value: int | None, published: bool = True) -> str:
+    return cov.count_label(value, published)
 
 
 def render(request: Request, name: str, title: str, status: int = 200, **context: Any) -> HTMLResponse:

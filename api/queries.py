@@ -35,7 +35,7 @@ query FindResources($situation: SituationInput!, $limit: Int! = 20) {
 _TERRITORY_COVERAGE = """
 fragment TerritoryCoverageFields on TerritoryCoverage {
   code name population resources resourcesPer100k meanKm medianKm meanMinutes
-  sharesBeyond { thresholdKm share } populationBeyond openSituations withoutSolution suppressed zoneBlanche
+  sharesBeyond { thresholdKm share } populationBeyond openSituations withoutSolution suppressed openSituationsPublished withoutSolutionPublished zoneBlanche
 }
 """
 
@@ -43,7 +43,7 @@ COVERAGE_QUERY = (
     """
 query Coverage($deficiencies: [String!]!, $level: Level!, $thresholdKm: Float!, $age: Int) {
   coverage(deficiencies: $deficiencies, level: $level, thresholdKm: $thresholdKm, age: $age) {
-    combination level thresholdKm age
+    combination level thresholdKm age exactCombinationCounts
     national { ...TerritoryCoverageFields }
     territories { ...TerritoryCoverageFields }
   }

@@ -426,6 +426,10 @@ class TerritoryCoverage:
     open_situations: int | None = strawberry.field(description="null : effectif masqué (moins de 11, secret statistique).")
     without_solution: int | None = strawberry.field(description="Situations ouvertes « sans solution » au-delà du seuil ; null si masqué.")
     suppressed: bool = strawberry.field(description="Un effectif de situations est masqué (« < 11 »).")
+    open_situations_published: bool = strawberry.field(
+        description="false : les effectifs ne sont pas publiés pour cette demande (partenaires : un âge, une simulation).")
+    without_solution_published: bool = strawberry.field(
+        description="false : « sans solution » n'est pas publié pour cette demande (partenaires : seuil autre que 60 km, un âge, une simulation).")
     zone_blanche: bool
 
 
@@ -435,6 +439,9 @@ class CoverageResult:
     level: Level
     threshold_km: float
     age: int | None
+    exact_combination_counts: bool = strawberry.field(
+        description="Les effectifs de situations sont ceux de la combinaison exacte (partenaires), "
+        "sinon ceux des situations qui la comprennent ; « sans solution » n'est publié aux partenaires qu'à 60 km.")
     national: TerritoryCoverage
     territories: list[TerritoryCoverage]
 
@@ -448,6 +455,8 @@ class GapCell:
     resources: int
     zone_blanche: bool
     without_solution: int | None
+    without_solution_published: bool = strawberry.field(
+        description="false : « sans solution » n'est pas publié pour cette demande (partenaires : seuil autre que 60 km).")
 
 
 @strawberry.type
@@ -540,6 +549,8 @@ def territory_coverage_wire(t: cov.TerritoryCoverage) -> TerritoryCoverage:
         open_situations=t.open_situations,
         without_solution=t.without_solution,
         suppressed=t.suppressed,
+        open_situations_published=t.open_published,
+        without_solution_published=t.unmet_published,
         zone_blanche=t.zone_blanche,
     )
 
@@ -550,6 +561,7 @@ def coverage_wire(r: cov.CoverageResult) -> CoverageResult:
         level=Level(r.level.value),
         threshold_km=r.threshold_km,
         age=r.age,
+        exact_combination_counts=r.exact_counts,
         national=territory_coverage_wire(r.national),
         territories=[territory_coverage_wire(t) for t in r.territories],
     )
@@ -569,6 +581,7 @@ def gaps_wire(g: cov.GapMatrix) -> GapMatrix:
                         criterion=c.criterion, combination=c.combination, share_beyond=c.share_beyond,
                         population_beyond=c.population_beyond, resources=c.resources,
                         zone_blanche=c.zone_blanche, without_solution=c.without_solution,
+                        without_solution_published=c.unmet_published,
                     )
                     for c in cells
                 ],

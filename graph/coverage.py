@@ -47,6 +47,8 @@ __all__ = [
     "DEFAULT_THRESHOLDS_KM",
     "protect_counts",
     "hide_counts",
+    "count_label",
+    "DISCLOSURE_THRESHOLD_KM",
     "PARTNER_THRESHOLDS_KM",
 ]
 
@@ -55,6 +57,11 @@ DEFAULT_THRESHOLDS_KM = (30.0, 60.0, 100.0)
 #: The only thresholds a partner may ask (see graph.service): with free ones,
 #: "sans solution" at 25 and at 30 km differ by the few persons in between.
 PARTNER_THRESHOLDS_KM = DEFAULT_THRESHOLDS_KM
+#: The one threshold at which partners see "sans solution" counts. Counts at
+#: 30, 60 and 100 km side by side would publish the bands between them (and
+#: open minus "sans solution" the band within); with one threshold there are
+#: two bands per territory, served and not, each checked by graph.disclosure.
+DISCLOSURE_THRESHOLD_KM = 60.0
 
 
 #: The levels of aggregation are the territory kinds.
@@ -76,6 +83,11 @@ class TerritoryCoverage:
     open_situations: int | None  # None: suppressed (fewer than 11, or derivable by differencing)
     without_solution: int | None  # open situations beyond the main threshold ("sans solution")
     suppressed: bool = False
+    #: False: the count is not published at all to this caller (a partner's one-age
+    #: coverage or what-if; "sans solution" at another threshold than 60 km), as
+    #: opposed to withheld because small ("< 11").
+    open_published: bool = True
+    unmet_published: bool = True
 
     @property
     def zone_blanche(self) -> bool:
@@ -92,9 +104,14 @@ class CoverageResult:
     age: int | None
     national: TerritoryCoverage
     territories: tuple[TerritoryCoverage, ...]
-    #: department → (open situations, without solution): the finest demand counts,
-    #: for small-cell suppression; never published as such.
-    demand_by_department: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
+    #: Situations counted are those whose combination is exactly this one (partners:
+    #: overlapping combinations, DI and DI+EPI, would publish the few in between);
+    #: otherwise those whose combination includes it.
+    exact_counts: bool = False
+    #: department → (open situations, without solution at the threshold, without
+    #: solution at DISCLOSURE_THRESHOLD_KM): the finest demand counts, for small-cell
+    #: suppression; never published as such.
+    demand_by_department: dict[str, tuple[int, int, int]] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]]) -> NDArray[np.float64]:
@@ -145,11 +162,13 @@ def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: Te
     )
 
 
-def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid) -> list[int]:
-    """Commune positions of the open situations whose combination includes ``codes``."""
+def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid, exact: bool = False) -> list[int]:
+    """Commune positions of the open situations whose combination includes
+    ``codes`` (with ``exact``: is exactly ``codes``)."""
     result: list[int] = []
     for combination, (communes, is_open) in sorted(read_model(store).competence.demand.items()):
-        if codes <= codes_of_combination(combination):
+        present = codes_of_combination(combination)
+        if present == codes if exact else codes <= present:
             result += [grid.position[c] for c, o in zip(communes, is_open, strict=True) if o and c in grid.position]
     return result
 
@@ -264,29 +283,33 @@ def coverage(
     threshold_km: float = 60.0,
     thresholds_km: Iterable[float] | None = None,
     age: int | None = None,
+    exact_counts: bool = False,
 ) -> CoverageResult:
-    """Coverage of one combination over every commune, aggregated per territory."""
+    """Coverage of one combination over every commune, aggregated per territory.
+    Situations are counted when their combination includes this one, or with
+    ``exact_counts`` when it is exactly this one (what partners see)."""
     codes = normalise_deficiencies(deficiencies)
     lvl, thresholds = _validate(level, threshold_km, thresholds_km, age)
     model = read_model(store)
     table, grid = model.territories, model.communes
     supply = _supply(store, codes, age, table)
     distances = _nearest_km(grid, supply.points)
-    demand = _demand(store, codes, grid)
+    demand = _demand(store, codes, grid, exact_counts)
     national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table)
     return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows),
-                          _demand_by_department(grid, demand, distances, threshold_km))
+                          exact_counts, _demand_by_department(grid, demand, distances, threshold_km))
 
 
 def _demand_by_department(
     grid: CommuneGrid, demand: list[int], distances: NDArray[np.float64], threshold_km: float
-) -> dict[str, tuple[int, int]]:
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+) -> dict[str, tuple[int, int, int]]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for position in demand:
         cell = counts[grid.department[position]]
         cell[0] += 1
         cell[1] += int(distances[position] > threshold_km)
-    return {d: (c[0], c[1]) for d, c in counts.items()}
+        cell[2] += int(distances[position] > DISCLOSURE_THRESHOLD_KM)
+    return {d: (c[0], c[1], c[2]) for d, c in counts.items()}
 
 
 # -- gaps -----------------------------------------------------------------------------
@@ -299,6 +322,15 @@ class GapCell:
     resources: int
     zone_blanche: bool
     without_solution: int | None
+    unmet_published: bool = True
+
+
+def count_label(value: int | None, published: bool = True) -> str:
+    """A situation count as read by a person: the number, « < 11 » when withheld
+    as small (or derivable), « non publié » when not published to this caller."""
+    if not published:
+        return "non publié"
+    return "< 11" if value is None else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +347,7 @@ def gaps(
     level: Level | str = Level.DEPARTMENT,
     threshold_km: float = 60.0,
     protect: Callable[[CoverageResult], CoverageResult] | None = None,
+    exact_counts: bool = False,
 ) -> GapMatrix:
     """Territory × D312-194 criterion (each criterion's typical combination),
     territories ranked by total population beyond the threshold."""
@@ -323,7 +356,8 @@ def gaps(
     grid = model.communes
     criteria = tuple((c, CRITERIA[c].label, criterion_combinations(c)[0]) for c in CRITERIA)
     columns = [
-        coverage(store, combo.split("+"), level=lvl, threshold_km=threshold_km, thresholds_km=[threshold_km])
+        coverage(store, combo.split("+"), level=lvl, threshold_km=threshold_km, thresholds_km=[threshold_km],
+                 exact_counts=exact_counts)
         for _, _, combo in criteria
     ]
     if protect is not None:
@@ -339,6 +373,7 @@ def gaps(
                 resources=col.territories[i].resources,
                 zone_blanche=col.territories[i].zone_blanche,
                 without_solution=col.territories[i].without_solution,
+                unmet_published=col.territories[i].unmet_published,
             )
             for j, col in enumerate(columns)
         )
@@ -403,7 +438,7 @@ def what_if(
     ):
         distances = _nearest_km(grid, points)
         national, rows = _aggregate(grid, lvl, distances, departments, demand, threshold_km, thresholds, table)
-        results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows),
+        results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows), False,
                                       _demand_by_department(grid, demand, distances, threshold_km)))
     before, after = results
     deltas = tuple(
@@ -420,7 +455,8 @@ def hide_counts(result: CoverageResult) -> CoverageResult:
     from dataclasses import replace
 
     def hidden(row: TerritoryCoverage) -> TerritoryCoverage:
-        return replace(row, open_situations=None, without_solution=None, suppressed=True)
+        return replace(row, open_situations=None, without_solution=None, suppressed=True,
+                       open_published=False, unmet_published=False)
 
     return replace(result, national=hidden(result.national), territories=tuple(hidden(t) for t in result.territories),
                    demand_by_department={})
@@ -428,27 +464,35 @@ def hide_counts(result: CoverageResult) -> CoverageResult:
 
 def protect_counts(result: CoverageResult, table: TerritoryTable) -> CoverageResult:
     """The same result with situation counts suppressed for partners
-    (:mod:`graph.disclosure`): "< 11" and anything derivable by differencing."""
+    (:mod:`graph.disclosure`): "< 11" and anything derivable by differencing
+    territories, or open situations against "sans solution". The counts are
+    those of the exact combination (``exact_counts``: the combinations' classes
+    are disjoint, so no two combinations can be differenced), and "sans
+    solution" is published at :data:`DISCLOSURE_THRESHOLD_KM` only. What is
+    withheld does not depend on the threshold asked."""
     from dataclasses import replace
 
-    from graph.disclosure import Tree, suppressed_cells
+    from graph.disclosure import Tree, suppressed_tails
 
     tree = Tree(
         region_of={d: str(n.props["region"]) for d, n in table.departments.items()},
         erhr_of={r: table.erhr_of_department[d] for d, n in table.departments.items() for r in [str(n.props["region"])]},
     )
-    hidden = [
-        suppressed_cells({d: result.demand_by_department.get(d, (0, 0))[i] for d in table.departments}, tree)
-        for i in (0, 1)
-    ]
+    cells = {d: result.demand_by_department.get(d, (0, 0, 0)) for d in table.departments}
+    served = {d: total - unmet for d, (total, _, unmet) in cells.items()}
+    unmet_at = {d: unmet for d, (_, _, unmet) in cells.items()}
+    hidden = suppressed_tails([served, unmet_at], tree)  # [open situations, "sans solution"]
+    shown_unmet = result.threshold_km == DISCLOSURE_THRESHOLD_KM
 
     def masked(row: TerritoryCoverage, level: str) -> TerritoryCoverage:
-        open_hidden, unmet_hidden = (row.code in hidden[0][level], row.code in hidden[1][level])
+        open_hidden = row.code in hidden[0][level]
+        unmet_hidden = not shown_unmet or row.code in hidden[1][level]
         return replace(
             row,
             open_situations=None if open_hidden else row.open_situations,
             without_solution=None if unmet_hidden else row.without_solution,
             suppressed=open_hidden or unmet_hidden,
+            unmet_published=shown_unmet,
         )
 
     return replace(

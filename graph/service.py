@@ -76,14 +76,16 @@ def find_resources(store: GraphStore, principal: Principal, query: matching.Situ
 
 
 def _protect(store: GraphStore, principal: Principal, result: cov.CoverageResult, table: TerritoryTable) -> cov.CoverageResult:
-    """What a principal may see of the situation counts. Partners: below 11 and
-    anything derivable by differencing the territories is withheld
+    """What a principal may see of the situation counts. Partners: counts of the
+    exact combination, "sans solution" at 60 km only, and below 11 or anything
+    derivable by differencing territories or bands withheld
     (``graph.disclosure``); asked for one age, the counts are withheld whole
     (the age moves the competent resources, hence who is "sans solution":
-    two ages side by side would isolate the persons between them)."""
+    two ages side by side would isolate the persons between them), and so are
+    counts of an including combination (DI and DI+EPI would differ by a few)."""
     if not principal.suppresses_small_counts:
         return replace(result, demand_by_department={})
-    if result.age is not None:
+    if result.age is not None or not result.exact_counts:
         return cov.hide_counts(result)
     return cov.protect_counts(result, table)
 
@@ -114,8 +116,8 @@ def coverage(store: GraphStore, principal: Principal, deficiencies: Iterable[str
     principal.require(Permission.AGGREGATES)
     _partner_thresholds(principal, options)
     table = read_model(store).territories
-    result = cov.coverage(store, deficiencies, **options)  # type: ignore[arg-type]
-    audit(store, principal, "aggregate:coverage", count=sum(o for o, _ in result.demand_by_department.values()),
+    result = cov.coverage(store, deficiencies, exact_counts=principal.suppresses_small_counts, **options)  # type: ignore[arg-type]
+    audit(store, principal, "aggregate:coverage", count=sum(o for o, *_ in result.demand_by_department.values()),
           params=_asked(result.combination, options))
     return _protect(store, principal, result, table)
 
@@ -125,7 +127,8 @@ def gaps(store: GraphStore, principal: Principal, **options: object) -> cov.GapM
     _partner_thresholds(principal, options)
     table = read_model(store).territories
     audit(store, principal, "aggregate:gaps", params=_asked(None, options))
-    return cov.gaps(store, protect=lambda r: _protect(store, principal, r, table), **options)  # type: ignore[arg-type]
+    return cov.gaps(store, protect=lambda r: _protect(store, principal, r, table),  # type: ignore[arg-type]
+                    exact_counts=principal.suppresses_small_counts, **options)
 
 
 def what_if(

@@ -12,7 +12,7 @@ from typing import Any
 
 import folium
 
-from graph.coverage import CoverageResult, GapMatrix
+from graph.coverage import CoverageResult, GapMatrix, count_label
 from graph.matching import Basis, MatchLevel, MatchResult
 from maps._base import PALETTE, add_legend, cluster, colour_for, new_map, safe_text
 
@@ -62,7 +62,7 @@ def coverage_map(
                 "part_au_dela": _pct(t.share_beyond[threshold]),
                 "distance_moyenne": _km(t.mean_km),
                 "ressources": t.resources,
-                "situations_sans_solution": "< 11" if t.without_solution is None else t.without_solution,
+                "situations_sans_solution": count_label(t.without_solution, t.unmet_published),
                 "_colour": colour_for(t.share_beyond[threshold], _SHARE_BOUNDS),
             }
             for t in result.territories
@@ -113,7 +113,9 @@ def gap_map(
             "territoire": safe_text(name),
             "zones_blanches": f"{blank} critère(s) sur {len(chosen)}",
             "sans_solution": (
-                "< 11" if any(c.without_solution is None for c in chosen) else sum(c.without_solution or 0 for c in chosen)
+                count_label(None, False) if not all(c.unmet_published for c in chosen)
+                else count_label(None) if any(c.without_solution is None for c in chosen)
+                else sum(c.without_solution or 0 for c in chosen)
             ),
             "_colour": PALETTE[min(4, round(blank / len(chosen) * 4))] if blank else "#ffffff",
         }

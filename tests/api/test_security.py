@@ -173,12 +173,26 @@ def test_introspection_works_for_authenticated_callers(client, keys):
 
 
 # -- small-cell suppression --------------------------------------------------------
-def test_partner_counts_below_11_are_suppressed_everywhere(client, keys):
+def _exact_open(store, combination: str) -> dict[str, int]:
+    """Open situations whose combination is exactly ``combination``, per department."""
+    from graph.readmodel import read_model
+
+    model = read_model(store)
+    communes, is_open = model.competence.demand.get(combination, ([], []))
+    counts: dict[str, int] = {}
+    for commune, o in zip(communes, is_open, strict=True):
+        if o and commune in model.communes.position:
+            dep = model.communes.department[model.communes.position[commune]]
+            counts[dep] = counts.get(dep, 0) + 1
+    return counts
+
+
+def test_partner_counts_below_11_are_suppressed_everywhere(client, keys, demo_store):
     _, partner = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=["DV", "TSA"], level="DEPARTMENT", thresholdKm=60)
-    _, gnchr = gql(client, keys["gnchr"][1], COVERAGE_QUERY, deficiencies=["DV", "TSA"], level="DEPARTMENT", thresholdKm=60)
-    exact = {t["code"]: t for t in gnchr["data"]["coverage"]["territories"]}
+    assert partner["data"]["coverage"]["exactCombinationCounts"] is True
+    exact = _exact_open(demo_store, "DV+TSA")
     for row in partner["data"]["coverage"]["territories"]:
-        truth = exact[row["code"]]["openSituations"]
+        truth = exact.get(row["code"], 0)
         if truth < SMALL_CELL:
             assert row["openSituations"] is None and row["suppressed"] is True
         if row["openSituations"] is not None:
@@ -483,23 +497,104 @@ def test_a_partners_what_if_and_age_specific_coverage_carry_no_counts(client, ke
     assert all(r["openSituations"] is None and r["withoutSolution"] is None for r in rows)
 
 
-def test_no_count_below_11_in_anything_a_partner_can_ask(client, keys):
-    """Every combination of the D312-194 criteria and of each deficiency, every
-    level, every threshold a partner may ask: nothing published is below 11."""
-    from graph.rare import CRITERIA, criterion_combinations
+def _members(store) -> dict[tuple[str, str], frozenset[str]]:
+    """Each territory (level, code) as its set of departments."""
+    from graph.readmodel import read_model
 
-    combos = {criterion_combinations(c)[0] for c in CRITERIA} | {"DI", "DA", "DV", "TSA", "EPI", "DA+DV"}
-    published = 0
-    for combo in sorted(combos):
-        for level in ("DEPARTMENT", "REGION", "ERHR"):
-            for km in (30, 60, 100):
-                code, body = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=combo.split("+"), level=level,
-                                 thresholdKm=km)
-                assert code == "OK", body
-                data = body["data"]["coverage"]
-                for row in [data["national"], *data["territories"]]:
-                    for value in (row["openSituations"], row["withoutSolution"]):
-                        if value is not None:
-                            published += 1
-                            assert value >= SMALL_CELL, (combo, level, km, row["code"], value)
-    assert published > 0
+    table = read_model(store).territories
+    groups: dict[tuple[str, str], set[str]] = {("NATIONAL", "FR"): set(table.departments)}
+    for dep, node in table.departments.items():
+        groups[("DEPARTMENT", dep)] = {dep}
+        groups.setdefault(("REGION", str(node.props["region"])), set()).add(dep)
+        groups.setdefault(("ERHR", table.erhr_of_department[dep]), set()).add(dep)
+    return {k: frozenset(v) for k, v in groups.items()}
+
+
+def test_no_differencing_pair_in_anything_a_partner_can_ask(client, keys, demo_store):
+    """Everything a partner can vary — combination (every D312-194 criterion's,
+    every single deficiency, every combination present in the register), level,
+    threshold, coverage or gaps — is asked; every published count is collected
+    with the set of persons it counts. Nothing is below 11; the same set always
+    shows the same count; and no published count minus another it contains, or
+    minus the published parts of one level below it, leaves 1 to 10."""
+    from graph.readmodel import read_model
+    from graph.rare import CRITERIA, criterion_combinations
+    from graph.vocabulary import DEFICIENCIES
+
+    present = set(read_model(demo_store).competence.demand)
+    combos = sorted({criterion_combinations(c)[0] for c in CRITERIA} | set(DEFICIENCIES) | present)
+    members = _members(demo_store)
+    # (combination, kind, level, code) → count; kind: 0 for the open situations,
+    # the threshold (km) for those "sans solution" beyond it.
+    published: dict[tuple[str, float, str, str], int] = {}
+
+    def collect(combo: str, kind: float, level: str, code: str, value: int | None) -> None:
+        if value is None:
+            return
+        assert value >= SMALL_CELL, (combo, kind, level, code, value)
+        key = (combo, kind, level, code)
+        assert published.setdefault(key, value) == value, ("the same persons counted differently", key)
+
+    asked = [(lvl, 60) for lvl in ("DEPARTMENT", "REGION", "ERHR")] + [("DEPARTMENT", 30), ("DEPARTMENT", 100)]
+    for combo in combos:
+        for level, km in asked:
+            code, body = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=combo.split("+"), level=level, thresholdKm=km)
+            assert code == "OK", body
+            data = body["data"]["coverage"]
+            assert data["exactCombinationCounts"] is True
+            for lvl, row in [("NATIONAL", data["national"]), *((level, t) for t in data["territories"])]:
+                collect(data["combination"], 0, lvl, row["code"], row["openSituations"])
+                if km != 60:
+                    assert row["withoutSolution"] is None  # one threshold for "sans solution": no bands between
+                collect(data["combination"], km, lvl, row["code"], row["withoutSolution"])
+    for level, km in asked:
+        code, body = gql(client, keys["partner"][1], "query($l: Level!, $t: Float!) { gaps(level: $l, thresholdKm: $t) { "
+                         "territories { code cells { combination withoutSolution } } } }", l=level, t=km)
+        assert code == "OK", body
+        for row in body["data"]["gaps"]["territories"]:
+            for cell in row["cells"]:
+                collect(cell["combination"], km, level, row["code"], cell["withoutSolution"])
+    assert len(published) > 20  # the register's large cells are published
+
+    # Exact combinations: a partner's counts do not overlap between combinations.
+    for (combo, kind, level, code), value in published.items():
+        if kind == 0 and level == "NATIONAL":
+            assert value == sum(_exact_open(demo_store, combo).values()), combo
+
+    by_combo: dict[str, list[tuple[float, frozenset[str], int, str]]] = {}
+    for (combo, kind, level, code), value in published.items():
+        by_combo.setdefault(combo, []).append((kind, members[(level, code)], value, level))
+    checked = 0
+    for figures in by_combo.values():
+        for kind_a, set_a, value_a, level_a in figures:
+            for kind_b, set_b, value_b, _ in figures:
+                contained = set_b <= set_a and kind_a <= kind_b  # farther than more km: fewer persons
+                if contained and (set_b, kind_b) != (set_a, kind_a):
+                    assert not 1 <= value_a - value_b < SMALL_CELL, (kind_a, sorted(set_a)[:3], kind_b, sorted(set_b)[:3])
+                    checked += 1
+            for finer in ("DEPARTMENT", "REGION", "ERHR"):
+                parts = [v for k, s, v, lvl in figures if k == kind_a and lvl == finer and s < set_a]
+                if parts:
+                    assert not 1 <= value_a - sum(parts) < SMALL_CELL, (kind_a, level_a, finer)
+    assert checked > 0
+
+
+def test_a_partner_reads_not_published_rather_than_small_at_other_thresholds(client, keys):
+    """At 30 km a partner gets no "sans solution" count: the answer says it is not
+    published, not that it is below 11 (which would read as "few persons")."""
+    headers = keys["partner"][1]
+    code, body = gql(client, headers, COVERAGE_QUERY, deficiencies=["DI", "EPI"], level="ERHR", thresholdKm=30)
+    assert code == "OK"
+    national = body["data"]["coverage"]["national"]
+    assert national["withoutSolution"] is None and national["withoutSolutionPublished"] is False
+    assert national["openSituationsPublished"] is True
+    code, body = gql(client, headers, COVERAGE_QUERY, deficiencies=["DI", "EPI"], level="ERHR", thresholdKm=60)
+    assert body["data"]["coverage"]["national"]["withoutSolutionPublished"] is True
+    csv = client.get("/exports/coverage.csv", params={"deficiencies": "DI,EPI", "level": "ERHR", "threshold_km": 30},
+                     headers=headers).text
+    assert csv.count("non publié") == csv.count("\n") - 1  # one per territory row and the national row
+    page = client.get("/couverture", params={"d": ["DI", "EPI"], "niveau": "ERHR", "seuil": 30}, headers=headers).text
+    assert "dont sans solution : non publié" in page and "exactement DI+EPI" in page
+    gnchr = client.get("/exports/coverage.csv", params={"deficiencies": "DI,EPI", "level": "ERHR", "threshold_km": 30},
+                       headers=keys["gnchr"][1]).text
+    assert "non publié" not in gnchr
