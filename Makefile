@@ -48,7 +48,10 @@ run: install
 	DIHR_DATA_DIR=$(DATA) $(BIN)/dihr keys demo
 	DIHR_DATA_DIR=$(DATA) $(BIN)/dihr serve
 
+# Lint and types first (seconds), then the whole suite.
 test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # National-scale benchmark (several minutes): results in benchmarks/results/, table copied into the README.

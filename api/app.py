@@ -10,13 +10,16 @@ from importlib.resources import files
 from typing import Any
 
 from cross_web import HTTPException  # what strawberry raises for a 400 (its own base view imports it so)
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from strawberry.fastapi import GraphQLRouter
 
 from api import exports, map_routes, pages
+from api.deps import Service, Store, current_key, run_blocking
+from api.errors import json_error
 from api.maps_service import VENDOR_PREFIX
 from api.schema import Context, schema
 from api.security import (
@@ -27,16 +30,13 @@ from api.security import (
     SignInThrottle,
     install_security,
 )
-from graph.errors import DihrError, InvalidInput
+from graph.errors import DihrError, InvalidInput, Unauthenticated
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
 from maps._base import local_vendor_dir
 
-__all__ = ["create_app", "HTTP_STATUS"]
-
-#: Expected errors → HTTP status (anything else is a 400; unexpected errors are 500, masked).
-HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "TIMEOUT": 504}
+__all__ = ["create_app"]
 
 
 class DihrGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
@@ -79,16 +79,20 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         title="dihr-graph",
         description="Réseau et ressources du dispositif intégré handicaps rares.",
         lifespan=lifespan,
+        docs_url=None,  # served below, to signed-in callers only
+        openapi_url=None,
     )
 
-    async def get_context(request: Request) -> Context:
-        return Context(request.app.state.store, request.app.state.settings, request.state.principal)
+    async def get_context(service: Service) -> Context:
+        return Context(service.store, service.settings, service.principal)
 
     install_security(app)
 
-    app.include_router(DihrGraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
+    signed_in = [Depends(current_key)]
+    app.include_router(DihrGraphQLRouter(schema, context_getter=get_context), prefix="/graphql", dependencies=signed_in)
     app.include_router(exports.router)
     app.include_router(map_routes.router)
+    app.include_router(pages.public_router)
     app.include_router(pages.router)
     app.mount("/static/dihr", StaticFiles(directory=pages.STATIC_DIR), name="dihr-static")
     vendor = local_vendor_dir()
@@ -96,26 +100,40 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         for package in ("leaflet", "leaflet.markercluster"):
             app.mount(f"{VENDOR_PREFIX}/{package}", StaticFiles(directory=vendor / package), name=package)
 
+    def answer(request: Request, err: DihrError) -> Response:
+        """The HTTP translation of the error table: a page asked by a browser gets
+        the site's French error page (or the sign-in page), the API gets JSON."""
+        if request.url.path.startswith(PAGE_PREFIXES):
+            if isinstance(err, Unauthenticated) and request.method == "GET":
+                return RedirectResponse(f"/connexion?suite={request.url.path}", status_code=303)
+            return pages.error_page(request, err)
+        return json_error(err)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_parameter(request: Request, err: RequestValidationError) -> Response:
         """A parameter FastAPI could not read (``page=abc``): a French 400 naming it."""
         first = err.errors()[0] if err.errors() else {}
         field = str((first.get("loc") or ("?",))[-1])
-        problem = InvalidInput(field, "valeur absente ou mal formée (un nombre est attendu ?).")
-        if request.url.path.startswith(PAGE_PREFIXES):
-            return pages.error_page(request, problem)
-        return JSONResponse({"code": problem.code, "message": problem.message}, status_code=400)
+        return answer(request, InvalidInput(field, "valeur absente ou mal formée (un nombre est attendu ?)."))
 
     @app.exception_handler(DihrError)
-    async def dihr_error(_request: Request, err: DihrError) -> JSONResponse:
-        return JSONResponse({"code": err.code, "message": err.message}, status_code=HTTP_STATUS.get(err.code, 400))
+    async def dihr_error(request: Request, err: DihrError) -> Response:
+        return answer(request, err)
 
     @app.get("/health", tags=["service"])
-    async def health(request: Request) -> dict[str, object]:
-        counts = request.app.state.store.count_nodes()
+    async def health(store: Store) -> dict[str, object]:
+        counts = await run_blocking(store.count_nodes, timeout_s=5.0)
         return {"status": "ok", "nodes": sum(counts.values())}
 
-    @app.get("/modeles/annuaire.csv", tags=["modèles"], response_class=PlainTextResponse)
+    @app.get("/openapi.json", include_in_schema=False, dependencies=signed_in)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=signed_in)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="dihr-graph — API")
+
+    @app.get("/modeles/annuaire.csv", tags=["modèles"], response_class=PlainTextResponse, dependencies=signed_in)
     async def directory_template() -> PlainTextResponse:
         """Exemple d'annuaire à compléter (colonnes en français) pour `dihr import directory`."""
         text = (files("importers") / "data" / "annuaire_exemple.csv").read_text(encoding="utf-8")

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import io
 
-import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from api.deps import Service, current_key
 from graph import coverage as cov
 from graph import service
 
 __all__ = ["router", "coverage_csv", "gaps_csv", "csv_text"]
 
-router = APIRouter(prefix="/exports", tags=["exports"])
+router = APIRouter(prefix="/exports", tags=["exports"], dependencies=[Depends(current_key)])
 
 
 #: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
@@ -94,25 +94,21 @@ def _attachment(text: str, name: str) -> Response:
 
 @router.get("/coverage.csv", summary="Couverture d'une combinaison par territoire (CSV)")
 async def coverage_export(
-    request: Request,
+    service_: Service,
     deficiencies: list[str] = Query(..., description="Codes de déficience (répétés ou séparés par des virgules)."),
     level: str = Query("DEPARTMENT", description="DEPARTMENT, REGION ou ERHR."),
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
     age: int | None = Query(None, description="Âge (années)."),
 ) -> Response:
-    store, principal = request.app.state.store, request.state.principal
-    result = await anyio.to_thread.run_sync(
-        lambda: service.coverage(store, principal, _codes(deficiencies), level=level, threshold_km=threshold_km, age=age)
-    )
-    return _attachment(coverage_csv(result), f"couverture-{result.combination}-{result.level.value.lower()}.csv")
+    result = await service_(service.coverage, _codes(deficiencies), level=level, threshold_km=threshold_km, age=age)
+    return _attachment(await service_.run(coverage_csv, result), f"couverture-{result.combination}-{result.level.value.lower()}.csv")
 
 
 @router.get("/gaps.csv", summary="Matrice des manques territoire × critère D312-194 (CSV)")
 async def gaps_export(
-    request: Request,
+    service_: Service,
     level: str = Query("DEPARTMENT", description="DEPARTMENT, REGION ou ERHR."),
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
 ) -> Response:
-    store, principal = request.app.state.store, request.state.principal
-    matrix = await anyio.to_thread.run_sync(lambda: service.gaps(store, principal, level=level, threshold_km=threshold_km))
-    return _attachment(gaps_csv(matrix), f"manques-{matrix.level.value.lower()}.csv")
+    matrix = await service_(service.gaps, level=level, threshold_km=threshold_km)
+    return _attachment(await service_.run(gaps_csv, matrix), f"manques-{matrix.level.value.lower()}.csv")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 
-import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
+from api.deps import Service, current_key
 from api.exports import _codes
 from api.maps_service import coverage_map_html, gaps_map_html, situation_map_html
 from api.security import map_csp, with_nonce
@@ -15,7 +15,7 @@ from graph.matching import SituationQuery
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/maps", tags=["cartes"])
+router = APIRouter(prefix="/maps", tags=["cartes"], dependencies=[Depends(current_key)])
 
 
 def _map_response(text: str) -> HTMLResponse:
@@ -27,38 +27,32 @@ def _map_response(text: str) -> HTMLResponse:
 
 @router.get("/coverage", response_class=HTMLResponse, summary="Carte de couverture d'une combinaison")
 async def coverage_page(
-    request: Request,
+    service: Service,
     deficiencies: list[str] = Query(..., description="Codes de déficience."),
     level: str = Query("DEPARTMENT"),
     threshold_km: float = Query(60.0),
     age: int | None = Query(None),
 ) -> HTMLResponse:
-    state = request.app.state
-    text = await anyio.to_thread.run_sync(
-        lambda: coverage_map_html(state.store, state.settings, request.state.principal, _codes(deficiencies), level=level,
-                                  threshold_km=threshold_km, age=age, served=True)
-    )
+    text = await service.run(coverage_map_html, service.store, service.settings, service.principal, _codes(deficiencies),
+                             level=level, threshold_km=threshold_km, age=age, served=True)
     return _map_response(text)
 
 
 @router.get("/gaps", response_class=HTMLResponse, summary="Carte des zones blanches")
 async def gaps_page(
-    request: Request,
+    service: Service,
     level: str = Query("DEPARTMENT"),
     threshold_km: float = Query(60.0),
     criterion: str | None = Query(None, description="Critère D312-194 (1 … 5d) ; tous si absent."),
 ) -> HTMLResponse:
-    state = request.app.state
-    text = await anyio.to_thread.run_sync(
-        lambda: gaps_map_html(state.store, state.settings, request.state.principal, level=level, threshold_km=threshold_km,
-                              criterion=criterion, served=True)
-    )
+    text = await service.run(gaps_map_html, service.store, service.settings, service.principal, level=level,
+                             threshold_km=threshold_km, criterion=criterion, served=True)
     return _map_response(text)
 
 
 @router.get("/situation", response_class=HTMLResponse, summary="Carte d'une recherche de ressources")
 async def situation_page(
-    request: Request,
+    service: Service,
     deficiencies: list[str] = Query([], description="Codes de déficience (facultatifs avec une maladie rare)."),
     commune: str = Query(..., description="Code commune INSEE."),
     age: int | None = Query(None),
@@ -67,8 +61,7 @@ async def situation_page(
     conditions: list[str] = Query([], description="Maladies rares (codes ORPHA)."),
     limit: int = Query(20, description="Nombre de ressources locales, comme le tableau des résultats."),
 ) -> HTMLResponse:
-    state = request.app.state
     query = SituationQuery(deficiencies=_codes(deficiencies), commune=commune, age=age, radius_km=radius_km,
                            skills=_codes(skills), conditions=conditions, limit=limit)
-    text = await anyio.to_thread.run_sync(lambda: situation_map_html(state.store, state.settings, request.state.principal, query, served=True))
+    text = await service.run(situation_map_html, service.store, service.settings, service.principal, query, served=True)
     return _map_response(text)

@@ -14,6 +14,7 @@ from graph.readmodel import read_model
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
+from graph.views import display_name
 from maps import coverage_map, gap_map, situation_map
 from maps._base import load_outlines, local_vendor_dir, outlines_by_level
 
@@ -56,7 +57,7 @@ def coverage_map_html(
     names: dict[Any, str] = {}
     for kind in {ref.kind for ref in located}:
         for key, node in store.get_nodes(kind, [r.key for r in located if r.kind is kind]).items():
-            label = str(node.props.get("name") or node.props.get("profession") or key)
+            label = display_name(node.props, key)
             names[node.ref] = label + (" (synthétique)" if node.props.get("synthetic") else "")
     resources = [(lat, lon, names.get(ref, ref.key)) for ref, (lat, lon) in located.items()]
     m = coverage_map(result, _outlines(settings, table, result.level), resources,

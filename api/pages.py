@@ -15,17 +15,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import anyio.to_thread
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api.deps import AppSessions, BoundService, Service, SignIns, Store, current_key, origin_of, run_blocking
 from api.exports import csv_text
-from api.security import SESSION_COOKIE, SESSION_HOURS, throttle_message
+from api.security import SESSION_COOKIE, SESSION_HOURS
 from graph import coverage as cov
 from graph import journal, service
 from graph.access import Forbidden, Permission, Principal, authenticate
-from graph.errors import DihrError, InvalidInput, NotFound, UnknownCode
+from graph.errors import (
+    AccessError,
+    DihrError,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    TooManySignIns,
+    UnknownCode,
+)
 from graph.matching import NeedCoverage, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
@@ -33,9 +41,11 @@ from graph.territories import TerritoryKind, fold_name, search_communes, territo
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS
 
 __all__ = [
-    "error_page","router", "STATIC_DIR"]
+    "error_page", "router", "public_router", "STATIC_DIR"]
 
-router = APIRouter(include_in_schema=False)
+#: Pages for signed-in callers (a visitor is sent to the sign-in page), and the sign-in page itself.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(current_key)])
+public_router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_CSRF = "dihr_login_csrf"
@@ -123,8 +133,10 @@ def error_page(request: Request, err: DihrError) -> HTMLResponse:
 
 
 def _error_page(request: Request, err: DihrError) -> HTMLResponse:
-    status = 403 if isinstance(err, Forbidden) else 404 if isinstance(err, NotFound) else 400
-    return render(request, "error.html", "Accès impossible" if status == 403 else "Erreur", status, message=err.message)
+    """The error's status (from the table in ``graph.errors``) and French message."""
+    title = ("Accès impossible" if isinstance(err, AccessError) else "Page introuvable" if isinstance(err, NotFound)
+             else "Service indisponible" if isinstance(err, ServiceError) else "Erreur")
+    return render(request, "error.html", title, err.status, message=err.message)
 
 
 def _check_csrf(request: Request, token: str) -> None:
@@ -133,17 +145,12 @@ def _check_csrf(request: Request, token: str) -> None:
         raise Forbidden("Formulaire expiré ou invalide (jeton CSRF) : rechargez la page et recommencez.")
 
 
-async def _call(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    state = request.app.state
-    return await anyio.to_thread.run_sync(lambda: fn(state.store, request.state.principal, *args, **kwargs))
-
-
 # -- login ---------------------------------------------------------------------------
 def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else ""
 
 
-@router.get("/connexion", response_class=HTMLResponse)
+@public_router.get("/connexion", response_class=HTMLResponse)
 async def login_page(request: Request, suite: str = "") -> HTMLResponse:
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", "Connexion", login_csrf=token, suite=_safe_next(suite), error=None)
@@ -151,29 +158,30 @@ async def login_page(request: Request, suite: str = "") -> HTMLResponse:
     return response
 
 
-@router.post("/connexion", response_class=HTMLResponse)
-async def login(request: Request, cle: str = Form(""), csrf: str = Form(""), suite: str = Form("")) -> Response:
+@public_router.post("/connexion", response_class=HTMLResponse)
+async def login(request: Request, store: Store, sessions: AppSessions, sign_ins: SignIns, cle: str = Form(""),
+                csrf: str = Form(""), suite: str = Form("")) -> Response:
     expected = request.cookies.get(LOGIN_CSRF, "")
     error = None
     principal = None
-    origin = request.client.host if request.client else ""
+    origin = origin_of(request)
     status = 401
     if not expected or not secrets.compare_digest(expected, csrf):
         error = "Formulaire expiré : rechargez la page de connexion."
-    elif (wait := request.app.state.sign_ins.wait(origin)) > 0:
-        error, status = throttle_message(wait), 429
+    elif (wait := sign_ins.wait(origin)) > 0:
+        error, status = TooManySignIns(wait).message, 429
     else:
         try:
-            principal = authenticate(request.app.state.store, cle, origin=origin)
+            principal = await run_blocking(authenticate, store, cle, origin=origin)
         except DihrError as err:
-            request.app.state.sign_ins.failed(origin, "formulaire")
+            sign_ins.failed(origin, "formulaire")
             error = err.message
     if principal is None:
         token = secrets.token_urlsafe(24)
         response = render(request, "login.html", "Connexion", status, login_csrf=token, suite=_safe_next(suite), error=error)
         response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
-    token, _session = request.app.state.sessions.open(principal)
+    token, _session = await run_blocking(sessions.open, principal)
     default = "/recherche" if principal.can(Permission.MATCH) else "/couverture"
     response = RedirectResponse(_safe_next(suite) or default, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
@@ -183,12 +191,12 @@ async def login(request: Request, cle: str = Form(""), csrf: str = Form(""), sui
 
 
 @router.post("/deconnexion")
-async def logout(request: Request, csrf: str = Form("")) -> Response:
+async def logout(request: Request, sessions: AppSessions, csrf: str = Form("")) -> Response:
     try:
         _check_csrf(request, csrf)
     except DihrError as err:
         return _error_page(request, err)
-    request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
+    await run_blocking(sessions.close, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/connexion", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -252,13 +260,13 @@ class _FormErrors(Exception):
         self.errors = errors
 
 
-async def _search(request: Request, limit: int = 20) -> tuple[dict[str, Any], Any, dict[str, str]]:
+async def _search(request: Request, svc: BoundService, limit: int = 20) -> tuple[dict[str, Any], Any, dict[str, str]]:
     form = _search_form(request)
     if "lieu" not in request.query_params:
         return form, None, {}
     try:
-        query = _situation_query(request.app.state.store, form, limit)
-        return form, await _call(request, service.find_resources, query), {}
+        query = await svc.run(_situation_query, svc.store, form, limit)
+        return form, await svc(service.find_resources, query), {}
     except _FormErrors as err:
         return form, None, err.errors
     except (InvalidInput, UnknownCode) as err:
@@ -271,10 +279,10 @@ async def _search(request: Request, limit: int = 20) -> tuple[dict[str, Any], An
 
 
 @router.get("/recherche", response_class=HTMLResponse)
-async def search_page(request: Request) -> HTMLResponse:
-    if not request.state.principal.can(Permission.MATCH):
+async def search_page(request: Request, svc: Service) -> HTMLResponse:
+    if not svc.principal.can(Permission.MATCH):
         return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
-    form, result, errors = await _search(request)
+    form, result, errors = await _search(request, svc)
     query_string = urlencode(list(request.query_params.multi_items()))
     map_query = ""
     if result is not None:
@@ -291,26 +299,26 @@ async def search_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/recherche/communes")
-async def commune_suggestions(request: Request, q: str = "") -> JSONResponse:
-    found = await anyio.to_thread.run_sync(lambda: search_communes(request.app.state.store, q[:80], limit=10))
+async def commune_suggestions(request: Request, svc: Service, q: str = "") -> JSONResponse:
+    found = await svc.read(search_communes, q[:80], limit=10)
     return JSONResponse([{"code": c.key, "label": f"{c.props['name']} ({c.props['department']}) — {c.key}"} for c in found])
 
 
 @router.get("/recherche/fiche", response_class=HTMLResponse)
-async def orientation_sheet(request: Request) -> HTMLResponse:
-    if not request.state.principal.can(Permission.MATCH):
+async def orientation_sheet(request: Request, svc: Service) -> HTMLResponse:
+    if not svc.principal.can(Permission.MATCH):
         return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
-    _form, result, errors = await _search(request)
+    _form, result, errors = await _search(request, svc)
     if result is None:
         return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
     return templates.TemplateResponse(request, "sheet.html", {"result": result, "explain": explain, "today": date.today().isoformat()})
 
 
 @router.get("/recherche/fiche.csv")
-async def orientation_csv(request: Request) -> Response:
-    if not request.state.principal.can(Permission.MATCH):
+async def orientation_csv(request: Request, svc: Service) -> Response:
+    if not svc.principal.can(Permission.MATCH):
         return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
-    _form, result, errors = await _search(request)
+    _form, result, errors = await _search(request, svc)
     if result is None:
         return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
     rows: list[list[object]] = [["rang", "niveau", "ressource", "identifiant", "adresse", "code_postal", "localite",
@@ -338,33 +346,33 @@ def _coverage_form(request: Request) -> dict[str, Any]:
 
 
 @router.get("/couverture", response_class=HTMLResponse)
-async def coverage_page(request: Request) -> HTMLResponse:
+async def coverage_page(request: Request, svc: Service) -> HTMLResponse:
     form = _coverage_form(request)
     criteria = [(c, CRITERIA[c].label, criterion_combinations(c)[0]) for c in CRITERIA]
     codes = sorted(form["d"]) or (criterion_combinations(form["critere"])[0].split("+") if form["critere"] in CRITERIA else [])
     result = error = None
     if codes:
         try:
-            result = await _call(request, service.coverage, codes, level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
+            result = await svc(service.coverage, codes, level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
         except DihrError as err:
             error = err.message
     ranked = sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code)) if result else []
     export_query = urlencode([("deficiencies", result.combination.replace("+", ",")), ("level", result.level.value),
                               ("threshold_km", result.threshold_km)]) if result else ""
     title = "Couverture territoriale" if result is None else f"Couverture territoriale — {result.combination}"
-    imports = await anyio.to_thread.run_sync(lambda: journal.last_by_source(request.app.state.store))
+    imports = await svc.read(journal.last_by_source)
     return render(request, "coverage.html", title, 400 if error else 200, form=form, result=result, ranked=ranked,
                   error=error, criteria=criteria, levels=LEVELS, families=_families(), export_query=export_query,
                   whatif=None, imports=imports, import_labels=IMPORT_LABELS)
 
 
 @router.get("/couverture/simulation", response_class=HTMLResponse)
-async def what_if_page(request: Request) -> HTMLResponse:
+async def what_if_page(request: Request, svc: Service) -> HTMLResponse:
     form = _coverage_form(request)
     codes = sorted(form["d"])
     try:
         commune = request.query_params.get("commune", "")
-        before, _after, deltas = await _call(request, service.what_if, codes, [cov.Addition(commune, codes)],
+        before, _after, deltas = await svc(service.what_if, codes, [cov.Addition(commune, codes)],
                                              level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
     except DihrError as err:
         return _error_page(request, err)
@@ -373,9 +381,9 @@ async def what_if_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/couverture/manques", response_class=HTMLResponse)
-async def gaps_page(request: Request, niveau: str = "DEPARTMENT", seuil: float = 60.0) -> HTMLResponse:
+async def gaps_page(request: Request, svc: Service, niveau: str = "DEPARTMENT", seuil: float = 60.0) -> HTMLResponse:
     try:
-        matrix = await _call(request, service.gaps, level=niveau, threshold_km=seuil)
+        matrix = await svc(service.gaps, level=niveau, threshold_km=seuil)
     except DihrError as err:
         return _error_page(request, err)
     return render(request, "gaps.html", "Matrice des manques par critère D312-194", matrix=matrix,
@@ -392,19 +400,18 @@ _FIELDS = [("category_label", "Catégorie"), ("profession", "Profession"), ("add
 
 
 @router.get("/annuaire", response_class=HTMLResponse)
-async def directory_page(request: Request, type: str = "", erhr: str = "", deficience: str = "", competence: str = "",
+async def directory_page(request: Request, svc: Service, type: str = "", erhr: str = "", deficience: str = "", competence: str = "",
                          maladie: str = "", page: int = 1) -> HTMLResponse:
     page = max(1, page)
     try:
-        total, rows = await _call(
-            request, service.list_resources, kind=NodeKind(type) if type in dict(_DIRECTORY_KINDS) else None,
+        total, rows = await svc(service.list_resources, kind=NodeKind(type) if type in dict(_DIRECTORY_KINDS) else None,
             erhr=erhr or None, deficiency=deficience if deficience in DEFICIENCIES else None,
             skill=competence if competence in SKILLS else None, condition=maladie.strip()[:100] or None,
             limit=50, offset=(page - 1) * 50,
         )
     except DihrError as err:
         return _error_page(request, err)
-    erhr_list = await anyio.to_thread.run_sync(lambda: territories(request.app.state.store, TerritoryKind.ERHR))
+    erhr_list = await svc.read(territories, TerritoryKind.ERHR)
     query = urlencode({"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie})
     return render(request, "directory.html", "Annuaire des ressources", total=total, rows=rows, page=page, query=query,
                   kinds=_DIRECTORY_KINDS, erhr_list=erhr_list, deficiencies=list(DEFICIENCIES.values()),
@@ -418,20 +425,20 @@ def _can_edit(principal: Principal, resource: service.ResourceView) -> bool:
     return principal.territory is None or resource.erhr == principal.territory
 
 
-async def _resource_page(request: Request, kind: str, key: str, *, message: str | None = None,
+async def _resource_page(request: Request, svc: BoundService, kind: str, key: str, *, message: str | None = None,
                          error: str | None = None, status: int = 200) -> HTMLResponse:
     try:
-        resource = await _call(request, service.get_resource, NodeKind(kind), key)
+        resource = await svc(service.get_resource, NodeKind(kind), key)
     except (DihrError, ValueError):
         return _error_page(request, NotFound("Ressource introuvable."))
     return render(request, "resource.html", resource.name, status, r=resource, fields=_FIELDS, message=message,
-                  error=error, can_edit=_can_edit(request.state.principal, resource),
+                  error=error, can_edit=_can_edit(svc.principal, resource),
                   linkable={"Establishment", "Professional", "ResourcePole", "ErhrTeam", "Cnrhr"})
 
 
 @router.get("/annuaire/{kind}/{key}", response_class=HTMLResponse)
-async def resource_page(request: Request, kind: str, key: str) -> HTMLResponse:
-    return await _resource_page(request, kind, key)
+async def resource_page(request: Request, svc: Service, kind: str, key: str) -> HTMLResponse:
+    return await _resource_page(request, svc, kind, key)
 
 
 def _expertise_target(code: str) -> NodeRef:
@@ -447,18 +454,18 @@ def _expertise_target(code: str) -> NodeRef:
 
 
 @router.post("/annuaire/{kind}/{key}/expertise", response_class=HTMLResponse)
-async def set_expertise(request: Request, kind: str, key: str, code: str = Form(""), niveau: int = Form(1),
+async def set_expertise(request: Request, svc: Service, kind: str, key: str, code: str = Form(""), niveau: int = Form(1),
                         csrf: str = Form("")) -> HTMLResponse:
     try:
         _check_csrf(request, csrf)
         target = _expertise_target(code)
-        await _call(request, service.set_expertise, NodeKind(kind), key, target, niveau or None)
+        await svc(service.set_expertise, NodeKind(kind), key, target, niveau or None)
     except Forbidden as err:
         return _error_page(request, err)
     except (DihrError, ValueError) as err:
         message = getattr(err, "message", "Code invalide.")
-        return await _resource_page(request, kind, key, error=message, status=400)
-    return await _resource_page(request, kind, key, message="Expertise enregistrée.")
+        return await _resource_page(request, svc, kind, key, error=message, status=400)
+    return await _resource_page(request, svc, kind, key, message="Expertise enregistrée.")
 
 
 # -- situations ---------------------------------------------------------------------------
@@ -466,19 +473,19 @@ _REFERRAL_KINDS = _DIRECTORY_KINDS + [("ErhrTeam", "Équipe relais (ERHR)"), ("C
 
 
 @router.get("/situations", response_class=HTMLResponse)
-async def situations_page(request: Request, page: int = 1) -> HTMLResponse:
+async def situations_page(request: Request, svc: Service, page: int = 1) -> HTMLResponse:
     page = max(1, page)
     try:
-        total, items = await _call(request, service.list_situations, limit=50, offset=(page - 1) * 50)
+        total, items = await svc(service.list_situations, limit=50, offset=(page - 1) * 50)
     except DihrError as err:
         return _error_page(request, err)
     return render(request, "situations.html", "Situations du territoire", total=total, items=items, page=page)
 
 
-async def _situation_page(request: Request, key: str, *, message: str | None = None, error: str | None = None,
+async def _situation_page(request: Request, svc: BoundService, key: str, *, message: str | None = None, error: str | None = None,
                           status: int = 200) -> HTMLResponse:
     try:
-        situation = await _call(request, service.get_situation, key)
+        situation = await svc(service.get_situation, key)
     except DihrError as err:
         return _error_page(request, err)
     search = [("d", c) for c in (situation.combination or "").split("+") if c] + [("c", n) for n in situation.needs]
@@ -493,25 +500,25 @@ async def _situation_page(request: Request, key: str, *, message: str | None = N
 
 
 @router.get("/situations/{key}", response_class=HTMLResponse)
-async def situation_page(request: Request, key: str) -> HTMLResponse:
-    return await _situation_page(request, key)
+async def situation_page(request: Request, svc: Service, key: str) -> HTMLResponse:
+    return await _situation_page(request, svc, key)
 
 
 @router.post("/situations/{key}/orientation", response_class=HTMLResponse)
-async def record_referral(request: Request, key: str, type: str = Form(""), ressource: str = Form(""),
+async def record_referral(request: Request, svc: Service, key: str, type: str = Form(""), ressource: str = Form(""),
                           date_: str = Form("", alias="date"), issue: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
     try:
         _check_csrf(request, csrf)
         kind = NodeKind(type) if type in dict(_REFERRAL_KINDS) else None
         if kind is None:
             raise InvalidInput("type", "type de ressource inconnu.")
-        await _call(request, service.record_referral, key, NodeRef(kind, ressource.strip()), date=date_, outcome=issue)
+        await svc(service.record_referral, key, NodeRef(kind, ressource.strip()), date=date_, outcome=issue)
     except Forbidden as err:
         return _error_page(request, err)
     except NotFound as err:
         if "Situation" in err.message:
             return _error_page(request, err)
-        return await _situation_page(request, key, error=err.message, status=400)
+        return await _situation_page(request, svc, key, error=err.message, status=400)
     except DihrError as err:
-        return await _situation_page(request, key, error=err.message, status=400)
-    return await _situation_page(request, key, message="Orientation enregistrée.")
+        return await _situation_page(request, svc, key, error=err.message, status=400)
+    return await _situation_page(request, svc, key, message="Orientation enregistrée.")

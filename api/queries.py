@@ -9,7 +9,7 @@ _MATCH_FIELDS = """
 fragment MatchFields on Match {
   rank kind key name level basis score distanceKm minutes withinRadius
   inErhrTerritory department synthetic lat lon misses ageGroup locationSource
-  covers { need needKind level path source explanation }
+  covers { need needKind level path source explanation link }
   contact { address postcode city phone email website source missing }
 }
 """

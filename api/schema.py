@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
-import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import anyio.to_thread
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension, max_aliases, query_depth_limiter
+from strawberry.extensions import (
+    MaskErrors,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+    max_aliases,
+    query_depth_limiter,
+)
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
+from api.deps import run_blocking
+from api.errors import as_dihr_error
 from api.types import (
     AdditionInput,
     Commune,
@@ -59,7 +64,16 @@ from graph import conditions as conditions_module
 from graph import coverage as cov
 from graph import rare, service, territories, vocabulary
 from graph.access import Principal
-from graph.errors import DihrError, InvalidInput
+from graph.errors import (
+    DihrError,
+    InternalError,
+    InvalidInput,
+    InvalidQuery,
+    QueryTooComplex,
+    QueryTooDeep,
+    QueryTooLong,
+    TooManyAliases,
+)
 from graph.model import NodeKind, NodeRef
 from graph.settings import Settings
 from graph.store import GraphStore
@@ -87,23 +101,16 @@ class Context(BaseContext):
         self.principal = principal
 
 
-class QueryTimeout(DihrError):
-    code = "TIMEOUT"
-
-
-async def _run(fn: Callable[..., T], *args: Any, timeout_s: float = 20.0) -> T:
-    """Run a blocking domain call in a worker thread, abandoned after ``timeout_s``."""
-    try:
-        with anyio.fail_after(timeout_s):
-            return await anyio.to_thread.run_sync(lambda: fn(*args), abandon_on_cancel=True)
-    except TimeoutError:
-        raise QueryTimeout(f"La requête a dépassé {timeout_s:g} s : réduisez-la (rayon, niveau, nombre de résultats).") from None
+async def _read(info: Info[Context, None], fn: Callable[..., T], *args: Any) -> T:
+    """A public store read (territories, communes), off the event loop and within the query timeout."""
+    ctx = info.context
+    return await run_blocking(fn, ctx.store, *args, timeout_s=ctx.settings.query_timeout_s)
 
 
 async def _call(info: Info[Context, None], fn: Callable[..., T], *args: Any) -> T:
-    """A service call as the caller, within the query timeout."""
+    """A service call as the caller, off the event loop and within the query timeout."""
     ctx = info.context
-    return await _run(fn, ctx.store, ctx.principal, *args, timeout_s=ctx.settings.query_timeout_s)
+    return await run_blocking(fn, ctx.store, ctx.principal, *args, timeout_s=ctx.settings.query_timeout_s)
 
 
 @strawberry.type
@@ -134,12 +141,12 @@ class Query:
 
     @strawberry.field(description="Régions, départements ou territoires ERHR.")
     async def territories(self, info: Info[Context, None], kind: TerritoryKind) -> list[Territory]:
-        found = await _run(territories.territories, info.context.store, territories.TerritoryKind(kind.value))
+        found = await _read(info, territories.territories, territories.TerritoryKind(kind.value))
         return [territory_wire(t) for t in found]
 
     @strawberry.field(description="Une commune par son code INSEE (arrondissements acceptés).")
     async def commune(self, info: Info[Context, None], code: str) -> Commune:
-        c = await _run(territories.commune_info, info.context.store, code)
+        c = await _read(info, territories.commune_info, code)
         return Commune(
             code=c.code,
             name=c.name,
@@ -154,7 +161,7 @@ class Query:
 
     @strawberry.field(description="Une équipe relais handicaps rares, ses régions et départements.")
     async def erhr(self, info: Info[Context, None], code: str) -> Erhr:
-        e = await _run(territories.erhr_info, info.context.store, code)
+        e = await _read(info, territories.erhr_info, code)
         return Erhr(
             code=e.code,
             name=e.name,
@@ -247,11 +254,19 @@ class Mutation:
         return situation_wire(view)
 
 
-_LIMIT_ERRORS = (
-    ("exceeds maximum operation depth", "QUERY_TOO_DEEP", f"Requête trop imbriquée : profondeur maximale {MAX_DEPTH}."),
-    ("aliases found", "TOO_MANY_ALIASES", f"Trop d'alias dans la requête : {MAX_ALIASES} au plus."),
-    ("more than", "QUERY_TOO_LONG", f"Requête trop longue : {MAX_TOKENS} éléments au plus."),
+_LIMIT_ERRORS: tuple[tuple[str, DihrError], ...] = (
+    ("exceeds maximum operation depth", QueryTooDeep(f"Requête trop imbriquée : profondeur maximale {MAX_DEPTH}.")),
+    ("aliases found", TooManyAliases(f"Trop d'alias dans la requête : {MAX_ALIASES} au plus.")),
+    ("more than", QueryTooLong(f"Requête trop longue : {MAX_TOKENS} éléments au plus.")),
 )
+
+
+def _graphql_error(error: GraphQLError, err: DihrError) -> GraphQLError:
+    extensions: dict[str, Any] = {"code": err.code}
+    if isinstance(err, InternalError):
+        extensions["correlationId"] = err.correlation_id
+    return GraphQLError(err.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                        path=error.path, extensions=extensions)
 
 
 class DihrErrors(MaskErrors):
@@ -262,67 +277,40 @@ class DihrErrors(MaskErrors):
         super().__init__(should_mask_error=lambda _e: True)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if original is None:  # validation, syntax, or one of the abuse limits
-            if (error.extensions or {}).get("code") == "QUERY_TOO_COMPLEX":
-                return error
-            for fragment, code, message in _LIMIT_ERRORS:
-                if fragment in error.message and (code != "QUERY_TOO_LONG" or "tokens" in error.message):
-                    return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
-                                        path=error.path, extensions={"code": code})
-            return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
-                                path=error.path, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
-        if isinstance(original, DihrError):
-            return GraphQLError(
-                original.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={"code": original.code},
-            )
-        correlation = uuid.uuid4().hex[:12]
-        log.error("unexpected error %s", correlation, exc_info=original)
-        return GraphQLError(
-            f"Erreur interne. Référence à communiquer au support : {correlation}.",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": "INTERNAL_ERROR", "correlationId": correlation},
-        )
+        return _graphql_error(error, _classify(error))
+
+
+def _classify(error: GraphQLError) -> DihrError:
+    """The error table's entry for a GraphQL error: a DihrError raised by a
+    resolver; an abuse limit; a document or variables that do not fit the
+    schema (graphql-core reports a variable it cannot coerce with the coercion's
+    own GraphQLError as the cause); anything else masked (logged once, here)."""
+    original = error.original_error
+    if isinstance(original, DihrError):
+        return original
+    if original is None or isinstance(original, GraphQLError):
+        code = (error.extensions or {}).get("code")
+        if code == "QUERY_TOO_COMPLEX":
+            return QueryTooComplex(error.message)
+        for fragment, limit in _LIMIT_ERRORS:
+            if fragment in error.message and (not isinstance(limit, QueryTooLong) or "tokens" in error.message):
+                return limit
+        return InvalidQuery(_french_validation(error.message))
+    return as_dihr_error(original, "graphql")
+
+
+def _french_validation(message: str) -> str:
+    """graphql-core's validation message, introduced in French (its own text
+    names the field, variable or type at fault, which the caller needs)."""
+    return f"Requête GraphQL invalide : {message}"
 
 
 class DihrSchema(strawberry.Schema):
-    """Expected errors (DihrError) are answers, not incidents: they are not logged."""
+    """Errors are logged where they are classified (``_classify``): expected
+    ones are answers, not incidents."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        unexpected = [e for e in errors if not isinstance(e.original_error, DihrError)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
-
-
-class _Lru:
-    """A small thread-safe LRU map."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+        return None
 
 
 #: The abuse limits as validation rules built once, so that a document's
@@ -400,41 +388,36 @@ class Limits(SchemaExtension):
         yield
 
 
-class DocumentCache(SchemaExtension):
-    """Reuses the parsed and validated document of a query text already seen.
-
-    Clients send the same few documents with different variables, and graphql-core
-    spends more time parsing and validating such a document than executing it.
-    Only successful parses are kept (a syntax error is parsed again), keyed by the
-    exact text; validation is keyed by the text and the rule set."""
-
-    _documents = _Lru(256)
-    _validations = _Lru(256)
+class Parsing(ParserCache):
+    """strawberry's parser cache; a document that does not parse (syntax, token
+    limit) is left to strawberry's own parse step, which reports the error
+    through the error masking like any other (errors are never cached)."""
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
-        cached = self._documents.get(ctx.query) if ctx.query else None
-        if cached is not None:
-            ctx.graphql_document = cached
+        try:
+            ctx.graphql_document = self.cached_parse_document(ctx.query, **ctx.parse_options)
+        except GraphQLError:
+            ctx.graphql_document = None
         yield
-        if cached is None and ctx.query and ctx.graphql_document is not None:
-            self._documents.put(ctx.query, ctx.graphql_document)
+
+
+class Validation(ValidationCache):
+    """strawberry's validation cache, with the size and cost check first: a
+    document too large once its fragments are expanded is refused before any
+    rule walks it (the rules would, 2^n times), in time linear in its text."""
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        key = (ctx.query, ctx.validation_rules)
-        cached = self._validations.get(key)
-        if cached is not None:
-            ctx.pre_execution_errors = list(cached)
-        elif ctx.graphql_document is not None and (too_big := _size_errors(ctx.graphql_document)):
-            ctx.pre_execution_errors = too_big  # the other rules never walk it (they would, 2^n times)
-        yield
-        if cached is None and ctx.pre_execution_errors is not None:
-            self._validations.put(key, tuple(ctx.pre_execution_errors))
+        if ctx.graphql_document is not None and (too_big := _size_errors(ctx.graphql_document)):
+            ctx.pre_execution_errors = too_big
+            yield
+            return
+        yield from super().on_validate()
 
 
 schema = DihrSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[Limits, DocumentCache, DihrErrors],
+    extensions=[Limits, lambda: Parsing(maxsize=256), lambda: Validation(maxsize=256), DihrErrors],
 )

@@ -1,38 +1,36 @@
 """Authentication, abuse limits and error masking for every HTTP request.
 
-One middleware: body size limit → public paths (``/health``, the login page,
-Leaflet's static files) → API key (``Authorization: Bearer``) → per-key rate
-limit → the handler, whose unexpected errors are masked (correlation id in the
-response, details in the log). Access *rules* are not here: they are in
-``graph/access.py`` and ``graph/service.py``.
+One middleware: body size limit → the handler, whose unexpected errors are
+masked (correlation id in the response, details in the log) → security
+headers. Page sessions, the rate limiter and the sign-in throttle live here;
+authentication itself is the ``CurrentKey`` dependency (``api/deps.py``), and
+access *rules* are in ``graph/access.py`` and ``graph/service.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import secrets
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import Response
 
-from graph.access import Principal, Role, Unauthenticated, authenticate
-from graph.errors import DihrError
-from graph.model import NodeKind
+from api.errors import as_dihr_error, json_error
+from graph.access import Principal, Role
+from graph.errors import BodyTooLarge
 
-__all__ = ["install_security", "SignInThrottle", "throttled", "throttle_message", "map_csp", "with_nonce", "PAGE_CSP", "RateLimiter", "Sessions", "PUBLIC_PATHS", "SESSIONS_FILENAME"]
+__all__ = ["install_security", "SignInThrottle", "map_csp", "with_nonce", "PAGE_CSP", "PAGE_PREFIXES", "RateLimiter",
+           "Session", "Sessions", "SESSION_COOKIE", "SESSION_HOURS", "SESSIONS_FILENAME"]
 
 log = logging.getLogger("dihr.api")
-PUBLIC_PATHS = frozenset({"/health", "/", "/connexion"})
 SESSION_COOKIE = "dihr_session"
 SESSION_HOURS = 8
 SESSIONS_FILENAME = "sessions.sqlite"
@@ -103,13 +101,6 @@ class Sessions:
             self._db.close()
 
 
-PUBLIC_PREFIXES = ("/static/",)
-
-
-def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
-
-
 class RateLimiter:
     """A token bucket per key: ``per_minute`` requests a minute, bursts up to the same."""
 
@@ -169,26 +160,8 @@ class SignInThrottle:
         log.warning("failed sign-in (%s) from %s: %d in %.0f min", where, origin or "?", len(recent), self.window_s / 60)
 
 
-def throttle_message(wait: float) -> str:
-    """What a throttled origin is told (the login form and the API say the same)."""
-    return f"Trop de tentatives de connexion échouées : réessayez dans {max(1, math.ceil(wait / 60))} min."
-
-
-def throttled(wait: float) -> JSONResponse:
-    return error_response(429, "TOO_MANY_SIGN_INS", throttle_message(wait), **{"Retry-After": str(max(1, math.ceil(wait)))})
-
-
 #: Pages: an anonymous visitor is sent to the login page rather than given a 401.
 PAGE_PREFIXES = ("/recherche", "/couverture", "/annuaire", "/situations", "/deconnexion")
-
-
-def authenticate_session(request: Request, session: Session) -> Principal:
-    """A page session stays valid only while its key does (revocation applies at once)."""
-    node = request.app.state.store.get_node(NodeKind.API_KEY, session.principal.key_id)
-    if node is None or node.props.get("revoked_at"):
-        request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
-        raise Unauthenticated("Session expirée : reconnectez-vous.")
-    return session.principal
 
 
 #: The pages' policy: scripts and styles from the app only (styles may be inline
@@ -227,10 +200,6 @@ def _secure_headers(path: str, response: Response) -> Response:
     return response
 
 
-class BodyTooLarge(Exception):
-    """A request body grew past ``max_body_bytes`` while it streamed."""
-
-
 class BodyLimit:
     """Counts a request's body bytes as they arrive (a ``Content-Length`` can be
     left out: ``Transfer-Encoding: chunked``) and stops reading past the limit;
@@ -252,69 +221,32 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(limit)
             return message  # type: ignore[no-any-return]
 
         await self.app(scope, counted, send)
 
 
-def _too_large(settings: Any) -> JSONResponse:
-    return error_response(413, "BODY_TOO_LARGE", f"Requête trop volumineuse : {settings.max_body_bytes} octets au plus.")
-
-
 def install_security(app: FastAPI) -> None:
+    """The middleware every response passes: the body limit (bytes counted as
+    they stream), security headers, and the masking of unexpected errors
+    (correlation id in the response, the traceback only in the log).
+    Authentication is a dependency (``api.deps.CurrentKey``) of each route
+    that needs it, not a middleware."""
     app.add_middleware(BodyLimit)  # every body counted as it streams, whatever its headers say
+
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         return _secure_headers(request.url.path, await checked(request, call_next))
 
     async def checked(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        settings = request.app.state.settings
+        limit = request.app.state.settings.max_body_bytes
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return _too_large(settings)
-        path = request.url.path
-        session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
-        request.state.session = session
-        if path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
-            header = request.headers.get("authorization", "")
-            scheme, _, secret = header.partition(" ")
-            origin = request.client.host if request.client else ""
-            try:
-                if header:
-                    wait = request.app.state.sign_ins.wait(origin)
-                    if wait > 0:
-                        return throttled(wait)
-                    if scheme.lower() != "bearer" or not secret:
-                        raise Unauthenticated()
-                    try:
-                        principal = authenticate(request.app.state.store, secret, origin=origin)
-                    except Unauthenticated:
-                        request.app.state.sign_ins.failed(origin, "bearer")
-                        raise
-                elif session is not None:
-                    principal = authenticate_session(request, session)
-                else:
-                    raise Unauthenticated()
-            except DihrError as err:
-                if path.startswith(PAGE_PREFIXES) and request.method == "GET":
-                    return RedirectResponse(f"/connexion?suite={path}", status_code=303)
-                return error_response(401, err.code, err.message, **{"WWW-Authenticate": "Bearer"})
-            wait = request.app.state.rate_limiter.take(principal.key_id)
-            if wait > 0:
-                return error_response(429, "RATE_LIMITED",
-                                      "Trop de requêtes pour cette clé : réessayez dans quelques secondes.",
-                                      **{"Retry-After": str(max(1, math.ceil(wait)))})
-            request.state.principal = principal
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return json_error(BodyTooLarge(limit))
         try:
             return await call_next(request)
-        except BodyTooLarge:
-            return _too_large(settings)
-        except Exception:  # masked: no trace, path or query text reaches the caller
-            correlation = uuid.uuid4().hex[:12]
-            log.exception("unexpected error %s on %s", correlation, path)
-            return JSONResponse(
-                {"code": "INTERNAL_ERROR", "message": f"Erreur interne. Référence à communiquer au support : {correlation}.",
-                 "correlationId": correlation},
-                status_code=500,
-            )
+        except BodyTooLarge as err:
+            return json_error(err)
+        except Exception as exc:  # noqa: BLE001 — the last resort: masked, no trace, path or query text reaches the caller
+            return json_error(as_dihr_error(exc, request.url.path))

@@ -199,6 +199,10 @@ class NeedCoverage:
         "synthetique, d312-194, territoire."
     )
     explanation: str = strawberry.field(description="L'explication en français, avec son origine.")
+    link: str = strawberry.field(
+        description="Le lien qui le prouve : ACCEPTS, HAS_EXPERTISE, INCLUDES (expertise sur une combinaison qui "
+        "inclut le besoin), TYPICALLY_INVOLVES (sur une maladie rare), D312_194 (mission nationale d'un CNRHR), "
+        "COVERS (territoire de l'ERHR).")
 
 
 @strawberry.type(description="Coordonnées d'une ressource et leur origine.")
@@ -330,7 +334,7 @@ def _match_wire(m: matching.Match) -> Match:
         basis=Basis(m.basis.value),
         covers=[
             NeedCoverage(need=c.need, need_kind=c.need_kind, level=c.level, path=c.path, source=c.source,
-                         explanation=c.text or c.path)
+                         explanation=c.text or c.path, link=c.link)
             for c in m.covers
         ],
         misses=list(m.misses),

@@ -155,7 +155,7 @@ def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_WORKERS": str(workers),
            "DIHR_RATE_LIMIT_PER_MINUTE": "10000000", "PYTHONPATH": str(ROOT)}
     env.pop("DIHR_NEO4J_URI", None)  # these HTTP figures are the embedded store's (the Bolt ones come after)
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from graph.errors import DihrError, InvalidInput, NotFound, UnknownCode
+from graph.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, UnknownCode
 from graph.model import Node, NodeKind
 from graph.store import GraphStore
 
@@ -78,20 +78,6 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ERHR: frozenset(Permission) - {Permission.ADMIN},
     Role.GNCHR: frozenset(Permission),
 }
-
-
-class Unauthenticated(DihrError):
-    code = "UNAUTHENTICATED"
-
-    def __init__(self, message: str = "Authentification requise : envoyez une clé d'API (Authorization: Bearer …).") -> None:
-        super().__init__(message)
-
-
-class Forbidden(DihrError):
-    code = "FORBIDDEN"
-
-    def __init__(self, message: str = "Votre rôle ne permet pas cette opération.") -> None:
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from graph.geo import EARTH_RADIUS_KM
 from graph.model import NodeKind, NodeRef, RelType
 
-__all__ = ["Accepts", "CompetenceIndex", "Link", "build_competence_index", "admits", "link_order"]
+__all__ = ["Accepts", "CompetenceIndex", "Link", "build_competence_index", "admits", "bound", "link_order"]
 
 #: One competence link of a resource: (type, target, the edge's properties).
 Link = tuple[RelType, NodeRef, Mapping[str, Any]]
@@ -129,13 +129,14 @@ class CompetenceIndex:
         return len(self.refs)
 
 
-def _bound(value: Any) -> float:
+def bound(value: Any) -> float:
+    """An age bound as the index stores it (nan: no bound)."""
     return float("nan") if value is None else float(value)
 
 
 def build_competence_index(
-    resources: Iterable[tuple[NodeRef, float, float, dict[str, Any]]],
-    links: Iterable[tuple[NodeRef, RelType, NodeRef, dict[str, Any]]],
+    resources: Iterable[tuple[NodeRef, float, float, Mapping[str, Any]]],
+    links: Iterable[tuple[NodeRef, RelType, NodeRef, Mapping[str, Any]]],
     *,
     departments: dict[NodeRef, str] | None = None,
     situations: Iterable[tuple[str, str, bool]] = (),
@@ -160,7 +161,7 @@ def build_competence_index(
         if i is None:
             continue
         if rel is RelType.ACCEPTS:
-            accepts[target].append((i, _bound(props.get("age_min")), _bound(props.get("age_max"))))
+            accepts[target].append((i, bound(props.get("age_min")), bound(props.get("age_max"))))
         elif rel is RelType.HAS_EXPERTISE:
             column = expertise.get(target)
             if column is None:
@@ -194,8 +195,8 @@ def build_competence_index(
         keys=np.array([r[0].key for r in rows], dtype=str),
         lats=lats,
         lons=lons,
-        age_min=np.array([_bound(r[3].get("age_min")) for r in rows], np.float64),
-        age_max=np.array([_bound(r[3].get("age_max")) for r in rows], np.float64),
+        age_min=np.array([bound(r[3].get("age_min")) for r in rows], np.float64),
+        age_max=np.array([bound(r[3].get("age_max")) for r in rows], np.float64),
         position=position,
         props=[r[3] for r in rows],
         expertise_levels=expertise,

@@ -120,7 +120,8 @@ def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]]) -> NDA
         return np.full(len(grid.codes), np.inf)
     tree = cKDTree(to_unit_xyz(np.array([p[0] for p in points]), np.array([p[1] for p in points])))
     chords, _ = tree.query(grid.xyz, k=1, workers=-1)
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
+    distances: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
+    return distances
 
 
 def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float:

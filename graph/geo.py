@@ -45,7 +45,8 @@ def haversine_km_many(
     dp = p2 - p1
     dl = np.radians(lons - lon)
     a = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    distances: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return distances
 
 
 def to_unit_xyz(lats: NDArray[np.float64], lons: NDArray[np.float64]) -> NDArray[np.float64]:

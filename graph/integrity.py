@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from graph.errors import DihrError
+from graph.errors import DumpError
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 
@@ -32,12 +32,6 @@ K, R = NodeKind, RelType
 DUMP_FORMAT = "dihr-graph-dump"
 DUMP_SCHEMA_VERSION = 1
 _MAX_LISTED = 10
-
-
-class DumpError(DihrError):
-    """A dump file that cannot be restored: nothing was written."""
-
-    code = "DUMP_FORMAT"
 
 
 @dataclass(slots=True)

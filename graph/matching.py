@@ -54,7 +54,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from graph.competence import CompetenceIndex, Link, admits, link_order
+from graph.competence import CompetenceIndex, Link, admits, bound, link_order
 from graph.errors import InvalidInput, UnknownCode
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, haversine_km, haversine_km_many
 from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
@@ -62,6 +62,7 @@ from graph.rare import Qualification, qualify
 from graph.readmodel import INDEXED_KINDS, read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryTable, commune_info
+from graph.views import display_name
 from graph.vocabulary import (
     CONDITIONS,
     DEFICIENCIES,
@@ -146,6 +147,10 @@ class NeedCoverage(NamedTuple):
     #: annuaire, saisie, synthetique, hpo, d312-194, territoire (see SOURCE_LABELS)
     source: str = ""
     text: str = ""  # the explanation in French, as shown to users
+    #: the link that proves it: ACCEPTS, HAS_EXPERTISE, INCLUDES (expertise on a
+    #: combination that includes the need), TYPICALLY_INVOLVES (on a rare condition),
+    #: D312_194 (a CNRHR's national mission), COVERS (the ERHR's territory)
+    link: str = ""
 
 
 #: Where a competence link comes from, in French, weakest first (README "Competence sources").
@@ -438,10 +443,10 @@ def _age_text(props: Mapping[str, Any]) -> str:
 
 
 def _admits(props: Mapping[str, Any], age: int | None) -> bool:
-    if age is None:
-        return True
-    lo, hi = props.get("age_min"), props.get("age_max")
-    return (lo is None or age >= int(lo)) and (hi is None or age <= int(hi))
+    """One link's age band, by the rule the vectorised scorer applies to all of
+    them (``graph.competence.admits``): one rule, not two."""
+    lo, hi = np.array([bound(props.get("age_min"))]), np.array([bound(props.get("age_max"))])
+    return bool(admits(lo, hi, age)[0])
 
 
 @dataclass(slots=True)
@@ -470,7 +475,7 @@ def _apply(
             band = _age_text(props)
             path = f"{src} —ACCEPTS({band})→ {target.key}"
             text = f"accueille {_need_label(target.key)}, {band} — {origin_text}"
-            comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", 1, path, origin, text))
+            comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", 1, path, origin, text, "ACCEPTS"))
         return
     if rel is not R.HAS_EXPERTISE:
         return
@@ -482,7 +487,7 @@ def _apply(
             origin, origin_text = source_of(props, fallback)
             path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
             text = f"expertise de niveau {level} sur {_need_label(target.key)} — {origin_text}"
-            comp.offer(table, NeedCoverage(target.key, kind, level, path, origin, text))
+            comp.offer(table, NeedCoverage(target.key, kind, level, path, origin, text, "HAS_EXPERTISE"))
     elif target.kind is K.COMBINATION:
         if not needs.deficiencies <= codes_of_combination(target.key):
             return
@@ -492,13 +497,14 @@ def _apply(
         if target.key != needs.combination:
             path += f" (inclut {needs.combination})"
             text += f", qui inclut {needs.combination}"
-        cover = NeedCoverage(needs.combination, "combination", level, path, origin, f"{text} — {origin_text}")
+        cover = NeedCoverage(needs.combination, "combination", level, path, origin, f"{text} — {origin_text}",
+                             "HAS_EXPERTISE")
         if comp.combination is None or level > comp.combination.level:
             comp.combination = cover
         for code in codes_of_combination(needs.combination):
             comp.offer(comp.deficiencies, NeedCoverage(
                 code, "deficiency", level, f"{path} —INCLUDES→ {code}", origin,
-                f"{text} (dont {_need_label(code)}) — {origin_text}"))
+                f"{text} (dont {_need_label(code)}) — {origin_text}", "INCLUDES"))
     elif target.kind is K.CONDITION:
         condition = CONDITIONS.get(target.key)
         if condition is None:
@@ -511,7 +517,8 @@ def _apply(
                 )
                 text = (f"expertise de niveau {level} sur {condition.label} ({target.key}), "
                         f"qui comporte {_need_label(code)} — {origin_text}")
-                comp.offer(comp.deficiencies, NeedCoverage(code, "deficiency", level, path, origin, text))
+                comp.offer(comp.deficiencies, NeedCoverage(code, "deficiency", level, path, origin, text,
+                                                           "TYPICALLY_INVOLVES"))
 
 
 def _basis(comp: _Competence, needs: _Needs) -> Basis:
@@ -588,17 +595,13 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         )
 
     def ordered(pos: NDArray[np.int64], dist: NDArray[np.float64], count: int) -> list[_Pick]:
-        """The first ``count`` by rank: a partial selection on the numeric keys,
-        then a full sort (with the key tie-breakers) of that short list."""
+        """The first ``count`` by rank: the key tuple (tier, a children's service
+        for an adult last, more points, nearer, kind, key) compared element by
+        element, never folded into one number (which breaks silently once one
+        element outgrows the room left for it)."""
         if count <= 0 or pos.size == 0:
             return []
         late = _children_service_for_adult(scored, pos, query.age)
-        if pos.size > 4 * count:
-            # dist <= 1000 km < 1e4 and points < 1e5: the order of (tier, late, -points, dist) is kept
-            primary = scored.tier[pos] * 1e10 + late * 1e9 - scored.points[pos] * 1e4 + dist
-            cut = np.partition(primary, count - 1)[count - 1]
-            keep = primary <= cut
-            pos, dist, late = pos[keep], dist[keep], late[keep]
         order = np.lexsort(
             (scored.keys[pos], scored.kinds[pos], dist, -scored.points[pos], late, scored.tier[pos])
         )[:count]
@@ -813,7 +816,7 @@ def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[
     if angle < math.pi / 2 - math.radians(abs(lat)):
         # The widest longitude difference a point within the radius can have.
         dlon_max = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(lat))))) + 1e-9
-        if -180.0 <= lon - dlon_max and lon + dlon_max <= 180.0:
+        if lon - dlon_max >= -180.0 and lon + dlon_max <= 180.0:
             mask = mask & (np.abs(scored.lons - lon) <= dlon_max)
         else:  # across the antimeridian (Wallis-et-Futuna)
             mask = mask & (np.abs((scored.lons - lon + 180.0) % 360.0 - 180.0) <= dlon_max)
@@ -874,7 +877,7 @@ def _uncovered(
             continue
         position, distance = found_at[j]
         props = idx.props[position]
-        name = props.get("name") or props.get("profession") or idx.refs[position].key
+        name = display_name(props, idx.refs[position].key)
         notes.append(
             f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
             f"la plus proche qui la couvre : {name} ({distance:.0f} km), ajoutée au tableau."
@@ -980,6 +983,7 @@ def _match(
                 "d312-194",
                 f"centre national de ressources compétent pour {needs.combination} "
                 f"(critère {criteria} de l'article D312-194 du CASF)",
+                "D312_194",
             ),
         )
         misses = tuple(sorted(needs.skills - comp.skills.keys()))
@@ -993,6 +997,7 @@ def _match(
                 f"ErhrTeam —COVERS→ Region {regions} (territoire de la personne)",
                 "territoire",
                 "équipe relais handicaps rares du territoire de la personne : coordonne le parcours",
+                "COVERS",
             ),
         )
         misses = tuple(sorted(needs.skills - comp.skills.keys()))
@@ -1008,7 +1013,7 @@ def _match(
         rank=rank,
         kind=node.kind,
         key=node.key,
-        name=str(node.props.get("name") or node.props.get("profession") or node.key),
+        name=display_name(node.props, node.key),
         level=level,
         basis=cand.basis,
         covers=covers,

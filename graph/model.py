@@ -43,6 +43,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from graph.errors import SchemaError
+
 __all__ = [
     "NodeKind",
     "RelType",
@@ -147,10 +149,6 @@ _KEY_PATTERNS: Mapping[NodeKind, re.Pattern[str]] = {
     N.SKILL: re.compile(r"^[A-Z_]+$"),
 }
 _GENERIC_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-
-
-class SchemaError(ValueError):
-    """A node or edge does not fit the schema (unknown kind, bad key, bad endpoints)."""
 
 
 class NodeRef(NamedTuple):

@@ -24,6 +24,7 @@ from graph.errors import UnknownCode
 from graph.model import RESOURCE_KINDS, NodeKind, NodeRef, RelType
 from graph.readmodel import read_model
 from graph.store import GraphStore
+from graph.views import display_name
 
 __all__ = ["Hub", "Bridge", "NetworkInsights", "cooperation_graph", "network_insights"]
 
@@ -106,7 +107,7 @@ def network_insights(store: GraphStore, territory: str, *, top: int = 10) -> Net
     expert: set[NodeRef] = set()
     for kind in RESOURCE_KINDS:
         for node in store.nodes(kind):
-            names[node.ref] = str(node.props.get("name") or node.props.get("profession") or node.key)
+            names[node.ref] = display_name(node.props, node.key)
             if kind is K.ERHR_TEAM:
                 erhr_of[node.ref] = node.key
             elif kind is K.CNRHR:

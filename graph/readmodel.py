@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,20 +143,20 @@ def build_competence(store: GraphStore) -> CompetenceIndex:
         return build_competence_index(resources, links, departments=departments, situations=_demand(store))
 
 
-def _point(props: dict[str, Any]) -> tuple[float, float] | None:
+def _point(props: Mapping[str, Any]) -> tuple[float, float] | None:
     if "lat" in props and "lon" in props:
         return float(props["lat"]), float(props["lon"])
     return None
 
 
-def _workplaces(store: GraphStore, out: dict[NodeRef, list[Any]]) -> dict[NodeRef, dict[str, Any]]:
+def _workplaces(store: GraphStore, out: dict[NodeRef, list[Any]]) -> dict[NodeRef, Mapping[str, Any]]:
     """The properties of every node somebody works at (one trip per kind)."""
     sites: dict[NodeKind, set[str]] = {}
     for edges in out.values():
         for e in edges:
             if e.type is R.WORKS_AT:
                 sites.setdefault(e.target.kind, set()).add(e.target.key)
-    found: dict[NodeRef, dict[str, Any]] = {}
+    found: dict[NodeRef, Mapping[str, Any]] = {}
     for kind, keys in sites.items():
         for key, node in store.get_nodes(kind, sorted(keys)).items():
             found[NodeRef(kind, key)] = node.props

@@ -14,11 +14,13 @@ from dataclasses import dataclass, replace
 from graph import coverage as cov
 from graph import matching, network
 from graph.access import Forbidden, Permission, Principal, Role, audit
+from graph.competence import CompetenceIndex
 from graph.errors import InvalidInput, NotFound
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
 from graph.readmodel import read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
+from graph.views import LinkFacts, ResourceFacts, SituationFacts, display_name
 from graph.vocabulary import CONDITIONS, normalise_conditions
 
 __all__ = [
@@ -95,10 +97,11 @@ def _partner_thresholds(principal: Principal, options: Mapping[str, object]) -> 
     if not principal.suppresses_small_counts:
         return
     fixed = cov.PARTNER_THRESHOLDS_KM
-    asked = [options.get("threshold_km", 60.0), *(options.get("thresholds_km") or [])]  # type: ignore[misc]
+    more = options.get("thresholds_km") or []
+    asked = [options.get("threshold_km", 60.0), *(more if isinstance(more, list | tuple) else [more])]
     for km in asked:
         try:
-            allowed = float(km) in fixed  # type: ignore[arg-type]
+            allowed = float(km) in fixed
         except (TypeError, ValueError):
             allowed = False
         if not allowed:
@@ -127,8 +130,8 @@ def gaps(store: GraphStore, principal: Principal, **options: object) -> cov.GapM
     _partner_thresholds(principal, options)
     table = read_model(store).territories
     audit(store, principal, "aggregate:gaps", params=_asked(None, options))
-    return cov.gaps(store, protect=lambda r: _protect(store, principal, r, table),  # type: ignore[arg-type]
-                    exact_counts=principal.suppresses_small_counts, **options)
+    return cov.gaps(store, protect=lambda r: _protect(store, principal, r, table),
+                    exact_counts=principal.suppresses_small_counts, **options)  # type: ignore[arg-type]
 
 
 def what_if(
@@ -168,8 +171,8 @@ def network_insights(store: GraphStore, principal: Principal, territory: str) ->
 
 
 # -- situations --------------------------------------------------------------------
-def _visible(principal: Principal, props: dict[str, object]) -> bool:
-    return principal.sees_territory(str(props.get("erhr") or "") or None)
+def _visible(principal: Principal, node: Node) -> bool:
+    return principal.sees_territory(SituationFacts.of(node).erhr)
 
 
 def list_situations(
@@ -183,9 +186,9 @@ def list_situations(
         raise InvalidInput("offset", "le décalage doit être positif.")
     if status is not None and status not in ("open", "closed"):
         raise InvalidInput("status", "statut attendu : open ou closed.")
-    nodes = [n for n in store.nodes(K.SITUATION) if _visible(principal, dict(n.props))
-             and (status is None or n.props.get("status") == status)]
-    nodes.sort(key=lambda n: (str(n.props.get("opened_on") or ""), n.key), reverse=True)
+    nodes = [n for n in store.nodes(K.SITUATION) if _visible(principal, n)
+             and (status is None or SituationFacts.of(n).status == status)]
+    nodes.sort(key=lambda n: (SituationFacts.of(n).opened_on or "", n.key), reverse=True)
     page = nodes[offset : offset + limit]
     views = _views(store, page)
     audit(store, principal, "situations:list", [v.key for v in views])
@@ -211,7 +214,7 @@ def get_situation(store: GraphStore, principal: Principal, key: str) -> Situatio
     """One situation; outside the caller's territory it is indistinguishable from a missing one."""
     _require(store, principal, Permission.SITUATIONS_READ, "situations:read", key)
     node = store.get_node(K.SITUATION, key)
-    if node is None or not _visible(principal, dict(node.props)):
+    if node is None or not _visible(principal, node):
         _denied(store, principal, "situations:read", key, node is not None)
         raise NotFound(f"Situation introuvable : {key}.")
     [view] = _views(store, [node])
@@ -225,7 +228,7 @@ def record_referral(
     """Record that a situation was referred to a resource, with its outcome."""
     _require(store, principal, Permission.SITUATIONS_WRITE, "situations:referral", situation)
     node = store.get_node(K.SITUATION, situation)
-    if node is None or not _visible(principal, dict(node.props)):
+    if node is None or not _visible(principal, node):
         _denied(store, principal, "situations:referral", situation, node is not None)
         raise NotFound(f"Situation introuvable : {situation}.")
     if resource.kind not in RESOURCE_KINDS or store.get_node(resource.kind, resource.key) is None:
@@ -237,11 +240,13 @@ def record_referral(
         raise InvalidInput("outcome", "indiquez l'issue de l'orientation (500 caractères au plus).")
     store.upsert(edges=[Edge(R.REFERRED_TO, node.ref, resource, {"date": date, "outcome": text}, key=date)])
     audit(store, principal, "situations:referral", [situation])
-    [view] = _views(store, [store.get_node(K.SITUATION, situation)])  # type: ignore[list-item]
+    stored = store.get_node(K.SITUATION, situation)
+    assert stored is not None  # written just above
+    [view] = _views(store, [stored])
     return view
 
 
-def _views(store: GraphStore, nodes: list) -> list[SituationView]:  # type: ignore[type-arg]
+def _views(store: GraphStore, nodes: list[Node]) -> list[SituationView]:
     out = store.edges_from([n.ref for n in nodes])
     targets: dict[NodeKind, set[str]] = {}
     for edges in out.values():
@@ -249,27 +254,30 @@ def _views(store: GraphStore, nodes: list) -> list[SituationView]:  # type: igno
             if e.type is R.REFERRED_TO:
                 targets.setdefault(e.target.kind, set()).add(e.target.key)
     names = {
-        NodeRef(kind, key): str(node.props.get("name") or node.props.get("profession") or key)
+        NodeRef(kind, key): display_name(node.props, key)
         for kind, keys in targets.items()
         for key, node in store.get_nodes(kind, keys).items()
     }
     views = []
     for node in nodes:
         edges = out[node.ref]
-        first = lambda rel: next((e.target.key for e in edges if e.type is rel), None)  # noqa: E731
+        def first(rel: RelType, edges: list[Edge] = edges) -> str | None:
+            return next((e.target.key for e in edges if e.type is rel), None)
+
+        links = sorted(((LinkFacts.of(e.props), e) for e in edges if e.type is R.REFERRED_TO),
+                       key=lambda pair: (pair[0].date, pair[1].target.key))
         referrals = tuple(
-            Referral(e.target.kind.value, e.target.key, names.get(e.target, e.target.key),
-                     str(e.props.get("date", "")), str(e.props.get("outcome", "")))
-            for e in sorted((e for e in edges if e.type is R.REFERRED_TO), key=lambda e: (str(e.props.get("date", "")), e.target.key))
+            Referral(e.target.kind.value, e.target.key, names.get(e.target, e.target.key), link.date, link.outcome)
+            for link, e in links
         )
-        p = node.props
+        facts = SituationFacts.of(node)
         views.append(SituationView(
-            key=node.key, age=p.get("age"), status=str(p.get("status", "open")), opened_on=p.get("opened_on"),
-            erhr=str(p.get("erhr", "")), department=str(p.get("department", "")), commune=first(R.LIVES_IN),
+            key=node.key, age=facts.age, status=facts.status, opened_on=facts.opened_on,
+            erhr=facts.erhr or "", department=facts.department, commune=first(R.LIVES_IN),
             combination=first(R.PRESENTS),
             conditions=tuple(sorted(e.target.key for e in edges if e.type is R.HAS_CONDITION)),
             needs=tuple(sorted(e.target.key for e in edges if e.type is R.NEEDS)),
-            referrals=referrals, synthetic=bool(p.get("synthetic", False)),
+            referrals=referrals, synthetic=facts.synthetic,
         ))
     return views
 
@@ -292,22 +300,22 @@ class ResourceView:
 
 def _resource_view(store: GraphStore, node: Node, table: TerritoryTable, with_links: bool) -> ResourceView:
     p = dict(node.props)
-    department = p.get("department")
+    facts = ResourceFacts.of(node)
+    department = facts.department
     expertise: list[tuple[str, str, int, str]] = []
     neighbours: list[tuple[str, str, str, str]] = []
     if with_links:
         out = store.edges_from([node.ref])[node.ref]
         into = store.edges_to([node.ref], [R.WORKS_AT])[node.ref]
         for e in sorted(out, key=lambda e: (e.type.value, e.target.key)):
-            fallback = "synthetique" if p.get("synthetic") else "annuaire"
+            fallback = "synthetique" if facts.synthetic else "annuaire"
+            link = LinkFacts.of(e.props)
             if e.type is R.HAS_EXPERTISE:
                 _code, origin = matching.source_of(e.props, fallback)
-                expertise.append((e.target.kind.value, e.target.key, int(e.props["level"]), origin))
+                expertise.append((e.target.kind.value, e.target.key, int(link.level or 0), origin))
             elif e.type is R.ACCEPTS:
-                lo, hi = e.props.get("age_min"), e.props.get("age_max")
-                band = f"{lo if lo is not None else 0}-{hi if hi is not None else '…'} ans"
                 _code, origin = matching.source_of(e.props, fallback)
-                expertise.append(("Deficiency", e.target.key, 1, f"accueil {band} — {origin}"))
+                expertise.append(("Deficiency", e.target.key, 1, f"accueil {link.age_band()} — {origin}"))
             elif e.type in (R.WORKS_AT, R.LOCATED_IN):
                 neighbours.append((e.type.value, e.target.kind.value, e.target.key, ""))
         for e in into:
@@ -315,15 +323,15 @@ def _resource_view(store: GraphStore, node: Node, table: TerritoryTable, with_li
         names = {}
         for kind in {NodeKind(k) for _r, k, _key, _n in neighbours}:
             for key, n in store.get_nodes(kind, [key for _r, k, key, _n in neighbours if k == kind.value]).items():
-                names[(kind.value, key)] = str(n.props.get("name") or n.props.get("profession") or key)
-                if department is None and kind is K.ESTABLISHMENT and n.props.get("department"):
-                    department = n.props["department"]
+                workplace = ResourceFacts.of(n)
+                names[(kind.value, key)] = workplace.name
+                if department is None and kind is K.ESTABLISHMENT and workplace.department:
+                    department = workplace.department
         neighbours = [(r, k, key, names.get((k, key), key)) for r, k, key, _n in neighbours]
     return ResourceView(
-        kind=node.kind.value, key=node.key, name=str(p.get("name") or p.get("profession") or node.key),
-        department=None if department is None else str(department), commune=p.get("commune"),  # type: ignore[arg-type]
-        erhr=table.erhr_of_department.get(str(department)) if department else None,
-        synthetic=bool(p.get("synthetic", False)), props=p, expertise=tuple(expertise), neighbours=tuple(neighbours),
+        kind=node.kind.value, key=node.key, name=facts.name, department=department, commune=facts.commune,
+        erhr=table.erhr_of_department.get(department) if department else None,
+        synthetic=facts.synthetic, props=p, expertise=tuple(expertise), neighbours=tuple(neighbours),
         contact=matching.contact_of(node.kind, p),
     )
 
@@ -364,12 +372,12 @@ def list_resources(
         if erhr:
             idx = read_model(store).competence  # professionals: their workplace's department
 
-            def department(n: Node) -> str:
-                return idx.department_of(n.ref) or str(n.props.get("department", ""))
+            def department(n: Node, idx: CompetenceIndex = idx) -> str:
+                return idx.department_of(n.ref) or ResourceFacts.of(n).department or ""
 
             nodes = [n for n in nodes if table.erhr_of_department.get(department(n)) == erhr]
         rows += nodes
-    rows.sort(key=lambda n: (str(n.props.get("name") or n.props.get("profession") or n.key).lower(), n.key))
+    rows.sort(key=lambda n: (display_name(n.props, n.key).lower(), n.key))
     page = rows[offset : offset + limit]
     return len(rows), [_resource_view(store, n, table, with_links=False) for n in page]
 

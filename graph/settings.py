@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+from graph.errors import ConfigurationError
+
+__all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -68,3 +70,15 @@ class Settings(BaseSettings):
     neo4j_timeout_s: float = Field(
         default=10.0, gt=0, description="Connection, acquisition and retry timeout (seconds)."
     )
+
+
+def load_settings() -> Settings:
+    """The settings of the environment; a malformed one is a ConfigurationError
+    naming the variable (``DIHR_PORT``) and why, in French."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(
+            f"DIHR_{'_'.join(str(part) for part in e['loc']).upper()} : {e['msg']}" for e in err.errors()
+        )
+        raise ConfigurationError(f"Configuration invalide — {problems}.") from None

@@ -7,12 +7,12 @@ import gzip
 import io
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from graph.errors import DihrError
+from graph.errors import FileFormatError, ImportRefused, ServiceError
 
 if TYPE_CHECKING:
     from graph.model import Edge, Node, NodeKind
@@ -29,28 +29,6 @@ __all__ = [
     "write_report",
     "classify_and_write",
 ]
-
-
-class FileFormatError(DihrError):
-    """The file is not what it claims to be: nothing was written."""
-
-    code = "FILE_FORMAT"
-
-    def __init__(self, path: Path, line: int, expected: str) -> None:
-        self.path, self.line = path, line
-        where = f"{path.name}, ligne {line}" if line else path.name
-        super().__init__(f"{where} : {expected} Aucune donnée n'a été importée.")
-
-
-class ImportRefused(DihrError):
-    """The file is well formed but importing it would damage the register
-    (e.g. close too many establishments): nothing was written."""
-
-    code = "IMPORT_REFUSED"
-
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path = path
-        super().__init__(f"{path.name} : {reason} Aucune donnée n'a été importée.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,24 +114,22 @@ def write_report(report: ImportReport, folder: Path) -> Path:
     directory's ``rapports/``), never next to the input: that folder may be
     read-only or shared."""
     name = f"{report.source.name.removesuffix('.gz')}.rapport.csv"
-    for folder in (folder,):
-        target = folder / name
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with target.open("w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle, delimiter=";")
-                writer.writerow(["fichier", "ligne", "champ", "identifiant", "gravite", "motif"])
-                for gravity, rows in (("rejet", report.rejected), ("signalement", report.flagged)):
-                    for e in rows:
-                        writer.writerow([report.source.name, e.line, e.field, e.key, gravity, e.reason])
-                for (code, label), count in sorted(report.by_category.items()):
-                    writer.writerow([report.source.name, "", "categetab", code, "hors champ",
-                                     f"{count} établissement(s) : {label}"])
-            report.report_path = target
-            return target
-        except OSError:
-            continue
-    raise DihrError(f"Impossible d'écrire le rapport {name} (dossier en lecture seule).")
+    target = folder / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter=";")
+            writer.writerow(["fichier", "ligne", "champ", "identifiant", "gravite", "motif"])
+            for gravity, rows in (("rejet", report.rejected), ("signalement", report.flagged)):
+                for e in rows:
+                    writer.writerow([report.source.name, e.line, e.field, e.key, gravity, e.reason])
+            for (code, label), count in sorted(report.by_category.items()):
+                writer.writerow([report.source.name, "", "categetab", code, "hors champ",
+                                 f"{count} établissement(s) : {label}"])
+        report.report_path = target
+        return target
+    except OSError:
+        raise ServiceError(f"Impossible d'écrire le rapport {name} dans {folder} (dossier en lecture seule ?).") from None
 
 
 def normalise_header(name: str) -> str:

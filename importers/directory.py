@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from graph.errors import DihrError
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType, combination_key
 from graph.store import GraphStore
 from graph.territories import resolve_commune
@@ -174,7 +175,7 @@ def _row(
     elif commune_code:
         try:
             commune = resolve_commune(store, commune_code)
-        except Exception:
+        except DihrError:
             raise ValueError(f"commune_lieu | commune INSEE inconnue « {commune_code} »") from None
         props.update(commune=commune.key, department=commune.props["department"],
                      lat=commune.props["lat"], lon=commune.props["lon"])

@@ -46,13 +46,8 @@ K, R = NodeKind, RelType
 # categories, shared FINESS.md §2), with the competence each implies.
 DISABILITY_CATEGORIES: dict[str, str] = {code: rule.label for code, rule in category_rules().items()}
 
-STRUCTURE_FIELDS = (
-    "structureet nofinesset nofinessej rs rslongue complrs compldistrib numvoie typvoie voie compvoie "
-    "lieuditbp commune departement libdepartement ligneacheminement telephone telecopie categetab "
-    "libcategetab categagretab libcategagretab siret codeape codemft libmft codesph libsph dateouv "
-    "dateautor datemaj numuai"
-).split()
-GEO_FIELDS = "geolocalisation nofinesset coordxet coordyet sourcecoordet datemaj".split()
+STRUCTURE_FIELDS = ["structureet", "nofinesset", "nofinessej", "rs", "rslongue", "complrs", "compldistrib", "numvoie", "typvoie", "voie", "compvoie", "lieuditbp", "commune", "departement", "libdepartement", "ligneacheminement", "telephone", "telecopie", "categetab", "libcategetab", "categagretab", "libcategagretab", "siret", "codeape", "codemft", "libmft", "codesph", "libsph", "dateouv", "dateautor", "datemaj", "numuai"]
+GEO_FIELDS = ["geolocalisation", "nofinesset", "coordxet", "coordyet", "sourcecoordet", "datemaj"]
 
 # Overseas department codes of FINESS (shared FINESS.md §1).
 OVERSEAS = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E": "975", "9F": "976", "9J": "986"}

@@ -74,7 +74,7 @@ def new_map(*, assets: str | None, tiles: str, title: str, location: tuple[float
         # Only Leaflet is needed: the maps use no jQuery/Bootstrap/awesome-markers.
         m.default_js = [("leaflet", urls["leaflet_js"])]
         m.default_css = [("leaflet_css", urls["leaflet_css"])]
-    m._dihr_assets = urls  # noqa: SLF001 - read by cluster()
+    m._dihr_assets = urls
     m.get_root().header.add_child(folium.Element(f"<title>{html.escape(title)}</title>"))
     m.get_root().html.add_child(folium.Element('<script>document.documentElement.lang = "fr";</script>'))
     return m

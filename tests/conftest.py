@@ -151,7 +151,7 @@ def served(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     environment = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_MAP_TILES": "", **env}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", *args], cwd=ROOT, env=environment,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", *args], cwd=ROOT, env=environment,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -114,3 +114,13 @@ class Network:
                 target = NodeRef(K.DEFICIENCY, code)
             edges.append(Edge(R.HAS_EXPERTISE, ref, target, {"level": level}))
         self.store.upsert(nodes, edges)
+
+
+def within(part: object, whole: object) -> bool:
+    """Every field of ``part`` (a GraphQL answer) is in ``whole`` with the same
+    value — lists item by item: the CLI's JSON carries at least what the API gives."""
+    if isinstance(part, dict):
+        return isinstance(whole, dict) and all(k in whole and within(v, whole[k]) for k, v in part.items())
+    if isinstance(part, list):
+        return isinstance(whole, list) and len(part) == len(whole) and all(within(a, b) for a, b in zip(part, whole, strict=True))
+    return part == whole

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from api.cli import app as cli
+from cli.main import app as cli
 from graph.access import Role, authenticate
 from graph.stores.memory import MemoryStore
 from tests.factories import Network

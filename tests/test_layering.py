@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-FORBIDDEN = {"api", "importers", "maps", "fastapi", "strawberry", "folium", "starlette", "uvicorn"}
+FORBIDDEN = {"api", "cli", "importers", "maps", "fastapi", "strawberry", "folium", "starlette", "uvicorn", "typer"}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,3 +31,12 @@ def test_layering_check_would_catch_an_offender(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from api.app import create_app\nimport folium\n")
     assert imported_roots(bad) & FORBIDDEN == {"api", "folium"}
+
+
+def test_the_api_does_not_depend_on_the_cli():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_roots(path) & {"cli", "typer"})
+        for path in (ROOT / "api").rglob("*.py")
+        if imported_roots(path) & {"cli", "typer"}
+    }
+    assert offenders == {}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app as cli
+from cli.main import app as cli
 from graph import journal
 from graph.integrity import check_graph, dump, load_dump
 from graph.model import NodeKind
@@ -164,7 +164,7 @@ def test_an_import_killed_midway_shows_as_interrupted_and_the_store_stays_consis
     store.close()
     big = write_file(tmp_path, structures, geos, name="etalab-cs1100507-stock-20210301-0400.csv")
     env = {**os.environ, "DIHR_DATA_DIR": str(data)}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "import", "finess", str(big), "--accept-closures", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "import", "finess", str(big), "--accept-closures", "0"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     try:

@@ -360,7 +360,7 @@ class MemoryStore:
                     self._db.executemany(_UPSERT_NODE_SQL, rows)
                     self._log("node", [row[:2] for row in rows if row[0] not in _DISK_ONLY_VALUES])
                 for chunk in _chunks(edges):
-                    rows = []
+                    edge_rows: list[tuple[str, str, str, str, str, str, str]] = []
                     for edge in chunk:
                         validate_edge(edge)
                         for end in (edge.source, edge.target):
@@ -378,7 +378,7 @@ class MemoryStore:
                         counts[upsert_outcome("edges", old, new)] += 1
                         if new != old:
                             pending_edges[eid] = new
-                            rows.append(
+                            edge_rows.append(
                                 (
                                     edge.type.value,
                                     edge.source.kind.value,
@@ -389,8 +389,8 @@ class MemoryStore:
                                     _dumps(new),
                                 )
                             )
-                    self._db.executemany(_UPSERT_EDGE_SQL, rows)
-                    self._log("edge", [row[:6] for row in rows])
+                    self._db.executemany(_UPSERT_EDGE_SQL, edge_rows)
+                    self._log("edge", [row[:6] for row in edge_rows])
                 self._end_write()
                 self._db.execute("COMMIT")
             except BaseException as err:

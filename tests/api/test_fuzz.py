@@ -102,9 +102,8 @@ def _routes(method: str) -> list[str]:
 
 def test_pages_fuzz(fuzz_app):
     """Every page and map with hostile query parameters: never a 5xx nor a leak."""
-    from hypothesis import strategies as st
-
     from fastapi.testclient import TestClient
+    from hypothesis import strategies as st
 
     paths = _routes("GET")
     assert len(paths) >= 10
@@ -123,9 +122,8 @@ def test_pages_fuzz(fuzz_app):
 def test_raw_bodies_fuzz(fuzz_app):
     """Bytes that are not a GraphQL request (invalid UTF-8, garbage, JSON of the wrong
     shape) on /graphql and on the forms: a 4xx in French, never a 5xx."""
-    from hypothesis import strategies as st
-
     from fastapi.testclient import TestClient
+    from hypothesis import strategies as st
 
     forms = _routes("POST")
     with TestClient(fuzz_app, headers=fuzz_app.state.fuzz_headers, raise_server_exceptions=False) as client:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app as cli
+from cli.main import app as cli
 from tests.conftest import BOLT, needs_neo4j
 
 pytestmark = [pytest.mark.slow, pytest.mark.neo4j, needs_neo4j]

@@ -444,7 +444,7 @@ def test_the_audit_trail_is_chained_and_verified(tmp_path):
     """`dihr audit --verify`: intact, then an entry edited afterwards is found."""
     from typer.testing import CliRunner
 
-    from api.cli import app as cli
+    from cli.main import app as cli
     from graph.access import SYSTEM, audit
     from graph.model import Node
     from graph.stores.memory import MemoryStore
@@ -517,8 +517,8 @@ def test_no_differencing_pair_in_anything_a_partner_can_ask(client, keys, demo_s
     with the set of persons it counts. Nothing is below 11; the same set always
     shows the same count; and no published count minus another it contains, or
     minus the published parts of one level below it, leaves 1 to 10."""
-    from graph.readmodel import read_model
     from graph.rare import CRITERIA, criterion_combinations
+    from graph.readmodel import read_model
     from graph.vocabulary import DEFICIENCIES
 
     present = set(read_model(demo_store).competence.demand)
@@ -557,7 +557,7 @@ def test_no_differencing_pair_in_anything_a_partner_can_ask(client, keys, demo_s
     assert len(published) > 20  # the register's large cells are published
 
     # Exact combinations: a partner's counts do not overlap between combinations.
-    for (combo, kind, level, code), value in published.items():
+    for (combo, kind, level, _code), value in published.items():
         if kind == 0 and level == "NATIONAL":
             assert value == sum(_exact_open(demo_store, combo).values()), combo
 

@@ -32,7 +32,7 @@ def test_dihr_serve_answers_health_and_graphql(reference_dir):
     port = free_port()
     env = {**os.environ, "DIHR_DATA_DIR": str(reference_dir), "DIHR_PORT": str(port)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
+        [sys.executable, "-m", "cli", "serve"], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

@@ -77,7 +77,7 @@ def test_an_expertise_edit_through_one_server_reaches_the_other(tmp_path):
 def test_migrate_detects_the_point_index_instead_of_assuming_it(monkeypatch):
     from typer.testing import CliRunner
 
-    from api.cli import app as cli
+    from cli.main import app as cli
     from graph.stores.neo4j import Neo4jStore
 
     assert BOLT is not None

@@ -95,7 +95,7 @@ def test_with_two_workers_sessions_and_new_keys_work_on_every_connection(two_wor
 
 def _serve(env_updates: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_updates}
-    return subprocess.run([sys.executable, "-m", "api.cli", "serve", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "cli", "serve", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -155,7 +155,7 @@ def test_a_worker_that_dies_twice_in_a_row_is_restarted_and_the_others_keep_serv
     again (after a short back-off) and never stops the healthy worker."""
     import signal
 
-    from api.cli import SERVE_PID
+    from cli._common import SERVE_PID
 
     data = tmp_path / "data"
     MemoryStore(data).close()

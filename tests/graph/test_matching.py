@@ -148,6 +148,9 @@ def test_explanations_name_the_right_paths(net, store):
     assert pro.covers[0].path == "Professional —HAS_EXPERTISE(level 3)→ DV+TSA"
     assert pro.misses == ("CAA",)
     assert pro.in_erhr_territory and pro.department == "86"
+    links = {(c.need, c.link) for c in by_key["860000001"].covers}
+    assert links == {("DV", "ACCEPTS"), ("TSA", "HAS_EXPERTISE"), ("CAA", "HAS_EXPERTISE")}
+    assert {c.link for c in pro.covers} == {"HAS_EXPERTISE", "INCLUDES"}
 
 
 def test_expertise_on_a_larger_combination_counts(net, store):
@@ -220,3 +223,23 @@ def test_kinds_filter(net, store):
     net.professional("pro-1", e, expertise={"DV": 3, "TSA": 3})
     result = find_resources(store, query(kinds=[K.PROFESSIONAL]))
     assert keys(local(result)) == ["pro-1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("deficiencies,commune", [(["DI"], "75056"), (["TSA"], "69123"), (["DI", "EPI"], "13055")])
+def test_a_crowded_radius_is_ranked_by_the_key_tuple(demo_store, deficiencies, commune):
+    """Many more candidates than asked (the case a pre-selection shortcut once
+    served): each local result inside the radius, fully competent, comes in the
+    order (basis, more points, nearer; then kind and key) — exactly, not
+    approximately (distances are shown rounded, so ties there are not checked)."""
+    tier = {Basis.COMBINATION: 0, Basis.ALL_DEFICIENCIES: 1}
+    full = [m for m in find_resources(demo_store, SituationQuery(deficiencies=deficiencies, commune=commune,
+                                                                 radius_km=100, limit=4)).matches
+            if m.level is MatchLevel.LOCAL and m.within_radius and m.basis in tier]
+    wide = [m for m in find_resources(demo_store, SituationQuery(deficiencies=deficiencies, commune=commune,
+                                                                 radius_km=100, limit=100)).matches
+            if m.level is MatchLevel.LOCAL and m.within_radius and m.basis in tier]
+    assert len(wide) > 4 * len(full) >= 4, "the radius must hold many more candidates than asked"
+    keys = [(tier[m.basis], -m.score, m.distance_km) for m in wide]
+    assert keys == sorted(keys)
+    assert [m.key for m in full] == [m.key for m in wide[: len(full)]]  # the first 4 of 100 are the 4

@@ -127,17 +127,17 @@ def test_the_audit_trail_stays_on_disk_not_in_every_workers_memory(pair, tmp_pat
     from graph.access import audit_entries, verify_audit
 
     a, b = pair
-    held = a._graph.number_of_nodes(), b._graph.number_of_nodes()  # noqa: SLF001 - what each process keeps in memory
+    held = a._graph.number_of_nodes(), b._graph.number_of_nodes()
     for i in range(300):
         audit(a, SYSTEM, "situations:read", [f"SIT-{i:04d}"])
     b.count_nodes()  # b catches up with a's writes
-    assert (a._graph.number_of_nodes(), b._graph.number_of_nodes()) == held  # noqa: SLF001
-    assert NodeKind.AUDIT_ENTRY not in a._by_kind and NodeKind.AUDIT_ENTRY not in b._by_kind  # noqa: SLF001
+    assert (a._graph.number_of_nodes(), b._graph.number_of_nodes()) == held
+    assert NodeKind.AUDIT_ENTRY not in a._by_kind and NodeKind.AUDIT_ENTRY not in b._by_kind
     assert len(audit_entries(b, situation="SIT-0123")) == 1  # the other process, without waiting
     assert a.count_nodes()[NodeKind.AUDIT_ENTRY] == b.count_nodes()[NodeKind.AUDIT_ENTRY] == 300
     entry = next(iter(a.nodes(NodeKind.AUDIT_ENTRY)))
     assert b.get_node(NodeKind.AUDIT_ENTRY, entry.key) == entry
     assert verify_audit(b).problems == [] and verify_audit(b).entries == 300
     reopened = MemoryStore(tmp_path)
-    assert NodeKind.AUDIT_ENTRY not in reopened._by_kind and reopened.count_nodes()[NodeKind.AUDIT_ENTRY] == 300  # noqa: SLF001
+    assert NodeKind.AUDIT_ENTRY not in reopened._by_kind and reopened.count_nodes()[NodeKind.AUDIT_ENTRY] == 300
     reopened.close()

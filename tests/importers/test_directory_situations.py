@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 from typer.testing import CliRunner
 
-from api.cli import app as cli
+from cli.main import app as cli
 from graph.model import NodeKind, NodeRef, RelType
 from graph.stores.memory import MemoryStore
 from importers._files import FileFormatError

@@ -8,7 +8,7 @@ import pytest
 from pyproj import Transformer
 from typer.testing import CliRunner
 
-from api.cli import app as cli
+from cli.main import app as cli
 from graph.model import Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 from importers._files import FileFormatError, ImportRefused

@@ -56,7 +56,7 @@ def test_known_communes_are_placed_in_their_department(reference_store):
     mamoudzou = commune_info(reference_store, "97611")
     assert mamoudzou.erhr_code == "RM" and mamoudzou.population > 50_000
     assert commune_info(reference_store, "75113").code == "75056"  # Paris 13e → Paris
-    assert "L'Abergement-Clémenciat" == commune_info(reference_store, "01001").name
+    assert commune_info(reference_store, "01001").name == "L'Abergement-Clémenciat"
 
 
 def test_cnrhr_are_located_and_expert_on_their_combinations(reference_store):

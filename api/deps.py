@@ -1,0 +1,186 @@
+"""FastAPI dependencies, as route signatures read them (the FastAPI template's
+``Annotated`` aliases):
+
+- ``CurrentKey`` — who calls: an API key (``Authorization: Bearer``) or a page
+  session, checked off the event loop (SQLite, and a network round trip on a
+  Bolt store), with failed sign-ins throttled and a rate limit per key;
+- ``Store``, ``AppSettings`` — what the application was started with;
+- ``Service`` — the domain services as the caller: each call runs in a worker
+  thread, within the query timeout, for GraphQL, pages, maps and CSV alike.
+
+Routes never read ``request.app.state`` themselves: this module does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import Depends, Request
+
+from api.security import SESSION_COOKIE, RateLimiter, Session, Sessions, SignInThrottle
+from graph.access import Principal, authenticate
+from graph.errors import QueryTimeout, RateLimited, TooManySignIns, Unauthenticated
+from graph.model import NodeKind
+from graph.settings import Settings
+from graph.store import GraphStore
+
+__all__ = [
+    "AppSettings",
+    "CurrentKey",
+    "OptionalKey",
+    "PageSession",
+    "Service",
+    "BoundService",
+    "Store",
+    "SignIns",
+    "AppSessions",
+    "run_blocking",
+    "origin_of",
+]
+
+T = TypeVar("T")
+
+
+async def run_blocking(fn: Callable[..., T], *args: Any, timeout_s: float = 20.0, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread, abandoned after ``timeout_s``."""
+    try:
+        with anyio.fail_after(timeout_s):
+            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), abandon_on_cancel=True)
+    except TimeoutError:
+        raise QueryTimeout(f"La requête a dépassé {timeout_s:g} s : réduisez-la (rayon, niveau, nombre de résultats).") from None
+
+
+def origin_of(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+async def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def _store(request: Request) -> GraphStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+async def _sessions(request: Request) -> Sessions:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+async def _sign_ins(request: Request) -> SignInThrottle:
+    return request.app.state.sign_ins  # type: ignore[no-any-return]
+
+
+async def _rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter  # type: ignore[no-any-return]
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+Store = Annotated[GraphStore, Depends(_store)]
+AppSessions = Annotated[Sessions, Depends(_sessions)]
+SignIns = Annotated[SignInThrottle, Depends(_sign_ins)]
+
+
+async def current_session(request: Request, sessions: AppSessions) -> Session | None:
+    """The page session of the cookie, if any (kept on ``request.state`` for the
+    pages' layout: who is signed in, the CSRF token)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    session = await anyio.to_thread.run_sync(sessions.get, token) if token else None
+    request.state.session = session
+    return session
+
+
+PageSession = Annotated[Session | None, Depends(current_session)]
+
+
+def _session_principal(store: GraphStore, sessions: Sessions, session: Session, token: str | None) -> Principal:
+    """A page session stays valid only while its key does (revocation applies at once)."""
+    node = store.get_node(NodeKind.API_KEY, session.principal.key_id)
+    if node is None or node.props.get("revoked_at"):
+        sessions.close(token)
+        raise Unauthenticated("Session expirée : reconnectez-vous.")
+    return session.principal
+
+
+async def current_key(
+    request: Request,
+    store: Store,
+    sessions: AppSessions,
+    sign_ins: SignIns,
+    limiter: Annotated[RateLimiter, Depends(_rate_limiter)],
+    session: PageSession,
+) -> Principal:
+    header = request.headers.get("authorization", "")
+    origin = origin_of(request)
+    if header:
+        wait = sign_ins.wait(origin)
+        if wait > 0:
+            raise TooManySignIns(wait)
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise Unauthenticated()
+        try:
+            principal = await anyio.to_thread.run_sync(lambda: authenticate(store, secret, origin=origin))
+        except Unauthenticated:
+            sign_ins.failed(origin, "bearer")
+            raise
+    elif session is not None:
+        token = request.cookies.get(SESSION_COOKIE)
+        principal = await anyio.to_thread.run_sync(lambda: _session_principal(store, sessions, session, token))
+    else:
+        raise Unauthenticated()
+    wait = limiter.take(principal.key_id)
+    if wait > 0:
+        raise RateLimited(wait)
+    request.state.principal = principal
+    return principal
+
+
+CurrentKey = Annotated[Principal, Depends(current_key)]
+
+
+async def optional_key(request: Request, session: PageSession, store: Store, sessions: AppSessions) -> Principal | None:
+    """The signed-in principal of a page session on a public page (the home page), or None."""
+    if session is None:
+        return None
+    token = request.cookies.get(SESSION_COOKIE)
+    try:
+        principal = await anyio.to_thread.run_sync(lambda: _session_principal(store, sessions, session, token))
+    except Unauthenticated:
+        return None
+    request.state.principal = principal
+    return principal
+
+
+OptionalKey = Annotated[Principal | None, Depends(optional_key)]
+
+
+@dataclass(frozen=True, slots=True)
+class BoundService:
+    """The domain services as the caller: ``await service(fn, *args)`` runs
+    ``fn(store, principal, *args)`` off the event loop within the query timeout;
+    ``await service.read(fn, *args)`` runs ``fn(store, *args)`` (public reads)."""
+
+    store: GraphStore
+    settings: Settings
+    principal: Principal
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await run_blocking(fn, self.store, self.principal, *args, timeout_s=self.settings.query_timeout_s, **kwargs)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await run_blocking(fn, self.store, *args, timeout_s=self.settings.query_timeout_s, **kwargs)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Any blocking call (rendering a map, a CSV), within the query timeout."""
+        return await run_blocking(fn, *args, timeout_s=self.settings.query_timeout_s, **kwargs)
+
+
+async def _service(store: Store, settings: AppSettings, principal: CurrentKey) -> BoundService:
+    return BoundService(store, settings, principal)
+
+
+Service = Annotated[BoundService, Depends(_service)]

@@ -1,0 +1,63 @@
+"""``dihr serve``: the web application and the GraphQL API."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from cli._common import RESTORE_HINT, SERVE_PID, friendly, new_app
+from graph.settings import load_settings
+from graph.stores.memory import DB_FILENAME, sqlite_check
+
+app = new_app("Serveur web.")
+
+
+@app.command()
+@friendly
+def serve(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute (DIHR_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (DIHR_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processus web (DIHR_WORKERS ; défaut : nombre de cœurs, 4 au plus).")] = None,
+) -> None:
+    """Sert l'application web et l'API GraphQL."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load_settings()
+    host = host or settings.host
+    port = port or settings.port
+    count = workers or settings.workers or min(4, os.cpu_count() or 1)
+    if not settings.neo4j_uri:
+
+        if (settings.data_dir / DB_FILENAME).exists() and (problems := sqlite_check(settings.data_dir / DB_FILENAME, quick=True)):
+            typer.echo(f"Erreur : la base {settings.data_dir / DB_FILENAME} est abîmée ({'; '.join(problems[:3])}) : "
+                       "le serveur ne démarre pas. " + RESTORE_HINT, err=True)
+            raise typer.Exit(1)
+        try:  # tells `dihr restore` a server holds the store (an unusable folder fails below, in French)
+            (settings.data_dir / SERVE_PID).write_text(str(os.getpid()))
+            atexit.register(lambda: (settings.data_dir / SERVE_PID).unlink(missing_ok=True))
+        except OSError:
+            pass
+    typer.echo(f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql), {count} processus")
+    sys.stdout.flush()
+    if count == 1:
+        uvicorn.run(create_app(settings.model_copy(update={"workers": 1})), host=host, port=port, log_level="warning")
+        return
+    # Each worker process builds its app from the environment (one store per process,
+    # kept in step through the SQLite change log; sessions in the data directory).
+    os.environ["DIHR_WORKERS"] = str(count)
+    from api.workers import WorkerFailed, serve_workers
+
+    try:
+        serve_workers(host, port, count)
+    except OSError as err:
+        raise typer.BadParameter(f"impossible d'écouter sur {host}:{port} ({err.strerror or err}).") from None
+    except WorkerFailed as err:
+        typer.echo(f"Erreur : {err}", err=True)
+        raise typer.Exit(1) from None
+
