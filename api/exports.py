@@ -1,44 +1,97 @@
-"""CSV exports (REST) of coverage and gaps; the CLI writes the same CSV."""
+"""Exports (REST) of coverage, gaps and the directory, as CSV for French
+spreadsheets and as Excel workbooks; the CLI writes the same CSV."""
 
 from __future__ import annotations
 
 import csv
+import enum
 import io
+import re
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import Service, current_key
 from graph import coverage as cov
+from graph import directory as dir_
 from graph import service
 
-__all__ = ["router", "coverage_csv", "gaps_csv", "csv_text"]
+__all__ = ["router", "coverage_csv", "coverage_rows", "gaps_csv", "gaps_rows", "directory_rows", "csv_text",
+           "xlsx_bytes", "table_response", "KIND_LABEL"]
 
 router = APIRouter(prefix="/exports", tags=["exports"], dependencies=[Depends(current_key)])
 
 
+class Format(enum.StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+
 #: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+BOM = "\ufeff"
 
 
 def _cell(value: object) -> object:
     """A text cell that a spreadsheet would run as a formula (a directory name
-    ``=HYPERLINK(…)``) is written with a leading apostrophe: shown, never run."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    ``=HYPERLINK(…)``) is written with a leading apostrophe: shown, never run.
+    An ISO date reads JJ/MM/AAAA."""
+    if isinstance(value, str):
+        if value.startswith(_FORMULA_START):
+            return "'" + value
+        if (m := _ISO_DATE.match(value)) is not None:
+            return f"{m.group(3)}/{m.group(2)}/{m.group(1)}"
     return value
 
 
+def _french(value: object) -> object:
+    """A CSV cell as French spreadsheets read it: decimal comma, no exponent."""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, float):
+        text = f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
+        return text.replace(".", ",")
+    return "" if value is None else _cell(value)
+
+
 def csv_text(rows: list[list[object]]) -> str:
-    """Every CSV the app writes: semicolons, one line per row, no formula."""
+    """Every CSV the app writes, for French spreadsheets: UTF-8 with BOM, ``;``
+    separator, decimal comma, dates JJ/MM/AAAA, no formula."""
     out = io.StringIO()
+    out.write(BOM)
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerows([[_cell(v) for v in row] for row in rows])
+    writer.writerows([[_french(v) for v in row] for row in rows])
     return out.getvalue()
 
 
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+def xlsx_bytes(rows: list[list[object]], title: str) -> bytes:
+    """The same table as an Excel workbook: numbers stay numbers, text is text
+    (never a formula), the header row frozen."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31])
+    sheet.freeze_panes = "A2"
+    for row in rows:
+        cells = []
+        for value in row:
+            if isinstance(value, bool):
+                value = "oui" if value else "non"
+            elif isinstance(value, float) and value != value:
+                value = None
+            elif isinstance(value, str):
+                value = _cell(value)
+            cells.append(value)
+        sheet.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _num(value: float | None) -> float | None:
+    return value
 
 
 def _count(value: int | None, published: bool = True) -> object:
@@ -47,10 +100,10 @@ def _count(value: int | None, published: bool = True) -> object:
     return value if value is not None and published else cov.count_label(value, published)
 
 
-def coverage_csv(result: cov.CoverageResult) -> str:
+def coverage_rows(result: cov.CoverageResult) -> list[list[object]]:
     """One row per territory, then the national row."""
     thresholds = list(result.thresholds_km)
-    header = [
+    header: list[object] = [
         "code", "territoire", "population", "ressources_competentes", "ressources_pour_100000_hab",
         "distance_moyenne_km", "distance_mediane_km", "temps_moyen_min",
         *[f"part_population_au_dela_{t:g}_km" for t in thresholds],
@@ -61,12 +114,16 @@ def coverage_csv(result: cov.CoverageResult) -> str:
         rows.append([
             t.code, t.name, t.population, t.resources, _num(t.resources_per_100k), _num(t.mean_km), _num(t.median_km),
             _num(t.mean_minutes), *[_num(t.share_beyond[x]) for x in thresholds], t.population_beyond,
-            _count(t.open_situations, t.open_published), _count(t.without_solution, t.unmet_published), "oui" if t.zone_blanche else "non",
+            _count(t.open_situations, t.open_published), _count(t.without_solution, t.unmet_published), t.zone_blanche,
         ])
-    return csv_text(rows)
+    return rows
 
 
-def gaps_csv(matrix: cov.GapMatrix) -> str:
+def coverage_csv(result: cov.CoverageResult) -> str:
+    return csv_text(coverage_rows(result))
+
+
+def gaps_rows(matrix: cov.GapMatrix) -> list[list[object]]:
     """One row per territory (ranked), one group of columns per D312-194 criterion."""
     header: list[object] = ["rang", "code", "territoire"]
     for code, _label, combination in matrix.criteria:
@@ -75,9 +132,33 @@ def gaps_csv(matrix: cov.GapMatrix) -> str:
     for rank, (code, name, cells) in enumerate(matrix.territories, start=1):
         row: list[object] = [rank, code, name]
         for c in cells:
-            row += [_num(c.share_beyond), c.resources, "oui" if c.zone_blanche else "non"]
+            row += [_num(c.share_beyond), c.resources, c.zone_blanche]
         rows.append(row)
-    return csv_text(rows)
+    return rows
+
+
+def gaps_csv(matrix: cov.GapMatrix) -> str:
+    return csv_text(gaps_rows(matrix))
+
+
+def directory_rows(page: dir_.DirectoryPage) -> list[list[object]]:
+    """The directory as a table: one row per resource, its contact and competences."""
+    rows: list[list[object]] = [["type", "identifiant", "nom", "departement", "region", "erhr", "distance_km",
+                                 "adresse", "code_postal", "localite", "telephone", "courriel", "site",
+                                 "origine_coordonnees", "competences", "synthetique", "ferme"]]
+    for e in page.entries:
+        c = e.contact
+        contact = [c.address, c.postcode, c.city, c.phone, c.email, c.website, c.source] if c else [None] * 7
+        competences = " ; ".join(f"{x.label} ({'accueil ' + x.age_band if x.age_band else 'niveau ' + str(x.level)}, "
+                                 f"{x.source_label})" for x in e.competences)
+        rows.append([KIND_LABEL.get(e.kind, e.kind), e.key, e.name, e.department, e.region, e.erhr, e.distance_km,
+                     *contact, competences, e.synthetic, e.closed])
+    return rows
+
+
+#: Resource kinds in French (pages, maps and exports).
+KIND_LABEL = {"Establishment": "Établissement", "Professional": "Professionnel", "ResourcePole": "Pôle ressources handicap",
+              "ErhrTeam": "Équipe relais", "Cnrhr": "Centre national de ressources"}
 
 
 def _codes(values: list[str]) -> list[str]:
@@ -92,23 +173,72 @@ def _attachment(text: str, name: str) -> Response:
     )
 
 
-@router.get("/coverage.csv", summary="Couverture d'une combinaison par territoire (CSV)")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _workbook(data: bytes, name: str) -> Response:
+    return Response(data, media_type=XLSX_TYPE, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def table_response(rows: list[list[object]], name: str, fmt: str, title: str) -> Response:
+    """``name.csv`` or ``name.xlsx`` of the same table."""
+    if fmt == "xlsx":
+        return _workbook(xlsx_bytes(rows, title), f"{name}.xlsx")
+    return _attachment(csv_text(rows), f"{name}.csv")
+
+
+@router.get("/coverage.{fmt}", summary="Couverture d'une combinaison par territoire (CSV ou Excel)")
 async def coverage_export(
     service_: Service,
+    fmt: Format,
     deficiencies: list[str] = Query(..., description="Codes de déficience (répétés ou séparés par des virgules)."),
     level: str = Query("DEPARTMENT", description="DEPARTMENT, REGION ou ERHR."),
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
     age: int | None = Query(None, description="Âge (années)."),
 ) -> Response:
     result = await service_(service.coverage, _codes(deficiencies), level=level, threshold_km=threshold_km, age=age)
-    return _attachment(await service_.run(coverage_csv, result), f"couverture-{result.combination}-{result.level.value.lower()}.csv")
+    rows = await service_.run(coverage_rows, result)
+    return await service_.run(table_response, rows, f"couverture-{result.combination}-{result.level.value.lower()}",
+                              fmt, "Couverture")
 
 
-@router.get("/gaps.csv", summary="Matrice des manques territoire × critère D312-194 (CSV)")
+@router.get("/gaps.{fmt}", summary="Matrice des manques territoire × critère D312-194 (CSV ou Excel)")
 async def gaps_export(
     service_: Service,
+    fmt: Format,
     level: str = Query("DEPARTMENT", description="DEPARTMENT, REGION ou ERHR."),
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
 ) -> Response:
     matrix = await service_(service.gaps, level=level, threshold_km=threshold_km)
-    return _attachment(await service_.run(gaps_csv, matrix), f"manques-{matrix.level.value.lower()}.csv")
+    rows = await service_.run(gaps_rows, matrix)
+    return await service_.run(table_response, rows, f"manques-{matrix.level.value.lower()}", fmt, "Manques")
+
+
+@router.get("/annuaire.{fmt}", summary="L'annuaire filtré (CSV ou Excel), les mêmes filtres que la page /annuaire")
+async def directory_export(
+    service_: Service,
+    fmt: Format,
+    type: str = "", erhr: str = "", deficience: str = "", competence: str = "", maladie: str = "", nom: str = "",
+    commune: str = "", rayon: str = "50", fermes: str = "",
+) -> Response:
+    from api.pages import directory_filter_of_form
+
+    form = {"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie,
+            "nom": nom, "commune": commune, "rayon": rayon, "fermes": fermes}
+    query = await service_.run(directory_filter_of_form, service_.store, form)
+    rows: list[list[object]] = []
+    after = None
+    while True:  # every page of the filtered directory (at most EXPORT_ROWS rows)
+        page = await service_(service.directory, query, first=dir_.MAX_PAGE, after=after)
+        part = directory_rows(page)
+        rows = rows or part[:1]
+        rows += part[1:]
+        if not page.has_next or len(rows) > EXPORT_ROWS:
+            break
+        after = page.cursors[-1]
+    return await service_.run(table_response, rows, "annuaire", fmt, "Annuaire")
+
+
+#: The largest directory export (the national register is about 30,000 rows of
+#: the medico-social field; more is asked by filtering).
+EXPORT_ROWS = 50_000

@@ -20,9 +20,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from api.deps import AppSessions, BoundService, Service, SignIns, Store, current_key, origin_of, run_blocking
-from api.exports import csv_text
+from api.exports import KIND_LABEL, table_response
 from api.security import SESSION_COOKIE, SESSION_HOURS
 from graph import coverage as cov
+from graph import directory as dir_
 from graph import journal, service
 from graph.access import Forbidden, Permission, Principal, authenticate
 from graph.errors import (
@@ -38,7 +39,7 @@ from graph.matching import NeedCoverage, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
 from graph.territories import TerritoryKind, fold_name, search_communes, territories
-from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS
+from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS, code_label
 
 __all__ = [
     "error_page", "router", "public_router", "STATIC_DIR"]
@@ -61,8 +62,6 @@ BASIS_LABEL = {
     "TERRITORIAL": "mission territoriale",
     "NATIONAL": "compétence nationale",
 }
-KIND_LABEL = {"Establishment": "Établissement", "Professional": "Professionnel", "ResourcePole": "Pôle ressources handicap",
-              "ErhrTeam": "Équipe relais", "Cnrhr": "Centre national de ressources"}
 LEVELS = [("DEPARTMENT", "Département"), ("REGION", "Région"), ("ERHR", "Territoire ERHR")]
 
 
@@ -73,16 +72,7 @@ def _families() -> list[tuple[str, list[Any]]]:
     return list(families.items())
 
 
-def _label(kind: str, code: str) -> str:
-    if kind == "Deficiency" and code in DEFICIENCIES:
-        return f"{DEFICIENCIES[code].label} ({code})"
-    if kind == "Skill" and code in SKILLS:
-        return SKILLS[code].label
-    if kind == "Condition" and code in CONDITIONS:
-        return f"{CONDITIONS[code].label} ({code})"
-    if kind == "Combination":
-        return "Combinaison " + " + ".join(DEFICIENCIES[c].label if c in DEFICIENCIES else c for c in code.split("+"))
-    return code
+_label = code_label
 
 
 def explain(cover: NeedCoverage) -> str:
@@ -314,8 +304,10 @@ async def orientation_sheet(request: Request, svc: Service) -> HTMLResponse:
     return templates.TemplateResponse(request, "sheet.html", {"result": result, "explain": explain, "today": date.today().isoformat()})
 
 
-@router.get("/recherche/fiche.csv")
-async def orientation_csv(request: Request, svc: Service) -> Response:
+@router.get("/recherche/fiche.{fmt}")
+async def orientation_table(request: Request, svc: Service, fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx"):
+        return _error_page(request, NotFound("Format inconnu : fiche.csv ou fiche.xlsx."))
     if not svc.principal.can(Permission.MATCH):
         return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
     _form, result, errors = await _search(request, svc)
@@ -333,9 +325,8 @@ async def orientation_csv(request: Request, svc: Service) -> Response:
                          "" if m.distance_km is None else m.distance_km,
                          "" if m.minutes is None else m.minutes, "oui" if m.within_radius else "non",
                          " ; ".join(explain(c) for c in m.covers), ", ".join(m.misses), "oui" if m.synthetic else "non"])
-    name = f"fiche-orientation-{result.combination}-{result.place.commune}.csv"
-    return Response(csv_text(rows).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    name = f"fiche-orientation-{result.combination}-{result.place.commune}"
+    return await svc.run(table_response, rows, name, fmt, "Fiche d'orientation")
 
 
 # -- coverage ---------------------------------------------------------------------------
@@ -400,23 +391,46 @@ _FIELDS = [("category_label", "Catégorie"), ("profession", "Profession"), ("add
 
 
 @router.get("/annuaire", response_class=HTMLResponse)
-async def directory_page(request: Request, svc: Service, type: str = "", erhr: str = "", deficience: str = "", competence: str = "",
-                         maladie: str = "", page: int = 1) -> HTMLResponse:
+async def directory_page(request: Request, svc: Service, type: str = "", erhr: str = "", deficience: str = "",
+                         competence: str = "", maladie: str = "", nom: str = "", commune: str = "", rayon: str = "50",
+                         fermes: str = "", page: int = 1) -> HTMLResponse:
     page = max(1, page)
+    form = {"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie,
+            "nom": nom, "commune": commune, "rayon": rayon, "fermes": fermes}
     try:
-        total, rows = await svc(service.list_resources, kind=NodeKind(type) if type in dict(_DIRECTORY_KINDS) else None,
-            erhr=erhr or None, deficiency=deficience if deficience in DEFICIENCIES else None,
-            skill=competence if competence in SKILLS else None, condition=maladie.strip()[:100] or None,
-            limit=50, offset=(page - 1) * 50,
-        )
+        query = await svc.run(directory_filter_of_form, svc.store, form)
+        found = await svc(service.directory, query, first=DIRECTORY_PAGE,
+                          after=dir_.cursor_of((page - 1) * DIRECTORY_PAGE - 1) if page > 1 else None)
     except DihrError as err:
         return _error_page(request, err)
     erhr_list = await svc.read(territories, TerritoryKind.ERHR)
-    query = urlencode({"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie})
-    return render(request, "directory.html", "Annuaire des ressources", total=total, rows=rows, page=page, query=query,
-                  kinds=_DIRECTORY_KINDS, erhr_list=erhr_list, deficiencies=list(DEFICIENCIES.values()),
-                  skills=list(SKILLS.values()), conditions=[c for c in CONDITIONS.values() if c.aliases],
-                  form={"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie})
+    query_string = urlencode({k: v for k, v in form.items() if v})
+    return render(request, "directory.html", "Annuaire des ressources", total=found.total, rows=found.entries,
+                  page=page, page_size=DIRECTORY_PAGE, query=query_string, kinds=_DIRECTORY_KINDS, erhr_list=erhr_list,
+                  deficiencies=list(DEFICIENCIES.values()), skills=list(SKILLS.values()),
+                  conditions=[c for c in CONDITIONS.values() if c.aliases], form=form, near=bool(query.near))
+
+
+DIRECTORY_PAGE = 50
+
+
+def directory_filter_of_form(store: Any, form: dict[str, str]) -> dir_.DirectoryFilter:
+    """The directory's filters from the page's form (the same as the API's)."""
+    near = None
+    if form["commune"].strip():
+        place = form["commune"].strip()
+        found = search_communes(store, place, limit=1)
+        if not found:
+            raise InvalidInput("commune", f"commune introuvable : « {place[:40]} ».")
+        near = dir_.Near(found[0].key, _km(form["rayon"] or "50", "rayon"))
+    return dir_.DirectoryFilter(
+        kinds=(NodeKind(form["type"]),) if form["type"] in dict(_DIRECTORY_KINDS) else dir_.DIRECTORY_KINDS,
+        territory=(TerritoryKind.ERHR, form["erhr"]) if form["erhr"] else None,
+        deficiencies=(form["deficience"],) if form["deficience"] else (),
+        skills=(form["competence"],) if form["competence"] else (),
+        conditions=(form["maladie"].strip()[:100],) if form["maladie"].strip() else (),
+        near=near, open_only=not form["fermes"], text=form["nom"],
+    )
 
 
 def _can_edit(principal: Principal, resource: service.ResourceView) -> bool:

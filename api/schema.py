@@ -41,6 +41,8 @@ from api.types import (
     Level,
     NetworkInsights,
     Qualification,
+    ResourceConnection,
+    ResourceFilter,
     ResourceRefKind,
     Situation,
     SituationInput,
@@ -51,10 +53,12 @@ from api.types import (
     WhatIfResult,
     condition_wire,
     coverage_wire,
+    directory_filter,
     gaps_wire,
     match_result_wire,
     network_wire,
     qualification_wire,
+    resource_connection_wire,
     situation_query,
     situation_wire,
     territory_wire,
@@ -89,7 +93,8 @@ MAX_TOKENS = 2000
 #: document's size, before any other validation rule walks it.
 MAX_FIELDS = 2000
 MAX_COST = 100
-FIELD_COST = {"gaps": 40, "whatIf": 20, "coverage": 10, "networkInsights": 10, "findResources": 5, "situations": 2}
+FIELD_COST = {"gaps": 40, "whatIf": 20, "coverage": 10, "networkInsights": 10, "findResources": 5, "resources": 5,
+              "situations": 2}
 T = TypeVar("T")
 
 
@@ -171,6 +176,14 @@ class Query:
             seat=e.seat,
             confidence=e.confidence,
         )
+
+    @strawberry.field(description="L'annuaire des ressources, filtré et paginé (curseurs) ; jamais une situation.")
+    async def resources(
+        self, info: Info[Context, None], filter: ResourceFilter | None = None, first: int = 20, after: str | None = None
+    ) -> ResourceConnection:
+        query = directory_filter(filter)
+        return resource_connection_wire(
+            await _call(info, lambda st, pr: service.directory(st, pr, query, first=first, after=after)))
 
     @strawberry.field(
         description="Ressources compétentes les plus proches pour une situation, classées et expliquées."

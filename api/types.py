@@ -673,3 +673,121 @@ def situation_wire(v: service.SituationView) -> Situation:
                             date=r.date, outcome=r.outcome) for r in v.referrals],
         synthetic=v.synthetic,
     )
+
+
+# -- directory (resources) ------------------------------------------------------------
+@strawberry.enum(description="Types de ressources de l'annuaire.")
+class DirectoryKind(enum.Enum):
+    ESTABLISHMENT = "Establishment"
+    PROFESSIONAL = "Professional"
+    RESOURCE_POLE = "ResourcePole"
+    ERHR_TEAM = "ErhrTeam"
+    CNRHR = "Cnrhr"
+
+
+@strawberry.input(description="Un territoire : département, région ou ERHR, et son code.")
+class TerritoryInput:
+    kind: Level
+    code: str
+
+
+@strawberry.input(description="Autour d'une commune (code INSEE), dans un rayon en km, sur sa propre terre (pas de mer à franchir).")
+class NearInput:
+    commune: str
+    radius_km: float = 50.0
+
+
+@strawberry.input(description="Filtres de l'annuaire ; tous s'appliquent ensemble.")
+class ResourceFilter:
+    kinds: list[DirectoryKind] | None = strawberry.field(
+        default=None, description="Par défaut : établissements, professionnels, pôles ressources.")
+    territory: TerritoryInput | None = None
+    deficiencies: list[str] | None = strawberry.field(default=None, description="Compétent pour chacune (expertise ou accueil).")
+    conditions: list[str] | None = strawberry.field(default=None, description="Expertise sur chacune (code ORPHA ou nom).")
+    skills: list[str] | None = None
+    near: NearInput | None = None
+    open_only: bool = strawberry.field(default=True, description="Sans les établissements fermés au FINESS.")
+    text: str | None = strawberry.field(default=None, description="Dans le nom (casse et accents ignorés).")
+
+
+@strawberry.type(description="Une compétence d'une ressource et son origine.")
+class ResourceCompetence:
+    target_kind: str = strawberry.field(description="Deficiency, Skill, Combination ou Condition.")
+    code: str
+    label: str = strawberry.field(description="Le code en clair.")
+    level: int
+    link: str = strawberry.field(description="HAS_EXPERTISE (expertise) ou ACCEPTS (accueil).")
+    source: str
+    source_label: str
+    age_band: str | None
+
+
+@strawberry.type(description="Une ressource de l'annuaire (jamais une situation).")
+class Resource:
+    kind: DirectoryKind
+    key: str
+    name: str
+    synthetic: bool
+    closed: bool
+    commune: str | None
+    department: str | None
+    region: str | None
+    erhr: str | None
+    lat: float | None
+    lon: float | None
+    distance_km: float | None = strawberry.field(description="Depuis la commune de « near » (null sans « near »).")
+    contact: Contact | None
+    competences: list[ResourceCompetence]
+
+
+@strawberry.type
+class ResourceEdge:
+    cursor: str
+    node: Resource
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="Une page de l'annuaire (pagination à curseurs, style Relay).")
+class ResourceConnection:
+    total_count: int
+    edges: list[ResourceEdge]
+    page_info: PageInfo
+
+
+def directory_filter(f: ResourceFilter | None) -> Any:
+    from graph.directory import DIRECTORY_KINDS, DirectoryFilter, Near
+
+    f = f or ResourceFilter()
+    return DirectoryFilter(
+        kinds=tuple(NodeKind(k.value) for k in f.kinds) if f.kinds else DIRECTORY_KINDS,
+        territory=(territories.TerritoryKind(f.territory.kind.value), f.territory.code) if f.territory else None,
+        deficiencies=tuple(f.deficiencies or ()), skills=tuple(f.skills or ()), conditions=tuple(f.conditions or ()),
+        near=Near(f.near.commune, f.near.radius_km) if f.near else None, open_only=f.open_only, text=f.text or "",
+    )
+
+
+def resource_connection_wire(page: Any) -> ResourceConnection:
+    edges = [
+        ResourceEdge(cursor=cursor, node=Resource(
+            kind=DirectoryKind(e.kind), key=e.key, name=e.name, synthetic=e.synthetic, closed=e.closed,
+            commune=e.commune, department=e.department, region=e.region, erhr=e.erhr, lat=e.lat, lon=e.lon,
+            distance_km=e.distance_km, contact=contact_wire(e.contact),
+            competences=[ResourceCompetence(target_kind=c.target_kind, code=c.code, label=c.label, level=c.level,
+                                            link=c.link, source=c.source, source_label=c.source_label,
+                                            age_band=c.age_band) for c in e.competences],
+        ))
+        for e, cursor in zip(page.entries, page.cursors, strict=True)
+    ]
+    return ResourceConnection(
+        total_count=page.total, edges=edges,
+        page_info=PageInfo(has_next_page=page.has_next, has_previous_page=page.has_previous,
+                           start_cursor=page.cursors[0] if page.cursors else None,
+                           end_cursor=page.cursors[-1] if page.cursors else None),
+    )

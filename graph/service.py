@@ -12,16 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from graph import coverage as cov
+from graph import directory as dir_
 from graph import matching, network
 from graph.access import Forbidden, Permission, Principal, Role, audit
-from graph.competence import CompetenceIndex
 from graph.errors import InvalidInput, NotFound
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
 from graph.readmodel import read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
 from graph.views import LinkFacts, ResourceFacts, SituationFacts, display_name
-from graph.vocabulary import CONDITIONS, normalise_conditions
 
 __all__ = [
     "SituationView",
@@ -36,7 +35,7 @@ __all__ = [
     "record_referral",
     "MAX_PAGE",
     "ResourceView",
-    "list_resources",
+    "directory",
     "get_resource",
     "set_expertise",
 ]
@@ -339,47 +338,12 @@ def _resource_view(store: GraphStore, node: Node, table: TerritoryTable, with_li
 DIRECTORY_KINDS = (K.ESTABLISHMENT, K.PROFESSIONAL, K.RESOURCE_POLE)
 
 
-def list_resources(
-    store: GraphStore, principal: Principal, *, kind: NodeKind | None = None, erhr: str | None = None,
-    deficiency: str | None = None, skill: str | None = None, condition: str | None = None, limit: int = 50,
-    offset: int = 0,
-) -> tuple[int, list[ResourceView]]:
-    """The directory, filtered; no situation data. ``condition`` (an ORPHA code
-    or name) keeps the resources with expertise on it or competent, by the
-    rules of matching, for every deficiency its phenotypes involve."""
+def directory(
+    store: GraphStore, principal: Principal, query: dir_.DirectoryFilter, *, first: int = 20, after: str | None = None
+) -> dir_.DirectoryPage:
+    """The directory API (``graph.directory``): resources only, never a situation."""
     principal.require(Permission.DIRECTORY)
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"taille de page entre 1 et {MAX_PAGE}.")
-    table = read_model(store).territories
-    kinds = [kind] if kind is not None else list(DIRECTORY_KINDS)
-    wanted_targets = [NodeRef(K.DEFICIENCY, deficiency)] if deficiency else []
-    wanted_targets += [NodeRef(K.SKILL, skill)] if skill else []
-    allowed: set[NodeRef] | None = None
-    for target in wanted_targets:
-        sources = {e.source for e in store.edges_to([target], [R.HAS_EXPERTISE, R.ACCEPTS])[target]}
-        allowed = sources if allowed is None else allowed & sources
-    if condition:
-        (orpha,) = normalise_conditions([condition])
-        target = NodeRef(K.CONDITION, orpha)
-        sources = {e.source for e in store.edges_to([target], [R.HAS_EXPERTISE])[target]}
-        involved = CONDITIONS[orpha].involves
-        if involved:
-            sources |= set(matching.competent_resources(store, involved))
-        allowed = sources if allowed is None else allowed & sources
-    rows = []
-    for k in kinds:
-        nodes = [n for n in store.nodes(k) if allowed is None or n.ref in allowed]
-        if erhr:
-            idx = read_model(store).competence  # professionals: their workplace's department
-
-            def department(n: Node, idx: CompetenceIndex = idx) -> str:
-                return idx.department_of(n.ref) or ResourceFacts.of(n).department or ""
-
-            nodes = [n for n in nodes if table.erhr_of_department.get(department(n)) == erhr]
-        rows += nodes
-    rows.sort(key=lambda n: (display_name(n.props, n.key).lower(), n.key))
-    page = rows[offset : offset + limit]
-    return len(rows), [_resource_view(store, n, table, with_links=False) for n in page]
+    return dir_.search_directory(store, query, first=first, after=after)
 
 
 def get_resource(store: GraphStore, principal: Principal, kind: NodeKind, key: str) -> ResourceView:

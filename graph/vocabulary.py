@@ -172,3 +172,18 @@ def normalise_conditions(codes: Iterable[str]) -> frozenset[str]:
 def key_of(codes: Iterable[str]) -> str:
     """Canonical combination key of validated deficiency codes."""
     return combination_key(list(normalise_deficiencies(codes)))
+
+
+def code_label(kind: str, code: str) -> str:
+    """A code as a person reads it, for pages, maps, CSV and the API alike:
+    « déficience visuelle (DV) », a skill's name, « Syndrome de … (ORPHA:739) »,
+    « Combinaison déficience auditive + déficience visuelle »."""
+    if kind == "Deficiency" and code in DEFICIENCIES:
+        return f"{DEFICIENCIES[code].label} ({code})"
+    if kind == "Skill" and code in SKILLS:
+        return SKILLS[code].label
+    if kind == "Condition" and code in CONDITIONS:
+        return f"{CONDITIONS[code].label} ({code})"
+    if kind == "Combination":
+        return "Combinaison " + " + ".join(DEFICIENCIES[c].label if c in DEFICIENCIES else c for c in code.split("+"))
+    return code

@@ -66,11 +66,23 @@ def test_network_insights(client):
 def test_csv_exports(client):
     response = client.get("/exports/coverage.csv", params={"deficiencies": "DV,TSA", "level": "DEPARTMENT"})
     assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
-    rows = list(csv.reader(io.StringIO(response.text), delimiter=";"))
+    assert response.content.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for French spreadsheets
+    rows = list(csv.reader(io.StringIO(response.text.removeprefix("\ufeff")), delimiter=";"))
     assert rows[0][:3] == ["code", "territoire", "population"] and len(rows) == 1 + 101 + 1
     assert rows[-1][0] == "FR"
+    mean = rows[1][rows[0].index("distance_moyenne_km")]
+    assert "," in mean and "." not in mean  # decimal comma
     gaps = client.get("/exports/gaps.csv", params={"level": "REGION"})
     assert gaps.status_code == 200 and len(gaps.text.strip().splitlines()) == 19
+    workbook = client.get("/exports/coverage.xlsx", params={"deficiencies": "DV,TSA", "level": "REGION"})
+    assert workbook.status_code == 200 and workbook.headers["content-type"].startswith("application/vnd.openxml")
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["code", "territoire", "population"] and sheet.max_row == 1 + 18 + 1
+    assert isinstance(sheet.cell(row=2, column=header.index("distance_moyenne_km") + 1).value, float)
+    assert client.get("/exports/coverage.pdf", params={"deficiencies": "DV"}).status_code in (400, 404, 422)
 
 
 def test_bad_export_parameters_are_a_400_in_french(client):

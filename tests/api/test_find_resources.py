@@ -103,14 +103,14 @@ def test_search_page_asks_which_commune_for_an_ambiguous_name(client):
 
 def test_directory_filters_by_rare_condition(client, demo_store):
     from graph.access import SYSTEM
+    from graph.directory import DirectoryFilter
     from graph.model import NodeKind
-    from graph.service import list_resources
+    from graph.service import directory
 
-    total, rows = list_resources(demo_store, SYSTEM, condition="Prader-Willi", limit=100)
-    by_code, _ = list_resources(demo_store, SYSTEM, condition="739", limit=100)
-    assert total == by_code > 0
-    everything, _ = list_resources(demo_store, SYSTEM, limit=100)
-    assert total < everything
+    found = directory(demo_store, SYSTEM, DirectoryFilter(conditions=["Prader-Willi"]), first=100)
+    total, rows = found.total, found.entries
+    assert total == directory(demo_store, SYSTEM, DirectoryFilter(conditions=["739"]), first=100).total > 0
+    assert total < directory(demo_store, SYSTEM, DirectoryFilter(), first=100).total
     page = client.get("/annuaire", params={"maladie": "Prader-Willi"})
     assert page.status_code == 200 and f"{total} ressource(s)" in page.text
     unknown = client.get("/annuaire", params={"maladie": "maladie qui n'existe pas"})

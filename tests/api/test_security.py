@@ -71,6 +71,7 @@ DIRECTORY = {
     "coverage": '{ coverage(deficiencies: ["DV", "TSA"], level: REGION) { national { population } } }',
     "gaps": "{ gaps(level: ERHR) { criteria { code } } }",
     "whatIf": '{ whatIf(deficiencies: ["DA", "DV"], additions: [{commune: "97101", deficiencies: ["DA", "DV"]}]) { combination } }',
+    "resources": '{ resources(first: 2, filter: {near: {commune: "86194", radiusKm: 30}}) { totalCount edges { node { name } } } }',
 }
 RESTRICTED = {
     "findResources": '{ findResources(situation: {deficiencies: ["DV"], commune: "86194"}) { combination } }',
