@@ -195,8 +195,10 @@ async def coverage_export(
     level: str = Query("DEPARTMENT", description="DEPARTMENT, REGION ou ERHR."),
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
     age: int | None = Query(None, description="Âge (années)."),
+    local_only: bool = Query(False, description="Ressources locales seulement (sans les centres nationaux)."),
 ) -> Response:
-    result = await service_(service.coverage, _codes(deficiencies), level=level, threshold_km=threshold_km, age=age)
+    result = await service_(service.coverage, _codes(deficiencies), level=level, threshold_km=threshold_km, age=age,
+                            local_only=local_only)
     rows = await service_.run(coverage_rows, result)
     return await service_.run(table_response, rows, f"couverture-{result.combination}-{result.level.value.lower()}",
                               fmt, "Couverture")

@@ -32,9 +32,10 @@ async def coverage_page(
     level: str = Query("DEPARTMENT"),
     threshold_km: float = Query(60.0),
     age: int | None = Query(None),
+    local_only: bool = Query(False),
 ) -> HTMLResponse:
     text = await service.run(coverage_map_html, service.store, service.settings, service.principal, _codes(deficiencies),
-                             level=level, threshold_km=threshold_km, age=age, served=True)
+                             level=level, threshold_km=threshold_km, age=age, served=True, local_only=local_only)
     return _map_response(text)
 
 

@@ -38,7 +38,7 @@ from graph.errors import (
 from graph.matching import NeedCoverage, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
-from graph.territories import TerritoryKind, fold_name, search_communes, territories
+from graph.territories import TerritoryKind, fold_name, resolve_commune, search_communes, territories
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS, code_label
 
 __all__ = [
@@ -333,7 +333,16 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
 def _coverage_form(request: Request) -> dict[str, Any]:
     q = request.query_params
     return {"d": set(q.getlist("d")), "critere": q.get("critere", ""), "niveau": q.get("niveau", "DEPARTMENT"),
-            "seuil": q.get("seuil", "60")}
+            "seuil": q.get("seuil", "60"), "age": q.get("age", "").strip(), "locales": q.get("locales", "")}
+
+
+def _age(text: str) -> int | None:
+    """An age typed in a form (« 17 »), or None when left empty."""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InvalidInput("age", f"« {text[:10]} » n'est pas un âge en années.")
+    return int(text)
 
 
 @router.get("/couverture", response_class=HTMLResponse)
@@ -344,12 +353,14 @@ async def coverage_page(request: Request, svc: Service) -> HTMLResponse:
     result = error = None
     if codes:
         try:
-            result = await svc(service.coverage, codes, level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
+            result = await svc(service.coverage, codes, level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"),
+                               age=_age(form["age"]), local_only=bool(form["locales"]))
         except DihrError as err:
             error = err.message
     ranked = sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code)) if result else []
     export_query = urlencode([("deficiencies", result.combination.replace("+", ",")), ("level", result.level.value),
-                              ("threshold_km", result.threshold_km)]) if result else ""
+                              ("threshold_km", result.threshold_km)] + ([("age", result.age)] if result.age is not None else [])
+                             + ([("local_only", "true")] if result.local_only else [])) if result else ""
     title = "Couverture territoriale" if result is None else f"Couverture territoriale — {result.combination}"
     imports = await svc.read(journal.last_by_source)
     return render(request, "coverage.html", title, 400 if error else 200, form=form, result=result, ranked=ranked,
@@ -363,12 +374,17 @@ async def what_if_page(request: Request, svc: Service) -> HTMLResponse:
     codes = sorted(form["d"])
     try:
         commune = request.query_params.get("commune", "")
-        before, _after, deltas = await svc(service.what_if, codes, [cov.Addition(commune, codes)],
-                                             level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
+        place = await svc.read(resolve_commune, commune)
+        before, after, deltas = await svc(service.what_if, codes, [cov.Addition(place.key, codes)],
+                                          level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
     except DihrError as err:
         return _error_page(request, err)
+    # Only what changed for a person: inhabitants brought within the threshold.
+    changed = [d for d in deltas if d.population_gained > 0]
+    added = f"{place.props.get('name', place.key)} ({place.props.get('department', '')}, code {place.key})"
     return render(request, "coverage.html", f"Simulation — {before.combination}", form=form, result=None, ranked=[],
-                  error=None, criteria=[], levels=LEVELS, families=_families(), export_query="", whatif=list(deltas))
+                  error=None, criteria=[], levels=LEVELS, families=_families(), export_query="", whatif=changed,
+                  whatif_commune=added, whatif_before=before, whatif_after=after)
 
 
 @router.get("/couverture/manques", response_class=HTMLResponse)

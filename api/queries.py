@@ -35,15 +35,15 @@ query FindResources($situation: SituationInput!, $limit: Int! = 20) {
 _TERRITORY_COVERAGE = """
 fragment TerritoryCoverageFields on TerritoryCoverage {
   code name population resources resourcesPer100k meanKm medianKm meanMinutes
-  sharesBeyond { thresholdKm share } populationBeyond openSituations withoutSolution suppressed openSituationsPublished withoutSolutionPublished zoneBlanche
+  sharesBeyond { thresholdKm share } populationBeyond populationUnreachable openSituations withoutSolution suppressed openSituationsPublished withoutSolutionPublished zoneBlanche
 }
 """
 
 COVERAGE_QUERY = (
     """
-query Coverage($deficiencies: [String!]!, $level: Level!, $thresholdKm: Float!, $age: Int) {
-  coverage(deficiencies: $deficiencies, level: $level, thresholdKm: $thresholdKm, age: $age) {
-    combination level thresholdKm age exactCombinationCounts
+query Coverage($deficiencies: [String!]!, $level: Level!, $thresholdKm: Float!, $age: Int, $localOnly: Boolean = false) {
+  coverage(deficiencies: $deficiencies, level: $level, thresholdKm: $thresholdKm, age: $age, localOnly: $localOnly) {
+    combination level thresholdKm age exactCombinationCounts localOnly nationalCentres { code name department }
     national { ...TerritoryCoverageFields }
     territories { ...TerritoryCoverageFields }
   }

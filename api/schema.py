@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -202,9 +202,12 @@ class Query:
         level: Level = Level.DEPARTMENT,
         threshold_km: float = 60.0,
         age: int | None = None,
+        local_only: Annotated[bool, strawberry.argument(
+            description="Ressources locales seulement (sans les centres nationaux).")] = False,
     ) -> CoverageResult:
         result = await _call(
-            info, lambda st, pr: service.coverage(st, pr, deficiencies, level=level.value, threshold_km=threshold_km, age=age)
+            info, lambda st, pr: service.coverage(st, pr, deficiencies, level=level.value, threshold_km=threshold_km,
+                                                  age=age, local_only=local_only)
         )
         return coverage_wire(result)
 

@@ -427,6 +427,9 @@ class TerritoryCoverage:
     mean_minutes: float | None
     shares_beyond: list[ShareBeyond]
     population_beyond: int
+    population_unreachable: int = strawberry.field(
+        description="Habitants dont la terre (île, département d'outre-mer) n'a aucune ressource compétente : "
+        "au-delà de tout seuil, hors des distances moyennes et médianes.")
     open_situations: int | None = strawberry.field(description="null : effectif masqué (moins de 11, secret statistique).")
     without_solution: int | None = strawberry.field(description="Situations ouvertes « sans solution » au-delà du seuil ; null si masqué.")
     suppressed: bool = strawberry.field(description="Un effectif de situations est masqué (« < 11 »).")
@@ -446,8 +449,18 @@ class CoverageResult:
     exact_combination_counts: bool = strawberry.field(
         description="Les effectifs de situations sont ceux de la combinaison exacte (partenaires), "
         "sinon ceux des situations qui la comprennent ; « sans solution » n'est publié aux partenaires qu'à 60 km.")
+    local_only: bool = strawberry.field(description="Seules les ressources locales sont comptées (pas les centres nationaux).")
+    national_centres: list[NationalCentre] = strawberry.field(
+        description="Les centres nationaux de ressources comptés là où ils se trouvent.")
     national: TerritoryCoverage
     territories: list[TerritoryCoverage]
+
+
+@strawberry.type(description="Un centre national de ressources handicaps rares compté dans la couverture.")
+class NationalCentre:
+    code: str
+    name: str
+    department: str
 
 
 @strawberry.type
@@ -550,6 +563,7 @@ def territory_coverage_wire(t: cov.TerritoryCoverage) -> TerritoryCoverage:
         mean_minutes=t.mean_minutes,
         shares_beyond=[ShareBeyond(threshold_km=k, share=v) for k, v in sorted(t.share_beyond.items())],
         population_beyond=t.population_beyond,
+        population_unreachable=t.population_unreachable,
         open_situations=t.open_situations,
         without_solution=t.without_solution,
         suppressed=t.suppressed,
@@ -566,6 +580,8 @@ def coverage_wire(r: cov.CoverageResult) -> CoverageResult:
         threshold_km=r.threshold_km,
         age=r.age,
         exact_combination_counts=r.exact_counts,
+        local_only=r.local_only,
+        national_centres=[NationalCentre(code=c, name=n, department=d) for c, n, d in r.national_centres],
         national=territory_coverage_wire(r.national),
         territories=[territory_coverage_wire(t) for t in r.territories],
     )

@@ -125,6 +125,19 @@ class CompetenceIndex:
             cached = self.masks[key] = admits(self.age_min, self.age_max, age)
         return cached
 
+    def land_mask(self, land: str | None) -> NDArray[np.bool_]:
+        """Which resources stand on the land mass ``land`` (``graph.landmass``;
+        None: all of them). A resource whose department is unknown is on none."""
+        if land is None:
+            return np.ones(len(self.refs), dtype=bool)
+        key = ("land", land)
+        cached = self.masks.get(key)
+        if cached is None:
+            from graph.landmass import land_mass
+
+            cached = self.masks[key] = np.array([land_mass(str(d)) == land for d in self.departments], dtype=bool)
+        return cached
+
     def __len__(self) -> int:
         return len(self.refs)
 

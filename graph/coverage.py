@@ -24,12 +24,14 @@ from scipy.spatial import cKDTree
 
 from graph.errors import InvalidInput
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, to_unit_xyz
+from graph.landmass import land_mass
 from graph.matching import LOCAL_KINDS, competent_resources
-from graph.model import NodeKind, RelType, codes_of_combination, combination_key
-from graph.rare import CRITERIA, criterion_combinations
+from graph.model import Node, NodeKind, RelType, codes_of_combination, combination_key
+from graph.rare import CRITERIA, criterion_combinations, qualify
 from graph.readmodel import CommuneGrid, read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryKind, TerritoryTable, resolve_commune
+from graph.views import display_name
 from graph.vocabulary import normalise_deficiencies
 
 __all__ = [
@@ -88,6 +90,9 @@ class TerritoryCoverage:
     #: opposed to withheld because small ("< 11").
     open_published: bool = True
     unmet_published: bool = True
+    #: inhabitants of communes whose land mass (an island, an overseas department)
+    #: has no competent resource: beyond every threshold, left out of the distances
+    population_unreachable: int = 0
 
     @property
     def zone_blanche(self) -> bool:
@@ -112,15 +117,34 @@ class CoverageResult:
     #: solution at DISCLOSURE_THRESHOLD_KM): the finest demand counts, for small-cell
     #: suppression; never published as such.
     demand_by_department: dict[str, tuple[int, int, int]] = field(default_factory=dict, repr=False, compare=False)
+    #: only local resources (no national centre) were counted
+    local_only: bool = False
+    #: the national centres counted where they stand: (code, name, department)
+    national_centres: tuple[tuple[str, str, str], ...] = ()
 
 
-def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]]) -> NDArray[np.float64]:
-    """Great-circle km from every commune to the nearest point (inf if none)."""
+def _commune_lands(grid: CommuneGrid) -> NDArray[np.object_]:
+    return np.array([land_mass(str(d)) for d in grid.department], dtype=object)
+
+
+def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]], departments: Sequence[str],
+                lands: NDArray[np.object_]) -> NDArray[np.float64]:
+    """Great-circle km from every commune to the nearest point on its own land
+    mass (``graph.landmass``: never across the sea); inf where its land mass has none."""
+    distances = np.full(len(grid.codes), np.inf)
     if not points:
-        return np.full(len(grid.codes), np.inf)
-    tree = cKDTree(to_unit_xyz(np.array([p[0] for p in points]), np.array([p[1] for p in points])))
-    chords, _ = tree.query(grid.xyz, k=1, workers=-1)
-    distances: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
+        return distances
+    point_lands = np.array([land_mass(d) for d in departments], dtype=object)
+    lats, lons = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+    xyz = grid.xyz if grid.xyz is not None else to_unit_xyz(grid.lats, grid.lons)
+    for land in {str(x) for x in point_lands if x is not None}:
+        communes = lands == land
+        if not communes.any():
+            continue
+        here = point_lands == land
+        tree = cKDTree(to_unit_xyz(lats[here], lons[here]))
+        chords, _ = tree.query(xyz[communes], k=1, workers=-1)
+        distances[communes] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
     return distances
 
 
@@ -151,16 +175,52 @@ def _validate(level: Level | str, threshold_km: float, thresholds_km: Iterable[f
 class _Supply:
     points: list[tuple[float, float]]
     departments: list[str]
+    #: the national centres (CNRHR) counted where they stand: (code, name, department)
+    national: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: TerritoryTable) -> _Supply:
+def _department_of_seat(store: GraphStore, centre: Node, lat: float, lon: float) -> str:
+    """A national centre's department: its commune (LOCATED_IN), else the
+    commune its position lies in (the nearest commune centre within 20 km)."""
+    model = read_model(store)
+    grid = model.communes
+    located = [e.target.key for e in store.edges_from([centre.ref], [R.LOCATED_IN])[centre.ref]]
+    commune = located[0] if located else None
+    if commune is None:
+        nearest = model.commune_of(lat, lon)
+        commune = nearest[0] if nearest and nearest[1] <= 20 else None
+    if commune is None or commune not in grid.position:
+        return ""
+    return str(grid.department[grid.position[commune]])
+
+
+def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: TerritoryTable,
+            local_only: bool = False) -> _Supply:
+    """The competent local resources, and (unless ``local_only``) the national
+    centres competent for the combination by their D312-194 criteria, each at
+    its seat (CRESAM in Vienne serves Vienne for deafblindness as a resource)."""
+    model = read_model(store)
     competent = competent_resources(store, codes, age=age, kinds=LOCAL_KINDS)
-    idx = read_model(store).competence
+    idx = model.competence
     positions = np.array(sorted(idx.position[ref] for ref in competent), dtype=np.int64)
-    return _Supply(
+    supply = _Supply(
         list(zip(idx.lats[positions].tolist(), idx.lons[positions].tolist(), strict=True)),
-        idx.departments[positions].tolist(),
+        [str(d) for d in idx.departments[positions].tolist()],
     )
+    if local_only:
+        return supply
+    for code in qualify(codes).cnrhr:
+        centre = store.get_node(K.CNRHR, code)
+        if centre is None or "lat" not in centre.props or "lon" not in centre.props:
+            continue
+        lat, lon = float(centre.props["lat"]), float(centre.props["lon"])
+        department = _department_of_seat(store, centre, lat, lon)
+        if not department:
+            continue  # where it stands is unknown: not counted rather than guessed
+        supply.points.append((lat, lon))
+        supply.departments.append(department)
+        supply.national.append((code, display_name(centre.props, code), department))
+    return supply
 
 
 def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid, exact: bool = False) -> list[int]:
@@ -207,18 +267,22 @@ def _aggregate(
     m = len(codes)
     population = grid.population
     total = np.bincount(of, weights=population, minlength=m)
-    finite = bool(len(distances)) and bool(np.isfinite(distances).all())
-    weighted = np.bincount(of, weights=distances * population, minlength=m) if finite else None
+    # Distances are means and medians over the communes that have a competent
+    # resource on their land mass; the others are counted apart (unreachable).
+    reachable = np.isfinite(distances)
+    reach_pop = np.bincount(of, weights=population * reachable, minlength=m)
+    weighted = np.bincount(of, weights=np.where(reachable, distances, 0.0) * population, minlength=m)
     beyond = {t: np.bincount(of, weights=population * (distances > t), minlength=m) for t in thresholds}
-    medians = _weighted_medians(of, distances, population, m) if finite else None
+    medians = (_weighted_medians(of[reachable], distances[reachable], population[reachable], m) if reachable.any()
+               else np.full(m, np.nan))
     rows = []
     for i, code in enumerate(codes):
-        pop = float(total[i])
-        mean = float(weighted[i] / pop) if weighted is not None and pop > 0 else None
-        median = float(medians[i]) if medians is not None and pop > 0 else None
+        pop, reached = float(total[i]), float(reach_pop[i])
+        mean = float(weighted[i] / reached) if reached > 0 else None
+        median = float(medians[i]) if reached > 0 and np.isfinite(medians[i]) else None
         rows.append(
             _row(code, names[i], pop, mean, median, {t: float(beyond[t][i]) for t in thresholds},
-                 int(resources[i]), int(demand_of[i]), int(unmet_of[i]), threshold_km)
+                 int(resources[i]), int(demand_of[i]), int(unmet_of[i]), threshold_km, int(round(pop - reached)))
         )
     national = _summary(
         "FR", "France", grid.population, distances, len(supply_departments), len(demand),
@@ -243,7 +307,7 @@ def _weighted_medians(of: NDArray[np.int64], values: NDArray[np.float64], weight
 
 def _row(
     code: str, name: str, total: float, mean: float | None, median: float | None, beyond: dict[float, float],
-    resources: int, open_situations: int, without_solution: int, threshold_km: float,
+    resources: int, open_situations: int, without_solution: int, threshold_km: float, unreachable: int = 0,
 ) -> TerritoryCoverage:
     return TerritoryCoverage(
         code=code,
@@ -258,6 +322,7 @@ def _row(
         population_beyond=int(beyond[threshold_km]),
         open_situations=open_situations,
         without_solution=without_solution,
+        population_unreachable=unreachable,
     )
 
 
@@ -269,11 +334,14 @@ def _summary(
     total = float(population.sum())
     mean: float | None = None
     median: float | None = None
-    if total > 0 and len(distances) and np.isfinite(distances).all():  # else: no competent resource at all
-        mean = float((distances * population).sum() / total)
-        median = _weighted_median(distances, population)
+    reachable = np.isfinite(distances)
+    reached = float(population[reachable].sum())
+    if reached > 0:  # else: no competent resource at all
+        mean = float((distances[reachable] * population[reachable]).sum() / reached)
+        median = _weighted_median(distances[reachable], population[reachable])
     beyond = {t: float(population[distances > t].sum()) for t in thresholds}
-    return _row(code, name, total, mean, median, beyond, resources, open_situations, without_solution, threshold_km)
+    return _row(code, name, total, mean, median, beyond, resources, open_situations, without_solution, threshold_km,
+                int(round(total - reached)))
 
 
 def coverage(
@@ -285,6 +353,7 @@ def coverage(
     thresholds_km: Iterable[float] | None = None,
     age: int | None = None,
     exact_counts: bool = False,
+    local_only: bool = False,
 ) -> CoverageResult:
     """Coverage of one combination over every commune, aggregated per territory.
     Situations are counted when their combination includes this one, or with
@@ -293,12 +362,14 @@ def coverage(
     lvl, thresholds = _validate(level, threshold_km, thresholds_km, age)
     model = read_model(store)
     table, grid = model.territories, model.communes
-    supply = _supply(store, codes, age, table)
-    distances = _nearest_km(grid, supply.points)
+    supply = _supply(store, codes, age, table, local_only)
+    lands = model.cached("commune lands", lambda: _commune_lands(grid))
+    distances = _nearest_km(grid, supply.points, supply.departments, lands)
     demand = _demand(store, codes, grid, exact_counts)
     national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table)
     return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows),
-                          exact_counts, _demand_by_department(grid, demand, distances, threshold_km))
+                          exact_counts, _demand_by_department(grid, demand, distances, threshold_km),
+                          local_only=local_only, national_centres=tuple(supply.national))
 
 
 def _demand_by_department(
@@ -437,10 +508,11 @@ def what_if(
         (supply.points, supply.departments),
         (supply.points + extra_points, supply.departments + extra_departments),
     ):
-        distances = _nearest_km(grid, points)
+        distances = _nearest_km(grid, points, departments, model.cached("commune lands", lambda: _commune_lands(grid)))
         national, rows = _aggregate(grid, lvl, distances, departments, demand, threshold_km, thresholds, table)
         results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows), False,
-                                      _demand_by_department(grid, demand, distances, threshold_km)))
+                                      _demand_by_department(grid, demand, distances, threshold_km),
+                                      national_centres=tuple(supply.national)))
     before, after = results
     deltas = tuple(
         TerritoryDelta(b.code, b.name, b, a)

@@ -57,6 +57,7 @@ from numpy.typing import NDArray
 from graph.competence import CompetenceIndex, Link, admits, bound, link_order
 from graph.errors import InvalidInput, UnknownCode
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, haversine_km, haversine_km_many
+from graph.landmass import MAINLAND, land_mass
 from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
 from graph.readmodel import INDEXED_KINDS, read_model
@@ -562,7 +563,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     kinds = frozenset(query.kinds) if query.kinds is not None else LOCAL_KINDS
     idx = model.competence
     # Scored over the latitude band that can hold the radius (a slice of the index).
-    scored = _score_all(idx, needs, query.age, kinds, idx.band(place.lat, query.radius_km))
+    # Local resources stand on the person's own land mass (travel never crosses the sea).
+    land = land_mass(place.department)
+    scored = _score_all(idx, needs, query.age, kinds, idx.band(place.lat, query.radius_km), land)
     inside_pos, inside_dist = _within(scored, place.lat, place.lon, query.radius_km)
     full_mask = scored.tier[inside_pos] <= 1
     widening = None
@@ -574,7 +577,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         # (every resource outside such a latitude band is farther), then everywhere.
         for reach in (2 * query.radius_km, 4 * query.radius_km, None):
             span = idx.band(place.lat, reach) if reach is not None else slice(None)
-            competent, local = _fully_competent(idx, needs, query.age, kinds, span)
+            competent, local = _fully_competent(idx, needs, query.age, kinds, span, land)
             far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(3)
             outside = np.flatnonzero(far > query.radius_km)
             if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
@@ -583,7 +586,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         beyond = [competent.pick(int(local[i]), float(far[i]), False) for i in order]
         nearest_text = (
             f" La plus proche au-delà est à {beyond[0].distance_km:.0f} km." if beyond else
-            " Aucune autre ressource locale compétente n'est connue."
+            " Aucune autre ressource locale compétente n'est connue"
+            + ("." if land == MAINLAND else " sur ce territoire (les ressources d'une autre terre, au-delà de la mer, "
+                                            "ne sont pas proposées).")
         )
         widening = Widening(
             competent_inside=n_full,
@@ -759,7 +764,8 @@ def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
 
 
 def _score_all(
-    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice = slice(None)
+    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice = slice(None),
+    land: str | None = None,
 ) -> _Scored:
     """The ranking keys of every resource of ``span`` at once (same rules as the module doc)."""
     lo, hi, _step = span.indices(len(idx))
@@ -792,7 +798,7 @@ def _score_all(
     covers = np.vstack([levels > 0, skill_levels > 0]) if skills else levels > 0
     tier[combination > 0] = 0
     wanted = idx.kind_mask(frozenset(k.value for k in kinds))[lo:hi]
-    candidate = (points > 0) & idx.age_mask(age)[lo:hi] & wanted
+    candidate = (points > 0) & idx.age_mask(age)[lo:hi] & wanted & idx.land_mask(land)[lo:hi]
     return _Scored(
         idx, lo, tier, points, 3 * (len(defs) + len(needs.skills)), covers, defs + skills, candidate,
         idx.keys[lo:hi], idx.kinds[lo:hi], idx.lats[lo:hi], idx.lons[lo:hi],
@@ -800,11 +806,12 @@ def _score_all(
 
 
 def _fully_competent(
-    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice
+    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice,
+    land: str | None = None,
 ) -> tuple[_Scored, NDArray[np.int64]]:
     """The resources of ``span`` scored, and the local positions of those
     competent for the whole combination (for widening)."""
-    scored = _score_all(idx, needs, age, kinds, span)
+    scored = _score_all(idx, needs, age, kinds, span, land)
     return scored, np.flatnonzero(scored.candidate & (scored.tier <= 1))
 
 
@@ -857,7 +864,7 @@ def _uncovered(
     # latitude band is farther), then everywhere, as for widening.
     for reach in (2 * query.radius_km, 4 * query.radius_km, None):
         span = idx.band(place.lat, reach) if reach is not None else slice(None)
-        around = _score_all(idx, needs, query.age, kinds, span)
+        around = _score_all(idx, needs, query.age, kinds, span, land_mass(place.department))
         for j in [j for j in missing if j not in found_at]:
             found = np.flatnonzero(around.candidate & around.covers[j])
             if found.size == 0:
@@ -883,7 +890,7 @@ def _uncovered(
             f"la plus proche qui la couvre : {name} ({distance:.0f} km), ajoutée au tableau."
         )
         if position not in picks:  # its tier and score, from its own one-row slice
-            one = _score_all(idx, needs, query.age, kinds, slice(position, position + 1))
+            one = _score_all(idx, needs, query.age, kinds, slice(position, position + 1), land_mass(place.department))
             picks[position] = one.pick(0, distance, False)
     ordered_picks = sorted(picks.values(), key=lambda p: (p.distance_km, str(idx.keys[p.position])))
     return notes, ordered_picks

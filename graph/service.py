@@ -83,10 +83,12 @@ def _protect(store: GraphStore, principal: Principal, result: cov.CoverageResult
     (``graph.disclosure``); asked for one age, the counts are withheld whole
     (the age moves the competent resources, hence who is "sans solution":
     two ages side by side would isolate the persons between them), and so are
-    counts of an including combination (DI and DI+EPI would differ by a few)."""
+    counts of an including combination (DI and DI+EPI would differ by a few)
+    and counts without the national centres (with and without, side by side,
+    would isolate the persons near a centre)."""
     if not principal.suppresses_small_counts:
         return replace(result, demand_by_department={})
-    if result.age is not None or not result.exact_counts:
+    if result.age is not None or not result.exact_counts or result.local_only:
         return cov.hide_counts(result)
     return cov.protect_counts(result, table)
 
