@@ -15,10 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 
 from api import exports, map_routes, pages
-from api.deps import Service, Store, current_key, run_blocking
+from api.deps import OptionalKey, Service, Store, current_key, run_blocking
 from api.errors import json_error
 from api.maps_service import VENDOR_PREFIX
 from api.schema import Context, schema
@@ -30,7 +31,7 @@ from api.security import (
     SignInThrottle,
     install_security,
 )
-from graph.errors import DihrError, InvalidInput, Unauthenticated
+from graph.errors import DihrError, InvalidInput, NotFound, Unauthenticated
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
@@ -39,9 +40,30 @@ from maps._base import local_vendor_dir
 __all__ = ["create_app"]
 
 
+#: npm packages the app serves itself (maps, GraphiQL, the API docs): nothing from a CDN.
+VENDOR_PACKAGES = ("leaflet", "leaflet.markercluster", "graphiql", "react", "react-dom", "swagger-ui-dist")
+
+GRAPHIQL_PAGE = f"""<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>dihr-graph — GraphiQL</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{VENDOR_PREFIX}/graphiql/graphiql.min.css">
+<link rel="stylesheet" href="/static/dihr/graphiql.css"></head>
+<body><div id="graphiql">Chargement de GraphiQL…</div>
+<script src="{VENDOR_PREFIX}/react/umd/react.production.min.js"></script>
+<script src="{VENDOR_PREFIX}/react-dom/umd/react-dom.production.min.js"></script>
+<script src="{VENDOR_PREFIX}/graphiql/graphiql.min.js"></script>
+<script src="/static/dihr/graphiql-init.js"></script>
+</body></html>
+"""
+
+
 class DihrGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
     """Strawberry's router, with bodies that are not a JSON object (invalid
     UTF-8, garbage, ``null``) refused with a French 400 instead of failing later."""
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL from the app's own assets (strawberry's page loads them from a CDN)."""
+        return HTMLResponse(GRAPHIQL_PAGE)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
@@ -97,7 +119,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     app.mount("/static/dihr", StaticFiles(directory=pages.STATIC_DIR), name="dihr-static")
     vendor = local_vendor_dir()
     if vendor is not None:
-        for package in ("leaflet", "leaflet.markercluster"):
+        for package in VENDOR_PACKAGES:
             app.mount(f"{VENDOR_PREFIX}/{package}", StaticFiles(directory=vendor / package), name=package)
 
     def answer(request: Request, err: DihrError) -> Response:
@@ -131,7 +153,12 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
 
     @app.get("/docs", include_in_schema=False, dependencies=signed_in)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="dihr-graph — API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="dihr-graph — API",
+            swagger_js_url=f"{VENDOR_PREFIX}/swagger-ui-dist/swagger-ui-bundle.js",
+            swagger_css_url=f"{VENDOR_PREFIX}/swagger-ui-dist/swagger-ui.css",
+            swagger_favicon_url="/static/dihr/favicon.svg",
+        )
 
     @app.get("/modeles/annuaire.csv", tags=["modèles"], response_class=PlainTextResponse, dependencies=signed_in)
     async def directory_template() -> PlainTextResponse:
@@ -144,28 +171,23 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home() -> str:
-        return _HOME
+    async def home(request: Request, _principal: OptionalKey) -> HTMLResponse:
+        return pages.render(request, "home.html", "dihr-graph — accueil")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        """Starlette's own errors (an unknown path, a method not allowed) in French:
+        the site's error page for a browser, JSON for the API."""
+        problem: DihrError
+        if err.status_code == 404:
+            problem = NotFound("Page introuvable : vérifiez l'adresse.")
+        elif err.status_code == 405:
+            problem = InvalidInput("méthode", f"{request.method} n'est pas permis ici.")
+        else:
+            problem = InvalidInput("requête", str(err.detail))
+        response = (pages.error_page(request, problem) if "text/html" in request.headers.get("accept", "")
+                    else json_error(problem))
+        response.status_code = err.status_code
+        return response
 
     return app
-
-
-_HOME = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>dihr-graph — accueil</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main>
-<h1>dihr-graph</h1>
-<p>Cartographie des ressources du dispositif intégré handicaps rares.</p>
-<p>L'accès aux données demande une clé d'API (en-tête
-<code>Authorization: Bearer …</code>), remise par le GNCHR (<code>dihr keys create</code>) ;
-<code>make run</code> affiche une clé de démonstration.</p>
-<ul>
-<li><a href="/graphql">API GraphQL (GraphiQL)</a></li>
-<li><a href="/health">État du service</a></li>
-<li><a href="/docs">Documentation de l'API REST</a></li>
-<li><a href="/modeles/annuaire.csv">Modèle d'annuaire à compléter (CSV)</a></li>
-</ul>
-<p>Les données de démonstration (établissements, professionnels, situations)
-sont <strong>synthétiques</strong>.</p>
-</main></body></html>
-"""

@@ -17,7 +17,7 @@ from graph import directory as dir_
 from graph import service
 
 __all__ = ["router", "coverage_csv", "coverage_rows", "gaps_csv", "gaps_rows", "directory_rows", "csv_text",
-           "xlsx_bytes", "table_response", "KIND_LABEL"]
+           "xlsx_bytes", "table_response", "KIND_LABEL", "RELATION_LABEL"]
 
 router = APIRouter(prefix="/exports", tags=["exports"], dependencies=[Depends(current_key)])
 
@@ -156,9 +156,15 @@ def directory_rows(page: dir_.DirectoryPage) -> list[list[object]]:
     return rows
 
 
-#: Resource kinds in French (pages, maps and exports).
+#: Node kinds in French (pages, maps and exports).
 KIND_LABEL = {"Establishment": "Établissement", "Professional": "Professionnel", "ResourcePole": "Pôle ressources handicap",
-              "ErhrTeam": "Équipe relais", "Cnrhr": "Centre national de ressources"}
+              "ErhrTeam": "Équipe relais", "Cnrhr": "Centre national de ressources", "Commune": "commune",
+              "Department": "département", "Region": "région", "Deficiency": "déficience", "Skill": "compétence",
+              "Combination": "combinaison", "Condition": "maladie rare"}
+#: Relationship types in French, as the directory's pages show a resource's links.
+RELATION_LABEL = {"LOCATED_IN": "Située dans la commune", "WORKS_AT": "Exerce à", "WORKS_AT (entrant)": "Y exerce",
+                  "HAS_EXPERTISE": "Expertise", "ACCEPTS": "Accueille", "COVERS": "Couvre", "PART_OF": "Fait partie de",
+                  "REFERRED_TO": "Orientation vers"}
 
 
 def _codes(values: list[str]) -> list[str]:
@@ -174,6 +180,11 @@ def _attachment(text: str, name: str) -> Response:
 
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: What the API docs say an export answers: a CSV or a workbook, never JSON.
+_TABLE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "Le tableau (CSV pour tableur français, ou classeur Excel).",
+          "content": {"text/csv": {}, XLSX_TYPE: {}}},
+}
 
 
 def _workbook(data: bytes, name: str) -> Response:
@@ -187,7 +198,7 @@ def table_response(rows: list[list[object]], name: str, fmt: str, title: str) ->
     return _attachment(csv_text(rows), f"{name}.csv")
 
 
-@router.get("/coverage.{fmt}", summary="Couverture d'une combinaison par territoire (CSV ou Excel)")
+@router.get("/coverage.{fmt}", response_class=Response, responses=_TABLE_RESPONSES, summary="Couverture d'une combinaison par territoire (CSV ou Excel)")
 async def coverage_export(
     service_: Service,
     fmt: Format,
@@ -204,7 +215,7 @@ async def coverage_export(
                               fmt, "Couverture")
 
 
-@router.get("/gaps.{fmt}", summary="Matrice des manques territoire × critère D312-194 (CSV ou Excel)")
+@router.get("/gaps.{fmt}", response_class=Response, responses=_TABLE_RESPONSES, summary="Matrice des manques territoire × critère D312-194 (CSV ou Excel)")
 async def gaps_export(
     service_: Service,
     fmt: Format,
@@ -216,7 +227,7 @@ async def gaps_export(
     return await service_.run(table_response, rows, f"manques-{matrix.level.value.lower()}", fmt, "Manques")
 
 
-@router.get("/annuaire.{fmt}", summary="L'annuaire filtré (CSV ou Excel), les mêmes filtres que la page /annuaire")
+@router.get("/annuaire.{fmt}", response_class=Response, responses=_TABLE_RESPONSES, summary="L'annuaire filtré (CSV ou Excel), les mêmes filtres que la page /annuaire")
 async def directory_export(
     service_: Service,
     fmt: Format,

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from api.deps import AppSessions, BoundService, Service, SignIns, Store, current_key, origin_of, run_blocking
-from api.exports import KIND_LABEL, table_response
+from api.exports import KIND_LABEL, RELATION_LABEL, table_response
 from api.security import SESSION_COOKIE, SESSION_HOURS
 from graph import coverage as cov
 from graph import directory as dir_
@@ -103,6 +103,7 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "level_label": LEVEL_LABEL,
         "basis_label": BASIS_LABEL,
         "kind_label": KIND_LABEL,
+        "relation_label": RELATION_LABEL,
         "age_group_label": AGE_GROUP_LABEL,
         "label_of": _label,
     }

@@ -166,10 +166,10 @@ PAGE_PREFIXES = ("/recherche", "/couverture", "/annuaire", "/situations", "/deco
 
 #: The pages' policy: scripts and styles from the app only (styles may be inline
 #: attributes), maps in frames of the app only, never framed by another site.
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
             "frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'")
 #: Paths whose HTML is not ours (FastAPI's /docs, strawberry's GraphiQL load their CDN scripts).
-_THIRD_PARTY_HTML = ("/docs", "/redoc", "/graphql")
+_THIRD_PARTY_HTML = ("/docs", "/redoc")
 #: Responses that may be cached (the same for everybody, no personal data).
 _CACHEABLE = ("/static/",)
 
@@ -249,4 +249,9 @@ def install_security(app: FastAPI) -> None:
         except BodyTooLarge as err:
             return json_error(err)
         except Exception as exc:  # noqa: BLE001 — the last resort: masked, no trace, path or query text reaches the caller
-            return json_error(as_dihr_error(exc, request.url.path))
+            err = as_dihr_error(exc, request.url.path)
+            if request.url.path.startswith(PAGE_PREFIXES) or request.url.path == "/":
+                from api.pages import error_page  # the pages import this module
+
+                return error_page(request, err)
+            return json_error(err)

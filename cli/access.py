@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from cli._common import JsonOpt, friendly, new_app, store_of
-from graph.access import audit_entries, create_key, list_keys, revoke_key, verify_audit
-from graph.errors import UsageError
+from graph.access import audit_entries, authenticate, create_key, list_keys, revoke_key, verify_audit
+from graph.errors import Unauthenticated, UsageError
 
 app = new_app("Accès : clés d'API et journal d'audit.")
 keys_app = new_app("Gère les clés d'API (rôles partner, erhr, gnchr).")
@@ -37,20 +37,42 @@ def keys_create(
 @keys_app.command("demo")
 @friendly
 def keys_demo() -> None:
-    """Crée la clé « gnchr » de démonstration locale (make run) et révoque les précédentes."""
-
-    _, store = store_of()
+    """La clé « gnchr » de démonstration locale (make run) : la même d'un lancement à
+    l'autre tant qu'elle est valide (gardée dans DIHR_DATA_DIR, lisible par vous
+    seul) ; sinon une nouvelle, et l'ancienne est révoquée — ce qui est dit."""
+    settings, store = store_of()
+    path = settings.data_dir / DEMO_KEY_FILE
+    replaced: list[str] = []
     try:
+        kept = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+        if kept:
+            try:
+                principal = authenticate(store, kept, origin="cli")
+            except Unauthenticated:
+                kept = ""
+            else:
+                typer.echo(f"Clé d'API de démonstration conservée (rôle gnchr, {principal.key_id}) — "
+                           "en-tête « Authorization: Bearer … » :")
+                typer.echo(kept)
+                return
         for old in list_keys(store):
             if old.label == _DEMO_LABEL and not old.revoked_at:
                 revoke_key(store, old.key_id)
+                replaced.append(old.key_id)
         info, secret = create_key(store, "gnchr", label=_DEMO_LABEL)
+        path.write_text(secret + "\n", encoding="utf-8")
+        path.chmod(0o600)
     finally:
         store.close()
+    if replaced:
+        typer.echo(f"L'ancienne clé de démonstration ({', '.join(replaced)}) n'était plus lisible ou valide : "
+                   "elle est révoquée, utilisez la nouvelle.")
     typer.echo(f"Clé d'API de démonstration (rôle gnchr, {info.key_id}) — en-tête « Authorization: Bearer … » :")
     typer.echo(secret)
 
 
+#: Where `dihr keys demo` keeps the local demonstration key (never for a real deployment).
+DEMO_KEY_FILE = "cle-demonstration.txt"
 _DEMO_LABEL = "démonstration locale (make run)"
 
 

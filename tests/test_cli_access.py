@@ -57,3 +57,26 @@ def test_erhr_key_needs_a_known_territory(tmp_path, monkeypatch):
     assert unknown.exit_code == 1 and "ZZ" in unknown.stderr
     wrong = runner.invoke(cli, ["keys", "create", "--role", "admin"])
     assert wrong.exit_code == 1 and "partner, erhr ou gnchr" in wrong.stderr
+
+
+def test_the_demo_key_is_kept_between_runs_and_a_replacement_is_said(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    store = MemoryStore(data)
+    Network(store)
+    store.close()
+    monkeypatch.setenv("DIHR_DATA_DIR", str(data))
+    first = runner.invoke(cli, ["keys", "demo"])
+    secret = first.stdout.strip().splitlines()[-1]
+    again = runner.invoke(cli, ["keys", "demo"])
+    assert again.exit_code == 0 and again.stdout.strip().splitlines()[-1] == secret and "conservée" in again.stdout
+    assert oct((data / "cle-demonstration.txt").stat().st_mode & 0o777) == "0o600"
+    key_id = secret.split("_")[1]
+    assert runner.invoke(cli, ["keys", "revoke", key_id]).exit_code == 0
+    replaced = runner.invoke(cli, ["keys", "demo"])
+    fresh = replaced.stdout.strip().splitlines()[-1]
+    assert fresh != secret and "Clé d'API de démonstration (rôle gnchr" in replaced.stdout
+    store = MemoryStore(data)
+    try:
+        assert authenticate(store, fresh).role is Role.GNCHR
+    finally:
+        store.close()

@@ -94,7 +94,7 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     with page.expect_download() as download:
         page.get_by_role("link", name="Exporter la fiche d'orientation (CSV)").click()
     csv_path = download.value.path()
-    assert Path(csv_path).read_text(encoding="utf-8").startswith("rang;niveau;ressource")
+    assert Path(csv_path).read_text(encoding="utf-8").startswith("\ufeffrang;niveau;ressource")  # BOM: French Excel
 
     page.get_by_role("link", name="Couverture territoriale").click()
     page.get_by_label("Déficience visuelle grave (DV)").check()
@@ -111,7 +111,7 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     page.screenshot(path=str(ARTIFACTS / "couverture.png"), full_page=False)
     with page.expect_download() as download:
         page.get_by_role("link", name="Télécharger le tableau (CSV)").click()
-    assert Path(download.value.path()).read_text(encoding="utf-8").startswith("code;territoire;population")
+    assert Path(download.value.path()).read_text(encoding="utf-8").startswith("\ufeffcode;territoire;population")
     assert refused == []  # the pages and maps work under their policies
     context.close()
 
@@ -191,3 +191,70 @@ def test_axe_check_catches_an_inaccessible_page(browser):
     page.set_content('<html><head><title>x</title></head><body><img src="x.png"><input type="text"></body></html>')
     ids = {v["id"] for v in axe_violations(page)}
     assert {"image-alt", "label", "html-has-lang"} <= ids
+
+
+def _offline(context, url: str) -> list[str]:
+    """Cut the network: every request to another host than the app fails (and is listed)."""
+    blocked: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    return blocked
+
+
+def test_graphiql_and_the_api_docs_render_with_the_network_cut(server, browser):
+    url, keys, _ = server
+    context, page = login(browser, url, keys["partner"])
+    blocked = _offline(context, url)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{url}/graphql")
+    page.wait_for_selector(".graphiql-container", timeout=15_000)
+    page.locator(".graphiql-query-editor .CodeMirror").first.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("{ resources(first: 2) { totalCount } }")
+    page.keyboard.press("Control+Enter")
+    page.locator(".graphiql-response").filter(has_text="totalCount").wait_for(timeout=15_000)
+    page.goto(f"{url}/docs")
+    page.wait_for_selector(".swagger-ui .info", timeout=15_000)
+    assert "dihr-graph" in page.inner_text(".swagger-ui .info")
+    assert blocked == [] and refused == []
+    context.close()
+
+
+def test_no_page_shows_a_raw_code_or_an_english_label_and_all_fit_390_px(server, browser):
+    """Every code of the vocabularies and relationship types, and the English
+    names of kinds, searched in the text a person reads, on a 390 px screen."""
+    from graph import vocabulary
+    from graph.model import NodeKind, RelType
+
+    url, keys, situation = server
+    raw = {r.value for r in RelType} | {k.value for k in NodeKind} | {
+        "radiusKm", "deficiencies", "COMBINATION", "ALL_DEFICIENCIES", "PARTIAL", "TERRITORIAL", "Establishment"}
+    raw -= {"Commune", "Situation", "Condition"}  # French words too
+    raw |= {code for code in vocabulary.SKILLS if not code.isupper() or len(code) > 6}  # acronyms (CAA, LSF) are French
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR", is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{url}/connexion")
+    page.get_by_label("Clé d'API").fill(keys["erhr"])
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()
+    paths = ["/", "/recherche?d=DV&d=TSA&lieu=86194&rayon=100&c=CAA", "/couverture?d=DA&d=DV", "/couverture/manques",
+             "/annuaire?commune=Poitiers&rayon=20", f"/situations/{situation}", "/situations", "/page-inconnue"]
+    page.goto(f"{url}/annuaire")
+    first = page.locator("table tbody a").first.get_attribute("href")
+    paths.append(first)
+    for path in paths:
+        page.goto(f"{url}{path}")
+        text = page.inner_text("main")
+        words = set(__import__("re").findall(r"[A-Za-z_]+", text))
+        assert not (words & raw), (path, sorted(words & raw))
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (path, overflow)  # nothing wider than the screen: tables scroll inside their box
+    context.close()
