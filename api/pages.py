@@ -38,6 +38,7 @@ from graph.errors import (
 from graph.matching import NeedCoverage, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
+from graph.referrals import STATUS_LABELS
 from graph.territories import TerritoryKind, fold_name, resolve_commune, search_communes, territories
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS, code_label
 
@@ -101,6 +102,7 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "pct": _pct,
         "count": _count,
         "level_label": LEVEL_LABEL,
+        "status_label": {s.value: label for s, label in STATUS_LABELS.items()},
         "basis_label": BASIS_LABEL,
         "kind_label": KIND_LABEL,
         "relation_label": RELATION_LABEL,
@@ -283,7 +285,10 @@ async def search_page(request: Request, svc: Service) -> HTMLResponse:
                               + [("skills", s) for s in result.skills] + [("conditions", c) for c in result.conditions])
     title = "Rechercher des ressources" if result is None else f"Ressources pour {result.combination} — {result.place.commune_name}"
     status = 400 if errors else 200
+    situation = request.query_params.get("situation", "")[:64]
+    can_refer = bool(situation) and svc.principal.can(Permission.SITUATIONS_WRITE)
     return render(request, "search.html", title, status, form=form, result=result, errors=errors,
+                  situation=situation if can_refer else "", today=date.today().isoformat(),
                   families=_families(), conditions=[c for c in CONDITIONS.values() if c.aliases], skills=list(SKILLS.values()),
                   query_string=query_string, map_query=map_query,
                   cnrhr_names=", ".join(CNRHR_NAMES[c] for c in (result.qualification.cnrhr if result else ())))
@@ -520,7 +525,7 @@ async def _situation_page(request: Request, svc: BoundService, key: str, *, mess
     except DihrError as err:
         return _error_page(request, err)
     search = [("d", c) for c in (situation.combination or "").split("+") if c] + [("c", n) for n in situation.needs]
-    search += [("lieu", situation.commune or ""), ("rayon", "100")]
+    search += [("lieu", situation.commune or ""), ("rayon", "100"), ("situation", situation.key)]
     if situation.age is not None:
         search.append(("age", str(situation.age)))
     if situation.conditions:
@@ -530,6 +535,15 @@ async def _situation_page(request: Request, svc: BoundService, key: str, *, mess
                   message=message, error=error)
 
 
+@router.get("/situations/a-relancer", response_class=HTMLResponse)
+async def follow_up_page(request: Request, svc: Service) -> HTMLResponse:
+    try:
+        due = await svc(service.referrals_to_follow_up, date.today().isoformat())
+    except DihrError as err:
+        return _error_page(request, err)
+    return render(request, "follow_up.html", "Orientations à relancer", due=due, today=date.today().isoformat())
+
+
 @router.get("/situations/{key}", response_class=HTMLResponse)
 async def situation_page(request: Request, svc: Service, key: str) -> HTMLResponse:
     return await _situation_page(request, svc, key)
@@ -537,13 +551,15 @@ async def situation_page(request: Request, svc: Service, key: str) -> HTMLRespon
 
 @router.post("/situations/{key}/orientation", response_class=HTMLResponse)
 async def record_referral(request: Request, svc: Service, key: str, type: str = Form(""), ressource: str = Form(""),
-                          date_: str = Form("", alias="date"), issue: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+                          date_: str = Form("", alias="date"), issue: str = Form(""), relance: str = Form(""),
+                          csrf: str = Form("")) -> HTMLResponse:
     try:
         _check_csrf(request, csrf)
         kind = NodeKind(type) if type in dict(_REFERRAL_KINDS) else None
         if kind is None:
             raise InvalidInput("type", "type de ressource inconnu.")
-        await svc(service.record_referral, key, NodeRef(kind, ressource.strip()), date=date_, outcome=issue)
+        await svc(service.record_referral, key, NodeRef(kind, ressource.strip()), date=date_ or date.today().isoformat(),
+                  outcome=issue, next_action_on=relance.strip() or None)
     except Forbidden as err:
         return _error_page(request, err)
     except NotFound as err:
@@ -552,4 +568,22 @@ async def record_referral(request: Request, svc: Service, key: str, type: str = 
         return await _situation_page(request, svc, key, error=err.message, status=400)
     except DihrError as err:
         return await _situation_page(request, svc, key, error=err.message, status=400)
-    return await _situation_page(request, svc, key, message="Orientation enregistrée.")
+    return await _situation_page(request, svc, key, message="Orientation enregistrée (proposée).")
+
+
+@router.post("/situations/{key}/orientation/{referral}/statut", response_class=HTMLResponse)
+async def change_referral(request: Request, svc: Service, key: str, referral: str, statut: str = Form(""),
+                          date_: str = Form("", alias="date"), motif: str = Form(""), relance: str = Form(""),
+                          csrf: str = Form("")) -> HTMLResponse:
+    try:
+        _check_csrf(request, csrf)
+        view = await svc(service.update_referral, key, referral, status=statut, date=date_ or date.today().isoformat(),
+                         reason=motif or None, next_action_on=relance.strip() or None)
+    except (Forbidden, NotFound) as err:
+        if isinstance(err, NotFound) and "Orientation" in err.message:
+            return await _situation_page(request, svc, key, error=err.message, status=400)
+        return _error_page(request, err)
+    except DihrError as err:
+        return await _situation_page(request, svc, key, error=err.message, status=400)
+    label = next((r.status_label for r in view.referrals if r.id == referral), statut)
+    return await _situation_page(request, svc, key, message=f"Orientation passée à « {label} ».")

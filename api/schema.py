@@ -37,6 +37,7 @@ from api.types import (
     Deficiency,
     Erhr,
     FindResourcesResult,
+    FollowUp,
     GapMatrix,
     Level,
     NetworkInsights,
@@ -58,6 +59,7 @@ from api.types import (
     match_result_wire,
     network_wire,
     qualification_wire,
+    referral_wire,
     resource_connection_wire,
     situation_query,
     situation_wire,
@@ -94,6 +96,7 @@ MAX_TOKENS = 2000
 MAX_FIELDS = 2000
 MAX_COST = 100
 FIELD_COST = {"gaps": 40, "whatIf": 20, "coverage": 10, "networkInsights": 10, "findResources": 5, "resources": 5,
+              "referralsToFollowUp": 5,
               "situations": 2}
 T = TypeVar("T")
 
@@ -247,6 +250,11 @@ class Query:
         )
         return SituationPage(total=total, items=[situation_wire(v) for v in views])
 
+    @strawberry.field(description="Les orientations à relancer du territoire : prochaine action due au plus tard le jour dit.")
+    async def referrals_to_follow_up(self, info: Info[Context, None], today: str) -> list[FollowUp]:
+        found = await _call(info, lambda st, pr: service.referrals_to_follow_up(st, pr, today))
+        return [FollowUp(situation_id=f.situation, erhr=f.erhr, referral=referral_wire(f.referral)) for f in found]
+
     @strawberry.field(description="Une situation (pseudonyme) ; hors du territoire de l'appelant, elle est introuvable.")
     async def situation(self, info: Info[Context, None], id: str) -> Situation:
         return situation_wire(await _call(info, service.get_situation, id))
@@ -258,15 +266,25 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Enregistre l'orientation d'une situation vers une ressource, et son issue.")
+    @strawberry.mutation(description="Oriente une situation vers une ressource : une orientation « proposée », "
+                                     "avec une note et la date de la prochaine action.")
     async def record_referral(
         self, info: Info[Context, None], situation_id: str, resource_kind: ResourceRefKind, resource_key: str,
-        date: str, outcome: str,
+        date: str, outcome: str = "", next_action_on: str | None = None,
     ) -> Situation:
         ref = NodeRef(NodeKind(resource_kind.value), resource_key)
-        view = await _call(
-            info, lambda st, pr: service.record_referral(st, pr, situation_id, ref, date=date, outcome=outcome)
-        )
+        view = await _call(info, lambda st, pr: service.record_referral(
+            st, pr, situation_id, ref, date=date, outcome=outcome, next_action_on=next_action_on))
+        return situation_wire(view)
+
+    @strawberry.mutation(description="Fait passer une orientation au statut suivant (motif obligatoire pour un refus).")
+    async def update_referral(
+        self, info: Info[Context, None], situation_id: str, referral_id: str, status: str, date: str,
+        reason: str | None = None, next_action_on: str | None = None, note: str | None = None,
+    ) -> Situation:
+        view = await _call(info, lambda st, pr: service.update_referral(
+            st, pr, situation_id, referral_id, status=status, date=date, reason=reason,
+            next_action_on=next_action_on, note=note))
         return situation_wire(view)
 
 

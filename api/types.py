@@ -652,11 +652,40 @@ class ResourceRefKind(enum.Enum):
 
 @strawberry.type
 class Referral:
+    id: str
     resource_kind: str
     resource_key: str
     resource_name: str
+    date: str = strawberry.field(description="Date de la proposition (AAAA-MM-JJ).")
+    outcome: str = strawberry.field(description="La note saisie.")
+    status: str = strawberry.field(description="proposee, contactee, acceptee, refusee, liste_attente, accompagnement, cloturee.")
+    status_label: str
+    updated_on: str
+    next_action_on: str | None = strawberry.field(description="Prochaine action (« à relancer » à cette date).")
+    reason: str | None = strawberry.field(description="Motif d'un refus.")
+    history: list[ReferralStep]
+    next_statuses: list[str] = strawberry.field(description="Les statuts où l'orientation peut passer.")
+
+
+@strawberry.type(description="Un changement de statut d'une orientation.")
+class ReferralStep:
     date: str
-    outcome: str
+    status: str
+
+
+@strawberry.type(description="Une orientation à relancer : sa prochaine action est due.")
+class FollowUp:
+    situation_id: str
+    erhr: str
+    referral: Referral
+
+
+def referral_wire(r: Any) -> Referral:
+    return Referral(id=r.id, resource_kind=r.resource_kind, resource_key=r.resource_key, resource_name=r.resource_name,
+                    date=r.date, outcome=r.outcome, status=r.status, status_label=r.status_label,
+                    updated_on=r.updated_on, next_action_on=r.next_action_on, reason=r.reason,
+                    history=[ReferralStep(date=d, status=st) for d, st in r.history],
+                    next_statuses=list(r.next_statuses))
 
 
 @strawberry.type(description="Situation pseudonyme (aucune donnée directement identifiante).")
@@ -685,8 +714,7 @@ def situation_wire(v: service.SituationView) -> Situation:
     return Situation(
         id=v.key, age=v.age, status=v.status, opened_on=v.opened_on, erhr=v.erhr, department=v.department,
         commune=v.commune, combination=v.combination, conditions=list(v.conditions), needs=list(v.needs),
-        referrals=[Referral(resource_kind=r.resource_kind, resource_key=r.resource_key, resource_name=r.resource_name,
-                            date=r.date, outcome=r.outcome) for r in v.referrals],
+        referrals=[referral_wire(r) for r in v.referrals],
         synthetic=v.synthetic,
     )
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from graph import coverage as cov
 from graph import directory as dir_
-from graph import matching, network
+from graph import matching, network, referrals
 from graph.access import Forbidden, Permission, Principal, Role, audit
 from graph.errors import InvalidInput, NotFound
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
@@ -38,6 +38,9 @@ __all__ = [
     "directory",
     "get_resource",
     "set_expertise",
+    "update_referral",
+    "referrals_to_follow_up",
+    "FollowUp",
 ]
 
 K, R = NodeKind, RelType
@@ -49,8 +52,16 @@ class Referral:
     resource_kind: str
     resource_key: str
     resource_name: str
-    date: str
-    outcome: str
+    date: str  # proposed on
+    outcome: str  # the note typed with it
+    id: str = ""
+    status: str = "proposee"
+    status_label: str = "proposée"
+    updated_on: str = ""
+    next_action_on: str | None = None
+    reason: str | None = None
+    history: tuple[tuple[str, str], ...] = ()
+    next_statuses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,28 +234,103 @@ def get_situation(store: GraphStore, principal: Principal, key: str) -> Situatio
     return view
 
 
-def record_referral(
-    store: GraphStore, principal: Principal, situation: str, resource: NodeRef, *, date: str, outcome: str
-) -> SituationView:
-    """Record that a situation was referred to a resource, with its outcome."""
-    _require(store, principal, Permission.SITUATIONS_WRITE, "situations:referral", situation)
+def _writable_situation(store: GraphStore, principal: Principal, situation: str, operation: str) -> Node:
+    _require(store, principal, Permission.SITUATIONS_WRITE, operation, situation)
     node = store.get_node(K.SITUATION, situation)
     if node is None or not _visible(principal, node):
-        _denied(store, principal, "situations:referral", situation, node is not None)
+        _denied(store, principal, operation, situation, node is not None)
         raise NotFound(f"Situation introuvable : {situation}.")
-    if resource.kind not in RESOURCE_KINDS or store.get_node(resource.kind, resource.key) is None:
-        raise NotFound(f"Ressource introuvable : {resource.kind.value} {resource.key}.")
-    if len(date) != 10 or date[4] != "-" or date[7] != "-" or not date.replace("-", "").isdigit():
-        raise InvalidInput("date", "date attendue au format AAAA-MM-JJ.")
-    text = outcome.strip()
-    if not 1 <= len(text) <= 500:
-        raise InvalidInput("outcome", "indiquez l'issue de l'orientation (500 caractères au plus).")
-    store.upsert(edges=[Edge(R.REFERRED_TO, node.ref, resource, {"date": date, "outcome": text}, key=date)])
-    audit(store, principal, "situations:referral", [situation])
+    return node
+
+
+def _view_of(store: GraphStore, situation: str) -> SituationView:
     stored = store.get_node(K.SITUATION, situation)
-    assert stored is not None  # written just above
+    assert stored is not None  # read or written just above
     [view] = _views(store, [stored])
     return view
+
+
+def record_referral(
+    store: GraphStore, principal: Principal, situation: str, resource: NodeRef, *, date: str, outcome: str = "",
+    next_action_on: str | None = None,
+) -> SituationView:
+    """Refer a situation to a resource: a new referral, « proposée » on ``date``,
+    with an optional note and the date of the next action."""
+    node = _writable_situation(store, principal, situation, "situations:referral")
+    if resource.kind not in RESOURCE_KINDS or store.get_node(resource.kind, resource.key) is None:
+        raise NotFound(f"Ressource introuvable : {resource.kind.value} {resource.key}.")
+    day = referrals.check_date(date, "date")
+    text = outcome.strip()
+    if len(text) > 500:
+        raise InvalidInput("outcome", "la note tient en 500 caractères au plus.")
+    props: dict[str, object] = {"status": referrals.Status.PROPOSED.value, "proposed_on": day, "date": day,
+                                "updated_on": day, "history": [f"{day}|{referrals.Status.PROPOSED.value}"]}
+    if text:
+        props["note"] = text
+    if next_action_on:
+        props["next_action_on"] = referrals.check_date(next_action_on, "nextActionOn")
+    referral = referrals.new_referral_id()
+    store.upsert(edges=[Edge(R.REFERRED_TO, node.ref, resource, props, key=referral)])
+    audit(store, principal, "situations:referral", [situation], params={"referral": referral, "status": "proposee"})
+    return _view_of(store, situation)
+
+
+def update_referral(
+    store: GraphStore, principal: Principal, situation: str, referral: str, *, status: str, date: str,
+    reason: str | None = None, next_action_on: str | None = None, note: str | None = None,
+) -> SituationView:
+    """Move a referral to its next status (``graph.referrals.NEXT``), on ``date``;
+    a refusal says why. Every change is audited."""
+    node = _writable_situation(store, principal, situation, "situations:referral_status")
+    edge = next((e for e in store.edges_from([node.ref], [R.REFERRED_TO])[node.ref] if (e.key or "") == referral), None)
+    if edge is None:
+        raise NotFound(f"Orientation introuvable : {referral[:40]}.")
+    facts = referrals.ReferralFacts.of(edge.key, edge.props)
+    wanted = referrals.parse_status(status)
+    referrals.check_change(facts.status, wanted, reason)
+    day = referrals.check_date(date, "date")
+    if day < facts.updated_on:
+        raise InvalidInput("date", f"la date ne peut précéder le dernier changement ({facts.updated_on}).")
+    props: dict[str, object] = {
+        "status": wanted.value, "updated_on": day,
+        "history": [f"{d}|{s.value}" for d, s in facts.history] + [f"{day}|{wanted.value}"],
+        "next_action_on": referrals.check_date(next_action_on, "nextActionOn") if next_action_on else None,
+    }
+    if wanted is referrals.Status.REFUSED:
+        props["reason"] = (reason or "").strip()[:500]
+    if note is not None and note.strip():
+        props["note"] = note.strip()[:500]
+    if not props["next_action_on"] or wanted not in referrals.OPEN_STATUSES:
+        props["next_action_on"] = None
+    store.upsert(edges=[Edge(R.REFERRED_TO, node.ref, edge.target, props, key=edge.key)])
+    audit(store, principal, "situations:referral_status", [situation],
+          params={"referral": referral, "from": facts.status.value, "to": wanted.value})
+    return _view_of(store, situation)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A referral to follow up (« à relancer »): its next action is due."""
+
+    situation: str
+    erhr: str
+    referral: Referral
+
+
+def referrals_to_follow_up(store: GraphStore, principal: Principal, today: str) -> list[FollowUp]:
+    """The caller's territory's referrals still followed whose next action is due
+    on ``today`` or before, the most overdue first. The read is audited."""
+    _require(store, principal, Permission.SITUATIONS_READ, "situations:follow_up", "")
+    day = referrals.check_date(today, "today")
+    nodes = [n for n in store.nodes(K.SITUATION) if _visible(principal, n)]
+    due: list[FollowUp] = []
+    for view in _views(store, nodes):
+        for r in view.referrals:
+            if r.next_action_on and r.next_action_on <= day and r.status in {s.value for s in referrals.OPEN_STATUSES}:
+                due.append(FollowUp(view.key, view.erhr, r))
+    due.sort(key=lambda f: (f.referral.next_action_on or "", f.situation, f.referral.id))
+    audit(store, principal, "situations:follow_up", sorted({f.situation for f in due}))
+    return due
 
 
 def _views(store: GraphStore, nodes: list[Node]) -> list[SituationView]:
@@ -265,11 +351,15 @@ def _views(store: GraphStore, nodes: list[Node]) -> list[SituationView]:
         def first(rel: RelType, edges: list[Edge] = edges) -> str | None:
             return next((e.target.key for e in edges if e.type is rel), None)
 
-        links = sorted(((LinkFacts.of(e.props), e) for e in edges if e.type is R.REFERRED_TO),
-                       key=lambda pair: (pair[0].date, pair[1].target.key))
-        referrals = tuple(
-            Referral(e.target.kind.value, e.target.key, names.get(e.target, e.target.key), link.date, link.outcome)
-            for link, e in links
+        links = sorted(((referrals.ReferralFacts.of(e.key, e.props), e) for e in edges if e.type is R.REFERRED_TO),
+                       key=lambda pair: (pair[0].proposed_on, pair[0].id))
+        followed = tuple(
+            Referral(e.target.kind.value, e.target.key, names.get(e.target, e.target.key), f.proposed_on, f.note,
+                     id=f.id, status=f.status.value, status_label=f.label, updated_on=f.updated_on,
+                     next_action_on=f.next_action_on, reason=f.reason,
+                     history=tuple((d, s.value) for d, s in f.history),
+                     next_statuses=tuple(s.value for s in referrals.Status if s in referrals.NEXT[f.status]))
+            for f, e in links
         )
         facts = SituationFacts.of(node)
         views.append(SituationView(
@@ -278,7 +368,7 @@ def _views(store: GraphStore, nodes: list[Node]) -> list[SituationView]:
             combination=first(R.PRESENTS),
             conditions=tuple(sorted(e.target.key for e in edges if e.type is R.HAS_CONDITION)),
             needs=tuple(sorted(e.target.key for e in edges if e.type is R.NEEDS)),
-            referrals=referrals, synthetic=facts.synthetic,
+            referrals=followed, synthetic=facts.synthetic,
         ))
     return views
 

@@ -258,3 +258,26 @@ def test_no_page_shows_a_raw_code_or_an_english_label_and_all_fit_390_px(server,
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, (path, overflow)  # nothing wider than the screen: tables scroll inside their box
     context.close()
+
+
+def test_a_referral_made_from_a_result_and_followed_to_accepted(server, browser):
+    url, keys, situation = server
+    context, page = login(browser, url, keys["erhr"])
+    page.goto(f"{url}/situations/{situation}")
+    page.get_by_role("link", name="Rechercher des ressources pour cette situation").click()
+    page.wait_for_load_state()
+    assert "Recherche pour la situation" in page.inner_text("main")
+    first = page.locator("table tbody tr").first
+    name = first.locator("td").nth(1).inner_text().replace(" synthétique", "").strip()
+    first.get_by_role("button", name="Orienter").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/situations/{situation}/orientation")
+    assert "Orientation enregistrée (proposée)." in page.inner_text("main")
+    row = page.locator("table tbody tr").filter(has_text=name).last
+    assert "proposée" in row.inner_text()
+    row.get_by_label("Nouveau statut").select_option(label="acceptée")
+    row.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_load_state()
+    assert "Orientation passée à « acceptée »." in page.inner_text("main")
+    assert "acceptée" in page.locator("table tbody tr").filter(has_text=name).last.inner_text()
+    context.close()

@@ -1,0 +1,159 @@
+"""Referral follow-up: each status change and its audit entry, the « à relancer »
+list, the territory rule — through the service, GraphQL and the pages."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from graph import service
+from graph.access import Principal, Role, audit_entries, create_key
+from graph.errors import InvalidInput, NotFound
+from graph.model import NodeKind, NodeRef
+from graph.referrals import NEXT, Status
+from graph.settings import Settings
+from graph.stores.memory import MemoryStore
+
+pytestmark = pytest.mark.slow
+NA = Principal("erhr-na", Role.ERHR, "NA", "test")
+ARA = Principal("erhr-ara", Role.ERHR, "ARA", "test")
+
+
+@pytest.fixture(scope="module")
+def data(demo_dir, tmp_path_factory):
+    copy = tmp_path_factory.mktemp("referrals")
+    shutil.copytree(demo_dir, copy, dirs_exist_ok=True)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def store(data):
+    s = MemoryStore(data)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def situation(store):
+    return next(n.key for n in store.nodes(NodeKind.SITUATION) if n.props["erhr"] == "NA")
+
+
+@pytest.fixture(scope="module")
+def resource(store):
+    return NodeRef(NodeKind.ESTABLISHMENT, next(n.key for n in store.nodes(NodeKind.ESTABLISHMENT)))
+
+
+def _new(store, situation, resource, **kwargs):
+    before = {r.id for r in service.get_situation(store, NA, situation).referrals}
+    view = service.record_referral(store, NA, situation, resource, date="2026-11-02", **kwargs)
+    [made] = [r for r in view.referrals if r.id not in before]
+    return made
+
+
+def test_a_referral_goes_from_proposed_to_closed_each_change_audited(store, situation, resource):
+    made = _new(store, situation, resource, outcome="premier contact par l'ERHR")
+    assert made.status == "proposee" and made.status_label == "proposée" and made.id.startswith("ORI-")
+    path = [("contactee", "2026-11-03"), ("liste_attente", "2026-11-05"), ("acceptee", "2026-11-20"),
+            ("accompagnement", "2026-12-01"), ("cloturee", "2027-03-01")]
+    for status, day in path:
+        view = service.update_referral(store, NA, situation, made.id, status=status, date=day)
+        current = next(r for r in view.referrals if r.id == made.id)
+        assert current.status == status and current.updated_on == day
+    assert [s for _d, s in current.history] == ["proposee", *[s for s, _d in path]]
+    assert current.next_statuses == ()
+    changes = [dict(e.params) for e in audit_entries(store, situation=situation)
+               if e.operation == "situations:referral_status" and dict(e.params).get("referral") == made.id]
+    assert [(c["from"], c["to"]) for c in changes] == list(zip(["proposee", *[s for s, _ in path[:-1]]],
+                                                               [s for s, _ in path], strict=True))
+    assert all(e.key_id == "erhr-na" for e in audit_entries(store, situation=situation)
+               if e.operation == "situations:referral_status")
+
+
+@pytest.mark.parametrize("current", list(Status))
+def test_every_change_the_table_forbids_is_refused_in_french(store, situation, resource, current):
+    made = _new(store, situation, resource)
+    walk = {Status.PROPOSED: [], Status.CONTACTED: ["contactee"], Status.WAITING: ["liste_attente"],
+            Status.ACCEPTED: ["acceptee"], Status.FOLLOWED: ["acceptee", "accompagnement"],
+            Status.REFUSED: ["refusee"], Status.CLOSED: ["cloturee"]}[current]
+    for status in walk:
+        service.update_referral(store, NA, situation, made.id, status=status, date="2026-11-03", reason="complet")
+    for wanted in Status:
+        if wanted in NEXT[current]:
+            continue
+        with pytest.raises(InvalidInput, match="ne peut pas passer"):
+            service.update_referral(store, NA, situation, made.id, status=wanted.value, date="2026-11-04", reason="x")
+
+
+def test_a_refusal_needs_its_reason_and_dates_do_not_go_back(store, situation, resource):
+    made = _new(store, situation, resource)
+    with pytest.raises(InvalidInput, match="motif du refus"):
+        service.update_referral(store, NA, situation, made.id, status="refusee", date="2026-11-03")
+    with pytest.raises(InvalidInput, match="précéder"):
+        service.update_referral(store, NA, situation, made.id, status="contactee", date="2026-10-01")
+    with pytest.raises(InvalidInput, match="statut inconnu"):
+        service.update_referral(store, NA, situation, made.id, status="perdue", date="2026-11-03")
+    view = service.update_referral(store, NA, situation, made.id, status="refusee", date="2026-11-03",
+                                   reason="pas de place avant septembre")
+    assert next(r for r in view.referrals if r.id == made.id).reason == "pas de place avant septembre"
+
+
+def test_the_follow_up_list_holds_what_is_due_in_the_territory_only(store, situation, resource):
+    due = _new(store, situation, resource, next_action_on="2026-11-10")
+    later = _new(store, situation, resource, next_action_on="2027-01-15")
+    listed = {f.referral.id for f in service.referrals_to_follow_up(store, NA, "2026-11-30")}
+    assert due.id in listed and later.id not in listed
+    service.update_referral(store, NA, situation, due.id, status="acceptee", date="2026-11-30")  # no next action: done
+    assert due.id not in {f.referral.id for f in service.referrals_to_follow_up(store, NA, "2026-11-30")}
+    assert all(f.erhr == "ARA" for f in service.referrals_to_follow_up(store, ARA, "2030-01-01"))
+    with pytest.raises(NotFound):  # another territory's situation: as if it did not exist
+        service.update_referral(store, ARA, situation, later.id, status="contactee", date="2026-12-01")
+    assert any(e.operation == "denied:situations:referral_status" and e.key_id == "erhr-ara"
+               for e in audit_entries(store, situation=situation))
+    assert any(e.operation == "situations:follow_up" for e in audit_entries(store, key_id="erhr-na"))
+
+
+@pytest.fixture(scope="module")
+def client(data, store):
+    _info, secret = create_key(store, "erhr", territory="NA", label="orientations")
+    app = create_app(Settings(data_dir=data, rate_limit_per_minute=100_000), store=store)
+    with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as c:
+        yield c
+
+
+def test_graphql_follows_a_referral(client, situation, resource):
+    made = client.post("/graphql", json={"query": """mutation($s: String!, $k: String!) {
+        recordReferral(situationId: $s, resourceKind: ESTABLISHMENT, resourceKey: $k, date: "2026-11-08",
+                       nextActionOn: "2026-11-09") { referrals { id date status nextActionOn nextStatuses } } }""",
+                                         "variables": {"s": situation, "k": resource.key}}).json()
+    [referral] = [r for r in made["data"]["recordReferral"]["referrals"] if r["date"] == "2026-11-08"]
+    assert referral["status"] == "proposee" and "contactee" in referral["nextStatuses"]
+    due = client.post("/graphql", json={"query": '{ referralsToFollowUp(today: "2026-11-09") { situationId referral { id } } }'})
+    assert referral["id"] in {f["referral"]["id"] for f in due.json()["data"]["referralsToFollowUp"]}
+    moved = client.post("/graphql", json={"query": """mutation($s: String!, $r: String!) {
+        updateReferral(situationId: $s, referralId: $r, status: "acceptee", date: "2026-11-12") {
+          referrals { id status statusLabel history { date status } } } }""", "variables": {"s": situation, "r": referral["id"]}}).json()
+    final = next(r for r in moved["data"]["updateReferral"]["referrals"] if r["id"] == referral["id"])
+    assert final["statusLabel"] == "acceptée" and [h["status"] for h in final["history"]] == ["proposee", "acceptee"]
+    wrong = client.post("/graphql", json={"query": """mutation($s: String!, $r: String!) {
+        updateReferral(situationId: $s, referralId: $r, status: "proposee", date: "2026-11-13") { id } }""",
+                                          "variables": {"s": situation, "r": referral["id"]}}).json()
+    assert wrong["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+def test_a_referral_made_from_a_search_result_is_followed_to_accepted(client, situation):
+    page = html.unescape(client.get(f"/situations/{situation}").text)
+    search = re.search(r'href="/recherche\?([^"]+)"', page).group(1)
+    assert f"situation={situation}" in search
+    found = client.get(f"/recherche?{search}")
+    assert found.status_code == 200 and "Orienter" in found.text
+    token = re.search(r'name="csrf" value="([^"]*)"', found.text)
+    form = re.search(r'<form method="post" action="(/situations/[^"]+/orientation)">.*?name="type" value="([^"]+)">'
+                     r'.*?name="ressource" value="([^"]+)">', found.text, re.S)
+    assert form is not None
+    # A bearer key has no page session: the CSRF token is the session's; sign in like a person would.
+    assert token is not None
