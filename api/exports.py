@@ -255,3 +255,23 @@ async def directory_export(
 #: The largest directory export (the national register is about 30,000 rows of
 #: the medico-social field; more is asked by filtering).
 EXPORT_ROWS = 50_000
+
+
+def pole_rows(rows: list[object]) -> list[list[object]]:
+    """The pôles ressources' activity of a period, with the active file per FTE against the target."""
+    table: list[list[object]] = [["pole", "nom", "departement", "erhr", "periode", "file_active", "familles",
+                                  "rendez_vous", "actions_sensibilisation", "etp", "file_active_par_etp",
+                                  "cible_30_atteinte", "synthetique"]]
+    for r in rows:
+        table.append([r.pole, r.name, r.department, r.erhr, r.period, _count(r.active_file), _count(r.families),  # type: ignore[attr-defined]
+                      r.appointments, r.awareness_actions, r.fte, r.per_fte if r.per_fte is not None else "< 11",  # type: ignore[attr-defined]
+                      "—" if r.meets_target is None else r.meets_target, r.synthetic])  # type: ignore[attr-defined]
+    return table
+
+
+@router.get("/activite.{fmt}", response_class=Response, responses=_TABLE_RESPONSES,
+            summary="L'activité des pôles ressources d'une année (CSV ou Excel)")
+async def activity_export(service_: Service, fmt: Format, annee: int = Query(..., description="Année."),
+                          erhr: str = Query("", description="Territoire ERHR (vide : France).")) -> Response:
+    rows = await service_(service.pole_activity, str(annee), erhr or None)
+    return await service_.run(table_response, pole_rows(list(rows)), f"activite-poles-{annee}", fmt, "Pôles ressources")

@@ -26,6 +26,7 @@ from graph import coverage as cov
 from graph import directory as dir_
 from graph import journal, service
 from graph.access import Forbidden, Permission, Principal, authenticate
+from graph.activity import POLE_TARGET_PER_FTE
 from graph.errors import (
     AccessError,
     DihrError,
@@ -35,11 +36,14 @@ from graph.errors import (
     TooManySignIns,
     UnknownCode,
 )
+from graph.knowledge import KIND_LABELS as KNOWLEDGE_KINDS
 from graph.matching import NeedCoverage, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
-from graph.referrals import STATUS_LABELS
+from graph.readmodel import read_model
+from graph.referrals import STATUS_LABELS, Status
 from graph.territories import TerritoryKind, fold_name, resolve_commune, search_communes, territories
+from graph.views import display_name
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS, code_label
 
 __all__ = [
@@ -53,7 +57,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_CSRF = "dihr_login_csrf"
 
 IMPORT_LABELS = {"finess": "FINESS établissements", "finess-equipements": "FINESS équipements",
-                 "annuaire": "Annuaire", "situations": "Situations"}
+                 "annuaire": "Annuaire", "situations": "Situations", "savoirs": "Savoirs",
+                 "activite-poles": "Activité des pôles ressources"}
 AGE_GROUP_LABEL = {"children": "Enfants (jusqu'à 20 ans)", "adults": "Adultes", "all": "Tous âges"}
 LEVEL_LABEL = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
 BASIS_LABEL = {
@@ -533,6 +538,100 @@ async def _situation_page(request: Request, svc: BoundService, key: str, *, mess
     return render(request, "situation.html", f"Situation {situation.key}", status, s=situation,
                   search_query=urlencode(search), kinds=_REFERRAL_KINDS, today=date.today().isoformat(),
                   message=message, error=error)
+
+
+# -- activity ---------------------------------------------------------------------------
+async def _activity_page(request: Request, svc: BoundService, year: int, erhr: str, *, message: str | None = None,
+                         error: str | None = None, status: int = 200) -> HTMLResponse:
+    try:
+        report = await svc(service.activity, year, erhr or None)
+        poles = await svc(service.pole_activity, str(year), erhr or None)
+    except DihrError as err:
+        return _error_page(request, err)
+    erhr_list = await svc.read(territories, TerritoryKind.ERHR)
+    names = {t.code: t.name for t in erhr_list}
+    breakdowns = [
+        ("Par critère D312-194", [(f"{c} — {CRITERIA[c].label}" if c in CRITERIA else c, n) for c, n in report.by_criterion.items()]),
+        ("Par combinaison", [(code_label("Combination", c), n) for c, n in report.by_combination.items()]),
+        ("Par tranche d'âge", list(report.by_age_band.items())),
+        ("Par département", list(report.by_department.items())),
+        ("Orientations par statut", [(STATUS_LABELS.get(Status(k), k) if k in set(Status) else k, n)
+                                     for k, n in report.referrals_by_status.items()]),
+    ]
+    can_record = svc.principal.can(Permission.SITUATIONS_WRITE)
+    pole_choices = []
+    if can_record:
+        known = await svc.read(lambda st: [(n.key, display_name(n.props, n.key), str(n.props.get("department", "")))
+                                           for n in st.nodes(NodeKind.RESOURCE_POLE)])
+        table = await svc.read(lambda st: read_model(st).territories)
+        pole_choices = sorted((k, name) for k, name, dep in known
+                              if svc.principal.territory is None or table.erhr_of_department.get(dep) == svc.principal.territory)
+    return render(request, "activity.html", "Activité de l'année", status, report=report, poles=poles, year=year, erhr=erhr,
+                  territory_name=names.get(erhr, "France entière"), erhr_list=erhr_list, breakdowns=breakdowns,
+                  target=POLE_TARGET_PER_FTE, can_record=can_record, pole_choices=pole_choices, message=message,
+                  error=error)
+
+
+@router.get("/activite", response_class=HTMLResponse)
+async def activity_page(request: Request, svc: Service, annee: int = 0, erhr: str = "") -> HTMLResponse:
+    year = annee or date.today().year
+    territory = erhr or (svc.principal.territory or "")
+    return await _activity_page(request, svc, year, territory)
+
+
+@router.post("/activite", response_class=HTMLResponse)
+async def record_activity(request: Request, svc: Service, pole: str = Form(""), periode: str = Form(""),
+                          file_active: str = Form(""), familles: str = Form(""), rendez_vous: str = Form(""),
+                          actions: str = Form(""), etp: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+    year = int(periode[:4]) if periode[:4].isdigit() else date.today().year
+    territory = svc.principal.territory or ""
+    try:
+        _check_csrf(request, csrf)
+        row = await svc(service.record_pole_report, pole, periode, active_file=file_active, families=familles,
+                        appointments=rendez_vous, awareness_actions=actions, fte=etp)
+    except Forbidden as err:
+        return _error_page(request, err)
+    except DihrError as err:
+        return await _activity_page(request, svc, year, territory, error=err.message, status=400)
+    return await _activity_page(request, svc, year, territory,
+                                message=f"Activité enregistrée : {row.name}, {row.period}.")
+
+
+# -- knowledge --------------------------------------------------------------------------
+_KNOWLEDGE_KINDS = [(k.value, label) for k, label in KNOWLEDGE_KINDS.items()]
+
+
+async def _knowledge_page(request: Request, svc: BoundService, form: dict[str, str], *, message: str | None = None,
+                          error: str | None = None, status: int = 200) -> HTMLResponse:
+    try:
+        items = await svc(service.list_knowledge, kind=form["type"] or None, about=form["sujet"] or None,
+                          text=form["texte"])
+    except DihrError as err:
+        items, error, status = [], err.message, 400
+    return render(request, "knowledge.html", "Savoirs du réseau", status, items=items, kinds=_KNOWLEDGE_KINDS, form=form,
+                  message=message, error=error, can_manage=svc.principal.can(Permission.SITUATIONS_WRITE))
+
+
+@router.get("/savoirs", response_class=HTMLResponse)
+async def knowledge_page(request: Request, svc: Service, type: str = "", sujet: str = "", texte: str = "") -> HTMLResponse:
+    return await _knowledge_page(request, svc, {"type": type, "sujet": sujet, "texte": texte})
+
+
+@router.post("/savoirs", response_class=HTMLResponse)
+async def add_knowledge(request: Request, svc: Service, type: str = Form(""), titre: str = Form(""),
+                        resume: str = Form(""), lien: str = Form(""), auteur: str = Form(""), sujets: str = Form(""),
+                        erhr: str = Form(""), disponible: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+    empty = {"type": "", "sujet": "", "texte": ""}
+    try:
+        _check_csrf(request, csrf)
+        item = await svc(service.save_knowledge, kind=type, title=titre, summary=resume, link=lien or None,
+                         author=auteur, erhr=erhr or None, available=bool(disponible),
+                         about=[c for c in sujets.split(",") if c.strip()])
+    except Forbidden as err:
+        return _error_page(request, err)
+    except DihrError as err:
+        return await _knowledge_page(request, svc, empty, error=err.message, status=400)
+    return await _knowledge_page(request, svc, empty, message=f"Savoir ajouté : {item.title}.")
 
 
 @router.get("/situations/a-relancer", response_class=HTMLResponse)

@@ -26,6 +26,7 @@ query FindResources($situation: SituationInput!, $limit: Int! = 20) {
     matches { ...MatchFields }
     teams { maxDistanceKm members { ...MatchFields } }
     widening { competentInside message }
+    knowledge { key kind kindLabel title summary link author erhr available synthetic about { kind code label } }
   }
 }
 """

@@ -36,11 +36,14 @@ from api.types import (
     CoverageResult,
     Deficiency,
     Erhr,
+    ErhrActivity,
     FindResourcesResult,
     FollowUp,
     GapMatrix,
+    KnowledgeItem,
     Level,
     NetworkInsights,
+    PoleActivity,
     Qualification,
     ResourceConnection,
     ResourceFilter,
@@ -55,9 +58,12 @@ from api.types import (
     condition_wire,
     coverage_wire,
     directory_filter,
+    erhr_activity_wire,
     gaps_wire,
+    knowledge_wire,
     match_result_wire,
     network_wire,
+    pole_activity_wire,
     qualification_wire,
     referral_wire,
     resource_connection_wire,
@@ -96,7 +102,7 @@ MAX_TOKENS = 2000
 MAX_FIELDS = 2000
 MAX_COST = 100
 FIELD_COST = {"gaps": 40, "whatIf": 20, "coverage": 10, "networkInsights": 10, "findResources": 5, "resources": 5,
-              "referralsToFollowUp": 5,
+              "referralsToFollowUp": 5, "activity": 10, "poleActivity": 5,
               "situations": 2}
 T = TypeVar("T")
 
@@ -250,6 +256,24 @@ class Query:
         )
         return SituationPage(total=total, items=[situation_wire(v) for v in views])
 
+    @strawberry.field(description="Les chiffres d'une année : file active, nouvelles personnes, sans solution… d'une ERHR, ou nationaux.")
+    async def activity(self, info: Info[Context, None], year: int, erhr: str | None = None) -> ErhrActivity:
+        return erhr_activity_wire(await _call(info, lambda st, pr: service.activity(st, pr, year, erhr)))
+
+    @strawberry.field(description="L'activité des pôles ressources handicap sur une période (2026, 2026-S1), file active par ETP contre la cible de 30.")
+    async def pole_activity(self, info: Info[Context, None], period: str, erhr: str | None = None) -> list[PoleActivity]:
+        rows = await _call(info, lambda st, pr: service.pole_activity(st, pr, period, erhr))
+        return [pole_activity_wire(r) for r in rows]
+
+    @strawberry.field(description="Les savoirs du réseau (guides, formations, outils, aides en prêt), filtrés.")
+    async def knowledge(
+        self, info: Info[Context, None], kind: str | None = None, about: str | None = None, erhr: str | None = None,
+        text: str = "",
+    ) -> list[KnowledgeItem]:
+        found = await _call(info, lambda st, pr: service.list_knowledge(st, pr, kind=kind, about=about, erhr=erhr,
+                                                                        text=text[:100]))
+        return [knowledge_wire(k) for k in found]
+
     @strawberry.field(description="Les orientations à relancer du territoire : prochaine action due au plus tard le jour dit.")
     async def referrals_to_follow_up(self, info: Info[Context, None], today: str) -> list[FollowUp]:
         found = await _call(info, lambda st, pr: service.referrals_to_follow_up(st, pr, today))
@@ -276,6 +300,27 @@ class Mutation:
         view = await _call(info, lambda st, pr: service.record_referral(
             st, pr, situation_id, ref, date=date, outcome=outcome, next_action_on=next_action_on))
         return situation_wire(view)
+
+    @strawberry.mutation(description="Enregistre l'activité d'un pôle ressources pour une période (remplace la précédente).")
+    async def record_pole_report(
+        self, info: Info[Context, None], pole: str, period: str, active_file: int, families: int, appointments: int,
+        awareness_actions: int, fte: float,
+    ) -> PoleActivity:
+        row = await _call(info, lambda st, pr: service.record_pole_report(
+            st, pr, pole, period, active_file=active_file, families=families, appointments=appointments,
+            awareness_actions=awareness_actions, fte=fte))
+        return pole_activity_wire(row)
+
+    @strawberry.mutation(description="Ajoute ou remplace un savoir (GNCHR : tous ; ERHR : ceux de son territoire).")
+    async def save_knowledge(
+        self, info: Info[Context, None], kind: str, title: str, about: list[str], summary: str = "",
+        link: str | None = None, author: str = "", erhr: str | None = None, available: bool | None = None,
+        key: str | None = None,
+    ) -> KnowledgeItem:
+        item = await _call(info, lambda st, pr: service.save_knowledge(
+            st, pr, kind=kind, title=title, about=about, summary=summary, link=link, author=author, erhr=erhr,
+            available=available, key=key))
+        return knowledge_wire(item)
 
     @strawberry.mutation(description="Fait passer une orientation au statut suivant (motif obligatoire pour un refus).")
     async def update_referral(

@@ -297,6 +297,37 @@ class FindResourcesResult:
     transition: bool = strawberry.field(
         description="Personne de 16 à 25 ans : services pour enfants et pour adultes présentés à part (ageGroup)."
     )
+    knowledge: list[KnowledgeItem] = strawberry.field(
+        description="Les savoirs du GNCHR pour ces besoins (guides, formations, outils, aides en prêt), proposés à côté.")
+
+
+@strawberry.type(description="Un savoir du réseau : guide, formation, outil, aide technique en prêt, malle.")
+class KnowledgeItem:
+    key: str
+    kind: str
+    kind_label: str
+    title: str
+    summary: str
+    link: str | None
+    author: str
+    erhr: str | None = strawberry.field(description="null : national.")
+    available: bool | None = strawberry.field(description="Aides et malles en prêt : disponible maintenant ?")
+    about: list[KnowledgeSubject]
+    synthetic: bool
+
+
+@strawberry.type
+class KnowledgeSubject:
+    kind: str
+    code: str
+    label: str
+
+
+def knowledge_wire(k: Any) -> KnowledgeItem:
+    return KnowledgeItem(key=k.key, kind=k.kind, kind_label=k.kind_label, title=k.title, summary=k.summary,
+                         link=k.link, author=k.author, erhr=k.erhr, available=k.available,
+                         about=[KnowledgeSubject(kind=a, code=c, label=label) for a, c, label in k.about],
+                         synthetic=k.synthetic)
 
 
 @strawberry.type
@@ -388,6 +419,7 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
         radius_km=r.radius_km,
         matches=[_match_wire(m) for m in r.matches],
         transition=r.transition,
+        knowledge=[knowledge_wire(k) for k in r.knowledge],
         inferred=[
             InferredNeed(deficiency=i.deficiency, condition=i.condition, condition_label=i.condition_label,
                          phenotypes=i.phenotypes, explanation=i.text)
@@ -835,3 +867,65 @@ def resource_connection_wire(page: Any) -> ResourceConnection:
                            start_cursor=page.cursors[0] if page.cursors else None,
                            end_cursor=page.cursors[-1] if page.cursors else None),
     )
+
+
+# -- activity -------------------------------------------------------------------------
+@strawberry.type
+class Count:
+    key: str
+    count: int
+
+
+@strawberry.type(description="Les chiffres d'une année d'une ERHR (ou nationaux) ; partenaires : effectifs sous la règle des petits effectifs, sans ventilation.")
+class ErhrActivity:
+    territory: str
+    year: int
+    active_file: int | None = strawberry.field(description="Personnes de la file active (null : masqué, moins de 11).")
+    new_persons: int | None
+    without_solution: int | None = strawberry.field(description="Ouvertes, sans orientation acceptée ni accompagnement.")
+    with_rare_condition: int | None
+    by_criterion: list[Count]
+    by_combination: list[Count]
+    by_age_band: list[Count]
+    by_department: list[Count]
+    referrals_by_status: list[Count]
+    median_days_to_acceptance: float | None
+    suppressed: bool
+
+
+@strawberry.type(description="L'activité d'un pôle ressources handicap sur une période, et sa file active par ETP (cible : 30).")
+class PoleActivity:
+    pole: str
+    name: str
+    department: str | None
+    erhr: str | None
+    period: str
+    active_file: int | None
+    families: int | None
+    appointments: int
+    awareness_actions: int
+    fte: float
+    per_fte: float | None
+    meets_target: bool | None = strawberry.field(description="File active par ETP ≥ 30 (circulaire Cnaf 2019-003).")
+    synthetic: bool
+    suppressed: bool
+
+
+def _counts(d: dict[str, int]) -> list[Count]:
+    return [Count(key=k, count=v) for k, v in d.items()]
+
+
+def erhr_activity_wire(a: Any) -> ErhrActivity:
+    return ErhrActivity(territory=a.territory, year=a.year, active_file=a.active_file, new_persons=a.new_persons,
+                        without_solution=a.without_solution, with_rare_condition=a.with_rare_condition,
+                        by_criterion=_counts(a.by_criterion), by_combination=_counts(a.by_combination),
+                        by_age_band=_counts(a.by_age_band), by_department=_counts(a.by_department),
+                        referrals_by_status=_counts(a.referrals_by_status),
+                        median_days_to_acceptance=a.median_days_to_acceptance, suppressed=a.suppressed)
+
+
+def pole_activity_wire(r: Any) -> PoleActivity:
+    return PoleActivity(pole=r.pole, name=r.name, department=r.department, erhr=r.erhr, period=r.period,
+                        active_file=r.active_file, families=r.families, appointments=r.appointments,
+                        awareness_actions=r.awareness_actions, fte=r.fte, per_fte=r.per_fte,
+                        meets_target=r.meets_target, synthetic=r.synthetic, suppressed=r.suppressed)

@@ -28,6 +28,7 @@ from importers.demo import demo_is_loaded, generate_demo
 from importers.directory import import_directory, write_directory_template
 from importers.equipements import import_equipements
 from importers.finess import load_finess, parse_finess
+from importers.network_files import import_knowledge, import_pole_reports
 from importers.reference import init_reference, reference_is_loaded
 from importers.situations import import_situations
 
@@ -215,6 +216,21 @@ def import_directory_cmd(file: FileArg, dry_run: DryRun = False) -> None:
     """Annuaire CSV ou XLSX des professionnels et pôles ressources (voir `dihr template directory`)."""
 
     _run_import("Import de l'annuaire", import_directory, file, dry_run, "annuaire")
+
+
+@import_app.command("savoirs")
+@friendly
+def import_knowledge_cmd(file: FileArg, dry_run: DryRun = False) -> None:
+    """Savoirs du réseau (CSV ou XLSX) : type, titre, sujets ; résumé, lien, auteur, erhr, disponible."""
+    _run_import("Import des savoirs", import_knowledge, file, dry_run, "savoirs")
+
+
+@import_app.command("activite")
+@friendly
+def import_pole_reports_cmd(file: FileArg, dry_run: DryRun = False) -> None:
+    """Activité des pôles ressources (CSV ou XLSX) : pole, periode, file_active, familles, rendez_vous,
+    actions_sensibilisation, etp."""
+    _run_import("Import de l'activité des pôles", import_pole_reports, file, dry_run, "activite-poles")
 
 
 @import_app.command("situations")

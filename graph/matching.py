@@ -348,6 +348,8 @@ class MatchResult:
     inferred: tuple[InferredNeed, ...] = field(default=())
     #: 16-25 years old: children's and adult services are shown apart (``Match.age_group``).
     transition: bool = False
+    #: the GNCHR's knowledge offered beside the matches (``graph.knowledge``; set by the service)
+    knowledge: tuple[Any, ...] = field(default=())
 
 
 # -- input ------------------------------------------------------------------------

@@ -27,6 +27,9 @@ Situation       generated pseudonym    age, status, opened_on, department, erhr,
 ApiKey          generated key id       role, territory, label, hash (never the key)
 AuditEntry      time-ordered id        at, key_id, role, territory, operation, situations
 ImportRun       time-ordered id        source, file, sha256, extraction_date, status, counts
+Knowledge       id (SAV-…)             type, title, summary, link, author, erhr, available, synthetic
+ActivityReport  pole id + period       pole, period, active_file, families, appointments,
+                                       awareness_actions, fte, synthetic
 =============== ====================== ==============================================
 
 Relationships (source kinds → target kinds, properties)
@@ -81,6 +84,8 @@ class NodeKind(enum.StrEnum):
     API_KEY = "ApiKey"
     AUDIT_ENTRY = "AuditEntry"
     IMPORT_RUN = "ImportRun"
+    KNOWLEDGE = "Knowledge"
+    ACTIVITY_REPORT = "ActivityReport"
 
 
 class RelType(enum.StrEnum):
@@ -90,7 +95,12 @@ class RelType(enum.StrEnum):
     - ``HAS_EXPERTISE``: ``level`` 1 (knows) to 3 (reference expert).
     - ``ACCEPTS``: ``age_min``, ``age_max`` (years, inclusive, either may be
       absent), ``capacity`` (places, optional).
-    - ``REFERRED_TO``: ``date`` (ISO), ``outcome`` (free text).
+    - ``REFERRED_TO``: keyed by the referral id; ``status``, ``proposed_on``,
+      ``updated_on``, ``history``, ``next_action_on``, ``reason``, ``note``
+      (``graph.referrals``; older links: ``date``, ``outcome``).
+    - ``ABOUT``: a knowledge item (guide, training, tool, aid on loan) is about
+      a deficiency, combination, rare condition or skill.
+    - ``REPORTS_ON``: a pôle ressources' activity report for a period.
     """
 
     LOCATED_IN = "LOCATED_IN"
@@ -107,6 +117,8 @@ class RelType(enum.StrEnum):
     LIVES_IN = "LIVES_IN"
     FOLLOWED_BY = "FOLLOWED_BY"
     REFERRED_TO = "REFERRED_TO"
+    ABOUT = "ABOUT"
+    REPORTS_ON = "REPORTS_ON"
 
 
 N = NodeKind
@@ -135,6 +147,8 @@ EDGE_ENDPOINTS: Mapping[RelType, tuple[frozenset[NodeKind], frozenset[NodeKind]]
     RelType.LIVES_IN: (frozenset({N.SITUATION}), frozenset({N.COMMUNE})),
     RelType.FOLLOWED_BY: (frozenset({N.SITUATION}), frozenset({N.ERHR_TEAM, N.CNRHR})),
     RelType.REFERRED_TO: (frozenset({N.SITUATION}), RESOURCE_KINDS),
+    RelType.ABOUT: (frozenset({N.KNOWLEDGE}), _EXPERTISE_TARGETS),
+    RelType.REPORTS_ON: (frozenset({N.ACTIVITY_REPORT}), frozenset({N.RESOURCE_POLE})),
 }
 
 # Natural-key formats: a wrong key is refused before it reaches any store.

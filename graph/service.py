@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
+from graph import activity as act
 from graph import coverage as cov
 from graph import directory as dir_
-from graph import matching, network, referrals
+from graph import knowledge, matching, network, referrals
 from graph.access import Forbidden, Permission, Principal, Role, audit
 from graph.errors import InvalidInput, NotFound
 from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
@@ -39,6 +41,11 @@ __all__ = [
     "get_resource",
     "set_expertise",
     "update_referral",
+    "save_knowledge",
+    "activity",
+    "pole_activity",
+    "record_pole_report",
+    "list_knowledge",
     "referrals_to_follow_up",
     "FollowUp",
 ]
@@ -83,8 +90,41 @@ class SituationView:
 
 
 def find_resources(store: GraphStore, principal: Principal, query: matching.SituationQuery) -> matching.MatchResult:
+    """The ranked matches, and beside them the knowledge about the situation's needs."""
     principal.require(Permission.MATCH)
-    return matching.find_resources(store, query)
+    result = matching.find_resources(store, query)
+    offered = knowledge.suggest(store, result.deficiencies, conditions=result.conditions, skills=result.skills,
+                                erhr=result.erhr.code or None)
+    return replace(result, knowledge=offered)
+
+
+def _may_manage_knowledge(principal: Principal, erhr: str | None) -> None:
+    """The GNCHR manages every knowledge item; an ERHR, those of its own territory."""
+    principal.require(Permission.SITUATIONS_WRITE)
+    if principal.role is Role.GNCHR:
+        return
+    if erhr is None or erhr.strip().upper() != principal.territory:
+        raise Forbidden("Une ERHR gère les savoirs de son territoire ; les savoirs nationaux sont gérés par le GNCHR.")
+
+
+def save_knowledge(store: GraphStore, principal: Principal, **fields: Any) -> knowledge.KnowledgeItem:
+    """Add (or, with ``key``, replace) a knowledge item; audited."""
+    _may_manage_knowledge(principal, fields.get("erhr"))
+    node, edges = knowledge.knowledge_node(**fields)
+    old = store.get_node(K.KNOWLEDGE, node.key)
+    if old is not None:
+        _may_manage_knowledge(principal, old.props.get("erhr"))
+        stale = [e for e in store.edges_from([node.ref], [R.ABOUT])[node.ref] if e.target not in {x.target for x in edges}]
+        if stale:
+            store.delete_edges(stale)
+    store.upsert([node], edges)
+    audit(store, principal, "knowledge:save", params={"key": node.key})
+    return knowledge.item_of(node, [e.target for e in edges])
+
+
+def list_knowledge(store: GraphStore, principal: Principal, **filters: Any) -> list[knowledge.KnowledgeItem]:
+    principal.require(Permission.DIRECTORY)
+    return knowledge.list_knowledge(store, **filters)
 
 
 def _protect(store: GraphStore, principal: Principal, result: cov.CoverageResult, table: TerritoryTable) -> cov.CoverageResult:
@@ -469,3 +509,40 @@ def set_expertise(
             raise InvalidInput("niveau", "le niveau d'expertise va de 1 à 3.")
         store.upsert(edges=[edge])
     return get_resource(store, principal, kind, key)
+
+
+# -- activity -------------------------------------------------------------------------
+def activity(store: GraphStore, principal: Principal, year: int, erhr: str | None = None) -> act.ErhrActivity:
+    """A year's figures of an ERHR territory (or national); partners under the
+    small-count rule, without breakdowns. Audited like every aggregate."""
+    principal.require(Permission.AGGREGATES)
+    code = erhr.strip().upper()[:16] if erhr else None
+    result = act.erhr_activity(store, year, code)
+    audit(store, principal, "aggregate:activity", params={"year": year, "erhr": code or "FR"})
+    if principal.suppresses_small_counts:
+        return act.protect_erhr(store, result)
+    return replace(result, cells={})
+
+
+def pole_activity(store: GraphStore, principal: Principal, period: str, erhr: str | None = None) -> list[act.PoleActivity]:
+    principal.require(Permission.AGGREGATES)
+    rows = act.pole_activity(store, period, erhr.strip().upper()[:16] if erhr else None)
+    audit(store, principal, "aggregate:pole_activity", params={"period": period[:10], "erhr": erhr or "FR"})
+    return act.protect_poles(rows) if principal.suppresses_small_counts else rows
+
+
+def record_pole_report(store: GraphStore, principal: Principal, pole: str, period: str, **counts: object) -> act.PoleActivity:
+    """A pôle's activity report for a period (replaces that period's): the GNCHR,
+    or the ERHR of the pôle's territory."""
+    principal.require(Permission.SITUATIONS_WRITE)
+    node = store.get_node(K.RESOURCE_POLE, pole.strip())
+    if node is None:
+        raise NotFound(f"Pôle ressources introuvable : {pole[:40]}.")
+    table = read_model(store).territories
+    territory = table.erhr_of_department.get(str(node.props.get("department", "")))
+    if principal.role is not Role.GNCHR and territory != principal.territory:
+        raise Forbidden("Une ERHR enregistre l'activité des pôles de son territoire.")
+    report, edge = act.report_node(node.key, period, **counts)  # type: ignore[arg-type]
+    store.upsert([report], [edge])
+    audit(store, principal, "activity:pole_report", params={"pole": node.key, "period": period[:10]})
+    return next(r for r in act.pole_activity(store, str(report.props["period"])) if r.pole == node.key)

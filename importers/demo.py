@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graph.activity import report_node
+from graph.knowledge import knowledge_node
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType, combination_key
 from graph.rare import criterion_combinations
 from graph.store import GraphStore, WriteSummary
@@ -147,6 +149,7 @@ def generate_demo(
     def draw_communes(n: int) -> list[Node]:
         return [communes[i] for i in rng.choice(len(communes), size=n, p=weights)]
 
+    follow = np.random.default_rng(seed + 1)  # follow-up, activity, knowledge: drawn apart
     nodes: list[Node] = []
     edges: list[Edge] = []
     for key in EXPERTISE_COMBINATIONS:
@@ -292,15 +295,83 @@ def generate_demo(
         local = est_by_department.get(dep) or est_refs
         for _ in range(int(rng.integers(0, 3))):
             target = local[int(rng.integers(len(local)))]
-            edges.append(
-                Edge(R.REFERRED_TO, ref, target, {"date": opened, "outcome": str(rng.choice(OUTCOMES))}, key=opened)
-            )
+            followed = _followed(follow, opened)  # synthetic follow-up (its own generator: the network is unchanged)
+            edges.append(Edge(R.REFERRED_TO, ref, target,
+                              {"date": opened, "outcome": str(rng.choice(OUTCOMES)), **followed}, key=opened))
+
+    pole_keys = [n.key for n in nodes if n.kind is K.RESOURCE_POLE]
+    for period in ("2025", "2026"):
+        for key in pole_keys:
+            fte = float(follow.choice([0.5, 1.0, 1.5, 2.0, 3.0]))
+            active = int(follow.integers(3, 110))
+            report, link = report_node(key, period, active_file=active, families=max(1, active - int(follow.integers(0, 5))),
+                                       appointments=int(active * follow.uniform(1.5, 4)),
+                                       awareness_actions=int(follow.integers(0, 25)), fte=fte, synthetic=True)
+            nodes.append(report)
+            edges.append(link)
+    for i, item in enumerate(SYNTHETIC_KNOWLEDGE, start=1):
+        node, about = knowledge_node(**item, key=f"SAV-DEMO-{i:02d}", synthetic=True)  # type: ignore[arg-type]
+        nodes.append(node)
+        edges += about
 
     # One element per identity: a repeated draw must not count as an update.
     unique_nodes = {(n.kind, n.key): n for n in reversed(nodes)}
     unique_edges = {(e.type, e.source, e.target, e.key): e for e in reversed(edges)}
     summary = store.upsert(list(unique_nodes.values())[::-1], list(unique_edges.values())[::-1])
     return DemoReport(summary, establishments, professionals, poles, situations)
+
+
+_STEPS = ("contactee", "liste_attente", "acceptee", "accompagnement", "cloturee")
+
+
+def _followed(rng: np.random.Generator, opened: str) -> dict[str, object]:
+    """A synthetic referral's follow-up: a few steps forward (or a refusal), a few weeks apart."""
+    from datetime import date, timedelta
+
+    day = date.fromisoformat(opened)
+    history = [f"{day.isoformat()}|proposee"]
+    status = "proposee"
+    if rng.random() < 0.2:
+        day += timedelta(days=int(rng.integers(7, 60)))
+        status = "refusee"
+        history.append(f"{day.isoformat()}|refusee")
+        return {"status": status, "proposed_on": opened, "updated_on": day.isoformat(), "history": history,
+                "reason": "synthétique : pas de place disponible"}
+    for step in _STEPS[: int(rng.integers(0, len(_STEPS) + 1))]:
+        day += timedelta(days=int(rng.integers(5, 90)))
+        status = step
+        history.append(f"{day.isoformat()}|{step}")
+    props: dict[str, object] = {"status": status, "proposed_on": opened, "updated_on": day.isoformat(),
+                                "history": history}
+    if status not in ("cloturee", "refusee"):
+        props["next_action_on"] = (day + timedelta(days=int(rng.integers(7, 45)))).isoformat()
+    return props
+
+
+#: Synthetic knowledge items of the demo network (titles say so), about the
+#: D312-194 combinations, a rare condition and skills.
+SYNTHETIC_KNOWLEDGE: tuple[dict[str, object], ...] = (
+    {"kind": "guide", "title": "Guide fictif : accompagner une personne sourdaveugle au quotidien", "about": ["DA+DV"],
+     "author": "GNCHR (démonstration)", "link": "https://example.org/demo/guide-surdicecite"},
+    {"kind": "formation", "title": "Formation fictive : communication tactile (LSF tactile)", "about": ["DA+DV", "LSF_TACTILE"],
+     "author": "CNRHR (démonstration)"},
+    {"kind": "aide_technique", "title": "Aide technique fictive en prêt : plage braille", "about": ["DV"], "available": True,
+     "erhr": "NA", "author": "ERHR NA (démonstration)"},
+    {"kind": "malle", "title": "Malle pédagogique fictive : déficience visuelle et autisme", "about": ["DV+TSA"],
+     "available": False, "erhr": "NA", "author": "ERHR NA (démonstration)"},
+    {"kind": "guide", "title": "Guide fictif : déficience visuelle et troubles du spectre de l'autisme", "about": ["DV+TSA"],
+     "author": "GNCHR (démonstration)"},
+    {"kind": "outil", "title": "Outil fictif : grille d'observation épilepsie et déficience intellectuelle", "about": ["DI+EPI"],
+     "author": "CNRHR (démonstration)"},
+    {"kind": "formation", "title": "Formation fictive : syndrome de Prader-Willi et comportements-problèmes",
+     "about": ["ORPHA:739", "COMPORT"], "author": "GNCHR (démonstration)"},
+    {"kind": "guide", "title": "Guide fictif : la communication alternative et améliorée (CAA)", "about": ["CAA"],
+     "author": "GNCHR (démonstration)"},
+    {"kind": "formation", "title": "Formation fictive : déficience auditive et déficience intellectuelle", "about": ["DA+DI"],
+     "author": "CNRHR (démonstration)"},
+    {"kind": "aide_technique", "title": "Aide technique fictive en prêt : synthèse vocale", "about": ["DYSPH", "CAA"],
+     "available": True, "erhr": "ARA", "author": "ERHR ARA (démonstration)"},
+)
 
 
 def _jitter(rng: np.random.Generator, commune: Node) -> tuple[float, float]:

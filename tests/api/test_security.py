@@ -72,6 +72,9 @@ DIRECTORY = {
     "gaps": "{ gaps(level: ERHR) { criteria { code } } }",
     "whatIf": '{ whatIf(deficiencies: ["DA", "DV"], additions: [{commune: "97101", deficiencies: ["DA", "DV"]}]) { combination } }',
     "resources": '{ resources(first: 2, filter: {near: {commune: "86194", radiusKm: 30}}) { totalCount edges { node { name } } } }',
+    "knowledge": '{ knowledge(about: "DV") { title about { label } } }',
+    "activity": '{ activity(year: 2026, erhr: "NA") { activeFile byCriterion { key count } } }',
+    "poleActivity": '{ poleActivity(period: "2026") { name activeFile perFte meetsTarget } }',
 }
 RESTRICTED = {
     "findResources": '{ findResources(situation: {deficiencies: ["DV"], commune: "86194"}) { combination } }',
