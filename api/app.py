@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 
 from api import exports, map_routes, pages
-from api.deps import OptionalKey, Service, Store, current_key, run_blocking
+from api.deps import AppSettings, BoundService, OptionalKey, Service, Store, current_key, run_blocking
 from api.errors import json_error
 from api.maps_service import VENDOR_PREFIX
 from api.schema import Context, schema
@@ -171,8 +171,11 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home(request: Request, _principal: OptionalKey) -> HTMLResponse:
-        return pages.render(request, "home.html", "dihr-graph — accueil")
+    async def home(request: Request, principal: OptionalKey, store: Store, settings: AppSettings) -> HTMLResponse:
+        dashboard = None
+        if principal is not None:
+            dashboard = await pages.dashboard(BoundService(store, settings, principal))
+        return pages.render(request, "home.html", "dihr-graph — accueil", dashboard=dashboard)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> Response:

@@ -142,8 +142,22 @@ async def current_key(
 CurrentKey = Annotated[Principal, Depends(current_key)]
 
 
-async def optional_key(request: Request, session: PageSession, store: Store, sessions: AppSessions) -> Principal | None:
-    """The signed-in principal of a page session on a public page (the home page), or None."""
+async def optional_key(request: Request, session: PageSession, store: Store, sessions: AppSessions,
+                       sign_ins: SignIns) -> Principal | None:
+    """The signed-in principal on a public page (the home page): a page session or
+    a valid bearer key; None otherwise (a wrong key is simply not signed in here)."""
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secret:
+        origin = origin_of(request)
+        if sign_ins.wait(origin) > 0:  # the same throttle as everywhere: no free guessing here
+            return None
+        try:
+            principal = await anyio.to_thread.run_sync(lambda: authenticate(store, secret, origin=origin))
+        except Unauthenticated:
+            sign_ins.failed(origin, "bearer (accueil)")
+            return None
+        request.state.principal = principal
+        return principal
     if session is None:
         return None
     token = request.cookies.get(SESSION_COOKIE)

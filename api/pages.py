@@ -26,7 +26,7 @@ from graph import coverage as cov
 from graph import directory as dir_
 from graph import journal, service
 from graph.access import Forbidden, Permission, Principal, authenticate
-from graph.activity import POLE_TARGET_PER_FTE
+from graph.activity import AGE_BANDS, POLE_TARGET_PER_FTE
 from graph.errors import (
     AccessError,
     DihrError,
@@ -514,13 +514,65 @@ _REFERRAL_KINDS = _DIRECTORY_KINDS + [("ErhrTeam", "Équipe relais (ERHR)"), ("C
 
 
 @router.get("/situations", response_class=HTMLResponse)
-async def situations_page(request: Request, svc: Service, page: int = 1) -> HTMLResponse:
+async def situations_page(request: Request, svc: Service, page: int = 1, statut: str = "", combinaison: str = "",
+                          tranche: str = "", commune: str = "") -> HTMLResponse:
+    return await _situations_page(request, svc, page, {"statut": statut, "combinaison": combinaison,
+                                                       "tranche": tranche, "commune": commune})
+
+
+async def _situations_page(request: Request, svc: BoundService, page: int, form: dict[str, str], *,
+                           error: str | None = None, status: int = 200) -> HTMLResponse:
     page = max(1, page)
     try:
-        total, items = await svc(service.list_situations, limit=50, offset=(page - 1) * 50)
+        total, items = await svc(service.list_situations, limit=50, offset=(page - 1) * 50,
+                                 status={"ouverte": "open", "close": "closed"}.get(form["statut"]),
+                                 combination=form["combinaison"].strip().upper() or None,
+                                 age_band=form["tranche"] or None, commune=form["commune"].strip() or None)
     except DihrError as err:
+        total, items, error, status = 0, [], err.message, 400
+    query = urlencode({k: v for k, v in form.items() if v})
+    return render(request, "situations.html", "Situations du territoire", status, total=total, items=items, page=page,
+                  form=form, query=query, bands=[label for _lo, _hi, label in AGE_BANDS], error=error,
+                  families=_families(), can_write=svc.principal.can(Permission.SITUATIONS_WRITE),
+                  skills=list(SKILLS.values()), today=date.today().isoformat())
+
+
+@router.post("/situations", response_class=HTMLResponse)
+async def create_situation(request: Request, svc: Service, csrf: str = Form(""), age: str = Form(""),
+                           commune: str = Form(""), maladie: str = Form(""), date_: str = Form("", alias="date"),
+                           ) -> Response:
+    form_data = await request.form()
+    empty = {"statut": "", "combinaison": "", "tranche": "", "commune": ""}
+    try:
+        _check_csrf(request, csrf)
+        found = await svc.read(search_communes, commune.strip()[:80], limit=1) if commune.strip() else []
+        if not found:
+            raise InvalidInput("commune", f"commune introuvable : « {commune.strip()[:40]} ».")
+        view = await svc(service.create_situation, age=_age(age) if age.strip() else -1, commune=found[0].key,
+                         deficiencies=[str(v) for v in form_data.getlist("d")],
+                         conditions=[maladie.strip()[:100]] if maladie.strip() else [],
+                         needs=[str(v) for v in form_data.getlist("c")], opened_on=date_ or date.today().isoformat())
+    except Forbidden as err:
         return _error_page(request, err)
-    return render(request, "situations.html", "Situations du territoire", total=total, items=items, page=page)
+    except DihrError as err:
+        return await _situations_page(request, svc, 1, empty, error=err.message, status=400)
+    return RedirectResponse(f"/situations/{view.key}", status_code=303)
+
+
+@router.post("/situations/{key}/modifier", response_class=HTMLResponse)
+async def edit_situation(request: Request, svc: Service, key: str, csrf: str = Form(""), statut: str = Form(""),
+                         age: str = Form(""), cloture: str = Form("")) -> HTMLResponse:
+    form_data = await request.form()
+    try:
+        _check_csrf(request, csrf)
+        await svc(service.update_situation, key, status={"ouverte": "open", "close": "closed"}.get(statut),
+                  age=_age(age) if age.strip() else None, closed_on=cloture or date.today().isoformat(),
+                  needs=[str(v) for v in form_data.getlist("c")])
+    except (Forbidden, NotFound) as err:
+        return _error_page(request, err)
+    except DihrError as err:
+        return await _situation_page(request, svc, key, error=err.message, status=400)
+    return await _situation_page(request, svc, key, message="Situation mise à jour.")
 
 
 async def _situation_page(request: Request, svc: BoundService, key: str, *, message: str | None = None, error: str | None = None,
@@ -537,7 +589,32 @@ async def _situation_page(request: Request, svc: BoundService, key: str, *, mess
         search.append(("maladie", situation.conditions[0]))
     return render(request, "situation.html", f"Situation {situation.key}", status, s=situation,
                   search_query=urlencode(search), kinds=_REFERRAL_KINDS, today=date.today().isoformat(),
+                  skills=list(SKILLS.values()),
                   message=message, error=error)
+
+
+# -- home dashboard ---------------------------------------------------------------------
+async def dashboard(svc: BoundService) -> dict[str, Any]:
+    """What each role finds on the home page: an ERHR, its open situations, the
+    referrals to follow up and its territory's coverage gaps; the GNCHR, the
+    national figures and the last imports; a partner, the published figures."""
+    year = date.today().year
+    found: dict[str, Any] = {"role": svc.principal.role.value, "year": year}
+    try:
+        found["activity"] = await svc(service.activity, year, svc.principal.territory)
+        if svc.principal.can(Permission.SITUATIONS_READ):
+            found["open_situations"] = (await svc(service.list_situations, status="open", limit=1))[0]
+            found["follow_ups"] = len(await svc(service.referrals_to_follow_up, date.today().isoformat()))
+        if svc.principal.territory:
+            matrix = await svc(service.gaps, level="ERHR")
+            row = next((cells for code, _name, cells in matrix.territories if code == svc.principal.territory), ())
+            found["gaps"] = [(c.criterion, CRITERIA[c.criterion].label, c.share_beyond, c.zone_blanche) for c in row
+                             if c.zone_blanche or c.share_beyond > 0.2]
+        if svc.principal.can(Permission.ADMIN):
+            found["imports"] = await svc.read(journal.last_by_source)
+    except DihrError as err:
+        found["error"] = err.message
+    return found
 
 
 # -- activity ---------------------------------------------------------------------------

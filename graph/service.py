@@ -8,6 +8,7 @@ directly for anything access-controlled.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,11 +19,12 @@ from graph import directory as dir_
 from graph import knowledge, matching, network, referrals
 from graph.access import Forbidden, Permission, Principal, Role, audit
 from graph.errors import InvalidInput, NotFound
-from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType
+from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType, combination_key
 from graph.readmodel import read_model
 from graph.store import GraphStore
-from graph.territories import TerritoryTable
+from graph.territories import TerritoryTable, resolve_commune
 from graph.views import LinkFacts, ResourceFacts, SituationFacts, display_name
+from graph.vocabulary import CONDITIONS, normalise_conditions, normalise_deficiencies, normalise_skills
 
 __all__ = [
     "SituationView",
@@ -42,6 +44,8 @@ __all__ = [
     "set_expertise",
     "update_referral",
     "save_knowledge",
+    "create_situation",
+    "update_situation",
     "activity",
     "pole_activity",
     "record_pole_report",
@@ -228,9 +232,12 @@ def _visible(principal: Principal, node: Node) -> bool:
 
 
 def list_situations(
-    store: GraphStore, principal: Principal, *, status: str | None = None, limit: int = 50, offset: int = 0
+    store: GraphStore, principal: Principal, *, status: str | None = None, limit: int = 50, offset: int = 0,
+    combination: str | None = None, age_band: str | None = None, commune: str | None = None,
 ) -> tuple[int, list[SituationView]]:
-    """The caller's situations (its territory; all for the GNCHR), newest first."""
+    """The caller's situations (its territory; all for the GNCHR), newest first;
+    filtered by status, combination (exact, « DV+TSA »), age band (« 16-25 ans »)
+    and commune (INSEE code)."""
     _require(store, principal, Permission.SITUATIONS_READ, "situations:list", "")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"taille de page entre 1 et {MAX_PAGE}.")
@@ -238,8 +245,20 @@ def list_situations(
         raise InvalidInput("offset", "le décalage doit être positif.")
     if status is not None and status not in ("open", "closed"):
         raise InvalidInput("status", "statut attendu : open ou closed.")
+    bands = {label for _lo, _hi, label in act.AGE_BANDS}
+    if age_band is not None and age_band not in bands:
+        raise InvalidInput("tranche", "tranches d'âge : " + ", ".join(label for _lo, _hi, label in act.AGE_BANDS) + ".")
+    wanted_combination = combination_key(combination.replace(" ", "+").split("+")) if combination else None
     nodes = [n for n in store.nodes(K.SITUATION) if _visible(principal, n)
-             and (status is None or SituationFacts.of(n).status == status)]
+             and (status is None or SituationFacts.of(n).status == status)
+             and (age_band is None or act.age_band(SituationFacts.of(n).age) == age_band)]
+    if wanted_combination or commune:
+        out = store.edges_from([n.ref for n in nodes], [R.PRESENTS, R.LIVES_IN]) if nodes else {}
+        nodes = [n for n in nodes
+                 if (not wanted_combination or any(e.type is R.PRESENTS and e.target.key == wanted_combination
+                                                   for e in out.get(n.ref, [])))
+                 and (not commune or any(e.type is R.LIVES_IN and e.target.key == commune.strip()
+                                         for e in out.get(n.ref, [])))]
     nodes.sort(key=lambda n: (SituationFacts.of(n).opened_on or "", n.key), reverse=True)
     page = nodes[offset : offset + limit]
     views = _views(store, page)
@@ -546,3 +565,70 @@ def record_pole_report(store: GraphStore, principal: Principal, pole: str, perio
     store.upsert([report], [edge])
     audit(store, principal, "activity:pole_report", params={"pole": node.key, "period": period[:10]})
     return next(r for r in act.pole_activity(store, str(report.props["period"])) if r.pole == node.key)
+
+
+# -- situations written from the pages ----------------------------------------------------
+def create_situation(
+    store: GraphStore, principal: Principal, *, age: int, commune: str, deficiencies: Iterable[str],
+    conditions: Iterable[str] = (), needs: Iterable[str] = (), opened_on: str,
+) -> SituationView:
+    """A new pseudonymous situation: its id is generated (never typed), its ERHR
+    is its commune's; an ERHR creates them in its own territory only. No field
+    takes free text: nothing identifying can be written."""
+    _require(store, principal, Permission.SITUATIONS_WRITE, "situations:create", "")
+    if not 0 <= age <= 120:
+        raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
+    place = resolve_commune(store, commune)
+    department = str(place.props["department"])
+    table = read_model(store).territories
+    erhr = table.erhr_of_department.get(department, "")
+    if principal.role is not Role.GNCHR and erhr != principal.territory:
+        raise Forbidden(f"La commune {place.key} relève de l'ERHR {erhr or '?'} : une ERHR crée les situations de son territoire.")
+    codes = normalise_deficiencies(deficiencies)
+    orphas = normalise_conditions(list(conditions)) if conditions else frozenset()
+    skills = normalise_skills(needs) if needs else frozenset()
+    day = referrals.check_date(opened_on, "date")
+    key = f"SIT-{secrets.token_hex(6)}"
+    ref = NodeRef(K.SITUATION, key)
+    combo = combination_key(list(codes))
+    nodes = [Node(K.SITUATION, key, {"age": age, "status": "open", "opened_on": day, "department": department,
+                                     "erhr": erhr}),
+             Node(K.COMBINATION, combo, {"codes": combo.split("+")})]
+    nodes += [Node(K.CONDITION, c, {"label": CONDITIONS[c].label}) for c in sorted(orphas)]
+    edges = [Edge(R.INCLUDES, NodeRef(K.COMBINATION, combo), NodeRef(K.DEFICIENCY, c)) for c in combo.split("+")]
+    edges += [Edge(R.LIVES_IN, ref, place.ref), Edge(R.PRESENTS, ref, NodeRef(K.COMBINATION, combo))]
+    if erhr:
+        edges.append(Edge(R.FOLLOWED_BY, ref, NodeRef(K.ERHR_TEAM, erhr)))
+    edges += [Edge(R.HAS_CONDITION, ref, NodeRef(K.CONDITION, c)) for c in sorted(orphas)]
+    edges += [Edge(R.NEEDS, ref, NodeRef(K.SKILL, s)) for s in sorted(skills)]
+    store.upsert(nodes, edges)
+    audit(store, principal, "situations:create", [key])
+    return _view_of(store, key)
+
+
+def update_situation(
+    store: GraphStore, principal: Principal, situation: str, *, status: str | None = None, age: int | None = None,
+    closed_on: str | None = None, needs: Iterable[str] | None = None,
+) -> SituationView:
+    """Close or reopen a situation, correct its age, set its needs; audited."""
+    node = _writable_situation(store, principal, situation, "situations:update")
+    props: dict[str, object] = {}
+    if status is not None:
+        if status not in ("open", "closed"):
+            raise InvalidInput("statut", "statut attendu : ouverte ou close.")
+        props["status"] = status
+        props["closed_on"] = referrals.check_date(closed_on or "", "date de clôture") if status == "closed" else None
+    if age is not None:
+        if not 0 <= age <= 120:
+            raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
+        props["age"] = age
+    edges: list[Edge] = []
+    if needs is not None:
+        skills = normalise_skills(needs) if needs else frozenset()
+        stale = [e for e in store.edges_from([node.ref], [R.NEEDS])[node.ref] if e.target.key not in skills]
+        if stale:
+            store.delete_edges(stale)
+        edges = [Edge(R.NEEDS, node.ref, NodeRef(K.SKILL, s)) for s in sorted(skills)]
+    store.upsert([Node(K.SITUATION, node.key, props)], edges)
+    audit(store, principal, "situations:update", [situation], params={k: str(v) for k, v in props.items()})
+    return _view_of(store, situation)

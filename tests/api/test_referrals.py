@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from graph import service
 from graph.access import Principal, Role, audit_entries, create_key
-from graph.errors import InvalidInput, NotFound
+from graph.errors import Forbidden, InvalidInput, NotFound
 from graph.model import NodeKind, NodeRef
 from graph.referrals import NEXT, Status
 from graph.settings import Settings
@@ -157,3 +157,45 @@ def test_a_referral_made_from_a_search_result_is_followed_to_accepted(client, si
     assert form is not None
     # A bearer key has no page session: the CSRF token is the session's; sign in like a person would.
     assert token is not None
+
+
+def test_situations_are_created_edited_and_filtered_without_identifying_data(store):
+    before = service.list_situations(store, NA, limit=100)[0]
+    made = service.create_situation(store, NA, age=17, commune="86194", deficiencies=["DV", "TSA"], needs=["CAA"],
+                                    conditions=["ORPHA:739"], opened_on="2026-11-30")
+    assert made.key.startswith("SIT-") and made.erhr == "NA" and made.combination == "DV+TSA" and made.needs == ("CAA",)
+    assert service.list_situations(store, NA, limit=100)[0] == before + 1
+    found = service.list_situations(store, NA, combination="dv+tsa", age_band="16-25 ans", commune="86194", limit=100)[1]
+    assert made.key in {v.key for v in found}
+    assert all(v.combination == "DV+TSA" and 16 <= (v.age or 0) <= 25 and v.commune == "86194" for v in found)
+    with pytest.raises(Forbidden):
+        service.create_situation(store, NA, age=30, commune="69123", deficiencies=["DV"], opened_on="2026-11-30")
+    with pytest.raises(InvalidInput):
+        service.create_situation(store, NA, age=130, commune="86194", deficiencies=["DV"], opened_on="2026-11-30")
+    closed = service.update_situation(store, NA, made.key, status="closed", closed_on="2026-12-01", needs=[])
+    assert closed.status == "closed" and closed.needs == ()
+    operations = [e.operation for e in audit_entries(store, situation=made.key)]
+    assert "situations:create" in operations and "situations:update" in operations
+    with pytest.raises(InvalidInput, match="tranches"):
+        service.list_situations(store, NA, age_band="ado")
+
+
+def test_the_home_page_is_a_dashboard_for_each_role(client, data, store):
+    page = html.unescape(client.get("/").text)  # an ERHR key
+    assert "Tableau de bord" in page and "situation(s) ouverte(s)" in page and "orientation(s) à relancer" in page
+    assert "Manques du territoire" in page or "File active" in page
+    _i, partner = create_key(store, "partner", label="accueil")
+    shown = html.unescape(client.get("/", headers={"Authorization": f"Bearer {partner}"}).text)
+    assert "Tableau de bord" in shown and "situation(s) ouverte(s)" not in shown and "File active" in shown
+    anonymous = html.unescape(client.get("/", headers={"Authorization": "Bearer dihr_faux_faux"}).text)
+    assert "Tableau de bord" not in anonymous and "Se connecter" in anonymous
+
+
+def test_guessing_keys_on_the_home_page_is_throttled_too(data, store):
+    app = create_app(Settings(data_dir=data, rate_limit_per_minute=100_000), store=store)
+    _i, good = create_key(store, "gnchr", label="devinette")
+    with TestClient(app) as c:
+        for _ in range(10):
+            c.get("/", headers={"Authorization": "Bearer dihr_devine_faux"})
+        after = html.unescape(c.get("/", headers={"Authorization": f"Bearer {good}"}).text)
+    assert "Tableau de bord" not in after  # even the right key is not tried once the origin is throttled
