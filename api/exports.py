@@ -275,3 +275,29 @@ async def activity_export(service_: Service, fmt: Format, annee: int = Query(...
                           erhr: str = Query("", description="Territoire ERHR (vide : France).")) -> Response:
     rows = await service_(service.pole_activity, str(annee), erhr or None)
     return await service_.run(table_response, pole_rows(list(rows)), f"activite-poles-{annee}", fmt, "Pôles ressources")
+
+
+def erhr_activity_rows(a: object) -> list[list[object]]:
+    """A year's figures as rows (indicator, key, value): totals, then each breakdown."""
+    rows: list[list[object]] = [["territoire", "annee", "indicateur", "cle", "valeur"]]
+    where, year = a.territory, a.year  # type: ignore[attr-defined]
+    for name, label in (("active_file", "file_active"), ("new_persons", "nouvelles_personnes"),
+                        ("without_solution", "sans_solution"), ("with_rare_condition", "avec_maladie_rare")):
+        rows.append([where, year, label, "", _count(getattr(a, name))])
+    if a.median_days_to_acceptance is not None:  # type: ignore[attr-defined]
+        rows.append([where, year, "delai_median_acceptation_jours", "", a.median_days_to_acceptance])  # type: ignore[attr-defined]
+    for attribute, label in (("by_criterion", "par_critere"), ("by_combination", "par_combinaison"),
+                             ("by_age_band", "par_tranche_age"), ("by_department", "par_departement"),
+                             ("referrals_by_status", "orientations_par_statut")):
+        for key, value in getattr(a, attribute).items():
+            rows.append([where, year, label, key, value])
+    return rows
+
+
+@router.get("/activite-erhr.{fmt}", response_class=Response, responses=_TABLE_RESPONSES,
+            summary="Les chiffres d'une année d'une ERHR ou nationaux (CSV ou Excel)")
+async def erhr_activity_export(service_: Service, fmt: Format, annee: int = Query(..., description="Année."),
+                               erhr: str = Query("", description="Territoire ERHR (vide : France).")) -> Response:
+    result = await service_(service.activity, annee, erhr or None)
+    return await service_.run(table_response, erhr_activity_rows(result), f"activite-{erhr or 'FR'}-{annee}", fmt,
+                              "Activité")

@@ -528,6 +528,8 @@ async def _situations_page(request: Request, svc: BoundService, page: int, form:
                                  status={"ouverte": "open", "close": "closed"}.get(form["statut"]),
                                  combination=form["combinaison"].strip().upper() or None,
                                  age_band=form["tranche"] or None, commune=form["commune"].strip() or None)
+    except AccessError as err:
+        return _error_page(request, err)
     except DihrError as err:
         total, items, error, status = 0, [], err.message, 400
     query = urlencode({k: v for k, v in form.items() if v})
@@ -683,6 +685,8 @@ async def _knowledge_page(request: Request, svc: BoundService, form: dict[str, s
     try:
         items = await svc(service.list_knowledge, kind=form["type"] or None, about=form["sujet"] or None,
                           text=form["texte"])
+    except AccessError as err:
+        return _error_page(request, err)
     except DihrError as err:
         items, error, status = [], err.message, 400
     return render(request, "knowledge.html", "Savoirs du réseau", status, items=items, kinds=_KNOWLEDGE_KINDS, form=form,

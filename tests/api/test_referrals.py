@@ -199,3 +199,15 @@ def test_guessing_keys_on_the_home_page_is_throttled_too(data, store):
             c.get("/", headers={"Authorization": "Bearer dihr_devine_faux"})
         after = html.unescape(c.get("/", headers={"Authorization": f"Bearer {good}"}).text)
     assert "Tableau de bord" not in after  # even the right key is not tried once the origin is throttled
+
+
+def test_the_yearly_figures_export_as_csv_and_excel(client):
+    import csv
+    import io
+
+    exported = client.get("/exports/activite-erhr.csv", params={"annee": 2026, "erhr": "NA"})
+    assert exported.status_code == 200 and exported.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(exported.text.removeprefix("\ufeff")), delimiter=";"))
+    assert rows[0] == ["territoire", "annee", "indicateur", "cle", "valeur"]
+    assert {r[2] for r in rows[1:]} >= {"file_active", "nouvelles_personnes", "sans_solution", "par_critere"}
+    assert client.get("/exports/activite.xlsx", params={"annee": 2026}).status_code == 200
