@@ -142,6 +142,8 @@ def coverage(
     for t in worst:
         mean = "—" if t.mean_km is None else f"{t.mean_km:.0f} km"
         blanche = " [zone blanche]" if t.zone_blanche else ""
+        if t.population_unreachable:
+            blanche += f" ; {t.population_unreachable:,} hab. sans ressource sur leur terre".replace(",", " ")
         typer.echo(
             f"  {t.code:<6} {t.name[:32]:<32} {t.share_beyond[result.threshold_km]:>7.1%} au-delà, "
             f"moyenne {mean}, {t.resources} ressource(s){blanche}"
