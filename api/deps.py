@@ -105,6 +105,30 @@ def _session_principal(store: GraphStore, sessions: Sessions, session: Session, 
     return session.principal
 
 
+async def _sign_in(request: Request, store: GraphStore, sessions: Sessions, sign_ins: SignInThrottle,
+                   session: Session | None) -> Principal:
+    """The caller of a bearer key (failed sign-ins throttled per origin) or of a
+    page session; TooManySignIns or Unauthenticated otherwise."""
+    header = request.headers.get("authorization", "")
+    if header:
+        origin = origin_of(request)
+        wait = sign_ins.wait(origin)
+        if wait > 0:
+            raise TooManySignIns(wait)
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise Unauthenticated()
+        try:
+            return await anyio.to_thread.run_sync(lambda: authenticate(store, secret, origin=origin))
+        except Unauthenticated:
+            sign_ins.failed(origin, "bearer")
+            raise
+    if session is None:
+        raise Unauthenticated()
+    token = request.cookies.get(SESSION_COOKIE)
+    return await anyio.to_thread.run_sync(lambda: _session_principal(store, sessions, session, token))
+
+
 async def current_key(
     request: Request,
     store: Store,
@@ -113,25 +137,7 @@ async def current_key(
     limiter: Annotated[RateLimiter, Depends(_rate_limiter)],
     session: PageSession,
 ) -> Principal:
-    header = request.headers.get("authorization", "")
-    origin = origin_of(request)
-    if header:
-        wait = sign_ins.wait(origin)
-        if wait > 0:
-            raise TooManySignIns(wait)
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret:
-            raise Unauthenticated()
-        try:
-            principal = await anyio.to_thread.run_sync(lambda: authenticate(store, secret, origin=origin))
-        except Unauthenticated:
-            sign_ins.failed(origin, "bearer")
-            raise
-    elif session is not None:
-        token = request.cookies.get(SESSION_COOKIE)
-        principal = await anyio.to_thread.run_sync(lambda: _session_principal(store, sessions, session, token))
-    else:
-        raise Unauthenticated()
+    principal = await _sign_in(request, store, sessions, sign_ins, session)
     wait = limiter.take(principal.key_id)
     if wait > 0:
         raise RateLimited(wait)
@@ -144,26 +150,11 @@ CurrentKey = Annotated[Principal, Depends(current_key)]
 
 async def optional_key(request: Request, session: PageSession, store: Store, sessions: AppSessions,
                        sign_ins: SignIns) -> Principal | None:
-    """The signed-in principal on a public page (the home page): a page session or
-    a valid bearer key; None otherwise (a wrong key is simply not signed in here)."""
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and secret:
-        origin = origin_of(request)
-        if sign_ins.wait(origin) > 0:  # the same throttle as everywhere: no free guessing here
-            return None
-        try:
-            principal = await anyio.to_thread.run_sync(lambda: authenticate(store, secret, origin=origin))
-        except Unauthenticated:
-            sign_ins.failed(origin, "bearer (accueil)")
-            return None
-        request.state.principal = principal
-        return principal
-    if session is None:
-        return None
-    token = request.cookies.get(SESSION_COOKIE)
+    """The signed-in principal on a public page (the home page), by the same
+    sign-in as everywhere (throttle included); None when not signed in."""
     try:
-        principal = await anyio.to_thread.run_sync(lambda: _session_principal(store, sessions, session, token))
-    except Unauthenticated:
+        principal = await _sign_in(request, store, sessions, sign_ins, session)
+    except (Unauthenticated, TooManySignIns):
         return None
     request.state.principal = principal
     return principal

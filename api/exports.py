@@ -90,10 +90,6 @@ def xlsx_bytes(rows: list[list[object]], title: str) -> bytes:
     return out.getvalue()
 
 
-def _num(value: float | None) -> float | None:
-    return value
-
-
 def _count(value: int | None, published: bool = True) -> object:
     """A situation count; suppressed ones read "< 11" (statistical secrecy),
     unpublished ones "non publié"."""
@@ -112,8 +108,8 @@ def coverage_rows(result: cov.CoverageResult) -> list[list[object]]:
     rows: list[list[object]] = [header]
     for t in (*result.territories, result.national):
         rows.append([
-            t.code, t.name, t.population, t.resources, _num(t.resources_per_100k), _num(t.mean_km), _num(t.median_km),
-            _num(t.mean_minutes), *[_num(t.share_beyond[x]) for x in thresholds], t.population_beyond,
+            t.code, t.name, t.population, t.resources, t.resources_per_100k, t.mean_km, t.median_km,
+            t.mean_minutes, *[t.share_beyond[x] for x in thresholds], t.population_beyond,
             _count(t.open_situations, t.open_published), _count(t.without_solution, t.unmet_published), t.zone_blanche,
         ])
     return rows
@@ -132,7 +128,7 @@ def gaps_rows(matrix: cov.GapMatrix) -> list[list[object]]:
     for rank, (code, name, cells) in enumerate(matrix.territories, start=1):
         row: list[object] = [rank, code, name]
         for c in cells:
-            row += [_num(c.share_beyond), c.resources, c.zone_blanche]
+            row += [c.share_beyond, c.resources, c.zone_blanche]
         rows.append(row)
     return rows
 

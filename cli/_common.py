@@ -3,6 +3,7 @@ translation of the error table, and JSON output of result types."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -63,6 +64,10 @@ def friendly(fn: F) -> F:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter, KeyboardInterrupt):
             raise
+        except BrokenPipeError:  # the reader left (`dihr match … | head`): stop quietly, as Unix tools do
+            with contextlib.suppress(OSError, ValueError):  # Python would report the pipe again at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
         except DihrError as err:
             _report(err, kwargs.get("as_json", False))
             raise typer.Exit(err.exit_code) from None

@@ -101,11 +101,9 @@ def erhr_activity(store: GraphStore, year: int, erhr: str | None = None) -> Erhr
         raise NotFound(f"Territoire ERHR inconnu : {erhr}.")
     nodes = [n for n in store.nodes(K.SITUATION) if erhr is None or SituationFacts.of(n).erhr == erhr]
     out = store.edges_from([n.ref for n in nodes]) if nodes else {}
-    active = new = unmet = rare = 0
     criteria: Counter[str] = Counter()
     combinations: Counter[str] = Counter()
     ages: Counter[str] = Counter()
-    departments: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
     delays: list[int] = []
     cells: dict[str, Counter[str]] = {name: Counter() for name in _TOTALS}
@@ -115,8 +113,6 @@ def erhr_activity(store: GraphStore, year: int, erhr: str | None = None) -> Erhr
         closed_on = str(node.props.get("closed_on") or "")
         if not opened or opened > end or (facts.status != "open" and (closed_on or opened) < start):
             continue
-        active += 1
-        new += start <= opened <= end
         edges = out.get(node.ref, [])
         referrals = [ReferralFacts.of(e.key, e.props) for e in edges if e.type is R.REFERRED_TO]
         for r in referrals:
@@ -126,25 +122,26 @@ def erhr_activity(store: GraphStore, year: int, erhr: str | None = None) -> Erhr
             if accepted and start <= accepted <= end and (days := _days(r.proposed_on, accepted)) is not None:
                 delays.append(days)
         solved = any(r.status in (Status.ACCEPTED, Status.FOLLOWED) for r in referrals)
-        unmet += facts.status == "open" and not solved
-        rare += any(e.type is R.HAS_CONDITION for e in edges)
         combination = next((e.target.key for e in edges if e.type is R.PRESENTS), None)
         if combination:
             combinations[combination] += 1
             for criterion in qualify(sorted(codes_of_combination(combination))).criteria:
                 criteria[criterion.code] += 1
         ages[age_band(facts.age)] += 1
-        departments[facts.department or "?"] += 1
+        # Each total is counted per department (the small-count rule needs those),
+        # and is their sum.
         here = facts.department or "?"
         cells["active_file"][here] += 1
         cells["new_persons"][here] += start <= opened <= end
         cells["without_solution"][here] += facts.status == "open" and not solved
         cells["with_rare_condition"][here] += any(e.type is R.HAS_CONDITION for e in edges)
+    total = {name: sum(c.values()) for name, c in cells.items()}
     return ErhrActivity(
-        territory=erhr or "FR", year=year, active_file=active, new_persons=new, without_solution=unmet,
-        with_rare_condition=rare, by_criterion=dict(sorted(criteria.items())),
+        territory=erhr or "FR", year=year, active_file=total["active_file"], new_persons=total["new_persons"],
+        without_solution=total["without_solution"], with_rare_condition=total["with_rare_condition"],
+        by_criterion=dict(sorted(criteria.items())),
         by_combination=dict(sorted(combinations.items())), by_age_band=dict(ages),
-        by_department=dict(sorted(departments.items())), referrals_by_status=dict(sorted(statuses.items())),
+        by_department=dict(sorted(cells["active_file"].items())), referrals_by_status=dict(sorted(statuses.items())),
         median_days_to_acceptance=float(statistics.median(delays)) if delays else None,
         cells={name: dict(c) for name, c in cells.items()},
     )

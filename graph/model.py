@@ -42,7 +42,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -58,6 +58,7 @@ __all__ = [
     "EDGE_ENDPOINTS",
     "combination_key",
     "codes_of_combination",
+    "combination_elements",
     "validate_node",
     "validate_edge",
     "SchemaError",
@@ -211,6 +212,14 @@ def combination_key(codes: frozenset[str] | set[str] | list[str] | tuple[str, ..
     if not distinct:
         raise SchemaError("a combination needs at least one deficiency code")
     return "+".join(distinct)
+
+
+def combination_elements(key: str) -> Iterator[Node | Edge]:
+    """A Combination node (canonical key) and its INCLUDES edges to each deficiency."""
+    codes = key.split("+")
+    yield Node(NodeKind.COMBINATION, key, {"codes": codes})
+    for code in codes:
+        yield Edge(RelType.INCLUDES, NodeRef(NodeKind.COMBINATION, key), NodeRef(NodeKind.DEFICIENCY, code))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -19,7 +19,16 @@ from graph import directory as dir_
 from graph import knowledge, matching, network, referrals
 from graph.access import Forbidden, Permission, Principal, Role, audit
 from graph.errors import InvalidInput, NotFound
-from graph.model import RESOURCE_KINDS, Edge, Node, NodeKind, NodeRef, RelType, combination_key
+from graph.model import (
+    RESOURCE_KINDS,
+    Edge,
+    Node,
+    NodeKind,
+    NodeRef,
+    RelType,
+    combination_elements,
+    combination_key,
+)
 from graph.readmodel import read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryTable, resolve_commune
@@ -591,11 +600,11 @@ def create_situation(
     key = f"SIT-{secrets.token_hex(6)}"
     ref = NodeRef(K.SITUATION, key)
     combo = combination_key(list(codes))
+    elements = list(combination_elements(combo))
     nodes = [Node(K.SITUATION, key, {"age": age, "status": "open", "opened_on": day, "department": department,
-                                     "erhr": erhr}),
-             Node(K.COMBINATION, combo, {"codes": combo.split("+")})]
+                                     "erhr": erhr}), *(e for e in elements if isinstance(e, Node))]
     nodes += [Node(K.CONDITION, c, {"label": CONDITIONS[c].label}) for c in sorted(orphas)]
-    edges = [Edge(R.INCLUDES, NodeRef(K.COMBINATION, combo), NodeRef(K.DEFICIENCY, c)) for c in combo.split("+")]
+    edges = [e for e in elements if isinstance(e, Edge)]
     edges += [Edge(R.LIVES_IN, ref, place.ref), Edge(R.PRESENTS, ref, NodeRef(K.COMBINATION, combo))]
     if erhr:
         edges.append(Edge(R.FOLLOWED_BY, ref, NodeRef(K.ERHR_TEAM, erhr)))

@@ -14,7 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from graph.errors import ReferenceDataError
-from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.model import Edge, Node, NodeKind, NodeRef, RelType, combination_elements
 from graph.rare import CNRHR_NAMES, CRITERIA, CRITERION_CORE, criterion_combinations
 from graph.settings import Settings
 from graph.store import GraphStore, WriteSummary
@@ -139,14 +139,6 @@ def condition_elements() -> Iterator[Node | Edge]:
         for code in c.involves:
             yield Edge(R.TYPICALLY_INVOLVES, NodeRef(K.CONDITION, c.orpha), NodeRef(K.DEFICIENCY, code),
                        {"phenotypes": list((c.phenotypes or {}).get(code, ())), "source": "hpo"})
-
-
-def combination_elements(key: str) -> Iterator[Node | Edge]:
-    """A Combination node and its INCLUDES edges to each deficiency."""
-    codes = key.split("+")
-    yield Node(K.COMBINATION, key, {"codes": codes})
-    for code in codes:
-        yield Edge(R.INCLUDES, NodeRef(K.COMBINATION, key), NodeRef(K.DEFICIENCY, code))
 
 
 def _geography(geo: Geography) -> Iterator[Node | Edge]:

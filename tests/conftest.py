@@ -115,6 +115,23 @@ def demo_store(demo_dir: Path) -> Iterator[MemoryStore]:
     s.close()
 
 
+@pytest.fixture(scope="module")
+def demo_copy(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo data directory for one test module that writes (referrals, reports…)."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("demo-copy")
+    shutil.copytree(demo_dir, copy, dirs_exist_ok=True)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def demo_copy_store(demo_copy: Path) -> Iterator[MemoryStore]:
+    s = MemoryStore(demo_copy)
+    yield s
+    s.close()
+
+
 def bearer(store: GraphStore, role: str = "gnchr", territory: str | None = None) -> dict[str, str]:
     """Authorization headers of a new API key of that role."""
     from graph.access import create_key

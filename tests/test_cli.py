@@ -110,3 +110,15 @@ def test_cli_coverage_is_audited_like_the_api(reference_dir, tmp_path, monkeypat
     finally:
         store.close()
     assert entries and entries[-1].key_id == "cli" and dict(entries[-1].params)["combination"] == "DV+TSA"
+
+
+def test_a_closed_pipe_is_not_an_internal_error(monkeypatch):
+    """`dihr match … | head` closes the pipe: the command stops quietly."""
+    from graph import rare
+
+    def gone(_codes):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(rare, "qualify", gone)
+    result = runner.invoke(app, ["qualify", "DV"])
+    assert result.exit_code == 1 and "Erreur" not in result.stderr

@@ -4,8 +4,6 @@ their imports — on the demo network (synthetic activity and knowledge)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from cli.main import app as cli
@@ -25,17 +23,13 @@ PARTNER = Principal("partner", Role.PARTNER, None, "test")
 
 
 @pytest.fixture(scope="module")
-def data(demo_dir, tmp_path_factory):
-    copy = tmp_path_factory.mktemp("activity")
-    shutil.copytree(demo_dir, copy, dirs_exist_ok=True)
-    return copy
+def data(demo_copy):
+    return demo_copy
 
 
 @pytest.fixture(scope="module")
-def store(data):
-    s = MemoryStore(data)
-    yield s
-    s.close()
+def store(demo_copy_store):
+    return demo_copy_store
 
 
 def _pole_in(store, erhr: str) -> str:

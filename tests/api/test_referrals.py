@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +16,6 @@ from graph.errors import Forbidden, InvalidInput, NotFound
 from graph.model import NodeKind, NodeRef
 from graph.referrals import NEXT, Status
 from graph.settings import Settings
-from graph.stores.memory import MemoryStore
 
 pytestmark = pytest.mark.slow
 NA = Principal("erhr-na", Role.ERHR, "NA", "test")
@@ -25,17 +23,13 @@ ARA = Principal("erhr-ara", Role.ERHR, "ARA", "test")
 
 
 @pytest.fixture(scope="module")
-def data(demo_dir, tmp_path_factory):
-    copy = tmp_path_factory.mktemp("referrals")
-    shutil.copytree(demo_dir, copy, dirs_exist_ok=True)
-    return copy
+def data(demo_copy):
+    return demo_copy
 
 
 @pytest.fixture(scope="module")
-def store(data):
-    s = MemoryStore(data)
-    yield s
-    s.close()
+def store(demo_copy_store):
+    return demo_copy_store
 
 
 @pytest.fixture(scope="module")
