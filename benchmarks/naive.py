@@ -29,6 +29,7 @@ class Row:
     lat: float
     lon: float
     props: dict[str, object]
+    department: str = ""  # its own, else its workplace's (a professional)
     expertise: dict[tuple[str, str], int] = field(default_factory=dict)  # (target kind, code) → level
     accepts: list[tuple[str, int | None, int | None]] = field(default_factory=list)
 
@@ -44,10 +45,10 @@ class Spreadsheet:
             spot = _where(store, node.props, out[ref])
             if spot is None:
                 continue
-            lat, lon = spot
+            lat, lon, department = spot
             if nodes[ref].props.get("closed"):
                 continue  # never matched
-            row = Row(ref.kind.value, ref.key, lat, lon, dict(nodes[ref].props))
+            row = Row(ref.kind.value, ref.key, lat, lon, dict(nodes[ref].props), department)
             for e in out[ref]:
                 if e.type is R.WORKS_AT:
                     continue
@@ -58,14 +59,18 @@ class Spreadsheet:
             self.rows.append(row)
 
 
-def _where(store: GraphStore, props: dict[str, object], out: list[Edge]) -> tuple[float, float] | None:
-    """Its own coordinates, else (a professional) those of its workplace of smallest key."""
+def _where(store: GraphStore, props: dict[str, object], out: list[Edge]) -> tuple[float, float, str] | None:
+    """Its own coordinates, else (a professional) those of its workplace of
+    smallest key; its own department, else that of its first workplace that has one."""
+    sites = [store.get_node(t.kind, t.key) for t in sorted((e.target for e in out if e.type is R.WORKS_AT),
+                                                           key=lambda t: t.key)]
+    department = str(props.get("department") or next(
+        (s.props["department"] for s in sites if s is not None and "department" in s.props), ""))
     if "lat" in props and "lon" in props:
-        return float(props["lat"]), float(props["lon"])  # type: ignore[arg-type]
-    for site in sorted((e.target for e in out if e.type is R.WORKS_AT), key=lambda t: t.key):
-        found = store.get_node(site.kind, site.key)
+        return float(props["lat"]), float(props["lon"]), department  # type: ignore[arg-type]
+    for found in sites:
         if found is not None and "lat" in found.props and "lon" in found.props:
-            return float(found.props["lat"]), float(found.props["lon"])
+            return float(found.props["lat"]), float(found.props["lon"]), department
     return None
 
 

@@ -47,7 +47,9 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -445,13 +447,6 @@ def _age_text(props: Mapping[str, Any]) -> str:
     return f"{lo}-{hi} ans"
 
 
-def _admits(props: Mapping[str, Any], age: int | None) -> bool:
-    """One link's age band, by the rule the vectorised scorer applies to all of
-    them (``graph.competence.admits``): one rule, not two."""
-    lo, hi = np.array([bound(props.get("age_min"))]), np.array([bound(props.get("age_max"))])
-    return bool(admits(lo, hi, age)[0])
-
-
 @dataclass(slots=True)
 class _Competence:
     deficiencies: dict[str, NeedCoverage] = field(default_factory=dict)
@@ -464,33 +459,47 @@ class _Competence:
             table[cover.need] = cover
 
 
-def _apply(
-    comp: _Competence, source: NodeKind, rel: RelType, target: NodeRef, props: Mapping[str, Any], needs: _Needs,
-    age: int | None, fallback: str = "annuaire",
-) -> None:
+_NO_BOUND = float("nan")
+
+
+class _Offer(NamedTuple):
+    """What one competence link offers for the needs: a covered deficiency,
+    skill or combination, and the age band it holds for (an ACCEPTS link;
+    nan: no bound, the rule of ``graph.competence.admits``)."""
+
+    slot: str  # "deficiency" | "skill" | "combination"
+    cover: NeedCoverage
+    age_min: float = _NO_BOUND
+    age_max: float = _NO_BOUND
+
+
+def _offers(
+    source: NodeKind, rel: RelType, target: NodeRef, props: Mapping[str, Any], needs: _Needs, fallback: str = "annuaire",
+) -> Iterator[_Offer]:
     """What one competence link of a resource of kind ``source`` covers of the
-    needs, with its path and its French explanation. ``fallback``: the source of
-    a link that records none (the resource's own)."""
+    needs, with its path and its French explanation, whatever the person's age.
+    ``fallback``: the source of a link that records none (the resource's own)."""
     src = _KIND_NAME[source]
     if rel is R.ACCEPTS:
-        if target.key in needs.deficiencies and _admits(props, age):
+        if target.key in needs.deficiencies:
             origin, origin_text = source_of(props, fallback)
             band = _age_text(props)
             path = f"{src} —ACCEPTS({band})→ {target.key}"
             text = f"accueille {_need_label(target.key)}, {band} — {origin_text}"
-            comp.offer(comp.deficiencies, NeedCoverage(target.key, "deficiency", 1, path, origin, text, "ACCEPTS"))
+            yield _Offer("deficiency", NeedCoverage(target.key, "deficiency", 1, path, origin, text, "ACCEPTS"),
+                         bound(props.get("age_min")), bound(props.get("age_max")))
         return
     if rel is not R.HAS_EXPERTISE:
         return
     level = int(props["level"])
     if target.kind is K.DEFICIENCY or target.kind is K.SKILL:
-        table, kind = (comp.deficiencies, "deficiency") if target.kind is K.DEFICIENCY else (comp.skills, "skill")
+        kind = "deficiency" if target.kind is K.DEFICIENCY else "skill"
         wanted = needs.deficiencies if target.kind is K.DEFICIENCY else needs.skills
         if target.key in wanted:
             origin, origin_text = source_of(props, fallback)
             path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key}"
             text = f"expertise de niveau {level} sur {_need_label(target.key)} — {origin_text}"
-            comp.offer(table, NeedCoverage(target.key, kind, level, path, origin, text, "HAS_EXPERTISE"))
+            yield _Offer(kind, NeedCoverage(target.key, kind, level, path, origin, text, "HAS_EXPERTISE"))
     elif target.kind is K.COMBINATION:
         if not needs.deficiencies <= codes_of_combination(target.key):
             return
@@ -500,12 +509,10 @@ def _apply(
         if target.key != needs.combination:
             path += f" (inclut {needs.combination})"
             text += f", qui inclut {needs.combination}"
-        cover = NeedCoverage(needs.combination, "combination", level, path, origin, f"{text} — {origin_text}",
-                             "HAS_EXPERTISE")
-        if comp.combination is None or level > comp.combination.level:
-            comp.combination = cover
+        yield _Offer("combination", NeedCoverage(needs.combination, "combination", level, path, origin,
+                                                 f"{text} — {origin_text}", "HAS_EXPERTISE"))
         for code in codes_of_combination(needs.combination):
-            comp.offer(comp.deficiencies, NeedCoverage(
+            yield _Offer("deficiency", NeedCoverage(
                 code, "deficiency", level, f"{path} —INCLUDES→ {code}", origin,
                 f"{text} (dont {_need_label(code)}) — {origin_text}", "INCLUDES"))
     elif target.kind is K.CONDITION:
@@ -520,8 +527,8 @@ def _apply(
                 )
                 text = (f"expertise de niveau {level} sur {condition.label} ({target.key}), "
                         f"qui comporte {_need_label(code)} — {origin_text}")
-                comp.offer(comp.deficiencies, NeedCoverage(code, "deficiency", level, path, origin, text,
-                                                           "TYPICALLY_INVOLVES"))
+                yield _Offer("deficiency", NeedCoverage(code, "deficiency", level, path, origin, text,
+                                                        "TYPICALLY_INVOLVES"))
 
 
 def _basis(comp: _Competence, needs: _Needs) -> Basis:
@@ -550,6 +557,7 @@ class _Candidate:
     department: str | None = None
     lat: float | None = None  # the index's location (a professional: its workplace's)
     lon: float | None = None
+    facts: _Facts | None = None  # what the match says of it whatever the query (kept per indexed resource)
 
 
 def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
@@ -567,7 +575,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # Scored over the latitude band that can hold the radius (a slice of the index).
     # Local resources stand on the person's own land mass (travel never crosses the sea).
     land = land_mass(place.department)
-    scored = _score_all(idx, needs, query.age, kinds, idx.band(place.lat, query.radius_km), land)
+    scored = _score_all(idx, needs, query.age, kinds, place.lat, query.radius_km, land)
     inside_pos, inside_dist = _within(scored, place.lat, place.lon, query.radius_km)
     full_mask = scored.tier[inside_pos] <= 1
     widening = None
@@ -578,8 +586,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         # The nearest beyond the radius: looked for within 2×, then 4× the radius
         # (every resource outside such a latitude band is farther), then everywhere.
         for reach in (2 * query.radius_km, 4 * query.radius_km, None):
-            span = idx.band(place.lat, reach) if reach is not None else slice(None)
-            competent, local = _fully_competent(idx, needs, query.age, kinds, span, land)
+            competent, local = _fully_competent(idx, needs, query.age, kinds, place.lat, reach, land)
             far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(3)
             outside = np.flatnonzero(far > query.radius_km)
             if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
@@ -630,13 +637,21 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     pool = _team_pool(scored, inside_pos, inside_dist) if not covers_all.any() else []
     relevant = _relevant_targets(idx, needs)
 
+    resources: dict[int, tuple[Node, str | None, _Facts]] = idx.cached("match facts", dict)
+    explained: dict[Any, tuple[_Offer, ...]] = idx.cached("explanations", dict)
+
     def candidate(pick: _Pick) -> _Candidate:
         p = pick.position
-        ref = idx.refs[p]
-        node = Node(ref.kind, ref.key, idx.props[p])  # the store's own mapping: read only
-        comp = _explain(idx.out[p], ref.kind, needs, query.age, relevant, idx.props[p])
+        found = resources.get(p)
+        if found is None:
+            ref = idx.refs[p]
+            node = Node(ref.kind, ref.key, idx.props[p])  # the store's own mapping: read only
+            found = resources[p] = (node, str(idx.departments[p]) or None,
+                                    _facts_of(node, float(idx.lats[p]), float(idx.lons[p])))
+        node, department, facts = found
+        comp = _explain(idx.out[p], node.kind, needs, query.age, relevant, node.props, explained, (p, needs))
         return _Candidate(node, comp, _BASIS[pick.tier], pick.score, pick.distance_km, pick.within,
-                          str(idx.departments[p]) or None, float(idx.lats[p]), float(idx.lons[p]))
+                          department, facts.lat, facts.lon, facts)
 
     ranked = [candidate(p) for p in chosen]
 
@@ -644,9 +659,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     for cand in ranked:
         matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr))
     # Teams are found on the index's coverage columns; only their members are explained.
-    team_picks = _teams(scored, pool) if pool else []
-    explained = {p.position: candidate(p) for team in team_picks for p in team}
-    teams = [[explained[p.position] for p in team] for team in team_picks]
+    team_picks = _teams(len(scored.deficiencies), pool) if pool else []
+    members = {p.position: candidate(p) for team in team_picks for p in team}
+    teams = [[members[p.position] for p in team] for team in team_picks]
     notes += uncovered_notes
 
     # Then the ERHR of the person's territory and the competent CNRHR (links read
@@ -716,7 +731,8 @@ def competent_resources(
     needs = _Needs(codes, frozenset(), frozenset(), combination_key(list(codes)))
     scored = _score_all(read_model(store).competence, needs, age, frozenset(kinds))
     full = np.flatnonzero(scored.candidate & (scored.tier <= 1))
-    return {scored.index.refs[p]: _BASIS[int(scored.tier[p])] for p in full}
+    refs = scored.index.refs
+    return {refs[p]: _BASIS[t] for p, t in zip(scored.positions[full].tolist(), scored.tier[full].tolist(), strict=True)}
 
 
 _BASIS = {0: Basis.COMBINATION, 1: Basis.ALL_DEFICIENCIES, 2: Basis.PARTIAL}
@@ -734,25 +750,26 @@ class _Pick(NamedTuple):
 
 @dataclass(slots=True)
 class _Scored:
-    """The indexed resources of one slice of the index (``offset`` onwards)
-    scored for the needs, as arrays over that slice (local positions)."""
+    """Some resources of a :class:`_View` (a latitude band of it) scored for
+    the needs, as arrays over them (local positions)."""
 
     index: CompetenceIndex
-    offset: int
+    positions: NDArray[np.int64]  # local position → index position
     tier: NDArray[np.int8]  # 0 combination, 1 all deficiencies, 2 partial
     points: NDArray[np.int16]  # sum of the levels over the needs: the score's numerator
     total: int  # 3 × the number of needs: the score's denominator
     covers: NDArray[np.bool_]  # (need, resource): the resource covers it (deficiencies, then skills)
     deficiencies: list[str]  # the needs of ``covers``' rows: deficiency codes, then skill codes
-    candidate: NDArray[np.bool_]  # covers a need, admits the age, of a wanted kind
-    keys: NDArray[np.str_]  # the index's columns over the slice (views)
+    candidate: NDArray[np.bool_]  # covers a need, admits the age
+    keys: NDArray[np.str_]
     kinds: NDArray[np.str_]
     lats: NDArray[np.float64]
     lons: NDArray[np.float64]
+    age_max: NDArray[np.float64]
 
     def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
         score = round(int(self.points[local]) / self.total, 4)
-        return _Pick(self.offset + local, distance_km, within, int(self.tier[local]), score)
+        return _Pick(int(self.positions[local]), distance_km, within, int(self.tier[local]), score)
 
 
 def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
@@ -765,55 +782,139 @@ def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
     return idx.cached(("conditions involving", code), build)  # type: ignore[no-any-return]
 
 
-def _score_all(
-    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice = slice(None),
-    land: str | None = None,
-) -> _Scored:
-    """The ranking keys of every resource of ``span`` at once (same rules as the module doc)."""
-    lo, hi, _step = span.indices(len(idx))
-    n = hi - lo
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The resources that may cover some of one set of needs (at some age), of
+    the wanted kinds, on one land mass, in the index's latitude order, with
+    their levels that do not depend on the age. Built once per index state and
+    set of needs (``_view``); a query then scores one latitude band of it only,
+    instead of every resource of that band."""
+
+    positions: NDArray[np.int64]
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    keys: NDArray[np.str_]
+    kinds: NDArray[np.str_]
+    age_min: NDArray[np.float64]
+    age_max: NDArray[np.float64]
+    combination: NDArray[np.int8]  # highest level on a combination including the needs
+    levels: NDArray[np.int8]  # (deficiency, resource): expertise, combination, conditions
+    skill_levels: NDArray[np.int8]  # (skill, resource)
+    #: per deficiency, its ACCEPTS links: local positions (sorted) and age bands
+    accepts: tuple[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]], ...]
+
+    def band(self, lat: float, radius_km: float | None) -> slice:
+        """The local positions whose latitude allows a great-circle distance ≤
+        ``radius_km`` from latitude ``lat`` (None: all of them)."""
+        if radius_km is None:
+            return slice(0, len(self.positions))
+        margin = math.degrees((radius_km + 0.001) / EARTH_RADIUS_KM)  # + 1 m: distances are rounded to the metre
+        return slice(int(np.searchsorted(self.lats, lat - margin, "left")),
+                     int(np.searchsorted(self.lats, lat + margin, "right")))
+
+
+#: Views kept per index state (the most recently used sets of needs).
+_VIEWS_KEPT = 64
+_VIEWS_LOCK = threading.Lock()
+
+
+def _view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
+    """The view of ``idx`` for these needs (see :class:`_View`), cached per index state."""
+    views: OrderedDict[Any, _View] = idx.cached("views", OrderedDict)
+    key = (needs.deficiencies, needs.skills, kinds, land)
+    with _VIEWS_LOCK:
+        found = views.get(key)
+        if found is not None:
+            views.move_to_end(key)
+            return found
+    built = _build_view(idx, needs, kinds, land)
+    with _VIEWS_LOCK:
+        views[key] = built
+        while len(views) > _VIEWS_KEPT:
+            views.popitem(last=False)
+    return built
+
+
+def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
+    n = len(idx)
     defs = sorted(needs.deficiencies)
     # Expertise on a combination that includes the whole need covers each deficiency at its level.
     combination = np.zeros(n, np.int8)
     for key in idx.targets(K.COMBINATION):
         if needs.deficiencies <= codes_of_combination(key):
-            np.maximum(combination, idx.expertise(NodeRef(K.COMBINATION, key))[lo:hi], out=combination)
+            np.maximum(combination, idx.expertise(NodeRef(K.COMBINATION, key)), out=combination)
     levels = np.empty((len(defs), n), np.int8)
+    may_cover = combination > 0
+    accepts = []
     for j, code in enumerate(defs):
         row = levels[j]
-        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code))[lo:hi], combination, out=row)
+        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code)), combination, out=row)
         for orpha in _conditions_involving(idx, code):
-            np.maximum(row, idx.expertise(NodeRef(K.CONDITION, orpha))[lo:hi], out=row)
-        accepts = idx.accepts(NodeRef(K.DEFICIENCY, code))
-        ids = accepts.ids
-        ok = admits(accepts.age_min, accepts.age_max, age) & (ids >= lo) & (ids < hi)
-        admitted = ids[ok] - lo
-        row[admitted] = np.maximum(row[admitted], 1)
-    points = levels.sum(axis=0, dtype=np.int16)
+            np.maximum(row, idx.expertise(NodeRef(K.CONDITION, orpha)), out=row)
+        may_cover |= row > 0
+        link = idx.accepts(NodeRef(K.DEFICIENCY, code))
+        may_cover[link.ids] = True
+        accepts.append(link)
     skills = sorted(needs.skills)
     skill_levels = np.empty((len(skills), n), np.int8)
     for j, code in enumerate(skills):
-        skill_levels[j] = idx.expertise(NodeRef(K.SKILL, code))[lo:hi]
-        points += skill_levels[j]
-    tier = np.full(n, 2, np.int8)
+        skill_levels[j] = idx.expertise(NodeRef(K.SKILL, code))
+        may_cover |= skill_levels[j] > 0
+    wanted = idx.kind_mask(frozenset(k.value for k in kinds))
+    positions = np.flatnonzero(may_cover & wanted & idx.land_mask(land))
+    local = np.full(n, -1, np.int64)
+    local[positions] = np.arange(positions.size)
+    local_accepts = []
+    for link in accepts:
+        at = local[link.ids]
+        keep = at >= 0
+        order = np.argsort(at[keep], kind="stable")
+        local_accepts.append((at[keep][order], link.age_min[keep][order], link.age_max[keep][order]))
+    return _View(
+        positions, idx.lats[positions], idx.lons[positions], idx.keys[positions], idx.kinds[positions],
+        idx.age_min[positions], idx.age_max[positions], combination[positions], levels[:, positions],
+        skill_levels[:, positions], tuple(local_accepts),
+    )
+
+
+def _score_all(
+    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], lat: float | None = None,
+    reach_km: float | None = None, land: str | None = None,
+) -> _Scored:
+    """The ranking keys of every resource that may be within ``reach_km`` of
+    latitude ``lat`` (None: everywhere) at once (same rules as the module doc)."""
+    view = _view(idx, needs, kinds, land)
+    span = view.band(lat, reach_km) if lat is not None else view.band(0.0, None)
+    lo, hi = span.start, span.stop
+    levels = view.levels[:, lo:hi].copy()
+    for j, (ids, age_min, age_max) in enumerate(view.accepts):
+        a, b = np.searchsorted(ids, (lo, hi))
+        ok = admits(age_min[a:b], age_max[a:b], age)
+        admitted = ids[a:b][ok] - lo
+        levels[j, admitted] = np.maximum(levels[j, admitted], 1)
+    points = levels.sum(axis=0, dtype=np.int16)
+    skill_levels = view.skill_levels[:, lo:hi]
+    if len(skill_levels):
+        points += skill_levels.sum(axis=0, dtype=np.int16)
+    tier = np.full(hi - lo, 2, np.int8)
     tier[(levels > 0).all(axis=0)] = 1
-    covers = np.vstack([levels > 0, skill_levels > 0]) if skills else levels > 0
-    tier[combination > 0] = 0
-    wanted = idx.kind_mask(frozenset(k.value for k in kinds))[lo:hi]
-    candidate = (points > 0) & idx.age_mask(age)[lo:hi] & wanted & idx.land_mask(land)[lo:hi]
+    tier[view.combination[lo:hi] > 0] = 0
+    covers = np.vstack([levels > 0, skill_levels > 0]) if len(skill_levels) else levels > 0
+    candidate = (points > 0) & admits(view.age_min[lo:hi], view.age_max[lo:hi], age)
     return _Scored(
-        idx, lo, tier, points, 3 * (len(defs) + len(needs.skills)), covers, defs + skills, candidate,
-        idx.keys[lo:hi], idx.kinds[lo:hi], idx.lats[lo:hi], idx.lons[lo:hi],
+        idx, view.positions[lo:hi], tier, points, 3 * (len(needs.deficiencies) + len(needs.skills)), covers,
+        sorted(needs.deficiencies) + sorted(needs.skills), candidate,
+        view.keys[lo:hi], view.kinds[lo:hi], view.lats[lo:hi], view.lons[lo:hi], view.age_max[lo:hi],
     )
 
 
 def _fully_competent(
-    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], span: slice,
-    land: str | None = None,
+    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], lat: float,
+    reach_km: float | None, land: str | None = None,
 ) -> tuple[_Scored, NDArray[np.int64]]:
-    """The resources of ``span`` scored, and the local positions of those
+    """The resources within reach scored, and the local positions of those
     competent for the whole combination (for widening)."""
-    scored = _score_all(idx, needs, age, kinds, span, land)
+    scored = _score_all(idx, needs, age, kinds, lat, reach_km, land)
     return scored, np.flatnonzero(scored.candidate & (scored.tier <= 1))
 
 
@@ -847,7 +948,7 @@ def _children_service_for_adult(scored: _Scored, pos: NDArray[np.int64], age: in
     """1 where a children's service would serve an adult, else 0 (a ranking key)."""
     if age is None or age < ADULT_AGE:
         return np.zeros(pos.size, np.int8)
-    age_max = scored.index.age_max[scored.offset + pos]
+    age_max = scored.age_max[pos]
     return (age_max <= 20).astype(np.int8)
 
 
@@ -861,12 +962,11 @@ def _uncovered(
     missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
     if not missing:
         return [], []
-    found_at: dict[int, tuple[int, float]] = {}  # need row → (index position, distance km)
+    found_at: dict[int, _Pick] = {}  # need row → the nearest resource covering it
     # Looked for within 2×, then 4× the radius (every resource outside such a
     # latitude band is farther), then everywhere, as for widening.
     for reach in (2 * query.radius_km, 4 * query.radius_km, None):
-        span = idx.band(place.lat, reach) if reach is not None else slice(None)
-        around = _score_all(idx, needs, query.age, kinds, span, land_mass(place.department))
+        around = _score_all(idx, needs, query.age, kinds, place.lat, reach, land_mass(place.department))
         for j in [j for j in missing if j not in found_at]:
             found = np.flatnonzero(around.candidate & around.covers[j])
             if found.size == 0:
@@ -874,7 +974,7 @@ def _uncovered(
             far = haversine_km_many(place.lat, place.lon, around.lats[found], around.lons[found]).round(3)
             best = int(np.lexsort((around.keys[found], far))[0])
             if reach is None or far[best] <= reach:
-                found_at[j] = (around.offset + int(found[best]), float(far[best]))
+                found_at[j] = around.pick(int(found[best]), float(far[best]), False)
         if len(found_at) == len(missing):
             break
     notes: list[str] = []
@@ -884,16 +984,15 @@ def _uncovered(
         if j not in found_at:
             notes.append(f"Aucune ressource locale connue ne couvre {label} : voir l'ERHR et le CNRHR ci-dessous.")
             continue
-        position, distance = found_at[j]
+        pick = found_at[j]
+        position, distance = pick.position, pick.distance_km
         props = idx.props[position]
         name = display_name(props, idx.refs[position].key)
         notes.append(
             f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
             f"la plus proche qui la couvre : {name} ({distance:.0f} km), ajoutée au tableau."
         )
-        if position not in picks:  # its tier and score, from its own one-row slice
-            one = _score_all(idx, needs, query.age, kinds, slice(position, position + 1), land_mass(place.department))
-            picks[position] = one.pick(0, distance, False)
+        picks.setdefault(position, pick)
     ordered_picks = sorted(picks.values(), key=lambda p: (p.distance_km, str(idx.keys[p.position])))
     return notes, ordered_picks
 
@@ -905,8 +1004,16 @@ def _team_pool_per_need(needs: int) -> int:
     return max(4, (2 * _TEAM_POOL) // max(1, needs))
 
 
-def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Pick]:
-    """The nearest resources inside the radius covering each deficiency (team members)."""
+class _Member(NamedTuple):
+    """A team candidate: its pick, the needs it covers (bits) and its key."""
+
+    pick: _Pick
+    bits: int
+    key: str
+
+
+def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Member]:
+    """The nearest resources inside the radius covering each need (team members)."""
     pool: dict[int, float] = {}
     per_need = _team_pool_per_need(len(scored.deficiencies))
     for j in range(len(scored.deficiencies)):
@@ -915,28 +1022,52 @@ def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64
         order = np.lexsort((scored.keys[sub_pos], sub_dist))[:per_need]
         for i in order:
             pool[int(sub_pos[i])] = float(sub_dist[i])
-    ranked = sorted(pool.items(), key=lambda item: (item[1], str(scored.keys[item[0]])))
-    return [scored.pick(p, d, True) for p, d in ranked]
+    weights = 1 << np.arange(len(scored.deficiencies), dtype=np.int64)
+    members = [
+        _Member(scored.pick(p, d, True), int(weights[scored.covers[:, p]].sum()), str(scored.keys[p]))
+        for p, d in pool.items()
+    ]
+    return sorted(members, key=lambda m: (m.pick.distance_km, m.key))
 
 
 def _relevant_targets(idx: CompetenceIndex, needs: _Needs) -> frozenset[str]:
-    """Keys of the targets whose links can cover a need (``_apply`` checks their kinds)."""
+    """Keys of the targets whose links can cover a need (``_offers`` checks their kinds)."""
     return needs.deficiencies | needs.skills | {
         orpha for code in needs.deficiencies for orpha in _conditions_involving(idx, code)
     } | {key for key in idx.targets(K.COMBINATION) if needs.deficiencies <= codes_of_combination(key)}
 
 
+#: Explanations kept per index state (resource, needs): at most this many, then forgotten.
+_EXPLANATIONS_KEPT = 50_000
+
+
 def _explain(
     links: tuple[Link, ...], source: NodeKind, needs: _Needs, age: int | None, relevant: frozenset[str],
-    props: Mapping[str, Any],
+    props: Mapping[str, Any], kept: dict[Any, tuple[_Offer, ...]] | None = None, key: Any = None,
 ) -> _Competence:
     """What a resource (of these properties) covers of the needs, with the graph
-    paths and their French explanations."""
+    paths and their French explanations. ``kept``: the explanations of this
+    index state, by ``key`` (they do not depend on the age; the age picks
+    among them)."""
+    offers = kept.get(key) if kept is not None else None
+    if offers is None:
+        fallback = "synthetique" if props.get("synthetic") else "annuaire"
+        offers = tuple(offer for rel, target, link in links if target.key in relevant
+                       for offer in _offers(source, rel, target, link, needs, fallback))
+        if kept is not None:
+            if len(kept) >= _EXPLANATIONS_KEPT:
+                kept.clear()
+            kept[key] = offers
     comp = _Competence()
-    fallback = "synthetique" if props.get("synthetic") else "annuaire"
-    for rel, target, link in links:
-        if target.key in relevant:
-            _apply(comp, source, rel, target, link, needs, age, fallback)
+    for slot, cover, age_min, age_max in offers:
+        # the age rule of graph.competence.admits: a nan bound admits every age
+        if age is not None and (age_min > age or age_max < age):
+            continue
+        if slot == "combination":
+            if comp.combination is None or cover.level > comp.combination.level:
+                comp.combination = cover
+        else:
+            comp.offer(comp.deficiencies if slot == "deficiency" else comp.skills, cover)
     return comp
 
 
@@ -1017,73 +1148,87 @@ def _match(
         in_territory = False
     else:
         in_territory = department is not None and table.erhr_of_department.get(department) == person_erhr
-    lat, lon = node.props.get("lat"), node.props.get("lon")
+    facts = cand.facts or _facts_of(node, cand.lat, cand.lon)
     return Match(
-        rank=rank,
-        kind=node.kind,
-        key=node.key,
-        name=display_name(node.props, node.key),
-        level=level,
-        basis=cand.basis,
-        covers=covers,
-        misses=misses,
-        score=cand.score,
-        distance_km=None if cand.distance_km is None else round(cand.distance_km, 1),
-        minutes=None if cand.distance_km is None else estimated_minutes(cand.distance_km),
-        within_radius=cand.within,
-        in_erhr_territory=in_territory,
-        department=department,
-        synthetic=bool(node.props.get("synthetic", False)),
-        lat=float(lat) if lat is not None else cand.lat,
-        lon=float(lon) if lon is not None else cand.lon,
-        contact=contact_of(node.kind, node.props),
-        age_group=age_group(node.props),
-        location_source=(
-            _LOCATION_SOURCES.get(str(node.props.get("location_source") or "finess"), "finess")
-            if node.kind is K.ESTABLISHMENT
-            else "workplace" if node.kind is K.PROFESSIONAL and lat is None and cand.lat is not None
-            else "seat" if lat is not None else None
-        ),
+        rank, node.kind, node.key, facts.name, level, cand.basis, covers, misses, cand.score,
+        None if cand.distance_km is None else round(cand.distance_km, 1),
+        None if cand.distance_km is None else estimated_minutes(cand.distance_km),
+        cand.within, in_territory, department, facts.synthetic, facts.lat, facts.lon, facts.contact,
+        facts.age_group, facts.location_source,
     )
 
 
-def _teams(scored: _Scored, pool: list[_Pick]) -> list[list[_Pick]]:
+class _Facts(NamedTuple):
+    """What a match says of a resource whatever the query (kept per indexed resource)."""
+
+    name: str
+    synthetic: bool
+    lat: float | None
+    lon: float | None
+    contact: Contact | None
+    age_group: str
+    location_source: str | None
+
+
+def _facts_of(node: Node, index_lat: float | None, index_lon: float | None) -> _Facts:
+    """``index_lat``/``index_lon``: where the index places it (a professional: its workplace)."""
+    lat, lon = node.props.get("lat"), node.props.get("lon")
+    return _Facts(
+        display_name(node.props, node.key),
+        bool(node.props.get("synthetic", False)),
+        float(lat) if lat is not None else index_lat,
+        float(lon) if lon is not None else index_lon,
+        contact_of(node.kind, node.props),
+        age_group(node.props),
+        _LOCATION_SOURCES.get(str(node.props.get("location_source") or "finess"), "finess")
+        if node.kind is K.ESTABLISHMENT
+        else "workplace" if node.kind is K.PROFESSIONAL and lat is None and index_lat is not None
+        else "seat" if lat is not None else None,
+    )
+
+
+def _combinations(n: int, size: int) -> NDArray[np.int64]:
+    """Every ``size``-subset of ``range(n)`` in ``itertools.combinations`` order, as rows."""
+    key = (n, size)
+    found = _COMBINATIONS.get(key)
+    if found is None:
+        found = np.array(list(itertools.combinations(range(n), size)), dtype=np.int64).reshape(-1, size)
+        found.flags.writeable = False
+        _COMBINATIONS[key] = found
+    return found
+
+
+_COMBINATIONS: dict[tuple[int, int], NDArray[np.int64]] = {}
+
+
+def _teams(needs: int, pool: list[_Member]) -> list[list[_Pick]]:
     """Smallest sets (≤ 3) of the pool's resources (inside the radius, see
-    ``_team_pool``) covering every need — deficiencies and skills, the rows of
-    ``scored.covers`` — nearest first (by the farthest member, then the total);
-    no member is redundant. Needs are bits: a set is a few integer operations."""
-    full = (1 << len(scored.deficiencies)) - 1
-    weights = [1 << j for j in range(len(scored.deficiencies))]
-    bits = [sum(w for w, hit in zip(weights, scored.covers[:, p.position - scored.offset], strict=True) if hit)
-            for p in pool]
+    ``_team_pool``, nearest first) covering every need — deficiencies and
+    skills, the rows of ``_Scored.covers`` — nearest first (by the farthest
+    member, then the total distance, then the members' keys); no member is
+    redundant. Needs are bits, and every set of a size is tried at once."""
+    full = (1 << needs) - 1
+    bits = np.array([m.bits for m in pool], dtype=np.int64)
+    dist = np.array([m.pick.distance_km for m in pool], dtype=np.float64)
+    key_rank = np.argsort(np.argsort(np.array([m.key for m in pool]), kind="stable"), kind="stable")
     for size in range(2, MAX_TEAM_SIZE + 1):
-        found = []
-        for combo in itertools.combinations(range(len(pool)), size):
-            union = 0
-            for i in combo:
-                union |= bits[i]
-            if union != full:
-                continue
-            redundant = False
-            for i in combo:
-                rest = 0
-                for j in combo:
-                    if j != i:
-                        rest |= bits[j]
-                if rest == full:
-                    redundant = True
-                    break
-            if not redundant:
-                found.append([pool[i] for i in combo])
-        if found:
-            best = heapq.nsmallest(
-                _MAX_TEAMS,
-                found,
-                key=lambda t: (
-                    max(p.distance_km for p in t),
-                    sum(p.distance_km for p in t),
-                    [str(scored.index.keys[p.position]) for p in t],
-                ),
-            )
-            return [sorted(t, key=lambda p: (p.distance_km, str(scored.index.keys[p.position]))) for t in best]
+        if len(pool) < size:
+            break
+        sets = _combinations(len(pool), size)
+        member_bits = bits[sets]
+        union = np.bitwise_or.reduce(member_bits, axis=1)
+        ok = union == full
+        for leave in range(size):  # no member is redundant: the others alone fall short
+            rest = np.bitwise_or.reduce(np.delete(member_bits, leave, axis=1), axis=1)
+            ok &= rest != full
+        found = sets[ok]
+        if found.size:
+            d = dist[found]
+            total = d[:, 0].copy()
+            for c in range(1, size):
+                total += d[:, c]
+            ranks = key_rank[found]
+            order = np.lexsort((*[ranks[:, c] for c in reversed(range(size))], total, d.max(axis=1)))[:_MAX_TEAMS]
+            # members in pool order: nearest first, then by key
+            return [[pool[int(i)].pick for i in found[row]] for row in order]
     return []

@@ -119,7 +119,7 @@ class CommunePoints:
 
 def build_competence(store: GraphStore) -> CompetenceIndex:
     """The competence index of the store's current state, from plain reads."""
-    with gc_paused():
+    with gc_paused(keep=True):
         nodes = {kind: {n.key: n.props for n in store.nodes(kind)} for kind in INDEXED_KINDS}
         refs = [NodeRef(kind, key) for kind in INDEXED_KINDS for key in nodes[kind]]
         out = store.edges_from(refs, [R.HAS_EXPERTISE, R.ACCEPTS, R.WORKS_AT])

@@ -207,7 +207,7 @@ class MemoryStore:
         self._revision += 1
 
     def _load_rows(self) -> None:
-        with gc_paused():
+        with gc_paused(keep=True):
             self._load_rows_unmanaged()
 
     def _load_rows_unmanaged(self) -> None:

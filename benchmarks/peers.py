@@ -1,0 +1,312 @@
+"""The strongest peers a competent engineer would write, for comparison.
+
+``benchmarks/naive.py`` is the correctness oracle (a plain-Python loop); these
+are the honest competitors, with the same competence and ranking rules as
+``graph.matching`` and ``graph.coverage`` and their own columns, loaded once
+from the store's plain reads (not timed, as a server loads once):
+
+- ``numpy_find``: vectorised brute force — the distance to every resource,
+  every resource scored, one ``lexsort``;
+- ``kdtree_find``: a ``cKDTree`` of every resource (unit-sphere coordinates):
+  a radius query, numpy scoring of the few candidates, and a k-nearest
+  widening (k doubled until enough fully competent resources beyond the radius);
+- ``kdtree_coverage``: the competent resources selected by numpy, one
+  ``cKDTree`` per land mass, one query of all commune centroids;
+- ``numpy_coverage``: every commune × competent resource distance, by chunks;
+- the floors: what no implementation of these answers can skip — the radius
+  query and one sort of its distances (findResources), the single tree query
+  of all centroids (coverage).
+
+Every answer is compared with the project's in the benchmark (it fails if one differs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from benchmarks.naive import Spreadsheet
+from graph.geo import EARTH_RADIUS_KM, chord_for_km, to_unit_xyz
+from graph.landmass import land_mass
+from graph.matching import ADULT_AGE
+from graph.model import codes_of_combination
+from graph.vocabulary import CONDITIONS
+
+__all__ = ["PeerColumns", "PeerAnswer", "numpy_find", "kdtree_find", "find_floor", "kdtree_coverage",
+           "numpy_coverage", "coverage_floor"]
+
+#: (ranked fully competent inside the radius, nearest fully competent beyond it,
+#: ranked partial inside the radius) as (kind, key)
+PeerAnswer = tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def _km(lat: float, lon: float, lats: NDArray[np.float64], lons: NDArray[np.float64]) -> NDArray[np.float64]:
+    p1 = math.radians(lat)
+    p2 = np.radians(lats)
+    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
+    out: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return out
+
+
+def _admits(lo: NDArray[np.float64], hi: NDArray[np.float64], age: int | None) -> NDArray[np.bool_]:
+    if age is None:
+        return np.ones(lo.shape, bool)
+    return ~(lo > age) & ~(hi < age)
+
+
+@dataclass(slots=True)
+class PeerColumns:
+    """Every located, open local resource as numpy columns, with a k-d tree."""
+
+    kinds: NDArray[np.str_]
+    keys: NDArray[np.str_]
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    age_min: NDArray[np.float64]
+    age_max: NDArray[np.float64]
+    lands: NDArray[np.str_]
+    expertise: dict[tuple[str, str], NDArray[np.int8]]
+    accepts: dict[str, tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]]
+    tree: cKDTree
+    cache: dict[object, object] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, sheet: Spreadsheet) -> PeerColumns:
+        rows = sheet.rows
+        n = len(rows)
+        nan = float("nan")
+        expertise: dict[tuple[str, str], NDArray[np.int8]] = {}
+        accepts: dict[str, list[tuple[int, float, float]]] = {}
+        for i, row in enumerate(rows):
+            for target, level in row.expertise.items():
+                column = expertise.setdefault(target, np.zeros(n, np.int8))
+                column[i] = max(int(column[i]), level)
+            for code, lo, hi in row.accepts:
+                accepts.setdefault(code, []).append((i, nan if lo is None else float(lo), nan if hi is None else float(hi)))
+        lats = np.array([r.lat for r in rows], np.float64)
+        lons = np.array([r.lon for r in rows], np.float64)
+        return cls(
+            kinds=np.array([r.kind for r in rows], str), keys=np.array([r.key for r in rows], str), lats=lats, lons=lons,
+            age_min=np.array([nan if r.props.get("age_min") is None else float(r.props["age_min"]) for r in rows]),  # type: ignore[arg-type]
+            age_max=np.array([nan if r.props.get("age_max") is None else float(r.props["age_max"]) for r in rows]),  # type: ignore[arg-type]
+            lands=np.array([land_mass(r.department) or "" for r in rows], str),
+            expertise=expertise,
+            accepts={c: (np.array([e[0] for e in v], np.int64), np.array([e[1] for e in v]), np.array([e[2] for e in v]))
+                     for c, v in accepts.items()},
+            tree=cKDTree(to_unit_xyz(lats, lons)),
+        )
+
+    def _columns_for(self, defs: tuple[str, ...]) -> tuple[list[NDArray[np.int8]], list[list[NDArray[np.int8]]]]:
+        """Expertise columns on a combination including ``defs``, and per deficiency
+        on rare conditions that involve it (cached per set of deficiencies)."""
+        key = ("columns", defs)
+        found = self.cache.get(key)
+        if found is None:
+            wanted = frozenset(defs)
+            combos = [c for (kind, code), c in self.expertise.items()
+                      if kind == "Combination" and wanted <= codes_of_combination(code)]
+            conditions = [[c for (kind, code), c in self.expertise.items()
+                           if kind == "Condition" and code in CONDITIONS and d in CONDITIONS[code].involves] for d in defs]
+            found = self.cache[key] = (combos, conditions)
+        return found  # type: ignore[return-value]
+
+    def land_mask(self, land: str) -> NDArray[np.bool_]:
+        mask = self.cache.get(("land", land))
+        if mask is None:
+            mask = self.cache[("land", land)] = self.lands == land
+        return mask  # type: ignore[return-value]
+
+    def score(self, pos: NDArray[np.int64], defs: tuple[str, ...], skills: tuple[str, ...], age: int | None,
+              land: str | None) -> tuple[NDArray[np.int8], NDArray[np.int16], NDArray[np.bool_]]:
+        """(tier, points, candidate) of the resources at ``pos`` (``land`` None: on any known land mass)."""
+        combos, conditions = self._columns_for(defs)
+        n = pos.size
+        combination = np.zeros(n, np.int8)
+        for column in combos:
+            np.maximum(combination, column[pos], out=combination)
+        points = np.zeros(n, np.int16)
+        all_covered = np.ones(n, bool)
+        where = None
+        for j, code in enumerate(defs):
+            own = self.expertise.get(("Deficiency", code))
+            level = np.maximum(own[pos], combination) if own is not None else combination.copy()
+            for column in conditions[j]:
+                np.maximum(level, column[pos], out=level)
+            entry = self.accepts.get(code)
+            if entry is not None:
+                ids, lo, hi = entry
+                if where is None:
+                    where = np.full(len(self.keys), -1, np.int64)
+                    where[pos] = np.arange(n)
+                local = where[ids]
+                ok = (local >= 0) & _admits(lo, hi, age)
+                at = local[ok]
+                level[at] = np.maximum(level[at], 1)
+            points += level
+            all_covered &= level > 0
+        for code in skills:
+            column = self.expertise.get(("Skill", code))
+            if column is not None:
+                points += column[pos]
+        tier = np.where(combination > 0, 0, np.where(all_covered, 1, 2)).astype(np.int8)
+        on_land = self.lands[pos] != "" if land is None else self.land_mask(land)[pos]
+        candidate = (points > 0) & _admits(self.age_min[pos], self.age_max[pos], age) & on_land
+        return tier, points, candidate
+
+    def ranked(self, pos: NDArray[np.int64], dist: NDArray[np.float64], tier: NDArray[np.int8],
+               points: NDArray[np.int16], age: int | None) -> NDArray[np.int64]:
+        """``pos`` in rank order (tier, a children's service for an adult last, points, distance, kind, key)."""
+        late = (self.age_max[pos] <= 20) if age is not None and age >= ADULT_AGE else np.zeros(pos.size, bool)
+        return pos[np.lexsort((self.keys[pos], self.kinds[pos], dist, -points, late, tier))]
+
+    def pairs(self, pos: NDArray[np.int64]) -> list[tuple[str, str]]:
+        return list(zip(self.kinds[pos].tolist(), self.keys[pos].tolist(), strict=True))
+
+
+def _answer(cols: PeerColumns, pos: NDArray[np.int64], dist: NDArray[np.float64], tier: NDArray[np.int8],
+            points: NDArray[np.int16], age: int | None, limit: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+    full = tier <= 1
+    inside_full = cols.ranked(pos[full], dist[full], tier[full], points[full], age)[:limit]
+    inside_partial = cols.ranked(pos[~full], dist[~full], tier[~full], points[~full], age)[:limit]
+    return cols.pairs(inside_full), cols.pairs(inside_partial), int(full.sum())
+
+
+def _box(cols: PeerColumns, lat: float, lon: float, radius_km: float) -> NDArray[np.bool_]:
+    """The resources inside the latitude/longitude box around the circle (a cheap test on every row)."""
+    dlat = math.degrees((radius_km + 0.001) / EARTH_RADIUS_KM)
+    box = np.abs(cols.lats - lat) <= dlat
+    coslat = math.cos(math.radians(min(89.0, abs(lat) + dlat)))
+    dlon = dlat / coslat if coslat > 0 else 360.0
+    if dlon < 180.0 and -180.0 <= lon - dlon and lon + dlon <= 180.0:
+        box &= np.abs(cols.lons - lon) <= dlon
+    return box
+
+
+def _widen(cols: PeerColumns, pos: NDArray[np.int64], lat: float, lon: float, defs: tuple[str, ...],
+           skills: tuple[str, ...], age: int | None, radius_km: float, land: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The fully competent resources among ``pos`` beyond the radius, with their distances."""
+    tier, _points, candidate = cols.score(pos, defs, skills, age, land)
+    dist = _km(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
+    ok = candidate & (tier <= 1) & (dist > radius_km)
+    return pos[ok], dist[ok]
+
+
+def numpy_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...], skills: tuple[str, ...],
+               age: int | None, radius_km: float, limit: int, land: str) -> PeerAnswer:
+    """Vectorised brute force: a box test on every row, the distance and score
+    of those inside it; widening over every row."""
+    pos = np.flatnonzero(_box(cols, lat, lon, radius_km))
+    tier, points, candidate = cols.score(pos, defs, skills, age, land)
+    dist = _km(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
+    keep = candidate & (dist <= radius_km)
+    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit)
+    beyond: list[tuple[str, str]] = []
+    if n_full < limit:
+        far, far_dist = _widen(cols, np.arange(len(cols.keys)), lat, lon, defs, skills, age, radius_km, land)
+        beyond = cols.pairs(far[np.lexsort((cols.keys[far], far_dist))[: limit - n_full]])
+    return full, beyond, partial
+
+
+#: Beyond this many nearest neighbours, widening scores every row instead.
+_K_MAX = 4096
+
+
+def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...], skills: tuple[str, ...],
+                age: int | None, radius_km: float, limit: int, land: str) -> PeerAnswer:
+    """A radius query of the k-d tree, the candidates scored, k-nearest
+    widening (k ×4 up to 4,096, then every row)."""
+    centre = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
+    pos = np.sort(np.asarray(cols.tree.query_ball_point(centre, chord_for_km(radius_km + 0.001)), np.int64))
+    tier, points, candidate = cols.score(pos, defs, skills, age, land)
+    dist = _km(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
+    keep = candidate & (dist <= radius_km)
+    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit)
+    beyond: list[tuple[str, str]] = []
+    wanted = limit - n_full
+    if wanted > 0:
+        n = len(cols.keys)
+        k = min(n, max(64, 8 * wanted))
+        found = np.zeros(0, np.int64)
+        while k <= _K_MAX and k < n:
+            _chords, near = cols.tree.query(centre, k=k)
+            found, dists = _widen(cols, np.sort(np.asarray(near, np.int64)), lat, lon, defs, skills, age, radius_km,
+                                  land)
+            if found.size >= wanted:
+                # everything as near as the wanted-th found (ties on the rounded metre included)
+                reach = float(np.sort(dists)[wanted - 1])
+                near = np.sort(np.asarray(cols.tree.query_ball_point(centre, chord_for_km(reach + 0.002)), np.int64))
+                found, dists = _widen(cols, near, lat, lon, defs, skills, age, radius_km, land)
+                break
+            k *= 4
+        else:
+            found, dists = _widen(cols, np.arange(n), lat, lon, defs, skills, age, radius_km, land)
+        beyond = cols.pairs(found[np.lexsort((cols.keys[found], dists))[:wanted]])
+    return full, beyond, partial
+
+
+def find_floor(cols: PeerColumns, lat: float, lon: float, radius_km: float) -> int:
+    """What any answer must do at least: the radius query and one sort of its distances."""
+    centre = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
+    pos = np.asarray(cols.tree.query_ball_point(centre, chord_for_km(radius_km)), np.int64)
+    order = np.argsort(_km(lat, lon, cols.lats[pos], cols.lons[pos]))
+    return int(order.size)
+
+
+def _competent(cols: PeerColumns, defs: tuple[str, ...]) -> NDArray[np.int64]:
+    every = np.arange(len(cols.keys))
+    tier, _points, candidate = cols.score(every, defs, (), None, None)
+    return np.flatnonzero(candidate & (tier <= 1))
+
+
+def kdtree_coverage(cols: PeerColumns, defs: tuple[str, ...], commune_xyz: NDArray[np.float64],
+                    commune_lands: NDArray[np.str_], extra: Sequence[tuple[float, float, str]] = ()) -> NDArray[np.float64]:
+    """Km from every commune to the nearest competent resource on its land mass
+    (inf: none there): the competent set selected by numpy, one tree per land
+    mass, one query of its communes. ``extra``: further points (lat, lon, land),
+    the national centres counted where they stand."""
+    pos = _competent(cols, defs)
+    lats = np.concatenate([cols.lats[pos], [e[0] for e in extra]])
+    lons = np.concatenate([cols.lons[pos], [e[1] for e in extra]])
+    lands = np.concatenate([cols.lands[pos], np.array([e[2] for e in extra], str)])
+    out = np.full(len(commune_xyz), np.inf)
+    xyz = to_unit_xyz(lats, lons)
+    for land in np.unique(lands):
+        if not land:
+            continue
+        here = commune_lands == land
+        if not here.any():
+            continue
+        chords, _ = cKDTree(xyz[lands == land]).query(commune_xyz[here], k=1, workers=-1)
+        out[here] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
+    return out
+
+
+def numpy_coverage(cols: PeerColumns, defs: tuple[str, ...], commune_lats: NDArray[np.float64],
+                   commune_lons: NDArray[np.float64], commune_lands: NDArray[np.str_],
+                   extra: Sequence[tuple[float, float, str]] = (), chunk: int = 2048) -> NDArray[np.float64]:
+    """The same distances by brute force: every commune × competent resource, in chunks."""
+    pos = _competent(cols, defs)
+    lats = np.radians(np.concatenate([cols.lats[pos], [e[0] for e in extra]]))
+    lons = np.radians(np.concatenate([cols.lons[pos], [e[1] for e in extra]]))
+    lands = np.concatenate([cols.lands[pos], np.array([e[2] for e in extra], str)])
+    out = np.full(len(commune_lats), np.inf)
+    for land in np.unique(lands):
+        here = np.flatnonzero(commune_lands == land)
+        plat, plon = lats[lands == land], lons[lands == land]
+        for start in range(0, here.size, chunk):
+            rows = here[start:start + chunk]
+            clat, clon = np.radians(commune_lats[rows])[:, None], np.radians(commune_lons[rows])[:, None]
+            a = np.sin((plat - clat) / 2) ** 2 + np.cos(clat) * np.cos(plat) * np.sin((plon - clon) / 2) ** 2
+            out[rows] = (2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))).min(axis=1)
+    return out
+
+
+def coverage_floor(tree: cKDTree, commune_xyz: NDArray[np.float64]) -> float:
+    """The one unavoidable step: a single query of all centroids on a built tree."""
+    chords, _ = tree.query(commune_xyz, k=1, workers=-1)
+    return float(chords[0])
