@@ -182,7 +182,7 @@ def _box(cols: PeerColumns, lat: float, lon: float, radius_km: float) -> NDArray
     box = np.abs(cols.lats - lat) <= dlat
     coslat = math.cos(math.radians(min(89.0, abs(lat) + dlat)))
     dlon = dlat / coslat if coslat > 0 else 360.0
-    if dlon < 180.0 and -180.0 <= lon - dlon and lon + dlon <= 180.0:
+    if dlon < 180.0 and lon - dlon >= -180.0 and lon + dlon <= 180.0:
         box &= np.abs(cols.lons - lon) <= dlon
     return box
 

@@ -41,16 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.naive import Spreadsheet, naive_beyond, naive_nearest_km, naive_ranking
+from benchmarks.versus import coverage_versus_peers, find_versus_peers
 from graph.access import SYSTEM, create_key
-from graph.coverage import _commune_lands, _nearest_km, _supply, coverage, gaps
-from graph.landmass import land_mass
-from graph.matching import MatchLevel, SituationQuery, find_resources
+from graph.coverage import coverage, gaps
+from graph.matching import SituationQuery, find_resources
 from graph.model import NodeKind
-from graph.readmodel import read_model
 from graph.settings import Settings
 from graph.stores.memory import MemoryStore
-from graph.vocabulary import normalise_deficiencies
 from importers.demo import SITUATION_SHAPES, generate_demo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -409,65 +406,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         counts = store.count_nodes()
 
         qs = queries(store, args.queries, args.seed)
-        find_resources(store, qs[0])  # warm-up (spatial indexes)
-        latencies, results = [], []
-        for q in qs:
-            start = time.perf_counter()
-            results.append(find_resources(store, q))
-            latencies.append((time.perf_counter() - start) * 1000)
-        figures["findResources in-process median (ms)"] = statistics.median(latencies)
-        figures["findResources in-process p95 (ms)"] = pct(latencies, 95)
+        results = find_versus_peers(store, qs, args.rounds, figures, checks)
+        figures["findResources speed-up vs naive (×)"] = (figures["naive findResources median (ms)"]
+                                                          / figures["findResources in-process median (ms)"])
+        coverage_versus_peers(store, ["DV", "TSA"], args.rounds, figures, checks)
+        figures["coverage speed-up vs naive (×)"] = (figures["naive coverage (s)"] * 1000
+                                                     / figures["coverage, all communes, median (ms)"])
 
-        sheet = Spreadsheet(store)
-        naive_times = []
-        widened = 0
-        for q, result in zip(qs, results, strict=True):
-            start = time.perf_counter()
-            naive = naive_ranking(sheet, result.place.lat, result.place.lon, normalise_deficiencies(q.deficiencies),
-                                  frozenset(q.skills), q.age, q.radius_km, q.limit)
-            naive_times.append((time.perf_counter() - start) * 1000)
-            mine = [(m.kind.value, m.key) for m in result.matches if m.level is MatchLevel.LOCAL and m.within_radius]
-            if naive[: len(mine)] != mine:
-                raise AssertionError(f"findResources and the naive scan differ for {q}: {mine[:5]} vs {naive[:5]}")
-            # beyond the radius: the nearest fully competent (widening), checked here; the nearest
-            # resource covering a need nobody covers inside is partial and comes after them
-            beyond = [(m.kind.value, m.key) for m in result.matches if m.level is MatchLevel.LOCAL and not m.within_radius
-                      and m.basis.value in ("COMBINATION", "ALL_DEFICIENCIES")]
-            if beyond:
-                widened += 1
-                naive_far = naive_beyond(sheet, result.place.lat, result.place.lon, normalise_deficiencies(q.deficiencies),
-                                         q.age, q.radius_km, len(beyond))
-                if naive_far != beyond:
-                    raise AssertionError(f"widening differs from the naive scan for {q}: {beyond[:5]} vs {naive_far[:5]}")
-        checks.append(f"findResources: {len(qs)} answers identical to the naive scan "
-                      f"({widened} widened beyond the radius, also identical)")
-        figures["naive findResources median (ms)"] = statistics.median(naive_times)
-        figures["findResources speed-up vs naive (×)"] = statistics.median(naive_times) / figures["findResources in-process median (ms)"]
-
-        model = read_model(store)
-        table, grid = model.territories, model.communes
         combo = ["DV", "TSA"]
-        cov_times = timed(lambda: coverage(store, combo), args.repeat)
-        figures["coverage, all communes, median (ms)"] = statistics.median(cov_times) * 1000
-        figures["coverage, all communes, p95 (ms)"] = pct(cov_times, 95) * 1000
-        supply = _supply(store, normalise_deficiencies(combo), None, table)
-        communes = list(zip(grid.lats.tolist(), grid.lons.tolist(), strict=True))
-        lands = _commune_lands(grid)
-        point_lands = [land_mass(d) for d in supply.departments]
-        start = time.perf_counter()
-        naive_d = np.full(len(communes), np.inf)  # on each land mass, its own resources only
-        for land in {x for x in point_lands if x is not None}:
-            here = np.flatnonzero(lands == land)
-            naive_d[here] = naive_nearest_km([communes[i] for i in here],
-                                             [p for p, x in zip(supply.points, point_lands, strict=True) if x == land])
-        naive_cov = time.perf_counter() - start
-        mine_d = _nearest_km(grid, supply.points, supply.departments, lands)
-        if not np.allclose(naive_d, mine_d, atol=1e-6):
-            raise AssertionError("coverage distances differ from the naive commune × resource scan")
-        checks.append(f"coverage: {len(communes)} commune distances identical to the naive scan ({len(supply.points)} resources)")
-        figures["naive coverage (s)"] = naive_cov
-        figures["coverage speed-up vs naive (×)"] = naive_cov / statistics.median(cov_times)
-
         gap_times = timed(lambda: gaps(store, level="ERHR"), max(1, args.repeat // 3))
         figures["gap matrix median (s)"] = statistics.median(gap_times)
         figures["gap matrix p95 (s)"] = pct(gap_times, 95)
@@ -586,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.establishments, args.professionals, args.situations, args.queries, args.http_queries, args.repeat,
      args.finess) = sizes
     args.repeat_reopen = 2 if args.smoke else 5
+    args.rounds = 2 if args.smoke else 3
     args.workers = args.workers or min(4, os.cpu_count() or 1)
     args.warmup_s = 2.0 if args.smoke else 8.0
     args.load_s = 2.0 if args.smoke else 15.0

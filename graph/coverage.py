@@ -25,10 +25,10 @@ from scipy.spatial import cKDTree
 from graph.errors import InvalidInput
 from graph.geo import EARTH_RADIUS_KM, estimated_minutes, to_unit_xyz
 from graph.landmass import land_mass
-from graph.matching import LOCAL_KINDS, competent_resources
+from graph.matching import LOCAL_KINDS, competent_positions
 from graph.model import Node, NodeKind, RelType, codes_of_combination, combination_key
 from graph.rare import CRITERIA, criterion_combinations, qualify
-from graph.readmodel import CommuneGrid, read_model
+from graph.readmodel import CommuneGrid, ReadModel, read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryKind, TerritoryTable, resolve_commune
 from graph.views import display_name
@@ -127,29 +127,72 @@ def _commune_lands(grid: CommuneGrid) -> NDArray[np.object_]:
     return np.array([land_mass(str(d)) for d in grid.department], dtype=object)
 
 
+@dataclass(frozen=True, slots=True)
+class _LandGroups:
+    """The communes of each land mass: their grid positions and unit vectors
+    (kept per read-model state: every coverage query needs them)."""
+
+    positions: dict[str, NDArray[np.int64]]
+    xyz: dict[str, NDArray[np.float64]]
+
+
+def _land_groups(grid: CommuneGrid, lands: NDArray[np.object_]) -> _LandGroups:
+    """Each land mass's communes in Z order (a Morton curve over latitude and
+    longitude): neighbours in the array are neighbours on the map, so the tree
+    walks of consecutive queries share what the cache holds."""
+    xyz = grid.xyz if grid.xyz is not None else to_unit_xyz(grid.lats, grid.lons)
+    positions = {}
+    for land in set(lands.tolist()):
+        if land is None:
+            continue
+        at = np.flatnonzero(lands == land)
+        positions[str(land)] = at[np.argsort(_z_order(grid.lats[at], grid.lons[at]), kind="stable")]
+    return _LandGroups(positions, {land: np.ascontiguousarray(xyz[at]) for land, at in positions.items()})
+
+
+def _z_order(lats: NDArray[np.float64], lons: NDArray[np.float64], bits: int = 16) -> NDArray[np.int64]:
+    """Morton codes of points on a 2^bits grid spanning their bounding box."""
+    scale = 2**bits - 1
+    x = ((lons - lons.min()) / (np.ptp(lons) or 1.0) * scale).astype(np.int64)
+    y = ((lats - lats.min()) / (np.ptp(lats) or 1.0) * scale).astype(np.int64)
+    code = np.zeros(x.size, np.int64)
+    for b in range(bits):
+        code |= ((x >> b) & 1) << (2 * b) | ((y >> b) & 1) << (2 * b + 1)
+    return code
+
+
+def _lands(model: ReadModel) -> tuple[NDArray[np.object_], _LandGroups]:
+    """Every commune's land mass, and the communes of each (kept per read-model state)."""
+    grid = model.communes
+    lands: NDArray[np.object_] = model.cached("commune lands", lambda: _commune_lands(grid))
+    return lands, model.cached("commune land groups", lambda: _land_groups(grid, lands))
+
+
 def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]], departments: Sequence[str],
-                lands: NDArray[np.object_]) -> NDArray[np.float64]:
+                lands: NDArray[np.object_], groups: _LandGroups | None = None) -> NDArray[np.float64]:
     """Great-circle km from every commune to the nearest point on its own land
     mass (``graph.landmass``: never across the sea); inf where its land mass has none."""
     distances = np.full(len(grid.codes), np.inf)
     if not points:
         return distances
-    point_lands = np.array([land_mass(d) for d in departments], dtype=object)
-    lats, lons = np.array([p[0] for p in points]), np.array([p[1] for p in points])
-    xyz = grid.xyz if grid.xyz is not None else to_unit_xyz(grid.lats, grid.lons)
-    for land in {str(x) for x in point_lands if x is not None}:
-        communes = lands == land
-        if not communes.any():
+    groups = groups or _land_groups(grid, lands)
+    point_lands = np.array([land_mass(d) or "" for d in departments], dtype=object)
+    xyz = to_unit_xyz(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
+    for land in set(point_lands.tolist()):
+        communes = groups.positions.get(land)
+        if communes is None or not communes.size:
             continue
-        here = point_lands == land
-        tree = cKDTree(to_unit_xyz(lats[here], lons[here]))
-        chords, _ = tree.query(xyz[communes], k=1, workers=-1)
+        tree = cKDTree(xyz[point_lands == land])
+        chords, _ = tree.query(groups.xyz[land], k=1, workers=-1)
         distances[communes] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
     return distances
 
 
-def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
-    order = np.argsort(values, kind="stable")
+def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64],
+                     order: NDArray[np.int64] | None = None) -> float:
+    """``order``: ``values``' stable argsort, if already known."""
+    if order is None:
+        order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(weights[order])
     if cumulative[-1] <= 0:
         return float(np.median(values))
@@ -200,12 +243,11 @@ def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: Te
     centres competent for the combination by their D312-194 criteria, each at
     its seat (CRESAM in Vienne serves Vienne for deafblindness as a resource)."""
     model = read_model(store)
-    competent = competent_resources(store, codes, age=age, kinds=LOCAL_KINDS)
     idx = model.competence
-    positions = np.array(sorted(idx.position[ref] for ref in competent), dtype=np.int64)
+    positions, _tiers = competent_positions(idx, codes, age=age, kinds=LOCAL_KINDS)
     supply = _Supply(
         list(zip(idx.lats[positions].tolist(), idx.lons[positions].tolist(), strict=True)),
-        [str(d) for d in idx.departments[positions].tolist()],
+        idx.departments[positions].tolist(),
     )
     if local_only:
         return supply
@@ -223,15 +265,36 @@ def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: Te
     return supply
 
 
-def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid, exact: bool = False) -> list[int]:
+def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid, exact: bool = False) -> NDArray[np.int64]:
     """Commune positions of the open situations whose combination includes
-    ``codes`` (with ``exact``: is exactly ``codes``)."""
-    result: list[int] = []
-    for combination, (communes, is_open) in sorted(read_model(store).competence.demand.items()):
-        present = codes_of_combination(combination)
-        if present == codes if exact else codes <= present:
-            result += [grid.position[c] for c, o in zip(communes, is_open, strict=True) if o and c in grid.position]
-    return result
+    ``codes`` (with ``exact``: is exactly ``codes``); kept per read-model state."""
+
+    def build() -> NDArray[np.int64]:
+        result: list[int] = []
+        for combination, (communes, is_open) in sorted(read_model(store).competence.demand.items()):
+            present = codes_of_combination(combination)
+            if present == codes if exact else codes <= present:
+                result += [grid.position[c] for c, o in zip(communes, is_open, strict=True) if o and c in grid.position]
+        found = np.array(result, dtype=np.int64)
+        found.flags.writeable = False
+        return found
+
+    return read_model(store).cached(("demand", codes, exact), build)  # type: ignore[no-any-return]
+
+
+def _owners(grid: CommuneGrid, level: Level, table: TerritoryTable) -> dict[str, int]:
+    """Department code → the index of its territory of ``level`` in ``grid.territory_codes``."""
+    lookup = {c: i for i, c in enumerate(grid.territory_codes[level])}
+    owners = {}
+    for dep, node in table.departments.items():
+        owner = {
+            Level.DEPARTMENT: dep,
+            Level.REGION: str(node.props["region"]),
+            Level.ERHR: table.erhr_of_department.get(dep, ""),
+        }[level]
+        if owner in lookup:
+            owners[dep] = lookup[owner]
+    return owners
 
 
 def _aggregate(
@@ -239,32 +302,23 @@ def _aggregate(
     level: Level,
     distances: NDArray[np.float64],
     supply_departments: list[str],
-    demand: list[int],
+    demand: NDArray[np.int64],
     threshold_km: float,
     thresholds: tuple[float, ...],
     table: TerritoryTable,
+    owners: dict[str, int] | None = None,
 ) -> tuple[TerritoryCoverage, list[TerritoryCoverage]]:
     codes, names = grid.territory_codes[level], grid.territory_names[level]
     of = grid.territory_of[level]
-    resources = np.zeros(len(codes), dtype=np.int64)
-    lookup = {c: i for i, c in enumerate(codes)}
-    for dep in supply_departments:
-        if dep in table.departments:
-            owner = {
-                Level.DEPARTMENT: dep,
-                Level.REGION: str(table.departments[dep].props["region"]),
-                Level.ERHR: table.erhr_of_department.get(dep, ""),
-            }[level]
-            if owner in lookup:
-                resources[lookup[owner]] += 1
-    demand_of = np.zeros(len(codes), dtype=np.int64)
-    unmet_of = np.zeros(len(codes), dtype=np.int64)
-    for position in demand:
-        demand_of[of[position]] += 1
-        if distances[position] > threshold_km:
-            unmet_of[of[position]] += 1
-    # Every territory at once: population-weighted sums by territory index.
     m = len(codes)
+    owners = owners if owners is not None else _owners(grid, level, table)
+    located = [owners[d] for d in supply_departments if d in owners]
+    resources = np.bincount(np.array(located, dtype=np.int64), minlength=m)
+    demand = np.asarray(demand, dtype=np.int64)
+    unmet = demand[distances[demand] > threshold_km]
+    demand_of = np.bincount(of[demand], minlength=m)
+    unmet_of = np.bincount(of[unmet], minlength=m)
+    # Every territory at once: population-weighted sums by territory index.
     population = grid.population
     total = np.bincount(of, weights=population, minlength=m)
     # Distances are means and medians over the communes that have a competent
@@ -273,7 +327,9 @@ def _aggregate(
     reach_pop = np.bincount(of, weights=population * reachable, minlength=m)
     weighted = np.bincount(of, weights=np.where(reachable, distances, 0.0) * population, minlength=m)
     beyond = {t: np.bincount(of, weights=population * (distances > t), minlength=m) for t in thresholds}
-    medians = (_weighted_medians(of[reachable], distances[reachable], population[reachable], m) if reachable.any()
+    values, weights = distances[reachable], population[reachable]
+    by_value = _stable_argsort(values)  # one sort for the national and every territory's median
+    medians = (_weighted_medians(of[reachable], values, weights, m, by_value) if reachable.any()
                else np.full(m, np.nan))
     rows = []
     for i, code in enumerate(codes):
@@ -285,15 +341,37 @@ def _aggregate(
                  int(resources[i]), int(demand_of[i]), int(unmet_of[i]), threshold_km, int(round(pop - reached)))
         )
     national = _summary(
-        "FR", "France", grid.population, distances, len(supply_departments), len(demand),
-        int(sum(1 for p in demand if distances[p] > threshold_km)), threshold_km, thresholds,
+        "FR", "France", grid.population, distances, len(supply_departments), len(demand), len(unmet),
+        threshold_km, thresholds, by_value,
     )
     return national, rows
 
 
-def _weighted_medians(of: NDArray[np.int64], values: NDArray[np.float64], weights: NDArray[np.float64], m: int) -> NDArray[np.float64]:
-    """Per territory, the population-weighted median (as _weighted_median)."""
-    order = np.lexsort((values, of))
+def _stable_argsort(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """``np.argsort(values, kind="stable")``, faster: an introsort, then the
+    (rare) runs of equal values put back in index order."""
+    order = np.argsort(values)
+    ordered = values[order]
+    ties = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if ties.size:
+        # each run of equal values: from a tie's left element to the end of its run
+        starts = ties[np.r_[True, ties[1:] != ties[:-1] + 1]]
+        ends = ties[np.r_[ties[1:] != ties[:-1] + 1, True]] + 2
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            order[a:b].sort()
+    return order
+
+
+def _weighted_medians(of: NDArray[np.int64], values: NDArray[np.float64], weights: NDArray[np.float64], m: int,
+                      by_value: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+    """Per territory, the population-weighted median (as _weighted_median).
+    ``by_value``: ``values``' stable argsort, if already known."""
+    if by_value is None:
+        by_value = np.argsort(values, kind="stable")
+    # by territory, then by value (ties in order): a stable sort of the value order
+    # by territory is the order of lexsort((values, of)), at the cost of a radix sort
+    narrow = of.astype(np.int16) if m < 2**15 else of
+    order = by_value[np.argsort(narrow[by_value], kind="stable")]
     cumulative = np.cumsum(weights[order])
     counts = np.bincount(of, minlength=m)
     ends = np.cumsum(counts)
@@ -329,8 +407,10 @@ def _row(
 def _summary(
     code: str, name: str, population: NDArray[np.float64], distances: NDArray[np.float64], resources: int,
     open_situations: int, without_solution: int, threshold_km: float, thresholds: tuple[float, ...],
+    by_value: NDArray[np.int64] | None = None,
 ) -> TerritoryCoverage:
-    """One territory from its communes' populations and distances (the national row)."""
+    """One territory from its communes' populations and distances (the national
+    row). ``by_value``: the stable argsort of its reachable distances, if known."""
     total = float(population.sum())
     mean: float | None = None
     median: float | None = None
@@ -338,7 +418,7 @@ def _summary(
     reached = float(population[reachable].sum())
     if reached > 0:  # else: no competent resource at all
         mean = float((distances[reachable] * population[reachable]).sum() / reached)
-        median = _weighted_median(distances[reachable], population[reachable])
+        median = _weighted_median(distances[reachable], population[reachable], by_value)
     beyond = {t: float(population[distances > t].sum()) for t in thresholds}
     return _row(code, name, total, mean, median, beyond, resources, open_situations, without_solution, threshold_km,
                 int(round(total - reached)))
@@ -363,25 +443,27 @@ def coverage(
     model = read_model(store)
     table, grid = model.territories, model.communes
     supply = _supply(store, codes, age, table, local_only)
-    lands = model.cached("commune lands", lambda: _commune_lands(grid))
-    distances = _nearest_km(grid, supply.points, supply.departments, lands)
+    distances = _nearest_km(grid, supply.points, supply.departments, *_lands(model))
     demand = _demand(store, codes, grid, exact_counts)
-    national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table)
+    national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table,
+                                model.cached(("owners", lvl), lambda: _owners(grid, lvl, table)))
     return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows),
                           exact_counts, _demand_by_department(grid, demand, distances, threshold_km),
                           local_only=local_only, national_centres=tuple(supply.national))
 
 
 def _demand_by_department(
-    grid: CommuneGrid, demand: list[int], distances: NDArray[np.float64], threshold_km: float
+    grid: CommuneGrid, demand: NDArray[np.int64], distances: NDArray[np.float64], threshold_km: float
 ) -> dict[str, tuple[int, int, int]]:
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for position in demand:
-        cell = counts[grid.department[position]]
-        cell[0] += 1
-        cell[1] += int(distances[position] > threshold_km)
-        cell[2] += int(distances[position] > DISCLOSURE_THRESHOLD_KM)
-    return {d: (c[0], c[1], c[2]) for d, c in counts.items()}
+    """Department → (open situations, beyond the threshold, beyond DISCLOSURE_THRESHOLD_KM)."""
+    of = grid.territory_of[Level.DEPARTMENT][demand]
+    m = len(grid.territory_codes[Level.DEPARTMENT])
+    cells = np.stack([np.bincount(of, minlength=m),
+                      np.bincount(of[distances[demand] > threshold_km], minlength=m),
+                      np.bincount(of[distances[demand] > DISCLOSURE_THRESHOLD_KM], minlength=m)], axis=1)
+    codes = grid.territory_codes[Level.DEPARTMENT]
+    return {codes[i]: (c[0], c[1], c[2]) for i, c in zip(np.flatnonzero(cells[:, 0]).tolist(),
+                                                      cells[cells[:, 0] > 0].tolist(), strict=True)}
 
 
 # -- gaps -----------------------------------------------------------------------------
@@ -508,7 +590,7 @@ def what_if(
         (supply.points, supply.departments),
         (supply.points + extra_points, supply.departments + extra_departments),
     ):
-        distances = _nearest_km(grid, points, departments, model.cached("commune lands", lambda: _commune_lands(grid)))
+        distances = _nearest_km(grid, points, departments, *_lands(model))
         national, rows = _aggregate(grid, lvl, distances, departments, demand, threshold_km, thresholds, table)
         results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows), False,
                                       _demand_by_department(grid, demand, distances, threshold_km),

@@ -11,12 +11,15 @@ and each overseas department as one mass (Marie-Galante with Guadeloupe).
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["MAINLAND", "CORSICA", "land_mass"]
 
 MAINLAND = "METROPOLE"
 CORSICA = "CORSE"
 
 
+@functools.lru_cache(maxsize=1024)
 def land_mass(department: str | None) -> str | None:
     """The land mass of a department code; None when the code is unknown."""
     if not department:

@@ -43,7 +43,6 @@ Teams
 from __future__ import annotations
 
 import enum
-import heapq
 import itertools
 import math
 import re
@@ -96,6 +95,7 @@ __all__ = [
     "Basis",
     "find_resources",
     "competent_resources",
+    "competent_positions",
     "LOCAL_KINDS",
     "MAX_LIMIT",
 ]
@@ -727,12 +727,22 @@ def competent_resources(
 ) -> dict[NodeRef, Basis]:
     """Resources competent for the *whole* combination (on it, or on every
     deficiency separately), with the same rules as ``find_resources``."""
+    positions, tiers = competent_positions(read_model(store).competence, deficiencies, age=age, kinds=kinds)
+    refs = read_model(store).competence.refs
+    return {refs[p]: _BASIS[t] for p, t in zip(positions.tolist(), tiers.tolist(), strict=True)}
+
+
+def competent_positions(
+    idx: CompetenceIndex, deficiencies: Iterable[str], *, age: int | None = None,
+    kinds: Iterable[NodeKind] = LOCAL_KINDS,
+) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
+    """The index positions (ascending) of the resources competent for the whole
+    combination, and their tiers (0 on the combination, 1 every deficiency)."""
     codes = normalise_deficiencies(deficiencies)
     needs = _Needs(codes, frozenset(), frozenset(), combination_key(list(codes)))
-    scored = _score_all(read_model(store).competence, needs, age, frozenset(kinds))
+    scored = _score_all(idx, needs, age, frozenset(kinds))
     full = np.flatnonzero(scored.candidate & (scored.tier <= 1))
-    refs = scored.index.refs
-    return {refs[p]: _BASIS[t] for p, t in zip(scored.positions[full].tolist(), scored.tier[full].tolist(), strict=True)}
+    return scored.positions[full], scored.tier[full]
 
 
 _BASIS = {0: Basis.COMBINATION, 1: Basis.ALL_DEFICIENCIES, 2: Basis.PARTIAL}
