@@ -29,6 +29,7 @@ from strawberry.types import Info
 
 from api.deps import run_blocking
 from api.errors import as_dihr_error
+from api.fastpath import PlainDataExecutor
 from api.types import (
     AdditionInput,
     Commune,
@@ -499,4 +500,5 @@ schema = DihrSchema(
     query=Query,
     mutation=Mutation,
     extensions=[Limits, lambda: Parsing(maxsize=256), lambda: Validation(maxsize=256), DihrErrors],
+    execution_context_class=PlainDataExecutor,
 )
