@@ -21,16 +21,22 @@ raises the error where graphql-core would. The answers are the same
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLError,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     Undefined,
     is_leaf_type,
     is_list_type,
@@ -44,6 +50,18 @@ __all__ = ["PlainDataExecutor"]
 
 #: A compiled completion: the source value → its completed JSON-ready value.
 Complete = Callable[[Any], Any]
+
+
+#: Built-in scalars whose output is the value itself when it already has the right type
+#: (graphql-core's coercion: a str is a String; an int within 32 bits an Int; a finite float a Float).
+_INT_RANGE = 2**31
+_SAME: dict[Any, Callable[[Any], bool]] = {
+    GraphQLString: lambda v: type(v) is str,
+    GraphQLID: lambda v: type(v) is str,
+    GraphQLBoolean: lambda v: type(v) is bool,
+    GraphQLInt: lambda v: type(v) is int and -_INT_RANGE <= v < _INT_RANGE,
+    GraphQLFloat: lambda v: type(v) is float and math.isfinite(v),
+}
 
 
 class _NotPlain(Exception):
@@ -204,6 +222,20 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
             return listed
         if is_leaf_type(value_type):
             coerce = value_type.coerce_output_value  # type: ignore[union-attr]
+            same = _SAME.get(value_type)
+            if same is not None:  # a value already of the scalar's own type is its own output
+
+                def complete_scalar(value: Any) -> Any:
+                    if value is None:
+                        return None
+                    if same(value):
+                        return value
+                    coerced = coerce(value)
+                    if coerced is None or coerced is Undefined:
+                        raise _NotPlain
+                    return coerced
+
+                return complete_scalar
 
             def complete_leaf(value: Any) -> Any:
                 if value is None:

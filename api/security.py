@@ -15,13 +15,13 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.datastructures import Headers, MutableHeaders
 
 from api.errors import as_dihr_error, json_error
 from graph.access import Principal, Role
@@ -188,8 +188,7 @@ def with_nonce(html_text: str, nonce: str) -> str:
     return html_text.replace("<script", f'<script nonce="{nonce}"')
 
 
-def _secure_headers(path: str, response: Response) -> Response:
-    headers = response.headers
+def _secure_headers(path: str, headers: MutableHeaders) -> None:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "SAMEORIGIN")
@@ -197,7 +196,6 @@ def _secure_headers(path: str, response: Response) -> Response:
         headers.setdefault("Cache-Control", "no-store")
     if headers.get("content-type", "").startswith("text/html") and not path.startswith(_THIRD_PARTY_HTML):
         headers.setdefault("Content-Security-Policy", PAGE_CSP)
-    return response
 
 
 class BodyLimit:
@@ -227,6 +225,60 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class Guard:
+    """The outermost middleware (pure ASGI: nothing buffered, no task per
+    request): a declared body over the limit is refused at once; an unexpected
+    error of the handler is masked (correlation id in the response, traceback
+    in the log), a page's as the site's error page; every response gets the
+    security headers."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        limit = scope["app"].state.settings.max_body_bytes
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._answer(scope, receive, send, json_error(BodyTooLarge(limit)))
+            return
+        started = False
+
+        async def secured(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = list(message.get("headers", ()))
+                _secure_headers(path, MutableHeaders(scope=message))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, secured)
+        except BodyTooLarge as err:
+            if started:
+                raise
+            await self._answer(scope, receive, send, json_error(err))
+        except Exception as exc:
+            if started:
+                raise
+            err = as_dihr_error(exc, path)
+            if path.startswith(PAGE_PREFIXES) or path == "/":
+                from api.pages import error_page  # the pages import this module
+
+                response = error_page(Request(scope, receive), err)
+            else:
+                response = json_error(err)
+            await self._answer(scope, receive, send, response)
+
+    @staticmethod
+    async def _answer(scope: dict[str, Any], receive: Any, send: Any, response: Response) -> None:
+        _secure_headers(scope["path"], response.headers)
+        await response(scope, receive, send)
+
+
 def install_security(app: FastAPI) -> None:
     """The middleware every response passes: the body limit (bytes counted as
     they stream), security headers, and the masking of unexpected errors
@@ -234,24 +286,4 @@ def install_security(app: FastAPI) -> None:
     Authentication is a dependency (``api.deps.CurrentKey``) of each route
     that needs it, not a middleware."""
     app.add_middleware(BodyLimit)  # every body counted as it streams, whatever its headers say
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        return _secure_headers(request.url.path, await checked(request, call_next))
-
-    async def checked(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        limit = request.app.state.settings.max_body_bytes
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return json_error(BodyTooLarge(limit))
-        try:
-            return await call_next(request)
-        except BodyTooLarge as err:
-            return json_error(err)
-        except Exception as exc:  # noqa: BLE001 — the last resort: masked, no trace, path or query text reaches the caller
-            err = as_dihr_error(exc, request.url.path)
-            if request.url.path.startswith(PAGE_PREFIXES) or request.url.path == "/":
-                from api.pages import error_page  # the pages import this module
-
-                return error_page(request, err)
-            return json_error(err)
+    app.add_middleware(Guard)  # outermost: it sees BodyLimit's refusal and every handler's error

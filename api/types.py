@@ -363,11 +363,7 @@ def _match_wire(m: matching.Match) -> Match:
         name=m.name,
         level=MatchLevel(m.level.value),
         basis=Basis(m.basis.value),
-        covers=[
-            NeedCoverage(need=c.need, need_kind=c.need_kind, level=c.level, path=c.path, source=c.source,
-                         explanation=c.text or c.path, link=c.link)
-            for c in m.covers
-        ],
+        covers=[_cover_wire(c) for c in m.covers],
         misses=list(m.misses),
         score=m.score,
         distance_km=m.distance_km,
@@ -384,11 +380,33 @@ def _match_wire(m: matching.Match) -> Match:
     )
 
 
+#: Wire twins of immutable domain values that answers share (the matcher keeps
+#: its explanations and contacts per read-model state): made once, then reused.
+_WIRES: dict[Any, Any] = {}
+_WIRES_KEPT = 100_000
+
+
+def _shared_wire(value: Any, make: Any) -> Any:
+    wire = _WIRES.get(value)
+    if wire is None:
+        if len(_WIRES) >= _WIRES_KEPT:
+            _WIRES.clear()
+        wire = _WIRES[value] = make(value)
+    return wire
+
+
+def _cover_wire(c: matching.NeedCoverage) -> NeedCoverage:
+    return _shared_wire(c, lambda c: NeedCoverage(  # type: ignore[no-any-return]
+        need=c.need, need_kind=c.need_kind, level=c.level, path=c.path, source=c.source,
+        explanation=c.text or c.path, link=c.link))
+
+
 def contact_wire(c: matching.Contact | None) -> Contact | None:
     if c is None:
         return None
-    return Contact(address=c.address, postcode=c.postcode, city=c.city, phone=c.phone, email=c.email,
-                   website=c.website, source=c.source, missing=c.missing)
+    return _shared_wire(c, lambda c: Contact(  # type: ignore[no-any-return]
+        address=c.address, postcode=c.postcode, city=c.city, phone=c.phone, email=c.email, website=c.website,
+        source=c.source, missing=c.missing))
 
 
 def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:

@@ -53,17 +53,28 @@ from importers.demo import SITUATION_SHAPES, generate_demo
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
     "findResources in-process p95 (ms)": ("<=", 5.0),
+    "findResources / best peer, median (×)": ("<=", 1.0),
+    "findResources / best peer, p95 (×)": ("<=", 1.0),
+    "findResources / floor, median (×)": ("<=", 3.0),
     "findResources real register p95 (ms)": ("<=", 5.0),
-    "findResources HTTP p95 (ms)": ("<=", 25.0),
-    "findResources HTTP 8 clients (req/s)": (">=", 200.0),
-    "coverage, all communes, median (ms)": ("<=", 100.0),
+    "coverage / cKDTree peer, median (×)": ("<=", 1.3),
+    "findResources HTTP / minimal route, median (×)": ("<=", 1.7),
+    "findResources HTTP 8 clients vs 2026-12-01 (×)": (">=", 3.0),
+    "findResources HTTP 8 clients p99 (ms)": ("<=", 50.0),
+    "first findResources after an expertise edit (ms)": ("<=", 50.0),
+    "first findResources after a 100-row import (ms)": ("<=", 50.0),
     "gap matrix median (s)": ("<=", 2.0),
-    "reopen median (s)": ("<=", 5.0),
-    "resident memory after reopen (MB)": ("<=", 1536.0),
+    "reopen median (s)": ("<=", 1.0),
+    "resident memory after reopen (MB)": ("<=", 250.0),
     "FINESS national import (s)": ("<=", 60.0),
     "findResources speed-up vs naive (×)": (">=", 50.0),
     "coverage speed-up vs naive (×)": (">=", 50.0),
 }
+
+
+#: The figures of the last benchmark before issue #21's work (2026-12-01, README), on a
+#: machine of the same kind: "today's throughput" of the issue, which asks ≥ 3× of it.
+BEFORE = {"findResources HTTP 8 clients (req/s)": 242.81}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -146,15 +157,18 @@ def national_finess(store: MemoryStore, path: Path, n: int, seed: int) -> None:
     path.write_text("\n".join(lines + geo) + "\n", encoding="utf-8")
 
 
-def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
+def serve(data_dir: Path, workers: int, minimal: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """The served API (``dihr serve``), or with ``minimal`` the HTTP peer
+    (``benchmarks/minimal_app.py`` under uvicorn), with ``workers`` processes."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_WORKERS": str(workers),
            "DIHR_RATE_LIMIT_PER_MINUTE": "10000000", "PYTHONPATH": str(ROOT)}
     env.pop("DIHR_NEO4J_URI", None)  # these HTTP figures are the embedded store's (the Bolt ones come after)
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    command = ([sys.executable, "-m", "uvicorn", "benchmarks.minimal_app:app", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--log-level", "warning"] if minimal else [sys.executable, "-m", "cli", "serve"])
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -195,15 +209,16 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT %%d %%d %%f %%d\\n", summary.requests, summary.duration,
-           latency:percentile(95), e.connect + e.read + e.write + e.status + e.timeout))
+  io.write(string.format("RESULT %%d %%d %%f %%f %%d\\n", summary.requests, summary.duration,
+           latency:percentile(95), latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout))
 end
 """
 
 
-def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int, seconds: float) -> tuple[float, float, str]:
-    """(requests/s, p95 ms, tool) with ``clients`` concurrent connections: wrk when
-    installed (a load generator in C, `make bench` installs it), else threads."""
+def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int,
+                    seconds: float) -> tuple[float, float, float, str]:
+    """(requests/s, p95 ms, p99 ms, tool) with ``clients`` concurrent connections:
+    wrk when installed (a load generator in C, `make bench` installs it), else threads."""
     wrk = shutil.which("wrk")
     if wrk:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -213,10 +228,10 @@ def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int, se
                                   f"{url}/graphql"], capture_output=True, text=True, check=True).stdout
         finally:
             os.unlink(script.name)
-        requests, duration_us, p95_us, errors = out.split("RESULT", 1)[1].split()
+        requests, duration_us, p95_us, p99_us, errors = out.split("RESULT", 1)[1].split()
         if int(errors):
             raise AssertionError(f"wrk: {errors} failed requests")
-        return int(requests) / (int(duration_us) / 1e6), float(p95_us) / 1000, "wrk"
+        return int(requests) / (int(duration_us) / 1e6), float(p95_us) / 1000, float(p99_us) / 1000, "wrk"
     latencies: list[float] = []
     failures: list[int] = []
     lock = threading.Lock()
@@ -243,7 +258,7 @@ def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int, se
         t.join()
     if failures:
         raise AssertionError(f"{len(failures)} failed requests (HTTP {sorted(set(failures))})")
-    return len(latencies) / (time.perf_counter() - start), pct(latencies, 95), "Python threads"
+    return len(latencies) / (time.perf_counter() - start), pct(latencies, 95), pct(latencies, 99), "Python threads"
 
 
 #: The real national FINESS file beside the project (shared/, never copied into it).
@@ -370,6 +385,62 @@ def timed_each(store: MemoryStore, qs: list[SituationQuery]) -> list[float]:
     return out
 
 
+def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args: argparse.Namespace,
+                        figures: dict[str, float], checks: list[str]) -> None:
+    """findResources over HTTP GraphQL against the minimal route (benchmarks/minimal_app.py),
+    both with ``args.workers`` processes: one client, the two servers asked in turn
+    (the answers compared), then 8 concurrent clients on each."""
+    from api.queries import FIND_RESOURCES_QUERY
+
+    def body(q: SituationQuery) -> bytes:
+        return json.dumps({"query": FIND_RESOURCES_QUERY, "variables": {
+            "situation": {"deficiencies": list(q.deficiencies), "skills": list(q.skills), "age": q.age,
+                          "commune": q.commune, "radiusKm": q.radius_km}, "limit": q.limit}}).encode()
+
+    bodies = [body(q) for q in qs]
+    served = [serve(data, args.workers), serve(data, args.workers, minimal=True)]
+    try:
+        (_, url), (_, minimal_url) = served
+        # Warm up every worker (each loads the store, then builds its indexes on first use).
+        deadline = time.monotonic() + args.warmup_s
+        while time.monotonic() < deadline:
+            for where in (url, minimal_url):
+                concurrent_load(where, secret, bodies[:8], args.workers * 2, 1.0)
+        clients = [Client(url, {"Authorization": f"Bearer {secret}"}), Client(minimal_url, {})]
+        times: list[list[float]] = [[], []]
+        for i, b in enumerate(bodies[: args.http_queries]):
+            answers = [b"", b""]
+            for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+                start = time.perf_counter()
+                status, answers[k] = clients[k].post("/graphql", b)
+                times[k].append((time.perf_counter() - start) * 1000)
+                if status != 200:
+                    raise AssertionError(answers[k][:300])
+            mine, theirs = json.loads(answers[0]), json.loads(answers[1])
+            if "errors" in mine or mine != theirs:
+                raise AssertionError(f"the served API and the minimal route answer differently: {answers[0][:300]!r}")
+        for c in clients:
+            c.close()
+        figures["findResources HTTP median (ms)"] = statistics.median(times[0])
+        figures["findResources HTTP p95 (ms)"] = pct(times[0], 95)
+        figures["peer minimal route HTTP median (ms)"] = statistics.median(times[1])
+        figures["findResources HTTP / minimal route, median (×)"] = statistics.median(times[0]) / statistics.median(times[1])
+        rate, p95, p99, tool = concurrent_load(url, secret, bodies, 8, args.load_s)
+        figures["findResources HTTP 8 clients (req/s)"] = rate
+        figures["findResources HTTP 8 clients p95 (ms)"] = p95
+        figures["findResources HTTP 8 clients p99 (ms)"] = p99
+        rate_m, _p95, p99_m, _tool = concurrent_load(minimal_url, secret, bodies, 8, args.load_s)
+        figures["peer minimal route 8 clients (req/s)"] = rate_m
+        figures["peer minimal route 8 clients p99 (ms)"] = p99_m
+        figures["findResources HTTP 8 clients vs 2026-12-01 (×)"] = rate / BEFORE["findResources HTTP 8 clients (req/s)"]
+        checks.append(f"HTTP: {args.workers} server worker(s) for the served API and for the minimal route; "
+                      f"{args.http_queries} answers identical; 8 concurrent clients driven by {tool}")
+    finally:
+        for proc, _url in served:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, float] = {}
     checks: list[str] = []
@@ -428,38 +499,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         _, secret = create_key(store, "gnchr", label="benchmark")
         store.close()
-        proc, url = serve(data, args.workers)
-        try:
-            from api.queries import FIND_RESOURCES_QUERY
-
-            def body(q: SituationQuery) -> bytes:
-                return json.dumps({"query": FIND_RESOURCES_QUERY, "variables": {
-                    "situation": {"deficiencies": list(q.deficiencies), "skills": list(q.skills), "age": q.age,
-                                  "commune": q.commune, "radiusKm": q.radius_km}, "limit": q.limit}}).encode()
-
-            bodies = [body(q) for q in qs]
-            # Warm up every worker (each loads the store, then builds its indexes on first use).
-            deadline = time.monotonic() + args.warmup_s
-            while time.monotonic() < deadline:
-                concurrent_load(url, secret, bodies[:8], args.workers * 2, 1.0)
-            client = Client(url, {"Authorization": f"Bearer {secret}"})
-            http = []
-            for b in bodies[: args.http_queries]:
-                start = time.perf_counter()
-                status, payload = client.post("/graphql", b)
-                http.append((time.perf_counter() - start) * 1000)
-                if status != 200 or "errors" in json.loads(payload):
-                    raise AssertionError(payload[:300])
-            client.close()
-            figures["findResources HTTP median (ms)"] = statistics.median(http)
-            figures["findResources HTTP p95 (ms)"] = pct(http, 95)
-            rate, p95, tool = concurrent_load(url, secret, bodies, 8, args.load_s)
-            figures["findResources HTTP 8 clients (req/s)"] = rate
-            figures["findResources HTTP 8 clients p95 (ms)"] = p95
-            checks.append(f"HTTP: {args.workers} server worker(s); 8 concurrent clients driven by {tool}")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        http_versus_minimal(data, qs, secret, args, figures, checks)
         if args.bolt:
             bolt_store(data, qs, results, args.repeat, figures, checks)
         # Last, so that the national FINESS file does not weigh on the other figures.
