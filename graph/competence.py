@@ -23,9 +23,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from graph.geo import EARTH_RADIUS_KM
+from graph.landmass import land_mass
 from graph.model import NodeKind, NodeRef, RelType
 
-__all__ = ["Accepts", "CompetenceIndex", "Link", "build_competence_index", "admits", "bound", "link_order"]
+__all__ = ["Accepts", "CompetenceIndex", "Link", "build_competence_index", "patch_competence_index", "admits", "bound",
+           "link_order"]
 
 #: One competence link of a resource: (type, target, the edge's properties).
 Link = tuple[RelType, NodeRef, Mapping[str, Any]]
@@ -58,7 +60,6 @@ class CompetenceIndex:
     lons: NDArray[np.float64]
     age_min: NDArray[np.float64]
     age_max: NDArray[np.float64]
-    position: dict[NodeRef, int]
     departments: NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=str))
     #: target → highest HAS_EXPERTISE level of every resource (0: none), int8 over positions.
     expertise_levels: dict[NodeRef, NDArray[np.int8]] = field(default_factory=dict)
@@ -73,6 +74,11 @@ class CompetenceIndex:
     masks: dict[Any, NDArray[np.bool_]] = field(default_factory=dict)
     #: Values derived from this index alone (built on first use, see ``cached``).
     derived: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def position(self) -> dict[NodeRef, int]:
+        """Each resource's position (built on first use: an update of the index does not pay for it)."""
+        return self.cached("position", lambda: dict(zip(self.refs, range(len(self.refs)), strict=True)))  # type: ignore[no-any-return]
 
     def band(self, lat: float, radius_km: float) -> slice:
         """The positions whose latitude allows a great-circle distance ≤ ``radius_km``
@@ -133,8 +139,6 @@ class CompetenceIndex:
         key = ("land", land)
         cached = self.masks.get(key)
         if cached is None:
-            from graph.landmass import land_mass
-
             cached = self.masks[key] = np.array([land_mass(str(d)) == land for d in self.departments], dtype=bool)
         return cached
 
@@ -210,7 +214,7 @@ def build_competence_index(
         lons=lons,
         age_min=np.array([bound(r[3].get("age_min")) for r in rows], np.float64),
         age_max=np.array([bound(r[3].get("age_max")) for r in rows], np.float64),
-        position=position,
+        derived={"position": position},
         props=[r[3] for r in rows],
         expertise_levels=expertise,
         accepts_links=accepts_columns,
@@ -225,3 +229,138 @@ def admits(age_min: NDArray[np.float64], age_max: NDArray[np.float64], age: int 
     return ~(age_min > age) & ~(age_max < age)
 
 
+
+
+def _insert(column: NDArray[Any], at: NDArray[np.int64], values: Any) -> NDArray[Any]:
+    """``column`` with ``values`` inserted before the positions ``at`` (a text
+    column widened to the longest value first: numpy would truncate)."""
+    values = np.asarray(values, dtype=column.dtype if column.dtype.kind not in "US" else None)
+    if column.dtype.kind in "US" and values.size:
+        column = column.astype(np.result_type(column.dtype, values.dtype), copy=False)
+    return np.insert(column, at, values.astype(column.dtype, copy=False))
+
+
+def patch_competence_index(
+    old: CompetenceIndex,
+    removed: Iterable[NodeRef],
+    resources: Iterable[tuple[NodeRef, float, float, Mapping[str, Any]]],
+    links: Iterable[tuple[NodeRef, RelType, NodeRef, Mapping[str, Any]]],
+    *,
+    departments: dict[NodeRef, str] | None = None,
+    demand: dict[str, tuple[list[str], NDArray[np.bool_]]] | None = None,
+) -> CompetenceIndex:
+    """The index ``build_competence_index`` would build from ``old``'s rows
+    without ``removed``, plus ``resources`` and their ``links`` (the rows of
+    the resources a write touched, read again), at the cost of copying its
+    columns instead of building them: a write of a few resources is seen at
+    once. ``old`` is left as it is (queries may still be reading it)."""
+    rows = sorted((r for r in resources if not r[3].get("closed")), key=lambda r: (r[1], r[0].kind.value, r[0].key))
+    n_old = len(old)
+    gone = np.zeros(n_old, dtype=bool)
+    for ref in removed:
+        position = old.position.get(ref)
+        if position is not None:
+            gone[position] = True
+    keep = np.flatnonzero(~gone)
+    kept_lats = old.lats[keep]
+    at = np.empty(len(rows), np.int64)
+    for j, (ref, lat, _lon, _props) in enumerate(rows):
+        pos = int(np.searchsorted(kept_lats, lat, "left"))
+        tie_end = int(np.searchsorted(kept_lats, lat, "right"))
+        while pos < tie_end and (str(old.kinds[keep[pos]]), str(old.keys[keep[pos]])) < (ref.kind.value, ref.key):
+            pos += 1
+        at[j] = pos
+    kept_count = keep.size
+    new_of_kept = np.arange(kept_count) + np.searchsorted(at, np.arange(kept_count), "right")
+    new_of_added = at + np.arange(len(rows))
+    old_to_new = np.full(n_old, -1, np.int64)
+    old_to_new[keep] = new_of_kept
+
+    added = {r[0]: j for j, r in enumerate(rows)}
+    levels: dict[NodeRef, dict[int, int]] = defaultdict(dict)
+    accepts: dict[NodeRef, list[tuple[int, float, float]]] = defaultdict(list)
+    out: list[list[Link]] = [[] for _ in rows]
+    for source, rel, target, props in links:
+        row = added.get(source)
+        if row is None:
+            continue
+        if rel is RelType.ACCEPTS:
+            accepts[target].append((int(new_of_added[row]), bound(props.get("age_min")), bound(props.get("age_max"))))
+        elif rel is RelType.HAS_EXPERTISE:
+            levels[target][row] = max(levels[target].get(row, 0), int(props["level"]))
+        else:
+            continue
+        out[row].append((rel, target, props))
+    for links_of in out:
+        links_of.sort(key=link_order)
+
+    expertise: dict[NodeRef, NDArray[np.int8]] = {}
+    for target in old.expertise_levels.keys() | levels.keys():
+        base = old.expertise_levels.get(target)
+        values = np.zeros(len(rows), np.int8)
+        for j, level in levels.get(target, {}).items():
+            values[j] = level
+        column = _insert(base[keep] if base is not None else np.zeros(kept_count, np.int8), at, values)
+        column.flags.writeable = False
+        expertise[target] = column
+    accepts_columns: dict[NodeRef, Accepts] = {}
+    for target in old.accepts_links.keys() | accepts.keys():
+        before = old.accepts_links.get(target, _NO_ACCEPTS)
+        moved = old_to_new[before.ids]
+        still = moved >= 0
+        extra = accepts.get(target, [])
+        accepts_columns[target] = Accepts(
+            np.concatenate([moved[still], np.array([e[0] for e in extra], np.int64)]),
+            np.concatenate([before.age_min[still], np.array([e[1] for e in extra], np.float64)]),
+            np.concatenate([before.age_max[still], np.array([e[2] for e in extra], np.float64)]),
+        )
+    deps = departments or {}
+    keep_all = not gone.any()
+    removed_at = np.flatnonzero(gone).tolist()
+    added_at = at.tolist()
+
+    def merged(column: list[Any], values: list[Any]) -> list[Any]:
+        """The kept items of ``column`` with ``values`` inserted (slices: no per-item Python work)."""
+        kept = column
+        if not keep_all:  # without the rows read again (few): by slices too
+            kept = []
+            start = 0
+            for position in removed_at:
+                kept += column[start:position]
+                start = position + 1
+            kept += column[start:]
+        out_list: list[Any] = []
+        start = 0
+        for position, value in zip(added_at, values, strict=True):
+            out_list += kept[start:position]
+            out_list.append(value)
+            start = position
+        out_list += kept[start:]
+        return out_list
+
+    refs = merged(old.refs, [r[0] for r in rows])
+    props_of = merged(old.props, [r[3] for r in rows])
+    links_of_all = merged(old.out, [tuple(o) for o in out])
+    # masks that do not depend on the query (the land masses): kept, with the new rows'
+    masks: dict[Any, NDArray[np.bool_]] = {}
+    for key, mask in old.masks.items():
+        if isinstance(key, tuple) and key[0] == "land":
+            masks[key] = _insert(mask[keep], at, [
+                land_mass(deps.get(r[0], str(r[3].get("department", "")))) == key[1] for r in rows])
+    return CompetenceIndex(
+        refs=refs,
+        kinds=_insert(old.kinds[keep], at, [r[0].kind.value for r in rows]),
+        keys=_insert(old.keys[keep], at, [r[0].key for r in rows]),
+        lats=_insert(old.lats[keep], at, [r[1] for r in rows]),
+        lons=_insert(old.lons[keep], at, [r[2] for r in rows]),
+        age_min=_insert(old.age_min[keep], at, [bound(r[3].get("age_min")) for r in rows]),
+        age_max=_insert(old.age_max[keep], at, [bound(r[3].get("age_max")) for r in rows]),
+        masks=masks,
+        departments=_insert(old.departments[keep], at,
+                            [deps.get(r[0], str(r[3].get("department", ""))) for r in rows]),
+        expertise_levels=expertise,
+        accepts_links=accepts_columns,
+        props=props_of,
+        out=links_of_all,
+        demand=old.demand if demand is None else demand,
+    )

@@ -36,10 +36,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from graph.competence import CompetenceIndex, build_competence_index
+from graph.competence import CompetenceIndex, build_competence_index, patch_competence_index
 from graph.geo import haversine_km, to_unit_xyz
 from graph.model import NodeKind, NodeRef, RelType
-from graph.store import GraphStore, gc_paused
+from graph.store import Changes, GraphStore, gc_paused
 from graph.territories import TerritoryKind, TerritoryTable
 
 __all__ = ["ReadModel", "CommuneGrid", "read_model", "build_competence", "INDEXED_KINDS"]
@@ -117,30 +117,77 @@ class CommunePoints:
         return self.codes[i], round(haversine_km(lat, lon, float(self.lats[i]), float(self.lons[i])), 3)
 
 
+Row = tuple[NodeRef, float, float, Mapping[str, Any]]
+LinkRow = tuple[NodeRef, RelType, NodeRef, Mapping[str, Any]]
+
+
 def build_competence(store: GraphStore) -> CompetenceIndex:
     """The competence index of the store's current state, from plain reads."""
     with gc_paused(keep=True):
-        nodes = {kind: {n.key: n.props for n in store.nodes(kind)} for kind in INDEXED_KINDS}
-        refs = [NodeRef(kind, key) for kind in INDEXED_KINDS for key in nodes[kind]]
-        out = store.edges_from(refs, [R.HAS_EXPERTISE, R.ACCEPTS, R.WORKS_AT])
-        workplaces = _workplaces(store, out)
-        resources, links, departments = [], [], {}
-        for ref in refs:
-            props = nodes[ref.kind][ref.key]
-            sites = sorted(
-                (e.target for e in out[ref] if e.type is R.WORKS_AT and e.target in workplaces),
-                key=lambda t: (t.key, t.kind.value),
-            )
-            located = _point(props) or next((p for s in sites if (p := _point(workplaces[s]))), None)
-            if located is None:
-                continue
-            resources.append((ref, located[0], located[1], props))
-            if "department" not in props:
-                department = next((workplaces[s]["department"] for s in sites if "department" in workplaces[s]), None)
-                if department is not None:
-                    departments[ref] = str(department)
-            links += [(ref, e.type, e.target, e.props) for e in out[ref] if e.type is not R.WORKS_AT]
+        nodes = [(NodeRef(kind, n.key), n.props) for kind in INDEXED_KINDS for n in store.nodes(kind)]
+        resources, links, departments = _resource_rows(store, nodes)
         return build_competence_index(resources, links, departments=departments, situations=_demand(store))
+
+
+def _resource_rows(store: GraphStore, nodes: list[tuple[NodeRef, Mapping[str, Any]]]
+                   ) -> tuple[list[Row], list[LinkRow], dict[NodeRef, str]]:
+    """The index rows of these resources: where each is, its competence links,
+    and its department when it comes from its workplace."""
+    out = store.edges_from([ref for ref, _props in nodes], [R.HAS_EXPERTISE, R.ACCEPTS, R.WORKS_AT])
+    workplaces = _workplaces(store, out)
+    resources: list[Row] = []
+    links: list[LinkRow] = []
+    departments: dict[NodeRef, str] = {}
+    for ref, props in nodes:
+        sites = sorted(
+            (e.target for e in out[ref] if e.type is R.WORKS_AT and e.target in workplaces),
+            key=lambda t: (t.key, t.kind.value),
+        )
+        located = _point(props) or next((p for s in sites if (p := _point(workplaces[s]))), None)
+        if located is None:
+            continue
+        resources.append((ref, located[0], located[1], props))
+        if "department" not in props:
+            department = next((workplaces[s]["department"] for s in sites if "department" in workplaces[s]), None)
+            if department is not None:
+                departments[ref] = str(department)
+        links += [(ref, e.type, e.target, e.props) for e in out[ref] if e.type is not R.WORKS_AT]
+    return resources, links, departments
+
+
+#: Kinds a write may touch while the read models are updated rather than rebuilt:
+#: the indexed resources, the situations (the demand side), and the kinds no
+#: read model reads (knowledge items, activity reports).
+PATCHABLE_KINDS = frozenset(INDEXED_KINDS) | {K.SITUATION, K.KNOWLEDGE, K.ACTIVITY_REPORT}
+#: Past this many touched resources (a national import) the index is rebuilt.
+PATCH_AT_MOST = 5_000
+
+
+def patch_competence(store: GraphStore, old: CompetenceIndex, changes: Changes) -> CompetenceIndex | None:
+    """``old`` updated for what ``changes`` says was written, from plain reads
+    of the resources touched (and of those working at a touched place: they
+    stand where it stands); None when the writes touched something else (a
+    commune, a territory, a national centre…) or too many resources."""
+    touched = changes.nodes | changes.edge_sources
+    if any(ref.kind not in PATCHABLE_KINDS for ref in touched):
+        return None
+    dirty = {ref for ref in touched if ref.kind in INDEXED_KINDS}
+    if len(dirty) > PATCH_AT_MOST:
+        return None
+    places = [ref for ref in dirty if ref in changes.nodes]
+    if places:
+        dirty |= {e.source for edges in store.edges_to(places, [R.WORKS_AT]).values() for e in edges}
+    nodes: list[tuple[NodeRef, Mapping[str, Any]]] = []
+    for kind in INDEXED_KINDS:
+        keys = sorted(ref.key for ref in dirty if ref.kind is kind)
+        if keys:
+            nodes += [(NodeRef(kind, key), node.props) for key, node in sorted(store.get_nodes(kind, keys).items())]
+    resources, links, departments = _resource_rows(store, nodes)
+    demand = None
+    if any(ref.kind is K.SITUATION for ref in touched):
+        demand = build_competence_index([], [], situations=_demand(store)).demand
+    with gc_paused():  # few new objects (the links of the rows read again): nothing to freeze
+        return patch_competence_index(old, dirty, resources, links, departments=departments, demand=demand)
 
 
 def _point(props: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -177,13 +224,38 @@ def _demand(store: GraphStore) -> list[tuple[str, str, bool]]:
 
 
 class ReadModel:
-    """The read models of one store revision (see module doc); safe to share between threads."""
+    """The read models of one store revision (see module doc); safe to share between threads.
 
-    def __init__(self, store: GraphStore, revision: int) -> None:
+    ``previous`` and ``changes``: the read model of an earlier revision of the
+    same store and what the writes since then touched (``Changes``). When those
+    writes touched only resources and situations, the views that do not read
+    them (territories, communes…) are carried over and the competence index
+    is updated from the previous one (``patch_competence``) instead of being
+    built again: the first query after an edit costs milliseconds, not the
+    second a national index takes."""
+
+    #: Views that do not depend on the resources, situations or their links.
+    CARRIED = ("territories", "communes", "commune points", "commune lands", "commune land groups")
+
+    def __init__(self, store: GraphStore, revision: int, previous: ReadModel | None = None,
+                 changes: Changes | None = None) -> None:
         self.revision = revision
         self._store = weakref.ref(store)
         self._lock = threading.RLock()
         self._views: dict[Any, Any] = {}
+        self._previous: tuple[CompetenceIndex, Changes] | None = None
+        if previous is not None and changes is not None:
+            touched = changes.nodes | changes.edge_sources
+            if all(ref.kind in PATCHABLE_KINDS for ref in touched):
+                kept = previous._views
+                self._views.update({k: v for k, v in kept.items() if k in self.CARRIED
+                                    or (isinstance(k, tuple) and k[0] == "owners")
+                                    or (isinstance(k, tuple) and k[0] == "links of" and k[1] not in touched)})
+                competence = kept.get("competence")
+                if competence is not None:
+                    self._previous = (competence, changes)
+                elif previous._previous is not None:  # not asked since the write before: both at once
+                    self._previous = (previous._previous[0], previous._previous[1] | changes)
 
     def cached(self, key: Any, build: Callable[[], Any]) -> Any:
         """A value derived from this store state, built once on first use."""
@@ -203,7 +275,16 @@ class ReadModel:
 
     @property
     def competence(self) -> CompetenceIndex:
-        return self.cached("competence", lambda: build_competence(self._store_or_fail()))  # type: ignore[no-any-return]
+        return self.cached("competence", self._build_competence)  # type: ignore[no-any-return]
+
+    def _build_competence(self) -> CompetenceIndex:
+        store = self._store_or_fail()
+        previous, self._previous = self._previous, None
+        if previous is not None:
+            patched = patch_competence(store, *previous)
+            if patched is not None:
+                return patched
+        return build_competence(store)
 
     @property
     def territories(self) -> TerritoryTable:
@@ -239,5 +320,7 @@ def read_model(store: GraphStore) -> ReadModel:
     with _MODELS_LOCK:
         model = _MODELS.get(store)
         if model is None or model.revision != revision:
-            model = _MODELS[store] = ReadModel(store, revision)
+            since = getattr(store, "changes_since", None)
+            changes = since(model.revision) if model is not None and since is not None else None
+            model = _MODELS[store] = ReadModel(store, revision, model, changes)
     return model

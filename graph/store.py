@@ -18,7 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 
-__all__ = ["GraphStore", "WriteSummary", "merge_props", "upsert_outcome", "REVISION_NEUTRAL_KINDS", "gc_paused"]
+__all__ = ["GraphStore", "WriteSummary", "Changes", "merge_props", "upsert_outcome", "REVISION_NEUTRAL_KINDS",
+           "gc_paused"]
 
 #: Node kinds that record the service's own life (the audit log, API keys, the
 #: import journal), not the network: writing only these leaves
@@ -68,6 +69,24 @@ def upsert_outcome(what: str, old: Mapping[str, Any] | None, new: Mapping[str, A
     if old is None:
         return f"{what}_created"
     return f"{what}_unchanged" if old == new else f"{what}_updated"
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What the writes between two revisions touched: the nodes written, and
+    the sources and targets of the relationships written or deleted (of kinds
+    that are not ``REVISION_NEUTRAL_KINDS``). A store that can say it offers
+    ``changes_since(revision) -> Changes | None`` (None: it cannot say, the
+    read models are rebuilt); the read models then update what they hold
+    instead of rebuilding it (``graph.readmodel``)."""
+
+    nodes: frozenset[NodeRef]
+    edge_sources: frozenset[NodeRef]
+    edge_targets: frozenset[NodeRef]
+
+    def __or__(self, other: Changes) -> Changes:
+        return Changes(self.nodes | other.nodes, self.edge_sources | other.edge_sources,
+                       self.edge_targets | other.edge_targets)
 
 
 @dataclass(frozen=True, slots=True)

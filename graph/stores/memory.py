@@ -22,10 +22,12 @@ last ``_KEEP_CHANGES`` entries; a process further behind reloads everything.
 
 from __future__ import annotations
 
+import functools
+import operator
 import sqlite3
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -45,7 +47,7 @@ from graph.model import (
     validate_edge,
     validate_node,
 )
-from graph.store import REVISION_NEUTRAL_KINDS, WriteSummary, gc_paused, merge_props, upsert_outcome
+from graph.store import REVISION_NEUTRAL_KINDS, Changes, WriteSummary, gc_paused, merge_props, upsert_outcome
 
 __all__ = ["MemoryStore", "DB_FILENAME", "sqlite_check", "sqlite_backup"]
 
@@ -66,6 +68,8 @@ CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT NOT NULL, ident TEXT NOT NULL);
 """
 _KEEP_CHANGES = 500_000
+#: Revisions whose changes are remembered for the read models' updates (``changes_since``).
+_KEEP_REVISIONS = 256
 _PROBE_EVERY_S = 0.002
 _LOG_SQL = "INSERT INTO changes (what, ident) VALUES (?, ?)"
 
@@ -181,7 +185,13 @@ class MemoryStore:
         self._edge_counts: Counter[RelType] = Counter()
         self._postcodes: dict[str, set[str]] = defaultdict(set)
         self._revision = 0  # bumped by every write that is not revision-neutral (ours or another process's)
+        # What each recent revision changed (``changes_since``); not tracked while loading everything.
+        self._tracking = False
+        self._touched: tuple[set[NodeRef], set[NodeRef], set[NodeRef]] = (set(), set(), set())
+        self._history: deque[tuple[int, Changes]] = deque(maxlen=_KEEP_REVISIONS)
+        self._known_from = 0  # the oldest revision changes_since can answer from
         self._load()
+        self._tracking = True
 
     # -- loading -----------------------------------------------------------
     def _load(self) -> None:
@@ -197,6 +207,7 @@ class MemoryStore:
         return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
 
     def _reset(self) -> None:
+        self._tracking = False  # everything is read again: the read models are rebuilt
         self._graph = nx.MultiDiGraph()
         self._by_kind = defaultdict(dict)
         self._edge_counts = Counter()
@@ -205,6 +216,23 @@ class MemoryStore:
 
     def _invalidate(self) -> None:
         self._revision += 1
+        if not self._tracking:
+            self._known_from = self._revision
+            return
+        nodes, sources, targets = self._touched
+        self._history.append((self._revision, Changes(frozenset(nodes), frozenset(sources), frozenset(targets))))
+        self._touched = (set(), set(), set())
+
+    def changes_since(self, revision: int) -> Changes | None:
+        """What the revisions after ``revision`` changed, up to the current one;
+        None when that is not known any more (too old, or everything was read again)."""
+        with self._lock:
+            if revision < self._known_from or revision > self._revision:
+                return None
+            wanted = [c for r, c in self._history if r > revision]
+            if len(wanted) != self._revision - revision:
+                return None  # part of it fell out of the history
+            return functools.reduce(operator.or_, wanted, Changes(frozenset(), frozenset(), frozenset()))
 
     def _load_rows(self) -> None:
         with gc_paused(keep=True):
@@ -246,17 +274,26 @@ class MemoryStore:
                 self._postcodes[pc].add(ref.key)
         self._graph.add_node(ref, props=props)
         self._by_kind[ref.kind][ref.key] = props
+        if self._tracking and ref.kind not in REVISION_NEUTRAL_KINDS:
+            self._touched[0].add(ref)
+
+    def _touch_edge(self, source: NodeRef, target: NodeRef) -> None:
+        if self._tracking:
+            self._touched[1].add(source)
+            self._touched[2].add(target)
 
     def _apply_edge(self, eid: _EdgeId, props: dict[str, Any]) -> None:
         rel, source, target, ekey = eid
         if not self._graph.has_edge(source, target, key=(rel, ekey)):
             self._edge_counts[rel] += 1
         self._graph.add_edge(source, target, key=(rel, ekey), props=props)
+        self._touch_edge(source, target)
 
     def _remove_edge(self, eid: _EdgeId) -> None:
         rel, source, target, ekey = eid
         self._graph.remove_edge(source, target, key=(rel, ekey))
         self._edge_counts[rel] -= 1
+        self._touch_edge(source, target)
 
     # -- other processes' writes --------------------------------------------
     def _data_version(self) -> int:
@@ -292,6 +329,7 @@ class MemoryStore:
                 self._reset()
                 self._seq = self._last_seq()
                 self._load_rows()
+                self._tracking = True
             return
         nodes = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "node"}
         nodes = {n for n in nodes if n[0] not in _DISK_ONLY_VALUES}  # logged by an older version

@@ -1,0 +1,141 @@
+"""After a write that touches a few resources, the read model is updated, not
+rebuilt: the updated competence index is the one a rebuild gives, and the
+answers are the same (graph/readmodel.py, ``patch_competence``)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from graph import readmodel
+from graph.competence import CompetenceIndex
+from graph.matching import SituationQuery, find_resources
+from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.readmodel import build_competence, read_model
+
+pytestmark = pytest.mark.slow
+
+K, R = NodeKind, RelType
+
+
+def assert_same_index(mine: CompetenceIndex, rebuilt: CompetenceIndex) -> None:
+    assert mine.refs == rebuilt.refs
+    for column in ("kinds", "keys", "lats", "lons", "departments"):
+        assert np.array_equal(getattr(mine, column), getattr(rebuilt, column)), column
+    for column in ("age_min", "age_max"):
+        assert np.array_equal(getattr(mine, column), getattr(rebuilt, column), equal_nan=True), column
+    assert [dict(p) for p in mine.props] == [dict(p) for p in rebuilt.props]
+    assert mine.out == rebuilt.out
+    assert mine.position == rebuilt.position
+    for target in mine.expertise_levels.keys() | rebuilt.expertise_levels.keys():
+        assert np.array_equal(mine.expertise(target), rebuilt.expertise(target)), target
+    for target in mine.accepts_links.keys() | rebuilt.accepts_links.keys():
+        a, b = mine.accepts(target), rebuilt.accepts(target)
+        mine_links = sorted(zip(a.ids.tolist(), a.age_min.tolist(), a.age_max.tolist(), strict=True))
+        rebuilt_links = sorted(zip(b.ids.tolist(), b.age_min.tolist(), b.age_max.tolist(), strict=True))
+        assert np.array_equal(np.array(mine_links), np.array(rebuilt_links), equal_nan=True), target
+    assert mine.demand.keys() == rebuilt.demand.keys()
+    for combination, (communes, is_open) in mine.demand.items():
+        assert communes == rebuilt.demand[combination][0] and is_open.tolist() == rebuilt.demand[combination][1].tolist()
+
+
+@pytest.fixture
+def patches(monkeypatch):
+    """How many times the index was updated, and rebuilt, since the fixture started."""
+    counts = {"patched": 0, "rebuilt": 0}
+    patch, build = readmodel.patch_competence, readmodel.build_competence
+
+    def counting_patch(*args):
+        found = patch(*args)
+        counts["patched"] += found is not None
+        return found
+
+    def counting_build(store):
+        counts["rebuilt"] += 1
+        return build(store)
+
+    monkeypatch.setattr(readmodel, "patch_competence", counting_patch)
+    monkeypatch.setattr(readmodel, "build_competence", counting_build)
+    return counts
+
+
+QUERIES = [SituationQuery(deficiencies=["DV", "TSA"], commune="35238", age=12, radius_km=80),
+           SituationQuery(deficiencies=["DA", "DV"], commune="86194", radius_km=150),
+           SituationQuery(deficiencies=["DI", "EPI"], skills=["CAA"], commune="69123", age=30, radius_km=60)]
+
+
+def check(store, patches, patched: int, rebuilt: int) -> None:
+    """The current index is the one a rebuild gives, reached as said, and answers alike."""
+    mine = read_model(store).competence
+    assert (patches["patched"], patches["rebuilt"]) == (patched, rebuilt)
+    assert_same_index(mine, build_competence(store))
+    answers = [find_resources(store, q) for q in QUERIES]
+    readmodel._MODELS.pop(store)  # a model built from scratch for the same state
+    assert [find_resources(store, q) for q in QUERIES] == answers
+    patches["rebuilt"] -= 1  # that one
+
+
+def test_an_expertise_edit_and_a_small_import_update_the_index(demo_copy_store, patches):
+    store = demo_copy_store
+    read_model(store).competence  # noqa: B018 - built before the writes
+    patches.update(patched=0, rebuilt=0)
+    professional = next(iter(store.nodes(K.PROFESSIONAL)))
+    store.upsert(edges=[Edge(R.HAS_EXPERTISE, professional.ref, NodeRef(K.DEFICIENCY, "DV"),
+                             {"level": 3, "source": "saisie"})])
+    check(store, patches, patched=1, rebuilt=0)
+
+    # an import of 100 new establishments (FINESS-like rows), some with long keys and names
+    rng = random.Random(7)
+    communes = [c for c in store.nodes(K.COMMUNE) if "lat" in c.props][:5000]
+    nodes, edges = [], []
+    for i in range(100):
+        commune = rng.choice(communes)
+        kind = K.ESTABLISHMENT if i % 10 else K.RESOURCE_POLE
+        key = f"97{i:07d}" if i % 10 else f"pole-ressources-au-nom-de-cle-bien-plus-long-que-les-autres-{i:03d}"
+        nodes.append(Node(kind, key, {
+            "name": f"ÉTABLISSEMENT SYNTHÉTIQUE {i}", "lat": commune.props["lat"] + rng.uniform(-0.01, 0.01),
+            "lon": commune.props["lon"], "department": commune.props["department"], "synthetic": True,
+            **({"age_min": 0, "age_max": 20} if i % 3 == 0 else {})}))
+        target = NodeRef(K.DEFICIENCY, rng.choice(["DV", "TSA", "DA"]))
+        edges.append(Edge(R.ACCEPTS, NodeRef(kind, key), target, {
+            "age_min": rng.choice([None, 3, 18]), "age_max": rng.choice([None, 20, 60]), "source": "categorie_finess",
+        }) if kind is K.ESTABLISHMENT else Edge(R.HAS_EXPERTISE, NodeRef(kind, key), target, {"level": 2}))
+    # one at exactly another resource's latitude (the order's tie-break: kind, then key)
+    twin = next(iter(store.nodes(K.ESTABLISHMENT)))
+    nodes.append(Node(K.ESTABLISHMENT, "000000000", {"name": "JUMEAU", "lat": twin.props["lat"], "lon": 2.0,
+                                                      "department": "75", "synthetic": True}))
+    store.upsert(nodes, edges)
+    check(store, patches, patched=2, rebuilt=0)
+
+
+def test_a_moved_or_closed_place_moves_or_removes_what_stands_there(demo_copy_store, patches):
+    store = demo_copy_store
+    read_model(store).competence  # noqa: B018 - built before the writes
+    patches.update(patched=0, rebuilt=0)
+    works = {e.target for edges in store.edges_from([p.ref for p in store.nodes(K.PROFESSIONAL)], [R.WORKS_AT]).values()
+             for e in edges}
+    place = next(ref for ref in sorted(works, key=lambda r: r.key) if ref.kind is K.ESTABLISHMENT)
+    store.upsert([Node(K.ESTABLISHMENT, place.key, {"lat": 43.3, "lon": 5.4, "department": "13"})])
+    check(store, patches, patched=1, rebuilt=0)
+    store.upsert([Node(K.ESTABLISHMENT, place.key, {"closed": True})])
+    check(store, patches, patched=2, rebuilt=0)
+    # two writes before the next query, a revision read between them: one update for both
+    store.upsert([Node(K.ESTABLISHMENT, place.key, {"closed": None})])
+    read_model(store)
+    store.upsert(edges=[Edge(R.HAS_EXPERTISE, place, NodeRef(K.SKILL, "CAA"), {"level": 2})])
+    check(store, patches, patched=3, rebuilt=0)
+
+
+def test_a_situation_updates_the_demand_and_a_commune_rebuilds(demo_copy_store, patches):
+    store = demo_copy_store
+    read_model(store).competence  # noqa: B018 - built before the writes
+    patches.update(patched=0, rebuilt=0)
+    situation = next(iter(store.nodes(K.SITUATION)))
+    store.upsert([Node(K.SITUATION, situation.key, {"status": "closed" if situation.props.get("status") == "open"
+                                                    else "open"})])
+    check(store, patches, patched=1, rebuilt=0)
+    commune = next(iter(store.nodes(K.COMMUNE)))
+    store.upsert([Node(K.COMMUNE, commune.key, {"population": int(commune.props.get("population", 0)) + 1})])
+    check(store, patches, patched=1, rebuilt=1)
