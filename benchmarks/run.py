@@ -385,6 +385,41 @@ def timed_each(store: MemoryStore, qs: list[SituationQuery]) -> list[float]:
     return out
 
 
+def first_answer_after_writes(store: MemoryStore, qs: list[SituationQuery], work: Path, seed: int,
+                              figures: dict[str, float], checks: list[str]) -> set[str]:
+    """The first findResources after an expertise edit (5 edits, median) and after
+    an import of 100 FINESS rows: what an animator waits for once they saved.
+    Returns the FINESS numbers of that import's establishments (a later national
+    file that does not list them closes them)."""
+    from graph.model import Edge, NodeRef, RelType
+    from importers.finess import import_finess
+
+    for q in qs[:10]:
+        find_resources(store, q)  # the read model of the current state, built
+    professionals = [p.ref for p, _ in zip(store.nodes(NodeKind.PROFESSIONAL), range(5), strict=False)]
+    after_edit = []
+    for i, ref in enumerate(professionals):
+        store.upsert(edges=[Edge(RelType.HAS_EXPERTISE, ref, NodeRef(NodeKind.DEFICIENCY, "DV"),
+                                 {"level": 3, "source": "saisie"})])
+        start = time.perf_counter()
+        find_resources(store, qs[i])
+        after_edit.append((time.perf_counter() - start) * 1000)
+    figures["first findResources after an expertise edit (ms)"] = statistics.median(after_edit)
+    rows = work / "etalab-cs1100507-stock-20260108-0401.csv"
+    national_finess(store, rows, 100, seed + 1)
+    report = import_finess(store, rows, all_categories=True)
+    start = time.perf_counter()
+    find_resources(store, qs[len(professionals)])
+    figures["first findResources after a 100-row import (ms)"] = (time.perf_counter() - start) * 1000
+    checks.append(f"Writes: {len(professionals)} expertise edits, then an import of {report.created} FINESS "
+                  "establishments, each followed by one findResources (the read model updated, not rebuilt)")
+    return _finess_numbers(rows)
+
+
+def _finess_numbers(path: Path) -> set[str]:
+    return {line.split(";")[1] for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("structureet;")}
+
+
 def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args: argparse.Namespace,
                         figures: dict[str, float], checks: list[str]) -> None:
     """findResources over HTTP GraphQL against the minimal route (benchmarks/minimal_app.py),
@@ -439,6 +474,45 @@ def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args:
         for proc, _url in served:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+#: The figures repeated on the larger networks (how cost grows).
+SCALED = ("load national network (s)", "reopen median (s)", "resident memory after reopen (MB)",
+          "findResources in-process median (ms)", "findResources in-process p95 (ms)",
+          "findResources / best peer, median (×)", "findResources / best peer, p95 (×)",
+          "coverage, all communes, median (ms)", "coverage / cKDTree peer, median (×)",
+          "first findResources after an expertise edit (ms)", "first findResources after a 100-row import (ms)")
+
+
+def scaled(reference: Path, scale: int, args: argparse.Namespace, figures: dict[str, float], checks: list[str]) -> None:
+    """The national network ``scale`` times larger (establishments, professionals,
+    situations), on the same communes: loading, reopening, memory, findResources
+    and coverage against the peers, and the first answer after writes."""
+    work = Path(tempfile.mkdtemp(prefix=f"dihr-bench-x{scale}-"))
+    try:
+        data = work / "data"
+        shutil.copytree(reference, data)
+        store = MemoryStore(data)
+        start = time.perf_counter()
+        generate_demo(store, seed=args.seed, establishments=args.establishments * scale,
+                      professionals=args.professionals * scale, situations=args.situations * scale)
+        found = {"load national network (s)": time.perf_counter() - start}
+        store.close()
+        start = time.perf_counter()
+        store = MemoryStore(data)
+        found["reopen median (s)"] = time.perf_counter() - start
+        found["resident memory after reopen (MB)"] = fresh_process_rss_mb(data)
+        qs = queries(store, max(30, args.queries // 3), args.seed)
+        notes: list[str] = []
+        find_versus_peers(store, qs, 2, found, notes, oracle=False)
+        coverage_versus_peers(store, ["DV", "TSA"], 2, found, notes, oracle=False)
+        first_answer_after_writes(store, qs, work, args.seed, found, notes)
+        store.close()
+        for name in SCALED:
+            figures[f"{name} at {scale}×"] = found[name]
+        checks.append(f"{scale}× network: " + "; ".join(notes))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -502,18 +576,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         http_versus_minimal(data, qs, secret, args, figures, checks)
         if args.bolt:
             bolt_store(data, qs, results, args.repeat, figures, checks)
-        # Last, so that the national FINESS file does not weigh on the other figures.
+        # Last, so that the writes and the national FINESS file do not weigh on the other figures.
         store = MemoryStore(data)
+        imported = first_answer_after_writes(store, qs, work, args.seed, figures, checks)
         finess = work / "etalab-cs1100507-stock-20260108-0400.csv"
         national_finess(store, finess, args.finess, args.seed)
         from importers.finess import import_finess
 
         start = time.perf_counter()
-        report = import_finess(store, finess, all_categories=True)
+        closing = len(imported - _finess_numbers(finess))  # the small import's, absent from this national file
+        report = import_finess(store, finess, all_categories=True, accept_closures=closing or None)
         figures["FINESS national import (s)"] = time.perf_counter() - start
         checks.append(f"FINESS: {report.read} lines read, {report.created} establishments created")
 
         store.close()
+        for scale in args.scales:
+            scaled(args.reference or reference_copy, scale, args, figures, checks)
         if args.real_finess is not None:
             real_register(args.reference or reference_copy, args.real_finess, args.real_communes, 3 if args.smoke else 10,
                           args.seed, figures, checks)
@@ -546,6 +624,15 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {name} | {value:,.2f} | | |")
     lines += [
         "",
+        "Peers (benchmarks/peers.py, benchmarks/minimal_app.py), run interleaved with the project in the same",
+        "process, query by query, every answer compared: *numpy* scores every resource in a latitude/longitude",
+        "box with vectorised numpy; *cKDTree* asks scipy's k-d tree for the resources within the radius, scores",
+        "them with numpy and widens by k-nearest queries; for coverage, *cKDTree* selects the competent resources",
+        "with numpy and asks one tree per land mass for every commune centroid at once. The *floors* are what no",
+        "answer can skip: the radius query and one sort of its distances (findResources), the single tree query",
+        "of every centroid on a built tree (coverage). The *minimal route* is a bare FastAPI route calling the",
+        "same service and writing the same JSON with orjson (no GraphQL, no authentication, no middleware).",
+        "",
         "Medians and p95 are over repeated runs; loading the network, the national FINESS import and the",
         "memory of a fresh process are one whole national operation each, measured once per run.",
         "",
@@ -564,15 +651,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="server worker processes (default: as `dihr serve`, the cores, at most 4)")
     parser.add_argument("--no-bolt", dest="bolt", action="store_false",
                         help="skip the Bolt store figures (copy to ArcadeDB or DIHR_NEO4J_URI)")
+    parser.add_argument("--scale", default=None,
+                        help="larger networks to measure too, as factors (default: 2,4; smoke: none)")
     parser.add_argument("--real-finess", type=Path, default=REAL_FINESS[-1] if REAL_FINESS else None,
                         help="the real national FINESS file for the real-register searches (default: shared/data/finess)")
     args = parser.parse_args(argv)
     args.real_communes = 10 if args.smoke else 60
+    if args.scale is None:
+        args.scale = "" if args.smoke else "2,4"
     sizes = (300, 600, 200, 30, 10, 5, 2000) if args.smoke else (15_000, 40_000, 10_000, 300, 100, 20, 100_000)
     (args.establishments, args.professionals, args.situations, args.queries, args.http_queries, args.repeat,
      args.finess) = sizes
     args.repeat_reopen = 2 if args.smoke else 5
     args.rounds = 2 if args.smoke else 3
+    args.scales = [int(x) for x in args.scale.split(",") if x.strip()] if args.scale else []
     args.workers = args.workers or min(4, os.cpu_count() or 1)
     args.warmup_s = 2.0 if args.smoke else 8.0
     args.load_s = 2.0 if args.smoke else 15.0
