@@ -61,7 +61,7 @@ from graph.geo import EARTH_RADIUS_KM, estimated_minutes, haversine_km, haversin
 from graph.landmass import MAINLAND, land_mass
 from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination, combination_key
 from graph.rare import Qualification, qualify
-from graph.readmodel import INDEXED_KINDS, read_model
+from graph.readmodel import INDEXED_KINDS, ReadModel, read_model
 from graph.store import GraphStore
 from graph.territories import TerritoryTable, commune_info
 from graph.views import display_name
@@ -668,14 +668,14 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # once per index state: they are not in the index of local resources).
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
-        comp = _explain(_links_of(store, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props)
+        comp = _explain(_links_of(store, model, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props)
         cand = _national_candidate(erhr_node, comp, needs, place, place.department)
         cand.basis = Basis.TERRITORIAL
         matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, table, person_erhr))
     for code in qualification.cnrhr:
         cnrhr = store.get_node(K.CNRHR, code)
         if cnrhr is not None:
-            comp = _explain(_links_of(store, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props)
+            comp = _explain(_links_of(store, model, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props)
             cand = _national_candidate(cnrhr, comp, needs, place, None)
             matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr))
 
@@ -1024,18 +1024,20 @@ class _Member(NamedTuple):
 
 def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Member]:
     """The nearest resources inside the radius covering each need (team members)."""
-    pool: dict[int, float] = {}
     per_need = _team_pool_per_need(len(scored.deficiencies))
+    covers = scored.covers[:, pos]
+    keys = scored.keys[pos]
+    chosen: dict[int, None] = {}  # local indices into ``pos``, in need order (as a set keeping order)
     for j in range(len(scored.deficiencies)):
-        mask = scored.covers[j, pos]
-        sub_pos, sub_dist = pos[mask], dist[mask]
-        order = np.lexsort((scored.keys[sub_pos], sub_dist))[:per_need]
-        for i in order:
-            pool[int(sub_pos[i])] = float(sub_dist[i])
-    weights = 1 << np.arange(len(scored.deficiencies), dtype=np.int64)
+        at = np.flatnonzero(covers[j])
+        for i in at[np.lexsort((keys[at], dist[at]))[:per_need]].tolist():
+            chosen[i] = None
+    picked = np.fromiter(chosen, np.int64, len(chosen))
+    bits = (covers[:, picked].T.astype(np.int64) << np.arange(len(scored.deficiencies), dtype=np.int64)).sum(axis=1)
     members = [
-        _Member(scored.pick(p, d, True), int(weights[scored.covers[:, p]].sum()), str(scored.keys[p]))
-        for p, d in pool.items()
+        _Member(scored.pick(p, d, True), b, k)
+        for p, d, b, k in zip(pos[picked].tolist(), dist[picked].tolist(), bits.tolist(), keys[picked].tolist(),
+                              strict=True)
     ]
     return sorted(members, key=lambda m: (m.pick.distance_km, m.key))
 
@@ -1081,16 +1083,16 @@ def _explain(
     return comp
 
 
-def _links_of(store: GraphStore, ref: NodeRef) -> tuple[Link, ...]:
+def _links_of(store: GraphStore, model: ReadModel, ref: NodeRef) -> tuple[Link, ...]:
     """The competence links of a node outside the index (an ERHR, a CNRHR),
-    read once per store revision, in the index's order."""
+    read once per read-model state, in the index's order."""
 
     def read() -> tuple[Link, ...]:
         edges = store.edges_from([ref], [R.HAS_EXPERTISE, R.ACCEPTS])[ref]
         links = [(e.type, e.target, e.props) for e in edges]
         return tuple(sorted(links, key=link_order))
 
-    return read_model(store).cached(("links of", ref), read)  # type: ignore[no-any-return]
+    return model.cached(("links of", ref), read)  # type: ignore[no-any-return]
 
 
 def _national_candidate(
