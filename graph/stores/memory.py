@@ -242,10 +242,22 @@ class MemoryStore:
         kinds = {k.value: k for k in NodeKind}
         rels = {r.value: r for r in RelType}
         refs: dict[tuple[str, str], NodeRef] = {}
+        # Nodes straight into the graph's dicts too (what add_node does, minus its
+        # per-call checks: each row is a new node); postcodes through _apply_node.
+        node_attrs, succ, pred = self._graph._node, self._graph._succ, self._graph._pred
+        by_kind = self._by_kind
         for kind, key, props in self._db.execute(f"SELECT kind, key, props FROM nodes WHERE {_NOT_DISK_ONLY_SQL}",
                                                  _DISK_ONLY_VALUES):
-            ref = refs[(kind, key)] = NodeRef(kinds[kind], key)
-            self._apply_node(ref, _loads(props))
+            node_kind = kinds[kind]
+            ref = refs[(kind, key)] = NodeRef(node_kind, key)
+            values = _loads(props)
+            if node_kind is NodeKind.COMMUNE or ref in succ:
+                self._apply_node(ref, values)
+                continue
+            succ[ref] = {}
+            pred[ref] = {}
+            node_attrs[ref] = {"props": values}
+            by_kind[node_kind][key] = values
         batch = []
         counts: Counter[RelType] = Counter()
         for rel, skind, skey, tkind, tkey, ekey, props in self._db.execute(
