@@ -181,7 +181,7 @@ def coverage_versus_peers(store: GraphStore, combination: list[str], rounds: int
         if name == "cKDTree":
             same(name, theirs)
 
-    times = interleaved(methods, [None] * 5, rounds, check)
+    times = interleaved(methods, [None] * 15, rounds, check)
     figures["coverage, all communes, median (ms)"] = statistics.median(times["project"])
     figures["coverage, all communes, p95 (ms)"] = pct(times["project"], 95)
     figures["peer cKDTree coverage median (ms)"] = statistics.median(times["cKDTree"])

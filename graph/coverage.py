@@ -167,6 +167,10 @@ def _lands(model: ReadModel) -> tuple[NDArray[np.object_], _LandGroups]:
     return lands, model.cached("commune land groups", lambda: _land_groups(grid, lands))
 
 
+#: From this many communes, a land mass's nearest-resource queries run on every core.
+_THREADED_QUERIES = 5_000
+
+
 def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]], departments: Sequence[str],
                 lands: NDArray[np.object_], groups: _LandGroups | None = None) -> NDArray[np.float64]:
     """Great-circle km from every commune to the nearest point on its own land
@@ -182,7 +186,8 @@ def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]], depart
         if communes is None or not communes.size:
             continue
         tree = cKDTree(xyz[point_lands == land])
-        chords, _ = tree.query(groups.xyz[land], k=1, workers=-1)
+        # threads for the mainland's 35,000 queries; an island's few hundred are done before they would start
+        chords, _ = tree.query(groups.xyz[land], k=1, workers=-1 if communes.size >= _THREADED_QUERIES else 1)
         distances[communes] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
     return distances
 
