@@ -71,8 +71,10 @@ def _now() -> str:
 def begin(store: GraphStore, source: str, path: Path, *, sha256: str, extraction_date: str | None = None) -> str:
     """Journal an import as « en cours » (before its first write); returns its key."""
     mark_interrupted(store)
-    started = _now()
-    key = f"{started.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    started = now.isoformat(timespec="seconds")
+    # to the microsecond: two imports started in the same second keep their order (runs())
+    key = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
     store.upsert([Node(K.IMPORT_RUN, key, {
         "source": source, "file": path.name, "sha256": sha256, "extraction_date": extraction_date,
         "status": RUNNING, "started_at": started, "host": socket.gethostname(), "pid": os.getpid(),

@@ -288,3 +288,18 @@ def test_the_coverage_page_shows_the_last_import_of_each_source(registry):
         store.close()
     assert page.status_code == 200
     assert f"FINESS établissements : « {full.name} », extraction du 2021-01-08 — import complet" in page.text
+
+
+def test_imports_started_in_the_same_second_are_listed_newest_first(tmp_path):
+    """The journal's « last import » is the last one, even when two start within a second."""
+    store = MemoryStore(tmp_path / "data")
+    try:
+        keys = []
+        for name in ("premier.csv", "second.csv", "troisieme.csv"):
+            key = journal.begin(store, "finess", tmp_path / name, sha256="0" * 64)
+            journal.finish(store, key, journal.REFUSED, message="coupé")
+            keys.append(key)
+        assert [r.file for r in journal.runs(store)] == ["troisieme.csv", "second.csv", "premier.csv"]
+        assert [r.key for r in journal.runs(store)] == keys[::-1]
+    finally:
+        store.close()
