@@ -13,7 +13,6 @@ resources returned are explained without walking the graph again.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from graph.geo import EARTH_RADIUS_KM
 from graph.landmass import land_mass
 from graph.model import NodeKind, NodeRef, RelType
 
@@ -80,13 +78,6 @@ class CompetenceIndex:
         """Each resource's position (built on first use: an update of the index does not pay for it)."""
         return self.cached("position", lambda: dict(zip(self.refs, range(len(self.refs)), strict=True)))  # type: ignore[no-any-return]
 
-    def band(self, lat: float, radius_km: float) -> slice:
-        """The positions whose latitude allows a great-circle distance ≤ ``radius_km``
-        from latitude ``lat`` (along a meridian is the shortest way to change latitude)."""
-        margin = math.degrees((radius_km + 0.001) / EARTH_RADIUS_KM)  # + 1 m: distances are rounded to the metre
-        lo, hi = int(np.searchsorted(self.lats, lat - margin, "left")), int(np.searchsorted(self.lats, lat + margin, "right"))
-        return slice(lo, hi)
-
     def cached(self, key: Any, build: Callable[[], Any]) -> Any:
         """A value derived from this index state, built on first use."""
         value = self.derived.get(key)
@@ -122,14 +113,6 @@ class CompetenceIndex:
     def targets(self, kind: NodeKind) -> list[str]:
         """Keys of the ``kind`` nodes some indexed resource has expertise on."""
         return self.cached(("targets", kind), lambda: [t.key for t in self.expertise_levels if t.kind is kind])  # type: ignore[no-any-return]
-
-    def age_mask(self, age: int | None) -> NDArray[np.bool_]:
-        """Which resources' own age bounds admit ``age`` (cached per age)."""
-        key = ("age", age)
-        cached = self.masks.get(key)
-        if cached is None:
-            cached = self.masks[key] = admits(self.age_min, self.age_max, age)
-        return cached
 
     def land_mask(self, land: str | None) -> NDArray[np.bool_]:
         """Which resources stand on the land mass ``land`` (``graph.landmass``;

@@ -48,7 +48,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -581,12 +581,22 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     widening = None
     beyond: list[_Pick] = []
     n_full = int(full_mask.sum())
+    bands: dict[float | None, _Scored] = {}
+
+    def around(reach: float | None) -> _Scored:
+        """The resources within ``reach`` km (latitude band; None: all) scored, once per query."""
+        found = bands.get(reach)
+        if found is None:
+            found = bands[reach] = _score_all(idx, needs, query.age, kinds, place.lat, reach, land)
+        return found
+
     if n_full < query.limit:
         wanted = query.limit - n_full
         # The nearest beyond the radius: looked for within 2×, then 4× the radius
         # (every resource outside such a latitude band is farther), then everywhere.
         for reach in (2 * query.radius_km, 4 * query.radius_km, None):
-            competent, local = _fully_competent(idx, needs, query.age, kinds, place.lat, reach, land)
+            competent = around(reach)
+            local = np.flatnonzero(competent.candidate & (competent.tier <= 1))
             far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(3)
             outside = np.flatnonzero(far > query.radius_km)
             if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
@@ -625,7 +635,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # competent ones beyond it (widening), then partial ones inside the radius.
     # A need nobody inside the radius covers: the nearest resource that covers it
     # comes in the table too (flagged beyond the radius), and a note says so.
-    uncovered_notes, nearest_covering = _uncovered(idx, scored, needs, query, kinds, place, inside_pos)
+    uncovered_notes, nearest_covering = _uncovered(idx, scored, query, place, inside_pos, around)
     known = {p.position for p in beyond}
     nearest_covering = [p for p in nearest_covering if p.position not in known]
     chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit) + beyond
@@ -918,16 +928,6 @@ def _score_all(
     )
 
 
-def _fully_competent(
-    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], lat: float,
-    reach_km: float | None, land: str | None = None,
-) -> tuple[_Scored, NDArray[np.int64]]:
-    """The resources within reach scored, and the local positions of those
-    competent for the whole combination (for widening)."""
-    scored = _score_all(idx, needs, age, kinds, lat, reach_km, land)
-    return scored, np.flatnonzero(scored.candidate & (scored.tier <= 1))
-
-
 def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Local positions of the candidates inside the radius, with their
     great-circle distances (km, 3 decimals)."""
@@ -963,12 +963,13 @@ def _children_service_for_adult(scored: _Scored, pos: NDArray[np.int64], age: in
 
 
 def _uncovered(
-    idx: CompetenceIndex, scored: _Scored, needs: _Needs, query: SituationQuery, kinds: frozenset[NodeKind],
-    place: PersonPlace, inside_pos: NDArray[np.int64],
+    idx: CompetenceIndex, scored: _Scored, query: SituationQuery, place: PersonPlace, inside_pos: NDArray[np.int64],
+    around: Callable[[float | None], _Scored],
 ) -> tuple[list[str], list[_Pick]]:
     """For each need (deficiency or skill) that no local resource inside the
     radius covers: a note naming the nearest resource that covers it, and that
-    resource (beyond the radius), nearest first."""
+    resource (beyond the radius), nearest first. ``around(reach)``: the
+    resources within ``reach`` km scored (the query's, shared with widening)."""
     missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
     if not missing:
         return [], []
@@ -976,15 +977,15 @@ def _uncovered(
     # Looked for within 2×, then 4× the radius (every resource outside such a
     # latitude band is farther), then everywhere, as for widening.
     for reach in (2 * query.radius_km, 4 * query.radius_km, None):
-        around = _score_all(idx, needs, query.age, kinds, place.lat, reach, land_mass(place.department))
+        band = around(reach)
         for j in [j for j in missing if j not in found_at]:
-            found = np.flatnonzero(around.candidate & around.covers[j])
+            found = np.flatnonzero(band.candidate & band.covers[j])
             if found.size == 0:
                 continue
-            far = haversine_km_many(place.lat, place.lon, around.lats[found], around.lons[found]).round(3)
-            best = int(np.lexsort((around.keys[found], far))[0])
+            far = haversine_km_many(place.lat, place.lon, band.lats[found], band.lons[found]).round(3)
+            best = int(np.lexsort((band.keys[found], far))[0])
             if reach is None or far[best] <= reach:
-                found_at[j] = around.pick(int(found[best]), float(far[best]), False)
+                found_at[j] = band.pick(int(found[best]), float(far[best]), False)
         if len(found_at) == len(missing):
             break
     notes: list[str] = []
