@@ -198,39 +198,14 @@ def _secure_headers(path: str, headers: MutableHeaders) -> None:
         headers.setdefault("Content-Security-Policy", PAGE_CSP)
 
 
-class BodyLimit:
-    """Counts a request's body bytes as they arrive (a ``Content-Length`` can be
-    left out: ``Transfer-Encoding: chunked``) and stops reading past the limit;
-    the guard answers 413. Pure ASGI: nothing is buffered here."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = scope["app"].state.settings.max_body_bytes
-        seen = 0
-
-        async def counted() -> dict[str, Any]:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message  # type: ignore[no-any-return]
-
-        await self.app(scope, counted, send)
-
-
 class Guard:
-    """The outermost middleware (pure ASGI: nothing buffered, no task per
-    request): a declared body over the limit is refused at once; an unexpected
-    error of the handler is masked (correlation id in the response, traceback
-    in the log), a page's as the site's error page; every response gets the
-    security headers."""
+    """The one middleware (pure ASGI: nothing buffered, no task per request):
+    a declared body over the limit is refused at once, and a body's bytes are
+    counted as they arrive (a ``Content-Length`` can be left out:
+    ``Transfer-Encoding: chunked``), reading stopping past the limit (413); an
+    unexpected error of the handler is masked (correlation id in the response,
+    traceback in the log), a page's as the site's error page; every response
+    gets the security headers."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -246,6 +221,16 @@ class Guard:
             await self._answer(scope, receive, send, json_error(BodyTooLarge(limit)))
             return
         started = False
+        seen = 0
+
+        async def counted() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message  # type: ignore[no-any-return]
 
         async def secured(message: dict[str, Any]) -> None:
             nonlocal started
@@ -256,7 +241,7 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, receive, secured)
+            await self.app(scope, counted, secured)
         except BodyTooLarge as err:
             if started:
                 raise
@@ -285,5 +270,4 @@ def install_security(app: FastAPI) -> None:
     (correlation id in the response, the traceback only in the log).
     Authentication is a dependency (``api.deps.CurrentKey``) of each route
     that needs it, not a middleware."""
-    app.add_middleware(BodyLimit)  # every body counted as it streams, whatever its headers say
-    app.add_middleware(Guard)  # outermost: it sees BodyLimit's refusal and every handler's error
+    app.add_middleware(Guard)
