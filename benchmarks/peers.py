@@ -31,7 +31,8 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from benchmarks.naive import Spreadsheet
-from graph.geo import EARTH_RADIUS_KM, chord_for_km, to_unit_xyz
+from graph.competence import admits
+from graph.geo import EARTH_RADIUS_KM, chord_for_km, haversine_km_many, to_unit_xyz
 from graph.landmass import land_mass
 from graph.matching import ADULT_AGE
 from graph.model import codes_of_combination
@@ -43,20 +44,6 @@ __all__ = ["PeerColumns", "PeerAnswer", "numpy_find", "kdtree_find", "find_floor
 #: (ranked fully competent inside the radius, nearest fully competent beyond it,
 #: ranked partial inside the radius) as (kind, key)
 PeerAnswer = tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]
-
-
-def _km(lat: float, lon: float, lats: NDArray[np.float64], lons: NDArray[np.float64]) -> NDArray[np.float64]:
-    p1 = math.radians(lat)
-    p2 = np.radians(lats)
-    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
-    out: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-    return out
-
-
-def _admits(lo: NDArray[np.float64], hi: NDArray[np.float64], age: int | None) -> NDArray[np.bool_]:
-    if age is None:
-        return np.ones(lo.shape, bool)
-    return ~(lo > age) & ~(hi < age)
 
 
 @dataclass(slots=True)
@@ -144,7 +131,7 @@ class PeerColumns:
                     where = np.full(len(self.keys), -1, np.int64)
                     where[pos] = np.arange(n)
                 local = where[ids]
-                ok = (local >= 0) & _admits(lo, hi, age)
+                ok = (local >= 0) & admits(lo, hi, age)
                 at = local[ok]
                 level[at] = np.maximum(level[at], 1)
             points += level
@@ -155,7 +142,7 @@ class PeerColumns:
                 points += column[pos]
         tier = np.where(combination > 0, 0, np.where(all_covered, 1, 2)).astype(np.int8)
         on_land = self.lands[pos] != "" if land is None else self.land_mask(land)[pos]
-        candidate = (points > 0) & _admits(self.age_min[pos], self.age_max[pos], age) & on_land
+        candidate = (points > 0) & admits(self.age_min[pos], self.age_max[pos], age) & on_land
         return tier, points, candidate
 
     def ranked(self, pos: NDArray[np.int64], dist: NDArray[np.float64], tier: NDArray[np.int8],
@@ -191,7 +178,7 @@ def _widen(cols: PeerColumns, pos: NDArray[np.int64], lat: float, lon: float, de
            skills: tuple[str, ...], age: int | None, radius_km: float, land: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """The fully competent resources among ``pos`` beyond the radius, with their distances."""
     tier, _points, candidate = cols.score(pos, defs, skills, age, land)
-    dist = _km(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
+    dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     ok = candidate & (tier <= 1) & (dist > radius_km)
     return pos[ok], dist[ok]
 
@@ -202,7 +189,7 @@ def numpy_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...],
     of those inside it; widening over every row."""
     pos = np.flatnonzero(_box(cols, lat, lon, radius_km))
     tier, points, candidate = cols.score(pos, defs, skills, age, land)
-    dist = _km(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
+    dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     keep = candidate & (dist <= radius_km)
     full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit)
     beyond: list[tuple[str, str]] = []
@@ -223,7 +210,7 @@ def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...]
     centre = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
     pos = np.sort(np.asarray(cols.tree.query_ball_point(centre, chord_for_km(radius_km + 0.001)), np.int64))
     tier, points, candidate = cols.score(pos, defs, skills, age, land)
-    dist = _km(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
+    dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     keep = candidate & (dist <= radius_km)
     full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit)
     beyond: list[tuple[str, str]] = []
@@ -253,7 +240,7 @@ def find_floor(cols: PeerColumns, lat: float, lon: float, radius_km: float) -> i
     """What any answer must do at least: the radius query and one sort of its distances."""
     centre = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
     pos = np.asarray(cols.tree.query_ball_point(centre, chord_for_km(radius_km)), np.int64)
-    order = np.argsort(_km(lat, lon, cols.lats[pos], cols.lons[pos]))
+    order = np.argsort(haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]))
     return int(order.size)
 
 

@@ -39,9 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from benchmarks.versus import coverage_versus_peers, find_versus_peers
+from benchmarks.versus import coverage_versus_peers, find_versus_peers, pct
 from graph.access import SYSTEM, create_key
 from graph.coverage import coverage, gaps
 from graph.matching import SituationQuery, find_resources
@@ -73,10 +71,6 @@ TARGETS = {
 #: The figures of the last benchmark before issue #21's work (2026-12-01, README), on a
 #: machine of the same kind: "today's throughput" of the issue, which asks ≥ 3× of it.
 BEFORE = {"findResources HTTP 8 clients (req/s)": 242.81}
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> list[float]:

@@ -73,19 +73,18 @@ def upsert_outcome(what: str, old: Mapping[str, Any] | None, new: Mapping[str, A
 @dataclass(frozen=True, slots=True)
 class Changes:
     """What the writes between two revisions touched: the nodes written, and
-    the sources and targets of the relationships written or deleted (of kinds
-    that are not ``REVISION_NEUTRAL_KINDS``). A store that can say it offers
+    the sources of the relationships written or deleted (of kinds that are not
+    ``REVISION_NEUTRAL_KINDS``; a relationship is its source's: the read models
+    keep each resource's outgoing links). A store that can say it offers
     ``changes_since(revision) -> Changes | None`` (None: it cannot say, the
     read models are rebuilt); the read models then update what they hold
     instead of rebuilding it (``graph.readmodel``)."""
 
     nodes: frozenset[NodeRef]
     edge_sources: frozenset[NodeRef]
-    edge_targets: frozenset[NodeRef]
 
     def __or__(self, other: Changes) -> Changes:
-        return Changes(self.nodes | other.nodes, self.edge_sources | other.edge_sources,
-                       self.edge_targets | other.edge_targets)
+        return Changes(self.nodes | other.nodes, self.edge_sources | other.edge_sources)
 
 
 @dataclass(frozen=True, slots=True)

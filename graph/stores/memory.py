@@ -187,7 +187,7 @@ class MemoryStore:
         self._revision = 0  # bumped by every write that is not revision-neutral (ours or another process's)
         # What each recent revision changed (``changes_since``); not tracked while loading everything.
         self._tracking = False
-        self._touched: tuple[set[NodeRef], set[NodeRef], set[NodeRef]] = (set(), set(), set())
+        self._touched: tuple[set[NodeRef], set[NodeRef]] = (set(), set())
         self._history: deque[tuple[int, Changes]] = deque(maxlen=_KEEP_REVISIONS)
         self._known_from = 0  # the oldest revision changes_since can answer from
         self._load()
@@ -219,9 +219,9 @@ class MemoryStore:
         if not self._tracking:
             self._known_from = self._revision
             return
-        nodes, sources, targets = self._touched
-        self._history.append((self._revision, Changes(frozenset(nodes), frozenset(sources), frozenset(targets))))
-        self._touched = (set(), set(), set())
+        nodes, sources = self._touched
+        self._history.append((self._revision, Changes(frozenset(nodes), frozenset(sources))))
+        self._touched = (set(), set())
 
     def changes_since(self, revision: int) -> Changes | None:
         """What the revisions after ``revision`` changed, up to the current one;
@@ -232,7 +232,7 @@ class MemoryStore:
             wanted = [c for r, c in self._history if r > revision]
             if len(wanted) != self._revision - revision:
                 return None  # part of it fell out of the history
-            return functools.reduce(operator.or_, wanted, Changes(frozenset(), frozenset(), frozenset()))
+            return functools.reduce(operator.or_, wanted, Changes(frozenset(), frozenset()))
 
     def _load_rows(self) -> None:
         with gc_paused(keep=True):
@@ -289,23 +289,22 @@ class MemoryStore:
         if self._tracking and ref.kind not in REVISION_NEUTRAL_KINDS:
             self._touched[0].add(ref)
 
-    def _touch_edge(self, source: NodeRef, target: NodeRef) -> None:
+    def _touch_edge(self, source: NodeRef) -> None:
         if self._tracking:
             self._touched[1].add(source)
-            self._touched[2].add(target)
 
     def _apply_edge(self, eid: _EdgeId, props: dict[str, Any]) -> None:
         rel, source, target, ekey = eid
         if not self._graph.has_edge(source, target, key=(rel, ekey)):
             self._edge_counts[rel] += 1
         self._graph.add_edge(source, target, key=(rel, ekey), props=props)
-        self._touch_edge(source, target)
+        self._touch_edge(source)
 
     def _remove_edge(self, eid: _EdgeId) -> None:
         rel, source, target, ekey = eid
         self._graph.remove_edge(source, target, key=(rel, ekey))
         self._edge_counts[rel] -= 1
-        self._touch_edge(source, target)
+        self._touch_edge(source)
 
     # -- other processes' writes --------------------------------------------
     def _data_version(self) -> int:
