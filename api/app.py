@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         app.state.settings = settings or Settings()
         owned = store is None
-        app.state.store = open_store(app.state.settings) if owned else store
+        app.state.store = open_store(app.state.settings, server_workers=app.state.settings.workers or 1) if owned else store
         # Each of N web workers counts on its own: each allows its share of the limit.
         workers = app.state.settings.workers or 1
         app.state.rate_limiter = RateLimiter(max(1, app.state.settings.rate_limit_per_minute // workers))

@@ -93,7 +93,9 @@ _STORE: list[MemoryStore] = []
 
 @asynccontextmanager
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    _STORE.append(MemoryStore(Path(os.environ["DIHR_DATA_DIR"])))
+    # Opened as the served API's workers open it (several workers: no graph, the column snapshot).
+    workers = int(os.environ.get("DIHR_WORKERS", "1"))
+    _STORE.append(MemoryStore(Path(os.environ["DIHR_DATA_DIR"]), in_memory=workers == 1 or os.environ.get("DIHR_GRAPH_IN_MEMORY", "").lower() == "true"))
     yield
     _STORE.pop().close()
 

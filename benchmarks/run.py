@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -57,20 +59,20 @@ TARGETS = {
     "findResources real register p95 (ms)": ("<=", 5.0),
     "coverage / cKDTree peer, median (×)": ("<=", 1.3),
     "findResources HTTP / minimal route, median (×)": ("<=", 1.7),
-    "findResources HTTP 8 clients vs 2026-12-01 (×)": (">=", 3.0),
+    "findResources HTTP 8 clients vs baseline (×)": (">=", 3.0),
     "findResources HTTP 8 clients p99 (ms)": ("<=", 50.0),
     "first findResources after an expertise edit (ms)": ("<=", 50.0),
     "first findResources after a 100-row import (ms)": ("<=", 50.0),
     "gap matrix median (s)": ("<=", 2.0),
-    "reopen median (s)": ("<=", 1.0),
-    "resident memory after reopen (MB)": ("<=", 250.0),
+    "worker reopen to first answer, median (s)": ("<=", 1.0),
+    "resident memory per server worker (MB)": ("<=", 250.0),
     "FINESS national import (s)": ("<=", 60.0),
 }
 
 
-#: The figures of the last benchmark before issue #21's work (2026-12-01, README), on a
-#: machine of the same kind: "today's throughput" of the issue, which asks ≥ 3× of it.
-BEFORE = {"findResources HTTP 8 clients (req/s)": 242.81}
+#: "Today's throughput" of issue #21 (≥ 3× of it): the code it measured, the last commit
+#: before its work, served from its own files (``git archive``) in the same run.
+BASELINE_COMMIT = "34be551"
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
@@ -84,20 +86,51 @@ def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
 
 _RSS_SCRIPT = """
 import sys
+import api.app  # what a server worker imports
 from graph.matching import SituationQuery, find_resources
 from graph.stores.memory import MemoryStore
-store = MemoryStore(sys.argv[1])
-find_resources(store, SituationQuery(deficiencies=["DV", "TSA"], commune="75056"))  # builds the indexes
+store = MemoryStore(sys.argv[1], in_memory=sys.argv[2] == "graph")
+find_resources(store, SituationQuery(deficiencies=["DV", "TSA"], commune="75056"))  # its indexes loaded or built
 print([l for l in open("/proc/self/status") if l.startswith("VmRSS:")][0].split()[1])
 """
 
 
-def fresh_process_rss_mb(data: Path) -> float:
-    """Resident memory of a new process that opened the store and answered one
-    query (its indexes built), as a server worker holds it."""
-    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(data)], cwd=ROOT, capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+def fresh_process_rss_mb(data: Path, mode: str = "worker") -> float:
+    """Resident memory of a new process that imported the web application,
+    opened the store as a server worker does (``mode`` "worker": no graph in
+    memory, the column snapshot; "graph": the whole graph, a single process)
+    and answered one query."""
+    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(data), mode], cwd=ROOT, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
     return int(out.split()[-1]) / 1024
+
+
+def children_rss_mb(pid: int) -> list[float]:
+    """Resident memory of each child process of ``pid`` (a server's workers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                status = Path(f"/proc/{child}/status").read_text()
+            except OSError:
+                continue
+            if "multiprocessing.resource_tracker" in Path(f"/proc/{child}/cmdline").read_text(errors="replace"):
+                continue
+            found += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+    return found
+
+
+def worker_reopen(data: Path, q: SituationQuery, repeat: int) -> list[float]:
+    """Seconds from opening the store as a server worker does to its first answer
+    (the column snapshot loaded and brought up to date)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        store = MemoryStore(data, in_memory=False)
+        find_resources(store, q)
+        times.append(time.perf_counter() - start)
+        store.close()
+    return times
 
 
 def machine() -> str:
@@ -149,18 +182,19 @@ def national_finess(store: MemoryStore, path: Path, n: int, seed: int) -> None:
     path.write_text("\n".join(lines + geo) + "\n", encoding="utf-8")
 
 
-def serve(data_dir: Path, workers: int, minimal: bool = False) -> tuple[subprocess.Popen[str], str]:
+def serve(data_dir: Path, workers: int, minimal: bool = False, root: Path = ROOT) -> tuple[subprocess.Popen[str], str]:
     """The served API (``dihr serve``), or with ``minimal`` the HTTP peer
-    (``benchmarks/minimal_app.py`` under uvicorn), with ``workers`` processes."""
+    (``benchmarks/minimal_app.py`` under uvicorn), with ``workers`` processes;
+    ``root``: the code served (another version's files: the baseline)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_WORKERS": str(workers),
-           "DIHR_RATE_LIMIT_PER_MINUTE": "10000000", "PYTHONPATH": str(ROOT)}
+           "DIHR_RATE_LIMIT_PER_MINUTE": "10000000", "PYTHONPATH": str(root)}
     env.pop("DIHR_NEO4J_URI", None)  # these HTTP figures are the embedded store's (the Bolt ones come after)
     command = ([sys.executable, "-m", "uvicorn", "benchmarks.minimal_app:app", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", str(workers), "--log-level", "warning"] if minimal else [sys.executable, "-m", "cli", "serve"])
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -453,13 +487,15 @@ def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args:
         figures["peer minimal route HTTP median (ms)"] = statistics.median(times[1])
         figures["findResources HTTP / minimal route, median (×)"] = statistics.median(times[0]) / statistics.median(times[1])
         rate, p95, p99, tool = concurrent_load(url, secret, bodies, 8, args.load_s)
+        workers_mb = children_rss_mb(served[0][0].pid)
+        figures["resident memory per server worker (MB)"] = max(workers_mb)
         figures["findResources HTTP 8 clients (req/s)"] = rate
         figures["findResources HTTP 8 clients p95 (ms)"] = p95
         figures["findResources HTTP 8 clients p99 (ms)"] = p99
         rate_m, _p95, p99_m, _tool = concurrent_load(minimal_url, secret, bodies, 8, args.load_s)
         figures["peer minimal route 8 clients (req/s)"] = rate_m
         figures["peer minimal route 8 clients p99 (ms)"] = p99_m
-        figures["findResources HTTP 8 clients vs 2026-12-01 (×)"] = rate / BEFORE["findResources HTTP 8 clients (req/s)"]
+        baseline_throughput(data, bodies, secret, args, rate, url, figures, checks)
         checks.append(f"HTTP: {args.workers} server worker(s) for the served API and for the minimal route; "
                       f"{args.http_queries} answers identical; 8 concurrent clients driven by {tool}")
     finally:
@@ -468,8 +504,65 @@ def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args:
             proc.wait(timeout=30)
 
 
+def baseline_source(work: Path) -> Path | None:
+    """The files of ``BASELINE_COMMIT`` (``git archive``), or None without the
+    project's git history."""
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE_COMMIT],
+                                 capture_output=True, check=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    target = work / "baseline"
+    target.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def baseline_throughput(data: Path, bodies: list[bytes], secret: str, args: argparse.Namespace, rate: float,
+                        url: str, figures: dict[str, float], checks: list[str]) -> None:
+    """8 clients on the baseline's server (same workers, a copy of the same data),
+    between two runs of the served API: the ratio is the served API's mean to it."""
+    work = Path(tempfile.mkdtemp(prefix="dihr-bench-baseline-"))
+    try:
+        source = baseline_source(work)
+        if source is None:
+            checks.append(f"Baseline {BASELINE_COMMIT}: no git history here, throughput ratio not measured")
+            return
+        copy = work / "data"
+        shutil.copytree(data, copy, ignore=shutil.ignore_patterns("*.pickle", "sessions.sqlite*", "*.pid"))
+        try:
+            proc, baseline_url = serve(copy, args.workers, root=source)
+        except RuntimeError as err:  # another version's code: reported, the other figures still stand
+            checks.append(f"Baseline {BASELINE_COMMIT}: not measured, {err}")
+            return
+        try:
+            deadline = time.monotonic() + args.warmup_s
+            while time.monotonic() < deadline:
+                concurrent_load(baseline_url, secret, bodies[:8], args.workers * 2, 1.0)
+            theirs = Client(baseline_url, {"Authorization": f"Bearer {secret}"})
+            mine = Client(url, {"Authorization": f"Bearer {secret}"})
+            same = sum(json.loads(theirs.post("/graphql", b)[1]) == json.loads(mine.post("/graphql", b)[1])
+                       for b in bodies[:50])
+            theirs.close()
+            mine.close()
+            before, _p95, p99_before, _tool = concurrent_load(baseline_url, secret, bodies, 8, args.load_s)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        again, *_ = concurrent_load(url, secret, bodies, 8, args.load_s)
+        figures["baseline 8 clients (req/s)"] = before
+        figures["baseline 8 clients p99 (ms)"] = p99_before
+        figures["findResources HTTP 8 clients vs baseline (×)"] = (rate + again) / 2 / before
+        checks.append(f"Baseline: commit {BASELINE_COMMIT} (the code issue #21 measured) served from its own files "
+                      f"with the same workers and data; {same} of 50 answers identical to the served API's")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 #: The figures repeated on the larger networks (how cost grows).
-SCALED = ("load national network (s)", "reopen median (s)", "resident memory after reopen (MB)",
+SCALED = ("load national network (s)", "worker reopen to first answer, median (s)",
+          "resident memory of a fresh worker (MB)", "resident memory, graph in memory (MB)",
           "findResources in-process median (ms)", "findResources in-process p95 (ms)",
           "findResources / best peer, median (×)", "findResources / best peer, p95 (×)",
           "coverage, all communes, median (ms)", "coverage / cKDTree peer, median (×)",
@@ -490,10 +583,12 @@ def scaled(reference: Path, scale: int, args: argparse.Namespace, figures: dict[
                       professionals=args.professionals * scale, situations=args.situations * scale)
         found = {"load national network (s)": time.perf_counter() - start}
         store.close()
-        start = time.perf_counter()
+        first_query = SituationQuery(deficiencies=["DV", "TSA"], commune="75056")
+        worker_reopen(data, first_query, 1)  # the snapshot written
+        found["worker reopen to first answer, median (s)"] = statistics.median(worker_reopen(data, first_query, 3))
+        found["resident memory of a fresh worker (MB)"] = fresh_process_rss_mb(data)
+        found["resident memory, graph in memory (MB)"] = fresh_process_rss_mb(data, "graph")
         store = MemoryStore(data)
-        found["reopen median (s)"] = time.perf_counter() - start
-        found["resident memory after reopen (MB)"] = fresh_process_rss_mb(data)
         qs = queries(store, max(30, args.queries // 3), args.seed)
         notes: list[str] = []
         find_versus_peers(store, qs, 2, found, notes, oracle=False)
@@ -537,9 +632,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             reopen.append(time.perf_counter() - start)
             if _ < args.repeat_reopen - 1:
                 store.close()
-        figures["reopen median (s)"] = statistics.median(reopen)
-        figures["reopen p95 (s)"] = pct(reopen, 95)
-        figures["resident memory after reopen (MB)"] = fresh_process_rss_mb(data)
+        figures["reopen, graph in memory, median (s)"] = statistics.median(reopen)
+        figures["resident memory, graph in memory (MB)"] = fresh_process_rss_mb(data, "graph")
+        first_query = SituationQuery(deficiencies=["DV", "TSA"], commune="75056")
+        figures["worker first start, snapshot built (s)"] = worker_reopen(data, first_query, 1)[0]
+        opened = worker_reopen(data, first_query, args.repeat_reopen)
+        figures["worker reopen to first answer, median (s)"] = statistics.median(opened)
+        figures["worker reopen to first answer, p95 (s)"] = pct(opened, 95)
+        figures["resident memory of a fresh worker (MB)"] = fresh_process_rss_mb(data)
         counts = store.count_nodes()
 
         qs = queries(store, args.queries, args.seed)

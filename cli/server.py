@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cli._common import RESTORE_HINT, SERVE_PID, friendly, new_app
-from graph.settings import load_settings
+from graph.settings import Settings, load_settings
 from graph.stores.memory import DB_FILENAME, sqlite_check
 
 app = new_app("Serveur web.")
@@ -51,6 +51,8 @@ def serve(
     # Each worker process builds its app from the environment (one store per process,
     # kept in step through the SQLite change log; sessions in the data directory).
     os.environ["DIHR_WORKERS"] = str(count)
+    if not settings.neo4j_uri and settings.graph_in_memory is not True:
+        _prepare_snapshot(settings)
     from api.workers import WorkerFailed, serve_workers
 
     try:
@@ -61,3 +63,16 @@ def serve(
         typer.echo(f"Erreur : {err}", err=True)
         raise typer.Exit(1) from None
 
+
+def _prepare_snapshot(settings: Settings) -> None:
+    """The workers hold no graph: they load the read models' column snapshot
+    (graph/snapshot.py). Brought up to date here, once, rather than built by
+    every worker at the same time."""
+    from graph.readmodel import read_model
+    from graph.stores.memory import MemoryStore
+
+    store = MemoryStore(settings.data_dir, in_memory=False)
+    try:
+        read_model(store).competence  # noqa: B018 - loads, updates or builds, and writes, the snapshot
+    finally:
+        store.close()

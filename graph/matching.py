@@ -823,6 +823,12 @@ class _View:
     #: per deficiency, its ACCEPTS links: local positions (sorted) and age bands
     accepts: tuple[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]], ...]
 
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.positions, self.lats, self.lons, self.keys, self.kinds, self.age_min, self.age_max,
+                  self.combination, self.levels, self.skill_levels, *(a for links in self.accepts for a in links)]
+        return sum(a.nbytes for a in arrays)
+
     def band(self, lat: float, radius_km: float | None) -> slice:
         """The local positions whose latitude allows a great-circle distance ≤
         ``radius_km`` from latitude ``lat`` (None: all of them)."""
@@ -835,6 +841,9 @@ class _View:
 
 #: Views kept per index state (the most recently used sets of needs).
 _VIEWS_KEPT = 64
+#: ... and at most this many bytes of them (a worker's memory: a view of a need
+#: that most resources accept holds a few MB at national scale).
+_VIEWS_BYTES = 32 * 2**20
 _VIEWS_LOCK = threading.Lock()
 
 
@@ -850,8 +859,9 @@ def _view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land:
     built = _build_view(idx, needs, kinds, land)
     with _VIEWS_LOCK:
         views[key] = built
-        while len(views) > _VIEWS_KEPT:
-            views.popitem(last=False)
+        held = sum(v.nbytes for v in views.values())
+        while len(views) > _VIEWS_KEPT or (held > _VIEWS_BYTES and len(views) > 1):
+            held -= views.popitem(last=False)[1].nbytes
     return built
 
 

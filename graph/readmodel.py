@@ -39,6 +39,7 @@ from scipy.spatial import cKDTree
 from graph.competence import CompetenceIndex, build_competence_index, patch_competence_index
 from graph.geo import haversine_km, to_unit_xyz
 from graph.model import NodeKind, NodeRef, RelType
+from graph.snapshot import load_competence, save_competence
 from graph.store import Changes, GraphStore, gc_paused
 from graph.territories import TerritoryKind, TerritoryTable
 
@@ -127,6 +128,32 @@ def build_competence(store: GraphStore) -> CompetenceIndex:
         nodes = [(NodeRef(kind, n.key), n.props) for kind in INDEXED_KINDS for n in store.nodes(kind)]
         resources, links, departments = _resource_rows(store, nodes)
         return build_competence_index(resources, links, departments=departments, situations=_demand(store))
+
+
+def competence_from_snapshot(store: GraphStore) -> CompetenceIndex:
+    """The competence index of the store's current state, from its column
+    snapshot (``graph.snapshot``) brought up to date when the store keeps one and
+    does not hold the graph in memory; otherwise built, and the snapshot written
+    for the processes that start later."""
+    path = getattr(store, "snapshot_path", None)
+    if path is None:
+        return build_competence(store)
+    position = store.log_position()  # type: ignore[attr-defined]
+    if not getattr(store, "in_memory", True):
+        with gc_paused(keep=True):  # hundreds of thousands of objects that live long (see gc_paused)
+            found = load_competence(path)
+        if found is not None:
+            at, index = found
+            changes = store.changes_after(at)  # type: ignore[attr-defined]
+            if changes is not None and not (changes.nodes or changes.edge_sources):
+                return index
+            patched = None if changes is None else patch_competence(store, index, changes)
+            if patched is not None:
+                save_competence(path, position, patched)
+                return patched
+    built = build_competence(store)
+    save_competence(path, position, built)
+    return built
 
 
 def _resource_rows(store: GraphStore, nodes: list[tuple[NodeRef, Mapping[str, Any]]]
@@ -284,7 +311,7 @@ class ReadModel:
             patched = patch_competence(store, *previous)
             if patched is not None:
                 return patched
-        return build_competence(store)
+        return competence_from_snapshot(store)
 
     @property
     def territories(self) -> TerritoryTable:

@@ -50,8 +50,17 @@ class Settings(BaseSettings):
     workers: int | None = Field(
         default=None, ge=1, le=64,
         description=(
-            "Web worker processes of `dihr serve` (each holds the embedded graph in memory); "
+            "Web worker processes of `dihr serve` (see DIHR_GRAPH_IN_MEMORY); "
             "default: the number of cores, at most 4."
+        ),
+    )
+    graph_in_memory: bool | None = Field(
+        default=None,
+        description=(
+            "Whether each process holds the embedded graph in memory; default: yes for one process "
+            "(the CLI, `dihr serve --workers 1`), no in each worker of a multi-worker server, which then "
+            "reads SQLite and the read models' column snapshot (~200 MB per worker instead of ~500 MB "
+            "at national scale)."
         ),
     )
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted (bytes).")

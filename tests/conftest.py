@@ -47,13 +47,15 @@ needs_neo4j = pytest.mark.skipif(
 def _open_backend(name: str, tmp_path: Path) -> GraphStore:
     if name == "memory":
         return MemoryStore(tmp_path / "store")
+    if name == "sqlite":  # the embedded store as a server worker opens it: no graph in memory
+        return MemoryStore(tmp_path / "store", in_memory=False)
     from graph.stores.neo4j import Neo4jStore  # only reached when a Bolt server is there
 
     assert BOLT is not None
     return Neo4jStore.for_tests(BOLT, namespace=tmp_path.name)
 
 
-@pytest.fixture(params=["memory", pytest.param("neo4j", marks=[needs_neo4j, pytest.mark.neo4j])])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("neo4j", marks=[needs_neo4j, pytest.mark.neo4j])])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -18,6 +18,15 @@ few microseconds) and, if so, applies the logged changes it has not seen; a
 writer does the same inside its write transaction, before merging properties,
 so no process overwrites another's write with a stale copy. The log keeps the
 last ``_KEEP_CHANGES`` entries; a process further behind reloads everything.
+
+``in_memory=False`` (the workers of a multi-worker server): the graph is not
+loaded at all. Every read is answered by SQLite itself (primary keys, and two
+indexes on the relationships' ends), in the order the loaded graph would give;
+writes look up what they merge with there. The change log then only tells which
+nodes and relationships changed, for the read models, which such a process
+loads from their column snapshot (``graph.snapshot``) rather than from a graph:
+a worker holds the columns its searches need, not the million objects of the
+graph (500 MB at national scale).
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from graph.model import (
     validate_edge,
     validate_node,
 )
+from graph.snapshot import SNAPSHOT_FILENAME, LogPosition
 from graph.store import REVISION_NEUTRAL_KINDS, Changes, WriteSummary, gc_paused, merge_props, upsert_outcome
 
 __all__ = ["MemoryStore", "DB_FILENAME", "sqlite_check", "sqlite_backup"]
@@ -66,6 +76,8 @@ CREATE TABLE IF NOT EXISTS edges (
     PRIMARY KEY (type, skind, skey, tkind, tkey, ekey)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT NOT NULL, ident TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS edges_by_source ON edges (skind, skey);
+CREATE INDEX IF NOT EXISTS edges_by_target ON edges (tkind, tkey);
 """
 _KEEP_CHANGES = 500_000
 #: Revisions whose changes are remembered for the read models' updates (``changes_since``).
@@ -105,6 +117,8 @@ def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
 
 
 _EdgeId = tuple[RelType, NodeRef, NodeRef, str]
+_KINDS = {k.value: k for k in NodeKind}
+_RELS = {r.value: r for r in RelType}
 
 #: Kinds kept on disk only, read from SQLite when asked: the audit trail grows
 #: with every request and nothing searches it per query, so it stays out of
@@ -153,8 +167,10 @@ def sqlite_backup(source: Path, target: Path) -> None:
 class MemoryStore:
     """The embedded :class:`graph.store.GraphStore` (one SQLite file in ``data_dir``)."""
 
-    def __init__(self, data_dir: Path | str) -> None:
+    def __init__(self, data_dir: Path | str, *, in_memory: bool = True) -> None:
         self.path = Path(data_dir) / DB_FILENAME
+        #: False: no graph in memory, every read is answered by SQLite (see module doc).
+        self.in_memory = in_memory
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -190,7 +206,10 @@ class MemoryStore:
         self._touched: tuple[set[NodeRef], set[NodeRef]] = (set(), set())
         self._history: deque[tuple[int, Changes]] = deque(maxlen=_KEEP_REVISIONS)
         self._known_from = 0  # the oldest revision changes_since can answer from
-        self._load()
+        if in_memory:
+            self._load()
+        else:
+            self._seq = self._last_seq()
         self._tracking = True
 
     # -- loading -----------------------------------------------------------
@@ -233,6 +252,57 @@ class MemoryStore:
             if len(wanted) != self._revision - revision:
                 return None  # part of it fell out of the history
             return functools.reduce(operator.or_, wanted, Changes(frozenset(), frozenset()))
+
+    # -- the column snapshot's position (graph.snapshot) --------------------
+    @property
+    def snapshot_path(self) -> Path:
+        """Where the read models' column snapshot of this store is kept."""
+        return self.path.with_name(SNAPSHOT_FILENAME)
+
+    def log_position(self) -> LogPosition:
+        """The change log entry this process's state has reached (what it reads
+        is at least that recent)."""
+        with self._lock:
+            seq = self._seq
+        return seq, self._log_entry(seq)
+
+    def _log_entry(self, seq: int) -> str | None:
+        with self._probe_lock:
+            found = self._probe.execute("SELECT ident FROM changes WHERE seq = ?", (seq,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def changes_after(self, position: LogPosition) -> Changes | None:
+        """What the log says was written after ``position`` (a ``log_position()``
+        of this database, maybe of another process or an earlier run), up to now;
+        None when the log does not reach back there, or when that entry is not
+        the one recorded (another database: a restored backup)."""
+        seq, ident = position
+        with self._probe_lock:
+            self._probe.execute("BEGIN")
+            try:
+                at = self._probe.execute("SELECT ident FROM changes WHERE seq = ?", (seq,)).fetchone()
+                rows = self._probe.execute("SELECT seq, what, ident FROM changes WHERE seq > ? ORDER BY seq",
+                                           (seq,)).fetchall()
+            finally:
+                self._probe.execute("COMMIT")
+        recorded = None if at is None else str(at[0])
+        if recorded != ident or (seq != 0 and recorded is None):
+            return None
+        if rows and rows[0][0] != seq + 1:
+            return None
+        nodes: set[NodeRef] = set()
+        sources: set[NodeRef] = set()
+        for _seq, what, entry in rows:
+            values = _loads(entry)
+            kind = _KINDS.get(values[0] if what == "node" else values[1])
+            if kind is None:  # written by a newer version: nothing can be trusted
+                return None
+            if what == "node":
+                if kind not in REVISION_NEUTRAL_KINDS:
+                    nodes.add(NodeRef(kind, values[1]))
+            else:
+                sources.add(NodeRef(kind, values[2]))
+        return Changes(frozenset(nodes), frozenset(sources))
 
     def _load_rows(self) -> None:
         with gc_paused(keep=True):
@@ -278,6 +348,10 @@ class MemoryStore:
         self._edge_counts = counts
 
     def _apply_node(self, ref: NodeRef, props: dict[str, Any]) -> None:
+        if not self.in_memory:
+            if self._tracking and ref.kind not in REVISION_NEUTRAL_KINDS:
+                self._touched[0].add(ref)
+            return
         if ref.kind is NodeKind.COMMUNE:
             old = self._by_kind[ref.kind].get(ref.key)
             for pc in (old or {}).get("postcodes", []):
@@ -295,15 +369,17 @@ class MemoryStore:
 
     def _apply_edge(self, eid: _EdgeId, props: dict[str, Any]) -> None:
         rel, source, target, ekey = eid
-        if not self._graph.has_edge(source, target, key=(rel, ekey)):
-            self._edge_counts[rel] += 1
-        self._graph.add_edge(source, target, key=(rel, ekey), props=props)
+        if self.in_memory:
+            if not self._graph.has_edge(source, target, key=(rel, ekey)):
+                self._edge_counts[rel] += 1
+            self._graph.add_edge(source, target, key=(rel, ekey), props=props)
         self._touch_edge(source)
 
     def _remove_edge(self, eid: _EdgeId) -> None:
         rel, source, target, ekey = eid
-        self._graph.remove_edge(source, target, key=(rel, ekey))
-        self._edge_counts[rel] -= 1
+        if self.in_memory:
+            self._graph.remove_edge(source, target, key=(rel, ekey))
+            self._edge_counts[rel] -= 1
         self._touch_edge(source)
 
     # -- other processes' writes --------------------------------------------
@@ -339,13 +415,23 @@ class MemoryStore:
             with self._lock:
                 self._reset()
                 self._seq = self._last_seq()
-                self._load_rows()
+                if self.in_memory:
+                    self._load_rows()
                 self._tracking = True
             return
         nodes = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "node"}
         nodes = {n for n in nodes if n[0] not in _DISK_ONLY_VALUES}  # logged by an older version
         edges = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "edge"}
         kinds, rels = {k.value: k for k in NodeKind}, {r.value: r for r in RelType}
+        if not self.in_memory:  # nothing to apply: note what changed, for the read models
+            touched = [NodeRef(kinds[kind], key) for kind, key in nodes]
+            with self._lock:
+                self._touched[0].update(ref for ref in touched if ref.kind not in REVISION_NEUTRAL_KINDS)
+                self._touched[1].update(NodeRef(kinds[e[1]], e[2]) for e in edges)
+                if edges or any(ref.kind not in REVISION_NEUTRAL_KINDS for ref in touched):
+                    self._invalidate()
+                self._seq = rows[-1][0]
+            return
         node_rows, edge_rows = [], []
         for kind, key in nodes:
             found = self._db.execute("SELECT props FROM nodes WHERE kind = ? AND key = ?", (kind, key)).fetchone()
@@ -380,12 +466,37 @@ class MemoryStore:
             self._db.execute("DELETE FROM changes WHERE seq <= ?", (last - _KEEP_CHANGES,))
         self._seq = last
 
+    # -- what a write merges with (inside its transaction) -------------------
+    def _stored_node(self, ref: NodeRef) -> dict[str, Any] | None:
+        if self.in_memory and ref.kind not in _DISK_ONLY:
+            return self._graph.nodes[ref]["props"] if self._graph.has_node(ref) else None
+        found = self._db.execute("SELECT props FROM nodes WHERE kind = ? AND key = ?", (ref.kind.value, ref.key)).fetchone()
+        return None if found is None else _loads(found[0])
+
+    def _has_node(self, ref: NodeRef) -> bool:
+        if self.in_memory:
+            return bool(self._graph.has_node(ref))
+        return self._db.execute("SELECT 1 FROM nodes WHERE kind = ? AND key = ?", (ref.kind.value, ref.key)).fetchone() is not None
+
+    def _stored_edge(self, eid: _EdgeId) -> dict[str, Any] | None:
+        rel, source, target, ekey = eid
+        if self.in_memory:
+            if not self._graph.has_edge(source, target, key=(rel, ekey)):
+                return None
+            return self._graph.edges[source, target, (rel, ekey)]["props"]  # type: ignore[no-any-return]
+        found = self._db.execute(
+            "SELECT props FROM edges WHERE type = ? AND skind = ? AND skey = ? AND tkind = ? AND tkey = ? AND ekey = ?",
+            (rel.value, source.kind.value, source.key, target.kind.value, target.key, ekey),
+        ).fetchone()
+        return None if found is None else _loads(found[0])
+
     # -- writes ------------------------------------------------------------
     def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> WriteSummary:
         with self._write_lock:
             pending_nodes: dict[NodeRef, dict[str, Any]] = {}
             pending_edges: dict[_EdgeId, dict[str, Any]] = {}
             counts: Counter[str] = Counter()
+            present: set[NodeRef] = set()  # edge ends found stored, in this batch
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._catch_up()
@@ -395,12 +506,8 @@ class MemoryStore:
                         validate_node(node)
                         ref = node.ref
                         old = pending_nodes.get(ref)
-                        if old is None and ref.kind in _DISK_ONLY:
-                            found = self._db.execute("SELECT props FROM nodes WHERE kind = ? AND key = ?",
-                                                     (ref.kind.value, ref.key)).fetchone()
-                            old = None if found is None else _loads(found[0])
-                        elif old is None and self._graph.has_node(ref):
-                            old = self._graph.nodes[ref]["props"]
+                        if old is None:
+                            old = self._stored_node(ref)
                         new = merge_props(old, node.props)
                         counts[upsert_outcome("nodes", old, new)] += 1
                         if new != old:
@@ -413,16 +520,13 @@ class MemoryStore:
                     for edge in chunk:
                         validate_edge(edge)
                         for end in (edge.source, edge.target):
-                            if end not in pending_nodes and not self._graph.has_node(end):
+                            if end not in pending_nodes and end not in present and not self._has_node(end):
                                 raise SchemaError(f"{edge.type.value} points to a missing node {end}")
+                            present.add(end)
                         eid = (edge.type, edge.source, edge.target, edge.key)
                         old = pending_edges.get(eid)
-                        if old is None and self._graph.has_edge(
-                            edge.source, edge.target, key=(edge.type, edge.key)
-                        ):
-                            old = self._graph.edges[edge.source, edge.target, (edge.type, edge.key)][
-                                "props"
-                            ]
+                        if old is None:
+                            old = self._stored_edge(eid)
                         new = merge_props(old, edge.props)
                         counts[upsert_outcome("edges", old, new)] += 1
                         if new != old:
@@ -465,11 +569,10 @@ class MemoryStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._catch_up()
-                found: list[_EdgeId] = [
-                    (edge.type, edge.source, edge.target, edge.key)
-                    for edge in wanted
-                    if self._graph.has_edge(edge.source, edge.target, key=(edge.type, edge.key))
-                ]
+                found: list[_EdgeId] = list(dict.fromkeys(
+                    eid for edge in wanted
+                    if self._stored_edge(eid := (edge.type, edge.source, edge.target, edge.key)) is not None
+                ))
                 rows = [(r.value, s.kind.value, s.key, t.kind.value, t.key, k) for r, s, t, k in found]
                 self._db.executemany(_DELETE_EDGE_SQL, rows)
                 self._log("edge", rows)
@@ -487,7 +590,8 @@ class MemoryStore:
 
     # -- reads -------------------------------------------------------------
     def _disk_nodes(self, kind: NodeKind, keys: Iterable[str] | None) -> list[Node]:
-        """Nodes of a disk-only kind, read from SQLite (committed rows only), in key order."""
+        """Nodes of a kind read from SQLite (committed rows only), in key order
+        (a disk-only kind, or any kind when the graph is not in memory)."""
         with self._probe_lock:
             if keys is None:
                 rows = self._probe.execute("SELECT key, props FROM nodes WHERE kind = ? ORDER BY key", (kind.value,)).fetchall()
@@ -500,8 +604,11 @@ class MemoryStore:
                 rows.sort()
         return [Node(kind, key, _loads(props)) for key, props in rows]
 
+    def _on_disk(self, kind: NodeKind) -> bool:
+        return kind in _DISK_ONLY or not self.in_memory
+
     def get_node(self, kind: NodeKind, key: str) -> Node | None:
-        if kind in _DISK_ONLY:
+        if self._on_disk(kind):
             found = self._disk_nodes(kind, [key])
             return found[0] if found else None
         self._refresh()
@@ -510,15 +617,17 @@ class MemoryStore:
             return None if props is None else Node(kind, key, dict(props))
 
     def get_nodes(self, kind: NodeKind, keys: Iterable[str]) -> dict[str, Node]:
-        if kind in _DISK_ONLY:
-            return {n.key: n for n in self._disk_nodes(kind, keys)}
+        if self._on_disk(kind):
+            wanted = list(keys)
+            found = {n.key: n for n in self._disk_nodes(kind, wanted)}
+            return {k: found[k] for k in wanted if k in found}  # in the order asked, as below
         self._refresh()
         with self._lock:
             table = self._by_kind[kind]
             return {k: Node(kind, k, dict(table[k])) for k in keys if k in table}
 
     def nodes(self, kind: NodeKind) -> Iterator[Node]:
-        if kind in _DISK_ONLY:
+        if self._on_disk(kind):
             return iter(self._disk_nodes(kind, None))
         self._refresh()
         with self._lock:
@@ -529,6 +638,8 @@ class MemoryStore:
     def _edge_list(
         self, refs: Iterable[NodeRef], types: Iterable[RelType] | None, outgoing: bool
     ) -> dict[NodeRef, list[Edge]]:
+        if not self.in_memory:
+            return self._disk_edges(refs, types, outgoing)
         self._refresh()
         wanted = None if types is None else frozenset(types)
         result: dict[NodeRef, list[Edge]] = {}
@@ -549,6 +660,44 @@ class MemoryStore:
                 ]
         return result
 
+    def _disk_edges(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None, outgoing: bool
+    ) -> dict[NodeRef, list[Edge]]:
+        """``_edge_list`` read from SQLite (by the index of the relationships'
+        ends), each node's list in the order of a graph loaded from the file:
+        by other end (in order of its first relationship), then by type and key."""
+        result: dict[NodeRef, list[Edge]] = {ref: [] for ref in refs}
+        rels = None if types is None else sorted({t.value for t in types})
+        keys_of: dict[NodeKind, list[str]] = defaultdict(list)
+        for ref in result:
+            keys_of[ref.kind].append(ref.key)
+        end, other = ("skind", "skey"), ("tkind", "tkey")
+        if not outgoing:
+            end, other = other, end
+        rows: list[tuple[str, str, str, str, str, str, str]] = []
+        with self._probe_lock:
+            for kind, keys in keys_of.items():
+                for chunk in _chunks(keys):
+                    sql = (f"SELECT type, skind, skey, tkind, tkey, ekey, props FROM edges "
+                           f"WHERE {end[0]} = ? AND {end[1]} IN ({', '.join('?' * len(chunk))})")
+                    params: list[str] = [kind.value, *chunk]
+                    if rels is not None:
+                        sql += f" AND type IN ({', '.join('?' * len(rels))})"
+                        params += rels
+                    rows += self._probe.execute(sql, params).fetchall()
+        # The loaded graph's order: rows in primary key order, grouped by other end.
+        rows.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[5]))
+        grouped: dict[tuple[str, str, str, str], list[Edge]] = {}
+        kinds, types_of = _KINDS, _RELS
+        for rel, skind, skey, tkind, tkey, ekey, props in rows:
+            source, target = NodeRef(kinds[skind], skey), NodeRef(kinds[tkind], tkey)
+            ident = (skind, skey, tkind, tkey)
+            grouped.setdefault(ident, []).append(Edge(types_of[rel], source, target, _loads(props), ekey))
+        for edges in grouped.values():
+            first = edges[0]
+            result[first.source if outgoing else first.target] += edges
+        return result
+
     def edges_from(
         self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
     ) -> dict[NodeRef, list[Edge]]:
@@ -560,6 +709,13 @@ class MemoryStore:
         return self._edge_list(refs, types, outgoing=False)
 
     def edges(self, type: RelType) -> Iterator[Edge]:
+        if not self.in_memory:
+            with self._probe_lock:
+                rows = self._probe.execute(
+                    "SELECT skind, skey, tkind, tkey, ekey, props FROM edges WHERE type = ? "
+                    "ORDER BY skind, skey, tkind, tkey, ekey", (type.value,)).fetchall()
+            return iter([Edge(type, NodeRef(_KINDS[sk], skey), NodeRef(_KINDS[tk], tkey), _loads(props), ekey)
+                         for sk, skey, tk, tkey, ekey, props in rows])
         self._refresh()
         with self._lock:
             snapshot = [
@@ -570,6 +726,13 @@ class MemoryStore:
         return iter(snapshot)
 
     def communes_by_postcode(self, postcode: str) -> list[Node]:
+        if not self.in_memory:
+            with self._probe_lock:
+                rows = self._probe.execute(
+                    "SELECT key, props FROM nodes WHERE kind = ? AND EXISTS "
+                    "(SELECT 1 FROM json_each(nodes.props, '$.postcodes') WHERE json_each.value = ?) ORDER BY key",
+                    (NodeKind.COMMUNE.value, postcode)).fetchall()
+            return [Node(NodeKind.COMMUNE, key, _loads(props)) for key, props in rows]
         self._refresh()
         with self._lock:
             keys = sorted(self._postcodes.get(postcode, ()))
@@ -580,6 +743,10 @@ class MemoryStore:
         return self._revision
 
     def count_nodes(self) -> dict[NodeKind, int]:
+        if not self.in_memory:
+            with self._probe_lock:
+                rows = self._probe.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall()
+            return {_KINDS[kind]: int(n) for kind, n in rows if n}
         self._refresh()
         with self._lock:
             counts = {kind: len(table) for kind, table in self._by_kind.items() if table}
@@ -592,6 +759,10 @@ class MemoryStore:
         return counts
 
     def count_edges(self) -> dict[RelType, int]:
+        if not self.in_memory:
+            with self._probe_lock:
+                rows = self._probe.execute("SELECT type, count(*) FROM edges GROUP BY type").fetchall()
+            return {_RELS[rel]: int(n) for rel, n in rows if n}
         self._refresh()
         with self._lock:
             return {rel: n for rel, n in self._edge_counts.items() if n}

@@ -106,7 +106,13 @@ def test_workers_that_cannot_start_stop_the_server_with_an_error(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    done = _serve({"DIHR_DATA_DIR": str(not_a_directory), "DIHR_PORT": str(port)}, "--workers", "2")
+    env = {"DIHR_DATA_DIR": str(not_a_directory), "DIHR_PORT": str(port)}
+    # The server opens the store first to prepare the workers' column snapshot: it says why it cannot.
+    done = _serve(env, "--workers", "2")
+    assert done.returncode == 1
+    assert "Impossible d'ouvrir la base" in done.stderr and "DIHR_DATA_DIR" in done.stderr
+    # Workers holding the graph (no snapshot to prepare): the first that fails stops the server.
+    done = _serve({**env, "DIHR_GRAPH_IN_MEMORY": "true"}, "--workers", "2")
     assert done.returncode == 1
     assert "s'est arrêté au démarrage" in done.stderr
 

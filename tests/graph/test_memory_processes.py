@@ -27,11 +27,13 @@ def settle() -> None:
     time.sleep(memory._PROBE_EVERY_S * 5)
 
 
-@pytest.fixture
-def pair(tmp_path: Path):
+@pytest.fixture(params=["graph", "sqlite"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path):
+    """Two processes on one file; in the "sqlite" variant the second holds no
+    graph in memory (a server worker) and reads everything from SQLite."""
     a = MemoryStore(tmp_path)
     Network(a)
-    b = MemoryStore(tmp_path)
+    b = MemoryStore(tmp_path, in_memory=request.param == "graph")
     yield a, b
     a.close()
     b.close()
@@ -131,7 +133,7 @@ def test_the_audit_trail_stays_on_disk_not_in_every_workers_memory(pair, tmp_pat
     for i in range(300):
         audit(a, SYSTEM, "situations:read", [f"SIT-{i:04d}"])
     b.count_nodes()  # b catches up with a's writes
-    assert (a._graph.number_of_nodes(), b._graph.number_of_nodes()) == held
+    assert (a._graph.number_of_nodes(), b._graph.number_of_nodes()) == held  # b holds none in the sqlite variant
     assert NodeKind.AUDIT_ENTRY not in a._by_kind and NodeKind.AUDIT_ENTRY not in b._by_kind
     assert len(audit_entries(b, situation="SIT-0123")) == 1  # the other process, without waiting
     assert a.count_nodes()[NodeKind.AUDIT_ENTRY] == b.count_nodes()[NodeKind.AUDIT_ENTRY] == 300
