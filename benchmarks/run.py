@@ -47,6 +47,7 @@ from graph.coverage import coverage, gaps
 from graph.matching import SituationQuery, find_resources
 from graph.model import NodeKind
 from graph.settings import Settings
+from graph.snapshot import SNAPSHOT_FILENAME
 from graph.stores.memory import MemoryStore
 from importers.demo import SITUATION_SHAPES, generate_demo
 
@@ -542,8 +543,16 @@ def baseline_throughput(data: Path, bodies: list[bytes], secret: str, args: argp
                 concurrent_load(baseline_url, secret, bodies[:8], args.workers * 2, 1.0)
             theirs = Client(baseline_url, {"Authorization": f"Bearer {secret}"})
             mine = Client(url, {"Authorization": f"Bearer {secret}"})
-            same = sum(json.loads(theirs.post("/graphql", b)[1]) == json.loads(mine.post("/graphql", b)[1])
-                       for b in bodies[:50])
+            same, differs = 0, ""
+            compared = bodies[:50]
+            for b in compared:
+                (status_t, answer_t), (status_m, answer_m) = theirs.post("/graphql", b), mine.post("/graphql", b)
+                t, m = json.loads(answer_t), json.loads(answer_m)
+                same += t == m
+                if t != m and not differs:
+                    found_t, found_m = (t.get("data") or {}).get("findResources") or {}, (m.get("data") or {}).get("findResources") or {}
+                    fields = sorted(k for k in found_t.keys() | found_m.keys() if found_t.get(k) != found_m.get(k))
+                    differs = f" (first difference: HTTP {status_t}/{status_m}, fields {', '.join(fields) or 'errors'})"
             theirs.close()
             mine.close()
             before, _p95, p99_before, _tool = concurrent_load(baseline_url, secret, bodies, 8, args.load_s)
@@ -555,7 +564,7 @@ def baseline_throughput(data: Path, bodies: list[bytes], secret: str, args: argp
         figures["baseline 8 clients p99 (ms)"] = p99_before
         figures["findResources HTTP 8 clients vs baseline (×)"] = (rate + again) / 2 / before
         checks.append(f"Baseline: commit {BASELINE_COMMIT} (the code issue #21 measured) served from its own files "
-                      f"with the same workers and data; {same} of 50 answers identical to the served API's")
+                      f"with the same workers and data; {same} of {len(compared)} answers identical to the served API's{differs}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -635,6 +644,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["reopen, graph in memory, median (s)"] = statistics.median(reopen)
         figures["resident memory, graph in memory (MB)"] = fresh_process_rss_mb(data, "graph")
         first_query = SituationQuery(deficiencies=["DV", "TSA"], commune="75056")
+        (data / SNAPSHOT_FILENAME).unlink(missing_ok=True)
         figures["worker first start, snapshot built (s)"] = worker_reopen(data, first_query, 1)[0]
         opened = worker_reopen(data, first_query, args.repeat_reopen)
         figures["worker reopen to first answer, median (s)"] = statistics.median(opened)
