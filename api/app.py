@@ -21,7 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 
 from api import exports, map_routes, pages
-from api.deps import AppSettings, BoundService, OptionalKey, Service, Store, current_key, run_blocking
+from api.deps import (
+    AppSettings,
+    BoundService,
+    OptionalKey,
+    Store,
+    current_key,
+    run_blocking,
+    signed_in_caller,
+)
 from api.errors import json_error
 from api.maps_service import VENDOR_PREFIX
 from api.schema import Context, schema
@@ -118,13 +126,14 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         openapi_url=None,
     )
 
-    async def get_context(service: Service) -> Context:
-        return Context(service.store, service.settings, service.principal)
+    async def get_context(request: Request) -> Context:
+        """The caller signed in (401 otherwise: GraphiQL's page too), in one dependency."""
+        return Context(*await signed_in_caller(request))
 
     install_security(app)
 
     signed_in = [Depends(current_key)]
-    app.include_router(DihrGraphQLRouter(schema, context_getter=get_context), prefix="/graphql", dependencies=signed_in)
+    app.include_router(DihrGraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
     app.include_router(exports.router)
     app.include_router(map_routes.router)
     app.include_router(pages.public_router)

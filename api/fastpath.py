@@ -64,6 +64,15 @@ _SAME: dict[Any, Callable[[Any], bool]] = {
 }
 
 
+def _own_type(value_type: Any) -> type | None:
+    """``str`` for a String or ID (nullable or not), ``bool`` for a Boolean: a
+    value of that Python type is completed as itself. None for any other type."""
+    inner = value_type.of_type if is_non_null_type(value_type) else value_type
+    if inner in (GraphQLString, GraphQLID):
+        return str
+    return bool if inner is GraphQLBoolean else None
+
+
 class _NotPlain(Exception):
     """This value cannot be completed by the plan: use graphql-core's way."""
 
@@ -162,11 +171,11 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped, defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)
         if defer_usages:
             return None
-        fields: list[tuple[str, str | None, Complete | None, Any]] = []
+        fields: list[tuple[str, str | None, Complete | None, Any, type | None]] = []
         for response_name, sub_details in grouped.items():
             name = sub_details[0].node.name.value
             if name == "__typename":
-                fields.append((response_name, None, None, object_type.name))
+                fields.append((response_name, None, None, object_type.name, None))
                 continue
             field_def = object_type.fields.get(name)
             if field_def is None:
@@ -177,16 +186,18 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
             complete = self._compile_value(field_def.type, sub_details)
             if complete is None:
                 return None
-            fields.append((response_name, attribute, complete, None))
+            fields.append((response_name, attribute, complete, None, _own_type(field_def.type)))
         plan = tuple(fields)
 
         def complete_object(value: Any) -> dict[str, Any]:
             out: dict[str, Any] = {}
-            for response_name, attribute, complete, typename in plan:
+            for response_name, attribute, complete, typename, own in plan:
                 if attribute is None:
                     out[response_name] = typename
-                else:
-                    out[response_name] = complete(getattr(value, attribute))  # type: ignore[misc]
+                    continue
+                v = getattr(value, attribute)
+                # a str of a String or ID, a bool of a Boolean, is its own output (most values)
+                out[response_name] = v if type(v) is own else complete(v)  # type: ignore[misc]
             return out
 
         return complete_object
@@ -212,12 +223,14 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
             if item is None:
                 return None
 
+            own = _own_type(value_type.of_type)
+
             def listed(value: Any) -> Any:
                 if value is None:
                     return None
                 if isinstance(value, str | bytes | dict) or not hasattr(value, "__iter__"):
                     raise _NotPlain
-                return [item(v) for v in value]
+                return [v if type(v) is own else item(v) for v in value]
 
             return listed
         if is_leaf_type(value_type):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -25,6 +27,7 @@ from strawberry.extensions import (
     query_depth_limiter,
 )
 from strawberry.fastapi import BaseContext
+from strawberry.schema.schema import validate_document
 from strawberry.types import Info
 
 from api.deps import run_blocking
@@ -489,11 +492,31 @@ class Validation(ValidationCache):
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        if ctx.graphql_document is not None and (too_big := _size_errors(ctx.graphql_document)):
-            ctx.pre_execution_errors = too_big
-            yield
+        if ctx.graphql_document is None:
+            yield from super().on_validate()
             return
-        yield from super().on_validate()
+        # Kept by the document's text (the parser cache gives one document per
+        # text): strawberry's own cache hashes the whole syntax tree per request.
+        key = (ctx.query, tuple(ctx.validation_rules))
+        with _VALIDATED_LOCK:
+            errors = _VALIDATED.get(key)
+            if errors is not None:
+                _VALIDATED.move_to_end(key)
+        if errors is None:
+            errors = _size_errors(ctx.graphql_document) or validate_document(
+                ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
+            with _VALIDATED_LOCK:
+                _VALIDATED[key] = errors
+                while len(_VALIDATED) > _VALIDATED_KEPT:
+                    _VALIDATED.popitem(last=False)
+        ctx.pre_execution_errors = list(errors)
+        yield
+
+
+#: Validation results of the most recent document texts (``Validation``).
+_VALIDATED: OrderedDict[tuple[Any, ...], list[GraphQLError]] = OrderedDict()
+_VALIDATED_KEPT = 256
+_VALIDATED_LOCK = threading.Lock()
 
 
 schema = DihrSchema(

@@ -37,7 +37,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,13 @@ def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
 
 
 _EdgeId = tuple[RelType, NodeRef, NodeRef, str]
+_MISSING = object()
+#: Without the graph (``_kept``): point reads kept per revision, at most this many;
+#: every node of a kind when it has at most this many; a node's links when the
+#: call asks for at most this many nodes.
+_KEEP_READS = 8192
+_KEEP_NODES_OF_KIND = 512
+_KEEP_EDGES_OF = 16
 _KINDS = {k.value: k for k in NodeKind}
 _RELS = {r.value: r for r in RelType}
 
@@ -167,6 +174,10 @@ def sqlite_backup(source: Path, target: Path) -> None:
 class MemoryStore:
     """The embedded :class:`graph.store.GraphStore` (one SQLite file in ``data_dir``)."""
 
+    #: A point read (a key, a node's links) is answered from memory or a local
+    #: file in microseconds: callers on an event loop may read without a thread.
+    local_reads = True
+
     def __init__(self, data_dir: Path | str, *, in_memory: bool = True) -> None:
         self.path = Path(data_dir) / DB_FILENAME
         #: False: no graph in memory, every read is answered by SQLite (see module doc).
@@ -206,6 +217,7 @@ class MemoryStore:
         self._touched: tuple[set[NodeRef], set[NodeRef]] = (set(), set())
         self._history: deque[tuple[int, Changes]] = deque(maxlen=_KEEP_REVISIONS)
         self._known_from = 0  # the oldest revision changes_since can answer from
+        self._reads: dict[Any, Any] = {}  # without the graph: point reads of this revision (_kept)
         if in_memory:
             self._load()
         else:
@@ -235,6 +247,7 @@ class MemoryStore:
 
     def _invalidate(self) -> None:
         self._revision += 1
+        self._reads.clear()
         if not self._tracking:
             self._known_from = self._revision
             return
@@ -607,10 +620,33 @@ class MemoryStore:
     def _on_disk(self, kind: NodeKind) -> bool:
         return kind in _DISK_ONLY or not self.in_memory
 
+    def _kept(self, key: Any, read: Callable[[], Any]) -> Any:
+        """Without the graph: ``read()``, kept until the revision changes (any
+        write but the service's own records, ours or another process's, clears
+        them), so that the few reads of every request (a commune, the national
+        centres, the knowledge items) are not asked of SQLite each time. Only
+        for kinds whose writes change the revision: never an API key (a
+        revocation applies at once)."""
+        self._refresh()
+        with self._lock:
+            found = self._reads.get(key, _MISSING)
+            revision = self._revision
+        if found is _MISSING:
+            found = read()
+            with self._lock:
+                if self._revision == revision:  # nothing noticed written meanwhile
+                    if len(self._reads) >= _KEEP_READS:
+                        self._reads.clear()
+                    self._reads[key] = found
+        return found
+
     def get_node(self, kind: NodeKind, key: str) -> Node | None:
         if self._on_disk(kind):
-            found = self._disk_nodes(kind, [key])
-            return found[0] if found else None
+            if kind in _DISK_ONLY or kind in REVISION_NEUTRAL_KINDS:
+                found = self._disk_nodes(kind, [key])
+                return found[0] if found else None
+            props = self._kept(("node", kind, key), lambda: next((n.props for n in self._disk_nodes(kind, [key])), None))
+            return None if props is None else Node(kind, key, dict(props))
         self._refresh()
         with self._lock:
             props = self._by_kind[kind].get(key)
@@ -628,18 +664,40 @@ class MemoryStore:
 
     def nodes(self, kind: NodeKind) -> Iterator[Node]:
         if self._on_disk(kind):
-            return iter(self._disk_nodes(kind, None))
+            if kind in _DISK_ONLY or kind in REVISION_NEUTRAL_KINDS:
+                return iter(self._disk_nodes(kind, None))
+            few = self._kept(("nodes", kind), lambda: self._few_nodes(kind))
+            if few is None:  # many: read each time (a directory, a national register)
+                return iter(self._disk_nodes(kind, None))
+            return iter([Node(kind, key, dict(props)) for key, props in few])
         self._refresh()
         with self._lock:
             table = self._by_kind[kind]
             snapshot = [Node(kind, k, dict(table[k])) for k in sorted(table)]
         return iter(snapshot)
 
+    def _few_nodes(self, kind: NodeKind) -> list[tuple[str, dict[str, Any]]] | None:
+        with self._probe_lock:
+            rows = self._probe.execute("SELECT key, props FROM nodes WHERE kind = ? ORDER BY key LIMIT ?",
+                                       (kind.value, _KEEP_NODES_OF_KIND + 1)).fetchall()
+        if len(rows) > _KEEP_NODES_OF_KIND:
+            return None
+        return [(key, _loads(props)) for key, props in rows]
+
     def _edge_list(
         self, refs: Iterable[NodeRef], types: Iterable[RelType] | None, outgoing: bool
     ) -> dict[NodeRef, list[Edge]]:
         if not self.in_memory:
-            return self._disk_edges(refs, types, outgoing)
+            asked = list(dict.fromkeys(refs))
+            if len(asked) > _KEEP_EDGES_OF or any(ref.kind in REVISION_NEUTRAL_KINDS for ref in asked):
+                return self._disk_edges(asked, types, outgoing)
+            rel_types = None if types is None else frozenset(types)
+            found: dict[NodeRef, list[Edge]] = {}
+            for ref in asked:
+                kept = self._kept(("edges", outgoing, ref, rel_types),
+                                  lambda ref=ref: self._disk_edges([ref], rel_types, outgoing)[ref])  # type: ignore[misc]
+                found[ref] = [Edge(e.type, e.source, e.target, dict(e.props), e.key) for e in kept]
+            return found
         self._refresh()
         wanted = None if types is None else frozenset(types)
         result: dict[NodeRef, list[Edge]] = {}
