@@ -19,6 +19,7 @@ from graph import integrity, journal
 from graph.errors import ConflictError, DihrError, DumpError, NotFound, UsageError
 from graph.model import NodeKind
 from graph.settings import Settings, load_settings
+from graph.snapshot import SNAPSHOT_FILENAME
 from graph.store import GraphStore
 from graph.stores import open_store
 from graph.stores.memory import DB_FILENAME, MemoryStore, sqlite_backup, sqlite_check
@@ -365,6 +366,9 @@ def restore_cmd(
                 restored.close()
         for suffix in ("-wal", "-shm"):
             (settings.data_dir / (DB_FILENAME + suffix)).unlink(missing_ok=True)
+        # The workers' column snapshot describes the replaced database (it would be
+        # recognised as foreign and ignored; removed so that nothing has to).
+        (settings.data_dir / SNAPSHOT_FILENAME).unlink(missing_ok=True)
         (staging / DB_FILENAME).replace(live)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -21,6 +21,7 @@ from cli.main import app as cli
 from graph import journal
 from graph.integrity import check_graph, dump, load_dump
 from graph.model import NodeKind
+from graph.snapshot import SNAPSHOT_FILENAME
 from graph.stores.memory import DB_FILENAME, MemoryStore
 from tests.importers.test_finess import geoloc, structure
 
@@ -196,6 +197,7 @@ def test_backup_corruption_check_and_restore(registry, tmp_path):
     question = ["match", "DI", "--commune", "86194", "--age", "10", "--json"]
     before = runner.invoke(cli, question)
     assert before.exit_code == 0, before.output
+    assert (data / SNAPSHOT_FILENAME).is_file()  # the workers' column snapshot, written by that search
     backup = tmp_path / "registre.sqlite"
     assert runner.invoke(cli, ["backup", str(backup)]).exit_code == 0
     live = data / DB_FILENAME
@@ -209,6 +211,7 @@ def test_backup_corruption_check_and_restore(registry, tmp_path):
     assert broken.exit_code == 1 and "est abîmée" in broken.stderr and "dihr restore" in broken.stderr
     restored = runner.invoke(cli, ["restore", str(backup)])
     assert restored.exit_code == 0, restored.output
+    assert not (data / SNAPSHOT_FILENAME).exists()  # it described the replaced database
     assert runner.invoke(cli, ["check"]).exit_code == 0
     after = runner.invoke(cli, question)
     assert json.loads(after.stdout) == json.loads(before.stdout)

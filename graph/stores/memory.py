@@ -322,8 +322,7 @@ class MemoryStore:
             self._load_rows_unmanaged()
 
     def _load_rows_unmanaged(self) -> None:
-        kinds = {k.value: k for k in NodeKind}
-        rels = {r.value: r for r in RelType}
+        kinds, rels = _KINDS, _RELS
         refs: dict[tuple[str, str], NodeRef] = {}
         # Nodes straight into the graph's dicts too (what add_node does, minus its
         # per-call checks: each row is a new node); postcodes through _apply_node.
@@ -435,7 +434,7 @@ class MemoryStore:
         nodes = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "node"}
         nodes = {n for n in nodes if n[0] not in _DISK_ONLY_VALUES}  # logged by an older version
         edges = {tuple(_loads(ident)) for _seq, what, ident in rows if what == "edge"}
-        kinds, rels = {k.value: k for k in NodeKind}, {r.value: r for r in RelType}
+        kinds, rels = _KINDS, _RELS
         if not self.in_memory:  # nothing to apply: note what changed, for the read models
             touched = [NodeRef(kinds[kind], key) for kind, key in nodes]
             with self._lock:
