@@ -16,7 +16,7 @@ from graph.store import GraphStore
 from graph.territories import TerritoryTable
 from graph.views import display_name
 from maps import coverage_map, gap_map, situation_map
-from maps._base import load_outlines, local_vendor_dir, outlines_by_level
+from maps._base import load_outlines, local_vendor_dir, outlines_by_level, render_html
 
 __all__ = ["assets_for", "coverage_map_html", "gaps_map_html", "situation_map_html", "VENDOR_PREFIX"]
 
@@ -63,7 +63,7 @@ def coverage_map_html(
     resources = [(lat, lon, names.get(ref, ref.key)) for ref, (lat, lon) in located.items()]
     m = coverage_map(result, _outlines(settings, table, result.level), resources,
                      assets=assets_for(settings, served=served), tiles=settings.map_tiles)
-    return str(m.get_root().render())
+    return render_html(m)
 
 
 def gaps_map_html(
@@ -78,7 +78,7 @@ def gaps_map_html(
         raise InvalidInput("criterion", "critère attendu : 1, 2, 3, 4, 5a, 5b, 5c ou 5d.")
     m = gap_map(matrix, _outlines(settings, table, matrix.level), criterion=criterion,
                 assets=assets_for(settings, served=served), tiles=settings.map_tiles)
-    return str(m.get_root().render())
+    return render_html(m)
 
 
 def situation_map_html(
@@ -89,4 +89,4 @@ def situation_map_html(
     erhr_outlines = _outlines(settings, table, cov.Level.ERHR)
     m = situation_map(result, erhr_outlines.get(result.erhr.code),
                       assets=assets_for(settings, served=served), tiles=settings.map_tiles)
-    return str(m.get_root().render())
+    return render_html(m)

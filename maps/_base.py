@@ -16,6 +16,7 @@ from folium.plugins import MarkerCluster
 
 __all__ = [
     "safe_text",
+    "render_html",
     "new_map",
     "local_vendor_dir",
     "cluster",
@@ -32,14 +33,28 @@ NO_DATA = "#bdbdbd"
 FRANCE_CENTRE = (46.6, 2.4)
 
 
-def safe_text(text: object) -> str:
-    """Text shown in a tooltip, a popup, a layer name or a feature property.
+#: Characters turned into HTML entities beyond ``html.escape``'s five: the three a
+#: JavaScript template literal interprets (folium wraps tooltips in one) and the
+#: braces every Jinja delimiter starts with (``{{``, ``{%``, ``{#``). branca renders
+#: each element's script, then wraps that output in a new ``Element`` — whose text
+#: is compiled as a Jinja template (unsandboxed) when the page is rendered. A
+#: name reaching a map with a brace left in it would be template source run on
+#: the server; with none, no delimiter can form, whatever the name.
+_INERT = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"})
 
-    Leaflet puts it into the page as HTML, and folium wraps tooltips in a
-    JavaScript template literal: HTML-escaped, with the three characters a
-    template literal interprets (backtick, ``$``, backslash) as entities, a
-    name such as ``${alert(1)}`` or ``</script>`` stays text."""
-    return html.escape(str(text)).replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
+def safe_text(text: object) -> str:
+    """Text shown in a tooltip, a popup, a layer name, a legend, the title or a
+    feature property: HTML-escaped, with no character a template literal or a
+    Jinja template interprets. Leaflet puts it into the page as HTML, so the
+    entities display as the original characters: ``{{7*7}}``, ``{% raw %}``,
+    ``${alert(1)}`` and ``</script>`` are shown verbatim and run nowhere."""
+    return html.escape(str(text)).translate(_INERT)
+
+
+def render_html(m: folium.Map) -> str:
+    """The map's whole page (what ``dihr map`` writes and ``/maps/…`` serves)."""
+    return str(m.get_root().render())
 
 
 def local_vendor_dir() -> Path | None:
@@ -75,7 +90,7 @@ def new_map(*, assets: str | None, tiles: str, title: str, location: tuple[float
         m.default_js = [("leaflet", urls["leaflet_js"])]
         m.default_css = [("leaflet_css", urls["leaflet_css"])]
     m._dihr_assets = urls
-    m.get_root().header.add_child(folium.Element(f"<title>{html.escape(title)}</title>"))
+    m.get_root().header.add_child(folium.Element(f"<title>{safe_text(title)}</title>"))
     m.get_root().html.add_child(folium.Element('<script>document.documentElement.lang = "fr";</script>'))
     return m
 
@@ -107,13 +122,13 @@ def add_legend(m: folium.Map, title: str, labels: Sequence[str], extra: Sequence
     """A plain HTML legend (French), readable without JavaScript libraries."""
     items = "".join(
         f'<li><span style="background:{colour};display:inline-block;width:1.2em;height:1em;'
-        f'border:1px solid #555;margin-right:.4em"></span>{html.escape(label)}</li>'
+        f'border:1px solid #555;margin-right:.4em"></span>{safe_text(label)}</li>'
         for colour, label in [*zip(PALETTE, labels, strict=False), *extra]
     )
     box = (
         '<div class="dihr-legend" role="region" aria-label="Légende" style="position:fixed;bottom:24px;right:12px;max-width:22em;'
         'z-index:1000;background:#fff;color:#111;padding:.6em .8em;border:1px solid #333;font:14px sans-serif">'
-        f"<strong>{html.escape(title)}</strong><ul style=\"list-style:none;margin:.3em 0 0;padding:0\">{items}</ul></div>"
+        f"<strong>{safe_text(title)}</strong><ul style=\"list-style:none;margin:.3em 0 0;padding:0\">{items}</ul></div>"
     )
     m.get_root().html.add_child(folium.Element(box))
 
