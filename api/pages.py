@@ -60,6 +60,8 @@ IMPORT_LABELS = {"finess": "FINESS établissements", "finess-equipements": "FINE
                  "annuaire": "Annuaire", "situations": "Situations", "savoirs": "Savoirs",
                  "activite-poles": "Activité des pôles ressources"}
 AGE_GROUP_LABEL = {"children": "Enfants (jusqu'à 20 ans)", "adults": "Adultes", "all": "Tous âges"}
+GROUP_LABEL = {"within": "dans le rayon", "beyond": "au-delà du rayon", "next": "pour préparer la suite",
+               "referent": "référent du territoire"}
 LEVEL_LABEL = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
 BASIS_LABEL = {
     "COMBINATION": "expertise sur la combinaison",
@@ -326,7 +328,7 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
         return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
     rows: list[list[object]] = [["rang", "niveau", "ressource", "identifiant", "adresse", "code_postal", "localite",
                                  "telephone", "courriel", "site", "public", "position", "distance_km", "temps_estime_min",
-                                 "dans_le_rayon", "pourquoi", "manque", "synthetique"]]
+                                 "dans_le_rayon", "groupe", "pourquoi", "manque", "synthetique"]]
     for m in result.matches:
         c = m.contact
         contact = [c.address, c.postcode, c.city, c.phone, c.email, c.website] if c else [None] * 6
@@ -335,7 +337,7 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
                          "centre de la commune" if m.location_source == "centroide_commune" else (m.location_source or ""),
                          "" if m.distance_km is None else m.distance_km,
                          "" if m.minutes is None else m.minutes, "oui" if m.within_radius else "non",
-                         " ; ".join(explain(c) for c in m.covers), ", ".join(m.misses), "oui" if m.synthetic else "non"])
+                         GROUP_LABEL[m.group], " ; ".join(explain(c) for c in m.covers), ", ".join(m.misses), "oui" if m.synthetic else "non"])
     name = f"fiche-orientation-{result.combination}-{result.place.commune}"
     return await svc.run(table_response, rows, name, fmt, "Fiche d'orientation")
 

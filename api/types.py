@@ -241,6 +241,11 @@ class Match:
     location_source: str | None = strawberry.field(
         description="Origine de la position : finess, centroide_commune (centre de la commune seulement), workplace, seat."
     )
+    group: str = strawberry.field(
+        default="within",
+        description="Groupe d'affichage : within (dans le rayon), beyond (au-delà du rayon, plafonné), "
+        "next (services pour adultes, pour préparer la suite), referent (ERHR et CNRHR, référents du territoire).",
+    )
 
 
 @strawberry.type
@@ -377,6 +382,7 @@ def _match_wire(m: matching.Match) -> Match:
         contact=contact_wire(m.contact),
         age_group=m.age_group,
         location_source=m.location_source,
+        group=m.group,
     )
 
 

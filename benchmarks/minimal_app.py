@@ -48,7 +48,7 @@ def _match(m: matching.Match) -> dict[str, Any]:
         "rank": m.rank, "kind": m.kind.value, "key": m.key, "name": m.name, "level": m.level.value,
         "basis": m.basis.value, "score": m.score, "distanceKm": m.distance_km, "minutes": m.minutes,
         "withinRadius": m.within_radius, "inErhrTerritory": m.in_erhr_territory, "department": m.department,
-        "synthetic": m.synthetic, "lat": m.lat, "lon": m.lon, "misses": list(m.misses), "ageGroup": m.age_group,
+        "synthetic": m.synthetic, "lat": m.lat, "lon": m.lon, "misses": list(m.misses), "ageGroup": m.age_group, "group": m.group,
         "locationSource": m.location_source, "covers": [_cover(c) for c in m.covers], "contact": _contact(m.contact),
     }
 

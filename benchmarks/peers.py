@@ -34,7 +34,7 @@ from benchmarks.naive import Spreadsheet
 from graph.competence import admits
 from graph.geo import EARTH_RADIUS_KM, chord_for_km, haversine_km_many, to_unit_xyz
 from graph.landmass import land_mass
-from graph.matching import ADULT_AGE
+from graph.matching import ADULT_AGE, BEYOND_ROWS, beyond_cap
 from graph.model import codes_of_combination
 from graph.vocabulary import CONDITIONS
 
@@ -195,7 +195,9 @@ def numpy_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...],
     beyond: list[tuple[str, str]] = []
     if n_full < limit:
         far, far_dist = _widen(cols, np.arange(len(cols.keys)), lat, lon, defs, skills, age, radius_km, land)
-        beyond = cols.pairs(far[np.lexsort((cols.keys[far], far_dist))[: limit - n_full]])
+        nearest = np.lexsort((cols.keys[far], far_dist))[: min(limit - n_full, BEYOND_ROWS)]
+        nearest = nearest[far_dist[nearest] <= beyond_cap(radius_km, bool(keep.any()))]
+        beyond = cols.pairs(far[nearest])
     return full, beyond, partial
 
 
@@ -214,7 +216,7 @@ def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...]
     keep = candidate & (dist <= radius_km)
     full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit)
     beyond: list[tuple[str, str]] = []
-    wanted = limit - n_full
+    wanted = min(limit - n_full, BEYOND_ROWS)
     if wanted > 0:
         n = len(cols.keys)
         k = min(n, max(64, 8 * wanted))
@@ -232,7 +234,8 @@ def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...]
             k *= 4
         else:
             found, dists = _widen(cols, np.arange(n), lat, lon, defs, skills, age, radius_km, land)
-        beyond = cols.pairs(found[np.lexsort((cols.keys[found], dists))[:wanted]])
+        nearest = np.lexsort((cols.keys[found], dists))[:wanted]
+        beyond = cols.pairs(found[nearest[dists[nearest] <= beyond_cap(radius_km, bool(keep.any()))]])
     return full, beyond, partial
 
 

@@ -12,7 +12,7 @@ import typer
 from cli._common import JsonOpt, emit_json, friendly, new_app, opened
 from graph import rare, service
 from graph.access import SYSTEM
-from graph.matching import MatchResult, SituationQuery
+from graph.matching import Match, MatchResult, SituationQuery
 
 app = new_app("Recherche de ressources et couverture.")
 
@@ -88,22 +88,32 @@ def _print_matches(r: MatchResult) -> None:
         typer.echo(f"Note : {note}")
     if r.widening:
         typer.echo(f"Élargissement : {r.widening.message}")
-    for m in r.matches:
-        flag = " [synthétique]" if m.synthetic else ""
-        where = "" if m.within_radius else " (hors rayon)"
-        distance = "lieu non renseigné" if m.distance_km is None else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
-        typer.echo(f"{m.rank:>3}. [{m.level.value}] {m.name}{flag} — {distance}{where} — {m.basis.value}")
-        contact = m.contact
-        line = ", ".join(v for v in (contact.address, contact.phone, contact.email) if v) if contact else ""
-        if line:
-            typer.echo(f"       ☎ {line}")
-        for c in m.covers:
-            typer.echo(f"       ✓ {c.text or c.path}")
-        if m.misses:
-            typer.echo(f"       ✗ manque : {', '.join(m.misses)}")
+    headings = {"referent": "Référents à appeler", "within": f"Dans le rayon de {r.radius_km:g} km",
+                "beyond": "Au-delà du rayon", "next": "Pour préparer la suite (services pour adultes)"}
+    for group, heading in headings.items():
+        rows = [m for m in r.matches if m.group == group]
+        if rows:
+            typer.echo(f"— {heading} —")
+        for m in rows:
+            _print_match(m)
     for i, team in enumerate(r.teams, start=1):
         names = " + ".join(f"{m.name} ({m.distance_km:.0f} km)" for m in team.members)
         typer.echo(f"Équipe {i} : {names}")
+
+
+def _print_match(m: Match) -> None:
+    flag = " [synthétique]" if m.synthetic else ""
+    where = "" if m.within_radius else " (hors rayon)"
+    distance = "lieu non renseigné" if m.distance_km is None else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
+    typer.echo(f"{m.rank:>3}. [{m.level.value}] {m.name}{flag} — {distance}{where} — {m.basis.value}")
+    contact = m.contact
+    line = ", ".join(v for v in (contact.address, contact.phone, contact.email) if v) if contact else ""
+    if line:
+        typer.echo(f"       ☎ {line}")
+    for c in m.covers:
+        typer.echo(f"       ✓ {c.text or c.path}")
+    if m.misses:
+        typer.echo(f"       ✗ manque : {', '.join(m.misses)}")
 
 
 @app.command()

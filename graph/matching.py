@@ -84,6 +84,10 @@ __all__ = [
     "SOURCE_LABELS",
     "ADULT_AGE",
     "TRANSITION_AGES",
+    "GROUPS",
+    "BEYOND_ROWS",
+    "BEYOND_REACH",
+    "beyond_cap",
     "source_of",
     "Team",
     "Widening",
@@ -106,6 +110,25 @@ MAX_LIMIT = 100
 MAX_TEAM_SIZE = 3
 _TEAM_POOL = 12  # nearest partial resources per deficiency considered for teams
 _MAX_TEAMS = 3
+
+
+#: The groups of an answer, in the order they are shown (README "Matching"):
+#: local resources inside the radius; the nearest beyond it (« au-delà du
+#: rayon »: never ahead of a row inside it, capped); adult services to prepare
+#: the transition (« pour préparer la suite »); the ERHR and CNRHR, the
+#: territory's referents, shown first on every page as the ones to call.
+GROUPS = ("within", "beyond", "next", "referent")
+#: Rows beyond the radius: at most this many fully competent ones (widening)...
+BEYOND_ROWS = 3
+#: ... and, when some resource inside the radius answers, none farther than
+#: this many times the radius; a partial resource (the nearest covering a need
+#: nobody inside covers) never farther than that, whatever the answer.
+BEYOND_REACH = 2.0
+#: Transition: adult services that admit the person within this many years
+#: (at the latest from 20, when adult services open) are shown to prepare it.
+NEXT_YEARS = 3
+#: ... at most this many of them, inside the radius.
+NEXT_ROWS = 5
 
 
 class MatchLevel(enum.StrEnum):
@@ -215,6 +238,9 @@ class Match(NamedTuple):
     age_group: str = "all"
     #: where ``lat``/``lon`` come from: finess, centroide_commune, workplace, seat…
     location_source: str | None = None
+    #: the group the row is shown in (``GROUPS``): inside the radius, beyond it,
+    #: to prepare the transition, or the territory's referents (ERHR, CNRHR).
+    group: str = "within"
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,8 +616,12 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             found = bands[reach] = _score_all(idx, needs, query.age, kinds, place.lat, reach, land)
         return found
 
+    # Rows beyond the radius (README "Matching"): never ahead of a row inside it,
+    # at most BEYOND_ROWS fully competent ones, none beyond BEYOND_REACH × the
+    # radius when some resource inside the radius answers.
+    cap_km = beyond_cap(query.radius_km, inside_pos.size > 0)
     if n_full < query.limit:
-        wanted = query.limit - n_full
+        wanted = min(query.limit - n_full, BEYOND_ROWS)
         # The nearest beyond the radius: looked for within 2×, then 4× the radius
         # (every resource outside such a latitude band is farther), then everywhere.
         for reach in (2 * query.radius_km, 4 * query.radius_km, None):
@@ -602,13 +632,20 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
                 break
         order = outside[np.lexsort((competent.keys[local[outside]], far[outside]))[:wanted]]
-        beyond = [competent.pick(int(local[i]), float(far[i]), False) for i in order]
-        nearest_text = (
-            f" La plus proche au-delà est à {beyond[0].distance_km:.0f} km." if beyond else
-            " Aucune autre ressource locale compétente n'est connue"
-            + ("." if land == MAINLAND else " sur ce territoire (les ressources d'une autre terre, au-delà de la mer, "
-                                            "ne sont pas proposées).")
-        )
+        nearest = [competent.pick(int(local[i]), float(far[i]), False) for i in order]
+        beyond = [p for p in nearest if p.distance_km <= cap_km]
+        if nearest:
+            first = nearest[0]
+            name = display_name(idx.props[first.position], idx.refs[first.position].key)
+            nearest_text = f" La plus proche au-delà : {name}, à {first.distance_km:.0f} km" + (
+                "." if beyond else
+                f" (plus de {BEYOND_REACH:g} fois le rayon : citée ici, pas dans le tableau).")
+        else:
+            nearest_text = (
+                " Aucune autre ressource locale compétente n'est connue"
+                + ("." if land == MAINLAND else " sur ce territoire (les ressources d'une autre terre, au-delà de la mer, "
+                                                "ne sont pas proposées).")
+            )
         widening = Widening(
             competent_inside=n_full,
             message=(
@@ -631,16 +668,27 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         )[:count]
         return [scored.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
-    # Fully competent resources inside the radius, then the nearest fully
-    # competent ones beyond it (widening), then partial ones inside the radius.
-    # A need nobody inside the radius covers: the nearest resource that covers it
-    # comes in the table too (flagged beyond the radius), and a note says so.
+    # Inside the radius: fully competent resources, then partial ones. Then, in
+    # their own group, the nearest fully competent beyond the radius (widening)
+    # and, for a need nobody inside the radius covers, the nearest resource that
+    # covers it (within the cap; a note names it in any case).
     uncovered_notes, nearest_covering = _uncovered(idx, scored, query, place, inside_pos, around)
     known = {p.position for p in beyond}
-    nearest_covering = [p for p in nearest_covering if p.position not in known]
-    chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit) + beyond
-    chosen += nearest_covering[: max(0, query.limit - len(chosen))]
+    nearest_covering = [p for p in nearest_covering
+                        if p.position not in known and p.distance_km <= BEYOND_REACH * query.radius_km]
+    chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit)
     chosen += ordered(inside_pos[~full_mask], inside_dist[~full_mask], query.limit - len(chosen))
+    groups = {p.position: "within" for p in chosen}
+    for p in beyond + nearest_covering:
+        if p.position not in groups:
+            chosen.append(p)
+            groups[p.position] = "beyond"
+    transition = query.age is not None and (
+        TRANSITION_AGES[0] <= query.age <= TRANSITION_AGES[1] or "TRANSITION" in needs.skills)
+    if transition and query.age is not None:
+        for p in _next_services(idx, needs, query, kinds, place, land, groups):
+            chosen.append(p)
+            groups[p.position] = "next"
     # Teams when no single local resource inside the radius covers every need
     # (every deficiency, and every skill asked for).
     covers_all = scored.covers[:, inside_pos].all(axis=0) if inside_pos.size else np.zeros(0, bool)
@@ -650,7 +698,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     resources: dict[int, tuple[Node, str | None, _Facts]] = idx.cached("match facts", dict)
     explained: dict[Any, tuple[_Offer, ...]] = idx.cached("explanations", dict)
 
-    def candidate(pick: _Pick) -> _Candidate:
+    def candidate(pick: _Pick, age: int | None = query.age) -> _Candidate:
         p = pick.position
         found = resources.get(p)
         if found is None:
@@ -659,15 +707,17 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             found = resources[p] = (node, str(idx.departments[p]) or None,
                                     _facts_of(node, float(idx.lats[p]), float(idx.lons[p])))
         node, department, facts = found
-        comp = _explain(idx.out[p], node.kind, needs, query.age, relevant, node.props, explained, (p, needs))
+        comp = _explain(idx.out[p], node.kind, needs, age, relevant, node.props, explained, (p, needs))
         return _Candidate(node, comp, _BASIS[pick.tier], pick.score, pick.distance_km, pick.within,
                           department, facts.lat, facts.lon, facts)
 
-    ranked = [candidate(p) for p in chosen]
+    future = _future_age(query.age)
+    ranked = [(candidate(p, future if groups[p.position] == "next" else query.age), groups[p.position])
+              for p in chosen]
 
     matches: list[Match] = []
-    for cand in ranked:
-        matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr))
+    for cand, group in ranked:
+        matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr, group))
     # Teams are found on the index's coverage columns; only their members are explained.
     team_picks = _teams(len(scored.deficiencies), pool) if pool else []
     members = {p.position: candidate(p) for team in team_picks for p in team}
@@ -681,13 +731,13 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         comp = _explain(_links_of(store, model, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props)
         cand = _national_candidate(erhr_node, comp, needs, place, place.department)
         cand.basis = Basis.TERRITORIAL
-        matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, table, person_erhr))
+        matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, table, person_erhr, "referent"))
     for code in qualification.cnrhr:
         cnrhr = store.get_node(K.CNRHR, code)
         if cnrhr is not None:
             comp = _explain(_links_of(store, model, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props)
             cand = _national_candidate(cnrhr, comp, needs, place, None)
-            matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr))
+            matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr, "referent"))
 
     team_results = tuple(
         Team(
@@ -724,7 +774,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         widening=widening,
         notes=tuple(notes),
         inferred=needs.inferred,
-        transition=query.age is not None and TRANSITION_AGES[0] <= query.age <= TRANSITION_AGES[1],
+        transition=transition,
     )
 
 
@@ -786,6 +836,7 @@ class _Scored:
     lats: NDArray[np.float64]
     lons: NDArray[np.float64]
     age_max: NDArray[np.float64]
+    age_min: NDArray[np.float64]
 
     def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
         score = round(int(self.points[local]) / self.total, 4)
@@ -935,6 +986,7 @@ def _score_all(
         idx, view.positions[lo:hi], tier, points, 3 * (len(needs.deficiencies) + len(needs.skills)), covers,
         sorted(needs.deficiencies) + sorted(needs.skills), candidate,
         view.keys[lo:hi], view.kinds[lo:hi], view.lats[lo:hi], view.lons[lo:hi], view.age_max[lo:hi],
+        view.age_min[lo:hi],
     )
 
 
@@ -970,6 +1022,39 @@ def _children_service_for_adult(scored: _Scored, pos: NDArray[np.int64], age: in
         return np.zeros(pos.size, np.int8)
     age_max = scored.age_max[pos]
     return (age_max <= 20).astype(np.int8)
+
+
+def beyond_cap(radius_km: float, answered_inside: bool) -> float:
+    """How far a fully competent row beyond the radius may stand: BEYOND_REACH ×
+    the radius when some resource inside the radius answers, else anywhere."""
+    return BEYOND_REACH * radius_km if answered_inside else math.inf
+
+
+def _future_age(age: int | None) -> int | None:
+    """The age at which the transition's adult services are looked for."""
+    return None if age is None else max(age + NEXT_YEARS, 20)
+
+
+def _next_services(
+    idx: CompetenceIndex, needs: _Needs, query: SituationQuery, kinds: frozenset[NodeKind], place: PersonPlace,
+    land: str | None, shown: Mapping[int, str],
+) -> list[_Pick]:
+    """Transition: the services inside the radius that do not admit the person
+    yet but will within the next years (an adult service from 18 or 20 for a
+    person of 16-17), best first by the same keys as inside the radius; the
+    resources already shown are left out."""
+    future = _future_age(query.age)
+    assert query.age is not None and future is not None
+    later = _score_all(idx, needs, future, kinds, place.lat, query.radius_km, land)
+    pos, dist = _within(later, place.lat, place.lon, query.radius_km)
+    if pos.size == 0:
+        return []
+    starts = later.age_min[pos]
+    index_pos = later.positions[pos]
+    keep = (starts > query.age) & ~np.isin(index_pos, np.fromiter(shown, np.int64, len(shown)))
+    pos, dist = pos[keep], dist[keep]
+    order = np.lexsort((later.keys[pos], later.kinds[pos], dist, -later.points[pos], later.tier[pos]))[:NEXT_ROWS]
+    return [later.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
 
 def _uncovered(
@@ -1009,9 +1094,12 @@ def _uncovered(
         position, distance = pick.position, pick.distance_km
         props = idx.props[position]
         name = display_name(props, idx.refs[position].key)
+        shown = distance <= BEYOND_REACH * query.radius_km
         notes.append(
             f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
-            f"la plus proche qui la couvre : {name} ({distance:.0f} km), ajoutée au tableau."
+            f"la plus proche qui la couvre : {name} ({distance:.0f} km)"
+            + (", ajoutée au tableau (au-delà du rayon)." if shown else
+               f" — plus de {BEYOND_REACH:g} fois le rayon : citée ici, pas dans le tableau.")
         )
         picks.setdefault(position, pick)
     ordered_picks = sorted(picks.values(), key=lambda p: (p.distance_km, str(idx.keys[p.position])))
@@ -1126,6 +1214,7 @@ def _match(
     needs: _Needs,
     table: TerritoryTable,
     person_erhr: str,
+    group: str = "within",
 ) -> Match:
     node, comp = cand.node, cand.comp
     defs, skills = comp.deficiencies, comp.skills
@@ -1177,7 +1266,7 @@ def _match(
         None if cand.distance_km is None else round(cand.distance_km, 1),
         None if cand.distance_km is None else estimated_minutes(cand.distance_km),
         cand.within, in_territory, department, facts.synthetic, facts.lat, facts.lon, facts.contact,
-        facts.age_group, facts.location_source,
+        facts.age_group, facts.location_source, group,
     )
 
 

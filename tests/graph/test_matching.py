@@ -65,7 +65,9 @@ def test_age_incompatibility_excludes(net, store):
     net.establishment("860000002", 6, age_min=20, expertise={"DV": 3, "TSA": 3})
     net.establishment("860000003", 7, accepts={"DV": (6, 20), "TSA": (6, 20)})
     result = find_resources(store, query(age=17))
-    assert keys(local(result)) == ["860000003"]
+    assert keys(m for m in local(result) if m.group == "within") == ["860000003"]
+    # at 17 (transition age) the adult service from 20 is shown apart, to prepare the next step
+    assert [(m.key, m.group) for m in local(result) if m.group != "within"] == [("860000002", "next")]
     adult = find_resources(store, query(age=25))
     assert keys(local(adult)) == ["860000002"]
 
@@ -87,11 +89,10 @@ def test_widening_reports_nearest_competent_resource_beyond_radius(net, store):
     assert result.widening.competent_inside == 0
     assert "240 km" in result.widening.message
     ranked = local(result)
-    # the fully competent resources beyond the radius, nearest first, rank above
-    # the partial one inside it
-    assert keys(ranked) == ["860000002", "860000003", "860000001"]
-    assert [m.within_radius for m in ranked] == [False, False, True]
-    assert ranked[0].distance_km == pytest.approx(240, abs=0.5)
+    # the partial resource inside the radius stays first; the fully competent ones
+    # beyond twice the radius are named in the message, not listed
+    assert keys(ranked) == ["860000001"] and ranked[0].within_radius
+    assert "Établissement 860000002, à 240 km" in result.widening.message and "pas dans le tableau" in result.widening.message
 
 
 @pytest.mark.parametrize("limit", [2, 4])
@@ -99,8 +100,10 @@ def test_widening_takes_the_nearest_beyond_the_radius_however_far(net, store, li
     for key, km in (("860000001", 190), ("860000002", 150), ("860000003", 500), ("860000004", 120)):
         net.establishment(key, km, expertise={"DV": 3, "TSA": 3})
     ranked = local(find_resources(store, query(radius_km=100, limit=limit)))
-    assert keys(ranked) == ["860000004", "860000002", "860000001", "860000003"][:limit]
-    assert [round(m.distance_km) for m in ranked] == [120, 150, 190, 500][:limit]
+    shown = min(limit, 3)  # nothing inside the radius: the nearest beyond, however far, at most 3 (BEYOND_ROWS)
+    assert keys(ranked) == ["860000004", "860000002", "860000001", "860000003"][:shown]
+    assert [round(m.distance_km) for m in ranked] == [120, 150, 190, 500][:shown]
+    assert {m.group for m in ranked} == {"beyond"}
 
 
 def test_a_combination_covered_only_by_a_team_of_two(net, store):

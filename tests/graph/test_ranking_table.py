@@ -89,14 +89,82 @@ def test_the_transition_view_tells_adult_and_children_services_apart(store):
 def test_a_skill_nobody_offers_in_the_radius_is_said_with_the_nearest_that_does(store):
     net = Network(store)
     net.establishment("860000071", 5, expertise={"DA": 2, "DV": 2})
-    net.establishment("860000072", 300, expertise={"LSF_TACTILE": 3})
+    net.establishment("860000072", 150, expertise={"LSF_TACTILE": 3})
     result = find_resources(store, SituationQuery(deficiencies=["DA", "DV"], skills=["LSF_TACTILE"], age=40,
                                                   commune="86194", radius_km=100))
-    assert any("ne couvre LSF tactile (LSF_TACTILE)" in n and "Établissement 860000072 (300 km)" in n
+    assert any("ne couvre LSF tactile (LSF_TACTILE)" in n and "Établissement 860000072 (150 km)" in n
                for n in result.notes), result.notes
     far = next(m for m in result.matches if m.key == "860000072")  # in the table too, beyond the radius
-    assert far.within_radius is False and [c.need for c in far.covers] == ["LSF_TACTILE"]
+    assert far.within_radius is False and [c.need for c in far.covers] == ["LSF_TACTILE"] and far.group == "beyond"
     assert [m.key for m in result.matches if m.level is MatchLevel.LOCAL][0] == "860000071"
+
+
+def test_a_partial_resource_beyond_twice_the_radius_is_named_not_listed(store):
+    net = Network(store)
+    net.establishment("860000073", 5, expertise={"DA": 2, "DV": 2})
+    net.establishment("860000074", 300, expertise={"LSF_TACTILE": 3})
+    result = find_resources(store, SituationQuery(deficiencies=["DA", "DV"], skills=["LSF_TACTILE"], age=40,
+                                                  commune="86194", radius_km=100))
+    assert any("Établissement 860000074 (300 km)" in n and "pas dans le tableau" in n for n in result.notes)
+    assert "860000074" not in {m.key for m in result.matches}
+
+
+def local_rows(result):
+    return [(m.key, m.group) for m in result.matches if m.level is MatchLevel.LOCAL]
+
+
+#: Judgements on rows beyond the radius (radius 100 km; "within", "beyond" are the groups shown).
+BEYOND_CASES = [
+    Case("a partial resource inside the radius comes before a fully competent one beyond it",
+         (Resource("860000101", 30, expertise={"DV": 2}), Resource("860000102", 150, expertise={"DV": 3, "TSA": 3})),
+         ("DV", "TSA"), 30, (("860000101", "within"), ("860000102", "beyond"))),
+    Case("a fully competent resource beyond twice the radius is not listed when a resource inside answers",
+         (Resource("860000111", 40, expertise={"TSA": 1}), Resource("860000112", 250, expertise={"DV+TSA": 3})),
+         ("DV", "TSA"), 30, (("860000111", "within"),)),
+    Case("with nothing inside the radius, the three nearest fully competent resources are listed, however far",
+         tuple(Resource(f"86000012{i}", km, expertise={"DA": 2, "DV": 2}) for i, km in enumerate((420, 150, 310, 260))),
+         ("DA", "DV"), 50, (("860000121", "beyond"), ("860000123", "beyond"), ("860000122", "beyond"))),
+    Case("many partial rows inside the radius never push a nearby fully competent one beyond it out",
+         tuple(Resource(f"86000013{i}", 10 + i, expertise={"DV": 1}) for i in range(6))
+         + (Resource("860000139", 180, expertise={"DV": 2, "TSA": 2}),),
+         ("DV", "TSA"), 30, tuple((f"86000013{i}", "within") for i in range(6)) + (("860000139", "beyond"),)),
+]
+
+
+@pytest.mark.parametrize("case", BEYOND_CASES, ids=[c.judgement for c in BEYOND_CASES])
+def test_rows_beyond_the_radius_stay_behind_and_near(store, case):
+    net = Network(store)
+    for r in case.resources:
+        net.establishment(r.finess, r.km, expertise=r.expertise, accepts=r.accepts, age_min=r.ages[0], age_max=r.ages[1])
+    result = find_resources(store, SituationQuery(deficiencies=case.deficiencies, age=case.age, commune="86194",
+                                                  radius_km=100))
+    assert tuple(local_rows(result)) == case.expected, case.judgement
+    inside = [m for m in result.matches if m.level is MatchLevel.LOCAL and m.within_radius]
+    if inside:  # the animator's rule: nothing beyond twice the radius among the first five rows
+        assert all(m.distance_km <= 200 for m in result.matches[:5] if m.level is MatchLevel.LOCAL)
+
+
+def test_the_referents_are_their_own_group_after_the_local_rows(store):
+    net = Network(store)
+    net.establishment("860000141", 5, expertise={"DA": 2, "DV": 2})
+    result = find_resources(store, SituationQuery(deficiencies=["DA", "DV"], age=40, commune="86194"))
+    groups = [(m.level, m.group) for m in result.matches]
+    assert groups == [(MatchLevel.LOCAL, "within"), (MatchLevel.ERHR, "referent"), (MatchLevel.CNRHR, "referent")]
+
+
+def test_at_17_with_the_transition_adult_services_come_apart_to_prepare_it(store):
+    net = Network(store)
+    for r in (CHILD_SESSAD, ADULT_FAM, Resource("860000151", 70, accepts={"DI": (20, None)}, ages=(20, None)),
+              Resource("860000152", 15, accepts={"DI": (30, None)}, ages=(30, None))):
+        net.establishment(r.finess, r.km, accepts=r.accepts, age_min=r.ages[0], age_max=r.ages[1])
+    result = find_resources(store, SituationQuery(deficiencies=["DI"], skills=["TRANSITION"], age=17, commune="86194"))
+    rows = local_rows(result)
+    assert rows == [("860000001", "within"), ("860000002", "next"), ("860000151", "next")], rows
+    assert result.transition
+    adult = next(m for m in result.matches if m.key == "860000002")
+    assert adult.age_group == "adults" and [c.need for c in adult.covers] == ["DI"]  # explained at the age it will admit
+    at_14 = find_resources(store, SituationQuery(deficiencies=["DI"], age=14, commune="86194"))
+    assert [g for _k, g in local_rows(at_14)] == ["within"]  # no transition asked, none shown
 
 
 def test_a_skill_completes_a_team(store):
