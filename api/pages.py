@@ -290,6 +290,8 @@ async def search_page(request: Request, svc: Service) -> HTMLResponse:
         map_query = urlencode([("deficiencies", ",".join(result.deficiencies)), ("commune", result.place.commune),
                                ("radius_km", result.radius_km)] + ([("age", form["age"])] if form["age"] else [])
                               + [("skills", s) for s in result.skills] + [("conditions", c) for c in result.conditions])
+    if result is not None and result.inferred and not form["d"]:
+        form["d"] = set(result.deficiencies)  # the inferred deficiencies shown ticked: the animator may untick them
     title = "Rechercher des ressources" if result is None else f"Ressources pour {result.combination} — {result.place.commune_name}"
     status = 400 if errors else 200
     situation = request.query_params.get("situation", "")[:64]

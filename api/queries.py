@@ -8,7 +8,7 @@ __all__ = ["FIND_RESOURCES_QUERY", "COVERAGE_QUERY"]
 _MATCH_FIELDS = """
 fragment MatchFields on Match {
   rank kind key name level basis score distanceKm minutes withinRadius
-  inErhrTerritory department synthetic lat lon misses ageGroup locationSource
+  inErhrTerritory department synthetic lat lon misses ageGroup locationSource group
   covers { need needKind level path source explanation link }
   contact { address postcode city phone email website source missing }
 }
@@ -22,7 +22,8 @@ query FindResources($situation: SituationInput!, $limit: Int! = 20) {
     qualification { combination matched summary cnrhr superseded criteria { code label cnrhr } }
     place { commune communeName department lat lon approximate }
     erhr { code name seat email phone website regions missing }
-    inferred { deficiency condition conditionLabel phenotypes explanation }
+    inferred { deficiency condition conditionLabel phenotypes explanation frequency core }
+    possible { deficiency condition conditionLabel phenotypes explanation frequency core }
     matches { ...MatchFields }
     teams { maxDistanceKm members { ...MatchFields } }
     widening { competentInside message }

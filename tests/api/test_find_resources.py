@@ -81,13 +81,15 @@ def test_cli_match_by_condition_alone_returns_inferred_needs_and_contacts(demo_d
     run = CliRunner().invoke(cli, ["match", "--condition", "739", "--commune", "67482", "--json"])
     assert run.exit_code == 0, run.output
     data = json.loads(run.stdout)
-    assert data["conditions"] == ["ORPHA:739"] and {"DI", "COMPORT"} <= set(data["deficiencies"])
-    assert any(i["deficiency"] == "DI" and "HP:" in i["phenotypes"] for i in data["inferred"])
+    assert data["conditions"] == ["ORPHA:739"] and data["deficiencies"] == ["COMPORT"]
+    assert any(i["deficiency"] == "COMPORT" and "HP:" in i["phenotypes"] and i["core"] for i in data["inferred"])
+    assert {"DI", "EPI"} <= {p["deficiency"] for p in data["possible"] if not p["core"]}  # occasional: shown, not searched
     establishments = [m for m in data["matches"] if m["kind"] == "Establishment"]
     assert establishments and all(m["contact"] and m["contact"]["source"] for m in establishments)
     assert all(c["explanation"] for m in data["matches"] for c in m["covers"])
     text = CliRunner().invoke(cli, ["match", "--condition", "Prader-Willi", "--commune", "67482", "--limit", "3"])
-    assert text.exit_code == 0 and "Déduit : DI (déficience intellectuelle) déduite de Syndrome de Prader-Willi" in text.stdout
+    assert text.exit_code == 0 and "Déduit : COMPORT (troubles graves du comportement) déduite de Syndrome de Prader-Willi" in text.stdout
+    assert "Parfois : EPI (épilepsie sévère) (occasionnel (5-29 %)) dans Syndrome de Prader-Willi" in text.stdout
 
 
 def test_search_page_asks_which_commune_for_an_ambiguous_name(client):

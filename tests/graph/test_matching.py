@@ -163,18 +163,20 @@ def test_expertise_on_a_larger_combination_counts(net, store):
     assert "(inclut DV+TSA)" in match.covers[0].path
 
 
-def test_conditions_bring_their_deficiencies(net, store):
-    # CHARGE: hearing impairment, coloboma, intellectual disability, autism in its HPO annotations
+def test_conditions_bring_their_frequent_deficiencies(net, store):
+    # CHARGE: hearing impairment, coloboma, intellectual disability, autism, each frequent in its annotations
     net.establishment("860000001", 30, expertise={"ORPHA:138": 3})
-    result = find_resources(store, SituationQuery(deficiencies=["DV"], conditions=["138"], commune="86194"))
+    result = find_resources(store, SituationQuery(deficiencies=[], conditions=["138"], commune="86194"))
     assert result.combination == "DA+DI+DV+TSA"
     assert result.qualification.cnrhr == ("CRESAM",)
     match = local(result)[0]
     assert match.basis is Basis.ALL_DEFICIENCIES
     assert "Establishment —HAS_EXPERTISE(level 3)→ ORPHA:138 —TYPICALLY_INVOLVES→ DA" in {c.path for c in match.covers}
     da = next(i for i in result.inferred if i.deficiency == "DA")
-    assert "Hearing impairment (HP:0000365)" in da.phenotypes and "Syndrome CHARGE (ORPHA:138)" in da.text
-    assert all(i.deficiency != "DV" for i in result.inferred)  # given, not inferred
+    assert "Hearing impairment (HP:0000365), très fréquent (80-99 %)" in da.phenotypes
+    assert "Syndrome CHARGE (ORPHA:138), très fréquent (80-99 %)" in da.text
+    given = find_resources(store, SituationQuery(deficiencies=["DV"], conditions=["138"], commune="86194"))
+    assert given.combination == "DV" and given.inferred == ()  # the deficiencies ticked by hand win
 
 
 def test_a_condition_alone_is_a_search_by_name_or_code(net, store):
@@ -182,7 +184,9 @@ def test_a_condition_alone_is_a_search_by_name_or_code(net, store):
     by_code = find_resources(store, SituationQuery(deficiencies=[], conditions=["739"], commune="86194"))
     by_name = find_resources(store, SituationQuery(deficiencies=[], conditions=["Prader-Willi"], commune="86194"))
     assert by_code.conditions == by_name.conditions == ("ORPHA:739",)
-    assert by_code.combination == by_name.combination and {"DI", "COMPORT"} <= set(by_code.deficiencies)
+    # challenging behaviour is very frequent; intellectual disability, epilepsy are occasional in the annotations
+    assert by_code.combination == by_name.combination == "COMPORT"
+    assert {"DI", "EPI"} <= {p.deficiency for p in by_code.possible}
     with pytest.raises(UnknownCode, match="Suggestions : Syndrome de Prader-Willi"):
         find_resources(store, SituationQuery(deficiencies=[], conditions=["prader"], commune="86194"))
 
