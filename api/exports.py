@@ -96,6 +96,11 @@ def _count(value: int | None, published: bool = True) -> object:
     return value if value is not None and published else cov.count_label(value, published)
 
 
+def _blank(zone_blanche: bool, no_data: bool) -> object:
+    """« pas de donnée » where no source establishes competence, else the boolean."""
+    return "pas de donnée" if no_data else zone_blanche
+
+
 def coverage_rows(result: cov.CoverageResult) -> list[list[object]]:
     """One row per territory, then the national row."""
     thresholds = list(result.thresholds_km)
@@ -110,7 +115,8 @@ def coverage_rows(result: cov.CoverageResult) -> list[list[object]]:
         rows.append([
             t.code, t.name, t.population, t.resources, t.resources_per_100k, t.mean_km, t.median_km,
             t.mean_minutes, *[t.share_beyond[x] for x in thresholds], t.population_beyond,
-            _count(t.open_situations, t.open_published), _count(t.without_solution, t.unmet_published), t.zone_blanche,
+            _count(t.open_situations, t.open_published), _count(t.without_solution, t.unmet_published),
+            _blank(t.zone_blanche, t.no_data),
         ])
     return rows
 
@@ -128,7 +134,7 @@ def gaps_rows(matrix: cov.GapMatrix) -> list[list[object]]:
     for rank, (code, name, cells) in enumerate(matrix.territories, start=1):
         row: list[object] = [rank, code, name]
         for c in cells:
-            row += [c.share_beyond, c.resources, c.zone_blanche]
+            row += [None if c.no_data else c.share_beyond, c.resources, _blank(c.zone_blanche, c.no_data)]
         rows.append(row)
     return rows
 
@@ -203,9 +209,11 @@ async def coverage_export(
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
     age: int | None = Query(None, description="Âge (années)."),
     local_only: bool = Query(False, description="Ressources locales seulement (sans les centres nationaux)."),
+    separately: bool = Query(False, description="Compter aussi l'accueil de chaque déficience séparément et les "
+                                                "structures généralistes (CAMSP)."),
 ) -> Response:
     result = await service_(service.coverage, _codes(deficiencies), level=level, threshold_km=threshold_km, age=age,
-                            local_only=local_only)
+                            local_only=local_only, separately=separately)
     rows = await service_.run(coverage_rows, result)
     return await service_.run(table_response, rows, f"couverture-{result.combination}-{result.level.value.lower()}",
                               fmt, "Couverture")
@@ -217,8 +225,10 @@ async def gaps_export(
     fmt: Format,
     level: str = Query("DEPARTMENT", description="DEPARTMENT, REGION ou ERHR."),
     threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
+    separately: bool = Query(False, description="Compter aussi l'accueil de chaque déficience séparément et les "
+                                                "structures généralistes (CAMSP)."),
 ) -> Response:
-    matrix = await service_(service.gaps, level=level, threshold_km=threshold_km)
+    matrix = await service_(service.gaps, level=level, threshold_km=threshold_km, separately=separately)
     rows = await service_.run(gaps_rows, matrix)
     return await service_.run(table_response, rows, f"manques-{matrix.level.value.lower()}", fmt, "Manques")
 

@@ -33,9 +33,11 @@ async def coverage_page(
     threshold_km: float = Query(60.0),
     age: int | None = Query(None),
     local_only: bool = Query(False),
+    separately: bool = Query(False),
 ) -> HTMLResponse:
     text = await service.run(coverage_map_html, service.store, service.settings, service.principal, _codes(deficiencies),
-                             level=level, threshold_km=threshold_km, age=age, served=True, local_only=local_only)
+                             level=level, threshold_km=threshold_km, age=age, served=True, local_only=local_only,
+                             separately=separately)
     return _map_response(text)
 
 

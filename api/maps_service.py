@@ -48,12 +48,12 @@ def _outlines(settings: Settings, table: TerritoryTable, level: cov.Level) -> di
 
 def coverage_map_html(
     store: GraphStore, settings: Settings, principal: Principal, deficiencies: Iterable[str], *, level: str,
-    threshold_km: float, age: int | None, served: bool, local_only: bool = False,
+    threshold_km: float, age: int | None, served: bool, local_only: bool = False, separately: bool = False,
 ) -> str:
     table = read_model(store).territories
     result = service.coverage(store, principal, deficiencies, level=level, threshold_km=threshold_km, age=age,
-                              local_only=local_only)
-    competent = competent_resources(store, result.combination.split("+"), age=age)
+                              local_only=local_only, separately=separately)
+    competent = competent_resources(store, result.combination.split("+"), age=age, separately=separately)
     located = read_model(store).locations(competent)
     names: dict[Any, str] = {}
     for kind in {ref.kind for ref in located}:

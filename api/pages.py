@@ -65,7 +65,8 @@ GROUP_LABEL = {"within": "dans le rayon", "beyond": "au-delà du rayon", "next":
 LEVEL_LABEL = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
 BASIS_LABEL = {
     "COMBINATION": "expertise sur la combinaison",
-    "ALL_DEFICIENCIES": "couvre chaque déficience",
+    "ALL_DEFICIENCIES": "expertise sur chaque déficience",
+    "SEPARATELY": "accueille chaque déficience séparément (pas une compétence sur la combinaison)",
     "PARTIAL": "couverture partielle",
     "TERRITORIAL": "mission territoriale",
     "NATIONAL": "compétence nationale",
@@ -348,7 +349,8 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
 def _coverage_form(request: Request) -> dict[str, Any]:
     q = request.query_params
     return {"d": set(q.getlist("d")), "critere": q.get("critere", ""), "niveau": q.get("niveau", "DEPARTMENT"),
-            "seuil": q.get("seuil", "60"), "age": q.get("age", "").strip(), "locales": q.get("locales", "")}
+            "seuil": q.get("seuil", "60"), "age": q.get("age", "").strip(), "locales": q.get("locales", ""),
+            "separement": q.get("separement", "")}
 
 
 def _age(text: str) -> int | None:
@@ -369,13 +371,15 @@ async def coverage_page(request: Request, svc: Service) -> HTMLResponse:
     if codes:
         try:
             result = await svc(service.coverage, codes, level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"),
-                               age=_age(form["age"]), local_only=bool(form["locales"]))
+                               age=_age(form["age"]), local_only=bool(form["locales"]),
+                               separately=bool(form["separement"]))
         except DihrError as err:
             error = err.message
     ranked = sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code)) if result else []
     export_query = urlencode([("deficiencies", result.combination.replace("+", ",")), ("level", result.level.value),
                               ("threshold_km", result.threshold_km)] + ([("age", result.age)] if result.age is not None else [])
-                             + ([("local_only", "true")] if result.local_only else [])) if result else ""
+                             + ([("local_only", "true")] if result.local_only else [])
+                             + ([("separately", "true")] if result.separately else [])) if result else ""
     title = "Couverture territoriale" if result is None else f"Couverture territoriale — {result.combination}"
     imports = await svc.read(journal.last_by_source)
     return render(request, "coverage.html", title, 400 if error else 200, form=form, result=result, ranked=ranked,
@@ -403,13 +407,14 @@ async def what_if_page(request: Request, svc: Service) -> HTMLResponse:
 
 
 @router.get("/couverture/manques", response_class=HTMLResponse)
-async def gaps_page(request: Request, svc: Service, niveau: str = "DEPARTMENT", seuil: float = 60.0) -> HTMLResponse:
+async def gaps_page(request: Request, svc: Service, niveau: str = "DEPARTMENT", seuil: float = 60.0,
+                    separement: str = "") -> HTMLResponse:
     try:
-        matrix = await svc(service.gaps, level=niveau, threshold_km=seuil)
+        matrix = await svc(service.gaps, level=niveau, threshold_km=seuil, separately=bool(separement))
     except DihrError as err:
         return _error_page(request, err)
     return render(request, "gaps.html", "Matrice des manques par critère D312-194", matrix=matrix,
-                  level=matrix.level.value, seuil=f"{seuil:g}")
+                  level=matrix.level.value, seuil=f"{seuil:g}", separately=bool(separement))
 
 
 # -- directory ---------------------------------------------------------------------------
@@ -614,8 +619,8 @@ async def dashboard(svc: BoundService) -> dict[str, Any]:
         if svc.principal.territory:
             matrix = await svc(service.gaps, level="ERHR")
             row = next((cells for code, _name, cells in matrix.territories if code == svc.principal.territory), ())
-            found["gaps"] = [(c.criterion, CRITERIA[c.criterion].label, c.share_beyond, c.zone_blanche) for c in row
-                             if c.zone_blanche or c.share_beyond > 0.2]
+            found["gaps"] = [(c.criterion, CRITERIA[c.criterion].label, c.share_beyond, c.zone_blanche, c.no_data)
+                             for c in row if c.zone_blanche or c.no_data or c.share_beyond > 0.2]
         if svc.principal.can(Permission.ADMIN):
             found["imports"] = await svc.read(journal.last_by_source)
     except DihrError as err:

@@ -217,17 +217,22 @@ class Query:
         age: int | None = None,
         local_only: Annotated[bool, strawberry.argument(
             description="Ressources locales seulement (sans les centres nationaux).")] = False,
+        separately: Annotated[bool, strawberry.argument(description="Compter aussi les ressources qui accueillent chaque déficience séparément (catégorie FINESS) et les structures généralistes (CAMSP) : par défaut, seule la compétence sur la combinaison compte.")] = False,
     ) -> CoverageResult:
         result = await _call(
             info, lambda st, pr: service.coverage(st, pr, deficiencies, level=level.value, threshold_km=threshold_km,
-                                                  age=age, local_only=local_only)
+                                                  age=age, local_only=local_only, separately=separately)
         )
         return coverage_wire(result)
 
     @strawberry.field(description="Matrice territoire × critère D312-194, territoires classés par besoin non couvert.")
-    async def gaps(self, info: Info[Context, None], level: Level = Level.DEPARTMENT, threshold_km: float = 60.0) -> GapMatrix:
+    async def gaps(
+        self, info: Info[Context, None], level: Level = Level.DEPARTMENT, threshold_km: float = 60.0,
+        separately: Annotated[bool, strawberry.argument(description="Compter aussi les ressources qui accueillent chaque déficience séparément (catégorie FINESS) et les structures généralistes (CAMSP) : par défaut, seule la compétence sur la combinaison compte.")] = False,
+    ) -> GapMatrix:
         return gaps_wire(
-            await _call(info, lambda st, pr: service.gaps(st, pr, level=level.value, threshold_km=threshold_km))
+            await _call(info, lambda st, pr: service.gaps(st, pr, level=level.value, threshold_km=threshold_km,
+                                                          separately=separately))
         )
 
     @strawberry.field(description="Couverture recalculée avec des ressources hypothétiques (rien n'est enregistré).")

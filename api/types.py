@@ -173,6 +173,7 @@ class MatchLevel(enum.Enum):
 class Basis(enum.Enum):
     COMBINATION = "COMBINATION"
     ALL_DEFICIENCIES = "ALL_DEFICIENCIES"
+    SEPARATELY = "SEPARATELY"
     PARTIAL = "PARTIAL"
     TERRITORIAL = "TERRITORIAL"
     NATIONAL = "NATIONAL"
@@ -509,7 +510,11 @@ class TerritoryCoverage:
         description="false : les effectifs ne sont pas publiés pour cette demande (partenaires : un âge, une simulation).")
     without_solution_published: bool = strawberry.field(
         description="false : « sans solution » n'est pas publié pour cette demande (partenaires : seuil autre que 60 km, un âge, une simulation).")
-    zone_blanche: bool
+    zone_blanche: bool = strawberry.field(
+        description="Aucune ressource compétente dans le territoire, alors qu'une source pourrait en établir une.")
+    no_data: bool = strawberry.field(
+        default=False, description="« Pas de donnée » : aucune source n'établit de compétence locale pour cette "
+        "combinaison, nulle part en France (ni zone blanche ni couverture ne peuvent être dites).")
 
 
 @strawberry.type
@@ -522,6 +527,11 @@ class CoverageResult:
         description="Les effectifs de situations sont ceux de la combinaison exacte (partenaires), "
         "sinon ceux des situations qui la comprennent ; « sans solution » n'est publié aux partenaires qu'à 60 km.")
     local_only: bool = strawberry.field(description="Seules les ressources locales sont comptées (pas les centres nationaux).")
+    separately: bool = strawberry.field(
+        default=False, description="Les ressources qui accueillent chaque déficience séparément et les structures "
+        "généralistes (CAMSP) sont comptées (sinon : la compétence sur la combinaison seulement).")
+    no_data: bool = strawberry.field(
+        default=False, description="Aucune source n'établit de compétence locale pour cette combinaison : « pas de donnée ».")
     national_centres: list[NationalCentre] = strawberry.field(
         description="Les centres nationaux de ressources comptés là où ils se trouvent.")
     national: TerritoryCoverage
@@ -544,6 +554,7 @@ class GapCell:
     resources: int
     zone_blanche: bool
     without_solution: int | None
+    no_data: bool = strawberry.field(default=False, description="« Pas de donnée » pour ce critère (aucune source).")
     without_solution_published: bool = strawberry.field(
         description="false : « sans solution » n'est pas publié pour cette demande (partenaires : seuil autre que 60 km).")
 
@@ -642,6 +653,7 @@ def territory_coverage_wire(t: cov.TerritoryCoverage) -> TerritoryCoverage:
         open_situations_published=t.open_published,
         without_solution_published=t.unmet_published,
         zone_blanche=t.zone_blanche,
+        no_data=t.no_data,
     )
 
 
@@ -653,6 +665,8 @@ def coverage_wire(r: cov.CoverageResult) -> CoverageResult:
         age=r.age,
         exact_combination_counts=r.exact_counts,
         local_only=r.local_only,
+        separately=r.separately,
+        no_data=r.no_data,
         national_centres=[NationalCentre(code=c, name=n, department=d) for c, n, d in r.national_centres],
         national=territory_coverage_wire(r.national),
         territories=[territory_coverage_wire(t) for t in r.territories],
@@ -673,7 +687,7 @@ def gaps_wire(g: cov.GapMatrix) -> GapMatrix:
                         criterion=c.criterion, combination=c.combination, share_beyond=c.share_beyond,
                         population_beyond=c.population_beyond, resources=c.resources,
                         zone_blanche=c.zone_blanche, without_solution=c.without_solution,
-                        without_solution_published=c.unmet_published,
+                        without_solution_published=c.unmet_published, no_data=c.no_data,
                     )
                     for c in cells
                 ],

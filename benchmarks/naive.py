@@ -84,8 +84,10 @@ def _admits(lo: object, hi: object, age: int | None) -> bool:
     return age is None or ((lo is None or age >= int(lo)) and (hi is None or age <= int(hi)))  # type: ignore[call-overload]
 
 
-def _levels(row: Row, deficiencies: frozenset[str], age: int | None) -> tuple[dict[str, int], int]:
-    """(level per covered deficiency, level of expertise on a combination including them)."""
+def _levels(row: Row, deficiencies: frozenset[str], age: int | None,
+            accepts: bool = True) -> tuple[dict[str, int], int]:
+    """(level per covered deficiency, level of expertise on a combination including them);
+    ``accepts`` False: by expertise only."""
     combo = combination_key(list(deficiencies))
     levels: dict[str, int] = {}
     combination_level = 0
@@ -98,7 +100,7 @@ def _levels(row: Row, deficiencies: frozenset[str], age: int | None) -> tuple[di
             for d in CONDITIONS[code].involves:
                 if d in deficiencies:
                     levels[d] = max(levels.get(d, 0), level)
-    for code, lo, hi in row.accepts:
+    for code, lo, hi in row.accepts if accepts else ():
         if code in deficiencies and _admits(lo, hi, age):
             levels[code] = max(levels.get(code, 0), 1)
     if combination_level:
@@ -141,10 +143,13 @@ def naive_ranking(
         if not levels and not skill_levels:
             continue
         tier = 0 if combination_level else (1 if deficiencies <= levels.keys() else 2)
+        # accepted each separately (several deficiencies, not all by expertise): after expertise on each
+        declared = _levels(row, deficiencies, age, accepts=False)[0]
+        separate = int(tier == 1 and len(deficiencies) > 1 and not deficiencies <= declared.keys())
         score = round((sum(levels.values()) + sum(skill_levels.values())) / (3 * (len(deficiencies) + len(skills))), 4)
         age_max = row.props.get("age_max")
         late = int(age is not None and age >= ADULT_AGE and age_max is not None and int(age_max) <= 20)  # type: ignore[call-overload]
-        ranked.append(((tier, late, -score, round(distance, 3), row.kind, row.key), (row.kind, row.key)))
+        ranked.append(((tier, separate, late, -score, round(distance, 3), row.kind, row.key), (row.kind, row.key)))
     ranked.sort()
     full = [k for key, k in ranked if key[0] < 2]
     partial = [k for key, k in ranked if key[0] == 2]

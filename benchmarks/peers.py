@@ -57,6 +57,7 @@ class PeerColumns:
     age_min: NDArray[np.float64]
     age_max: NDArray[np.float64]
     lands: NDArray[np.str_]
+    generalist: NDArray[np.bool_]
     expertise: dict[tuple[str, str], NDArray[np.int8]]
     accepts: dict[str, tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]]
     tree: cKDTree
@@ -82,6 +83,7 @@ class PeerColumns:
             age_min=np.array([nan if r.props.get("age_min") is None else float(r.props["age_min"]) for r in rows]),  # type: ignore[arg-type]
             age_max=np.array([nan if r.props.get("age_max") is None else float(r.props["age_max"]) for r in rows]),  # type: ignore[arg-type]
             lands=np.array([land_mass(r.department) or "" for r in rows], str),
+            generalist=np.array([bool(r.props.get("generalist")) for r in rows], bool),
             expertise=expertise,
             accepts={c: (np.array([e[0] for e in v], np.int64), np.array([e[1] for e in v]), np.array([e[2] for e in v]))
                      for c, v in accepts.items()},
@@ -109,8 +111,8 @@ class PeerColumns:
         return mask  # type: ignore[return-value]
 
     def score(self, pos: NDArray[np.int64], defs: tuple[str, ...], skills: tuple[str, ...], age: int | None,
-              land: str | None) -> tuple[NDArray[np.int8], NDArray[np.int16], NDArray[np.bool_]]:
-        """(tier, points, candidate) of the resources at ``pos`` (``land`` None: on any known land mass)."""
+              land: str | None) -> tuple[NDArray[np.int8], NDArray[np.int16], NDArray[np.bool_], NDArray[np.int8]]:
+        """(tier, points, candidate, every deficiency by expertise) of the resources at ``pos`` (``land`` None: on any known land mass)."""
         combos, conditions = self._columns_for(defs)
         n = pos.size
         combination = np.zeros(n, np.int8)
@@ -118,12 +120,14 @@ class PeerColumns:
             np.maximum(combination, column[pos], out=combination)
         points = np.zeros(n, np.int16)
         all_covered = np.ones(n, bool)
+        declared = np.ones(n, bool)  # every deficiency by expertise, not only by acceptance
         where = None
         for j, code in enumerate(defs):
             own = self.expertise.get(("Deficiency", code))
             level = np.maximum(own[pos], combination) if own is not None else combination.copy()
             for column in conditions[j]:
                 np.maximum(level, column[pos], out=level)
+            declared &= level > 0
             entry = self.accepts.get(code)
             if entry is not None:
                 ids, lo, hi = entry
@@ -143,23 +147,30 @@ class PeerColumns:
         tier = np.where(combination > 0, 0, np.where(all_covered, 1, 2)).astype(np.int8)
         on_land = self.lands[pos] != "" if land is None else self.land_mask(land)[pos]
         candidate = (points > 0) & admits(self.age_min[pos], self.age_max[pos], age) & on_land
-        return tier, points, candidate
+        return tier, points, candidate, declared
 
     def ranked(self, pos: NDArray[np.int64], dist: NDArray[np.float64], tier: NDArray[np.int8],
-               points: NDArray[np.int16], age: int | None) -> NDArray[np.int64]:
-        """``pos`` in rank order (tier, a children's service for an adult last, points, distance, kind, key)."""
+               points: NDArray[np.int16], age: int | None, separate: NDArray[np.int8]) -> NDArray[np.int64]:
+        """``pos`` in rank order (tier, accepted each separately last, a children's service for an adult
+        last, points, distance, kind, key)."""
         late = (self.age_max[pos] <= 20) if age is not None and age >= ADULT_AGE else np.zeros(pos.size, bool)
-        return pos[np.lexsort((self.keys[pos], self.kinds[pos], dist, -points, late, tier))]
+        return pos[np.lexsort((self.keys[pos], self.kinds[pos], dist, -points, late, separate, tier))]
 
     def pairs(self, pos: NDArray[np.int64]) -> list[tuple[str, str]]:
         return list(zip(self.kinds[pos].tolist(), self.keys[pos].tolist(), strict=True))
 
 
+def _separate(tier: NDArray[np.int8], declared: NDArray[np.bool_], defs: tuple[str, ...]) -> NDArray[np.int8]:
+    """The ranking's sub-tier: several deficiencies, every one covered, some only by acceptance."""
+    return ((tier == 1) & ~declared & (len(defs) > 1)).astype(np.int8)
+
+
 def _answer(cols: PeerColumns, pos: NDArray[np.int64], dist: NDArray[np.float64], tier: NDArray[np.int8],
-            points: NDArray[np.int16], age: int | None, limit: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+            points: NDArray[np.int16], age: int | None, limit: int,
+            separate: NDArray[np.int8]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
     full = tier <= 1
-    inside_full = cols.ranked(pos[full], dist[full], tier[full], points[full], age)[:limit]
-    inside_partial = cols.ranked(pos[~full], dist[~full], tier[~full], points[~full], age)[:limit]
+    inside_full = cols.ranked(pos[full], dist[full], tier[full], points[full], age, separate[full])[:limit]
+    inside_partial = cols.ranked(pos[~full], dist[~full], tier[~full], points[~full], age, separate[~full])[:limit]
     return cols.pairs(inside_full), cols.pairs(inside_partial), int(full.sum())
 
 
@@ -177,7 +188,7 @@ def _box(cols: PeerColumns, lat: float, lon: float, radius_km: float) -> NDArray
 def _widen(cols: PeerColumns, pos: NDArray[np.int64], lat: float, lon: float, defs: tuple[str, ...],
            skills: tuple[str, ...], age: int | None, radius_km: float, land: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """The fully competent resources among ``pos`` beyond the radius, with their distances."""
-    tier, _points, candidate = cols.score(pos, defs, skills, age, land)
+    tier, _points, candidate, _separate = cols.score(pos, defs, skills, age, land)
     dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     ok = candidate & (tier <= 1) & (dist > radius_km)
     return pos[ok], dist[ok]
@@ -188,10 +199,11 @@ def numpy_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...],
     """Vectorised brute force: a box test on every row, the distance and score
     of those inside it; widening over every row."""
     pos = np.flatnonzero(_box(cols, lat, lon, radius_km))
-    tier, points, candidate = cols.score(pos, defs, skills, age, land)
+    tier, points, candidate, declared = cols.score(pos, defs, skills, age, land)
     dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     keep = candidate & (dist <= radius_km)
-    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit)
+    separate = _separate(tier, declared, defs)
+    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep])
     beyond: list[tuple[str, str]] = []
     if n_full < limit:
         far, far_dist = _widen(cols, np.arange(len(cols.keys)), lat, lon, defs, skills, age, radius_km, land)
@@ -211,10 +223,11 @@ def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...]
     widening (k ×4 up to 4,096, then every row)."""
     centre = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
     pos = np.sort(np.asarray(cols.tree.query_ball_point(centre, chord_for_km(radius_km + 0.001)), np.int64))
-    tier, points, candidate = cols.score(pos, defs, skills, age, land)
+    tier, points, candidate, declared = cols.score(pos, defs, skills, age, land)
     dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     keep = candidate & (dist <= radius_km)
-    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit)
+    separate = _separate(tier, declared, defs)
+    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep])
     beyond: list[tuple[str, str]] = []
     wanted = min(limit - n_full, BEYOND_ROWS)
     if wanted > 0:
@@ -249,8 +262,11 @@ def find_floor(cols: PeerColumns, lat: float, lon: float, radius_km: float) -> i
 
 def _competent(cols: PeerColumns, defs: tuple[str, ...]) -> NDArray[np.int64]:
     every = np.arange(len(cols.keys))
-    tier, _points, candidate = cols.score(every, defs, (), None, None)
-    return np.flatnonzero(candidate & (tier <= 1))
+    tier, _points, candidate, declared = cols.score(every, defs, (), None, None)
+    # rare-combination competence (graph.matching.competent_positions): on the combination, or every
+    # deficiency by expertise; a single deficiency also by acceptance, except by a generalist (CAMSP)
+    competent = (tier == 0) | ((tier == 1) & (declared | ((len(defs) == 1) & ~cols.generalist)))
+    return np.flatnonzero(candidate & competent)
 
 
 def kdtree_coverage(cols: PeerColumns, defs: tuple[str, ...], commune_xyz: NDArray[np.float64],

@@ -327,7 +327,7 @@ def real_register(reference: Path, finess: Path, n: int, repeat: int, seed: int,
         for q in qs:
             result = find_resources(store, q)
             local = [m for m in result.matches if m.level.value == "LOCAL" and m.within_radius]
-            answered[tuple(q.deficiencies)] += any(m.basis.value in ("COMBINATION", "ALL_DEFICIENCIES") for m in local)
+            answered[tuple(q.deficiencies)] += any(m.basis.value in ("COMBINATION", "ALL_DEFICIENCIES", "SEPARATELY") for m in local)
             with_contact += all(m.contact is not None and m.contact.phone for m in local[:3])
         checks.append(
             f"Real register ({finess.name}, no demo): {report.created} establishments; "

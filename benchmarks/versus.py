@@ -37,7 +37,7 @@ from graph.vocabulary import normalise_deficiencies
 
 __all__ = ["find_versus_peers", "coverage_versus_peers", "project_answer", "interleaved"]
 
-_FULL = ("COMBINATION", "ALL_DEFICIENCIES")
+_FULL = ("COMBINATION", "ALL_DEFICIENCIES", "SEPARATELY")
 
 
 def pct(values: Sequence[float], q: float) -> float:

@@ -127,10 +127,14 @@ def coverage(
     age: Annotated[int | None, typer.Option(help="Âge (années), ex. 18 pour la transition.")] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Sortie CSV (comme l'export REST).")] = False,
+    separately: Annotated[bool, typer.Option(
+        "--separement", help="Compter aussi l'accueil de chaque déficience séparément et les structures "
+                             "généralistes (CAMSP).")] = False,
 ) -> None:
     """Couverture territoriale d'une combinaison : distance à la ressource compétente la plus proche."""
     with opened() as (_settings, store):
-        result = service.coverage(store, SYSTEM, deficiencies, level=level, threshold_km=threshold_km, age=age)
+        result = service.coverage(store, SYSTEM, deficiencies, level=level, threshold_km=threshold_km, age=age,
+                                  separately=separately)
     if as_json:
         from api.types import coverage_wire
 
@@ -142,6 +146,9 @@ def coverage(
         typer.echo(coverage_csv(result), nl=False)
         return
     n = result.national
+    if result.no_data:
+        typer.echo(f"Pas de donnée : aucune source n'établit de compétence locale pour {result.combination} "
+                   "(annuaire, nom FINESS, clientèle) ; les territoires ne sont pas dits « zone blanche ».")
     typer.echo(
         f"Combinaison {result.combination} — {len(result.territories)} territoires ({result.level.value}) ; "
         f"seuil {result.threshold_km:g} km."
@@ -153,7 +160,7 @@ def coverage(
     worst = sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code))[:15]
     for t in worst:
         mean = "—" if t.mean_km is None else f"{t.mean_km:.0f} km"
-        blanche = " [zone blanche]" if t.zone_blanche else ""
+        blanche = " [pas de donnée]" if t.no_data else " [zone blanche]" if t.zone_blanche else ""
         if t.population_unreachable:
             blanche += f" ; {t.population_unreachable:,} hab. sans ressource sur leur terre".replace(",", " ")
         typer.echo(

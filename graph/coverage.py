@@ -92,11 +92,14 @@ class TerritoryCoverage:
     #: inhabitants of communes whose land mass (an island, an overseas department)
     #: has no competent resource: beyond every threshold, left out of the distances
     population_unreachable: int = 0
+    #: no source establishes local competence for the combination anywhere (not one
+    #: local resource in France): « pas de donnée », never « zone blanche »
+    no_data: bool = False
 
     @property
     def zone_blanche(self) -> bool:
-        """No competent resource located in the territory at all."""
-        return self.resources == 0
+        """No competent resource located in the territory, where some source could say one."""
+        return self.resources == 0 and not self.no_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,12 @@ class CoverageResult:
     local_only: bool = False
     #: the national centres counted where they stand: (code, name, department)
     national_centres: tuple[tuple[str, str, str], ...] = ()
+    #: resources accepting each deficiency separately, and generalist ones (CAMSP),
+    #: were counted as competent (the switch; by default they are not)
+    separately: bool = False
+    #: no local resource in France is competent for the combination by any source:
+    #: the territories say « pas de donnée » (``TerritoryCoverage.no_data``)
+    no_data: bool = False
 
 
 def _commune_lands(grid: CommuneGrid) -> NDArray[np.object_]:
@@ -242,13 +251,15 @@ def _department_of_seat(store: GraphStore, centre: Node, lat: float, lon: float)
 
 
 def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: TerritoryTable,
-            local_only: bool = False) -> _Supply:
+            local_only: bool = False, separately: bool = False) -> _Supply:
     """The competent local resources, and (unless ``local_only``) the national
     centres competent for the combination by their D312-194 criteria, each at
-    its seat (CRESAM in Vienne serves Vienne for deafblindness as a resource)."""
+    its seat (CRESAM in Vienne serves Vienne for deafblindness as a resource).
+    Rare-combination competence only, unless ``separately`` (see
+    ``graph.matching.competent_positions``)."""
     model = read_model(store)
     idx = model.competence
-    positions, _tiers = competent_positions(idx, codes, age=age, kinds=LOCAL_KINDS)
+    positions, _tiers = competent_positions(idx, codes, age=age, kinds=LOCAL_KINDS, separately=separately)
     supply = _Supply(
         list(zip(idx.lats[positions].tolist(), idx.lons[positions].tolist(), strict=True)),
         idx.departments[positions].tolist(),
@@ -438,22 +449,32 @@ def coverage(
     age: int | None = None,
     exact_counts: bool = False,
     local_only: bool = False,
+    separately: bool = False,
 ) -> CoverageResult:
     """Coverage of one combination over every commune, aggregated per territory.
     Situations are counted when their combination includes this one, or with
-    ``exact_counts`` when it is exactly this one (what partners see)."""
+    ``exact_counts`` when it is exactly this one (what partners see).
+    Competent means rare-combination competence (``separately``: also the
+    resources accepting each deficiency separately, and generalist ones)."""
     codes = normalise_deficiencies(deficiencies)
     lvl, thresholds = _validate(level, threshold_km, thresholds_km, age)
     model = read_model(store)
     table, grid = model.territories, model.communes
-    supply = _supply(store, codes, age, table, local_only)
+    supply = _supply(store, codes, age, table, local_only, separately)
     distances = _nearest_km(grid, supply.points, supply.departments, *_lands(model))
     demand = _demand(store, codes, grid, exact_counts)
     national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table,
                                 model.cached(("owners", lvl), lambda: _owners(grid, lvl, table)))
+    no_data = len(supply.points) == len(supply.national)  # no local resource anywhere
+    if no_data:
+        from dataclasses import replace
+
+        rows = [replace(r, no_data=True) for r in rows]
+        national = replace(national, no_data=True)
     return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows),
                           exact_counts, _demand_by_department(grid, demand, distances, threshold_km),
-                          local_only=local_only, national_centres=tuple(supply.national))
+                          local_only=local_only, national_centres=tuple(supply.national), separately=separately,
+                          no_data=no_data)
 
 
 def _demand_by_department(
@@ -481,6 +502,8 @@ class GapCell:
     zone_blanche: bool
     without_solution: int | None
     unmet_published: bool = True
+    #: no source establishes local competence for this criterion anywhere: « pas de donnée »
+    no_data: bool = False
 
 
 def count_label(value: int | None, published: bool = True) -> str:
@@ -506,16 +529,18 @@ def gaps(
     threshold_km: float = 60.0,
     protect: Callable[[CoverageResult], CoverageResult] | None = None,
     exact_counts: bool = False,
+    separately: bool = False,
 ) -> GapMatrix:
     """Territory × D312-194 criterion (each criterion's typical combination),
-    territories ranked by total population beyond the threshold."""
+    territories ranked by total population beyond the threshold. A criterion
+    no source establishes anywhere is « pas de donnée », not « zone blanche »."""
     lvl, _ = _validate(level, threshold_km, None, None)
     model = read_model(store)
     grid = model.communes
     criteria = tuple((c, CRITERIA[c].label, criterion_combinations(c)[0]) for c in CRITERIA)
     columns = [
         coverage(store, combo.split("+"), level=lvl, threshold_km=threshold_km, thresholds_km=[threshold_km],
-                 exact_counts=exact_counts)
+                 exact_counts=exact_counts, separately=separately)
         for _, _, combo in criteria
     ]
     if protect is not None:
@@ -532,6 +557,7 @@ def gaps(
                 zone_blanche=col.territories[i].zone_blanche,
                 without_solution=col.territories[i].without_solution,
                 unmet_published=col.territories[i].unmet_published,
+                no_data=col.territories[i].no_data,
             )
             for j, col in enumerate(columns)
         )

@@ -139,7 +139,11 @@ class MatchLevel(enum.StrEnum):
 
 class Basis(enum.StrEnum):
     COMBINATION = "COMBINATION"  # expertise on the combination itself (or a superset)
-    ALL_DEFICIENCIES = "ALL_DEFICIENCIES"  # every deficiency, separately
+    ALL_DEFICIENCIES = "ALL_DEFICIENCIES"  # expertise on every deficiency (directory, conditions)
+    #: accepts every deficiency, each separately (a FINESS category such as 196,
+    #: « sourd/aveugle »): not competence for their combination; ranked after
+    #: expertise on each, before partial coverage
+    SEPARATELY = "SEPARATELY"
     PARTIAL = "PARTIAL"
     TERRITORIAL = "TERRITORIAL"  # the ERHR of the person's territory, by its mission
     NATIONAL = "NATIONAL"  # a CNRHR competent by its D312-194 criterion
@@ -183,6 +187,7 @@ class NeedCoverage(NamedTuple):
 SOURCE_LABELS: dict[str, str] = {
     "categorie_finess": "déduit de la catégorie FINESS",
     "nom_finess": "déduit du nom de l'établissement dans FINESS",
+    "etablissement_connu": "établissement connu nationalement pour cette spécialité (table citée)",
     "finess-equipements": "clientèle déclarée dans FINESS (équipements sociaux et médico-sociaux)",
     "annuaire": "expertise déclarée dans l'annuaire",
     "saisie": "expertise saisie dans dihr-graph",
@@ -210,6 +215,8 @@ def source_of(props: Mapping[str, Any], fallback: str) -> tuple[str, str]:
         text = f"déduit de la catégorie FINESS {props['category']}, {props.get('category_label', '')}".rstrip(", ")
     elif source == "nom_finess" and props.get("keyword"):
         text = f"déduit du nom de l'établissement dans FINESS (mention « {props['keyword']} »)"
+    elif source == "etablissement_connu" and props.get("reference"):
+        text = f"établissement connu pour cette spécialité — source : {props['reference']}"
     return source, text
 
 
@@ -263,7 +270,7 @@ _POSTCODE_CITY = re.compile(r"(?:^|,\s*)(\d{5})\s+([^,]+)$")
 
 def contact_of(kind: NodeKind, props: Mapping[str, Any]) -> Contact | None:
     """The contact of a resource from its stored properties (FINESS for an
-    establishment, ``graph/data/cnrhr.csv`` for a CNRHR, ``graph/data/erhr.csv``
+    establishment, ``graph/data/cnrhr.csv`` and its FINESS record for a CNRHR, ``graph/data/erhr.csv``
     for an ERHR, the directory for a resource pole); None when nothing is known."""
     address = props.get("address")
     postcode, city = props.get("postcode"), props.get("city")
@@ -280,11 +287,13 @@ def contact_of(kind: NodeKind, props: Mapping[str, Any]) -> Contact | None:
             source = "donnée synthétique de démonstration"
         missing = "Courriel et site : FINESS ne les publie pas ; l'ERHR les complète dans l'annuaire."
     elif kind is K.CNRHR:
-        source = str(props.get("source") or "graph/data/cnrhr.csv")
-        missing = "Champs vides : à compléter par le GNCHR dans graph/data/cnrhr.csv."
+        source = str(props.get("contact_source") or props.get("source") or "GNCHR")
+        missing = ("Courriel et site : ni FINESS ni la liste des centres nationaux ne les donnent ; "
+                   "le GNCHR les complète dans la liste des CNRHR.")
     elif kind is K.ERHR_TEAM:
-        source = "graph/data/erhr.csv (" + str(props.get("source") or "GNCHR") + ")"
-        missing = "Champs vides : à compléter par le GNCHR dans le fichier des ERHR (graph/data/erhr.csv)."
+        source = str(props.get("contact_source") or "liste des ERHR du GNCHR (" + str(props.get("source") or "GNCHR") + ")")
+        missing = ("Coordonnées non publiées par les sources du réseau (FINESS, GNCHR) : "
+                   "le GNCHR les complète dans la liste des ERHR.")
     else:
         source = "annuaire" if not props.get("synthetic") else "donnée synthétique de démonstration"
         missing = "Champs vides : à compléter par l'ERHR dans l'annuaire."
@@ -585,6 +594,8 @@ def _basis(comp: _Competence, needs: _Needs) -> Basis:
     if comp.combination is not None:
         return Basis.COMBINATION
     if needs.deficiencies <= comp.deficiencies.keys():
+        if len(needs.deficiencies) > 1 and any(c.link == "ACCEPTS" for c in comp.deficiencies.values()):
+            return Basis.SEPARATELY
         return Basis.ALL_DEFICIENCIES
     return Basis.PARTIAL
 
@@ -688,7 +699,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             return []
         late = _children_service_for_adult(scored, pos, query.age)
         order = np.lexsort(
-            (scored.keys[pos], scored.kinds[pos], dist, -scored.points[pos], late, scored.tier[pos])
+            (scored.keys[pos], scored.kinds[pos], dist, -scored.points[pos], late, scored.separate[pos],
+             scored.tier[pos])
         )[:count]
         return [scored.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
@@ -696,7 +708,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # their own group, the nearest fully competent beyond the radius (widening)
     # and, for a need nobody inside the radius covers, the nearest resource that
     # covers it (within the cap; a note names it in any case).
-    uncovered_notes, nearest_covering = _uncovered(idx, scored, query, place, inside_pos, around)
+    uncovered_notes, nearest_covering = _uncovered(idx, scored, query, place, inside_pos, around,
+                                                   frozenset(p.position for p in beyond))
     known = {p.position for p in beyond}
     nearest_covering = [p for p in nearest_covering
                         if p.position not in known and p.distance_km <= BEYOND_REACH * query.radius_km]
@@ -732,7 +745,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
                                     _facts_of(node, float(idx.lats[p]), float(idx.lons[p])))
         node, department, facts = found
         comp = _explain(idx.out[p], node.kind, needs, age, relevant, node.props, explained, (p, needs))
-        return _Candidate(node, comp, _BASIS[pick.tier], pick.score, pick.distance_km, pick.within,
+        basis = Basis.SEPARATELY if pick.separate else _BASIS[pick.tier]
+        return _Candidate(node, comp, basis, pick.score, pick.distance_km, pick.within,
                           department, facts.lat, facts.lon, facts)
 
     future = _future_age(query.age)
@@ -752,6 +766,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # once per index state: they are not in the index of local resources).
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
+        erhr_node = _referent(store, model, erhr_node, place)
         comp = _explain(_links_of(store, model, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props)
         cand = _national_candidate(erhr_node, comp, needs, place, place.department)
         cand.basis = Basis.TERRITORIAL
@@ -759,6 +774,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     for code in qualification.cnrhr:
         cnrhr = store.get_node(K.CNRHR, code)
         if cnrhr is not None:
+            cnrhr = _referent(store, model, cnrhr, place)
             comp = _explain(_links_of(store, model, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props)
             cand = _national_candidate(cnrhr, comp, needs, place, None)
             matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr, "referent"))
@@ -790,7 +806,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             website=erhr_props.get("website"),
             regions=tuple(erhr_props.get("regions", [])),
             missing=None if all(erhr_props.get(f) for f in ("email", "phone", "website")) else
-            "Coordonnées manquantes : à compléter par le GNCHR dans le fichier des ERHR (graph/data/erhr.csv).",
+            "Coordonnées incomplètes dans les sources du réseau (FINESS, GNCHR) : le GNCHR les complète dans la "
+            "liste des ERHR.",
         ),
         radius_km=query.radius_km,
         matches=tuple(matches),
@@ -809,24 +826,38 @@ def competent_resources(
     *,
     age: int | None = None,
     kinds: Iterable[NodeKind] = LOCAL_KINDS,
+    separately: bool = True,
 ) -> dict[NodeRef, Basis]:
     """Resources competent for the *whole* combination (on it, or on every
-    deficiency separately), with the same rules as ``find_resources``."""
-    positions, tiers = competent_positions(read_model(store).competence, deficiencies, age=age, kinds=kinds)
+    deficiency separately), with the same rules as ``find_resources``
+    (``separately``: see ``competent_positions``)."""
+    positions, tiers = competent_positions(read_model(store).competence, deficiencies, age=age, kinds=kinds,
+                                           separately=separately)
     refs = read_model(store).competence.refs
     return {refs[p]: _BASIS[t] for p, t in zip(positions.tolist(), tiers.tolist(), strict=True)}
 
 
 def competent_positions(
     idx: CompetenceIndex, deficiencies: Iterable[str], *, age: int | None = None,
-    kinds: Iterable[NodeKind] = LOCAL_KINDS,
+    kinds: Iterable[NodeKind] = LOCAL_KINDS, separately: bool = True,
 ) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
     """The index positions (ascending) of the resources competent for the whole
-    combination, and their tiers (0 on the combination, 1 every deficiency)."""
+    combination, and their tiers (0 on the combination, 1 every deficiency).
+
+    ``separately`` False is rare-combination competence (coverage and gaps,
+    README "What each source can say"): expertise on the combination, or on
+    every deficiency (directory, conditions); a resource that only *accepts*
+    each deficiency separately (a FINESS category such as 196, « sourd/
+    aveugle ») is not competent for their combination, and a generalist one
+    (CAMSP) not even for one deficiency, unless by expertise."""
     codes = normalise_deficiencies(deficiencies)
     needs = _Needs(codes, frozenset(), frozenset(), combination_key(list(codes)))
     scored = _score_all(idx, needs, age, frozenset(kinds))
-    full = np.flatnonzero(scored.candidate & (scored.tier <= 1))
+    competent = scored.tier <= 1
+    if not separately:
+        one = len(codes) == 1
+        competent = (scored.tier == 0) | ((scored.tier == 1) & (scored.declared | (one & ~scored.generalist)))
+    full = np.flatnonzero(scored.candidate & competent)
     return scored.positions[full], scored.tier[full]
 
 
@@ -841,6 +872,7 @@ class _Pick(NamedTuple):
     within: bool
     tier: int
     score: float
+    separate: bool = False  # tier 1 by accepting each deficiency separately (Basis.SEPARATELY)
 
 
 @dataclass(slots=True)
@@ -862,10 +894,16 @@ class _Scored:
     lons: NDArray[np.float64]
     age_max: NDArray[np.float64]
     age_min: NDArray[np.float64]
+    declared: NDArray[np.bool_]  # every deficiency covered by expertise, not only by acceptance
+    generalist: NDArray[np.bool_]
+    #: 1 where the whole combination of several deficiencies is covered only by
+    #: accepting them each separately (a ranking key after the tier)
+    separate: NDArray[np.int8]
 
     def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
         score = round(int(self.points[local]) / self.total, 4)
-        return _Pick(int(self.positions[local]), distance_km, within, int(self.tier[local]), score)
+        return _Pick(int(self.positions[local]), distance_km, within, int(self.tier[local]), score,
+                     bool(self.separate[local]))
 
 
 def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
@@ -898,11 +936,14 @@ class _View:
     skill_levels: NDArray[np.int8]  # (skill, resource)
     #: per deficiency, its ACCEPTS links: local positions (sorted) and age bands
     accepts: tuple[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]], ...]
+    #: a generalist establishment (CAMSP: ``generalist`` set from its FINESS category)
+    generalist: NDArray[np.bool_]
 
     @property
     def nbytes(self) -> int:
         arrays = [self.positions, self.lats, self.lons, self.keys, self.kinds, self.age_min, self.age_max,
-                  self.combination, self.levels, self.skill_levels, *(a for links in self.accepts for a in links)]
+                  self.combination, self.levels, self.skill_levels, self.generalist,
+                  *(a for links in self.accepts for a in links)]
         return sum(a.nbytes for a in arrays)
 
     def band(self, lat: float, radius_km: float | None) -> slice:
@@ -980,6 +1021,7 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
         positions, idx.lats[positions], idx.lons[positions], idx.keys[positions], idx.kinds[positions],
         idx.age_min[positions], idx.age_max[positions], combination[positions], levels[:, positions],
         skill_levels[:, positions], tuple(local_accepts),
+        np.fromiter((bool(idx.props[p].get("generalist")) for p in positions.tolist()), np.bool_, positions.size),
     )
 
 
@@ -993,6 +1035,7 @@ def _score_all(
     span = view.band(lat, reach_km) if lat is not None else view.band(0.0, None)
     lo, hi = span.start, span.stop
     levels = view.levels[:, lo:hi].copy()
+    declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0))  # every deficiency by expertise (on it, a combination, a condition)
     for j, (ids, age_min, age_max) in enumerate(view.accepts):
         a, b = np.searchsorted(ids, (lo, hi))
         ok = admits(age_min[a:b], age_max[a:b], age)
@@ -1011,7 +1054,8 @@ def _score_all(
         idx, view.positions[lo:hi], tier, points, 3 * (len(needs.deficiencies) + len(needs.skills)), covers,
         sorted(needs.deficiencies) + sorted(needs.skills), candidate,
         view.keys[lo:hi], view.kinds[lo:hi], view.lats[lo:hi], view.lons[lo:hi], view.age_max[lo:hi],
-        view.age_min[lo:hi],
+        view.age_min[lo:hi], declared, view.generalist[lo:hi],
+        ((tier == 1) & ~declared).astype(np.int8) if len(needs.deficiencies) > 1 else np.zeros(hi - lo, np.int8),
     )
 
 
@@ -1078,15 +1122,17 @@ def _next_services(
     index_pos = later.positions[pos]
     keep = (starts > query.age) & ~np.isin(index_pos, np.fromiter(shown, np.int64, len(shown)))
     pos, dist = pos[keep], dist[keep]
-    order = np.lexsort((later.keys[pos], later.kinds[pos], dist, -later.points[pos], later.tier[pos]))[:NEXT_ROWS]
+    order = np.lexsort((later.keys[pos], later.kinds[pos], dist, -later.points[pos], later.separate[pos],
+                        later.tier[pos]))[:NEXT_ROWS]
     return [later.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
 
 def _uncovered(
     idx: CompetenceIndex, scored: _Scored, query: SituationQuery, place: PersonPlace, inside_pos: NDArray[np.int64],
-    around: Callable[[float | None], _Scored],
+    around: Callable[[float | None], _Scored], listed: frozenset[int] = frozenset(),
 ) -> tuple[list[str], list[_Pick]]:
-    """For each need (deficiency or skill) that no local resource inside the
+    """``listed``: the positions already in the table (beyond the radius).
+    For each need (deficiency or skill) that no local resource inside the
     radius covers: a note naming the nearest resource that covers it, and that
     resource (beyond the radius), nearest first. ``around(reach)``: the
     resources within ``reach`` km scored (the query's, shared with widening)."""
@@ -1119,7 +1165,7 @@ def _uncovered(
         position, distance = pick.position, pick.distance_km
         props = idx.props[position]
         name = display_name(props, idx.refs[position].key)
-        shown = distance <= BEYOND_REACH * query.radius_km
+        shown = distance <= BEYOND_REACH * query.radius_km or position in listed
         notes.append(
             f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
             f"la plus proche qui la couvre : {name} ({distance:.0f} km)"
@@ -1217,6 +1263,37 @@ def _links_of(store: GraphStore, model: ReadModel, ref: NodeRef) -> tuple[Link, 
         return tuple(sorted(links, key=link_order))
 
     return model.cached(("links of", ref), read)  # type: ignore[no-any-return]
+
+
+#: What a referent's FINESS record gives its contact (the structure that carries it).
+_FINESS_CONTACT = ("address", "postcode", "city", "phone")
+
+
+def _referent(store: GraphStore, model: ReadModel, node: Node, place: PersonPlace) -> Node:
+    """An ERHR or a CNRHR as shown: its contact completed from its own FINESS
+    record (one resource, not two: that record makes no local row), and placed
+    at the nearest of its sites (seat, antennas: ERHR Bretagne at Auray and Brest)."""
+
+    def record() -> dict[str, Any]:
+        finess = node.props.get("finess")
+        found = store.get_node(K.ESTABLISHMENT, str(finess)) if finess else None
+        if found is None:
+            return {}
+        extra = {k: found.props[k] for k in _FINESS_CONTACT if found.props.get(k) and not node.props.get(k)}
+        extraction = found.props.get("extraction_date")
+        if extra:
+            extra["contact_source"] = f"FINESS n° {finess}" + (f", extraction du {extraction}" if extraction else "")
+        return extra
+
+    props = {**node.props, **model.cached(("referent contact", node.ref), record)}
+    sites = [(str(props.get("seat") or ""), props.get("lat"), props.get("lon"))] + [
+        (str(name), lat, lon) for name, lat, lon in props.get("antennas") or ()]
+    located = [(haversine_km(place.lat, place.lon, float(lat), float(lon)), name, lat, lon)
+               for name, lat, lon in sites if lat is not None and lon is not None]
+    if len(located) > 1:
+        _d, name, lat, lon = min(located)
+        props.update(lat=lat, lon=lon, nearest_site=name)
+    return Node(node.kind, node.key, props)
 
 
 def _national_candidate(

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from graph.geo import haversine_km
-from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.model import Edge, Node, NodeKind, NodeRef, RelType, combination_elements
 from graph.store import GraphStore
+from graph.vocabulary import CONDITIONS
 from importers._files import FileFormatError, ImportRefused, ImportReport, RowError, read_text
 from importers.finess_competence import INFERRED_SOURCES, category_rules, infer
 from importers.reference import need_nodes
@@ -313,6 +314,7 @@ def _props(r: FinessRecord, commune: Node, point: tuple[float, float] | None, ex
     rule = category_rules().get(props["category"])
     if rule is not None:  # the public of the category (importers/data/finess_categories.csv)
         props["age_min"], props["age_max"] = rule.age_min, rule.age_max
+        props["generalist"] = True if rule.generalist else None  # CAMSP: not rare-combination competence
     return props
 
 
@@ -458,6 +460,11 @@ def load_finess(
         advance(len(nodes[start : start + batch_size]))
     if inferred_edges:
         store.upsert(list(need_nodes()))  # the targets of the links (idempotent)
+        combinations = sorted({e.target.key for e in inferred_edges if e.target.kind is K.COMBINATION})
+        elements = [element for key in combinations for element in combination_elements(key)]
+        elements += [Node(K.CONDITION, key, {"label": CONDITIONS[key].label})
+                     for key in sorted({e.target.key for e in inferred_edges if e.target.kind is K.CONDITION})]
+        store.upsert([e for e in elements if isinstance(e, Node)], [e for e in elements if isinstance(e, Edge)])
     for start in range(0, len(inferred_edges), batch_size):
         store.upsert((), inferred_edges[start : start + batch_size])
     for start in range(0, len(closing), batch_size):
@@ -478,9 +485,17 @@ def _inferred_links(
     wanted: list[Edge] = []
     stale: list[Edge] = []
     without = 0
+    # The FINESS records of the CNRHR and ERHR: their contact completes the
+    # referent's; they make no local resource of their own (one resource, not two).
+    referents = {str(n.props["finess"]) for kind in (K.CNRHR, K.ERHR_TEAM) for n in store.nodes(kind)
+                 if n.props.get("finess")}
     for node in nodes:
         record = parsed.records[node.key].fields
-        inferred = infer(str(node.props["category"]), " ".join((record["rs"], record["rslongue"], record["complrs"])))
+        if node.key in referents:
+            stale += [e for e in existing.get(node.ref, []) if e.props.get("source") in INFERRED_SOURCES]
+            continue
+        inferred = infer(str(node.props["category"]), " ".join((record["rs"], record["rslongue"], record["complrs"])),
+                         str(node.props.get("department") or ""))
         old = existing.get(node.ref, [])
         stronger = any(e.type is R.ACCEPTS and e.props.get("source") not in INFERRED_SOURCES for e in old)
         new: dict[tuple[RelType, NodeRef], Edge] = {}
@@ -491,6 +506,9 @@ def _inferred_links(
                     new[(R.ACCEPTS, target)] = Edge(R.ACCEPTS, node.ref, target, dict(props))
             for code, props in inferred.skills.items():
                 target = NodeRef(K.SKILL, code)
+                new[(R.HAS_EXPERTISE, target)] = Edge(R.HAS_EXPERTISE, node.ref, target, dict(props))
+            for key, props in inferred.expertise.items():  # a combination or a condition the name says
+                target = NodeRef(K.CONDITION if key.startswith("ORPHA:") else K.COMBINATION, key)
                 new[(R.HAS_EXPERTISE, target)] = Edge(R.HAS_EXPERTISE, node.ref, target, dict(props))
             if not inferred.accepts and not stronger:
                 without += 1

@@ -27,7 +27,7 @@ import csv
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from typing import Any
@@ -43,13 +43,24 @@ __all__ = [
     "INFERRED_SOURCES",
     "category_rules",
     "keyword_rules",
+    "known_establishments",
+    "SOURCE_KNOWN",
+    "TAKEN_TOGETHER",
     "infer",
     "normalise_name",
 ]
 
 SOURCE_CATEGORY = "categorie_finess"
 SOURCE_NAME = "nom_finess"
-INFERRED_SOURCES = frozenset({SOURCE_CATEGORY, SOURCE_NAME})
+SOURCE_KNOWN = "etablissement_connu"
+INFERRED_SOURCES = frozenset({SOURCE_CATEGORY, SOURCE_NAME, SOURCE_KNOWN})
+#: ``cible`` of a keyword naming a rare-handicap service: the deficiencies it
+#: takes, together, are its combination (not each separately).
+TAKEN_TOGETHER = "ACCUEILLIES"
+#: ``cible`` of a keyword naming a chronic condition (epilepsy) that comes *with*
+#: the category's public: the category's deficiencies are kept, the named one
+#: added, and all together are the establishment's combination.
+WITH_CATEGORY = "AVEC_CATEGORIE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,9 @@ class CategoryRule:
     age_min: int | None
     age_max: int | None
     source: str
+    #: a generalist category (early intervention for every deficit: CAMSP): its
+    #: acceptances are not rare-combination competence in coverage and gaps
+    generalist: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +83,11 @@ class KeywordRule:
     deficiencies: tuple[str, ...]
     skills: tuple[str, ...]
     label: str
+    #: what the name says the establishment is competent for beyond each deficiency:
+    #: a combination (``DA+DV``), a rare condition (``ORPHA:739``), TAKEN_TOGETHER, or "".
+    target: str = ""
+    department: str = ""  # a known establishment's department (the cited table)
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +100,9 @@ class Inferred:
     skills: Mapping[str, Mapping[str, Any]]
     age_min: int | None
     age_max: int | None
+    #: combination key or ORPHA key → HAS_EXPERTISE properties (level 1, source): what
+    #: the name says of a combination or a rare condition.
+    expertise: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _int(text: str) -> int | None:
@@ -115,25 +137,55 @@ def category_rules() -> dict[str, CategoryRule]:
             _int(row["age_min"]),
             _int(row["age_max"]),
             row["source"],
+            row.get("generaliste", "").strip() == "oui",
         )
     return rules
+
+
+def _target(text: str, where: str) -> str:
+    text = text.strip()
+    if not text or text in (TAKEN_TOGETHER, WITH_CATEGORY):
+        return text
+    if text.startswith("ORPHA:"):
+        from graph.vocabulary import CONDITIONS
+
+        if text not in CONDITIONS:
+            raise ValueError(f"{where}: unknown condition {text}")
+        return text
+    _codes(text.replace("+", " "), DEFICIENCIES, where)
+    return "+".join(sorted(text.split("+")))
+
+
+def _keyword_rows(name: str) -> tuple[KeywordRule, ...]:
+    rules = []
+    for row in _table(name):
+        where = f"{name}, motif {row['motif']}"
+        rules.append(
+            KeywordRule(
+                re.compile(row["motif"]),
+                _codes(row["deficiences"], DEFICIENCIES, where),
+                _codes(row.get("competences", ""), SKILLS, where),
+                row["libelle"],
+                _target(row.get("cible", ""), where),
+                row.get("departement", "").strip(),
+                row.get("source", ""),
+            )
+        )
+    return tuple(rules)
 
 
 @lru_cache(maxsize=1)
 def keyword_rules() -> tuple[KeywordRule, ...]:
     """Name keywords in table order (``finess_name_keywords.csv``)."""
-    rules = []
-    for row in _table("finess_name_keywords.csv"):
-        where = f"finess_name_keywords.csv, motif {row['motif']}"
-        rules.append(
-            KeywordRule(
-                re.compile(row["motif"]),
-                _codes(row["deficiences"], DEFICIENCIES, where),
-                _codes(row["competences"], SKILLS, where),
-                row["libelle"],
-            )
-        )
-    return tuple(rules)
+    return _keyword_rows("finess_name_keywords.csv")
+
+
+@lru_cache(maxsize=1)
+def known_establishments() -> tuple[KeywordRule, ...]:
+    """Establishments known nationally for a specialisation their name does not
+    say (``finess_known_establishments.csv``: a name pattern and a department,
+    each row citing its public source)."""
+    return _keyword_rows("finess_known_establishments.csv")
 
 
 def normalise_name(text: str) -> str:
@@ -142,9 +194,10 @@ def normalise_name(text: str) -> str:
     return re.sub(r"[^A-Z0-9]+", " ", plain.replace(".", "")).strip()
 
 
-def infer(category: str, name: str) -> Inferred | None:
-    """The competence implied by an establishment's category and name; None
-    for a category outside the disability table."""
+def infer(category: str, name: str, department: str = "") -> Inferred | None:
+    """The competence implied by an establishment's category and name (and,
+    for the cited table of known establishments, its department); None for a
+    category outside the disability table."""
     rule = category_rules().get(category)
     if rule is None:
         return None
@@ -152,13 +205,24 @@ def infer(category: str, name: str) -> Inferred | None:
     text = normalise_name(name)
     named_deficiencies: dict[str, str] = {}
     named_skills: dict[str, str] = {}
-    for keyword in keyword_rules():
+    targets: dict[str, dict[str, Any]] = {}
+    known = [k for k in known_establishments() if k.department == department and k.pattern.search(text)]
+    for keyword in [*keyword_rules(), *known]:
         if keyword.pattern.search(text):
             for code in keyword.deficiencies:
                 named_deficiencies.setdefault(code, keyword.label)
             for code in keyword.skills:
                 named_skills.setdefault(code, keyword.label)
+            if keyword.target:
+                props: dict[str, Any] = {"level": 1, "source": SOURCE_NAME, "keyword": keyword.label,
+                                         "category": rule.code}
+                if keyword.department:
+                    props = {**props, "source": SOURCE_KNOWN, "reference": keyword.source}
+                targets.setdefault(keyword.target, props)
     accepts: dict[str, dict[str, Any]] = {}
+    if WITH_CATEGORY in targets:  # epilepsy with the category's public: keep it, add the named deficiency
+        for code in rule.deficiencies:
+            accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code, "category_label": rule.label}
     if named_deficiencies and named_deficiencies.keys() <= set(rule.deficiencies):
         # the name narrows the category's public (an IME « autisme »): the category says it
         for code in rule.deficiencies:
@@ -167,7 +231,12 @@ def infer(category: str, name: str) -> Inferred | None:
                                  "category_label": rule.label}
     elif named_deficiencies:
         for code, label in named_deficiencies.items():
+            if code in accepts:
+                continue
             accepts[code] = {**band, "source": SOURCE_NAME, "keyword": label, "category": rule.code}
+            known_source = next((k.source for k in known if code in k.deficiencies), "")
+            if known_source:
+                accepts[code] = {**accepts[code], "source": SOURCE_KNOWN, "reference": known_source}
     else:
         for code in rule.deficiencies:
             accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code, "category_label": rule.label}
@@ -176,4 +245,11 @@ def infer(category: str, name: str) -> Inferred | None:
         skills[code] = {"level": 1, "source": SOURCE_CATEGORY, "category": rule.code, "category_label": rule.label}
     for code, label in named_skills.items():
         skills.setdefault(code, {"level": 1, "source": SOURCE_NAME, "keyword": label, "category": rule.code})
-    return Inferred(accepts, skills, rule.age_min, rule.age_max)
+    expertise: dict[str, dict[str, Any]] = {}
+    for target, props in targets.items():
+        if target in (TAKEN_TOGETHER, WITH_CATEGORY):  # what it takes, together, is its combination
+            if len(accepts) >= 2:
+                expertise["+".join(sorted(accepts))] = props
+        else:
+            expertise[target] = props
+    return Inferred(accepts, skills, rule.age_min, rule.age_max, expertise)

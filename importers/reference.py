@@ -35,6 +35,10 @@ class ErhrRow:
     confidence: str
     source: str
     contact: dict[str, str] = field(default_factory=dict)  # email, phone, website when known
+    #: the team's antennas (commune codes): it is reached from the nearest of its sites
+    antennas: tuple[str, ...] = ()
+    #: its FINESS record (the structure that carries it), whose address and phone are its contact
+    finess: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ def read_erhr_file(path: Path | None = None) -> list[ErhrRow]:
                     confidence=(rec.get("confidence") or "").strip(),
                     source=(rec.get("source") or "").strip(),
                     contact={k: rec[k].strip() for k in ("email", "phone", "website") if (rec.get(k) or "").strip()},
+                    antennas=tuple((rec.get("antenna_communes") or "").split()),
+                    finess=(rec.get("finess") or "").strip() or None,
                 )
             )
         except (KeyError, AttributeError) as err:
@@ -199,6 +205,16 @@ def _network(geo: Geography, erhr: list[ErhrRow], cnrhr: list[CnrhrRow]) -> Iter
             if seat is None:
                 raise ReferenceDataError(f"ERHR {team.code} : commune du siège inconnue {team.seat_commune}.")
             props.update(seat=seat.name, lat=seat.lat, lon=seat.lon)
+        sites = []
+        for code in team.antennas:
+            antenna = geo.communes.get(code)
+            if antenna is None:
+                raise ReferenceDataError(f"ERHR {team.code} : commune d'antenne inconnue {code}.")
+            sites.append([antenna.name, antenna.lat, antenna.lon])
+        if sites:
+            props["antennas"] = sites  # [name, lat, lon]: the team is reached from its nearest site
+        if team.finess:
+            props["finess"] = team.finess
         yield Node(K.ERHR_TEAM, team.code, props)
         for region in team.regions:
             yield Edge(R.COVERS, NodeRef(K.ERHR_TEAM, team.code), NodeRef(K.REGION, region))

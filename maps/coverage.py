@@ -109,15 +109,18 @@ def gap_map(
     for code, name, cells in matrix.territories:
         chosen = [cells[index]] if index is not None else list(cells)
         blank = sum(1 for c in chosen if c.zone_blanche)
+        unknown = sum(1 for c in chosen if c.no_data)
         rows[code] = {
             "territoire": safe_text(name),
-            "zones_blanches": f"{blank} critère(s) sur {len(chosen)}",
+            "zones_blanches": f"{blank} critère(s) sur {len(chosen)}"
+                              + (f" ; pas de donnée pour {unknown}" if unknown else ""),
             "sans_solution": (
                 count_label(None, False) if not all(c.unmet_published for c in chosen)
                 else count_label(None) if any(c.without_solution is None for c in chosen)
                 else sum(c.without_solution or 0 for c in chosen)
             ),
-            "_colour": PALETTE[min(4, round(blank / len(chosen) * 4))] if blank else "#ffffff",
+            "_colour": (PALETTE[min(4, round(blank / len(chosen) * 4))] if blank
+                        else "#bdbdbd" if unknown == len(chosen) else "#ffffff"),
         }
     folium.GeoJson(
         _features(outlines, rows),
@@ -136,13 +139,15 @@ def gap_map(
 _BASIS_COLOUR = {
     Basis.COMBINATION: "#006d2c",
     Basis.ALL_DEFICIENCIES: "#31a354",
+    Basis.SEPARATELY: "#a1d99b",
     Basis.PARTIAL: "#fd8d3c",
     Basis.TERRITORIAL: "#3182bd",
     Basis.NATIONAL: "#756bb1",
 }
 _BASIS_LABEL = {
     Basis.COMBINATION: "expertise sur la combinaison",
-    Basis.ALL_DEFICIENCIES: "toutes les déficiences, séparément",
+    Basis.ALL_DEFICIENCIES: "expertise sur chaque déficience",
+    Basis.SEPARATELY: "accueille chaque déficience séparément",
     Basis.PARTIAL: "couverture partielle",
     Basis.TERRITORIAL: "ERHR du territoire",
     Basis.NATIONAL: "CNRHR (national)",

@@ -32,7 +32,9 @@ def test_cresam_s_department_is_not_a_white_zone_for_deafblindness(reference_sto
     counted = {t.code: t for t in cov.coverage(reference_store, ["DA", "DV"]).territories}
     local = {t.code: t for t in cov.coverage(reference_store, ["DA", "DV"], local_only=True).territories}
     assert counted["86"].resources == 1 and not counted["86"].zone_blanche
-    assert local["86"].zone_blanche and local["86"].mean_km is None
+    # no local source says deafblind competence anywhere: « pas de donnée », never « zone blanche »
+    assert local["86"].no_data and not local["86"].zone_blanche and local["86"].mean_km is None
+    assert counted["75"].no_data and not counted["75"].zone_blanche
     assert counted["86"].mean_km < counted["75"].mean_km  # Vienne is nearer CRESAM than Paris is
     result = cov.coverage(reference_store, ["DA", "DV"])
     assert [c[0] for c in result.national_centres] == ["CRESAM"] and result.national_centres[0][2] == "86"

@@ -84,7 +84,10 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     assert "Ressources pour DV+TSA — Poitiers" in page.title()
     rows = page.locator("table tbody tr")
     assert rows.count() >= 3
-    assert "Centre national" in page.locator("table").inner_text() and "ERHR du territoire" in page.locator("table").inner_text()
+    # the referents to call come first, with their role; the local rows in their tables below
+    referents = page.locator("section.referents").inner_text()
+    assert "centre national de ressources" in referents and "équipe relais du territoire" in referents
+    assert page.get_by_role("table", name="Ressources dans le rayon de 100 km, par ordre de pertinence").count() == 1
     frame = page.frame_locator("iframe.map")
     frame.locator(".leaflet-container").wait_for(timeout=20_000)
     assert frame.locator(".leaflet-interactive").count() >= 3  # commune, radius, resources

@@ -7,6 +7,7 @@ import pytest
 from graph.coverage import Addition, Level, coverage, gaps, what_if
 from graph.errors import InvalidInput
 from graph.geo import haversine_km
+from graph.matching import Basis, MatchLevel, SituationQuery, find_resources
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from tests.factories import POITIERS
 
@@ -86,13 +87,33 @@ def test_what_if_ignores_additions_not_competent_for_the_combination(net, store)
 
 
 def test_gap_matrix_ranks_territories_and_flags_zones_blanches(net, store):
+    net.establishment("860000301", 5, expertise={"DA+DV": 2})  # deafblind competence at Poitiers: criterion 1 has data
     matrix = gaps(store, level=Level.DEPARTMENT, threshold_km=60)
     assert [c[0] for c in matrix.criteria] == ["1", "2", "3", "4", "5a", "5b", "5c", "5d"]
     ranked = [code for code, _, _ in matrix.territories]
     assert ranked[0] == "69"  # 500,000 inhabitants beyond 60 km for every criterion
     cells = dict((code, cells) for code, _, cells in matrix.territories)
-    assert all(c.zone_blanche for c in cells["69"])
-    assert cells["86"][0].combination == "DA+DV"
+    assert cells["86"][0].combination == "DA+DV" and not cells["86"][0].zone_blanche
+    assert cells["69"][0].zone_blanche and not cells["69"][0].no_data
+    # no local resource in France is competent for the other criteria: « pas de donnée », never « zone blanche »
+    assert all(c.no_data and not c.zone_blanche for c in cells["69"][1:])
+
+
+def test_accepting_each_deficiency_separately_is_not_combination_competence(net, store):
+    sensory = net.establishment("860000311", 5, accepts={"DA": (0, 20), "DV": (0, 20)})  # a « sourd/aveugle » institute
+    camsp = net.establishment("860000312", 8, accepts={"DA": (0, 6), "DV": (0, 6)})
+    store.upsert([Node(K.ESTABLISHMENT, camsp.key, {"generalist": True, "category": "190"})])
+    honest = coverage(store, ["DA", "DV"], local_only=True)
+    assert honest.no_data and honest.national.resources == 0 and not honest.separately
+    switched = coverage(store, ["DA", "DV"], local_only=True, separately=True)
+    assert switched.national.resources == 2 and switched.separately and not switched.no_data
+    # one deficiency: the specialised institute accepts it, the generalist CAMSP does not count
+    deaf = coverage(store, ["DA"], local_only=True)
+    assert deaf.national.resources == 1
+    # in the search, both stay proposed, said for what they are
+    result = find_resources(store, SituationQuery(deficiencies=["DA", "DV"], age=4, commune="86194"))
+    bases = {m.key: m.basis for m in result.matches if m.level is MatchLevel.LOCAL}
+    assert bases[sensory.key] is Basis.SEPARATELY and bases[camsp.key] is Basis.SEPARATELY
 
 
 def test_bad_parameters_are_refused_in_french(net, store):

@@ -42,7 +42,7 @@ def test_combination_first_then_full_coverage_by_level_then_partial(net, store):
     ranked = local(result)
     assert keys(ranked) == ["pro-combi", "860000005", "860000001", "860000002"]
     assert [m.basis for m in ranked] == [
-        Basis.COMBINATION, Basis.ALL_DEFICIENCIES, Basis.ALL_DEFICIENCIES, Basis.PARTIAL,
+        Basis.COMBINATION, Basis.ALL_DEFICIENCIES, Basis.SEPARATELY, Basis.PARTIAL,
     ]
     assert ranked[0].distance_km == pytest.approx(60, abs=0.2)
     assert ranked[3].misses == ("TSA",)
@@ -239,7 +239,7 @@ def test_a_crowded_radius_is_ranked_by_the_key_tuple(demo_store, deficiencies, c
     served): each local result inside the radius, fully competent, comes in the
     order (basis, more points, nearer; then kind and key) — exactly, not
     approximately (distances are shown rounded, so ties there are not checked)."""
-    tier = {Basis.COMBINATION: 0, Basis.ALL_DEFICIENCIES: 1}
+    tier = {Basis.COMBINATION: 0, Basis.ALL_DEFICIENCIES: 1, Basis.SEPARATELY: 2}
     full = [m for m in find_resources(demo_store, SituationQuery(deficiencies=deficiencies, commune=commune,
                                                                  radius_km=100, limit=4)).matches
             if m.level is MatchLevel.LOCAL and m.within_radius and m.basis in tier]

@@ -131,3 +131,47 @@ def test_closed_establishments_are_never_matched(tmp_path, region):
     result = find_resources(region, SituationQuery(deficiencies=["DA"], age=8, commune="86194", radius_km=50, limit=5))
     assert [m.key for m in local(result)] == ["860000401"]
     assert result.widening is not None and "860000402" not in result.widening.message
+
+
+@pytest.mark.parametrize(
+    ("category", "name", "department", "expertise", "accepted"),
+    [
+        # a deafblind service: competent for the combination, not only accepting each deficiency
+        ("437", "FAM POUR PERSONNES SOURDES-AVEUGLES", "86", {"DA+DV": "nom_finess"}, {"DA", "DV"}),
+        ("196", "INSTITUT D EDUCATION SENSORIELLE", "86", {}, {"DA", "DV"}),  # category 196 alone: each separately
+        ("252", "FOYER D'HEBERGT POUR PH PRADER WILLI", "44", {"ORPHA:739": "nom_finess"}, {"DI", "DPSY"}),
+        ("182", "SAS HANDICAPS RARES", "29", {"DI+DM": "nom_finess"}, {"DI", "DM"}),  # what it takes, together
+        # known for epilepsy (cited table), in its department only: epilepsy with the MAS's public, together
+        ("255", "MAS LA TEPPE", "26", {"CEREB+DI+DM+EPI+POLY": "etablissement_connu"}, {"POLY", "DI", "DM", "CEREB", "EPI"}),
+        ("246", "ESAT ASS AIDE A L EPILEPTIQUE", "54", {"DI+DM+DPSY+EPI": "nom_finess"}, {"DI", "DPSY", "DM", "EPI"}),
+        ("255", "MAS LA TEPPE", "69", {}, {"POLY", "DI", "DM", "CEREB"}),
+        ("246", "ESAT LES TEPPES", "26", {}, {"DI", "DPSY", "DM"}),
+    ],
+)
+def test_what_the_name_says_of_a_combination_or_a_condition(category, name, department, expertise, accepted):
+    found = infer(category, name, department)
+    assert found is not None
+    assert {k: v["source"] for k, v in found.expertise.items()} == expertise
+    assert set(found.accepts) == accepted
+    if department == "26" and "LA TEPPE" in name:
+        assert found.accepts["EPI"]["source"] == "etablissement_connu" and "teppe.org" in found.accepts["EPI"]["reference"]
+
+
+def test_a_prader_willi_home_is_found_by_the_condition_and_a_deafblind_one_counts_in_coverage(region, tmp_path):
+    from graph.coverage import coverage
+    from graph.directory import DirectoryFilter, search_directory
+
+    lines = [structure("860000401", "86", "194", name="FOYER POUR PERSONNES PRADER WILLI", category="252"),
+             geoloc("860000401", 46.6, 0.35),
+             structure("860000402", "86", "194", name="FAM POUR PERSONNES SOURDES AVEUGLES", category="437"),
+             geoloc("860000402", 46.62, 0.36),
+             structure("860000403", "86", "194", name="INSTITUT D EDUCATION SENSORIELLE", category="196"),
+             geoloc("860000403", 46.63, 0.37)]
+    import_finess(region, write(tmp_path, lines))
+    page = search_directory(region, DirectoryFilter(conditions=("ORPHA:739",)))
+    assert [r.key for r in page.entries] == ["860000401"]
+    deafblind = coverage(region, ["DA", "DV"], local_only=True)
+    assert deafblind.national.resources == 1  # the FAM named « sourdes aveugles », not the 196 institute
+    result = find_resources(region, SituationQuery(deficiencies=["DA", "DV"], age=30, commune="86194"))
+    fam = next(m for m in local(result) if m.key == "860000402")
+    assert fam.basis.value == "COMBINATION" and "surdicécité" in fam.covers[0].text

@@ -53,7 +53,12 @@ def test_gap_map_counts_never_points(net, store):
     [layer] = geojson_layers(text)
     assert len(layer["features"]) == 3
     props = {f["properties"]["code"]: f["properties"] for f in layer["features"]}
-    assert props["69"]["zones_blanches"] == "8 critère(s) sur 8"
+    # E1 (DV+TSA) is competent for no criterion's combination: no source anywhere, « pas de donnée »
+    assert props["69"]["zones_blanches"] == "0 critère(s) sur 8 ; pas de donnée pour 8"
+    net.establishment("860000501", 5, expertise={"DA+DV": 2})
+    [layer] = geojson_layers(render(gap_map(gaps(store, level=Level.DEPARTMENT), SQUARES, assets="/static/vendor", tiles="")))
+    props = {f["properties"]["code"]: f["properties"] for f in layer["features"]}
+    assert props["69"]["zones_blanches"] == "1 critère(s) sur 8 ; pas de donnée pour 7"
     assert "Zone blanche pour" in text and "circleMarker" not in text
 
 
