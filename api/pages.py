@@ -106,6 +106,7 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "csrf": session.csrf if session else "",
         "can_match": principal is not None and principal.can(Permission.MATCH),
         "can_situations": principal is not None and principal.can(Permission.SITUATIONS_READ),
+        "can_admin": principal is not None and principal.can(Permission.ADMIN),
         "explain": explain,
         "pct": _pct,
         "count": _count,
@@ -658,6 +659,18 @@ async def _activity_page(request: Request, svc: BoundService, year: int, erhr: s
                   territory_name=names.get(erhr, "France entière"), erhr_list=erhr_list, breakdowns=breakdowns,
                   target=POLE_TARGET_PER_FTE, can_record=can_record, pole_choices=pole_choices, message=message,
                   error=error)
+
+
+@router.get("/qualite", response_class=HTMLResponse)
+async def quality_page(request: Request, svc: Service) -> HTMLResponse:
+    """Where the directory needs completing, per department (the GNCHR)."""
+    try:
+        found = await svc(service.data_quality)
+    except DihrError as err:
+        return _error_page(request, err)
+    imports = await svc.read(journal.last_by_source)
+    return render(request, "quality.html", "Qualité des données de l'annuaire", quality=found, imports=imports,
+                  import_labels=IMPORT_LABELS)
 
 
 @router.get("/activite", response_class=HTMLResponse)

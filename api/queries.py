@@ -37,15 +37,18 @@ query FindResources($situation: SituationInput!, $limit: Int! = 20) {
 _TERRITORY_COVERAGE = """
 fragment TerritoryCoverageFields on TerritoryCoverage {
   code name population resources resourcesPer100k meanKm medianKm meanMinutes
-  sharesBeyond { thresholdKm share } populationBeyond populationUnreachable openSituations withoutSolution suppressed openSituationsPublished withoutSolutionPublished zoneBlanche
+  sharesBeyond { thresholdKm share } populationBeyond populationUnreachable openSituations withoutSolution suppressed openSituationsPublished withoutSolutionPublished zoneBlanche noData
 }
 """
 
 COVERAGE_QUERY = (
     """
-query Coverage($deficiencies: [String!]!, $level: Level!, $thresholdKm: Float!, $age: Int, $localOnly: Boolean = false) {
-  coverage(deficiencies: $deficiencies, level: $level, thresholdKm: $thresholdKm, age: $age, localOnly: $localOnly) {
-    combination level thresholdKm age exactCombinationCounts localOnly nationalCentres { code name department }
+query Coverage($deficiencies: [String!]!, $level: Level!, $thresholdKm: Float!, $age: Int, $localOnly: Boolean = false,
+               $separately: Boolean = false) {
+  coverage(deficiencies: $deficiencies, level: $level, thresholdKm: $thresholdKm, age: $age, localOnly: $localOnly,
+           separately: $separately) {
+    combination level thresholdKm age exactCombinationCounts localOnly separately noData populationGroup
+    nationalCentres { code name department }
     national { ...TerritoryCoverageFields }
     territories { ...TerritoryCoverageFields }
   }

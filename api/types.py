@@ -532,6 +532,9 @@ class CoverageResult:
         "généralistes (CAMSP) sont comptées (sinon : la compétence sur la combinaison seulement).")
     no_data: bool = strawberry.field(
         default=False, description="Aucune source n'établit de compétence locale pour cette combinaison : « pas de donnée ».")
+    population_group: str | None = strawberry.field(
+        default=None, description="Avec un âge : la tranche d'âge dont les habitants sont comptés (« 0-17 ans », "
+        "« 16-25 ans », « 18 ans et plus » ; INSEE 2021 par département) ; null : tous les habitants.")
     national_centres: list[NationalCentre] = strawberry.field(
         description="Les centres nationaux de ressources comptés là où ils se trouvent.")
     national: TerritoryCoverage
@@ -667,6 +670,7 @@ def coverage_wire(r: cov.CoverageResult) -> CoverageResult:
         local_only=r.local_only,
         separately=r.separately,
         no_data=r.no_data,
+        population_group=r.population_group,
         national_centres=[NationalCentre(code=c, name=n, department=d) for c, n, d in r.national_centres],
         national=territory_coverage_wire(r.national),
         territories=[territory_coverage_wire(t) for t in r.territories],

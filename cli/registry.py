@@ -73,6 +73,32 @@ def init(
         typer.echo(f"Note : {note}")
 
 
+@app.command("qualite")
+@friendly
+def quality_cmd(as_json: JsonOpt = False, top: Annotated[int, typer.Option(help="Départements affichés.")] = 15) -> None:
+    """Où compléter l'annuaire : par département, établissements connus par leur seule catégorie FINESS,
+    sans compétence connue, sans téléphone, au centre de leur commune, fermés encore cités."""
+    from graph.quality import data_quality
+
+    _, store = store_of()
+    try:
+        found = data_quality(store)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps({"national": asdict(found.national), "departments": [asdict(d) for d in found.departments]},
+                              ensure_ascii=False, indent=2))
+        return
+    n = found.national
+    typer.echo(f"France : {n.establishments} établissements ouverts ; catégorie FINESS seule : {n.category_only} ; "
+               f"sans compétence connue : {n.no_competence} ; sans téléphone : {n.without_phone} ; "
+               f"au centre de la commune : {n.at_commune_centre} ; fermés encore cités : {n.closed_referenced}.")
+    for d in found.departments[:top]:
+        typer.echo(f"  {d.code:<4} {d.name[:28]:<28} {d.establishments:>5} ouverts, {d.category_only:>4} catégorie seule, "
+                   f"{d.no_competence:>3} sans compétence, {d.without_phone:>3} sans tél., "
+                   f"{d.closed_referenced:>2} fermés cités")
+
+
 @app.command()
 @friendly
 def stats(as_json: JsonOpt = False) -> None:

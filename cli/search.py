@@ -146,6 +146,8 @@ def coverage(
         typer.echo(coverage_csv(result), nl=False)
         return
     n = result.national
+    if result.population_group:
+        typer.echo(f"Population comptée : les {result.population_group} (INSEE 2021 par département).")
     if result.no_data:
         typer.echo(f"Pas de donnée : aucune source n'établit de compétence locale pour {result.combination} "
                    "(annuaire, nom FINESS, clientèle) ; les territoires ne sont pas dits « zone blanche ».")

@@ -14,8 +14,11 @@ up to the national population.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
 
 import numpy as np
 from numpy.typing import NDArray
@@ -129,6 +132,65 @@ class CoverageResult:
     #: no local resource in France is competent for the combination by any source:
     #: the territories say « pas de donnée » (``TerritoryCoverage.no_data``)
     no_data: bool = False
+    #: the age group whose inhabitants are counted when an age is given (« 0-17 ans »);
+    #: None: all inhabitants
+    population_group: str | None = None
+
+
+#: The age groups coverage is weighted by when an age is given (years, inclusive):
+#: children, the transition from adolescence to adulthood (DOMAIN.md §7), adults.
+AGE_GROUPS = ((0, 15, 0, 17, "0-17 ans"), (16, 25, 16, 25, "16-25 ans"), (26, 200, 18, 104, "18 ans et plus"))
+
+
+def age_group(age: int) -> tuple[int, int, str]:
+    """(first age, last age, French label) of the population an age-given coverage counts."""
+    for lo, hi, first, last, label in AGE_GROUPS:
+        if lo <= age <= hi:
+            return first, last, label
+    raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
+
+
+@lru_cache(maxsize=1)
+def _insee_bands() -> dict[str, tuple[float, ...]]:
+    """Department → its inhabitants per five-year band 0-4 … 95+ (INSEE, 1 January
+    2021: ``graph/data/insee_population_age.csv``, ``importers/insee_ages.py``)."""
+    text = (files("graph") / "data" / "insee_population_age.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {row["departement"]: tuple(float(v) for k, v in row.items() if k not in ("departement", "nom", "total"))
+            for row in rows}
+
+
+def age_share(department: str, first: int, last: int) -> float:
+    """The share of a department's inhabitants aged ``first``-``last`` (INSEE bands,
+    split linearly within a band; France's share where INSEE gives none)."""
+    bands = _insee_bands()
+    found = bands.get(department)
+    if found is None:
+        found = tuple(float(sum(b[i] for b in bands.values())) for i in range(20))
+    wanted = 0.0
+    for i, count in enumerate(found):
+        lo, hi = 5 * i, (5 * i + 4 if i < 19 else 104)
+        overlap = max(0, min(hi, last) - max(lo, first) + 1)
+        wanted += count * overlap / (hi - lo + 1)
+    total = sum(found)
+    return wanted / total if total > 0 else 0.0
+
+
+def _age_weights(model: ReadModel, age: int | None) -> tuple[NDArray[np.float64] | None, str | None]:
+    """Each commune's inhabitants of the age group of ``age`` (its population × its
+    department's INSEE share), and the group's label; (None, None) without an age."""
+    if age is None:
+        return None, None
+    first, last, label = age_group(age)
+    grid = model.communes
+
+    def build() -> NDArray[np.float64]:
+        shares = {d: age_share(d, first, last) for d in set(grid.department)}
+        weights = grid.population * np.array([shares[d] for d in grid.department], np.float64)
+        weights.flags.writeable = False
+        return weights
+
+    return model.cached(("age weights", first, last), build), label
 
 
 def _commune_lands(grid: CommuneGrid) -> NDArray[np.object_]:
@@ -322,7 +384,9 @@ def _aggregate(
     thresholds: tuple[float, ...],
     table: TerritoryTable,
     owners: dict[str, int] | None = None,
+    weights: NDArray[np.float64] | None = None,
 ) -> tuple[TerritoryCoverage, list[TerritoryCoverage]]:
+    """``weights``: each commune's inhabitants of the age group asked (default: all)."""
     codes, names = grid.territory_codes[level], grid.territory_names[level]
     of = grid.territory_of[level]
     m = len(codes)
@@ -334,7 +398,7 @@ def _aggregate(
     demand_of = np.bincount(of[demand], minlength=m)
     unmet_of = np.bincount(of[unmet], minlength=m)
     # Every territory at once: population-weighted sums by territory index.
-    population = grid.population
+    population = grid.population if weights is None else weights
     total = np.bincount(of, weights=population, minlength=m)
     # Distances are means and medians over the communes that have a competent
     # resource on their land mass; the others are counted apart (unreachable).
@@ -356,7 +420,7 @@ def _aggregate(
                  int(resources[i]), int(demand_of[i]), int(unmet_of[i]), threshold_km, int(round(pop - reached)))
         )
     national = _summary(
-        "FR", "France", grid.population, distances, len(supply_departments), len(demand), len(unmet),
+        "FR", "France", population, distances, len(supply_departments), len(demand), len(unmet),
         threshold_km, thresholds, by_value,
     )
     return national, rows
@@ -463,8 +527,9 @@ def coverage(
     supply = _supply(store, codes, age, table, local_only, separately)
     distances = _nearest_km(grid, supply.points, supply.departments, *_lands(model))
     demand = _demand(store, codes, grid, exact_counts)
+    weights, group = _age_weights(model, age)
     national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table,
-                                model.cached(("owners", lvl), lambda: _owners(grid, lvl, table)))
+                                model.cached(("owners", lvl), lambda: _owners(grid, lvl, table)), weights)
     no_data = len(supply.points) == len(supply.national)  # no local resource anywhere
     if no_data:
         from dataclasses import replace
@@ -474,7 +539,7 @@ def coverage(
     return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows),
                           exact_counts, _demand_by_department(grid, demand, distances, threshold_km),
                           local_only=local_only, national_centres=tuple(supply.national), separately=separately,
-                          no_data=no_data)
+                          no_data=no_data, population_group=group)
 
 
 def _demand_by_department(
@@ -621,10 +686,12 @@ def what_if(
         (supply.points + extra_points, supply.departments + extra_departments),
     ):
         distances = _nearest_km(grid, points, departments, *_lands(model))
-        national, rows = _aggregate(grid, lvl, distances, departments, demand, threshold_km, thresholds, table)
+        weights, group = _age_weights(model, age)
+        national, rows = _aggregate(grid, lvl, distances, departments, demand, threshold_km, thresholds, table,
+                                    weights=weights)
         results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows), False,
                                       _demand_by_department(grid, demand, distances, threshold_km),
-                                      national_centres=tuple(supply.national)))
+                                      national_centres=tuple(supply.national), population_group=group))
     before, after = results
     deltas = tuple(
         TerritoryDelta(b.code, b.name, b, a)

@@ -16,7 +16,7 @@ from typing import Any
 from graph import activity as act
 from graph import coverage as cov
 from graph import directory as dir_
-from graph import knowledge, matching, network, referrals
+from graph import knowledge, matching, network, quality, referrals
 from graph.access import Forbidden, Permission, Principal, Role, audit
 from graph.errors import InvalidInput, NotFound
 from graph.model import (
@@ -39,6 +39,7 @@ __all__ = [
     "SituationView",
     "Referral",
     "find_resources",
+    "data_quality",
     "coverage",
     "gaps",
     "what_if",
@@ -220,6 +221,12 @@ def what_if(
         if b != a
     )
     return before, after, tuple(sorted(deltas, key=lambda d: (-d.population_gained, d.code)))
+
+
+def data_quality(store: GraphStore, principal: Principal) -> quality.DataQuality:
+    """Where the directory needs completing, per department: the GNCHR's view."""
+    principal.require(Permission.ADMIN)
+    return quality.data_quality(store)
 
 
 def network_insights(store: GraphStore, principal: Principal, territory: str) -> network.NetworkInsights:

@@ -90,3 +90,19 @@ def test_what_if_names_the_commune_shows_france_and_lists_only_changes(client, d
     assert gained and all(d.code.startswith("97") for d in gained)  # an island's resource serves its island
     rows = text.split("Territoires dont la couverture change")[1].split("</table>")[0].count("<tr>") - 1
     assert rows == len(gained)
+
+
+def test_an_age_given_coverage_counts_the_age_group_from_insee(reference_store):
+    """Coverage for a child counts the 0-17 year-olds (INSEE 2021 by department), not all inhabitants."""
+    from graph.coverage import age_share
+
+    assert round(age_share("23", 0, 17) * 100, 1) == 15.8 and round(age_share("976", 0, 17) * 100, 1) == 49.8
+    everyone = {t.code: t for t in cov.coverage(reference_store, ["DA", "DV"]).territories}
+    child = cov.coverage(reference_store, ["DA", "DV"], age=8)
+    young = {t.code: t for t in child.territories}
+    assert child.population_group == "0-17 ans"
+    for code in ("23", "976", "75"):
+        assert young[code].population == pytest.approx(everyone[code].population * age_share(code, 0, 17), rel=1e-3)
+    assert child.national.population == pytest.approx(sum(t.population for t in child.territories), rel=1e-3)
+    assert 0.19 < child.national.population / cov.coverage(reference_store, ["DA", "DV"]).national.population < 0.24
+    assert cov.coverage(reference_store, ["DA", "DV"], age=19).population_group == "16-25 ans"
