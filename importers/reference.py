@@ -34,7 +34,7 @@ class ErhrRow:
     seat_commune: str | None
     confidence: str
     source: str
-    contact: dict[str, str] = field(default_factory=dict)  # email, phone, website when known
+    contact: dict[str, str] = field(default_factory=dict)  # address, email, phone, website when known
     #: the team's antennas (commune codes): it is reached from the nearest of its sites
     antennas: tuple[str, ...] = ()
     #: its FINESS record (the structure that carries it), whose address and phone are its contact
@@ -89,7 +89,7 @@ def read_erhr_file(path: Path | None = None) -> list[ErhrRow]:
                     seat_commune=(rec.get("seat_commune") or "").strip() or None,
                     confidence=(rec.get("confidence") or "").strip(),
                     source=(rec.get("source") or "").strip(),
-                    contact={k: rec[k].strip() for k in ("email", "phone", "website") if (rec.get(k) or "").strip()},
+                    contact={k: rec[k].strip() for k in ("address", "email", "phone", "website") if (rec.get(k) or "").strip()},
                     antennas=tuple((rec.get("antenna_communes") or "").split()),
                     finess=(rec.get("finess") or "").strip() or None,
                 )
