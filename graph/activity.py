@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from graph.disclosure import SMALL_CELL, Tree, suppressed_cells
+from graph.disclosure import SMALL_CELL, Tree, suppressed_cells, suppressed_tails
 from graph.errors import InvalidInput, NotFound
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType, codes_of_combination
 from graph.rare import qualify
@@ -153,7 +153,9 @@ _TOTALS = ("active_file", "new_persons", "without_solution", "with_rare_conditio
 def protect_erhr(store: GraphStore, result: ErhrActivity) -> ErhrActivity:
     """A partner's view: each total under the small-count rule on the territory
     tree (departments ⊂ regions ⊂ ERHR ⊂ France: below 11, or derivable by
-    differencing territories, is withheld); no breakdown, no referral figure."""
+    differencing territories, is withheld) and within its family (the active
+    file minus any subset of it — new, sans solution, with a rare condition —
+    is never 1 to 10); no breakdown, no referral figure."""
     table = read_model(store).territories
     tree = Tree(
         region_of={d: str(n.props["region"]) for d, n in table.departments.items()},
@@ -163,10 +165,20 @@ def protect_erhr(store: GraphStore, result: ErhrActivity) -> ErhrActivity:
     national = result if result.territory == "FR" else erhr_activity(store, result.year, None)
     level = "NATIONAL" if result.territory == "FR" else "ERHR"
     masked: dict[str, int | None] = {}
-    for name in _TOTALS:
-        counts = {d: national.cells.get(name, {}).get(d, 0) for d in table.departments}
-        withheld = result.territory in suppressed_cells(counts, tree)[level]
-        masked[name] = None if withheld else getattr(result, name)
+    # A family: the active file and each of its subsets (new persons, sans
+    # solution, with a rare condition). A subset and the rest of the active file
+    # are two disjoint bands, each checked on the territory tree: a subset is
+    # published only where "active file − subset" isolates nobody either.
+    total = {d: national.cells.get("active_file", {}).get(d, 0) for d in table.departments}
+    total_withheld = result.territory in suppressed_cells(total, tree)[level]
+    for name in _TOTALS[1:]:
+        part = {d: national.cells.get(name, {}).get(d, 0) for d in table.departments}
+        rest = {d: total[d] - part[d] for d in table.departments}
+        whole, subset = suppressed_tails([rest, part], tree)
+        total_withheld |= result.territory in whole[level]
+        masked[name] = None if result.territory in subset[level] or result.territory in whole[level] \
+            else getattr(result, name)
+    masked["active_file"] = None if total_withheld else result.active_file
     return replace(result, active_file=masked["active_file"], new_persons=masked["new_persons"],
                    without_solution=masked["without_solution"], with_rare_condition=masked["with_rare_condition"],
                    by_criterion={}, by_combination={}, by_age_band={}, by_department={},

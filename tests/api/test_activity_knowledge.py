@@ -95,6 +95,31 @@ def test_the_erhr_yearly_figures_and_their_partner_view(store):
         service.activity(store, GNCHR, 1800)
 
 
+def test_no_partner_activity_figure_is_derivable_by_difference_within_its_family(store):
+    """The oracle: every ERHR total a partner reads, for every territory and year,
+    and every difference inside a family (the active file minus a subset of it;
+    a territory minus its parts is graph.disclosure's) — none is 1 to 10."""
+    from graph.readmodel import read_model
+
+    territories = [None, *sorted(read_model(store).territories.erhr)]
+    subsets = ("new_persons", "without_solution", "with_rare_condition")
+    read = 0
+    for year in (2025, 2026, 2027):
+        for territory in territories:
+            shown = service.activity(store, PARTNER, year, territory)
+            for name in ("active_file", *subsets):
+                value = getattr(shown, name)
+                assert value is None or not 1 <= value < SMALL_CELL, (year, territory, name, value)
+                read += value is not None
+            if shown.active_file is None:
+                continue
+            for name in subsets:
+                part = getattr(shown, name)
+                if part is not None:
+                    assert not 1 <= shown.active_file - part < SMALL_CELL, (year, territory, name)
+    assert read > 0  # partners do read figures: the rule is not a blanket refusal
+
+
 def test_knowledge_is_suggested_beside_a_match(store):
     result = service.find_resources(store, NA, SituationQuery(deficiencies=["DV", "TSA"], commune="86194"))
     titles = [k.title for k in result.knowledge]
@@ -153,3 +178,4 @@ def test_the_imports_check_the_whole_file_first(store, data, tmp_path, monkeypat
         empty = tmp_path / "vide.csv"
         empty.write_text("titre;sujets\nx;DV\n", encoding="utf-8")
         import_knowledge(MemoryStore(tmp_path / "autre"), empty)
+
