@@ -786,6 +786,6 @@ async def change_referral(request: Request, svc: Service, key: str, referral: st
             return await _situation_page(request, svc, key, error=err.message, status=400)
         return _error_page(request, err)
     except DihrError as err:
-        return await _situation_page(request, svc, key, error=err.message, status=400)
+        return await _situation_page(request, svc, key, error=err.message, status=err.status if err.status == 409 else 400)
     label = next((r.status_label for r in view.referrals if r.id == referral), statut)
     return await _situation_page(request, svc, key, message=f"Orientation passée à « {label} ».")

@@ -31,6 +31,7 @@ from pathlib import Path
 
 __all__ = [
     "DihrError",
+    "WriteConflict",
     "InputError",
     "InvalidInput",
     "UnknownCode",
@@ -253,6 +254,13 @@ class StoreError(ConflictError):
     """A write was refused; nothing of the batch was stored."""
 
     code = "STORE_ERROR"
+
+
+class WriteConflict(ConflictError):
+    """A compare-and-set found the data changed since it was read: nothing was
+    written (another person changed it first)."""
+
+    code = "WRITE_CONFLICT"
 
 
 class ImportRefused(ConflictError):

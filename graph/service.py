@@ -18,7 +18,7 @@ from graph import coverage as cov
 from graph import directory as dir_
 from graph import knowledge, matching, network, quality, referrals
 from graph.access import Forbidden, Permission, Principal, Role, audit
-from graph.errors import InvalidInput, NotFound
+from graph.errors import InvalidInput, NotFound, WriteConflict
 from graph.model import (
     RESOURCE_KINDS,
     Edge,
@@ -377,7 +377,16 @@ def update_referral(
         props["note"] = note.strip()[:500]
     if not props["next_action_on"] or wanted not in referrals.OPEN_STATUSES:
         props["next_action_on"] = None
-    store.upsert(edges=[Edge(R.REFERRED_TO, node.ref, edge.target, props, key=edge.key)])
+    # Compare-and-set: the status read is the status changed; two people changing
+    # one referral at once, the second is told, and no step of the history is lost.
+    read = {k: edge.props.get(k) for k in ("status", "updated_on", "history")}
+    try:
+        store.upsert(edges=[Edge(R.REFERRED_TO, node.ref, edge.target, props, key=edge.key)],
+                     expect=[(edge, read)])
+    except WriteConflict:
+        raise WriteConflict(
+            "Cette orientation vient d'être modifiée par quelqu'un d'autre : rien n'a été enregistré. "
+            "Rechargez la situation pour voir son statut actuel, puis recommencez si besoin.") from None
     audit(store, principal, "situations:referral_status", [situation],
           params={"referral": referral, "from": facts.status.value, "to": wanted.value})
     return _view_of(store, situation)

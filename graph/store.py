@@ -118,11 +118,16 @@ class GraphStore(Protocol):
     Properties are merged on upsert (a ``None`` value removes a property).
     """
 
-    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> WriteSummary:
+    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
+               expect: Iterable[tuple[Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
         """Create or update nodes, then edges, in one atomic batch.
 
         An edge whose endpoints exist neither in the store nor in the batch
-        fails the whole batch."""
+        fails the whole batch. ``expect`` makes the batch a compare-and-set:
+        each edge given (by identity: type, ends, key) must hold these property
+        values (a missing property is None) when the
+        batch is applied, read inside its transaction; otherwise nothing is
+        written and :class:`graph.errors.WriteConflict` is raised."""
         ...
 
     def delete_edges(self, edges: Iterable[Edge]) -> int:

@@ -37,7 +37,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from typing import Any
 import networkx as nx
 import orjson
 
-from graph.errors import StoreError, StoreUnavailable
+from graph.errors import StoreError, StoreUnavailable, WriteConflict
 from graph.model import (
     Edge,
     Node,
@@ -503,15 +503,21 @@ class MemoryStore:
         return None if found is None else _loads(found[0])
 
     # -- writes ------------------------------------------------------------
-    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> WriteSummary:
+    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
+               expect: Iterable[tuple[Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
+        expected = list(expect)
         with self._write_lock:
             pending_nodes: dict[NodeRef, dict[str, Any]] = {}
             pending_edges: dict[_EdgeId, dict[str, Any]] = {}
             counts: Counter[str] = Counter()
             present: set[NodeRef] = set()  # edge ends found stored, in this batch
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("BEGIN IMMEDIATE")  # every writer, of every process, one at a time
             try:
                 self._catch_up()
+                for edge, values in expected:  # compare-and-set: read inside the transaction
+                    stored = self._stored_edge((edge.type, edge.source, edge.target, edge.key)) or {}
+                    if any(stored.get(k) != v for k, v in values.items()):
+                        raise WriteConflict("Cette donnée a été modifiée entre-temps : rien n'a été écrit.")
                 for chunk in _chunks(nodes):
                     rows = []
                     for node in chunk:

@@ -29,10 +29,10 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from graph.errors import StoreError, StoreUnavailable
+from graph.errors import StoreError, StoreUnavailable, WriteConflict
 from graph.model import (
     Edge,
     Node,
@@ -374,8 +374,9 @@ class Neo4jStore:
         return fields
 
     # -- writes -----------------------------------------------------------------
-    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> WriteSummary:
-        node_list, edge_list = list(nodes), list(edges)
+    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
+               expect: Iterable[tuple[Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
+        node_list, edge_list, expected = list(nodes), list(edges), list(expect)
         try:
             for node in node_list:
                 validate_node(node)
@@ -387,7 +388,8 @@ class Neo4jStore:
 
         indexed = bool(edge_list) or any(n.kind not in REVISION_NEUTRAL_KINDS for n in node_list)
         try:
-            counts = self._write_retrying_races(lambda tx: self._upsert_work(tx, node_list, edge_list, indexed))
+            counts = self._write_retrying_races(
+                lambda tx: self._upsert_work(tx, node_list, edge_list, indexed, expected))
         except SchemaError as err:
             raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
         except neo.ClientError as err:
@@ -435,9 +437,19 @@ class Neo4jStore:
         for start in range(0, len(rows), self._batch):
             yield rows[start : start + self._batch]
 
-    def _upsert_work(self, tx: Any, nodes: list[Node], edges: list[Edge], indexed: bool = True) -> Counter[str]:
+    def _upsert_work(self, tx: Any, nodes: list[Node], edges: list[Edge], indexed: bool = True,
+                     expected: Sequence[tuple[Edge, Mapping[str, Any]]] = ()) -> Counter[str]:
         counts: Counter[str] = Counter()
+        # The namespace's lock first: every writer waits here, so what is read
+        # below is what the previous writer committed (compare-and-set holds).
         tx.run(BUMP_REVISION_CYPHER if indexed else LOCK_NAMESPACE_CYPHER, ns=self._ns).consume()
+        if expected:
+            rows = [{"id": i, "type": e.type.value, "source": self._uid(e.source), "target": self._uid(e.target),
+                     "ekey": e.key} for i, (e, _values) in enumerate(expected)]
+            now = {int(rec["id"]): json.loads(rec["json"]) for rec in tx.run(READ_EDGES_CYPHER, rows=rows)}
+            for i, (_edge, values) in enumerate(expected):
+                if any(now.get(i, {}).get(k) != v for k, v in values.items()):
+                    raise WriteConflict("Cette donnée a été modifiée entre-temps : rien n'a été écrit.")
         pending: dict[NodeRef, dict[str, Any]] = {}
         stored: dict[NodeRef, dict[str, Any]] = {}
         refs = list(dict.fromkeys(n.ref for n in nodes))

@@ -13,7 +13,7 @@ from api.app import create_app
 from graph import service
 from graph.access import Principal, Role, audit_entries, create_key
 from graph.errors import Forbidden, InvalidInput, NotFound
-from graph.model import NodeKind, NodeRef
+from graph.model import NodeKind, NodeRef, RelType
 from graph.referrals import NEXT, Status
 from graph.settings import Settings
 
@@ -205,3 +205,54 @@ def test_the_yearly_figures_export_as_csv_and_excel(client):
     assert rows[0] == ["territoire", "annee", "indicateur", "cle", "valeur"]
     assert {r[2] for r in rows[1:]} >= {"file_active", "nouvelles_personnes", "sans_solution", "par_critere"}
     assert client.get("/exports/activite.xlsx", params={"annee": 2026}).status_code == 200
+
+
+class _ReadTogether:
+    """The store, with every reader of referrals waiting until all have read:
+    the N changes below are truly simultaneous (each read the same status)."""
+
+    def __init__(self, store, barrier):
+        self._store, self._barrier = store, barrier
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def edges_from(self, refs, types=None):
+        found = self._store.edges_from(refs, types)
+        if types is not None and RelType.REFERRED_TO in list(types):
+            self._barrier.wait(timeout=30)
+        return found
+
+
+def test_simultaneous_status_changes_keep_one_and_answer_409_to_the_others(store, situation, resource):
+    import threading
+
+    from graph.errors import WriteConflict
+
+    made = _new(store, situation, resource)
+    n = 6
+    barrier = threading.Barrier(n)
+    racing = _ReadTogether(store, barrier)
+    outcomes: list[object] = [None] * n
+    wanted = ["contactee", "liste_attente", "contactee", "refusee", "liste_attente", "contactee"]
+
+    def change(i):
+        try:
+            service.update_referral(racing, NA, situation, made.id, status=wanted[i], date="2026-11-04",
+                                    reason="pas de place" if wanted[i] == "refusee" else None)
+            outcomes[i] = "ok"
+        except WriteConflict as err:
+            outcomes[i] = err
+
+    threads = [threading.Thread(target=change, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert outcomes.count("ok") == 1, outcomes
+    conflicts = [o for o in outcomes if isinstance(o, WriteConflict)]
+    assert len(conflicts) == n - 1 and all(c.status == 409 and "modifiée par quelqu'un d'autre" in c.message
+                                           for c in conflicts)
+    winner = wanted[outcomes.index("ok")]
+    current = next(r for r in service.get_situation(store, NA, situation).referrals if r.id == made.id)
+    assert [s for _d, s in current.history] == ["proposee", winner]  # exactly the accepted change, nothing lost

@@ -299,3 +299,25 @@ def test_concurrent_writers_of_the_same_nodes_lose_nothing_and_duplicate_nothing
     assert store.count_edges() == {R.HAS_EXPERTISE: 10}
     props = store.get_node(K.ESTABLISHMENT, "860000003").props
     assert {"by1", "by2", "by3"} <= set(props)  # properties merged, none overwritten by a stale copy
+
+
+def test_compare_and_set_writes_only_what_it_read(store: GraphStore):
+    """``expect``: the edge must hold the values read, inside the write's own
+    transaction; a stale expectation writes nothing of the batch (WriteConflict)."""
+    from graph.errors import WriteConflict
+
+    sit, res = NodeRef(K.SITUATION, "SIT-CAS"), NodeRef(K.ESTABLISHMENT, "860000701")
+    store.upsert([Node(K.SITUATION, "SIT-CAS", {"erhr": "NA"}), Node(K.ESTABLISHMENT, "860000701", {"name": "E"})],
+                 [Edge(R.REFERRED_TO, sit, res, {"status": "proposee", "history": ["2026-11-01|proposee"]}, key="ORI-1")])
+    edge = Edge(R.REFERRED_TO, sit, res, key="ORI-1")
+    first = Edge(R.REFERRED_TO, sit, res, {"status": "contactee",
+                                           "history": ["2026-11-01|proposee", "2026-11-02|contactee"]}, key="ORI-1")
+    store.upsert(edges=[first], expect=[(edge, {"status": "proposee", "history": ["2026-11-01|proposee"]})])
+    stale = Edge(R.REFERRED_TO, sit, res, {"status": "refusee",
+                                           "history": ["2026-11-01|proposee", "2026-11-02|refusee"]}, key="ORI-1")
+    with pytest.raises(WriteConflict):
+        store.upsert([Node(K.ESTABLISHMENT, "860000702", {"name": "F"})], [stale],
+                     expect=[(edge, {"status": "proposee", "history": ["2026-11-01|proposee"]})])
+    [kept] = store.edges_from([sit], [R.REFERRED_TO])[sit]
+    assert kept.props["status"] == "contactee" and len(kept.props["history"]) == 2
+    assert store.get_node(K.ESTABLISHMENT, "860000702") is None  # nothing of the batch
