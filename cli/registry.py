@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -390,6 +391,8 @@ def restore_cmd(
                 integrity.load_dump(restored, file)
             finally:
                 restored.close()
+        for line in _restore_differences(staging, settings.data_dir if live.is_file() else None):
+            typer.echo(line)
         for suffix in ("-wal", "-shm"):
             (settings.data_dir / (DB_FILENAME + suffix)).unlink(missing_ok=True)
         # The workers' column snapshot describes the replaced database (it would be
@@ -400,6 +403,51 @@ def restore_cmd(
         shutil.rmtree(staging, ignore_errors=True)
     typer.echo(f"Registre restauré depuis {file.name} : lancez `dihr check`.")
 
+
+
+def _restore_differences(staging: Path, live_dir: Path | None) -> list[str]:
+    """What a restore changes that an administrator must see: API keys added,
+    removed or changed against the live registry (a planted key shows here),
+    and whether the backup's audit journal is whole and sealed."""
+    from graph.access import list_keys, verify_audit
+
+    restored = MemoryStore(staging, in_memory=False)
+    try:
+        backup_keys = {k.key_id: k for k in list_keys(restored)}
+        check = verify_audit(restored)
+    finally:
+        restored.close()
+    lines: list[str] = []
+    live_keys: dict[str, Any] | None = None
+    if live_dir is not None:
+        try:
+            current = MemoryStore(live_dir, in_memory=False)
+            try:
+                live_keys = {k.key_id: k for k in list_keys(current)}
+            finally:
+                current.close()
+        except (DihrError, sqlite3.Error) as err:  # the live registry may be what the restore repairs
+            lines.append(f"Registre en place illisible ({str(err)[:120]}) : les clés d'API de la sauvegarde "
+                         f"ne peuvent pas lui être comparées ; vérifiez-les (`dihr keys list`).")
+    if live_keys is not None:
+        for key_id in sorted(backup_keys.keys() - live_keys.keys()):
+            k = backup_keys[key_id]
+            lines.append(f"⚠ clé d'API {key_id} ({k.role}{', ' + k.territory if k.territory else ''}) présente dans la "
+                         "sauvegarde mais pas dans le registre en place : vérifiez-la ou révoquez-la (`dihr keys revoke`).")
+        for key_id in sorted(live_keys.keys() - backup_keys.keys()):
+            lines.append(f"⚠ clé d'API {key_id} ({live_keys[key_id].role}) du registre en place absente de la sauvegarde : "
+                         "elle ne fonctionnera plus.")
+        for key_id in sorted(backup_keys.keys() & live_keys.keys()):
+            a, b = backup_keys[key_id], live_keys[key_id]
+            if (a.role, a.territory, bool(a.revoked_at)) != (b.role, b.territory, bool(b.revoked_at)):
+                lines.append(f"⚠ clé d'API {key_id} : {b.role}{' révoquée' if b.revoked_at else ''} dans le registre en "
+                             f"place, {a.role}{' révoquée' if a.revoked_at else ''} dans la sauvegarde.")
+    if check.problems:
+        lines.append(f"⚠ journal d'audit de la sauvegarde altéré ({len(check.problems)} anomalie(s)) : "
+                     + " ; ".join(check.problems[:3]))
+    else:
+        lines.append(f"Journal d'audit de la sauvegarde intact : {check.entries} entrées.")
+    return lines
 
 
 @template_app.command("directory")

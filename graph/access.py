@@ -25,8 +25,8 @@ import logging
 import os
 import secrets
 import threading
+import time
 import uuid
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -201,25 +201,24 @@ class AuditRecord:
     params: tuple[tuple[str, str], ...] = ()  # what was asked (combination, level, thresholds…), as text
 
 
-#: Tamper evidence. Each process appends to its own chain (web workers write at
-#: once; one chain per process needs no lock across them): an entry carries its
-#: chain, its position and the hash of the entry before it, and its own hash
-#: covers all of that. ``verify_audit`` finds an entry edited, removed from the
-#: middle of a chain or inserted; removing a chain's last entries is what it
-#: cannot see (the administrator's backups are the answer to that).
+#: Tamper evidence: one journal for every process and server, each entry chained
+#: to the one before it (``seq``, ``prev``) and sealed with a keyed MAC
+#: (HMAC-SHA256) whose key lives outside the store (``DIHR_AUDIT_KEY``, or the
+#: file ``DIHR_AUDIT_KEY_FILE``, by default ``~/.config/dihr-graph/audit.key``,
+#: created on first use, readable by its owner only). The journal's head — the
+#: last entry's number and hash, sealed too — is written in the same atomic
+#: batch as each entry, by compare-and-set (two writers: the second reads the new
+#: head and tries again). ``verify_audit`` finds an entry edited (even re-hashed:
+#: the MAC needs the key), removed from the middle or the end, the whole journal
+#: removed, and an entry inserted without its seal. Entries of the former
+#: per-process chains are still checked by their hashes, and said apart.
 _CHAIN_FIELDS = ("at", "key_id", "role", "territory", "operation", "situations", "origin", "count", "params",
                  "chain", "seq", "prev")
-
-
-class _Chain:
-    def __init__(self) -> None:
-        self.id, self.seq, self.last = uuid.uuid4().hex[:12], 0, ""
-
-
-#: One chain per store opened by this process (a forked worker starts afresh).
-_CHAINS: weakref.WeakKeyDictionary[Any, _Chain] = weakref.WeakKeyDictionary()
-_CHAINS_LOCK = threading.Lock()
-os.register_at_fork(after_in_child=_CHAINS.clear)
+JOURNAL = "journal"
+#: The key of the journal's head (never a time-ordered entry id: those start with a digit).
+HEAD_KEY = "TETE-JOURNAL"
+_HEAD_RETRIES = 200
+_AUDIT_LOCK = threading.Lock()
 
 
 def _entry_hash(props: Mapping[str, Any]) -> str:
@@ -228,50 +227,107 @@ def _entry_hash(props: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_KEYS: dict[str, bytes] = {}
+
+
+def audit_key() -> bytes:
+    """The journal's MAC key, from outside the store (see above)."""
+    given = os.environ.get("DIHR_AUDIT_KEY", "").strip()
+    if given:
+        return given.encode("utf-8")
+    configured = os.environ.get("DIHR_AUDIT_KEY_FILE", "").strip()
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    path = configured or os.path.join(base, "dihr-graph", "audit.key")
+    found = _KEYS.get(path)
+    if found is not None:
+        return found
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        text = secrets.token_hex(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            with open(path, encoding="utf-8") as f:
+                text = f.read().strip()
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+    _KEYS[path] = text.encode("utf-8")
+    return _KEYS[path]
+
+
+def _mac(text: str) -> str:
+    return hmac.new(audit_key(), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def audit(store: GraphStore, principal: Principal, operation: str, situations: Iterable[str] = (), *,
           count: int | None = None, params: Mapping[str, object] | None = None) -> None:
     """Append one entry: who, what (operation, situation ids, the parameters
-    asked), when, from where; chained to this process's previous entry."""
+    asked), when, from where; chained to the journal's previous entry and sealed."""
+    from graph.errors import WriteConflict
+
     ids = sorted(set(situations))
     asked = {str(k): str(v)[:200] for k, v in sorted((params or {}).items()) if v is not None}
-    with _CHAINS_LOCK:
-        chain = _CHAINS.get(store)
-        if chain is None:
-            chain = _CHAINS[store] = _Chain()
-        at = datetime.now(UTC).isoformat(timespec="microseconds")
-        entry_id = f"{at[:26].replace(':', '').replace('-', '').replace('.', '')}-{uuid.uuid4().hex[:8]}"
-        props: dict[str, Any] = {
-            "at": at, "key_id": principal.key_id, "role": principal.role.value, "territory": principal.territory,
-            "operation": operation, "situations": ids, "origin": principal.origin,
-            "count": len(ids) if count is None else count, "params": asked,
-            "chain": chain.id, "seq": chain.seq, "prev": chain.last,
-        }
-        props["hash"] = _entry_hash(props)
-        store.upsert([Node(K.AUDIT_ENTRY, entry_id, props)])
-        chain.seq, chain.last = chain.seq + 1, props["hash"]
+    head_ref = Node(K.AUDIT_ENTRY, HEAD_KEY)
+    with _AUDIT_LOCK:  # this process's writers one at a time; other processes by compare-and-set
+        for attempt in range(_HEAD_RETRIES):
+            head = store.get_node(K.AUDIT_ENTRY, HEAD_KEY)
+            seq = int(head.props["seq"]) + 1 if head is not None else 0
+            prev = str(head.props["last"]) if head is not None else ""
+            at = datetime.now(UTC).isoformat(timespec="microseconds")
+            entry_id = f"{at[:26].replace(':', '').replace('-', '').replace('.', '')}-{uuid.uuid4().hex[:8]}"
+            props: dict[str, Any] = {
+                "at": at, "key_id": principal.key_id, "role": principal.role.value, "territory": principal.territory,
+                "operation": operation, "situations": ids, "origin": principal.origin,
+                "count": len(ids) if count is None else count, "params": asked,
+                "chain": JOURNAL, "seq": seq, "prev": prev,
+            }
+            props["hash"] = _entry_hash(props)
+            props["mac"] = _mac(props["hash"])
+            new_head = {"head": True, "seq": seq, "last": props["hash"], "mac": _mac(f"{seq}|{props['hash']}")}
+            try:
+                store.upsert([Node(K.AUDIT_ENTRY, entry_id, props), Node(K.AUDIT_ENTRY, HEAD_KEY, new_head)],
+                             expect=[(head_ref, {"seq": None if head is None else head.props["seq"],
+                                                 "last": None if head is None else head.props["last"]})])
+                return
+            except WriteConflict:
+                time.sleep(0.001 * min(attempt + 1, 20) * (1 + secrets.randbelow(5)))
+        raise WriteConflict("Journal d'audit trop sollicité : l'opération n'a pas été journalisée, réessayez.")
 
 
 @dataclass(frozen=True, slots=True)
 class AuditCheck:
     entries: int
     chains: int
-    unchained: int  # written before entries were chained: counted, not checkable
+    unchained: int  # entries without chain fields: each one is a problem (inserted outside the journal)
     problems: list[str] = field(default_factory=list)
 
 
 def verify_audit(store: GraphStore) -> AuditCheck:
-    """Every chain of the audit trail checked (``problems`` empty: each is whole)."""
+    """The journal checked (``problems`` empty: whole, unedited, sealed). Each
+    problem is one French line naming the chain and the entry."""
     chains: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
     problems: list[str] = []
     unchained = 0
+    head = None
     for node in store.nodes(K.AUDIT_ENTRY):
         p = dict(node.props)
+        if node.key == HEAD_KEY:
+            head = p
+            continue
         if "chain" not in p:
             unchained += 1
+            problems.append(f"chaîne {JOURNAL} : entrée {node.key} sans chaînage, insérée hors du journal")
             continue
         chains.setdefault(str(p["chain"]), []).append((int(p.get("seq", -1)), node.key, p))
         if p.get("hash") != _entry_hash(p):
-            problems.append(f"entrée {node.key} modifiée (son empreinte ne correspond plus à son contenu)")
+            problems.append(f"chaîne {p['chain']} : entrée {node.key} modifiée (son empreinte ne correspond plus à son contenu)")
+        elif p["chain"] == JOURNAL and not hmac.compare_digest(str(p.get("mac", "")), _mac(str(p["hash"]))):
+            problems.append(f"chaîne {JOURNAL} : entrée {node.key} au sceau invalide (modifiée puis recalculée, "
+                            "ou écrite sans la clé du journal)")
     for chain, entries in sorted(chains.items()):
         entries.sort(key=lambda e: e[0])
         previous = ""
@@ -283,6 +339,18 @@ def verify_audit(store: GraphStore) -> AuditCheck:
                 problems.append(f"chaîne {chain} : l'entrée {key} ne suit pas l'entrée précédente")
                 break
             previous = str(p.get("hash"))
+    journal = sorted(chains.get(JOURNAL, []), key=lambda e: e[0])
+    if head is None:
+        if journal:
+            problems.append(f"chaîne {JOURNAL} : tête du journal absente (supprimée ?)")
+    elif not hmac.compare_digest(str(head.get("mac", "")), _mac(f"{head.get('seq')}|{head.get('last')}")):
+        problems.append(f"chaîne {JOURNAL} : tête du journal au sceau invalide")
+    elif not journal:
+        problems.append(f"chaîne {JOURNAL} : journal supprimé (la tête annonce {int(head['seq']) + 1} entrées, "
+                        "aucune n'est présente)")
+    elif (journal[-1][0], journal[-1][2].get("hash")) != (head.get("seq"), head.get("last")):
+        problems.append(f"chaîne {JOURNAL} : fin du journal supprimée (la tête annonce {int(head['seq']) + 1} "
+                        f"entrées, la dernière présente est la n° {journal[-1][0] + 1})")
     total = sum(len(e) for e in chains.values()) + unchained
     return AuditCheck(total, len(chains), unchained, problems)
 
@@ -294,6 +362,8 @@ def audit_entries(
     records = []
     for node in store.nodes(K.AUDIT_ENTRY):
         p = node.props
+        if node.key == HEAD_KEY:
+            continue
         if situation is not None and situation not in p.get("situations", []):
             continue
         if key_id is not None and p.get("key_id") != key_id:

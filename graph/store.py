@@ -119,13 +119,14 @@ class GraphStore(Protocol):
     """
 
     def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
-               expect: Iterable[tuple[Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
+               expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
         """Create or update nodes, then edges, in one atomic batch.
 
         An edge whose endpoints exist neither in the store nor in the batch
         fails the whole batch. ``expect`` makes the batch a compare-and-set:
-        each edge given (by identity: type, ends, key) must hold these property
-        values (a missing property is None) when the
+        each node (by kind and key) or edge (by type, ends, key) given must
+        hold these property values (a missing one, or a missing node or edge,
+        is None) when the
         batch is applied, read inside its transaction; otherwise nothing is
         written and :class:`graph.errors.WriteConflict` is raised."""
         ...

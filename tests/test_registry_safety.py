@@ -306,3 +306,26 @@ def test_imports_started_in_the_same_second_are_listed_newest_first(tmp_path):
         assert [r.key for r in journal.runs(store)] == keys[::-1]
     finally:
         store.close()
+
+
+def test_restore_says_which_api_keys_differ_and_checks_the_backup_s_audit(registry, tmp_path):
+    """A backup with a planted GNCHR key: the restore names it, and checks the backup's journal."""
+    from graph.access import SYSTEM, audit, create_key
+
+    data, _s, _g, _full = registry
+    live = MemoryStore(data)
+    audit(live, SYSTEM, "situations:read", ["SIT-1"])
+    live.close()
+    backup = tmp_path / "registre.sqlite"
+    assert runner.invoke(cli, ["backup", str(backup)]).exit_code == 0
+    planted_dir = tmp_path / "plante"
+    planted_dir.mkdir()
+    shutil.copyfile(backup, planted_dir / DB_FILENAME)
+    planted = MemoryStore(planted_dir)
+    info, _secret = create_key(planted, "gnchr", label="porte dérobée")
+    planted.close()
+    restored = runner.invoke(cli, ["restore", str(planted_dir / DB_FILENAME)])
+    assert restored.exit_code == 0, restored.output
+    assert f"clé d'API {info.key_id} (gnchr) présente dans la sauvegarde mais pas dans le registre en place" \
+        in restored.output
+    assert "Journal d'audit de la sauvegarde intact" in restored.output

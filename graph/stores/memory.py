@@ -504,7 +504,7 @@ class MemoryStore:
 
     # -- writes ------------------------------------------------------------
     def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
-               expect: Iterable[tuple[Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
+               expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
         expected = list(expect)
         with self._write_lock:
             pending_nodes: dict[NodeRef, dict[str, Any]] = {}
@@ -514,8 +514,9 @@ class MemoryStore:
             self._db.execute("BEGIN IMMEDIATE")  # every writer, of every process, one at a time
             try:
                 self._catch_up()
-                for edge, values in expected:  # compare-and-set: read inside the transaction
-                    stored = self._stored_edge((edge.type, edge.source, edge.target, edge.key)) or {}
+                for item, values in expected:  # compare-and-set: read inside the transaction
+                    stored = (self._stored_node(item.ref) if isinstance(item, Node) else
+                              self._stored_edge((item.type, item.source, item.target, item.key))) or {}
                     if any(stored.get(k) != v for k, v in values.items()):
                         raise WriteConflict("Cette donnée a été modifiée entre-temps : rien n'a été écrit.")
                 for chunk in _chunks(nodes):

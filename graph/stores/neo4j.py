@@ -375,7 +375,7 @@ class Neo4jStore:
 
     # -- writes -----------------------------------------------------------------
     def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
-               expect: Iterable[tuple[Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
+               expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
         node_list, edge_list, expected = list(nodes), list(edges), list(expect)
         try:
             for node in node_list:
@@ -438,16 +438,20 @@ class Neo4jStore:
             yield rows[start : start + self._batch]
 
     def _upsert_work(self, tx: Any, nodes: list[Node], edges: list[Edge], indexed: bool = True,
-                     expected: Sequence[tuple[Edge, Mapping[str, Any]]] = ()) -> Counter[str]:
+                     expected: Sequence[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> Counter[str]:
         counts: Counter[str] = Counter()
         # The namespace's lock first: every writer waits here, so what is read
         # below is what the previous writer committed (compare-and-set holds).
         tx.run(BUMP_REVISION_CYPHER if indexed else LOCK_NAMESPACE_CYPHER, ns=self._ns).consume()
         if expected:
             rows = [{"id": i, "type": e.type.value, "source": self._uid(e.source), "target": self._uid(e.target),
-                     "ekey": e.key} for i, (e, _values) in enumerate(expected)]
-            now = {int(rec["id"]): json.loads(rec["json"]) for rec in tx.run(READ_EDGES_CYPHER, rows=rows)}
-            for i, (_edge, values) in enumerate(expected):
+                     "ekey": e.key} for i, (e, _values) in enumerate(expected) if isinstance(e, Edge)]
+            now = {int(rec["id"]): json.loads(rec["json"]) for rec in tx.run(READ_EDGES_CYPHER, rows=rows)} if rows else {}
+            uids = {self._uid(n.ref): i for i, (n, _values) in enumerate(expected) if isinstance(n, Node)}
+            if uids:
+                for rec in tx.run(READ_NODES_CYPHER, uids=list(uids)):
+                    now[uids[rec["uid"]]] = json.loads(rec["json"])
+            for i, (_item, values) in enumerate(expected):
                 if any(now.get(i, {}).get(k) != v for k, v in values.items()):
                     raise WriteConflict("Cette donnée a été modifiée entre-temps : rien n'a été écrit.")
         pending: dict[NodeRef, dict[str, Any]] = {}

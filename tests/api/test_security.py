@@ -12,7 +12,7 @@ from api.app import create_app
 from api.queries import COVERAGE_QUERY
 from graph.access import audit_entries, create_key, revoke_key
 from graph.disclosure import SMALL_CELL, Tree, suppressed_cells
-from graph.model import NodeKind
+from graph.model import Node, NodeKind
 from graph.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -602,3 +602,63 @@ def test_a_partner_reads_not_published_rather_than_small_at_other_thresholds(cli
     gnchr = client.get("/exports/coverage.csv", params={"deficiencies": "DI,EPI", "level": "ERHR", "threshold_km": 30},
                        headers=keys["gnchr"][1]).text
     assert "non publié" not in gnchr
+
+
+def _tampered(tmp_path, tamper):
+    """Five audited reads by two writers, then ``tamper(store, db, entries)``; the CLI's verdict."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from cli.main import app as cli
+    from graph.access import HEAD_KEY, SYSTEM, Principal, Role, audit
+    from graph.stores.memory import DB_FILENAME, MemoryStore
+
+    first, second = MemoryStore(tmp_path), MemoryStore(tmp_path)  # two processes' worth of writers
+    for i in range(6):
+        audit(first if i % 2 else second, SYSTEM if i % 2 else Principal("k2", Role.GNCHR), "situations:read", [f"S-{i}"])
+    first.close()
+    second.close()
+    store = MemoryStore(tmp_path)
+    entries = sorted((n for n in store.nodes(K.AUDIT_ENTRY) if n.key != HEAD_KEY), key=lambda n: n.props["seq"])
+    db = sqlite3.connect(tmp_path / DB_FILENAME)
+    tamper(store, db, entries)
+    db.commit()
+    db.close()
+    store.close()
+    return CliRunner().invoke(cli, ["audit", "--verify"], env={"DIHR_DATA_DIR": str(tmp_path)})
+
+
+def _delete(db, keys):
+    db.executemany("DELETE FROM nodes WHERE kind = 'AuditEntry' AND key = ?", [(k,) for k in keys])
+
+
+@pytest.mark.parametrize(("name", "tamper", "said"), [
+    ("nothing", lambda store, db, entries: None, None),
+    ("a deleted tail", lambda store, db, entries: _delete(db, [e.key for e in entries[-2:]]), "fin du journal supprimée"),
+    ("one writer's entries", lambda store, db, entries: _delete(db, [e.key for e in entries if e.props["key_id"] == "k2"]),
+     "absente"),
+    ("the whole journal", lambda store, db, entries: _delete(db, [e.key for e in entries]), "journal supprimé"),
+    ("an entry edited and re-hashed", lambda store, db, entries: _rehash(store, entries[3]), "sceau invalide"),
+    ("an entry inserted without chain fields", lambda store, db, entries: store.upsert(
+        [Node(K.AUDIT_ENTRY, "20260101000000-planted", {"at": "2026-01-01", "key_id": "x", "role": "gnchr",
+                                                         "operation": "situations:read", "situations": []})]),
+     "sans chaînage"),
+])
+def test_the_audit_journal_cannot_be_cut_or_forged_silently(tmp_path, name, tamper, said):
+    result = _tampered(tmp_path, tamper)
+    if said is None:
+        assert result.exit_code == 0 and "Journal d'audit intact : 6 entrées" in result.output, result.output
+    else:
+        assert result.exit_code != 0 and said in result.output and "chaîne journal" in result.output, name
+        assert "altéré" in result.output
+
+
+def _rehash(store, entry):
+    """What someone with the database but not the key can do: edit an entry and recompute its hash and the rest."""
+    from graph.access import _entry_hash
+
+    props = dict(entry.props)
+    props["situations"] = ["SIT-autre"]
+    props["hash"] = _entry_hash(props)
+    store.upsert([Node(K.AUDIT_ENTRY, entry.key, props)])

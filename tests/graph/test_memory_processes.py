@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.access import SYSTEM, audit
+from graph.access import SYSTEM, audit, audit_entries
 from graph.matching import SituationQuery, find_resources
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.readmodel import read_model
@@ -92,7 +92,7 @@ def test_audit_entries_elsewhere_keep_the_read_model(pair):
     audit(a, SYSTEM, "aggregate:coverage", count=3)
     settle()
     assert read_model(b) is model  # an audit entry changes no resource
-    assert len(list(b.nodes(K.AUDIT_ENTRY))) == 1
+    assert len(audit_entries(b)) == 1
     a.upsert([establishment("860000001", "Foyer A")])
     settle()
     assert read_model(b) is not model
@@ -126,7 +126,7 @@ def test_an_import_by_another_process_is_seen_without_restart(pair, tmp_path):
 def test_the_audit_trail_stays_on_disk_not_in_every_workers_memory(pair, tmp_path):
     """Thousands of audit entries a day: each worker would keep them all in its
     graph. They stay in SQLite, and every process reads them from there at once."""
-    from graph.access import audit_entries, verify_audit
+    from graph.access import verify_audit
 
     a, b = pair
     held = a._graph.number_of_nodes(), b._graph.number_of_nodes()
@@ -136,10 +136,36 @@ def test_the_audit_trail_stays_on_disk_not_in_every_workers_memory(pair, tmp_pat
     assert (a._graph.number_of_nodes(), b._graph.number_of_nodes()) == held  # b holds none in the sqlite variant
     assert NodeKind.AUDIT_ENTRY not in a._by_kind and NodeKind.AUDIT_ENTRY not in b._by_kind
     assert len(audit_entries(b, situation="SIT-0123")) == 1  # the other process, without waiting
-    assert a.count_nodes()[NodeKind.AUDIT_ENTRY] == b.count_nodes()[NodeKind.AUDIT_ENTRY] == 300
+    assert a.count_nodes()[NodeKind.AUDIT_ENTRY] == b.count_nodes()[NodeKind.AUDIT_ENTRY] == 301  # and the head
     entry = next(iter(a.nodes(NodeKind.AUDIT_ENTRY)))
     assert b.get_node(NodeKind.AUDIT_ENTRY, entry.key) == entry
     assert verify_audit(b).problems == [] and verify_audit(b).entries == 300
     reopened = MemoryStore(tmp_path)
-    assert NodeKind.AUDIT_ENTRY not in reopened._by_kind and reopened.count_nodes()[NodeKind.AUDIT_ENTRY] == 300
+    assert NodeKind.AUDIT_ENTRY not in reopened._by_kind and reopened.count_nodes()[NodeKind.AUDIT_ENTRY] == 301
     reopened.close()
+
+
+def test_two_processes_auditing_at_once_write_one_whole_journal(tmp_path):
+    """Two server processes append at the same time: compare-and-set on the
+    journal's head keeps one chain, whole and sealed, with every entry."""
+    from graph.access import verify_audit
+
+    MemoryStore(tmp_path).close()
+    script = (
+        "import sys\n"
+        "from graph.access import SYSTEM, audit\n"
+        "from graph.stores.memory import MemoryStore\n"
+        "s = MemoryStore(sys.argv[1], in_memory=False)\n"
+        "for i in range(60):\n"
+        "    audit(s, SYSTEM, 'situations:read', [sys.argv[2] + str(i)])\n"
+        "s.close()\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name], cwd=root) for name in ("A-", "B-")]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    store = MemoryStore(tmp_path)
+    try:
+        check = verify_audit(store)
+        assert check.problems == [] and check.entries == 120 and check.chains == 1
+    finally:
+        store.close()

@@ -321,3 +321,20 @@ def test_compare_and_set_writes_only_what_it_read(store: GraphStore):
     [kept] = store.edges_from([sit], [R.REFERRED_TO])[sit]
     assert kept.props["status"] == "contactee" and len(kept.props["history"]) == 2
     assert store.get_node(K.ESTABLISHMENT, "860000702") is None  # nothing of the batch
+
+
+def test_compare_and_set_on_a_node_and_the_audit_journal(store: GraphStore):
+    from graph.access import SYSTEM, audit, verify_audit
+    from graph.errors import WriteConflict
+
+    head = Node(K.AUDIT_ENTRY, "TETE-ESSAI")
+    store.upsert([Node(K.AUDIT_ENTRY, "TETE-ESSAI", {"seq": 1})], expect=[(head, {"seq": None})])  # absent: None
+    with pytest.raises(WriteConflict):
+        store.upsert([Node(K.AUDIT_ENTRY, "TETE-ESSAI", {"seq": 3})], expect=[(head, {"seq": 0})])
+    assert store.get_node(K.AUDIT_ENTRY, "TETE-ESSAI").props["seq"] == 1
+    store.upsert([Node(K.AUDIT_ENTRY, "TETE-ESSAI", {"seq": 2})], expect=[(head, {"seq": 1})])
+    for i in range(3):
+        audit(store, SYSTEM, "situations:read", [f"S-{i}"])
+    check = verify_audit(store)
+    assert check.problems == ["chaîne journal : entrée TETE-ESSAI sans chaînage, insérée hors du journal"]
+    assert check.entries == 4
