@@ -112,18 +112,20 @@ async def _sign_in(request: Request, store: GraphStore, sessions: Sessions, sign
     header = request.headers.get("authorization", "")
     if header:
         origin = origin_of(request)
-        wait = sign_ins.wait(origin)
-        if wait > 0:
-            raise TooManySignIns(wait)
         scheme, _, secret = header.partition(" ")
+        key_id = sign_ins.key_id_of(secret)
         if scheme.lower() != "bearer" or not secret:
+            sign_ins.failed(origin, "bearer", key_id)
             raise Unauthenticated()
-        try:
+        try:  # a valid key first: never refused because of others' failures
             if getattr(store, "local_reads", False):  # a key read on this machine: no thread hop
                 return authenticate(store, secret, origin=origin)
             return await anyio.to_thread.run_sync(lambda: authenticate(store, secret, origin=origin))
         except Unauthenticated:
-            sign_ins.failed(origin, "bearer")
+            sign_ins.failed(origin, "bearer", key_id)
+            wait = sign_ins.refused(origin, key_id)
+            if wait > 0:
+                raise TooManySignIns(wait) from None
             raise
     if session is None:
         raise Unauthenticated()

@@ -170,14 +170,14 @@ async def login(request: Request, store: Store, sessions: AppSessions, sign_ins:
     status = 401
     if not expected or not secrets.compare_digest(expected, csrf):
         error = "Formulaire expiré : rechargez la page de connexion."
-    elif (wait := sign_ins.wait(origin)) > 0:
-        error, status = TooManySignIns(wait).message, 429
     else:
-        try:
+        try:  # a valid key first: never refused because of others' failures from this address
             principal = await run_blocking(authenticate, store, cle, origin=origin)
         except DihrError as err:
-            sign_ins.failed(origin, "formulaire")
-            error = err.message
+            key_id = sign_ins.key_id_of(cle)
+            sign_ins.failed(origin, "formulaire", key_id)
+            wait = sign_ins.refused(origin, key_id)
+            error, status = (TooManySignIns(wait).message, 429) if wait > 0 else (err.message, 401)
     if principal is None:
         token = secrets.token_urlsafe(24)
         response = render(request, "login.html", "Connexion", status, login_csrf=token, suite=_safe_next(suite), error=error)

@@ -125,14 +125,34 @@ class RateLimiter:
 
 class SignInThrottle:
     """Failed sign-ins (a wrong, forged or revoked key, on the login form or as a
-    bearer) per origin: ``limit`` in ``window_s``, then refused for the rest of the
-    window, each failure logged (origin, never the secret). Each web worker
-    counts on its own."""
+    bearer) per (origin, key id): ``limit`` in ``window_s``, then that pair is
+    refused for the rest of the window; and per origin, ``origin_limit`` (a spray
+    of key ids). A valid key is never refused: it is checked first, so others'
+    failures from the same address (a whole ARS behind one proxy) never lock it
+    out. Each failure is logged (origin, key id, never the secret). Each web
+    worker counts on its own."""
 
-    def __init__(self, limit: int = 10, window_s: float = 900.0) -> None:
-        self.limit, self.window_s = limit, window_s
+    def __init__(self, limit: int = 10, window_s: float = 900.0, origin_limit: int = 100) -> None:
+        self.limit, self.window_s, self.origin_limit = limit, window_s, origin_limit
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+
+    @staticmethod
+    def key_id_of(secret: str) -> str:
+        """The key id a presented secret claims (``dihr_<id>_<secret>``), or "" if malformed."""
+        parts = secret.strip().split("_", 2)
+        return parts[1][:32] if len(parts) == 3 and parts[0] == "dihr" and parts[1].isalnum() else ""
+
+    def refused(self, origin: str, key_id: str) -> float:
+        """After a failed attempt: seconds this (origin, key id) — or this origin's
+        spray — must wait (0: the failure is answered as a wrong key)."""
+        now = time.monotonic()
+        with self._lock:
+            pair = self._recent(f"{origin}|{key_id}", now)
+            spray = self._recent(origin, now)
+            waits = [self.window_s - (now - pair[0]) if len(pair) > self.limit else 0.0,
+                     self.window_s - (now - spray[0]) if len(spray) > self.origin_limit else 0.0]
+        return max(waits)
 
     def _recent(self, origin: str, now: float) -> list[float]:
         kept = [t for t in self._failures.get(origin, []) if now - t < self.window_s]
@@ -142,22 +162,17 @@ class SignInThrottle:
             self._failures.pop(origin, None)
         return kept
 
-    def wait(self, origin: str) -> float:
-        """Seconds before this origin may try again (0: now)."""
+    def failed(self, origin: str, where: str, key_id: str = "") -> None:
         now = time.monotonic()
         with self._lock:
-            recent = self._recent(origin, now)
-            return 0.0 if len(recent) < self.limit else self.window_s - (now - recent[0])
-
-    def failed(self, origin: str, where: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            recent = self._recent(origin, now)
-            recent.append(now)
-            self._failures[origin] = recent
-            if len(self._failures) > 100_000:  # bounded memory under a spray of origins
+            for name in (origin, f"{origin}|{key_id}"):
+                recent = self._recent(name, now)
+                recent.append(now)
+                self._failures[name] = recent
+            while len(self._failures) > 100_000:  # bounded memory under a spray of origins
                 self._failures.pop(next(iter(self._failures)))
-        log.warning("failed sign-in (%s) from %s: %d in %.0f min", where, origin or "?", len(recent), self.window_s / 60)
+        log.warning("failed sign-in (%s) from %s, key id %s: %d in %.0f min", where, origin or "?", key_id or "?",
+                    len(recent), self.window_s / 60)
 
 
 #: Pages: an anonymous visitor is sent to the login page rather than given a 401.

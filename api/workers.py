@@ -46,13 +46,26 @@ def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.soc
     return sock
 
 
+def uvicorn_options(settings: Any) -> dict[str, Any]:
+    """What every server process tells uvicorn: forwarded headers believed only
+    from ``DIHR_TRUSTED_PROXIES`` (none by default: uvicorn would otherwise trust
+    127.0.0.1, so a client on the machine could claim any address), and idle
+    connections closed after 5 s."""
+    trusted = [p.strip() for p in str(settings.trusted_proxies or "").split(",") if p.strip()]
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or [], "timeout_keep_alive": 5,
+            "log_level": "warning"}
+
+
 def _worker(host: str, port: int, ready: Any) -> None:  # runs in a worker process
     import threading
 
     import uvicorn
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM stops the server
-    config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
+    from graph.settings import load_settings
+
+    config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port,
+                            **uvicorn_options(load_settings()))
     server = uvicorn.Server(config)
 
     def flag_when_serving() -> None:

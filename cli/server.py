@@ -46,7 +46,10 @@ def serve(
     typer.echo(f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql), {count} processus")
     sys.stdout.flush()
     if count == 1:
-        uvicorn.run(create_app(settings.model_copy(update={"workers": 1})), host=host, port=port, log_level="warning")
+        from api.workers import uvicorn_options
+
+        uvicorn.run(create_app(settings.model_copy(update={"workers": 1})), host=host, port=port,
+                    **uvicorn_options(settings))
         return
     # Each worker process builds its app from the environment (one store per process,
     # kept in step through the SQLite change log; sessions in the data directory).

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
             "at national scale)."
         ),
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated "
+        "addresses or networks, e.g. 127.0.0.1 or 10.0.0.0/8); empty (the default): none, the client's own "
+        "address is the origin (sign-in throttle, audit).",
+    )
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted (bytes).")
     query_timeout_s: float = Field(default=20.0, gt=0, description="Longest a query may run before it is abandoned (s).")
     neo4j_uri: str | None = Field(

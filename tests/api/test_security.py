@@ -393,9 +393,12 @@ def test_national_computations_have_a_cost_per_request(client, keys):
     assert code == "OK"
 
 
-def test_failed_sign_ins_are_limited_per_origin_and_logged(demo_dir, demo_store, caplog):
-    """A fresh app: ten wrong keys from one origin, then even a good key waits."""
+def test_failed_sign_ins_are_limited_per_origin_and_key_never_a_valid_key(demo_dir, demo_store, caplog):
+    """A fresh app: ten wrong secrets for one key id from one origin, then that
+    pair waits; a valid key from the same address (a whole ARS behind one
+    proxy) is never refused because of them."""
     import logging
+    import re
 
     _info, good = create_key(demo_store, "gnchr", label="throttle")
     app = create_app(Settings(data_dir=demo_dir, rate_limit_per_minute=100_000), store=demo_store)
@@ -403,17 +406,37 @@ def test_failed_sign_ins_are_limited_per_origin_and_logged(demo_dir, demo_store,
         for i in range(10):
             wrong = {"Authorization": f"Bearer dihr_{'x' * 12}_{i:032d}"}
             assert fresh.post("/graphql", json={"query": "{ __typename }"}, headers=wrong).status_code == 401
-        refused = fresh.post("/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {good}"})
+        refused = fresh.post("/graphql", json={"query": "{ __typename }"},
+                             headers={"Authorization": f"Bearer dihr_{'x' * 12}_{99:032d}"})
         assert refused.status_code == 429 and refused.json()["code"] == "TOO_MANY_SIGN_INS"
         assert int(refused.headers["retry-after"]) > 0
-        page = fresh.get("/connexion")
-        import re
-
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        valid = fresh.post("/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {good}"})
+        assert valid.status_code == 200, valid.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', fresh.get("/connexion").text).group(1)
         form = fresh.post("/connexion", data={"cle": good, "csrf": csrf, "suite": ""}, follow_redirects=False)
-        assert form.status_code == 429 and "Trop de tentatives" in form.text
+        assert form.status_code == 303  # signed in
+        fresh.cookies.clear()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', fresh.get("/connexion").text).group(1)
+        guessed = fresh.post("/connexion", data={"cle": f"dihr_{'x' * 12}_{7:032d}", "csrf": csrf, "suite": ""},
+                             follow_redirects=False)
+        assert guessed.status_code == 429 and "Trop de tentatives" in guessed.text
     failures = [r for r in caplog.records if "failed sign-in" in r.getMessage()]
-    assert len(failures) == 10 and all(good not in r.getMessage() for r in caplog.records)
+    assert len(failures) == 12 and all(good not in r.getMessage() for r in caplog.records)
+    assert all("x" * 12 in r.getMessage() for r in failures)  # the key id tried, never the secret
+
+
+def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(demo_dir):
+    """Served as in production: X-Forwarded-For is believed only from
+    DIHR_TRUSTED_PROXIES (none by default), so rotating it gains nothing."""
+    import httpx
+
+    from tests.conftest import served
+
+    with served(demo_dir, "--workers", "1") as url, httpx.Client(base_url=url, timeout=10) as c:
+        answers = [c.post("/graphql", json={"query": "{ __typename }"},
+                          headers={"Authorization": f"Bearer dihr_{'y' * 12}_{i:032d}",
+                                   "X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(12)]
+    assert answers[:10] == [401] * 10 and answers[10:] == [429, 429], answers
 
 
 def test_an_erhr_reads_only_its_own_network_and_each_ask_is_audited(client, keys, demo_store):
