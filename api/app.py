@@ -3,6 +3,7 @@ store is opened by the lifespan, from the settings given to :func:`create_app`."
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -75,8 +76,11 @@ class DihrGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
     UTF-8, garbage, ``null``) refused with a French 400 instead of failing later."""
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        """GraphiQL from the app's own assets (strawberry's page loads them from a CDN)."""
-        return HTMLResponse(GRAPHIQL_PAGE)
+        """GraphiQL from the app's own assets (strawberry's page loads them from a
+        CDN), with the page session's CSRF token for its requests."""
+        session = getattr(request.state, "session", None)
+        token = html.escape(session.csrf if session is not None else "", quote=True)
+        return HTMLResponse(GRAPHIQL_PAGE.replace("<head>", f'<head><meta name="csrf-token" content="{token}">', 1))
 
     def encode_json(self, data: object) -> bytes:
         """orjson: a tenth of the standard library's time for a findResources answer."""

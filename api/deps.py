@@ -13,6 +13,7 @@ Routes never read ``request.app.state`` themselves: this module does.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -23,7 +24,7 @@ from fastapi import Depends, Request
 
 from api.security import SESSION_COOKIE, RateLimiter, Session, Sessions, SignInThrottle
 from graph.access import Principal, authenticate
-from graph.errors import QueryTimeout, RateLimited, TooManySignIns, Unauthenticated
+from graph.errors import Forbidden, QueryTimeout, RateLimited, TooManySignIns, Unauthenticated
 from graph.model import NodeKind
 from graph.settings import Settings
 from graph.store import GraphStore
@@ -160,6 +161,12 @@ async def signed_in_caller(request: Request) -> tuple[GraphStore, Settings, Prin
     state = request.app.state
     session = await current_session(request, state.sessions)
     principal = await current_key(request, state.store, state.sessions, state.sign_ins, state.rate_limiter, session)
+    # Signed in by the page session's cookie: a POST must carry the session's
+    # CSRF token (GraphiQL sends it), so another site cannot post in its name.
+    if (session is not None and request.method == "POST" and "authorization" not in request.headers
+            and not secrets.compare_digest(session.csrf, request.headers.get("x-csrf-token", ""))):
+        raise Forbidden("Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token) : une requête GraphQL signée par "
+                        "la session du navigateur doit le porter ; rechargez la page, ou utilisez une clé d'API.")
     return state.store, state.settings, principal
 
 

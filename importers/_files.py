@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -87,6 +88,12 @@ class ImportReport:
         return lines
 
 
+#: A two-byte UTF-8 sequence of a Latin accented letter (é = C3 A9…): its presence says the file is UTF-8.
+_UTF8_ACCENT = re.compile(rb"[\xc2-\xc5][\x80-\xbf]")
+#: The longest cell accepted in a table (a name, an address, a summary: never 10 MB).
+MAX_FIELD = 10_000
+
+
 def read_text(path: Path) -> tuple[str, str]:
     """The file's text and the encoding used: UTF-8 when the bytes are valid
     UTF-8, else ISO-8859-1 (historic FINESS files). Gzip is opened transparently."""
@@ -101,12 +108,22 @@ def read_text(path: Path) -> tuple[str, str]:
             raise FileFormatError(
                 path, 0, f"archive .gz tronquée ou abîmée ({err}) : téléchargez à nouveau « {path.name} »."
             ) from err
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8"), "utf-8 (BOM)"
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    body = raw[3:] if bom else raw
     try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return raw.decode("iso-8859-1"), "iso-8859-1"
+        return body.decode("utf-8"), "utf-8 (BOM)" if bom else "utf-8"
+    except UnicodeDecodeError as err:
+        # A UTF-8 file with a stray byte (its accents are UTF-8 sequences) would
+        # become mojibake if read as ISO-8859-1: refused, naming the line.
+        if bom or _UTF8_ACCENT.search(body[: err.start]) or _UTF8_ACCENT.search(body[err.end :]):
+            newline = b"\n"
+            line = body[: err.start].count(newline) + 1
+            column = err.start - body.rfind(newline, 0, err.start)
+            raise FileFormatError(
+                path, line, f"octet invalide en UTF-8 (0x{body[err.start]:02x}, caractère n° {column} de la ligne) "
+                "dans un fichier par ailleurs en UTF-8 : corrigez ce caractère ou enregistrez le fichier "
+                "entièrement en UTF-8.") from None
+        return body.decode("iso-8859-1"), "iso-8859-1"
 
 
 def write_report(report: ImportReport, folder: Path) -> Path:
@@ -149,22 +166,41 @@ def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]],
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") >= first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [normalise_header(h) for h in next(reader, [])]
-    if not any(header):
-        raise FileFormatError(path, 1, "aucune ligne d'en-tête (noms de colonnes) n'a été trouvée.")
     rows = []
     last: list[str] = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        last = row
-        rows.append((reader.line_num, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}))
+    try:
+        header = [normalise_header(h) for h in next(reader, [])]
+        if not any(header):
+            raise FileFormatError(path, 1, "aucune ligne d'en-tête (noms de colonnes) n'a été trouvée.")
+        _check_header(path, header)
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            last = row
+            for i, cell in enumerate(row):
+                if len(cell) > MAX_FIELD:
+                    column = header[i] if i < len(header) else f"n° {i + 1}"
+                    raise FileFormatError(path, reader.line_num, f"colonne « {column} » : {len(cell)} caractères, "
+                                          f"au plus {MAX_FIELD} sont acceptés.")
+            rows.append((reader.line_num, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}))
+    except csv.Error as err:
+        raise FileFormatError(path, reader.line_num, f"ligne illisible en CSV ({err}).") from None
     # A file cut mid-line (no final newline, a short last row) is refused whole:
     # an import is complete or changes nothing.
     if rows and not text.endswith(("\n", "\r")) and len(last) < len(header):
         raise FileFormatError(path, rows[-1][0], f"dernière ligne coupée ({len(last)} colonnes sur {len(header)}) : "
                               "le fichier semble tronqué ; enregistrez-le à nouveau en entier.")
     return header, rows, encoding
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    """Two columns of one name would let one silently win (a situation moved to
+    another commune): refused, naming them."""
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        where = ", ".join(f"« {h} » (colonnes {', '.join(str(i + 1) for i, x in enumerate(header) if x == h)})"
+                          for h in twice)
+        raise FileFormatError(path, 1, f"colonne(s) en double dans l'en-tête : {where} ; gardez-en une seule.")
 
 
 def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
@@ -178,11 +214,17 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]],
     if not values:
         raise FileFormatError(path, 1, "la première feuille est vide.")
     header = [normalise_header(str(h or "")) for h in values[0]]
+    _check_header(path, header)
     rows = []
     for number, row in enumerate(values[1:], start=2):
         cells = ["" if v is None else (v.isoformat()[:10] if hasattr(v, "isoformat") else str(v)) for v in row]
         if not any(c.strip() for c in cells):
             continue
+        for i, cell in enumerate(cells):
+            if len(cell) > MAX_FIELD:
+                column = header[i] if i < len(header) else f"n° {i + 1}"
+                raise FileFormatError(path, number, f"colonne « {column} » : {len(cell)} caractères, "
+                                      f"au plus {MAX_FIELD} sont acceptés.")
         rows.append((number, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
     return header, rows, "xlsx"
 

@@ -685,3 +685,26 @@ def _rehash(store, entry):
     props["situations"] = ["SIT-autre"]
     props["hash"] = _entry_hash(props)
     store.upsert([Node(K.AUDIT_ENTRY, entry.key, props)])
+
+
+def test_graphql_signed_by_the_session_cookie_needs_the_csrf_token(demo_dir, demo_store):
+    """A page session signs GraphQL requests too: another site could post in its
+    name, so a cookie-signed POST must carry the session's token (GraphiQL does)."""
+    import html as html_module
+    import re
+
+    _info, good = create_key(demo_store, "erhr", territory="NA", label="graphiql")
+    app = create_app(Settings(data_dir=demo_dir, rate_limit_per_minute=100_000), store=demo_store)
+    with TestClient(app) as browser:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/connexion").text).group(1)
+        assert browser.post("/connexion", data={"cle": good, "csrf": csrf, "suite": ""},
+                            follow_redirects=False).status_code == 303
+        forged = browser.post("/graphql", json={"query": "{ __typename }"})
+        assert forged.status_code == 403 and "CSRF" in forged.json()["message"]
+        ide = browser.get("/graphql", headers={"Accept": "text/html"})
+        token = html_module.unescape(re.search(r'name="csrf-token" content="([^"]*)"', ide.text).group(1))
+        assert token
+        sent = browser.post("/graphql", json={"query": "{ __typename }"}, headers={"X-CSRF-Token": token})
+        assert sent.status_code == 200 and sent.json() == {"data": {"__typename": "Query"}}
+        keyed = browser.post("/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {good}"})
+        assert keyed.status_code == 200  # a key is no cookie: no token needed

@@ -203,3 +203,30 @@ def test_equipements_with_a_wrong_header_stop(tmp_path, data_dir):
             import_equipements(store, path)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("content", "line", "said"), [
+    # one stray byte in a UTF-8 file: refused with its line, never read as ISO-8859-1 mojibake
+    ("type;identifiant;profession;nom_structure;finess_lieu;commune_lieu;expertises;age_min;age_max\n"
+     "pole_ressources;P-1;;Pôle Sénart;;86194;DV:1;;\npole_ressources;P-2;;Pôle \xffCréteil;;86194;DV:1;;\n",
+     3, "octet invalide en UTF-8"),
+    # two « commune_lieu » columns: one would silently win
+    ("type;identifiant;profession;nom_structure;finess_lieu;commune_lieu;expertises;age_min;Commune lieu\n"
+     "pole_ressources;P-1;;Pôle;;86194;DV:1;;69123\n", 1, "colonne(s) en double"),
+    # a 200 000-character field
+    ("type;identifiant;profession;nom_structure;finess_lieu;commune_lieu;expertises;age_min;age_max\n"
+     "pole_ressources;P-1;;" + "x" * 200_000 + ";;86194;DV:1;;\n", 2, "200000 caractères"),
+    ("type;identifiant;profession;nom_structure;finess_lieu;commune_lieu;expertises;age_min;age_max\n"
+     "pole_ressources;P-1;;" + "x" * 20_000 + ";;86194;DV:1;;\n", 2, "20000 caractères"),
+])
+def test_a_bad_file_is_refused_with_its_line_and_writes_nothing(reference_store, tmp_path, content, line, said):
+    from importers._files import FileFormatError
+    from importers.directory import import_directory
+
+    path = tmp_path / "annuaire.csv"
+    path.write_bytes(content.encode("utf-8").replace("\xff".encode(), b"\xff"))
+    before = reference_store.count_nodes()
+    with pytest.raises(FileFormatError) as err:
+        import_directory(reference_store, path)
+    assert err.value.line == line and said in err.value.message, err.value.message
+    assert reference_store.count_nodes() == before
