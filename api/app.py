@@ -43,6 +43,7 @@ from api.security import (
     install_security,
 )
 from graph.errors import DihrError, InvalidInput, NotFound, Unauthenticated
+from graph.health import storage_problem
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
@@ -169,9 +170,15 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         return answer(request, err)
 
     @app.get("/health", tags=["service"])
-    async def health(store: Store) -> dict[str, object]:
+    async def health(store: Store, settings: AppSettings) -> Response:
+        """ok, or degraded (503) when the storage refuses writes — the audit
+        included — or the data directory's disk is nearly full."""
         counts = await run_blocking(store.count_nodes, timeout_s=5.0)
-        return {"status": "ok", "nodes": sum(counts.values())}
+        problem = storage_problem(None if settings.neo4j_uri else settings.data_dir)
+        if problem:
+            return JSONResponse({"status": "degraded", "problem": problem, "nodes": sum(counts.values())},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "nodes": sum(counts.values())})
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=signed_in)
     async def openapi() -> JSONResponse:

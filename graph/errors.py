@@ -32,6 +32,7 @@ from pathlib import Path
 __all__ = [
     "DihrError",
     "WriteConflict",
+    "StorageFault",
     "InputError",
     "InvalidInput",
     "UnknownCode",
@@ -254,6 +255,14 @@ class StoreError(ConflictError):
     """A write was refused; nothing of the batch was stored."""
 
     code = "STORE_ERROR"
+
+
+class StorageFault(StoreError):
+    """The disk refused a write (full, read-only, I/O error): nothing was written;
+    the server reports itself degraded until a write succeeds again."""
+
+    code = "STORAGE_FAULT"
+    status = 503
 
 
 class WriteConflict(ConflictError):

@@ -31,6 +31,7 @@ graph (500 MB at national scale).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 import sqlite3
@@ -45,7 +46,8 @@ from typing import Any
 import networkx as nx
 import orjson
 
-from graph.errors import StoreError, StoreUnavailable, WriteConflict
+from graph.errors import StorageFault, StoreError, StoreUnavailable, WriteConflict
+from graph.health import record_fault, record_write
 from graph.model import (
     Edge,
     Node,
@@ -169,6 +171,30 @@ def sqlite_backup(source: Path, target: Path) -> None:
     finally:
         src.close()
     partial.replace(target)
+
+
+def storage_error(err: sqlite3.Error, where: Path) -> StoreError:
+    """A storage fault said plainly, in French, with what to do (nothing was written)."""
+    found = _storage_error(err, where)
+    if isinstance(found, StorageFault):
+        record_fault(found.message)
+    return found
+
+
+def _storage_error(err: sqlite3.Error, where: Path) -> StoreError:
+    text = str(err).lower()
+    if "full" in text:
+        return StorageFault(f"Disque plein : rien n'a été écrit. Libérez de la place sur le disque de {where}, "
+                            "puis recommencez.")
+    if "readonly" in text or "read-only" in text:
+        return StorageFault(f"Registre en lecture seule : rien n'a été écrit. Vérifiez les droits d'écriture sur {where} "
+                            "(ou le montage du disque), puis recommencez.")
+    if "disk i/o" in text or "i/o error" in text:
+        return StorageFault(f"Erreur d'entrée-sortie du disque : rien n'a été écrit. Vérifiez le disque de {where} "
+                            "(`dihr check`), puis recommencez.")
+    if "locked" in text or "busy" in text:
+        return StoreError("Registre occupé par une autre écriture : rien n'a été écrit, réessayez dans un instant.")
+    return StoreError(f"Écriture impossible, rien n'a été écrit : {err}")
 
 
 class MemoryStore:
@@ -565,12 +591,13 @@ class MemoryStore:
                     self._log("edge", [row[:6] for row in edge_rows])
                 self._end_write()
                 self._db.execute("COMMIT")
+                record_write()
             except BaseException as err:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 if isinstance(err, SchemaError):
                     raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
                 if isinstance(err, sqlite3.Error):
-                    raise StoreError(f"Écriture impossible, rien n'a été écrit : {err}") from err
+                    raise storage_error(err, self.path.parent) from err
                 raise
             with self._lock:
                 for ref, props in pending_nodes.items():
@@ -581,6 +608,12 @@ class MemoryStore:
                 if pending_edges or any(ref.kind not in REVISION_NEUTRAL_KINDS for ref in pending_nodes):
                     self._invalidate()
         return WriteSummary(**counts)
+
+    def _rollback(self) -> None:
+        """Undo the open transaction; SQLite may have rolled it back itself (a
+        full disk): a second error must not hide the first, which says why."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
 
     def delete_edges(self, edges: Iterable[Edge]) -> int:
         with self._write_lock:
@@ -597,8 +630,10 @@ class MemoryStore:
                 self._log("edge", rows)
                 self._end_write()
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as err:
+                self._rollback()
+                if isinstance(err, sqlite3.Error):
+                    raise storage_error(err, self.path.parent) from err
                 raise
             with self._lock:
                 for eid in found:

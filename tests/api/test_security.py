@@ -708,3 +708,33 @@ def test_graphql_signed_by_the_session_cookie_needs_the_csrf_token(demo_dir, dem
         assert sent.status_code == 200 and sent.json() == {"data": {"__typename": "Query"}}
         keyed = browser.post("/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {good}"})
         assert keyed.status_code == 200  # a key is no cookie: no token needed
+
+
+def test_a_full_disk_is_said_plainly_nothing_partial_and_health_is_degraded(tmp_path):
+    """SQLite is told its disk is full (max_page_count): the write is refused with
+    the French cause, nothing of the batch stays, and /health says degraded until
+    a write goes through again."""
+    from graph.errors import StorageFault
+    from graph.health import record_write
+    from graph.stores.memory import MemoryStore
+
+    store = MemoryStore(tmp_path)
+    try:
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages + 2}")
+        big = [Node(K.ESTABLISHMENT, f"9{i:08d}", {"name": "x" * 2000}) for i in range(400)]
+        with pytest.raises(StorageFault) as err:
+            store.upsert(big)
+        assert err.value.status == 503 and err.value.message.startswith("Disque plein : rien n'a été écrit")
+        assert store.count_nodes().get(K.ESTABLISHMENT, 0) == 0  # nothing partial
+        app = create_app(Settings(data_dir=tmp_path), store=store)
+        with TestClient(app) as client:
+            sick = client.get("/health")
+            assert sick.status_code == 503 and sick.json()["status"] == "degraded"
+            assert "Disque plein" in sick.json()["problem"]
+            store._db.execute("PRAGMA max_page_count = 1073741823")
+            store.upsert(big[:1])  # space again: a write goes through
+            assert client.get("/health").json()["status"] == "ok"
+    finally:
+        record_write()
+        store.close()
