@@ -50,10 +50,13 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
     """What every server process tells uvicorn: forwarded headers believed only
     from ``DIHR_TRUSTED_PROXIES`` (none by default: uvicorn would otherwise trust
     127.0.0.1, so a client on the machine could claim any address), and idle
-    connections closed after 5 s."""
+    connections closed after 5 s, and a request whose headers do not arrive
+    whole within ``DIHR_HEADER_TIMEOUT_S`` (slowloris)."""
+    from api.protocol import with_header_timeout
+
     trusted = [p.strip() for p in str(settings.trusted_proxies or "").split(",") if p.strip()]
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or [], "timeout_keep_alive": 5,
-            "log_level": "warning"}
+            "log_level": "warning", "http": with_header_timeout(settings.header_timeout_s)}
 
 
 def _worker(host: str, port: int, ready: Any) -> None:  # runs in a worker process

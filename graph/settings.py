@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         "addresses or networks, e.g. 127.0.0.1 or 10.0.0.0/8); empty (the default): none, the client's own "
         "address is the origin (sign-in throttle, audit).",
     )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=300,
+        description="Longest a client may take to send a request's headers before the connection is closed (s).")
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted (bytes).")
     query_timeout_s: float = Field(default=20.0, gt=0, description="Longest a query may run before it is abandoned (s).")
     neo4j_uri: str | None = Field(

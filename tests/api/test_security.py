@@ -738,3 +738,26 @@ def test_a_full_disk_is_said_plainly_nothing_partial_and_health_is_degraded(tmp_
     finally:
         record_write()
         store.close()
+
+
+def test_a_connection_trickling_its_headers_is_closed(demo_dir):
+    """Slowloris: headers never finished are cut at DIHR_HEADER_TIMEOUT_S; a
+    normal request on the same server is still answered."""
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    import httpx
+
+    from tests.conftest import served
+
+    with served(demo_dir, "--workers", "1", DIHR_HEADER_TIMEOUT_S="1.5") as url:
+        where = urlparse(url)
+        slow = socket.create_connection((where.hostname, where.port), timeout=10)
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        start = time.monotonic()
+        closed = slow.recv(1024) == b""  # the server closes it: recv returns at once with nothing
+        waited = time.monotonic() - start
+        slow.close()
+        assert closed and 1.0 < waited < 8, waited
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
