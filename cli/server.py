@@ -43,6 +43,9 @@ def serve(
             atexit.register(lambda: (settings.data_dir / SERVE_PID).unlink(missing_ok=True))
         except OSError:
             pass
+    # A large write by another process (an import) is applied to the read models
+    # in the background: requests meanwhile answer from the previous revision.
+    os.environ["DIHR_BACKGROUND_READ_MODELS"] = "1"
     typer.echo(f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql), {count} processus")
     sys.stdout.flush()
     if count == 1:

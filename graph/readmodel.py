@@ -26,6 +26,8 @@ both backends.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -341,13 +343,56 @@ _MODELS: weakref.WeakKeyDictionary[Any, ReadModel] = weakref.WeakKeyDictionary()
 _MODELS_LOCK = threading.Lock()
 
 
+#: A server (``dihr serve`` sets DIHR_BACKGROUND_READ_MODELS) builds the read model
+#: of a large write — an import of thousands of rows by another process — in the
+#: background, and answers from the previous revision's meanwhile: no request
+#: waits seconds for it. Small writes (an edit in the pages) are applied at once.
+BACKGROUND_CHANGES = 2000
+_BUILDING: weakref.WeakKeyDictionary[Any, ReadModel] = weakref.WeakKeyDictionary()
+#: Stores whose background build failed: the next one is built on the request's path (and says why).
+_SYNCHRONOUS: weakref.WeakSet[Any] = weakref.WeakSet()
+log = logging.getLogger("dihr.graph")
+
+
+def _background() -> bool:
+    return os.environ.get("DIHR_BACKGROUND_READ_MODELS", "") == "1"
+
+
 def read_model(store: GraphStore) -> ReadModel:
-    """The read model of the store's current revision (a new one when it changed)."""
+    """The read model of the store's current revision (a new one when it changed;
+    in a server, the previous one while a large write's is built)."""
     revision = store.revision()
     with _MODELS_LOCK:
         model = _MODELS.get(store)
         if model is None or model.revision != revision:
+            if model is not None and store in _BUILDING:
+                return model  # the large write's model is being built: this one meanwhile
             since = getattr(store, "changes_since", None)
             changes = since(model.revision) if model is not None and since is not None else None
-            model = _MODELS[store] = ReadModel(store, revision, model, changes)
+            fresh = ReadModel(store, revision, model, changes)
+            large = changes is None or len(changes.nodes | changes.edge_sources) > BACKGROUND_CHANGES
+            if (model is not None and large and _background() and "competence" in model._views
+                    and store not in _SYNCHRONOUS):
+                _BUILDING[store] = fresh
+                threading.Thread(target=_build_then_swap, args=(store, model, fresh), daemon=True,
+                                 name="dihr-read-model").start()
+                return model
+            _SYNCHRONOUS.discard(store)
+            model = _MODELS[store] = fresh
     return model
+
+
+def _build_then_swap(store: GraphStore, previous: ReadModel, fresh: ReadModel) -> None:
+    try:
+        fresh.competence  # noqa: B018 - the slow part, built off the requests' path
+        fresh.territories  # noqa: B018
+    except Exception:
+        log.exception("read model built in the background failed; it is built again on the next request")
+        with _MODELS_LOCK:
+            _BUILDING.pop(store, None)
+            _SYNCHRONOUS.add(store)
+        return
+    with _MODELS_LOCK:
+        _BUILDING.pop(store, None)
+        if _MODELS.get(store) is previous:
+            _MODELS[store] = fresh

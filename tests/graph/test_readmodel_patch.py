@@ -139,3 +139,46 @@ def test_a_situation_updates_the_demand_and_a_commune_rebuilds(demo_copy_store, 
     commune = next(iter(store.nodes(K.COMMUNE)))
     store.upsert([Node(K.COMMUNE, commune.key, {"population": int(commune.props.get("population", 0)) + 1})])
     check(store, patches, patched=1, rebuilt=1)
+
+
+def test_a_server_answers_from_the_previous_revision_while_a_large_write_is_built(tmp_path, monkeypatch):
+    """dihr serve: a write touching thousands of resources (an import by another
+    process) is built in the background; requests meanwhile are answered at
+    once from the previous revision, then from the new one."""
+    import threading
+    import time
+
+    from graph import readmodel
+    from graph.matching import MatchLevel, SituationQuery, find_resources
+    from graph.readmodel import read_model
+    from graph.stores.memory import MemoryStore
+    from tests.factories import Network
+
+    monkeypatch.setenv("DIHR_BACKGROUND_READ_MODELS", "1")
+    monkeypatch.setattr(readmodel, "BACKGROUND_CHANGES", 5)
+    store = MemoryStore(tmp_path / "s")
+    try:
+        net = Network(store)
+        net.establishment("860000801", 5, expertise={"DV": 3, "TSA": 3})
+        query = SituationQuery(deficiencies=["DV", "TSA"], commune="86194")
+
+        def local_keys():
+            return {m.key for m in find_resources(store, query).matches if m.level is MatchLevel.LOCAL}
+
+        assert local_keys() == {"860000801"}
+        gate = threading.Event()
+        real = readmodel.patch_competence
+        monkeypatch.setattr(readmodel, "patch_competence", lambda *a: (gate.wait(30), real(*a))[1])
+        for i in range(10):  # the large write
+            net.establishment(f"8600008{10 + i}", 10 + i, expertise={"DV": 2, "TSA": 2})
+        start = time.monotonic()
+        assert local_keys() == {"860000801"}  # the previous revision, at once
+        assert time.monotonic() - start < 5 and read_model(store).revision != store.revision()
+        gate.set()
+        for _ in range(300):
+            if read_model(store).revision == store.revision():
+                break
+            time.sleep(0.05)
+        assert len(local_keys()) == 11  # then the new one, swapped in
+    finally:
+        store.close()
