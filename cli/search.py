@@ -107,7 +107,8 @@ def _print_match(m: Match) -> None:
     flag = " [synthétique]" if m.synthetic else ""
     where = "" if m.within_radius else " (hors rayon)"
     distance = "lieu non renseigné" if m.distance_km is None else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
-    typer.echo(f"{m.rank:>3}. [{m.level.value}] {m.name}{flag} — {distance}{where} — {m.basis.value}")
+    rank = "  ★" if m.group == "referent" else f"{m.rank:>3}."  # the referents head the list, unranked
+    typer.echo(f"{rank} [{m.level.value}] {m.name}{flag} — {distance}{where} — {m.basis.value}")
     contact = m.contact
     line = ", ".join(v for v in (contact.address, contact.phone, contact.email) if v) if contact else ""
     if line:
