@@ -90,27 +90,24 @@ def test_the_transition_view_tells_adult_and_children_services_apart(store):
     assert result.transition
 
 
-def test_a_skill_nobody_offers_in_the_radius_is_said_with_the_nearest_that_does(store):
+@pytest.mark.parametrize(("km", "listed"), [(150, True), (300, False)])
+def test_a_skill_nobody_offers_in_the_radius_is_said_with_the_nearest_that_does(store, km, listed):
+    """Within twice the radius, the nearest resource offering it is also in the
+    table (beyond the radius); farther, it is named in the note only."""
     net = Network(store)
     net.establishment("860000071", 5, expertise={"DA": 2, "DV": 2})
-    net.establishment("860000072", 150, expertise={"LSF_TACTILE": 3})
+    net.establishment("860000072", km, expertise={"LSF_TACTILE": 3})
     result = find_resources(store, SituationQuery(deficiencies=["DA", "DV"], skills=["LSF_TACTILE"], age=40,
                                                   commune="86194", radius_km=100))
-    assert any("ne couvre LSF tactile (LSF_TACTILE)" in n and "Établissement 860000072 (150 km)" in n
-               for n in result.notes), result.notes
-    far = next(m for m in result.matches if m.key == "860000072")  # in the table too, beyond the radius
-    assert far.within_radius is False and [c.need for c in far.covers] == ["LSF_TACTILE"] and far.group == "beyond"
+    note = next(n for n in result.notes if "ne couvre LSF tactile (LSF_TACTILE)" in n)
+    assert f"Établissement 860000072 ({km} km)" in note and ("pas dans le tableau" in note) is not listed
+    far = [m for m in result.matches if m.key == "860000072"]
+    if listed:
+        assert far[0].within_radius is False and [c.need for c in far[0].covers] == ["LSF_TACTILE"]
+        assert far[0].group == "beyond"
+    else:
+        assert far == []
     assert [m.key for m in result.matches if m.level is MatchLevel.LOCAL][0] == "860000071"
-
-
-def test_a_partial_resource_beyond_twice_the_radius_is_named_not_listed(store):
-    net = Network(store)
-    net.establishment("860000073", 5, expertise={"DA": 2, "DV": 2})
-    net.establishment("860000074", 300, expertise={"LSF_TACTILE": 3})
-    result = find_resources(store, SituationQuery(deficiencies=["DA", "DV"], skills=["LSF_TACTILE"], age=40,
-                                                  commune="86194", radius_km=100))
-    assert any("Établissement 860000074 (300 km)" in n and "pas dans le tableau" in n for n in result.notes)
-    assert "860000074" not in {m.key for m in result.matches}
 
 
 def local_rows(result):
