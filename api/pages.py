@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,15 @@ IMPORT_LABELS = {"finess": "FINESS établissements", "finess-equipements": "FINE
                  "annuaire": "Annuaire", "situations": "Situations", "savoirs": "Savoirs",
                  "activite-poles": "Activité des pôles ressources"}
 AGE_GROUP_LABEL = {"children": "Enfants (jusqu'à 20 ans)", "adults": "Adultes", "all": "Tous âges"}
+
+
+def need_labels(codes: Iterable[str]) -> str:
+    """Needs as a person reads them (« déficience visuelle grave, CAA ») — never bare codes."""
+    labels = [DEFICIENCIES[c].label.lower() if c in DEFICIENCIES else SKILLS[c].label if c in SKILLS else c
+              for c in codes]
+    return ", ".join(labels)
+
+
 GROUP_LABEL = {"within": "dans le rayon", "beyond": "au-delà du rayon", "next": "pour préparer la suite",
                "referent": "référent du territoire"}
 LEVEL_LABEL = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
@@ -108,6 +118,7 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "can_situations": principal is not None and principal.can(Permission.SITUATIONS_READ),
         "can_admin": principal is not None and principal.can(Permission.ADMIN),
         "explain": explain,
+        "need_labels": need_labels,
         "pct": _pct,
         "count": _count,
         "level_label": LEVEL_LABEL,
@@ -318,7 +329,9 @@ async def orientation_sheet(request: Request, svc: Service) -> HTMLResponse:
     _form, result, errors = await _search(request, svc)
     if result is None:
         return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
-    return templates.TemplateResponse(request, "sheet.html", {"result": result, "explain": explain, "today": date.today().isoformat()})
+    return templates.TemplateResponse(request, "sheet.html", {"result": result, "explain": explain,
+                                                              "need_labels": need_labels,
+                                                              "today": date.today().strftime("%d/%m/%Y")})
 
 
 @router.get("/recherche/fiche.{fmt}")
@@ -341,7 +354,8 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
                          "centre de la commune" if m.location_source == "centroide_commune" else (m.location_source or ""),
                          "" if m.distance_km is None else m.distance_km,
                          "" if m.minutes is None else m.minutes, "oui" if m.within_radius else "non",
-                         GROUP_LABEL[m.group], " ; ".join(explain(c) for c in m.covers), ", ".join(m.misses), "oui" if m.synthetic else "non"])
+                         GROUP_LABEL[m.group], " ; ".join(explain(c) for c in m.covers), need_labels(m.misses),
+                         "oui" if m.synthetic else "non"])
     name = f"fiche-orientation-{result.combination}-{result.place.commune}"
     return await svc.run(table_response, rows, name, fmt, "Fiche d'orientation")
 
