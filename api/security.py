@@ -176,7 +176,8 @@ class SignInThrottle:
 
 
 #: Pages: an anonymous visitor is sent to the login page rather than given a 401.
-PAGE_PREFIXES = ("/recherche", "/couverture", "/annuaire", "/situations", "/savoirs", "/activite", "/deconnexion")
+PAGE_PREFIXES = ("/recherche", "/couverture", "/annuaire", "/situations", "/savoirs", "/activite", "/qualite",
+                 "/deconnexion")
 
 
 #: The pages' policy: scripts and styles from the app only (styles may be inline
