@@ -38,7 +38,7 @@ from graph.errors import (
     UnknownCode,
 )
 from graph.knowledge import KIND_LABELS as KNOWLEDGE_KINDS
-from graph.matching import NeedCoverage, SituationQuery
+from graph.matching import BASIS_LABELS, LEVEL_LABELS, NeedCoverage, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
 from graph.readmodel import read_model
@@ -72,15 +72,7 @@ def need_labels(codes: Iterable[str]) -> str:
 
 GROUP_LABEL = {"within": "dans le rayon", "beyond": "au-delà du rayon", "next": "pour préparer la suite",
                "referent": "référent du territoire"}
-LEVEL_LABEL = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
-BASIS_LABEL = {
-    "COMBINATION": "expertise sur la combinaison",
-    "ALL_DEFICIENCIES": "expertise sur chaque déficience",
-    "SEPARATELY": "accueille chaque déficience séparément (pas une compétence sur la combinaison)",
-    "PARTIAL": "couverture partielle",
-    "TERRITORIAL": "mission territoriale",
-    "NATIONAL": "compétence nationale",
-}
+LEVEL_LABEL, BASIS_LABEL = LEVEL_LABELS, BASIS_LABELS  # French, from graph.matching (the CLI says the same)
 LEVELS = [("DEPARTMENT", "Département"), ("REGION", "Région"), ("ERHR", "Territoire ERHR")]
 
 

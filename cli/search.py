@@ -12,7 +12,7 @@ import typer
 from cli._common import JsonOpt, emit_json, friendly, new_app, opened
 from graph import rare, service
 from graph.access import SYSTEM
-from graph.matching import Match, MatchResult, SituationQuery
+from graph.matching import BASIS_LABELS, LEVEL_LABELS, Match, MatchResult, SituationQuery
 
 app = new_app("Recherche de ressources et couverture.")
 
@@ -108,7 +108,8 @@ def _print_match(m: Match) -> None:
     where = "" if m.within_radius else " (hors rayon)"
     distance = "lieu non renseigné" if m.distance_km is None else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
     rank = "  ★" if m.group == "referent" else f"{m.rank:>3}."  # the referents head the list, unranked
-    typer.echo(f"{rank} [{m.level.value}] {m.name}{flag} — {distance}{where} — {m.basis.value}")
+    typer.echo(f"{rank} [{LEVEL_LABELS[m.level.value]}] {m.name}{flag} — {distance}{where} — "
+               f"{BASIS_LABELS[m.basis.value]}")
     contact = m.contact
     line = ", ".join(v for v in (contact.address, contact.phone, contact.email) if v) if contact else ""
     if line:

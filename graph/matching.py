@@ -82,6 +82,8 @@ __all__ = [
     "contact_of",
     "age_group",
     "SOURCE_LABELS",
+    "LEVEL_LABELS",
+    "BASIS_LABELS",
     "ADULT_AGE",
     "TRANSITION_AGES",
     "GROUPS",
@@ -182,6 +184,17 @@ class NeedCoverage(NamedTuple):
     #: D312_194 (a CNRHR's national mission), COVERS (the ERHR's territory)
     link: str = ""
 
+
+#: The levels and bases of a match as a person reads them (pages, sheet, CLI).
+LEVEL_LABELS = {"LOCAL": "Ressource locale", "ERHR": "ERHR du territoire", "CNRHR": "Centre national (CNRHR)"}
+BASIS_LABELS = {
+    "COMBINATION": "expertise sur la combinaison",
+    "ALL_DEFICIENCIES": "expertise sur chaque déficience",
+    "SEPARATELY": "accueille chaque déficience séparément (pas une compétence sur la combinaison)",
+    "PARTIAL": "couverture partielle",
+    "TERRITORIAL": "mission territoriale",
+    "NATIONAL": "compétence nationale",
+}
 
 #: Where a competence link comes from, in French, weakest first (README "Competence sources").
 SOURCE_LABELS: dict[str, str] = {

@@ -239,7 +239,7 @@ def test_no_page_shows_a_raw_code_or_an_english_label_and_all_fit_390_px(server,
 
     url, keys, situation = server
     raw = {r.value for r in RelType} | {k.value for k in NodeKind} | {
-        "radiusKm", "deficiencies", "COMBINATION", "ALL_DEFICIENCIES", "PARTIAL", "TERRITORIAL", "Establishment"}
+        "radiusKm", "deficiencies", "COMBINATION", "ALL_DEFICIENCIES", "SEPARATELY", "PARTIAL", "TERRITORIAL", "Establishment"}
     raw -= {"Commune", "Situation", "Condition"}  # French words too
     raw |= {code for code in vocabulary.SKILLS if not code.isupper() or len(code) > 6}  # acronyms (CAA, LSF) are French
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR", is_mobile=True)
