@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from graph.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, UnknownCode
+from graph.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, UnknownCode, WriteConflict
 from graph.model import Node, NodeKind
 from graph.store import GraphStore
 
@@ -267,8 +267,6 @@ def audit(store: GraphStore, principal: Principal, operation: str, situations: I
           count: int | None = None, params: Mapping[str, object] | None = None) -> None:
     """Append one entry: who, what (operation, situation ids, the parameters
     asked), when, from where; chained to the journal's previous entry and sealed."""
-    from graph.errors import WriteConflict
-
     ids = sorted(set(situations))
     asked = {str(k): str(v)[:200] for k, v in sorted((params or {}).items()) if v is not None}
     head_ref = Node(K.AUDIT_ENTRY, HEAD_KEY)

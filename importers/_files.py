@@ -177,11 +177,7 @@ def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]],
             if not any(cell.strip() for cell in row):
                 continue
             last = row
-            for i, cell in enumerate(row):
-                if len(cell) > MAX_FIELD:
-                    column = header[i] if i < len(header) else f"n° {i + 1}"
-                    raise FileFormatError(path, reader.line_num, f"colonne « {column} » : {len(cell)} caractères, "
-                                          f"au plus {MAX_FIELD} sont acceptés.")
+            _check_cells(path, reader.line_num, header, row)
             rows.append((reader.line_num, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}))
     except csv.Error as err:
         raise FileFormatError(path, reader.line_num, f"ligne illisible en CSV ({err}).") from None
@@ -203,6 +199,15 @@ def _check_header(path: Path, header: list[str]) -> None:
         raise FileFormatError(path, 1, f"colonne(s) en double dans l'en-tête : {where} ; gardez-en une seule.")
 
 
+def _check_cells(path: Path, line: int, header: list[str], cells: list[str]) -> None:
+    """A cell longer than MAX_FIELD refuses the file, naming its line and column."""
+    for i, cell in enumerate(cells):
+        if len(cell) > MAX_FIELD:
+            column = header[i] if i < len(header) else f"n° {i + 1}"
+            raise FileFormatError(path, line, f"colonne « {column} » : {len(cell)} caractères, "
+                                  f"au plus {MAX_FIELD} sont acceptés.")
+
+
 def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
     from openpyxl import load_workbook
 
@@ -220,11 +225,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]],
         cells = ["" if v is None else (v.isoformat()[:10] if hasattr(v, "isoformat") else str(v)) for v in row]
         if not any(c.strip() for c in cells):
             continue
-        for i, cell in enumerate(cells):
-            if len(cell) > MAX_FIELD:
-                column = header[i] if i < len(header) else f"n° {i + 1}"
-                raise FileFormatError(path, number, f"colonne « {column} » : {len(cell)} caractères, "
-                                      f"au plus {MAX_FIELD} sont acceptés.")
+        _check_cells(path, number, header, cells)
         rows.append((number, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
     return header, rows, "xlsx"
 
