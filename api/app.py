@@ -3,8 +3,10 @@ store is opened by the lifespan, from the settings given to :func:`create_app`."
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +46,7 @@ from api.security import (
 )
 from graph.errors import DihrError, InvalidInput, NotFound, Unauthenticated
 from graph.health import storage_problem
+from graph.readmodel import warm_and_freeze
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
@@ -111,6 +114,10 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         app.state.settings = settings or Settings()
         owned = store is None
         app.state.store = open_store(app.state.settings, server_workers=app.state.settings.workers or 1) if owned else store
+        if owned and os.environ.get("DIHR_BACKGROUND_READ_MODELS") == "1":  # served by `dihr serve`
+            # The read models built and everything loaded frozen out of the
+            # collector's sight, once, before the first request (graph.store.freeze_loaded).
+            await asyncio.to_thread(warm_and_freeze, app.state.store)
         # Each of N web workers counts on its own: each allows its share of the limit.
         workers = app.state.settings.workers or 1
         app.state.rate_limiter = RateLimiter(max(1, app.state.settings.rate_limit_per_minute // workers))

@@ -119,7 +119,7 @@ async def _sign_in(request: Request, store: GraphStore, sessions: Sessions, sign
             sign_ins.failed(origin, "bearer", key_id)
             raise Unauthenticated()
         try:  # a valid key first: never refused because of others' failures
-            if getattr(store, "local_reads", False):  # a key read on this machine: no thread hop
+            if store.local_reads:  # a key read on this machine: no thread hop
                 return authenticate(store, secret, origin=origin)
             return await anyio.to_thread.run_sync(lambda: authenticate(store, secret, origin=origin))
         except Unauthenticated:

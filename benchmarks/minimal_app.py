@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request, Response
 from graph import matching, service
 from graph.access import SYSTEM
 from graph.stores.memory import MemoryStore
+from graph.stores.sqlite import SQLiteStore
 
 __all__ = ["app", "answer_json"]
 
@@ -100,7 +101,8 @@ _STORE: list[MemoryStore] = []
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # Opened as the served API's workers open it (several workers: no graph, the column snapshot).
     workers = int(os.environ.get("DIHR_WORKERS", "1"))
-    _STORE.append(MemoryStore(Path(os.environ["DIHR_DATA_DIR"]), in_memory=workers == 1 or os.environ.get("DIHR_GRAPH_IN_MEMORY", "").lower() == "true"))
+    hold_graph = workers == 1 or os.environ.get("DIHR_GRAPH_IN_MEMORY", "").lower() == "true"
+    _STORE.append((MemoryStore if hold_graph else SQLiteStore)(Path(os.environ["DIHR_DATA_DIR"])))
     yield
     _STORE.pop().close()
 

@@ -49,6 +49,7 @@ from graph.model import NodeKind
 from graph.settings import Settings
 from graph.snapshot import SNAPSHOT_FILENAME
 from graph.stores.memory import MemoryStore
+from graph.stores.sqlite import SQLiteStore
 from importers.demo import SITUATION_SHAPES, generate_demo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +91,8 @@ import sys
 import api.app  # what a server worker imports
 from graph.matching import SituationQuery, find_resources
 from graph.stores.memory import MemoryStore
-store = MemoryStore(sys.argv[1], in_memory=sys.argv[2] == "graph")
+from graph.stores.sqlite import SQLiteStore
+store = MemoryStore(sys.argv[1]) if sys.argv[2] == "graph" else SQLiteStore(sys.argv[1])
 find_resources(store, SituationQuery(deficiencies=["DV", "TSA"], commune="75056"))  # its indexes loaded or built
 print([l for l in open("/proc/self/status") if l.startswith("VmRSS:")][0].split()[1])
 """
@@ -127,7 +129,7 @@ def worker_reopen(data: Path, q: SituationQuery, repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        store = MemoryStore(data, in_memory=False)
+        store = SQLiteStore(data)
         find_resources(store, q)
         times.append(time.perf_counter() - start)
         store.close()

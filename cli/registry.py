@@ -24,6 +24,7 @@ from graph.snapshot import SNAPSHOT_FILENAME
 from graph.store import GraphStore
 from graph.stores import open_store
 from graph.stores.memory import DB_FILENAME, MemoryStore, sqlite_backup, sqlite_check
+from graph.stores.sqlite import SQLiteStore
 from graph.transfer import copy_store
 from importers._files import write_report
 from importers.demo import demo_is_loaded, generate_demo
@@ -411,7 +412,7 @@ def _restore_differences(staging: Path, live_dir: Path | None) -> list[str]:
     and whether the backup's audit journal is whole and sealed."""
     from graph.access import list_keys, verify_audit
 
-    restored = MemoryStore(staging, in_memory=False)
+    restored = SQLiteStore(staging)
     try:
         backup_keys = {k.key_id: k for k in list_keys(restored)}
         check = verify_audit(restored)
@@ -421,7 +422,7 @@ def _restore_differences(staging: Path, live_dir: Path | None) -> list[str]:
     live_keys: dict[str, Any] | None = None
     if live_dir is not None:
         try:
-            current = MemoryStore(live_dir, in_memory=False)
+            current = SQLiteStore(live_dir)
             try:
                 live_keys = {k.key_id: k for k in list_keys(current)}
             finally:

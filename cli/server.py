@@ -75,9 +75,9 @@ def _prepare_snapshot(settings: Settings) -> None:
     (graph/snapshot.py). Brought up to date here, once, rather than built by
     every worker at the same time."""
     from graph.readmodel import read_model
-    from graph.stores.memory import MemoryStore
+    from graph.stores.sqlite import SQLiteStore
 
-    store = MemoryStore(settings.data_dir, in_memory=False)
+    store = SQLiteStore(settings.data_dir)
     try:
         read_model(store).competence  # noqa: B018 - loads, updates or builds, and writes, the snapshot
     finally:

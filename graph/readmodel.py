@@ -42,10 +42,10 @@ from graph.competence import CompetenceIndex, build_competence_index, patch_comp
 from graph.geo import haversine_km, to_unit_xyz
 from graph.model import NodeKind, NodeRef, RelType
 from graph.snapshot import load_competence, save_competence
-from graph.store import Changes, GraphStore, gc_paused
+from graph.store import Changes, GraphStore, freeze_loaded
 from graph.territories import TerritoryKind, TerritoryTable
 
-__all__ = ["ReadModel", "CommuneGrid", "read_model", "build_competence", "INDEXED_KINDS"]
+__all__ = ["ReadModel", "CommuneGrid", "read_model", "build_competence", "INDEXED_KINDS", "warm_and_freeze"]
 
 K, R = NodeKind, RelType
 
@@ -126,35 +126,32 @@ LinkRow = tuple[NodeRef, RelType, NodeRef, Mapping[str, Any]]
 
 def build_competence(store: GraphStore) -> CompetenceIndex:
     """The competence index of the store's current state, from plain reads."""
-    with gc_paused(keep=True):
-        nodes = [(NodeRef(kind, n.key), n.props) for kind in INDEXED_KINDS for n in store.nodes(kind)]
-        resources, links, departments = _resource_rows(store, nodes)
-        return build_competence_index(resources, links, departments=departments, situations=_demand(store))
+    nodes = [(NodeRef(kind, n.key), n.props) for kind in INDEXED_KINDS for n in store.nodes(kind)]
+    resources, links, departments = _resource_rows(store, nodes)
+    return build_competence_index(resources, links, departments=departments, situations=_demand(store))
 
 
 def competence_from_snapshot(store: GraphStore) -> CompetenceIndex:
     """The competence index of the store's current state, from its column
     snapshot (``graph.snapshot``) brought up to date when the store keeps one and
-    does not hold the graph in memory; otherwise built, and the snapshot written
-    for the processes that start later."""
-    path = getattr(store, "snapshot_path", None)
-    if path is None:
+    prefers it (no graph in this process's memory); otherwise built, and the
+    snapshot written for the processes that start later."""
+    snapshot = store.column_snapshot()
+    if snapshot is None:
         return build_competence(store)
-    position = store.log_position()  # type: ignore[attr-defined]
-    if not getattr(store, "in_memory", True):
-        with gc_paused(keep=True):  # hundreds of thousands of objects that live long (see gc_paused)
-            found = load_competence(path)
+    if snapshot.preferred:
+        found = load_competence(snapshot.path)
         if found is not None:
             at, index = found
-            changes = store.changes_after(at)  # type: ignore[attr-defined]
-            if changes is not None and not (changes.nodes or changes.edge_sources):
+            changes = snapshot.changes_after(at)
+            if changes is not None and not changes.touched:
                 return index
             patched = None if changes is None else patch_competence(store, index, changes)
             if patched is not None:
-                save_competence(path, position, patched)
+                save_competence(snapshot.path, snapshot.position, patched)
                 return patched
     built = build_competence(store)
-    save_competence(path, position, built)
+    save_competence(snapshot.path, snapshot.position, built)
     return built
 
 
@@ -215,8 +212,7 @@ def patch_competence(store: GraphStore, old: CompetenceIndex, changes: Changes) 
     demand = None
     if any(ref.kind is K.SITUATION for ref in touched):
         demand = build_competence_index([], [], situations=_demand(store)).demand
-    with gc_paused():  # few new objects (the links of the rows read again): nothing to freeze
-        return patch_competence_index(old, dirty, resources, links, departments=departments, demand=demand)
+    return patch_competence_index(old, dirty, resources, links, departments=departments, demand=demand)
 
 
 def _point(props: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -367,8 +363,7 @@ def read_model(store: GraphStore) -> ReadModel:
         if model is None or model.revision != revision:
             if model is not None and store in _BUILDING:
                 return model  # the large write's model is being built: this one meanwhile
-            since = getattr(store, "changes_since", None)
-            changes = since(model.revision) if model is not None and since is not None else None
+            changes = store.changes_since(model.revision) if model is not None else None
             fresh = ReadModel(store, revision, model, changes)
             large = changes is None or len(changes.nodes | changes.edge_sources) > BACKGROUND_CHANGES
             if (model is not None and large and _background() and "competence" in model._views
@@ -396,3 +391,13 @@ def _build_then_swap(store: GraphStore, previous: ReadModel, fresh: ReadModel) -
         _BUILDING.pop(store, None)
         if _MODELS.get(store) is previous:
             _MODELS[store] = fresh
+
+
+def warm_and_freeze(store: GraphStore) -> None:
+    """A server process, once at start: its read models built (the first search
+    does not pay for them) and everything loaded so far frozen out of the cyclic
+    collector's sight (``graph.store.freeze_loaded``)."""
+    model = read_model(store)
+    model.competence  # noqa: B018
+    model.territories  # noqa: B018
+    freeze_loaded()

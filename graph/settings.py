@@ -63,6 +63,12 @@ class Settings(BaseSettings):
             "at national scale)."
         ),
     )
+
+    def holds_graph(self, server_workers: int = 1) -> bool:
+        """Whether a process of a server of ``server_workers`` workers holds the
+        embedded graph in memory (``graph.stores.memory``) or reads SQLite
+        (``graph.stores.sqlite``): DIHR_GRAPH_IN_MEMORY, else only when alone."""
+        return self.graph_in_memory if self.graph_in_memory is not None else server_workers == 1
     trusted_proxies: str = Field(
         default="",
         description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated "

@@ -1,7 +1,6 @@
 """The column snapshot of the competence index, kept next to the embedded store.
 
-A server worker that does not hold the graph in memory (``MemoryStore(...,
-in_memory=False)``) would otherwise build the competence index from SQLite at
+A server worker that does not hold the graph in memory (``SQLiteStore``) would otherwise build the competence index from SQLite at
 every start (a national register: ~2 s and every row parsed). Instead, the
 process that builds an index writes it here, with the position in the store's
 change log it was built at; a process starting later loads it and applies what
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.competence import CompetenceIndex, Link
+from graph.store import LogPosition
 
 __all__ = ["SNAPSHOT_FILENAME", "LogPosition", "save_competence", "load_competence", "fingerprint"]
 
@@ -37,8 +37,6 @@ _FORMAT = 1
 #: makes older snapshots unusable.
 _SOURCES = ("competence.py", "readmodel.py", "model.py", "snapshot.py")
 
-#: Where a state is in the store's change log: (sequence number, that entry's identity).
-LogPosition = tuple[int, str | None]
 
 
 def fingerprint() -> str:

@@ -1,9 +1,11 @@
 """The ``GraphStore`` protocol: what every backend offers the domain services.
 
-Plain reads, atomic writes and ``revision()``; nothing else. Domain services
-(vocabulary loading, matching, coverage, access rules) are written once against
-it, and what they read per query comes from :mod:`graph.readmodel`, built from
-these plain reads and rebuilt when the revision changes. Backend records
+Plain reads, atomic writes, ``revision()`` and a change feed
+(:class:`ChangeFeed`: what the writes since a revision touched); nothing else.
+Domain services (vocabulary loading, matching, coverage, access rules) are
+written once against it, and what they read per query comes from
+:mod:`graph.readmodel`, built from these plain reads and patched from the
+change feed when the revision changes. Backend records
 (networkx attribute dicts, Neo4j records) never leave a store: it returns
 :mod:`graph.model` types.
 """
@@ -11,15 +13,16 @@ these plain reads and rebuilt when the revision changes. Backend records
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 
-__all__ = ["GraphStore", "WriteSummary", "Changes", "merge_props", "upsert_outcome", "REVISION_NEUTRAL_KINDS",
-           "gc_paused"]
+__all__ = ["GraphStore", "ChangeFeed", "ColumnSnapshot", "LogPosition", "WriteSummary", "Changes", "merge_props",
+           "upsert_outcome", "REVISION_NEUTRAL_KINDS", "NO_CHANGES", "gc_paused", "freeze_loaded"]
 
 #: Node kinds that record the service's own life (the audit log, API keys, the
 #: import journal), not the network: writing only these leaves
@@ -28,27 +31,32 @@ REVISION_NEUTRAL_KINDS = frozenset({NodeKind.AUDIT_ENTRY, NodeKind.API_KEY, Node
 
 
 @contextmanager
-def gc_paused(*, keep: bool = False) -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Bulk building: hundreds of thousands of new containers would trigger many
     full collections of the cyclic garbage collector (each walking the whole,
-    growing heap) while nothing being built can be garbage yet.
-
-    ``keep``: what was built lives long (a loaded graph, a read model): once
-    built, every object alive is moved out of the collector's sight
-    (``gc.freeze``), so that later collections — a full one every few thousand
-    allocations of a request — no longer walk the million containers of the
-    graph (pauses of 0.5-0.8 s under load otherwise). Frozen objects are still
-    freed by reference counting; the structures built here hold no reference
-    cycles, so nothing is collected first (that walk alone took 0.3 s)."""
+    growing heap) while nothing being built can be garbage yet. Only for a
+    build that runs alone (loading at start, a CLI command): a server builds its
+    read models while requests run, and never pauses the collector for the
+    whole process then (``graph.readmodel``)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if keep:
-            gc.freeze()
         if enabled:
             gc.enable()
+
+
+def freeze_loaded() -> None:
+    """Once, after the graph and the first read models are loaded and before a
+    server's workers fork: move every object alive out of the cyclic
+    collector's sight (``gc.freeze``), so that its full collections no longer
+    walk the million long-lived containers of the graph (pauses of 0.5-0.8 s
+    under load otherwise), and forked workers share those pages. Objects made
+    later (a rebuilt read model, a request's garbage) stay collectable: freezing
+    again at every rebuild would keep dropped cyclic garbage forever."""
+    gc.collect()
+    gc.freeze()
 
 
 def merge_props(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,16 +83,54 @@ class Changes:
     """What the writes between two revisions touched: the nodes written, and
     the sources of the relationships written or deleted (of kinds that are not
     ``REVISION_NEUTRAL_KINDS``; a relationship is its source's: the read models
-    keep each resource's outgoing links). A store that can say it offers
-    ``changes_since(revision) -> Changes | None`` (None: it cannot say, the
-    read models are rebuilt); the read models then update what they hold
-    instead of rebuilding it (``graph.readmodel``)."""
+    keep each resource's outgoing links)."""
 
     nodes: frozenset[NodeRef]
     edge_sources: frozenset[NodeRef]
 
     def __or__(self, other: Changes) -> Changes:
         return Changes(self.nodes | other.nodes, self.edge_sources | other.edge_sources)
+
+    @property
+    def touched(self) -> frozenset[NodeRef]:
+        return self.nodes | self.edge_sources
+
+
+NO_CHANGES = Changes(frozenset(), frozenset())
+
+#: Where a state is in a store's change log: (sequence number, that entry's identity).
+LogPosition = tuple[int, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSnapshot:
+    """Where a store keeps the read models' column snapshot (``graph.snapshot``),
+    the log position its process has reached, and whether loading the snapshot
+    beats building from the store (``preferred``: the graph is not held in this
+    process's memory, so building means reading every row from disk)."""
+
+    path: Path
+    position: LogPosition
+    changes_after: Callable[[LogPosition], Changes | None]
+    preferred: bool
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """What each revision's writes touched, so that the read models are patched
+    (the builder applied to the changed rows) instead of rebuilt. Every backend
+    keeps one: the embedded stores in their SQLite change log, the Bolt store in
+    a change log inside its namespace (read by every app server)."""
+
+    def changes_since(self, revision: int) -> Changes | None:
+        """What the writes after ``revision`` touched, up to ``revision()``;
+        None when the feed does not reach back there (the read models are then
+        rebuilt)."""
+        ...
+
+    def column_snapshot(self) -> ColumnSnapshot | None:
+        """Where this store keeps a column snapshot of its read models, or None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +156,18 @@ class WriteSummary:
 
 
 @runtime_checkable
-class GraphStore(Protocol):
+class GraphStore(ChangeFeed, Protocol):
     """A durable property graph of :mod:`graph.model` nodes and edges.
 
     Writes are atomic per call: either every node and edge of the batch is
     stored, or none is and :class:`graph.errors.StoreError` is raised.
     Properties are merged on upsert (a ``None`` value removes a property).
+    ``local_reads``: a point read (a key, a node's links) is answered from this
+    machine's memory or disk in microseconds, so callers on an event loop may
+    read without a thread hop (False for a store over the network).
     """
+
+    local_reads: bool
 
     def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
                expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> WriteSummary:

@@ -8,13 +8,16 @@ checked by mypy — rather than ``props.get("…")`` at each use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graph.model import Node
+from graph.model import Node, NodeKind
 
-__all__ = ["display_name", "ResourceFacts", "SituationFacts", "LinkFacts"]
+__all__ = ["display_name", "ResourceFacts", "SituationFacts", "LinkFacts", "Contact", "contact_of"]
+
+K = NodeKind
 
 
 def display_name(props: Mapping[str, Any], key: str) -> str:
@@ -98,3 +101,58 @@ class LinkFacts:
     def age_band(self) -> str:
         """« 6-20 ans », « 0-… ans »: the band of an ACCEPTS link as the directory shows it."""
         return f"{self.age_min if self.age_min is not None else 0}-{self.age_max if self.age_max is not None else '…'} ans"
+
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """How to reach a resource, and where that comes from. ``missing`` says, in
+    French, who completes the fields left empty."""
+
+    address: str | None
+    postcode: str | None
+    city: str | None
+    phone: str | None
+    email: str | None
+    website: str | None
+    source: str
+    missing: str | None = None
+
+
+_POSTCODE_CITY = re.compile(r"(?:^|,\s*)(\d{5})\s+([^,]+)$")
+
+
+def contact_of(kind: NodeKind, props: Mapping[str, Any]) -> Contact | None:
+    """The contact of a resource from its stored properties (FINESS for an
+    establishment, ``graph/data/cnrhr.csv`` and its FINESS record for a CNRHR, ``graph/data/erhr.csv``
+    for an ERHR, the directory for a resource pole); None when nothing is known."""
+    address = props.get("address")
+    postcode, city = props.get("postcode"), props.get("city")
+    if address and not postcode and (found := _POSTCODE_CITY.search(str(address))):
+        postcode, city = found.group(1), found.group(2).strip()
+    fields = {
+        "address": address, "postcode": postcode, "city": city,
+        "phone": props.get("phone"), "email": props.get("email"), "website": props.get("website"),
+    }
+    if kind is K.ESTABLISHMENT:
+        extraction = props.get("extraction_date")
+        source = "FINESS" + (f", extraction du {extraction}" if extraction else "")
+        if props.get("synthetic"):
+            source = "donnée synthétique de démonstration"
+        missing = "Courriel et site : FINESS ne les publie pas ; l'ERHR les complète dans l'annuaire."
+    elif kind is K.CNRHR:
+        source = str(props.get("contact_source") or props.get("source") or "GNCHR")
+        missing = ("Courriel et site : ni FINESS ni la liste des centres nationaux ne les donnent ; "
+                   "le GNCHR les complète dans la liste des CNRHR.")
+    elif kind is K.ERHR_TEAM:
+        source = str(props.get("contact_source") or "liste des ERHR du GNCHR (" + str(props.get("source") or "GNCHR") + ")")
+        missing = ("Coordonnées non publiées par les sources du réseau (FINESS, GNCHR) : "
+                   "le GNCHR les complète dans la liste des ERHR.")
+    else:
+        source = "annuaire" if not props.get("synthetic") else "donnée synthétique de démonstration"
+        missing = "Champs vides : à compléter par l'ERHR dans l'annuaire."
+    if not any(fields.values()) and kind is K.PROFESSIONAL:
+        return None
+    empty = [name for name, value in fields.items() if not value]
+    return Contact(**{k: (str(v) if v else None) for k, v in fields.items()}, source=source,
+                   missing=missing if empty else None)

@@ -12,6 +12,7 @@ import pytest
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores.memory import MemoryStore
+from graph.stores.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,7 @@ def _open_backend(name: str, tmp_path: Path) -> GraphStore:
     if name == "memory":
         return MemoryStore(tmp_path / "store")
     if name == "sqlite":  # the embedded store as a server worker opens it: no graph in memory
-        return MemoryStore(tmp_path / "store", in_memory=False)
+        return SQLiteStore(tmp_path / "store")
     from graph.stores.neo4j import Neo4jStore  # only reached when a Bolt server is there
 
     assert BOLT is not None

@@ -18,6 +18,14 @@ Statements
     :func:`cypher_catalogue` lists every statement with the parameters it is
     given, for Neo4j's linter (``make test``).
 
+Change feed
+    Every write that bumps the namespace's revision also records, in the same
+    transaction, a ``:DihrChange`` node (``ns``, ``revision``, the uids of the
+    nodes written and of the relationships' sources, as JSON) and drops those
+    older than ``_KEEP_CHANGES`` revisions: every app server over the database
+    patches its read models with what another server wrote
+    (``changes_since``) instead of rebuilding them.
+
 Transactions
     A batch is one managed write transaction (``execute_write``, retried on
     transient errors): it reads what exists, then writes ``UNWIND $rows``
@@ -44,7 +52,15 @@ from graph.model import (
     validate_node,
 )
 from graph.settings import Settings
-from graph.store import REVISION_NEUTRAL_KINDS, WriteSummary, merge_props, upsert_outcome
+from graph.store import (
+    NO_CHANGES,
+    REVISION_NEUTRAL_KINDS,
+    Changes,
+    ColumnSnapshot,
+    WriteSummary,
+    merge_props,
+    upsert_outcome,
+)
 
 __all__ = ["Neo4jStore", "cypher_catalogue"]
 
@@ -168,6 +184,7 @@ class _Race(Exception):
 BUMP_REVISION_CYPHER = """
 MERGE (r:DihrRevision {ns: $ns})
 SET r.value = coalesce(r.value, 0) + 1
+RETURN r.value AS revision
 """
 LOCK_NAMESPACE_CYPHER = """
 MERGE (r:DihrRevision {ns: $ns})
@@ -183,6 +200,31 @@ DROP_REVISION_CYPHER = """
 MATCH (r:DihrRevision {ns: $ns})
 DELETE r
 """
+
+#: The change feed (see module doc): one node per revision, under an index.
+SCHEMA_CHANGE_CYPHER = "CREATE INDEX dihr_change IF NOT EXISTS FOR (c:DihrChange) ON (c.ns, c.revision)"
+RECORD_CHANGE_CYPHER = """
+CREATE (c:DihrChange {ns: $ns, revision: $revision, nodes: $nodes, sources: $sources, complete: $complete})
+"""
+TRIM_CHANGES_CYPHER = """
+MATCH (c:DihrChange {ns: $ns})
+WHERE c.revision <= $oldest
+DELETE c
+"""
+CHANGES_SINCE_CYPHER = """
+MATCH (c:DihrChange {ns: $ns})
+WHERE c.revision > $since AND c.revision <= $until
+RETURN c.revision AS revision, c.nodes AS nodes, c.sources AS sources, c.complete AS complete
+ORDER BY revision
+"""
+DROP_CHANGES_CYPHER = """
+MATCH (c:DihrChange {ns: $ns})
+DELETE c
+"""
+#: Revisions kept in the change feed; a write touching more rows than
+#: ``_FEED_AT_MOST`` is recorded as incomplete (the read models are rebuilt).
+_KEEP_CHANGES = 256
+_FEED_AT_MOST = 5000
 
 
 def _schema_key_cypher(kind: NodeKind) -> str:
@@ -230,6 +272,11 @@ def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
         "LOCK_NAMESPACE_CYPHER": (LOCK_NAMESPACE_CYPHER, ("ns",)),
         "REVISION_CYPHER": (REVISION_CYPHER, ("ns",)),
         "DROP_REVISION_CYPHER": (DROP_REVISION_CYPHER, ("ns",)),
+        "SCHEMA_CHANGE_CYPHER": (SCHEMA_CHANGE_CYPHER, ()),
+        "RECORD_CHANGE_CYPHER": (RECORD_CHANGE_CYPHER, ("ns", "revision", "nodes", "sources", "complete")),
+        "TRIM_CHANGES_CYPHER": (TRIM_CHANGES_CYPHER, ("ns", "oldest")),
+        "CHANGES_SINCE_CYPHER": (CHANGES_SINCE_CYPHER, ("ns", "since", "until")),
+        "DROP_CHANGES_CYPHER": (DROP_CHANGES_CYPHER, ("ns",)),
     }
     for kind in NodeKind:
         catalogue[f"SCHEMA_KEY_CYPHER[{kind.value}]"] = (_schema_key_cypher(kind), ())
@@ -258,6 +305,9 @@ def _dumps(props: dict[str, Any]) -> str:
 
 class Neo4jStore:
     """The Neo4j :class:`graph.store.GraphStore` (see module doc)."""
+
+    #: Every read is a round trip to the database server.
+    local_reads = False
 
     def __init__(self, driver: Any, *, database: str, namespace: str = "", batch_size: int = 5000) -> None:
         self._driver = driver
@@ -333,7 +383,7 @@ class Neo4jStore:
 
     def migrate(self) -> None:
         """Constraints on every natural key, the point index and the lookup index."""
-        statements = [SCHEMA_UID_CYPHER, SCHEMA_LOCATION_CYPHER, SCHEMA_KIND_CYPHER]
+        statements = [SCHEMA_UID_CYPHER, SCHEMA_LOCATION_CYPHER, SCHEMA_KIND_CYPHER, SCHEMA_CHANGE_CYPHER]
         statements += [_schema_key_cypher(kind) for kind in NodeKind]
         from neo4j import exceptions as neo
 
@@ -442,7 +492,11 @@ class Neo4jStore:
         counts: Counter[str] = Counter()
         # The namespace's lock first: every writer waits here, so what is read
         # below is what the previous writer committed (compare-and-set holds).
-        tx.run(BUMP_REVISION_CYPHER if indexed else LOCK_NAMESPACE_CYPHER, ns=self._ns).consume()
+        revision = 0
+        if indexed:
+            revision = int(tx.run(BUMP_REVISION_CYPHER, ns=self._ns).single()["revision"])
+        else:
+            tx.run(LOCK_NAMESPACE_CYPHER, ns=self._ns).consume()
         if expected:
             rows = [{"id": i, "type": e.type.value, "source": self._uid(e.source), "target": self._uid(e.target),
                      "ekey": e.key} for i, (e, _values) in enumerate(expected) if isinstance(e, Edge)]
@@ -514,19 +568,37 @@ class Neo4jStore:
                 # a batch that still misses its endpoint is refused.
                 if written != len(chunk):
                     raise _Race(f"{rel.value} points to a missing node" if written < len(chunk) else None)
+        if indexed:
+            self._record_change(tx, revision,
+                                (ref for ref in pending if ref.kind not in REVISION_NEUTRAL_KINDS),
+                                (ids[i][1] for i in pending_edges))
         return counts
+
+    def _record_change(self, tx: Any, revision: int, nodes: Iterable[NodeRef], sources: Iterable[NodeRef]) -> None:
+        """This write's entry in the change feed (inside its transaction), and the oldest ones dropped."""
+        node_uids = sorted({self._uid(ref) for ref in nodes})
+        source_uids = sorted({self._uid(ref) for ref in sources})
+        complete = len(node_uids) + len(source_uids) <= _FEED_AT_MOST
+        tx.run(RECORD_CHANGE_CYPHER, ns=self._ns, revision=revision, complete=complete,
+               nodes=json.dumps(node_uids if complete else []),
+               sources=json.dumps(source_uids if complete else [])).consume()
+        if revision > _KEEP_CHANGES:
+            tx.run(TRIM_CHANGES_CYPHER, ns=self._ns, oldest=revision - _KEEP_CHANGES).consume()
 
     def delete_edges(self, edges: Iterable[Edge]) -> int:
         by_type: dict[RelType, list[dict[str, Any]]] = defaultdict(list)
+        sources: set[NodeRef] = set()
         for e in edges:
+            sources.add(e.source)
             by_type[e.type].append({"source": self._uid(e.source), "target": self._uid(e.target), "ekey": e.key})
 
         def work(tx: Any) -> int:
             total = 0
-            tx.run(BUMP_REVISION_CYPHER, ns=self._ns).consume()
+            revision = int(tx.run(BUMP_REVISION_CYPHER, ns=self._ns).single()["revision"])
             for rel, rows in by_type.items():
                 for chunk in self._chunks(rows):
                     total += int(tx.run(_delete_edges_cypher(rel), rows=chunk).single()["deleted"])
+            self._record_change(tx, revision, (), sources)
             return total
 
         from neo4j import exceptions as neo
@@ -596,6 +668,28 @@ class Neo4jStore:
             self._revision = int(self._read(REVISION_CYPHER, ns=self._ns)[0]["revision"])
         return self._revision
 
+    def changes_since(self, revision: int) -> Changes | None:
+        """What the writes after ``revision`` touched, from the namespace's change
+        feed (every app server's writes); None when the feed does not reach back
+        there or a write was too large to list."""
+        until = self.revision()
+        if revision > until:
+            return None
+        if revision == until:
+            return NO_CHANGES
+        records = self._read(CHANGES_SINCE_CYPHER, ns=self._ns, since=revision, until=until)
+        if [int(r["revision"]) for r in records] != list(range(revision + 1, until + 1)):
+            return None
+        if not all(r["complete"] for r in records):
+            return None
+        nodes = {self._ref(uid) for r in records for uid in json.loads(r["nodes"])}
+        sources = {self._ref(uid) for r in records for uid in json.loads(r["sources"])}
+        return Changes(frozenset(nodes), frozenset(sources))
+
+    def column_snapshot(self) -> ColumnSnapshot | None:
+        """No local column snapshot: the database is elsewhere, and shared."""
+        return None
+
     def count_nodes(self) -> dict[NodeKind, int]:
         return {NodeKind(r["kind"]): int(r["total"]) for r in self._read(COUNT_NODES_CYPHER, ns=self._ns)}
 
@@ -607,6 +701,7 @@ class Neo4jStore:
         with self._session() as session:
             session.execute_write(lambda tx: tx.run(DROP_NAMESPACE_CYPHER, ns=self._ns).consume())
             session.execute_write(lambda tx: tx.run(DROP_REVISION_CYPHER, ns=self._ns).consume())
+            session.execute_write(lambda tx: tx.run(DROP_CHANGES_CYPHER, ns=self._ns).consume())
 
     def close(self) -> None:
         self._driver.close()

@@ -14,8 +14,9 @@ from graph.access import SYSTEM, audit, audit_entries
 from graph.matching import SituationQuery, find_resources
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.readmodel import read_model
-from graph.stores import memory
+from graph.stores import durable
 from graph.stores.memory import MemoryStore
+from graph.stores.sqlite import SQLiteStore
 from tests.factories import POITIERS, Network
 
 K, R = NodeKind, RelType
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def settle() -> None:
     """Longer than the store's probe interval."""
-    time.sleep(memory._PROBE_EVERY_S * 5)
+    time.sleep(durable._PROBE_EVERY_S * 5)
 
 
 @pytest.fixture(params=["graph", "sqlite"])
@@ -33,7 +34,7 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path):
     graph in memory (a server worker) and reads everything from SQLite."""
     a = MemoryStore(tmp_path)
     Network(a)
-    b = MemoryStore(tmp_path, in_memory=request.param == "graph")
+    b = MemoryStore(tmp_path) if request.param == "graph" else SQLiteStore(tmp_path)
     yield a, b
     a.close()
     b.close()
@@ -100,7 +101,7 @@ def test_audit_entries_elsewhere_keep_the_read_model(pair):
 
 def test_a_process_behind_a_trimmed_log_reloads_everything(pair, monkeypatch):
     a, b = pair
-    monkeypatch.setattr(memory, "_KEEP_CHANGES", 3)
+    monkeypatch.setattr(durable, "_KEEP_CHANGES", 3)
     for i in range(8):
         a.upsert([establishment(f"86000000{i}", f"Foyer {i}")])
     settle()
@@ -129,12 +130,12 @@ def test_the_audit_trail_stays_on_disk_not_in_every_workers_memory(pair, tmp_pat
     from graph.access import verify_audit
 
     a, b = pair
-    held = a._graph.number_of_nodes(), b._graph.number_of_nodes()
+    held = [s._graph.number_of_nodes() for s in pair if isinstance(s, MemoryStore)]  # SQLiteStore holds no graph
     for i in range(300):
         audit(a, SYSTEM, "situations:read", [f"SIT-{i:04d}"])
     b.count_nodes()  # b catches up with a's writes
-    assert (a._graph.number_of_nodes(), b._graph.number_of_nodes()) == held  # b holds none in the sqlite variant
-    assert NodeKind.AUDIT_ENTRY not in a._by_kind and NodeKind.AUDIT_ENTRY not in b._by_kind
+    assert [s._graph.number_of_nodes() for s in pair if isinstance(s, MemoryStore)] == held
+    assert all(NodeKind.AUDIT_ENTRY not in s._by_kind for s in pair if isinstance(s, MemoryStore))
     assert len(audit_entries(b, situation="SIT-0123")) == 1  # the other process, without waiting
     assert a.count_nodes()[NodeKind.AUDIT_ENTRY] == b.count_nodes()[NodeKind.AUDIT_ENTRY] == 301  # and the head
     entry = next(iter(a.nodes(NodeKind.AUDIT_ENTRY)))
@@ -154,8 +155,8 @@ def test_two_processes_auditing_at_once_write_one_whole_journal(tmp_path):
     script = (
         "import sys\n"
         "from graph.access import SYSTEM, audit\n"
-        "from graph.stores.memory import MemoryStore\n"
-        "s = MemoryStore(sys.argv[1], in_memory=False)\n"
+        "from graph.stores.sqlite import SQLiteStore\n"
+        "s = SQLiteStore(sys.argv[1])\n"
         "for i in range(60):\n"
         "    audit(s, SYSTEM, 'situations:read', [sys.argv[2] + str(i)])\n"
         "s.close()\n"

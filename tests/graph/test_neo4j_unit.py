@@ -55,7 +55,7 @@ class FakeTx:
         if getattr(self, "twins", None) and "CREATE (s)-[r:" in cypher:
             self.twins.pop()
             written = len(rows) + 1  # an endpoint matched twice: another writer's twin
-        return FakeResult([{"written": written, "deleted": len(rows)}])
+        return FakeResult([{"written": written, "deleted": len(rows), "revision": 1}])
 
 
 class FakeSession:

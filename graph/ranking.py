@@ -1,0 +1,362 @@
+"""The ranking of ``findResources``: per-needs views of the competence index and their scoring.
+
+A :class:`_View` holds, for one set of needs, the resources that may cover some
+of them, in latitude order, as numbers only; a query scores the latitude band
+of its radius (``_score_all``), then orders the rows by the rule of
+:mod:`graph.matching` (tier, adult/children service, points, distance, kind, key).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from graph.answers import (
+    ADULT_AGE,
+    BEYOND_REACH,
+    NEXT_ROWS,
+    NEXT_YEARS,
+    Basis,
+    K,
+    PersonPlace,
+    SituationQuery,
+    _need_label,
+    _Needs,
+)
+from graph.competence import CompetenceIndex, admits
+from graph.geo import EARTH_RADIUS_KM, haversine_km_many
+from graph.model import NodeKind, NodeRef, codes_of_combination
+from graph.views import display_name
+from graph.vocabulary import (
+    CONDITIONS,
+)
+
+__all__ = ["_BASIS", "_Pick", "_Scored", "_VIEWS_BYTES", "_VIEWS_KEPT", "_VIEWS_LOCK", "_View", "_build_view", "_children_service_for_adult", "_conditions_involving", "_future_age", "_next_services", "_relevant_targets", "_score_all", "_uncovered", "_view", "_within", "beyond_cap"]
+
+
+_BASIS = {0: Basis.COMBINATION, 1: Basis.ALL_DEFICIENCIES, 2: Basis.PARTIAL}
+
+
+class _Pick(NamedTuple):
+    """A resource picked for the answer: its index position and ranking keys."""
+
+    position: int
+    distance_km: float
+    within: bool
+    tier: int
+    score: float
+    separate: bool = False  # tier 1 by accepting each deficiency separately (Basis.SEPARATELY)
+
+
+@dataclass(slots=True)
+class _Scored:
+    """Some resources of a :class:`_View` (a latitude band of it) scored for
+    the needs, as arrays over them (local positions)."""
+
+    index: CompetenceIndex
+    positions: NDArray[np.int64]  # local position → index position
+    tier: NDArray[np.int8]  # 0 combination, 1 all deficiencies, 2 partial
+    points: NDArray[np.int16]  # sum of the levels over the needs: the score's numerator
+    total: int  # 3 × the number of needs: the score's denominator
+    covers: NDArray[np.bool_]  # (need, resource): the resource covers it (deficiencies, then skills)
+    deficiencies: list[str]  # the needs of ``covers``' rows: deficiency codes, then skill codes
+    candidate: NDArray[np.bool_]  # covers a need, admits the age
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    age_max: NDArray[np.float64]
+    age_min: NDArray[np.float64]
+    declared: NDArray[np.bool_]  # every deficiency covered by expertise, not only by acceptance
+    generalist: NDArray[np.bool_]
+    #: 1 where the whole combination of several deficiencies is covered only by
+    #: accepting them each separately (a ranking key after the tier)
+    separate: NDArray[np.int8]
+
+    def keys_at(self, local: NDArray[np.int64]) -> NDArray[np.str_]:
+        """The keys of these local positions (gathered for the few rows ranked,
+        never copied for the whole band)."""
+        return self.index.keys[self.positions[local]]
+
+    def kinds_at(self, local: NDArray[np.int64]) -> NDArray[np.str_]:
+        return self.index.kinds[self.positions[local]]
+
+    def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
+        score = round(int(self.points[local]) / self.total, 4)
+        return _Pick(int(self.positions[local]), distance_km, within, int(self.tier[local]), score,
+                     bool(self.separate[local]))
+
+
+def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
+    """The conditions some indexed resource has expertise on that may involve
+    ``code`` (cached per index state: a few conditions, not the 4,000)."""
+
+    def build() -> tuple[str, ...]:
+        return tuple(o for o in idx.targets(K.CONDITION) if o in CONDITIONS and code in CONDITIONS[o].involves)
+
+    return idx.cached(("conditions involving", code), build)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The resources that may cover some of one set of needs (at some age), of
+    the wanted kinds, on one land mass, in the index's latitude order, with
+    their levels that do not depend on the age. Built once per index state and
+    set of needs (``_view``); a query then scores one latitude band of it only,
+    instead of every resource of that band."""
+
+    positions: NDArray[np.int64]
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    age_min: NDArray[np.float64]
+    age_max: NDArray[np.float64]
+    combination: NDArray[np.int8]  # highest level on a combination including the needs
+    levels: NDArray[np.int8]  # (deficiency, resource): expertise, combination, conditions
+    skill_levels: NDArray[np.int8]  # (skill, resource)
+    #: per deficiency, its ACCEPTS links: local positions (sorted) and age bands
+    accepts: tuple[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]], ...]
+    #: a generalist establishment (CAMSP: ``generalist`` set from its FINESS category)
+    generalist: NDArray[np.bool_]
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.positions, self.lats, self.lons, self.age_min, self.age_max,
+                  self.combination, self.levels, self.skill_levels, self.generalist,
+                  *(a for links in self.accepts for a in links)]
+        return sum(a.nbytes for a in arrays)
+
+    def band(self, lat: float, radius_km: float | None) -> slice:
+        """The local positions whose latitude allows a great-circle distance ≤
+        ``radius_km`` from latitude ``lat`` (None: all of them)."""
+        if radius_km is None:
+            return slice(0, len(self.positions))
+        margin = math.degrees((radius_km + 0.001) / EARTH_RADIUS_KM)  # + 1 m: distances are rounded to the metre
+        return slice(int(np.searchsorted(self.lats, lat - margin, "left")),
+                     int(np.searchsorted(self.lats, lat + margin, "right")))
+
+
+#: Views kept per index state (the most recently used sets of needs).
+_VIEWS_KEPT = 256
+#: ... and at most this many bytes of them (a worker's memory). A view holds
+#: numbers only (no copy of keys or kinds: ~40 bytes per resource that may
+#: cover a need), so a varied mix of needs at 4× the national network is served
+#: without rebuilding views (``make bench``: "views rebuilt").
+_VIEWS_BYTES = 96 * 2**20
+_VIEWS_LOCK = threading.Lock()
+
+
+def _view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
+    """The view of ``idx`` for these needs (see :class:`_View`), cached per index state."""
+    views: OrderedDict[Any, _View] = idx.cached("views", OrderedDict)
+    key = (needs.deficiencies, needs.skills, kinds, land)
+    with _VIEWS_LOCK:
+        found = views.get(key)
+        if found is not None:
+            views.move_to_end(key)
+            return found
+    built = _build_view(idx, needs, kinds, land)
+    with _VIEWS_LOCK:
+        views[key] = built
+        held = sum(v.nbytes for v in views.values())
+        while len(views) > _VIEWS_KEPT or (held > _VIEWS_BYTES and len(views) > 1):
+            held -= views.popitem(last=False)[1].nbytes
+    return built
+
+
+def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
+    n = len(idx)
+    defs = sorted(needs.deficiencies)
+    # Expertise on a combination that includes the whole need covers each deficiency at its level.
+    combination = np.zeros(n, np.int8)
+    for key in idx.targets(K.COMBINATION):
+        if needs.deficiencies <= codes_of_combination(key):
+            np.maximum(combination, idx.expertise(NodeRef(K.COMBINATION, key)), out=combination)
+    levels = np.empty((len(defs), n), np.int8)
+    may_cover = combination > 0
+    accepts = []
+    for j, code in enumerate(defs):
+        row = levels[j]
+        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code)), combination, out=row)
+        for orpha in _conditions_involving(idx, code):
+            np.maximum(row, idx.expertise(NodeRef(K.CONDITION, orpha)), out=row)
+        may_cover |= row > 0
+        link = idx.accepts(NodeRef(K.DEFICIENCY, code))
+        may_cover[link.ids] = True
+        accepts.append(link)
+    skills = sorted(needs.skills)
+    skill_levels = np.empty((len(skills), n), np.int8)
+    for j, code in enumerate(skills):
+        skill_levels[j] = idx.expertise(NodeRef(K.SKILL, code))
+        may_cover |= skill_levels[j] > 0
+    wanted = idx.kind_mask(frozenset(k.value for k in kinds))
+    positions = np.flatnonzero(may_cover & wanted & idx.land_mask(land))
+    local = np.full(n, -1, np.int64)
+    local[positions] = np.arange(positions.size)
+    local_accepts = []
+    for link in accepts:
+        at = local[link.ids]
+        keep = at >= 0
+        order = np.argsort(at[keep], kind="stable")
+        local_accepts.append((at[keep][order], link.age_min[keep][order], link.age_max[keep][order]))
+    return _View(
+        positions, idx.lats[positions], idx.lons[positions],
+        idx.age_min[positions], idx.age_max[positions], combination[positions], levels[:, positions],
+        skill_levels[:, positions], tuple(local_accepts),
+        np.fromiter((bool(idx.props[p].get("generalist")) for p in positions.tolist()), np.bool_, positions.size),
+    )
+
+
+def _score_all(
+    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], lat: float | None = None,
+    reach_km: float | None = None, land: str | None = None,
+) -> _Scored:
+    """The ranking keys of every resource that may be within ``reach_km`` of
+    latitude ``lat`` (None: everywhere) at once (same rules as the module doc)."""
+    view = _view(idx, needs, kinds, land)
+    span = view.band(lat, reach_km) if lat is not None else view.band(0.0, None)
+    lo, hi = span.start, span.stop
+    levels = view.levels[:, lo:hi].copy()
+    declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0))  # every deficiency by expertise (on it, a combination, a condition)
+    for j, (ids, age_min, age_max) in enumerate(view.accepts):
+        a, b = np.searchsorted(ids, (lo, hi))
+        ok = admits(age_min[a:b], age_max[a:b], age)
+        admitted = ids[a:b][ok] - lo
+        levels[j, admitted] = np.maximum(levels[j, admitted], 1)
+    points = levels.sum(axis=0, dtype=np.int16)
+    skill_levels = view.skill_levels[:, lo:hi]
+    if len(skill_levels):
+        points += skill_levels.sum(axis=0, dtype=np.int16)
+    tier = np.full(hi - lo, 2, np.int8)
+    tier[(levels > 0).all(axis=0)] = 1
+    tier[view.combination[lo:hi] > 0] = 0
+    covers = np.vstack([levels > 0, skill_levels > 0]) if len(skill_levels) else levels > 0
+    candidate = (points > 0) & admits(view.age_min[lo:hi], view.age_max[lo:hi], age)
+    return _Scored(
+        idx, view.positions[lo:hi], tier, points, 3 * (len(needs.deficiencies) + len(needs.skills)), covers,
+        sorted(needs.deficiencies) + sorted(needs.skills), candidate,
+        view.lats[lo:hi], view.lons[lo:hi], view.age_max[lo:hi],
+        view.age_min[lo:hi], declared, view.generalist[lo:hi],
+        ((tier == 1) & ~declared).astype(np.int8) if len(needs.deficiencies) > 1 else np.zeros(hi - lo, np.int8),
+    )
+
+
+def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Local positions of the candidates inside the radius, with their
+    great-circle distances (km, 3 decimals)."""
+    mask = scored.candidate
+    angle = (radius_km + 0.001) / EARTH_RADIUS_KM
+    if angle < math.pi / 2 - math.radians(abs(lat)):
+        # The widest longitude difference a point within the radius can have.
+        dlon_max = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(lat))))) + 1e-9
+        if lon - dlon_max >= -180.0 and lon + dlon_max <= 180.0:
+            mask = mask & (np.abs(scored.lons - lon) <= dlon_max)
+        else:  # across the antimeridian (Wallis-et-Futuna)
+            mask = mask & (np.abs((scored.lons - lon + 180.0) % 360.0 - 180.0) <= dlon_max)
+    pos = np.flatnonzero(mask)
+    dist = haversine_km_many(lat, lon, scored.lats[pos], scored.lons[pos]).round(3)
+    keep = dist <= radius_km
+    return pos[keep], dist[keep]
+
+
+def _children_service_for_adult(scored: _Scored, pos: NDArray[np.int64], age: int | None) -> NDArray[np.int8]:
+    """1 where a children's service would serve an adult, else 0 (a ranking key)."""
+    if age is None or age < ADULT_AGE:
+        return np.zeros(pos.size, np.int8)
+    age_max = scored.age_max[pos]
+    return (age_max <= 20).astype(np.int8)
+
+
+def beyond_cap(radius_km: float, answered_inside: bool) -> float:
+    """How far a fully competent row beyond the radius may stand: BEYOND_REACH ×
+    the radius when some resource inside the radius answers, else anywhere."""
+    return BEYOND_REACH * radius_km if answered_inside else math.inf
+
+
+def _future_age(age: int | None) -> int | None:
+    """The age at which the transition's adult services are looked for."""
+    return None if age is None else max(age + NEXT_YEARS, 20)
+
+
+def _next_services(
+    idx: CompetenceIndex, needs: _Needs, query: SituationQuery, kinds: frozenset[NodeKind], place: PersonPlace,
+    land: str | None, shown: Mapping[int, str],
+) -> list[_Pick]:
+    """Transition: the services inside the radius that do not admit the person
+    yet but will within the next years (an adult service from 18 or 20 for a
+    person of 16-17), best first by the same keys as inside the radius; the
+    resources already shown are left out."""
+    future = _future_age(query.age)
+    assert query.age is not None and future is not None
+    later = _score_all(idx, needs, future, kinds, place.lat, query.radius_km, land)
+    pos, dist = _within(later, place.lat, place.lon, query.radius_km)
+    if pos.size == 0:
+        return []
+    starts = later.age_min[pos]
+    index_pos = later.positions[pos]
+    keep = (starts > query.age) & ~np.isin(index_pos, np.fromiter(shown, np.int64, len(shown)))
+    pos, dist = pos[keep], dist[keep]
+    order = np.lexsort((later.keys_at(pos), later.kinds_at(pos), dist, -later.points[pos], later.separate[pos],
+                        later.tier[pos]))[:NEXT_ROWS]
+    return [later.pick(int(pos[i]), float(dist[i]), True) for i in order]
+
+
+def _uncovered(
+    idx: CompetenceIndex, scored: _Scored, query: SituationQuery, place: PersonPlace, inside_pos: NDArray[np.int64],
+    around: Callable[[float | None], _Scored], listed: frozenset[int] = frozenset(),
+) -> tuple[list[str], list[_Pick]]:
+    """``listed``: the positions already in the table (beyond the radius).
+    For each need (deficiency or skill) that no local resource inside the
+    radius covers: a note naming the nearest resource that covers it, and that
+    resource (beyond the radius), nearest first. ``around(reach)``: the
+    resources within ``reach`` km scored (the query's, shared with widening)."""
+    missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
+    if not missing:
+        return [], []
+    found_at: dict[int, _Pick] = {}  # need row → the nearest resource covering it
+    # Looked for within 2×, then 4× the radius (every resource outside such a
+    # latitude band is farther), then everywhere, as for widening.
+    for reach in (2 * query.radius_km, 4 * query.radius_km, None):
+        band = around(reach)
+        for j in [j for j in missing if j not in found_at]:
+            found = np.flatnonzero(band.candidate & band.covers[j])
+            if found.size == 0:
+                continue
+            far = haversine_km_many(place.lat, place.lon, band.lats[found], band.lons[found]).round(3)
+            best = int(np.lexsort((band.keys_at(found), far))[0])
+            if reach is None or far[best] <= reach:
+                found_at[j] = band.pick(int(found[best]), float(far[best]), False)
+        if len(found_at) == len(missing):
+            break
+    notes: list[str] = []
+    picks: dict[int, _Pick] = {}
+    for j in missing:
+        label = _need_label(scored.deficiencies[j])
+        if j not in found_at:
+            notes.append(f"Aucune ressource locale connue ne couvre {label} : voir l'ERHR et le CNRHR ci-dessous.")
+            continue
+        pick = found_at[j]
+        position, distance = pick.position, pick.distance_km
+        props = idx.props[position]
+        name = display_name(props, idx.refs[position].key)
+        shown = distance <= BEYOND_REACH * query.radius_km or position in listed
+        notes.append(
+            f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
+            f"la plus proche qui la couvre : {name} ({distance:.0f} km)"
+            + (", ajoutée au tableau (au-delà du rayon)." if shown else
+               f" — plus de {BEYOND_REACH:g} fois le rayon : citée ici, pas dans le tableau.")
+        )
+        picks.setdefault(position, pick)
+    ordered_picks = sorted(picks.values(), key=lambda p: (p.distance_km, str(idx.keys[p.position])))
+    return notes, ordered_picks
+
+
+def _relevant_targets(idx: CompetenceIndex, needs: _Needs) -> frozenset[str]:
+    """Keys of the targets whose links can cover a need (``_offers`` checks their kinds)."""
+    return needs.deficiencies | needs.skills | {
+        orpha for code in needs.deficiencies for orpha in _conditions_involving(idx, code)
+    } | {key for key in idx.targets(K.COMBINATION) if needs.deficiencies <= codes_of_combination(key)}

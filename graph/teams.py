@@ -1,0 +1,96 @@
+"""Teams: the smallest sets of local resources inside the radius that together cover every need."""
+
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from graph.answers import _MAX_TEAMS, _TEAM_POOL, MAX_TEAM_SIZE
+from graph.ranking import _Pick, _Scored
+
+__all__ = ["_COMBINATIONS", "_Member", "_combinations", "_team_pool", "_team_pool_per_need", "_teams"]
+
+
+def _team_pool_per_need(needs: int) -> int:
+    """How many of the nearest resources covering each need are team candidates:
+    ``_TEAM_POOL`` for two needs, fewer for more (the pool, hence the sets of 3
+    to try, stays about the same size)."""
+    return max(4, (2 * _TEAM_POOL) // max(1, needs))
+
+
+class _Member(NamedTuple):
+    """A team candidate: its pick, the needs it covers (bits) and its key."""
+
+    pick: _Pick
+    bits: int
+    key: str
+
+
+def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Member]:
+    """The nearest resources inside the radius covering each need (team members)."""
+    per_need = _team_pool_per_need(len(scored.deficiencies))
+    covers = scored.covers[:, pos]
+    keys = scored.keys_at(pos)
+    chosen: dict[int, None] = {}  # local indices into ``pos``, in need order (as a set keeping order)
+    for j in range(len(scored.deficiencies)):
+        at = np.flatnonzero(covers[j])
+        for i in at[np.lexsort((keys[at], dist[at]))[:per_need]].tolist():
+            chosen[i] = None
+    picked = np.fromiter(chosen, np.int64, len(chosen))
+    bits = (covers[:, picked].T.astype(np.int64) << np.arange(len(scored.deficiencies), dtype=np.int64)).sum(axis=1)
+    members = [
+        _Member(scored.pick(p, d, True), b, k)
+        for p, d, b, k in zip(pos[picked].tolist(), dist[picked].tolist(), bits.tolist(), keys[picked].tolist(),
+                              strict=True)
+    ]
+    return sorted(members, key=lambda m: (m.pick.distance_km, m.key))
+
+
+def _combinations(n: int, size: int) -> NDArray[np.int64]:
+    """Every ``size``-subset of ``range(n)`` in ``itertools.combinations`` order, as rows."""
+    key = (n, size)
+    found = _COMBINATIONS.get(key)
+    if found is None:
+        found = np.array(list(itertools.combinations(range(n), size)), dtype=np.int64).reshape(-1, size)
+        found.flags.writeable = False
+        _COMBINATIONS[key] = found
+    return found
+
+
+_COMBINATIONS: dict[tuple[int, int], NDArray[np.int64]] = {}
+
+
+def _teams(needs: int, pool: list[_Member]) -> list[list[_Pick]]:
+    """Smallest sets (≤ 3) of the pool's resources (inside the radius, see
+    ``_team_pool``, nearest first) covering every need — deficiencies and
+    skills, the rows of ``_Scored.covers`` — nearest first (by the farthest
+    member, then the total distance, then the members' keys); no member is
+    redundant. Needs are bits, and every set of a size is tried at once."""
+    full = (1 << needs) - 1
+    bits = np.array([m.bits for m in pool], dtype=np.int64)
+    dist = np.array([m.pick.distance_km for m in pool], dtype=np.float64)
+    key_rank = np.argsort(np.argsort(np.array([m.key for m in pool]), kind="stable"), kind="stable")
+    for size in range(2, MAX_TEAM_SIZE + 1):
+        if len(pool) < size:
+            break
+        sets = _combinations(len(pool), size)
+        member_bits = bits[sets]
+        union = np.bitwise_or.reduce(member_bits, axis=1)
+        ok = union == full
+        for leave in range(size):  # no member is redundant: the others alone fall short
+            rest = np.bitwise_or.reduce(np.delete(member_bits, leave, axis=1), axis=1)
+            ok &= rest != full
+        found = sets[ok]
+        if found.size:
+            d = dist[found]
+            total = d[:, 0].copy()
+            for c in range(1, size):
+                total += d[:, c]
+            ranks = key_rank[found]
+            order = np.lexsort((*[ranks[:, c] for c in reversed(range(size))], total, d.max(axis=1)))[:_MAX_TEAMS]
+            # members in pool order: nearest first, then by key
+            return [[pool[int(i)].pick for i in found[row]] for row in order]
+    return []
