@@ -26,6 +26,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from api.errors import as_dihr_error, json_error
 from graph.access import Principal, Role
 from graph.errors import BodyTooLarge
+from graph.store import one_look
 
 __all__ = ["install_security", "SignInThrottle", "map_csp", "with_nonce", "PAGE_CSP", "PAGE_PREFIXES", "RateLimiter",
            "Session", "Sessions", "SESSION_COOKIE", "SESSION_HOURS", "SESSIONS_FILENAME"]
@@ -257,7 +258,8 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, counted, secured)
+            with one_look():  # one request reads one state of the store (graph.store.one_look)
+                await self.app(scope, counted, secured)
         except BodyTooLarge as err:
             if started:
                 raise

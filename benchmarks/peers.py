@@ -10,6 +10,11 @@ from the store's plain reads (not timed, as a server loads once):
 - ``kdtree_find``: a ``cKDTree`` of every resource (unit-sphere coordinates):
   a radius query, numpy scoring of the few candidates, and a k-nearest
   widening (k doubled until enough fully competent resources beyond the radius);
+- ``needs_kdtree_find``: the strongest of them — per set of needs (and land),
+  built on its first query and kept: the resources that may cover a need, their
+  age-independent levels, a ``cKDTree`` of them and one of those that may cover
+  every deficiency; a query is a radius query of the first tree, the age
+  applied to the few candidates, and k-nearest widening in the second;
 - ``kdtree_coverage``: the competent resources selected by numpy, one
   ``cKDTree`` per land mass, one query of all commune centroids;
 - ``numpy_coverage``: every commune × competent resource distance, by chunks;
@@ -38,8 +43,8 @@ from graph.matching import ADULT_AGE, BEYOND_ROWS, beyond_cap
 from graph.model import codes_of_combination
 from graph.vocabulary import CONDITIONS
 
-__all__ = ["PeerColumns", "PeerAnswer", "numpy_find", "kdtree_find", "find_floor", "kdtree_coverage",
-           "numpy_coverage", "coverage_floor"]
+__all__ = ["PeerColumns", "PeerAnswer", "numpy_find", "kdtree_find", "needs_kdtree_find", "find_floor",
+           "kdtree_coverage", "numpy_coverage", "coverage_floor"]
 
 #: (ranked fully competent inside the radius, nearest fully competent beyond it,
 #: ranked partial inside the radius) as (kind, key)
@@ -247,6 +252,141 @@ def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...]
             k *= 4
         else:
             found, dists = _widen(cols, np.arange(n), lat, lon, defs, skills, age, radius_km, land)
+        nearest = np.lexsort((cols.keys[found], dists))[:wanted]
+        beyond = cols.pairs(found[nearest[dists[nearest] <= beyond_cap(radius_km, bool(keep.any()))]])
+    return full, beyond, partial
+
+
+@dataclass(slots=True)
+class _NeedsSet:
+    """What one set of needs (on one land mass) keeps: the resources that may
+    cover a need, as positions into the columns, their levels that do not depend
+    on the age, and two trees (all of them; those that may cover every deficiency)."""
+
+    pos: NDArray[np.int64]
+    combination: NDArray[np.int8]
+    levels: NDArray[np.int8]  # (deficiency, resource)
+    declared: NDArray[np.bool_]
+    skills: NDArray[np.int16]
+    accepts: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]]  # local ids, bands
+    tree: cKDTree | None
+    full_local: NDArray[np.int64]  # local ids that may cover every deficiency
+    full_tree: cKDTree | None
+
+
+def _needs_set(cols: PeerColumns, defs: tuple[str, ...], skills: tuple[str, ...], land: str) -> _NeedsSet:
+    key = ("needs set", defs, skills, land)
+    found = cols.cache.get(key)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    combos, conditions = cols._columns_for(defs)
+    n = len(cols.keys)
+    combination = np.zeros(n, np.int8)
+    for column in combos:
+        np.maximum(combination, column, out=combination)
+    levels = np.zeros((len(defs), n), np.int8)
+    may = combination > 0
+    accepted = np.zeros((len(defs), n), bool)
+    for j, code in enumerate(defs):
+        own = cols.expertise.get(("Deficiency", code))
+        if own is not None:
+            np.maximum(levels[j], own, out=levels[j])
+        np.maximum(levels[j], combination, out=levels[j])
+        for column in conditions[j]:
+            np.maximum(levels[j], column, out=levels[j])
+        entry = cols.accepts.get(code)
+        if entry is not None:
+            accepted[j, entry[0]] = True
+        may |= (levels[j] > 0) | accepted[j]
+    skill_points = np.zeros(n, np.int16)
+    for code in skills:
+        column = cols.expertise.get(("Skill", code))
+        if column is not None:
+            skill_points += column
+            may |= column > 0
+    may &= cols.land_mask(land)
+    pos = np.flatnonzero(may)
+    local = np.full(n, -1, np.int64)
+    local[pos] = np.arange(pos.size)
+    accepts = []
+    for code in defs:
+        entry = cols.accepts.get(code)
+        if entry is None:
+            accepts.append((np.zeros(0, np.int64), np.zeros(0), np.zeros(0)))
+            continue
+        ids, lo, hi = entry
+        at = local[ids]
+        keep = at >= 0
+        accepts.append((at[keep], lo[keep], hi[keep]))
+    full = np.flatnonzero(((levels[:, pos] > 0) | accepted[:, pos]).all(axis=0) | (combination[pos] > 0))
+    xyz = to_unit_xyz(cols.lats[pos], cols.lons[pos])
+    found = _NeedsSet(pos, combination[pos], levels[:, pos], (levels[:, pos] > 0).all(axis=0), skill_points[pos],
+                      accepts, cKDTree(xyz) if pos.size else None, full,
+                      cKDTree(xyz[full]) if full.size else None)
+    cols.cache[key] = found
+    return found
+
+
+def _needs_score(cols: PeerColumns, kept: _NeedsSet, local: NDArray[np.int64], age: int | None
+                 ) -> tuple[NDArray[np.int8], NDArray[np.int16], NDArray[np.bool_], NDArray[np.bool_]]:
+    """(tier, points, candidate, declared) of these local ids at this age."""
+    levels = kept.levels[:, local].copy()
+    if len(kept.accepts):
+        where = np.full(kept.pos.size, -1, np.int64)
+        where[local] = np.arange(local.size)
+        for j, (ids, lo, hi) in enumerate(kept.accepts):
+            at = where[ids]
+            ok = (at >= 0) & admits(lo, hi, age)
+            row = levels[j]
+            row[at[ok]] = np.maximum(row[at[ok]], 1)
+    points = levels.sum(axis=0, dtype=np.int16) + kept.skills[local]
+    all_covered = (levels > 0).all(axis=0)
+    tier = np.where(kept.combination[local] > 0, 0, np.where(all_covered, 1, 2)).astype(np.int8)
+    at = kept.pos[local]
+    candidate = (points > 0) & admits(cols.age_min[at], cols.age_max[at], age)
+    return tier, points, candidate, kept.declared[local]
+
+
+def needs_kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...], skills: tuple[str, ...],
+                      age: int | None, radius_km: float, limit: int, land: str) -> PeerAnswer:
+    """Trees per set of needs (see module doc): a radius query of the resources
+    that may cover a need, k-nearest widening among those that may cover all."""
+    kept = _needs_set(cols, defs, skills, land)
+    if kept.tree is None:
+        return [], [], []
+    centre = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
+    local = np.sort(np.asarray(kept.tree.query_ball_point(centre, chord_for_km(radius_km + 0.001)), np.int64))
+    tier, points, candidate, declared = _needs_score(cols, kept, local, age)
+    pos = kept.pos[local]
+    dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
+    keep = candidate & (dist <= radius_km)
+    separate = _separate(tier, declared, defs)
+    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep])
+    beyond: list[tuple[str, str]] = []
+    wanted = min(limit - n_full, BEYOND_ROWS)
+    if wanted > 0 and kept.full_tree is not None:
+        size = kept.full_local.size
+        k = min(size, max(16, 4 * wanted))
+        while True:
+            _chords, near = kept.full_tree.query(centre, k=k)
+            near = np.atleast_1d(np.asarray(near, np.int64))
+            near = np.sort(kept.full_local[near[near < size]])
+            t, _p, c, _d = _needs_score(cols, kept, near, age)
+            at = kept.pos[near]
+            d = haversine_km_many(lat, lon, cols.lats[at], cols.lons[at]).round(3)
+            ok = c & (t <= 1) & (d > radius_km)
+            if np.count_nonzero(ok) >= wanted or k >= size:
+                if k < size:  # everything as near as the wanted-th found (ties on the rounded metre included)
+                    reach = float(np.sort(d[ok])[wanted - 1])
+                    near = np.sort(kept.full_local[np.asarray(
+                        kept.full_tree.query_ball_point(centre, chord_for_km(reach + 0.002)), np.int64)])
+                    t, _p, c, _d = _needs_score(cols, kept, near, age)
+                    at = kept.pos[near]
+                    d = haversine_km_many(lat, lon, cols.lats[at], cols.lons[at]).round(3)
+                    ok = c & (t <= 1) & (d > radius_km)
+                found, dists = at[ok], d[ok]
+                break
+            k = min(size, k * 4)
         nearest = np.lexsort((cols.keys[found], dists))[:wanted]
         beyond = cols.pairs(found[nearest[dists[nearest] <= beyond_cap(radius_km, bool(keep.any()))]])
     return full, beyond, partial

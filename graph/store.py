@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -22,7 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 
 __all__ = ["GraphStore", "ChangeFeed", "ColumnSnapshot", "LogPosition", "WriteSummary", "Changes", "merge_props",
-           "upsert_outcome", "REVISION_NEUTRAL_KINDS", "NO_CHANGES", "gc_paused", "freeze_loaded"]
+           "upsert_outcome", "REVISION_NEUTRAL_KINDS", "NO_CHANGES", "gc_paused", "freeze_loaded", "one_look",
+           "looked"]
 
 #: Node kinds that record the service's own life (the audit log, API keys, the
 #: import journal), not the network: writing only these leaves
@@ -57,6 +59,35 @@ def freeze_loaded() -> None:
     again at every rebuild would keep dropped cyclic garbage forever."""
     gc.collect()
     gc.freeze()
+
+
+#: Within one request (``one_look``): the stores that already looked for other
+#: processes' writes. A request reads one state: the store's revision is
+#: checked at its first read, not at each of its dozens of reads.
+_LOOKED: ContextVar[set[int] | None] = ContextVar("dihr_looked", default=None)
+
+
+@contextmanager
+def one_look() -> Iterator[None]:
+    """Scope of one request: each store looks for other processes' writes at
+    most once inside it (its own writes are seen at once, as always)."""
+    token = _LOOKED.set(set())
+    try:
+        yield
+    finally:
+        _LOOKED.reset(token)
+
+
+def looked(store: object) -> bool:
+    """True when ``store`` already looked in the current ``one_look`` scope
+    (then nothing to do); otherwise notes that it looks now and returns False."""
+    seen = _LOOKED.get()
+    if seen is None:
+        return False
+    if id(store) in seen:
+        return True
+    seen.add(id(store))
+    return False
 
 
 def merge_props(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:

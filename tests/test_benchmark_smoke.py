@@ -34,6 +34,8 @@ def test_benchmark_smoke_run(reference_dir, tmp_path, monkeypatch):
                  "worker reopen to first answer, median (s)", "resident memory per server worker (MB)",
                  "FINESS national import (s)", "findResources HTTP 8 clients (req/s)",
                  "peer numpy findResources median (ms)", "peer cKDTree findResources median (ms)",
+                 "peer cKDTree per needs findResources median (ms)", "findResources varied mix median (ms)",
+                 "findResources / cKDTree per needs peer, median (×)",
                  "floor findResources median (ms)", "findResources / best peer, median (×)",
                  "peer cKDTree coverage median (ms)", "coverage / cKDTree peer, median (×)",
                  "peer minimal route HTTP median (ms)", "findResources HTTP / minimal route, median (×)",

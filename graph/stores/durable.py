@@ -62,6 +62,7 @@ from graph.store import (
     ColumnSnapshot,
     LogPosition,
     WriteSummary,
+    looked,
     merge_props,
     upsert_outcome,
 )
@@ -375,6 +376,8 @@ class DurableStore:
         """Apply what other connections committed since we last looked (see module
         doc); looks at most once every ``_PROBE_EVERY_S`` (a read may see another
         process's write that much later, never half of it)."""
+        if looked(self):  # once per request (graph.store.one_look)
+            return
         now = time.monotonic()
         if now - self._probed < _PROBE_EVERY_S:
             return

@@ -12,12 +12,12 @@ every row: a worker holds the columns its searches need, not the graph.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import REVISION_NEUTRAL_KINDS
-from graph.stores.durable import DISK_ONLY, KINDS, RELS, DurableStore, _loads
+from graph.stores.durable import DISK_ONLY, KINDS, RELS, DurableStore, EdgeId, _loads
 
 __all__ = ["SQLiteStore"]
 
@@ -27,6 +27,8 @@ _MISSING = object()
 _KEEP_READS = 8192
 _KEEP_NODES_OF_KIND = 512
 _KEEP_EDGES_OF = 16
+#: The service's own records kept by key (``_record``): read at every request (an API key).
+_RECORDS = frozenset(REVISION_NEUTRAL_KINDS - DISK_ONLY)
 
 
 class SQLiteStore(DurableStore):
@@ -36,11 +38,45 @@ class SQLiteStore(DurableStore):
 
     def _open(self) -> None:
         self._reads: dict[Any, Any] = {}  # point reads of this revision (_kept)
+        #: the service's own records (API keys, import runs) read by key, until
+        #: any of them is written by any process (a revocation applies at once)
+        self._records: dict[tuple[NodeKind, str], Any] = {}
+        self._records_generation = 0
         super()._open()
 
     def _invalidate(self) -> None:
         super()._invalidate()
         self._reads.clear()
+
+    def _apply_logged(self, nodes: list[tuple[NodeRef, dict[str, Any] | None]],
+                      edges: list[tuple[EdgeId, dict[str, Any] | None]]) -> None:
+        if any(ref.kind in _RECORDS for ref, _props in nodes):
+            self._forget_records()
+        super()._apply_logged(nodes, edges)
+
+    def _applied(self, nodes: Mapping[NodeRef, dict[str, Any]], edges: Mapping[EdgeId, dict[str, Any]]) -> None:
+        if any(ref.kind in _RECORDS for ref in nodes):
+            self._forget_records()
+        super()._applied(nodes, edges)
+
+    def _record(self, kind: NodeKind, key: str) -> Node | None:
+        """One of the service's records by key: read once, then kept until any
+        process writes one of that family (seen by the next look, a few ms at most)."""
+        self._refresh()
+        with self._lock:
+            props = self._records.get((kind, key), _MISSING)
+            generation = self._records_generation
+        if props is _MISSING:
+            node = next(iter(self._disk_nodes(kind, [key])), None)
+            props = None if node is None else node.props
+            with self._lock:
+                if self._records_generation == generation and len(self._records) < _KEEP_READS:
+                    self._records[(kind, key)] = props
+        return None if props is None else Node(kind, key, dict(props))
+
+    def _forget_records(self) -> None:
+        self._records.clear()
+        self._records_generation += 1
 
     def _kept(self, key: Any, read: Callable[[], Any]) -> Any:
         """``read()``, kept until the revision changes (any write but the
@@ -66,6 +102,8 @@ class SQLiteStore(DurableStore):
         return kind in DISK_ONLY or kind in REVISION_NEUTRAL_KINDS
 
     def get_node(self, kind: NodeKind, key: str) -> Node | None:
+        if kind in _RECORDS:
+            return self._record(kind, key)
         if self._uncached(kind):
             found = self._disk_nodes(kind, [key])
             return found[0] if found else None
