@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import Service, current_key
+from api.forms import directory_filter_of_form
+from api.rendering import KIND_LABEL, RELATION_LABEL
 from graph import coverage as cov
 from graph import directory as dir_
 from graph import service
@@ -159,16 +161,6 @@ def directory_rows(page: dir_.DirectoryPage) -> list[list[object]]:
 
 
 #: Node kinds in French (pages, maps and exports).
-KIND_LABEL = {"Establishment": "Établissement", "Professional": "Professionnel", "ResourcePole": "Pôle ressources handicap",
-              "ErhrTeam": "Équipe relais", "Cnrhr": "Centre national de ressources", "Commune": "commune",
-              "Department": "département", "Region": "région", "Deficiency": "déficience", "Skill": "compétence",
-              "Combination": "combinaison", "Condition": "maladie rare"}
-#: Relationship types in French, as the directory's pages show a resource's links.
-RELATION_LABEL = {"LOCATED_IN": "Située dans la commune", "WORKS_AT": "Exerce à", "WORKS_AT (entrant)": "Y exerce",
-                  "HAS_EXPERTISE": "Expertise", "ACCEPTS": "Accueille", "COVERS": "Couvre", "PART_OF": "Fait partie de",
-                  "REFERRED_TO": "Orientation vers"}
-
-
 def _codes(values: list[str]) -> list[str]:
     return [code for value in values for code in value.replace("+", ",").split(",") if code.strip()]
 
@@ -240,7 +232,6 @@ async def directory_export(
     type: str = "", erhr: str = "", deficience: str = "", competence: str = "", maladie: str = "", nom: str = "",
     commune: str = "", rayon: str = "50", fermes: str = "",
 ) -> Response:
-    from api.pages import directory_filter_of_form
 
     form = {"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie,
             "nom": nom, "commune": commune, "rayon": rayon, "fermes": fermes}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,25 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from api.deps import AppSessions, BoundService, Service, SignIns, Store, current_key, origin_of, run_blocking
-from api.exports import KIND_LABEL, RELATION_LABEL, table_response
+from api.exports import table_response
+from api.forms import DIRECTORY_KINDS_SHOWN as _DIRECTORY_KINDS
+from api.forms import directory_filter_of_form
+from api.forms import km as _km
+from api.rendering import (
+    AGE_GROUP_LABEL,
+    GROUP_LABEL,
+    LEVEL_LABEL,
+    LEVELS,
+    _error_page,
+    _families,
+    error_page,
+    explain,
+    need_labels,
+    render,
+    templates,
+)
 from api.security import SESSION_COOKIE, SESSION_HOURS
 from graph import coverage as cov
 from graph import directory as dir_
@@ -33,12 +47,11 @@ from graph.errors import (
     DihrError,
     InvalidInput,
     NotFound,
-    ServiceError,
     TooManySignIns,
     UnknownCode,
 )
 from graph.knowledge import KIND_LABELS as KNOWLEDGE_KINDS
-from graph.matching import BASIS_LABELS, LEVEL_LABELS, NeedCoverage, SituationQuery
+from graph.matching import SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
 from graph.readmodel import read_model
@@ -53,95 +66,16 @@ __all__ = [
 #: Pages for signed-in callers (a visitor is sent to the sign-in page), and the sign-in page itself.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(current_key)])
 public_router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_CSRF = "dihr_login_csrf"
+_FIELDS = [("category_label", "Catégorie"), ("profession", "Profession"), ("address", "Adresse"),
+           ("postcode", "Code postal"), ("city", "Localité"), ("commune", "Commune (code INSEE)"), ("finess", "FINESS"),
+           ("phone", "Téléphone"), ("email", "Courriel"), ("website", "Site"), ("seat", "Siège"),
+           ("extraction_date", "Extraction FINESS"), ("location_source", "Origine de la position")]
 
 IMPORT_LABELS = {"finess": "FINESS établissements", "finess-equipements": "FINESS équipements",
                  "annuaire": "Annuaire", "situations": "Situations", "savoirs": "Savoirs",
                  "activite-poles": "Activité des pôles ressources"}
-AGE_GROUP_LABEL = {"children": "Enfants (jusqu'à 20 ans)", "adults": "Adultes", "all": "Tous âges"}
-
-
-def need_labels(codes: Iterable[str]) -> str:
-    """Needs as a person reads them (« déficience visuelle grave, CAA ») — never bare codes."""
-    labels = [DEFICIENCIES[c].label.lower() if c in DEFICIENCIES else SKILLS[c].label if c in SKILLS else c
-              for c in codes]
-    return ", ".join(labels)
-
-
-GROUP_LABEL = {"within": "dans le rayon", "beyond": "au-delà du rayon", "next": "pour préparer la suite",
-               "referent": "référent du territoire"}
-LEVEL_LABEL, BASIS_LABEL = LEVEL_LABELS, BASIS_LABELS  # French, from graph.matching (the CLI says the same)
-LEVELS = [("DEPARTMENT", "Département"), ("REGION", "Région"), ("ERHR", "Territoire ERHR")]
-
-
-def _families() -> list[tuple[str, list[Any]]]:
-    families: dict[str, list[Any]] = {}
-    for d in DEFICIENCIES.values():
-        families.setdefault(d.family, []).append(d)
-    return list(families.items())
-
-
-_label = code_label
-
-
-def explain(cover: NeedCoverage) -> str:
-    """The link's explanation in French, with where it comes from (domain or wire coverage)."""
-    return getattr(cover, "explanation", None) or getattr(cover, "text", None) or cover.path
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %".replace(".", ",")
-
-
-def _count(value: int | None, published: bool = True) -> str:
-    return cov.count_label(value, published)
-
-
-def render(request: Request, name: str, title: str, status: int = 200, **context: Any) -> HTMLResponse:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    session = getattr(request.state, "session", None)
-    base = {
-        "title": title,
-        "principal": principal,
-        "csrf": session.csrf if session else "",
-        "can_match": principal is not None and principal.can(Permission.MATCH),
-        "can_situations": principal is not None and principal.can(Permission.SITUATIONS_READ),
-        "can_admin": principal is not None and principal.can(Permission.ADMIN),
-        "explain": explain,
-        "need_labels": need_labels,
-        "pct": _pct,
-        "count": _count,
-        "level_label": LEVEL_LABEL,
-        "status_label": {s.value: label for s, label in STATUS_LABELS.items()},
-        "basis_label": BASIS_LABEL,
-        "kind_label": KIND_LABEL,
-        "relation_label": RELATION_LABEL,
-        "age_group_label": AGE_GROUP_LABEL,
-        "label_of": _label,
-    }
-    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
-
-
-def _km(text: str, field: str) -> float:
-    """A distance typed in a form (« 60 », « 60,5 »)."""
-    try:
-        return float(text.replace(",", "."))
-    except ValueError:
-        raise InvalidInput(field, f"« {text[:20]} » n'est pas un nombre de kilomètres.") from None
-
-
-def error_page(request: Request, err: DihrError) -> HTMLResponse:
-    """The French error page of a DihrError (also for parameters FastAPI refused)."""
-    return _error_page(request, err)
-
-
-def _error_page(request: Request, err: DihrError) -> HTMLResponse:
-    """The error's status (from the table in ``graph.errors``) and French message."""
-    title = ("Accès impossible" if isinstance(err, AccessError) else "Page introuvable" if isinstance(err, NotFound)
-             else "Service indisponible" if isinstance(err, ServiceError) else "Erreur")
-    return render(request, "error.html", title, err.status, message=err.message)
 
 
 def _check_csrf(request: Request, token: str) -> None:
@@ -425,12 +359,7 @@ async def gaps_page(request: Request, svc: Service, niveau: str = "DEPARTMENT", 
 
 
 # -- directory ---------------------------------------------------------------------------
-_DIRECTORY_KINDS = [("Establishment", "Établissement"), ("Professional", "Professionnel"),
-                    ("ResourcePole", "Pôle ressources handicap")]
-_FIELDS = [("category_label", "Catégorie"), ("profession", "Profession"), ("address", "Adresse"),
-           ("postcode", "Code postal"), ("city", "Localité"), ("commune", "Commune (code INSEE)"), ("finess", "FINESS"),
-           ("phone", "Téléphone"), ("email", "Courriel"), ("website", "Site"), ("seat", "Siège"),
-           ("extraction_date", "Extraction FINESS"), ("location_source", "Origine de la position")]
+
 
 
 @router.get("/annuaire", response_class=HTMLResponse)
@@ -455,25 +384,6 @@ async def directory_page(request: Request, svc: Service, type: str = "", erhr: s
 
 
 DIRECTORY_PAGE = 50
-
-
-def directory_filter_of_form(store: Any, form: dict[str, str]) -> dir_.DirectoryFilter:
-    """The directory's filters from the page's form (the same as the API's)."""
-    near = None
-    if form["commune"].strip():
-        place = form["commune"].strip()
-        found = search_communes(store, place, limit=1)
-        if not found:
-            raise InvalidInput("commune", f"commune introuvable : « {place[:40]} ».")
-        near = dir_.Near(found[0].key, _km(form["rayon"] or "50", "rayon"))
-    return dir_.DirectoryFilter(
-        kinds=(NodeKind(form["type"]),) if form["type"] in dict(_DIRECTORY_KINDS) else dir_.DIRECTORY_KINDS,
-        territory=(TerritoryKind.ERHR, form["erhr"]) if form["erhr"] else None,
-        deficiencies=(form["deficience"],) if form["deficience"] else (),
-        skills=(form["competence"],) if form["competence"] else (),
-        conditions=(form["maladie"].strip()[:100],) if form["maladie"].strip() else (),
-        near=near, open_only=not form["fermes"], text=form["nom"],
-    )
 
 
 def _can_edit(principal: Principal, resource: service.ResourceView) -> bool:

@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from starlette.datastructures import Headers, MutableHeaders
 
 from api.errors import as_dihr_error, json_error
+from api.rendering import error_page
 from graph.access import Principal, Role
 from graph.errors import BodyTooLarge
 from graph.store import one_look
@@ -269,8 +270,6 @@ class Guard:
                 raise
             err = as_dihr_error(exc, path)
             if path.startswith(PAGE_PREFIXES) or path == "/":
-                from api.pages import error_page  # the pages import this module
-
                 response = error_page(Request(scope, receive), err)
             else:
                 response = json_error(err)

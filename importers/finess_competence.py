@@ -13,7 +13,10 @@ facts that a professional reads at once:
   « SESSAD pour déficients visuels », « FAM pour personnes sourdes-aveugles »,
   « IME autisme »). ``importers/data/finess_name_keywords.csv`` lists the
   keywords; a name naming deficiencies replaces the generic deficiencies of its
-  category (a SESSAD « SSEFS » takes deaf children, not every child).
+  category (a SESSAD « SSEFS » takes deaf children, not every child), but adds
+  to those of a *specific* category, whose label names its public (column
+  ``specifique``: an institute for polyhandicapped children named « IEM » keeps
+  polyhandicap and gains the motor deficiency).
 
 Both are inferences, the weakest competence the graph holds: ACCEPTS links
 marked ``source: categorie_finess`` or ``nom_finess`` (level 1), replaced by an
@@ -75,6 +78,9 @@ class CategoryRule:
     #: a generalist category (early intervention for every deficit: CAMSP): its
     #: acceptances are not rare-combination competence in coverage and gaps
     generalist: bool = False
+    #: a specific category (its label names its public: polyhandicap, motor,
+    #: visual, hearing, deafblind, brain injury): a name adds to its deficiencies
+    specific: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +144,7 @@ def category_rules() -> dict[str, CategoryRule]:
             _int(row["age_max"]),
             row["source"],
             row.get("generaliste", "").strip() == "oui",
+            row.get("specifique", "").strip() == "oui",
         )
     return rules
 
@@ -188,10 +195,17 @@ def known_establishments() -> tuple[KeywordRule, ...]:
     return _keyword_rows("finess_known_establishments.csv")
 
 
+#: Initials written with dots (« S.E.S.S.A.D », « I.M.E. »): joined into one word.
+_DOTTED_INITIALS = re.compile(r"\b(?:[A-Z]\.){2,}[A-Z]?\b\.?")
+
+
 def normalise_name(text: str) -> str:
-    """Upper case, no accents, punctuation as spaces: what the keywords match."""
+    """Upper case, no accents, punctuation as spaces: what the keywords match.
+    Dotted initials are joined (« S.E.S.S.A.D » → SESSAD); any other dot
+    separates words (« DEFIC.VISUELS » → DEFIC VISUELS)."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").upper()
-    return re.sub(r"[^A-Z0-9]+", " ", plain.replace(".", "")).strip()
+    plain = _DOTTED_INITIALS.sub(lambda m: m.group(0).replace(".", ""), plain)
+    return re.sub(r"[^A-Z0-9]+", " ", plain).strip()
 
 
 def infer(category: str, name: str, department: str = "") -> Inferred | None:
@@ -209,7 +223,12 @@ def infer(category: str, name: str, department: str = "") -> Inferred | None:
     known = [k for k in known_establishments() if k.department == department and k.pattern.search(text)]
     for keyword in [*keyword_rules(), *known]:
         if keyword.pattern.search(text):
-            for code in keyword.deficiencies:
+            named = keyword.deficiencies
+            if not keyword.target and set(named) & set(rule.deficiencies):
+                # a name naming several deficiencies, each separately (« sensoriel »), on a
+                # category that names one of them: the category's say it
+                named = tuple(code for code in named if code in rule.deficiencies)
+            for code in named:
                 named_deficiencies.setdefault(code, keyword.label)
             for code in keyword.skills:
                 named_skills.setdefault(code, keyword.label)
@@ -230,6 +249,10 @@ def infer(category: str, name: str, department: str = "") -> Inferred | None:
                 accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code,
                                  "category_label": rule.label}
     elif named_deficiencies:
+        if rule.specific:  # the category names its public: the name adds to it, never replaces it
+            for code in rule.deficiencies:
+                accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code,
+                                 "category_label": rule.label}
         for code, label in named_deficiencies.items():
             if code in accepts:
                 continue

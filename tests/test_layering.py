@@ -40,3 +40,55 @@ def test_the_api_does_not_depend_on_the_cli():
         if imported_roots(path) & {"cli", "typer"}
     }
     assert offenders == {}
+
+
+def api_imports(path: Path) -> set[str]:
+    """The api/ modules a module imports, at the top or inside a function."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if parts[0] == "api" and len(parts) > 1:
+                found.add(parts[1])
+            elif node.module == "api":
+                found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("api.")}
+    return found
+
+
+def test_api_has_no_import_circle():
+    """api/ modules import each other in one direction only (no circle kept open
+    by an import inside a function): labels and error pages in api/rendering.py,
+    form readers in api/forms.py."""
+    import networkx as nx
+
+    modules = {path.stem: path for path in (ROOT / "api").glob("*.py") if path.stem != "__init__"}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(modules)
+    for name, path in modules.items():
+        graph.add_edges_from((name, other) for other in api_imports(path) if other in modules)
+    assert list(nx.simple_cycles(graph)) == []
+    assert {"pages", "exports"} & api_imports(modules["security"]) == set()  # the old circle
+
+
+def test_the_circle_check_would_catch_one(tmp_path):
+    inner = tmp_path / "inner.py"
+    inner.write_text("def f():\n    from api.pages import error_page\n    return error_page\n")
+    assert api_imports(inner) == {"pages"}
+
+
+def test_each_api_module_imports_alone_in_a_fresh_interpreter():
+    import subprocess
+    import sys
+
+    names = sorted(path.stem for path in (ROOT / "api").glob("*.py") if path.stem != "__init__")
+    runs = {name: subprocess.Popen([sys.executable, "-c", f"import api.{name}"], cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True) for name in names}
+    failed = {}
+    for name, run in runs.items():
+        _out, err = run.communicate(timeout=120)
+        if run.returncode != 0:
+            failed[name] = err.strip().splitlines()[-1:]
+    assert failed == {}

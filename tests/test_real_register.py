@@ -115,3 +115,28 @@ def test_an_age_given_coverage_counts_the_age_group(real):
     children = cov.coverage(real, ["DI"], age=8)
     assert children.population_group == "0-17 ans"
     assert 0.20 < children.national.population / everyone.national.population < 0.23  # INSEE: 21.5 %
+
+
+def test_the_name_reader_recognises_the_adults_sensory_services():
+    """FINESS names are where adults' services for deaf or blind persons say so
+    (« SAVS URAPEDA », « SAMSAH LSF », « FOYER VALENTIN HAUY », « DEFIC.VISUELS »):
+    read over the whole register, as the import does."""
+    import gzip
+
+    from importers.finess_competence import infer
+
+    deaf, blind, poly_iem = set(), set(), 0
+    with gzip.open(REAL, "rt", encoding="latin-1") as lines:
+        for line in lines:
+            cells = line.rstrip("\n").split(";")
+            if cells[0] != "structureet":
+                continue
+            found = infer(cells[18], cells[4] or cells[3], cells[13])
+            if found is None:
+                continue
+            if (found.age_min or 0) >= 18:
+                deaf |= {cells[1]} if "DA" in found.accepts else set()
+                blind |= {cells[1]} if "DV" in found.accepts else set()
+            poly_iem += cells[18] == "188" and "IEM" in (cells[4] or cells[3]) and "POLY" not in found.accepts
+    assert len(deaf) >= 17 and len(blind) >= 15  # 6 and 9 before the reader was corrected
+    assert poly_iem == 0  # polyhandicap institutes named « IEM » keep polyhandicap

@@ -56,6 +56,21 @@ def test_every_disability_category_of_the_nomenclature_has_a_rule():
         ("437", "FAM POUR PERSONNES SOURDES-AVEUGLES", {"DA", "DV"}, (18, None)),
         ("183", "IME PREMIERE ETAPE", {"DI", "TSA"}, (0, 20)),  # « PREMIERE » is no « IEM »
         ("370", "ETABLISSEMENT EXPERIMENTAL LES SOURCES", set(), (None, None)),
+        # dots separate words, dotted initials make one (FINESS writes both)
+        ("249", "CTRE DE REED.PROF.DEFIC.VISUELS", {"DV"}, (18, None)),
+        ("182", "S.S.E.F.S. LES ALIZES", {"DA"}, (0, 20)),
+        # keywords of the services for deaf, blind and autistic persons
+        ("446", "SAVS DE L'URAPEDA", {"DA"}, (18, None)),
+        ("446", "SAVS LSF 29", {"DA"}, (18, None)),
+        ("446", "SAVS SENSORIEL", {"DA", "DV"}, (18, None)),
+        ("182", "SESSAD PRO DV VALENTIN HAUY", {"DV"}, (0, 20)),
+        ("461", "CRA CHU AMIENS", {"TSA"}, (None, None)),
+        ("183", "UEMA DE L'IME LA SOLO", {"TSA"}, (0, 20)),
+        # a specific category keeps its public, the name adds to it
+        ("188", "IEM DE METZ", {"POLY", "DM"}, (0, 20)),
+        # « éducation sensorielle » is the common name of institutes for the deaf and for the blind
+        ("195", "INST. D'EDUCATION SENSORIELLE", {"DA"}, (0, 20)),
+        ("194", "INSTITUT EDUC SENSORIELLE- DEF VISUELS", {"DV"}, (0, 20)),
     ],
 )
 def test_category_and_name_imply_deficiencies_and_ages(category, name, expected, band):
