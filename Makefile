@@ -51,6 +51,7 @@ run: install
 # Lint and types first (seconds), then the whole suite.
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

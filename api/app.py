@@ -84,7 +84,9 @@ class DihrGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
         CDN), with the page session's CSRF token for its requests."""
         session = getattr(request.state, "session", None)
         token = html.escape(session.csrf if session is not None else "", quote=True)
-        return HTMLResponse(GRAPHIQL_PAGE.replace("<head>", f'<head><meta name="csrf-token" content="{token}">', 1))
+        return HTMLResponse(
+            GRAPHIQL_PAGE.replace("<head>", f'<head><meta name="csrf-token" content="{token}">', 1)
+        )
 
     def encode_json(self, data: object) -> bytes:
         """orjson: a tenth of the standard library's time for a findResources answer."""
@@ -95,10 +97,15 @@ class DihrGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
             text = data.decode("utf-8") if isinstance(data, bytes) else data
             value = json.loads(text)
         except (UnicodeDecodeError, ValueError):
-            raise HTTPException(400, "Corps de requête illisible : un objet JSON en UTF-8 est attendu "
-                                     '({"query": "…", "variables": {…}}).') from None
+            raise HTTPException(
+                400,
+                "Corps de requête illisible : un objet JSON en UTF-8 est attendu "
+                '({"query": "…", "variables": {…}}).',
+            ) from None
         if not isinstance(value, dict):
-            raise HTTPException(400, 'Corps de requête invalide : un objet JSON est attendu ({"query": "…"}).')
+            raise HTTPException(
+                400, 'Corps de requête invalide : un objet JSON est attendu ({"query": "…"}).'
+            )
         return value
 
 
@@ -113,7 +120,9 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         app.state.settings = settings or Settings()
         owned = store is None
-        app.state.store = open_store(app.state.settings, server_workers=app.state.settings.workers or 1) if owned else store
+        app.state.store = (
+            open_store(app.state.settings, server_workers=app.state.settings.workers or 1) if owned else store
+        )
         if owned and os.environ.get("DIHR_BACKGROUND_READ_MODELS") == "1":  # served by `dihr serve`
             # The read models built and everything loaded frozen out of the
             # collector's sight, once, before the first request (graph.store.freeze_loaded).
@@ -183,8 +192,9 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         counts = await run_blocking(store.count_nodes, timeout_s=5.0)
         problem = storage_problem(None if settings.neo4j_uri else settings.data_dir)
         if problem:
-            return JSONResponse({"status": "degraded", "problem": problem, "nodes": sum(counts.values())},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "degraded", "problem": problem, "nodes": sum(counts.values())}, status_code=503
+            )
         return JSONResponse({"status": "ok", "nodes": sum(counts.values())})
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=signed_in)
@@ -194,13 +204,16 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     @app.get("/docs", include_in_schema=False, dependencies=signed_in)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="dihr-graph — API",
+            openapi_url="/openapi.json",
+            title="dihr-graph — API",
             swagger_js_url=f"{VENDOR_PREFIX}/swagger-ui-dist/swagger-ui-bundle.js",
             swagger_css_url=f"{VENDOR_PREFIX}/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url="/static/dihr/favicon.svg",
         )
 
-    @app.get("/modeles/annuaire.csv", tags=["modèles"], response_class=PlainTextResponse, dependencies=signed_in)
+    @app.get(
+        "/modeles/annuaire.csv", tags=["modèles"], response_class=PlainTextResponse, dependencies=signed_in
+    )
     async def directory_template() -> PlainTextResponse:
         """Exemple d'annuaire à compléter (colonnes en français) pour `dihr import directory`."""
         text = (files("importers") / "data" / "annuaire_exemple.csv").read_text(encoding="utf-8")
@@ -211,7 +224,9 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home(request: Request, principal: OptionalKey, store: Store, settings: AppSettings) -> HTMLResponse:
+    async def home(
+        request: Request, principal: OptionalKey, store: Store, settings: AppSettings
+    ) -> HTMLResponse:
         dashboard = None
         if principal is not None:
             dashboard = await pages.dashboard(BoundService(store, settings, principal))
@@ -228,8 +243,11 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             problem = InvalidInput("méthode", f"{request.method} n'est pas permis ici.")
         else:
             problem = InvalidInput("requête", str(err.detail))
-        response = (pages.error_page(request, problem) if "text/html" in request.headers.get("accept", "")
-                    else json_error(problem))
+        response = (
+            pages.error_page(request, problem)
+            if "text/html" in request.headers.get("accept", "")
+            else json_error(problem)
+        )
         response.status_code = err.status_code
         return response
 

@@ -52,7 +52,9 @@ async def run_blocking(fn: Callable[..., T], *args: Any, timeout_s: float = 20.0
         with anyio.fail_after(timeout_s):
             return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), abandon_on_cancel=True)
     except TimeoutError:
-        raise QueryTimeout(f"La requête a dépassé {timeout_s:g} s : réduisez-la (rayon, niveau, nombre de résultats).") from None
+        raise QueryTimeout(
+            f"La requête a dépassé {timeout_s:g} s : réduisez-la (rayon, niveau, nombre de résultats)."
+        ) from None
 
 
 def origin_of(request: Request) -> str:
@@ -97,7 +99,9 @@ async def current_session(request: Request, sessions: AppSessions) -> Session | 
 PageSession = Annotated[Session | None, Depends(current_session)]
 
 
-def _session_principal(store: GraphStore, sessions: Sessions, session: Session, token: str | None) -> Principal:
+def _session_principal(
+    store: GraphStore, sessions: Sessions, session: Session, token: str | None
+) -> Principal:
     """A page session stays valid only while its key does (revocation applies at once)."""
     node = store.get_node(NodeKind.API_KEY, session.principal.key_id)
     if node is None or node.props.get("revoked_at"):
@@ -106,8 +110,9 @@ def _session_principal(store: GraphStore, sessions: Sessions, session: Session, 
     return session.principal
 
 
-async def _sign_in(request: Request, store: GraphStore, sessions: Sessions, sign_ins: SignInThrottle,
-                   session: Session | None) -> Principal:
+async def _sign_in(
+    request: Request, store: GraphStore, sessions: Sessions, sign_ins: SignInThrottle, session: Session | None
+) -> Principal:
     """The caller of a bearer key (failed sign-ins throttled per origin) or of a
     page session; TooManySignIns or Unauthenticated otherwise."""
     header = request.headers.get("authorization", "")
@@ -160,18 +165,27 @@ async def signed_in_caller(request: Request) -> tuple[GraphStore, Settings, Prin
     time)."""
     state = request.app.state
     session = await current_session(request, state.sessions)
-    principal = await current_key(request, state.store, state.sessions, state.sign_ins, state.rate_limiter, session)
+    principal = await current_key(
+        request, state.store, state.sessions, state.sign_ins, state.rate_limiter, session
+    )
     # Signed in by the page session's cookie: a POST must carry the session's
     # CSRF token (GraphiQL sends it), so another site cannot post in its name.
-    if (session is not None and request.method == "POST" and "authorization" not in request.headers
-            and not secrets.compare_digest(session.csrf, request.headers.get("x-csrf-token", ""))):
-        raise Forbidden("Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token) : une requête GraphQL signée par "
-                        "la session du navigateur doit le porter ; rechargez la page, ou utilisez une clé d'API.")
+    if (
+        session is not None
+        and request.method == "POST"
+        and "authorization" not in request.headers
+        and not secrets.compare_digest(session.csrf, request.headers.get("x-csrf-token", ""))
+    ):
+        raise Forbidden(
+            "Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token) : une requête GraphQL signée par "
+            "la session du navigateur doit le porter ; rechargez la page, ou utilisez une clé d'API."
+        )
     return state.store, state.settings, principal
 
 
-async def optional_key(request: Request, session: PageSession, store: Store, sessions: AppSessions,
-                       sign_ins: SignIns) -> Principal | None:
+async def optional_key(
+    request: Request, session: PageSession, store: Store, sessions: AppSessions, sign_ins: SignIns
+) -> Principal | None:
     """The signed-in principal on a public page (the home page), by the same
     sign-in as everywhere (throttle included); None when not signed in."""
     try:
@@ -196,7 +210,9 @@ class BoundService:
     principal: Principal
 
     async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await run_blocking(fn, self.store, self.principal, *args, timeout_s=self.settings.query_timeout_s, **kwargs)
+        return await run_blocking(
+            fn, self.store, self.principal, *args, timeout_s=self.settings.query_timeout_s, **kwargs
+        )
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await run_blocking(fn, self.store, *args, timeout_s=self.settings.query_timeout_s, **kwargs)

@@ -126,7 +126,9 @@ def _plain_field(field_def: Any) -> str | None:
 #: is kept. Only selections without directives are kept (@skip/@include depend
 #: on the variables).
 _KEPT_PLANS = 512
-_PLANS: OrderedDict[tuple[GraphQLObjectType, tuple[int, ...]], tuple[tuple[Any, ...], Complete | None]] = OrderedDict()
+_PLANS: OrderedDict[tuple[GraphQLObjectType, tuple[int, ...]], tuple[tuple[Any, ...], Complete | None]] = (
+    OrderedDict()
+)
 _PLANS_LOCK = threading.Lock()
 
 
@@ -142,8 +144,12 @@ def _has_directives(selection_set: Any, fragments: dict[str, Any], seen: set[str
             seen.add(name)
             details = fragments.get(name)
             fragment = getattr(details, "definition", None)
-            if (fragment is None or getattr(details, "variable_signatures", None) or fragment.directives
-                    or _has_directives(fragment.selection_set, fragments, seen)):
+            if (
+                fragment is None
+                or getattr(details, "variable_signatures", None)
+                or fragment.directives
+                or _has_directives(fragment.selection_set, fragments, seen)
+            ):
                 return True  # (fragment arguments: not kept either)
         elif _has_directives(selection.selection_set, fragments, seen):
             return True
@@ -157,15 +163,24 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, Complete | None]] = {}
 
-    def complete_object_value(self, return_type: GraphQLObjectType, field_details_list: Any, info: Any, path: Any,
-                              result: Any, position_context: Any) -> Any:
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
         plan = self._plan(return_type, field_details_list)
         if plan is not None:
             try:
                 return plan(result)
             except (_NotPlain, GraphQLError, TypeError, ValueError, AttributeError):
                 pass  # completed again below, where graphql-core reports what is wrong
-        return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
+        return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
 
     # -- plans ------------------------------------------------------------------
     def _plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Complete | None:
@@ -284,4 +299,3 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             return lambda value: None if value is None else obj(value)
         return None  # an interface or a union: the runtime type is resolved the ordinary way
-

@@ -12,9 +12,11 @@ from graph.territories import TerritoryKind, search_communes
 __all__ = ["km", "directory_filter_of_form", "DIRECTORY_KINDS_SHOWN"]
 
 #: The directory's kinds a person may filter on, with their labels.
-DIRECTORY_KINDS_SHOWN = [("Establishment", "Établissement"), ("Professional", "Professionnel"),
-                         ("ResourcePole", "Pôle ressources handicap")]
-
+DIRECTORY_KINDS_SHOWN = [
+    ("Establishment", "Établissement"),
+    ("Professional", "Professionnel"),
+    ("ResourcePole", "Pôle ressources handicap"),
+]
 
 
 def km(text: str, field: str) -> float:
@@ -35,10 +37,14 @@ def directory_filter_of_form(store: Any, form: dict[str, str]) -> dir_.Directory
             raise InvalidInput("commune", f"commune introuvable : « {place[:40]} ».")
         near = dir_.Near(found[0].key, km(form["rayon"] or "50", "rayon"))
     return dir_.DirectoryFilter(
-        kinds=(NodeKind(form["type"]),) if form["type"] in dict(DIRECTORY_KINDS_SHOWN) else dir_.DIRECTORY_KINDS,
+        kinds=(NodeKind(form["type"]),)
+        if form["type"] in dict(DIRECTORY_KINDS_SHOWN)
+        else dir_.DIRECTORY_KINDS,
         territory=(TerritoryKind.ERHR, form["erhr"]) if form["erhr"] else None,
         deficiencies=(form["deficience"],) if form["deficience"] else (),
         skills=(form["competence"],) if form["competence"] else (),
         conditions=(form["maladie"].strip()[:100],) if form["maladie"].strip() else (),
-        near=near, open_only=not form["fermes"], text=form["nom"],
+        near=near,
+        open_only=not form["fermes"],
+        text=form["nom"],
     )

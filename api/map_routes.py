@@ -35,9 +35,19 @@ async def coverage_page(
     local_only: bool = Query(False),
     separately: bool = Query(False),
 ) -> HTMLResponse:
-    text = await service.run(coverage_map_html, service.store, service.settings, service.principal, _codes(deficiencies),
-                             level=level, threshold_km=threshold_km, age=age, served=True, local_only=local_only,
-                             separately=separately)
+    text = await service.run(
+        coverage_map_html,
+        service.store,
+        service.settings,
+        service.principal,
+        _codes(deficiencies),
+        level=level,
+        threshold_km=threshold_km,
+        age=age,
+        served=True,
+        local_only=local_only,
+        separately=separately,
+    )
     return _map_response(text)
 
 
@@ -48,15 +58,25 @@ async def gaps_page(
     threshold_km: float = Query(60.0),
     criterion: str | None = Query(None, description="Critère D312-194 (1 … 5d) ; tous si absent."),
 ) -> HTMLResponse:
-    text = await service.run(gaps_map_html, service.store, service.settings, service.principal, level=level,
-                             threshold_km=threshold_km, criterion=criterion, served=True)
+    text = await service.run(
+        gaps_map_html,
+        service.store,
+        service.settings,
+        service.principal,
+        level=level,
+        threshold_km=threshold_km,
+        criterion=criterion,
+        served=True,
+    )
     return _map_response(text)
 
 
 @router.get("/situation", response_class=HTMLResponse, summary="Carte d'une recherche de ressources")
 async def situation_page(
     service: Service,
-    deficiencies: list[str] = Query([], description="Codes de déficience (facultatifs avec une maladie rare)."),
+    deficiencies: list[str] = Query(
+        [], description="Codes de déficience (facultatifs avec une maladie rare)."
+    ),
     commune: str = Query(..., description="Code commune INSEE."),
     age: int | None = Query(None),
     radius_km: float = Query(100.0),
@@ -64,7 +84,16 @@ async def situation_page(
     conditions: list[str] = Query([], description="Maladies rares (codes ORPHA)."),
     limit: int = Query(20, description="Nombre de ressources locales, comme le tableau des résultats."),
 ) -> HTMLResponse:
-    query = SituationQuery(deficiencies=_codes(deficiencies), commune=commune, age=age, radius_km=radius_km,
-                           skills=_codes(skills), conditions=conditions, limit=limit)
-    text = await service.run(situation_map_html, service.store, service.settings, service.principal, query, served=True)
+    query = SituationQuery(
+        deficiencies=_codes(deficiencies),
+        commune=commune,
+        age=age,
+        radius_km=radius_km,
+        skills=_codes(skills),
+        conditions=conditions,
+        limit=limit,
+    )
+    text = await service.run(
+        situation_map_html, service.store, service.settings, service.principal, query, served=True
+    )
     return _map_response(text)

@@ -47,12 +47,29 @@ def _outlines(settings: Settings, table: TerritoryTable, level: cov.Level) -> di
 
 
 def coverage_map_html(
-    store: GraphStore, settings: Settings, principal: Principal, deficiencies: Iterable[str], *, level: str,
-    threshold_km: float, age: int | None, served: bool, local_only: bool = False, separately: bool = False,
+    store: GraphStore,
+    settings: Settings,
+    principal: Principal,
+    deficiencies: Iterable[str],
+    *,
+    level: str,
+    threshold_km: float,
+    age: int | None,
+    served: bool,
+    local_only: bool = False,
+    separately: bool = False,
 ) -> str:
     table = read_model(store).territories
-    result = service.coverage(store, principal, deficiencies, level=level, threshold_km=threshold_km, age=age,
-                              local_only=local_only, separately=separately)
+    result = service.coverage(
+        store,
+        principal,
+        deficiencies,
+        level=level,
+        threshold_km=threshold_km,
+        age=age,
+        local_only=local_only,
+        separately=separately,
+    )
     competent = competent_resources(store, result.combination.split("+"), age=age, separately=separately)
     located = read_model(store).locations(competent)
     names: dict[Any, str] = {}
@@ -61,14 +78,25 @@ def coverage_map_html(
             label = display_name(node.props, key)
             names[node.ref] = label + (" (synthétique)" if node.props.get("synthetic") else "")
     resources = [(lat, lon, names.get(ref, ref.key)) for ref, (lat, lon) in located.items()]
-    m = coverage_map(result, _outlines(settings, table, result.level), resources,
-                     assets=assets_for(settings, served=served), tiles=settings.map_tiles)
+    m = coverage_map(
+        result,
+        _outlines(settings, table, result.level),
+        resources,
+        assets=assets_for(settings, served=served),
+        tiles=settings.map_tiles,
+    )
     return render_html(m)
 
 
 def gaps_map_html(
-    store: GraphStore, settings: Settings, principal: Principal, *, level: str, threshold_km: float,
-    criterion: str | None, served: bool,
+    store: GraphStore,
+    settings: Settings,
+    principal: Principal,
+    *,
+    level: str,
+    threshold_km: float,
+    criterion: str | None,
+    served: bool,
 ) -> str:
     table = read_model(store).territories
     matrix = service.gaps(store, principal, level=level, threshold_km=threshold_km)
@@ -76,8 +104,13 @@ def gaps_map_html(
         from graph.errors import InvalidInput
 
         raise InvalidInput("criterion", "critère attendu : 1, 2, 3, 4, 5a, 5b, 5c ou 5d.")
-    m = gap_map(matrix, _outlines(settings, table, matrix.level), criterion=criterion,
-                assets=assets_for(settings, served=served), tiles=settings.map_tiles)
+    m = gap_map(
+        matrix,
+        _outlines(settings, table, matrix.level),
+        criterion=criterion,
+        assets=assets_for(settings, served=served),
+        tiles=settings.map_tiles,
+    )
     return render_html(m)
 
 
@@ -87,6 +120,10 @@ def situation_map_html(
     table = read_model(store).territories
     result = service.find_resources(store, principal, query)
     erhr_outlines = _outlines(settings, table, cov.Level.ERHR)
-    m = situation_map(result, erhr_outlines.get(result.erhr.code),
-                      assets=assets_for(settings, served=served), tiles=settings.map_tiles)
+    m = situation_map(
+        result,
+        erhr_outlines.get(result.erhr.code),
+        assets=assets_for(settings, served=served),
+        tiles=settings.map_tiles,
+    )
     return render_html(m)

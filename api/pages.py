@@ -60,22 +60,37 @@ from graph.territories import TerritoryKind, fold_name, resolve_commune, search_
 from graph.views import display_name
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS, code_label
 
-__all__ = [
-    "error_page", "router", "public_router", "STATIC_DIR"]
+__all__ = ["error_page", "router", "public_router", "STATIC_DIR"]
 
 #: Pages for signed-in callers (a visitor is sent to the sign-in page), and the sign-in page itself.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(current_key)])
 public_router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_CSRF = "dihr_login_csrf"
-_FIELDS = [("category_label", "Catégorie"), ("profession", "Profession"), ("address", "Adresse"),
-           ("postcode", "Code postal"), ("city", "Localité"), ("commune", "Commune (code INSEE)"), ("finess", "FINESS"),
-           ("phone", "Téléphone"), ("email", "Courriel"), ("website", "Site"), ("seat", "Siège"),
-           ("extraction_date", "Extraction FINESS"), ("location_source", "Origine de la position")]
+_FIELDS = [
+    ("category_label", "Catégorie"),
+    ("profession", "Profession"),
+    ("address", "Adresse"),
+    ("postcode", "Code postal"),
+    ("city", "Localité"),
+    ("commune", "Commune (code INSEE)"),
+    ("finess", "FINESS"),
+    ("phone", "Téléphone"),
+    ("email", "Courriel"),
+    ("website", "Site"),
+    ("seat", "Siège"),
+    ("extraction_date", "Extraction FINESS"),
+    ("location_source", "Origine de la position"),
+]
 
-IMPORT_LABELS = {"finess": "FINESS établissements", "finess-equipements": "FINESS équipements",
-                 "annuaire": "Annuaire", "situations": "Situations", "savoirs": "Savoirs",
-                 "activite-poles": "Activité des pôles ressources"}
+IMPORT_LABELS = {
+    "finess": "FINESS établissements",
+    "finess-equipements": "FINESS équipements",
+    "annuaire": "Annuaire",
+    "situations": "Situations",
+    "savoirs": "Savoirs",
+    "activite-poles": "Activité des pôles ressources",
+}
 
 
 def _check_csrf(request: Request, token: str) -> None:
@@ -92,14 +107,25 @@ def _safe_next(target: str | None) -> str:
 @public_router.get("/connexion", response_class=HTMLResponse)
 async def login_page(request: Request, suite: str = "") -> HTMLResponse:
     token = secrets.token_urlsafe(24)
-    response = render(request, "login.html", "Connexion", login_csrf=token, suite=_safe_next(suite), error=None)
-    response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response = render(
+        request, "login.html", "Connexion", login_csrf=token, suite=_safe_next(suite), error=None
+    )
+    response.set_cookie(
+        LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
     return response
 
 
 @public_router.post("/connexion", response_class=HTMLResponse)
-async def login(request: Request, store: Store, sessions: AppSessions, sign_ins: SignIns, cle: str = Form(""),
-                csrf: str = Form(""), suite: str = Form("")) -> Response:
+async def login(
+    request: Request,
+    store: Store,
+    sessions: AppSessions,
+    sign_ins: SignIns,
+    cle: str = Form(""),
+    csrf: str = Form(""),
+    suite: str = Form(""),
+) -> Response:
     expected = request.cookies.get(LOGIN_CSRF, "")
     error = None
     principal = None
@@ -117,14 +143,24 @@ async def login(request: Request, store: Store, sessions: AppSessions, sign_ins:
             error, status = (TooManySignIns(wait).message, 429) if wait > 0 else (err.message, 401)
     if principal is None:
         token = secrets.token_urlsafe(24)
-        response = render(request, "login.html", "Connexion", status, login_csrf=token, suite=_safe_next(suite), error=error)
-        response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        response = render(
+            request, "login.html", "Connexion", status, login_csrf=token, suite=_safe_next(suite), error=error
+        )
+        response.set_cookie(
+            LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        )
         return response
     token, _session = await run_blocking(sessions.open, principal)
     default = "/recherche" if principal.can(Permission.MATCH) else "/couverture"
     response = RedirectResponse(_safe_next(suite) or default, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                        max_age=SESSION_HOURS * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=SESSION_HOURS * 3600,
+    )
     response.delete_cookie(LOGIN_CSRF)
     return response
 
@@ -147,8 +183,14 @@ _FIELD_OF_ERROR = {"radiusKm": "rayon", "deficiencies": "deficiences", "age": "a
 
 def _search_form(request: Request) -> dict[str, Any]:
     q = request.query_params
-    return {"d": set(q.getlist("d")), "c": set(q.getlist("c")), "maladie": q.get("maladie", ""),
-            "age": q.get("age", ""), "lieu": q.get("lieu", ""), "rayon": q.get("rayon", "100")}
+    return {
+        "d": set(q.getlist("d")),
+        "c": set(q.getlist("c")),
+        "maladie": q.get("maladie", ""),
+        "age": q.get("age", ""),
+        "lieu": q.get("lieu", ""),
+        "rayon": q.get("rayon", "100"),
+    }
 
 
 def _situation_query(store: Any, form: dict[str, Any], limit: int = 20) -> SituationQuery:
@@ -181,17 +223,28 @@ def _situation_query(store: Any, form: dict[str, Any], limit: int = 20) -> Situa
         elif place.isdigit() and len(place) == 5 and found[0].key != place:
             postcode = place
         elif len(same_name) > 1:
-            choices = " ; ".join(f"{c.props['name']} ({c.props['department']}, code {c.key})" for c in same_name[:12])
-            errors["lieu"] = (f"Plusieurs communes s'appellent « {place} » : précisez le département, "
-                              f"par exemple « {place} ({same_name[0].props['department']}) », ou le code INSEE. "
-                              f"Communes : {choices}.")
+            choices = " ; ".join(
+                f"{c.props['name']} ({c.props['department']}, code {c.key})" for c in same_name[:12]
+            )
+            errors["lieu"] = (
+                f"Plusieurs communes s'appellent « {place} » : précisez le département, "
+                f"par exemple « {place} ({same_name[0].props['department']}) », ou le code INSEE. "
+                f"Communes : {choices}."
+            )
         else:
             commune = found[0].key
     if errors:
         raise _FormErrors(errors)
-    return SituationQuery(deficiencies=sorted(form["d"]), conditions=[form["maladie"].strip()] if form["maladie"].strip() else [],
-                          skills=sorted(form["c"]), age=age, commune=commune, postcode=postcode, radius_km=radius,
-                          limit=limit)
+    return SituationQuery(
+        deficiencies=sorted(form["d"]),
+        conditions=[form["maladie"].strip()] if form["maladie"].strip() else [],
+        skills=sorted(form["c"]),
+        age=age,
+        commune=commune,
+        postcode=postcode,
+        radius_km=radius,
+        limit=limit,
+    )
 
 
 class _FormErrors(Exception):
@@ -199,7 +252,9 @@ class _FormErrors(Exception):
         self.errors = errors
 
 
-async def _search(request: Request, svc: BoundService, limit: int = 20) -> tuple[dict[str, Any], Any, dict[str, str]]:
+async def _search(
+    request: Request, svc: BoundService, limit: int = 20
+) -> tuple[dict[str, Any], Any, dict[str, str]]:
     form = _search_form(request)
     if "lieu" not in request.query_params:
         return form, None, {}
@@ -209,7 +264,10 @@ async def _search(request: Request, svc: BoundService, limit: int = 20) -> tuple
     except _FormErrors as err:
         return form, None, err.errors
     except (InvalidInput, UnknownCode) as err:
-        field = _FIELD_OF_ERROR.get(getattr(err, "field", ""), "deficiences" if isinstance(err, UnknownCode) and "déficience" in err.message else "lieu")
+        field = _FIELD_OF_ERROR.get(
+            getattr(err, "field", ""),
+            "deficiences" if isinstance(err, UnknownCode) and "déficience" in err.message else "lieu",
+        )
         if isinstance(err, InvalidInput) and err.field == "deficiencies":
             field = "deficiences"
         if isinstance(err, UnknownCode) and "maladie" in err.message:
@@ -220,44 +278,84 @@ async def _search(request: Request, svc: BoundService, limit: int = 20) -> tuple
 @router.get("/recherche", response_class=HTMLResponse)
 async def search_page(request: Request, svc: Service) -> HTMLResponse:
     if not svc.principal.can(Permission.MATCH):
-        return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
+        return _error_page(
+            request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR.")
+        )
     form, result, errors = await _search(request, svc)
     query_string = urlencode(list(request.query_params.multi_items()))
     map_query = ""
     if result is not None:
         # The map draws exactly the rows of the table: same needs, same place, same limit.
-        map_query = urlencode([("deficiencies", ",".join(result.deficiencies)), ("commune", result.place.commune),
-                               ("radius_km", result.radius_km)] + ([("age", form["age"])] if form["age"] else [])
-                              + [("skills", s) for s in result.skills] + [("conditions", c) for c in result.conditions])
+        map_query = urlencode(
+            [
+                ("deficiencies", ",".join(result.deficiencies)),
+                ("commune", result.place.commune),
+                ("radius_km", result.radius_km),
+            ]
+            + ([("age", form["age"])] if form["age"] else [])
+            + [("skills", s) for s in result.skills]
+            + [("conditions", c) for c in result.conditions]
+        )
     if result is not None and result.inferred and not form["d"]:
-        form["d"] = set(result.deficiencies)  # the inferred deficiencies shown ticked: the animator may untick them
-    title = "Rechercher des ressources" if result is None else f"Ressources pour {result.combination} — {result.place.commune_name}"
+        form["d"] = set(
+            result.deficiencies
+        )  # the inferred deficiencies shown ticked: the animator may untick them
+    title = (
+        "Rechercher des ressources"
+        if result is None
+        else f"Ressources pour {result.combination} — {result.place.commune_name}"
+    )
     status = 400 if errors else 200
     situation = request.query_params.get("situation", "")[:64]
     can_refer = bool(situation) and svc.principal.can(Permission.SITUATIONS_WRITE)
-    return render(request, "search.html", title, status, form=form, result=result, errors=errors,
-                  situation=situation if can_refer else "", today=date.today().isoformat(),
-                  families=_families(), conditions=[c for c in CONDITIONS.values() if c.aliases], skills=list(SKILLS.values()),
-                  query_string=query_string, map_query=map_query,
-                  cnrhr_names=", ".join(CNRHR_NAMES[c] for c in (result.qualification.cnrhr if result else ())))
+    return render(
+        request,
+        "search.html",
+        title,
+        status,
+        form=form,
+        result=result,
+        errors=errors,
+        situation=situation if can_refer else "",
+        today=date.today().isoformat(),
+        families=_families(),
+        conditions=[c for c in CONDITIONS.values() if c.aliases],
+        skills=list(SKILLS.values()),
+        query_string=query_string,
+        map_query=map_query,
+        cnrhr_names=", ".join(CNRHR_NAMES[c] for c in (result.qualification.cnrhr if result else ())),
+    )
 
 
 @router.get("/recherche/communes")
 async def commune_suggestions(request: Request, svc: Service, q: str = "") -> JSONResponse:
     found = await svc.read(search_communes, q[:80], limit=10)
-    return JSONResponse([{"code": c.key, "label": f"{c.props['name']} ({c.props['department']}) — {c.key}"} for c in found])
+    return JSONResponse(
+        [{"code": c.key, "label": f"{c.props['name']} ({c.props['department']}) — {c.key}"} for c in found]
+    )
 
 
 @router.get("/recherche/fiche", response_class=HTMLResponse)
 async def orientation_sheet(request: Request, svc: Service) -> HTMLResponse:
     if not svc.principal.can(Permission.MATCH):
-        return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
+        return _error_page(
+            request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR.")
+        )
     _form, result, errors = await _search(request, svc)
     if result is None:
-        return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
-    return templates.TemplateResponse(request, "sheet.html", {"result": result, "explain": explain,
-                                                              "need_labels": need_labels,
-                                                              "today": date.today().strftime("%d/%m/%Y")})
+        return _error_page(
+            request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants.")
+        )
+    return templates.TemplateResponse(
+        request,
+        "sheet.html",
+        {
+            "result": result,
+            "explain": explain,
+            "need_labels": need_labels,
+            "today": date.today().strftime("%d/%m/%Y"),
+        },
+    )
 
 
 @router.get("/recherche/fiche.{fmt}")
@@ -265,23 +363,60 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
     if fmt not in ("csv", "xlsx"):
         return _error_page(request, NotFound("Format inconnu : fiche.csv ou fiche.xlsx."))
     if not svc.principal.can(Permission.MATCH):
-        return _error_page(request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR."))
+        return _error_page(
+            request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR.")
+        )
     _form, result, errors = await _search(request, svc)
     if result is None:
-        return _error_page(request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants."))
-    rows: list[list[object]] = [["rang", "niveau", "ressource", "identifiant", "adresse", "code_postal", "localite",
-                                 "telephone", "courriel", "site", "public", "position", "distance_km", "temps_estime_min",
-                                 "dans_le_rayon", "groupe", "pourquoi", "manque", "synthetique"]]
+        return _error_page(
+            request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants.")
+        )
+    rows: list[list[object]] = [
+        [
+            "rang",
+            "niveau",
+            "ressource",
+            "identifiant",
+            "adresse",
+            "code_postal",
+            "localite",
+            "telephone",
+            "courriel",
+            "site",
+            "public",
+            "position",
+            "distance_km",
+            "temps_estime_min",
+            "dans_le_rayon",
+            "groupe",
+            "pourquoi",
+            "manque",
+            "synthetique",
+        ]
+    ]
     for m in result.matches:
         c = m.contact
         contact = [c.address, c.postcode, c.city, c.phone, c.email, c.website] if c else [None] * 6
-        rows.append([m.rank, LEVEL_LABEL[m.level.value], m.name, m.key, *(v or "" for v in contact),
-                         AGE_GROUP_LABEL[m.age_group],
-                         "centre de la commune" if m.location_source == "centroide_commune" else (m.location_source or ""),
-                         "" if m.distance_km is None else m.distance_km,
-                         "" if m.minutes is None else m.minutes, "oui" if m.within_radius else "non",
-                         GROUP_LABEL[m.group], " ; ".join(explain(c) for c in m.covers), need_labels(m.misses),
-                         "oui" if m.synthetic else "non"])
+        rows.append(
+            [
+                m.rank,
+                LEVEL_LABEL[m.level.value],
+                m.name,
+                m.key,
+                *(v or "" for v in contact),
+                AGE_GROUP_LABEL[m.age_group],
+                "centre de la commune"
+                if m.location_source == "centroide_commune"
+                else (m.location_source or ""),
+                "" if m.distance_km is None else m.distance_km,
+                "" if m.minutes is None else m.minutes,
+                "oui" if m.within_radius else "non",
+                GROUP_LABEL[m.group],
+                " ; ".join(explain(c) for c in m.covers),
+                need_labels(m.misses),
+                "oui" if m.synthetic else "non",
+            ]
+        )
     name = f"fiche-orientation-{result.combination}-{result.place.commune}"
     return await svc.run(table_response, rows, name, fmt, "Fiche d'orientation")
 
@@ -289,9 +424,15 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
 # -- coverage ---------------------------------------------------------------------------
 def _coverage_form(request: Request) -> dict[str, Any]:
     q = request.query_params
-    return {"d": set(q.getlist("d")), "critere": q.get("critere", ""), "niveau": q.get("niveau", "DEPARTMENT"),
-            "seuil": q.get("seuil", "60"), "age": q.get("age", "").strip(), "locales": q.get("locales", ""),
-            "separement": q.get("separement", "")}
+    return {
+        "d": set(q.getlist("d")),
+        "critere": q.get("critere", ""),
+        "niveau": q.get("niveau", "DEPARTMENT"),
+        "seuil": q.get("seuil", "60"),
+        "age": q.get("age", "").strip(),
+        "locales": q.get("locales", ""),
+        "separement": q.get("separement", ""),
+    }
 
 
 def _age(text: str) -> int | None:
@@ -307,25 +448,61 @@ def _age(text: str) -> int | None:
 async def coverage_page(request: Request, svc: Service) -> HTMLResponse:
     form = _coverage_form(request)
     criteria = [(c, CRITERIA[c].label, criterion_combinations(c)[0]) for c in CRITERIA]
-    codes = sorted(form["d"]) or (criterion_combinations(form["critere"])[0].split("+") if form["critere"] in CRITERIA else [])
+    codes = sorted(form["d"]) or (
+        criterion_combinations(form["critere"])[0].split("+") if form["critere"] in CRITERIA else []
+    )
     result = error = None
     if codes:
         try:
-            result = await svc(service.coverage, codes, level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"),
-                               age=_age(form["age"]), local_only=bool(form["locales"]),
-                               separately=bool(form["separement"]))
+            result = await svc(
+                service.coverage,
+                codes,
+                level=form["niveau"],
+                threshold_km=_km(form["seuil"], "seuil"),
+                age=_age(form["age"]),
+                local_only=bool(form["locales"]),
+                separately=bool(form["separement"]),
+            )
         except DihrError as err:
             error = err.message
-    ranked = sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code)) if result else []
-    export_query = urlencode([("deficiencies", result.combination.replace("+", ",")), ("level", result.level.value),
-                              ("threshold_km", result.threshold_km)] + ([("age", result.age)] if result.age is not None else [])
-                             + ([("local_only", "true")] if result.local_only else [])
-                             + ([("separately", "true")] if result.separately else [])) if result else ""
+    ranked = (
+        sorted(result.territories, key=lambda t: (-t.share_beyond[result.threshold_km], t.code))
+        if result
+        else []
+    )
+    export_query = (
+        urlencode(
+            [
+                ("deficiencies", result.combination.replace("+", ",")),
+                ("level", result.level.value),
+                ("threshold_km", result.threshold_km),
+            ]
+            + ([("age", result.age)] if result.age is not None else [])
+            + ([("local_only", "true")] if result.local_only else [])
+            + ([("separately", "true")] if result.separately else [])
+        )
+        if result
+        else ""
+    )
     title = "Couverture territoriale" if result is None else f"Couverture territoriale — {result.combination}"
     imports = await svc.read(journal.last_by_source)
-    return render(request, "coverage.html", title, 400 if error else 200, form=form, result=result, ranked=ranked,
-                  error=error, criteria=criteria, levels=LEVELS, families=_families(), export_query=export_query,
-                  whatif=None, imports=imports, import_labels=IMPORT_LABELS)
+    return render(
+        request,
+        "coverage.html",
+        title,
+        400 if error else 200,
+        form=form,
+        result=result,
+        ranked=ranked,
+        error=error,
+        criteria=criteria,
+        levels=LEVELS,
+        families=_families(),
+        export_query=export_query,
+        whatif=None,
+        imports=imports,
+        import_labels=IMPORT_LABELS,
+    )
 
 
 @router.get("/couverture/simulation", response_class=HTMLResponse)
@@ -335,52 +512,115 @@ async def what_if_page(request: Request, svc: Service) -> HTMLResponse:
     try:
         commune = request.query_params.get("commune", "")
         place = await svc.read(resolve_commune, commune)
-        before, after, deltas = await svc(service.what_if, codes, [cov.Addition(place.key, codes)],
-                                          level=form["niveau"], threshold_km=_km(form["seuil"], "seuil"))
+        before, after, deltas = await svc(
+            service.what_if,
+            codes,
+            [cov.Addition(place.key, codes)],
+            level=form["niveau"],
+            threshold_km=_km(form["seuil"], "seuil"),
+        )
     except DihrError as err:
         return _error_page(request, err)
     # Only what changed for a person: inhabitants brought within the threshold.
     changed = [d for d in deltas if d.population_gained > 0]
     added = f"{place.props.get('name', place.key)} ({place.props.get('department', '')}, code {place.key})"
-    return render(request, "coverage.html", f"Simulation — {before.combination}", form=form, result=None, ranked=[],
-                  error=None, criteria=[], levels=LEVELS, families=_families(), export_query="", whatif=changed,
-                  whatif_commune=added, whatif_before=before, whatif_after=after)
+    return render(
+        request,
+        "coverage.html",
+        f"Simulation — {before.combination}",
+        form=form,
+        result=None,
+        ranked=[],
+        error=None,
+        criteria=[],
+        levels=LEVELS,
+        families=_families(),
+        export_query="",
+        whatif=changed,
+        whatif_commune=added,
+        whatif_before=before,
+        whatif_after=after,
+    )
 
 
 @router.get("/couverture/manques", response_class=HTMLResponse)
-async def gaps_page(request: Request, svc: Service, niveau: str = "DEPARTMENT", seuil: float = 60.0,
-                    separement: str = "") -> HTMLResponse:
+async def gaps_page(
+    request: Request, svc: Service, niveau: str = "DEPARTMENT", seuil: float = 60.0, separement: str = ""
+) -> HTMLResponse:
     try:
         matrix = await svc(service.gaps, level=niveau, threshold_km=seuil, separately=bool(separement))
     except DihrError as err:
         return _error_page(request, err)
-    return render(request, "gaps.html", "Matrice des manques par critère D312-194", matrix=matrix,
-                  level=matrix.level.value, seuil=f"{seuil:g}", separately=bool(separement))
+    return render(
+        request,
+        "gaps.html",
+        "Matrice des manques par critère D312-194",
+        matrix=matrix,
+        level=matrix.level.value,
+        seuil=f"{seuil:g}",
+        separately=bool(separement),
+    )
 
 
 # -- directory ---------------------------------------------------------------------------
 
 
-
 @router.get("/annuaire", response_class=HTMLResponse)
-async def directory_page(request: Request, svc: Service, type: str = "", erhr: str = "", deficience: str = "",
-                         competence: str = "", maladie: str = "", nom: str = "", commune: str = "", rayon: str = "50",
-                         fermes: str = "", page: int = 1) -> HTMLResponse:
+async def directory_page(
+    request: Request,
+    svc: Service,
+    type: str = "",
+    erhr: str = "",
+    deficience: str = "",
+    competence: str = "",
+    maladie: str = "",
+    nom: str = "",
+    commune: str = "",
+    rayon: str = "50",
+    fermes: str = "",
+    page: int = 1,
+) -> HTMLResponse:
     page = max(1, page)
-    form = {"type": type, "erhr": erhr, "deficience": deficience, "competence": competence, "maladie": maladie,
-            "nom": nom, "commune": commune, "rayon": rayon, "fermes": fermes}
+    form = {
+        "type": type,
+        "erhr": erhr,
+        "deficience": deficience,
+        "competence": competence,
+        "maladie": maladie,
+        "nom": nom,
+        "commune": commune,
+        "rayon": rayon,
+        "fermes": fermes,
+    }
     try:
         query = await svc.run(directory_filter_of_form, svc.store, form)
-        found = await svc(service.directory, query, first=DIRECTORY_PAGE,
-                          after=dir_.cursor_of((page - 1) * DIRECTORY_PAGE - 1) if page > 1 else None)
+        found = await svc(
+            service.directory,
+            query,
+            first=DIRECTORY_PAGE,
+            after=dir_.cursor_of((page - 1) * DIRECTORY_PAGE - 1) if page > 1 else None,
+        )
     except DihrError as err:
         return _error_page(request, err)
     erhr_list = await svc.read(territories, TerritoryKind.ERHR)
     query_string = urlencode({k: v for k, v in form.items() if v})
-    return render(request, "directory.html", "Annuaire des ressources", total=found.total, rows=found.entries,
-                  page=page, page_size=DIRECTORY_PAGE, query=query_string, kinds=_DIRECTORY_KINDS, erhr_list=erhr_list,
-                  deficiencies=list(DEFICIENCIES.values()), skills=list(SKILLS.values()),
-                  conditions=[c for c in CONDITIONS.values() if c.aliases], form=form, near=bool(query.near))
+    return render(
+        request,
+        "directory.html",
+        "Annuaire des ressources",
+        total=found.total,
+        rows=found.entries,
+        page=page,
+        page_size=DIRECTORY_PAGE,
+        query=query_string,
+        kinds=_DIRECTORY_KINDS,
+        erhr_list=erhr_list,
+        deficiencies=list(DEFICIENCIES.values()),
+        skills=list(SKILLS.values()),
+        conditions=[c for c in CONDITIONS.values() if c.aliases],
+        form=form,
+        near=bool(query.near),
+    )
 
 
 DIRECTORY_PAGE = 50
@@ -392,15 +632,32 @@ def _can_edit(principal: Principal, resource: service.ResourceView) -> bool:
     return principal.territory is None or resource.erhr == principal.territory
 
 
-async def _resource_page(request: Request, svc: BoundService, kind: str, key: str, *, message: str | None = None,
-                         error: str | None = None, status: int = 200) -> HTMLResponse:
+async def _resource_page(
+    request: Request,
+    svc: BoundService,
+    kind: str,
+    key: str,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     try:
         resource = await svc(service.get_resource, NodeKind(kind), key)
     except (DihrError, ValueError):
         return _error_page(request, NotFound("Ressource introuvable."))
-    return render(request, "resource.html", resource.name, status, r=resource, fields=_FIELDS, message=message,
-                  error=error, can_edit=_can_edit(svc.principal, resource),
-                  linkable={"Establishment", "Professional", "ResourcePole", "ErhrTeam", "Cnrhr"})
+    return render(
+        request,
+        "resource.html",
+        resource.name,
+        status,
+        r=resource,
+        fields=_FIELDS,
+        message=message,
+        error=error,
+        can_edit=_can_edit(svc.principal, resource),
+        linkable={"Establishment", "Professional", "ResourcePole", "ErhrTeam", "Cnrhr"},
+    )
 
 
 @router.get("/annuaire/{kind}/{key}", response_class=HTMLResponse)
@@ -421,8 +678,15 @@ def _expertise_target(code: str) -> NodeRef:
 
 
 @router.post("/annuaire/{kind}/{key}/expertise", response_class=HTMLResponse)
-async def set_expertise(request: Request, svc: Service, kind: str, key: str, code: str = Form(""), niveau: int = Form(1),
-                        csrf: str = Form("")) -> HTMLResponse:
+async def set_expertise(
+    request: Request,
+    svc: Service,
+    kind: str,
+    key: str,
+    code: str = Form(""),
+    niveau: int = Form(1),
+    csrf: str = Form(""),
+) -> HTMLResponse:
     try:
         _check_csrf(request, csrf)
         target = _expertise_target(code)
@@ -436,39 +700,84 @@ async def set_expertise(request: Request, svc: Service, kind: str, key: str, cod
 
 
 # -- situations ---------------------------------------------------------------------------
-_REFERRAL_KINDS = _DIRECTORY_KINDS + [("ErhrTeam", "Équipe relais (ERHR)"), ("Cnrhr", "Centre national (CNRHR)")]
+_REFERRAL_KINDS = _DIRECTORY_KINDS + [
+    ("ErhrTeam", "Équipe relais (ERHR)"),
+    ("Cnrhr", "Centre national (CNRHR)"),
+]
 
 
 @router.get("/situations", response_class=HTMLResponse)
-async def situations_page(request: Request, svc: Service, page: int = 1, statut: str = "", combinaison: str = "",
-                          tranche: str = "", commune: str = "") -> HTMLResponse:
-    return await _situations_page(request, svc, page, {"statut": statut, "combinaison": combinaison,
-                                                       "tranche": tranche, "commune": commune})
+async def situations_page(
+    request: Request,
+    svc: Service,
+    page: int = 1,
+    statut: str = "",
+    combinaison: str = "",
+    tranche: str = "",
+    commune: str = "",
+) -> HTMLResponse:
+    return await _situations_page(
+        request,
+        svc,
+        page,
+        {"statut": statut, "combinaison": combinaison, "tranche": tranche, "commune": commune},
+    )
 
 
-async def _situations_page(request: Request, svc: BoundService, page: int, form: dict[str, str], *,
-                           error: str | None = None, status: int = 200) -> HTMLResponse:
+async def _situations_page(
+    request: Request,
+    svc: BoundService,
+    page: int,
+    form: dict[str, str],
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     page = max(1, page)
     try:
-        total, items = await svc(service.list_situations, limit=50, offset=(page - 1) * 50,
-                                 status={"ouverte": "open", "close": "closed"}.get(form["statut"]),
-                                 combination=form["combinaison"].strip().upper() or None,
-                                 age_band=form["tranche"] or None, commune=form["commune"].strip() or None)
+        total, items = await svc(
+            service.list_situations,
+            limit=50,
+            offset=(page - 1) * 50,
+            status={"ouverte": "open", "close": "closed"}.get(form["statut"]),
+            combination=form["combinaison"].strip().upper() or None,
+            age_band=form["tranche"] or None,
+            commune=form["commune"].strip() or None,
+        )
     except AccessError as err:
         return _error_page(request, err)
     except DihrError as err:
         total, items, error, status = 0, [], err.message, 400
     query = urlencode({k: v for k, v in form.items() if v})
-    return render(request, "situations.html", "Situations du territoire", status, total=total, items=items, page=page,
-                  form=form, query=query, bands=[label for _lo, _hi, label in AGE_BANDS], error=error,
-                  families=_families(), can_write=svc.principal.can(Permission.SITUATIONS_WRITE),
-                  skills=list(SKILLS.values()), today=date.today().isoformat())
+    return render(
+        request,
+        "situations.html",
+        "Situations du territoire",
+        status,
+        total=total,
+        items=items,
+        page=page,
+        form=form,
+        query=query,
+        bands=[label for _lo, _hi, label in AGE_BANDS],
+        error=error,
+        families=_families(),
+        can_write=svc.principal.can(Permission.SITUATIONS_WRITE),
+        skills=list(SKILLS.values()),
+        today=date.today().isoformat(),
+    )
 
 
 @router.post("/situations", response_class=HTMLResponse)
-async def create_situation(request: Request, svc: Service, csrf: str = Form(""), age: str = Form(""),
-                           commune: str = Form(""), maladie: str = Form(""), date_: str = Form("", alias="date"),
-                           ) -> Response:
+async def create_situation(
+    request: Request,
+    svc: Service,
+    csrf: str = Form(""),
+    age: str = Form(""),
+    commune: str = Form(""),
+    maladie: str = Form(""),
+    date_: str = Form("", alias="date"),
+) -> Response:
     form_data = await request.form()
     empty = {"statut": "", "combinaison": "", "tranche": "", "commune": ""}
     try:
@@ -476,10 +785,15 @@ async def create_situation(request: Request, svc: Service, csrf: str = Form(""),
         found = await svc.read(search_communes, commune.strip()[:80], limit=1) if commune.strip() else []
         if not found:
             raise InvalidInput("commune", f"commune introuvable : « {commune.strip()[:40]} ».")
-        view = await svc(service.create_situation, age=_age(age) if age.strip() else -1, commune=found[0].key,
-                         deficiencies=[str(v) for v in form_data.getlist("d")],
-                         conditions=[maladie.strip()[:100]] if maladie.strip() else [],
-                         needs=[str(v) for v in form_data.getlist("c")], opened_on=date_ or date.today().isoformat())
+        view = await svc(
+            service.create_situation,
+            age=_age(age) if age.strip() else -1,
+            commune=found[0].key,
+            deficiencies=[str(v) for v in form_data.getlist("d")],
+            conditions=[maladie.strip()[:100]] if maladie.strip() else [],
+            needs=[str(v) for v in form_data.getlist("c")],
+            opened_on=date_ or date.today().isoformat(),
+        )
     except Forbidden as err:
         return _error_page(request, err)
     except DihrError as err:
@@ -488,14 +802,26 @@ async def create_situation(request: Request, svc: Service, csrf: str = Form(""),
 
 
 @router.post("/situations/{key}/modifier", response_class=HTMLResponse)
-async def edit_situation(request: Request, svc: Service, key: str, csrf: str = Form(""), statut: str = Form(""),
-                         age: str = Form(""), cloture: str = Form("")) -> HTMLResponse:
+async def edit_situation(
+    request: Request,
+    svc: Service,
+    key: str,
+    csrf: str = Form(""),
+    statut: str = Form(""),
+    age: str = Form(""),
+    cloture: str = Form(""),
+) -> HTMLResponse:
     form_data = await request.form()
     try:
         _check_csrf(request, csrf)
-        await svc(service.update_situation, key, status={"ouverte": "open", "close": "closed"}.get(statut),
-                  age=_age(age) if age.strip() else None, closed_on=cloture or date.today().isoformat(),
-                  needs=[str(v) for v in form_data.getlist("c")])
+        await svc(
+            service.update_situation,
+            key,
+            status={"ouverte": "open", "close": "closed"}.get(statut),
+            age=_age(age) if age.strip() else None,
+            closed_on=cloture or date.today().isoformat(),
+            needs=[str(v) for v in form_data.getlist("c")],
+        )
     except (Forbidden, NotFound) as err:
         return _error_page(request, err)
     except DihrError as err:
@@ -503,22 +829,40 @@ async def edit_situation(request: Request, svc: Service, key: str, csrf: str = F
     return await _situation_page(request, svc, key, message="Situation mise à jour.")
 
 
-async def _situation_page(request: Request, svc: BoundService, key: str, *, message: str | None = None, error: str | None = None,
-                          status: int = 200) -> HTMLResponse:
+async def _situation_page(
+    request: Request,
+    svc: BoundService,
+    key: str,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     try:
         situation = await svc(service.get_situation, key)
     except DihrError as err:
         return _error_page(request, err)
-    search = [("d", c) for c in (situation.combination or "").split("+") if c] + [("c", n) for n in situation.needs]
+    search = [("d", c) for c in (situation.combination or "").split("+") if c] + [
+        ("c", n) for n in situation.needs
+    ]
     search += [("lieu", situation.commune or ""), ("rayon", "100"), ("situation", situation.key)]
     if situation.age is not None:
         search.append(("age", str(situation.age)))
     if situation.conditions:
         search.append(("maladie", situation.conditions[0]))
-    return render(request, "situation.html", f"Situation {situation.key}", status, s=situation,
-                  search_query=urlencode(search), kinds=_REFERRAL_KINDS, today=date.today().isoformat(),
-                  skills=list(SKILLS.values()),
-                  message=message, error=error)
+    return render(
+        request,
+        "situation.html",
+        f"Situation {situation.key}",
+        status,
+        s=situation,
+        search_query=urlencode(search),
+        kinds=_REFERRAL_KINDS,
+        today=date.today().isoformat(),
+        skills=list(SKILLS.values()),
+        message=message,
+        error=error,
+    )
 
 
 # -- home dashboard ---------------------------------------------------------------------
@@ -535,9 +879,14 @@ async def dashboard(svc: BoundService) -> dict[str, Any]:
             found["follow_ups"] = len(await svc(service.referrals_to_follow_up, date.today().isoformat()))
         if svc.principal.territory:
             matrix = await svc(service.gaps, level="ERHR")
-            row = next((cells for code, _name, cells in matrix.territories if code == svc.principal.territory), ())
-            found["gaps"] = [(c.criterion, CRITERIA[c.criterion].label, c.share_beyond, c.zone_blanche, c.no_data)
-                             for c in row if c.zone_blanche or c.no_data or c.share_beyond > 0.2]
+            row = next(
+                (cells for code, _name, cells in matrix.territories if code == svc.principal.territory), ()
+            )
+            found["gaps"] = [
+                (c.criterion, CRITERIA[c.criterion].label, c.share_beyond, c.zone_blanche, c.no_data)
+                for c in row
+                if c.zone_blanche or c.no_data or c.share_beyond > 0.2
+            ]
         if svc.principal.can(Permission.ADMIN):
             found["imports"] = await svc.read(journal.last_by_source)
     except DihrError as err:
@@ -546,8 +895,16 @@ async def dashboard(svc: BoundService) -> dict[str, Any]:
 
 
 # -- activity ---------------------------------------------------------------------------
-async def _activity_page(request: Request, svc: BoundService, year: int, erhr: str, *, message: str | None = None,
-                         error: str | None = None, status: int = 200) -> HTMLResponse:
+async def _activity_page(
+    request: Request,
+    svc: BoundService,
+    year: int,
+    erhr: str,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     try:
         report = await svc(service.activity, year, erhr or None)
         poles = await svc(service.pole_activity, str(year), erhr or None)
@@ -556,25 +913,57 @@ async def _activity_page(request: Request, svc: BoundService, year: int, erhr: s
     erhr_list = await svc.read(territories, TerritoryKind.ERHR)
     names = {t.code: t.name for t in erhr_list}
     breakdowns = [
-        ("Par critère D312-194", [(f"{c} — {CRITERIA[c].label}" if c in CRITERIA else c, n) for c, n in report.by_criterion.items()]),
+        (
+            "Par critère D312-194",
+            [
+                (f"{c} — {CRITERIA[c].label}" if c in CRITERIA else c, n)
+                for c, n in report.by_criterion.items()
+            ],
+        ),
         ("Par combinaison", [(code_label("Combination", c), n) for c, n in report.by_combination.items()]),
         ("Par tranche d'âge", list(report.by_age_band.items())),
         ("Par département", list(report.by_department.items())),
-        ("Orientations par statut", [(STATUS_LABELS.get(Status(k), k) if k in set(Status) else k, n)
-                                     for k, n in report.referrals_by_status.items()]),
+        (
+            "Orientations par statut",
+            [
+                (STATUS_LABELS.get(Status(k), k) if k in set(Status) else k, n)
+                for k, n in report.referrals_by_status.items()
+            ],
+        ),
     ]
     can_record = svc.principal.can(Permission.SITUATIONS_WRITE)
     pole_choices = []
     if can_record:
-        known = await svc.read(lambda st: [(n.key, display_name(n.props, n.key), str(n.props.get("department", "")))
-                                           for n in st.nodes(NodeKind.RESOURCE_POLE)])
+        known = await svc.read(
+            lambda st: [
+                (n.key, display_name(n.props, n.key), str(n.props.get("department", "")))
+                for n in st.nodes(NodeKind.RESOURCE_POLE)
+            ]
+        )
         table = await svc.read(lambda st: read_model(st).territories)
-        pole_choices = sorted((k, name) for k, name, dep in known
-                              if svc.principal.territory is None or table.erhr_of_department.get(dep) == svc.principal.territory)
-    return render(request, "activity.html", "Activité de l'année", status, report=report, poles=poles, year=year, erhr=erhr,
-                  territory_name=names.get(erhr, "France entière"), erhr_list=erhr_list, breakdowns=breakdowns,
-                  target=POLE_TARGET_PER_FTE, can_record=can_record, pole_choices=pole_choices, message=message,
-                  error=error)
+        pole_choices = sorted(
+            (k, name)
+            for k, name, dep in known
+            if svc.principal.territory is None or table.erhr_of_department.get(dep) == svc.principal.territory
+        )
+    return render(
+        request,
+        "activity.html",
+        "Activité de l'année",
+        status,
+        report=report,
+        poles=poles,
+        year=year,
+        erhr=erhr,
+        territory_name=names.get(erhr, "France entière"),
+        erhr_list=erhr_list,
+        breakdowns=breakdowns,
+        target=POLE_TARGET_PER_FTE,
+        can_record=can_record,
+        pole_choices=pole_choices,
+        message=message,
+        error=error,
+    )
 
 
 @router.get("/qualite", response_class=HTMLResponse)
@@ -585,8 +974,14 @@ async def quality_page(request: Request, svc: Service) -> HTMLResponse:
     except DihrError as err:
         return _error_page(request, err)
     imports = await svc.read(journal.last_by_source)
-    return render(request, "quality.html", "Qualité des données de l'annuaire", quality=found, imports=imports,
-                  import_labels=IMPORT_LABELS)
+    return render(
+        request,
+        "quality.html",
+        "Qualité des données de l'annuaire",
+        quality=found,
+        imports=imports,
+        import_labels=IMPORT_LABELS,
+    )
 
 
 @router.get("/activite", response_class=HTMLResponse)
@@ -597,55 +992,111 @@ async def activity_page(request: Request, svc: Service, annee: int = 0, erhr: st
 
 
 @router.post("/activite", response_class=HTMLResponse)
-async def record_activity(request: Request, svc: Service, pole: str = Form(""), periode: str = Form(""),
-                          file_active: str = Form(""), familles: str = Form(""), rendez_vous: str = Form(""),
-                          actions: str = Form(""), etp: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+async def record_activity(
+    request: Request,
+    svc: Service,
+    pole: str = Form(""),
+    periode: str = Form(""),
+    file_active: str = Form(""),
+    familles: str = Form(""),
+    rendez_vous: str = Form(""),
+    actions: str = Form(""),
+    etp: str = Form(""),
+    csrf: str = Form(""),
+) -> HTMLResponse:
     year = int(periode[:4]) if periode[:4].isdigit() else date.today().year
     territory = svc.principal.territory or ""
     try:
         _check_csrf(request, csrf)
-        row = await svc(service.record_pole_report, pole, periode, active_file=file_active, families=familles,
-                        appointments=rendez_vous, awareness_actions=actions, fte=etp)
+        row = await svc(
+            service.record_pole_report,
+            pole,
+            periode,
+            active_file=file_active,
+            families=familles,
+            appointments=rendez_vous,
+            awareness_actions=actions,
+            fte=etp,
+        )
     except Forbidden as err:
         return _error_page(request, err)
     except DihrError as err:
         return await _activity_page(request, svc, year, territory, error=err.message, status=400)
-    return await _activity_page(request, svc, year, territory,
-                                message=f"Activité enregistrée : {row.name}, {row.period}.")
+    return await _activity_page(
+        request, svc, year, territory, message=f"Activité enregistrée : {row.name}, {row.period}."
+    )
 
 
 # -- knowledge --------------------------------------------------------------------------
 _KNOWLEDGE_KINDS = [(k.value, label) for k, label in KNOWLEDGE_KINDS.items()]
 
 
-async def _knowledge_page(request: Request, svc: BoundService, form: dict[str, str], *, message: str | None = None,
-                          error: str | None = None, status: int = 200) -> HTMLResponse:
+async def _knowledge_page(
+    request: Request,
+    svc: BoundService,
+    form: dict[str, str],
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     try:
-        items = await svc(service.list_knowledge, kind=form["type"] or None, about=form["sujet"] or None,
-                          text=form["texte"])
+        items = await svc(
+            service.list_knowledge, kind=form["type"] or None, about=form["sujet"] or None, text=form["texte"]
+        )
     except AccessError as err:
         return _error_page(request, err)
     except DihrError as err:
         items, error, status = [], err.message, 400
-    return render(request, "knowledge.html", "Savoirs du réseau", status, items=items, kinds=_KNOWLEDGE_KINDS, form=form,
-                  message=message, error=error, can_manage=svc.principal.can(Permission.SITUATIONS_WRITE))
+    return render(
+        request,
+        "knowledge.html",
+        "Savoirs du réseau",
+        status,
+        items=items,
+        kinds=_KNOWLEDGE_KINDS,
+        form=form,
+        message=message,
+        error=error,
+        can_manage=svc.principal.can(Permission.SITUATIONS_WRITE),
+    )
 
 
 @router.get("/savoirs", response_class=HTMLResponse)
-async def knowledge_page(request: Request, svc: Service, type: str = "", sujet: str = "", texte: str = "") -> HTMLResponse:
+async def knowledge_page(
+    request: Request, svc: Service, type: str = "", sujet: str = "", texte: str = ""
+) -> HTMLResponse:
     return await _knowledge_page(request, svc, {"type": type, "sujet": sujet, "texte": texte})
 
 
 @router.post("/savoirs", response_class=HTMLResponse)
-async def add_knowledge(request: Request, svc: Service, type: str = Form(""), titre: str = Form(""),
-                        resume: str = Form(""), lien: str = Form(""), auteur: str = Form(""), sujets: str = Form(""),
-                        erhr: str = Form(""), disponible: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+async def add_knowledge(
+    request: Request,
+    svc: Service,
+    type: str = Form(""),
+    titre: str = Form(""),
+    resume: str = Form(""),
+    lien: str = Form(""),
+    auteur: str = Form(""),
+    sujets: str = Form(""),
+    erhr: str = Form(""),
+    disponible: str = Form(""),
+    csrf: str = Form(""),
+) -> HTMLResponse:
     empty = {"type": "", "sujet": "", "texte": ""}
     try:
         _check_csrf(request, csrf)
-        item = await svc(service.save_knowledge, kind=type, title=titre, summary=resume, link=lien or None,
-                         author=auteur, erhr=erhr or None, available=bool(disponible),
-                         about=[c for c in sujets.split(",") if c.strip()])
+        item = await svc(
+            service.save_knowledge,
+            kind=type,
+            title=titre,
+            summary=resume,
+            link=lien or None,
+            author=auteur,
+            erhr=erhr or None,
+            available=bool(disponible),
+            about=[c for c in sujets.split(",") if c.strip()],
+        )
     except Forbidden as err:
         return _error_page(request, err)
     except DihrError as err:
@@ -659,7 +1110,9 @@ async def follow_up_page(request: Request, svc: Service) -> HTMLResponse:
         due = await svc(service.referrals_to_follow_up, date.today().isoformat())
     except DihrError as err:
         return _error_page(request, err)
-    return render(request, "follow_up.html", "Orientations à relancer", due=due, today=date.today().isoformat())
+    return render(
+        request, "follow_up.html", "Orientations à relancer", due=due, today=date.today().isoformat()
+    )
 
 
 @router.get("/situations/{key}", response_class=HTMLResponse)
@@ -668,16 +1121,30 @@ async def situation_page(request: Request, svc: Service, key: str) -> HTMLRespon
 
 
 @router.post("/situations/{key}/orientation", response_class=HTMLResponse)
-async def record_referral(request: Request, svc: Service, key: str, type: str = Form(""), ressource: str = Form(""),
-                          date_: str = Form("", alias="date"), issue: str = Form(""), relance: str = Form(""),
-                          csrf: str = Form("")) -> HTMLResponse:
+async def record_referral(
+    request: Request,
+    svc: Service,
+    key: str,
+    type: str = Form(""),
+    ressource: str = Form(""),
+    date_: str = Form("", alias="date"),
+    issue: str = Form(""),
+    relance: str = Form(""),
+    csrf: str = Form(""),
+) -> HTMLResponse:
     try:
         _check_csrf(request, csrf)
         kind = NodeKind(type) if type in dict(_REFERRAL_KINDS) else None
         if kind is None:
             raise InvalidInput("type", "type de ressource inconnu.")
-        await svc(service.record_referral, key, NodeRef(kind, ressource.strip()), date=date_ or date.today().isoformat(),
-                  outcome=issue, next_action_on=relance.strip() or None)
+        await svc(
+            service.record_referral,
+            key,
+            NodeRef(kind, ressource.strip()),
+            date=date_ or date.today().isoformat(),
+            outcome=issue,
+            next_action_on=relance.strip() or None,
+        )
     except Forbidden as err:
         return _error_page(request, err)
     except NotFound as err:
@@ -690,18 +1157,35 @@ async def record_referral(request: Request, svc: Service, key: str, type: str = 
 
 
 @router.post("/situations/{key}/orientation/{referral}/statut", response_class=HTMLResponse)
-async def change_referral(request: Request, svc: Service, key: str, referral: str, statut: str = Form(""),
-                          date_: str = Form("", alias="date"), motif: str = Form(""), relance: str = Form(""),
-                          csrf: str = Form("")) -> HTMLResponse:
+async def change_referral(
+    request: Request,
+    svc: Service,
+    key: str,
+    referral: str,
+    statut: str = Form(""),
+    date_: str = Form("", alias="date"),
+    motif: str = Form(""),
+    relance: str = Form(""),
+    csrf: str = Form(""),
+) -> HTMLResponse:
     try:
         _check_csrf(request, csrf)
-        view = await svc(service.update_referral, key, referral, status=statut, date=date_ or date.today().isoformat(),
-                         reason=motif or None, next_action_on=relance.strip() or None)
+        view = await svc(
+            service.update_referral,
+            key,
+            referral,
+            status=statut,
+            date=date_ or date.today().isoformat(),
+            reason=motif or None,
+            next_action_on=relance.strip() or None,
+        )
     except (Forbidden, NotFound) as err:
         if isinstance(err, NotFound) and "Orientation" in err.message:
             return await _situation_page(request, svc, key, error=err.message, status=400)
         return _error_page(request, err)
     except DihrError as err:
-        return await _situation_page(request, svc, key, error=err.message, status=err.status if err.status == 409 else 400)
+        return await _situation_page(
+            request, svc, key, error=err.message, status=err.status if err.status == 409 else 400
+        )
     label = next((r.status_label for r in view.referrals if r.id == referral), statut)
     return await _situation_page(request, svc, key, message=f"Orientation passée à « {label} ».")

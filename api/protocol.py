@@ -19,7 +19,8 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def _arm(self) -> None:
         if getattr(self, "_header_deadline", None) is None:
             self._header_deadline: asyncio.TimerHandle | None = self.loop.call_later(
-                self.header_timeout_s, self._headers_too_slow)
+                self.header_timeout_s, self._headers_too_slow
+            )
 
     def _disarm(self) -> None:
         deadline = getattr(self, "_header_deadline", None)

@@ -20,33 +20,68 @@ from graph.matching import BASIS_LABELS, LEVEL_LABELS, NeedCoverage
 from graph.referrals import STATUS_LABELS
 from graph.vocabulary import DEFICIENCIES, SKILLS, code_label
 
-__all__ = ["templates", "render", "error_page", "need_labels", "explain", "KIND_LABEL", "RELATION_LABEL",
-           "GROUP_LABEL", "LEVEL_LABEL", "BASIS_LABEL", "LEVELS", "AGE_GROUP_LABEL"]
+__all__ = [
+    "templates",
+    "render",
+    "error_page",
+    "need_labels",
+    "explain",
+    "KIND_LABEL",
+    "RELATION_LABEL",
+    "GROUP_LABEL",
+    "LEVEL_LABEL",
+    "BASIS_LABEL",
+    "LEVELS",
+    "AGE_GROUP_LABEL",
+]
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-KIND_LABEL = {"Establishment": "Établissement", "Professional": "Professionnel", "ResourcePole": "Pôle ressources handicap",
-              "ErhrTeam": "Équipe relais", "Cnrhr": "Centre national de ressources", "Commune": "commune",
-              "Department": "département", "Region": "région", "Deficiency": "déficience", "Skill": "compétence",
-              "Combination": "combinaison", "Condition": "maladie rare"}
+KIND_LABEL = {
+    "Establishment": "Établissement",
+    "Professional": "Professionnel",
+    "ResourcePole": "Pôle ressources handicap",
+    "ErhrTeam": "Équipe relais",
+    "Cnrhr": "Centre national de ressources",
+    "Commune": "commune",
+    "Department": "département",
+    "Region": "région",
+    "Deficiency": "déficience",
+    "Skill": "compétence",
+    "Combination": "combinaison",
+    "Condition": "maladie rare",
+}
 #: Relationship types in French, as the directory's pages show a resource's links.
-RELATION_LABEL = {"LOCATED_IN": "Située dans la commune", "WORKS_AT": "Exerce à", "WORKS_AT (entrant)": "Y exerce",
-                  "HAS_EXPERTISE": "Expertise", "ACCEPTS": "Accueille", "COVERS": "Couvre", "PART_OF": "Fait partie de",
-                  "REFERRED_TO": "Orientation vers"}
+RELATION_LABEL = {
+    "LOCATED_IN": "Située dans la commune",
+    "WORKS_AT": "Exerce à",
+    "WORKS_AT (entrant)": "Y exerce",
+    "HAS_EXPERTISE": "Expertise",
+    "ACCEPTS": "Accueille",
+    "COVERS": "Couvre",
+    "PART_OF": "Fait partie de",
+    "REFERRED_TO": "Orientation vers",
+}
 
 AGE_GROUP_LABEL = {"children": "Enfants (jusqu'à 20 ans)", "adults": "Adultes", "all": "Tous âges"}
 
 
 def need_labels(codes: Iterable[str]) -> str:
     """Needs as a person reads them (« déficience visuelle grave, CAA ») — never bare codes."""
-    labels = [DEFICIENCIES[c].label.lower() if c in DEFICIENCIES else SKILLS[c].label if c in SKILLS else c
-              for c in codes]
+    labels = [
+        DEFICIENCIES[c].label.lower() if c in DEFICIENCIES else SKILLS[c].label if c in SKILLS else c
+        for c in codes
+    ]
     return ", ".join(labels)
 
 
-GROUP_LABEL = {"within": "dans le rayon", "beyond": "au-delà du rayon", "next": "pour préparer la suite",
-               "referent": "référent du territoire"}
+GROUP_LABEL = {
+    "within": "dans le rayon",
+    "beyond": "au-delà du rayon",
+    "next": "pour préparer la suite",
+    "referent": "référent du territoire",
+}
 LEVEL_LABEL, BASIS_LABEL = LEVEL_LABELS, BASIS_LABELS  # French, from graph.matching (the CLI says the same)
 LEVELS = [("DEPARTMENT", "Département"), ("REGION", "Région"), ("ERHR", "Territoire ERHR")]
 
@@ -106,6 +141,13 @@ def error_page(request: Request, err: DihrError) -> HTMLResponse:
 
 def _error_page(request: Request, err: DihrError) -> HTMLResponse:
     """The error's status (from the table in ``graph.errors``) and French message."""
-    title = ("Accès impossible" if isinstance(err, AccessError) else "Page introuvable" if isinstance(err, NotFound)
-             else "Service indisponible" if isinstance(err, ServiceError) else "Erreur")
+    title = (
+        "Accès impossible"
+        if isinstance(err, AccessError)
+        else "Page introuvable"
+        if isinstance(err, NotFound)
+        else "Service indisponible"
+        if isinstance(err, ServiceError)
+        else "Erreur"
+    )
     return render(request, "error.html", title, err.status, message=err.message)

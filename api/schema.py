@@ -105,9 +105,18 @@ MAX_TOKENS = 2000
 #: document's size, before any other validation rule walks it.
 MAX_FIELDS = 2000
 MAX_COST = 100
-FIELD_COST = {"gaps": 40, "whatIf": 20, "coverage": 10, "networkInsights": 10, "findResources": 5, "resources": 5,
-              "referralsToFollowUp": 5, "activity": 10, "poleActivity": 5,
-              "situations": 2}
+FIELD_COST = {
+    "gaps": 40,
+    "whatIf": 20,
+    "coverage": 10,
+    "networkInsights": 10,
+    "findResources": 5,
+    "resources": 5,
+    "referralsToFollowUp": 5,
+    "activity": 10,
+    "poleActivity": 5,
+    "situations": 2,
+}
 T = TypeVar("T")
 
 
@@ -147,7 +156,9 @@ class Query:
             for s in vocabulary.SKILLS.values()
         ]
 
-    @strawberry.field(description="Maladies rares (codes ORPHA, HPO) : recherche par code ou par nom, français ou anglais.")
+    @strawberry.field(
+        description="Maladies rares (codes ORPHA, HPO) : recherche par code ou par nom, français ou anglais."
+    )
     def conditions(self, search: str = "", first: int = 50) -> list[Condition]:
         if not 1 <= first <= 100:
             raise InvalidInput("first", "le nombre de résultats doit être compris entre 1 et 100.")
@@ -190,13 +201,20 @@ class Query:
             confidence=e.confidence,
         )
 
-    @strawberry.field(description="L'annuaire des ressources, filtré et paginé (curseurs) ; jamais une situation.")
+    @strawberry.field(
+        description="L'annuaire des ressources, filtré et paginé (curseurs) ; jamais une situation."
+    )
     async def resources(
-        self, info: Info[Context, None], filter: ResourceFilter | None = None, first: int = 20, after: str | None = None
+        self,
+        info: Info[Context, None],
+        filter: ResourceFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
     ) -> ResourceConnection:
         query = directory_filter(filter)
         return resource_connection_wire(
-            await _call(info, lambda st, pr: service.directory(st, pr, query, first=first, after=after)))
+            await _call(info, lambda st, pr: service.directory(st, pr, query, first=first, after=after))
+        )
 
     @strawberry.field(
         description="Ressources compétentes les plus proches pour une situation, classées et expliquées."
@@ -207,7 +225,9 @@ class Query:
         query = situation_query(situation, limit)
         return match_result_wire(await _call(info, service.find_resources, query))
 
-    @strawberry.field(description="Couverture territoriale d'une combinaison (distance à la ressource compétente la plus proche).")
+    @strawberry.field(
+        description="Couverture territoriale d'une combinaison (distance à la ressource compétente la plus proche)."
+    )
     async def coverage(
         self,
         info: Info[Context, None],
@@ -215,27 +235,59 @@ class Query:
         level: Level = Level.DEPARTMENT,
         threshold_km: float = 60.0,
         age: int | None = None,
-        local_only: Annotated[bool, strawberry.argument(
-            description="Ressources locales seulement (sans les centres nationaux).")] = False,
-        separately: Annotated[bool, strawberry.argument(description="Compter aussi les ressources qui accueillent chaque déficience séparément (catégorie FINESS) et les structures généralistes (CAMSP) : par défaut, seule la compétence sur la combinaison compte.")] = False,
+        local_only: Annotated[
+            bool,
+            strawberry.argument(description="Ressources locales seulement (sans les centres nationaux)."),
+        ] = False,
+        separately: Annotated[
+            bool,
+            strawberry.argument(
+                description="Compter aussi les ressources qui accueillent chaque déficience séparément (catégorie FINESS) et les structures généralistes (CAMSP) : par défaut, seule la compétence sur la combinaison compte."
+            ),
+        ] = False,
     ) -> CoverageResult:
         result = await _call(
-            info, lambda st, pr: service.coverage(st, pr, deficiencies, level=level.value, threshold_km=threshold_km,
-                                                  age=age, local_only=local_only, separately=separately)
+            info,
+            lambda st, pr: service.coverage(
+                st,
+                pr,
+                deficiencies,
+                level=level.value,
+                threshold_km=threshold_km,
+                age=age,
+                local_only=local_only,
+                separately=separately,
+            ),
         )
         return coverage_wire(result)
 
-    @strawberry.field(description="Matrice territoire × critère D312-194, territoires classés par besoin non couvert.")
+    @strawberry.field(
+        description="Matrice territoire × critère D312-194, territoires classés par besoin non couvert."
+    )
     async def gaps(
-        self, info: Info[Context, None], level: Level = Level.DEPARTMENT, threshold_km: float = 60.0,
-        separately: Annotated[bool, strawberry.argument(description="Compter aussi les ressources qui accueillent chaque déficience séparément (catégorie FINESS) et les structures généralistes (CAMSP) : par défaut, seule la compétence sur la combinaison compte.")] = False,
+        self,
+        info: Info[Context, None],
+        level: Level = Level.DEPARTMENT,
+        threshold_km: float = 60.0,
+        separately: Annotated[
+            bool,
+            strawberry.argument(
+                description="Compter aussi les ressources qui accueillent chaque déficience séparément (catégorie FINESS) et les structures généralistes (CAMSP) : par défaut, seule la compétence sur la combinaison compte."
+            ),
+        ] = False,
     ) -> GapMatrix:
         return gaps_wire(
-            await _call(info, lambda st, pr: service.gaps(st, pr, level=level.value, threshold_km=threshold_km,
-                                                          separately=separately))
+            await _call(
+                info,
+                lambda st, pr: service.gaps(
+                    st, pr, level=level.value, threshold_km=threshold_km, separately=separately
+                ),
+            )
         )
 
-    @strawberry.field(description="Couverture recalculée avec des ressources hypothétiques (rien n'est enregistré).")
+    @strawberry.field(
+        description="Couverture recalculée avec des ressources hypothétiques (rien n'est enregistré)."
+    )
     async def what_if(
         self,
         info: Info[Context, None],
@@ -248,7 +300,9 @@ class Query:
         adds = [cov.Addition(a.commune, a.deficiencies) for a in additions]
         before, after, deltas = await _call(
             info,
-            lambda st, pr: service.what_if(st, pr, deficiencies, adds, level=level.value, threshold_km=threshold_km, age=age),
+            lambda st, pr: service.what_if(
+                st, pr, deficiencies, adds, level=level.value, threshold_km=threshold_km, age=age
+            ),
         )
         return what_if_wire(before, after, deltas)
 
@@ -256,7 +310,9 @@ class Query:
     async def network_insights(self, info: Info[Context, None], territory: str) -> NetworkInsights:
         return network_wire(await _call(info, service.network_insights, territory))
 
-    @strawberry.field(description="Situations du territoire de l'appelant (toutes pour le GNCHR), les plus récentes d'abord.")
+    @strawberry.field(
+        description="Situations du territoire de l'appelant (toutes pour le GNCHR), les plus récentes d'abord."
+    )
     async def situations(
         self, info: Info[Context, None], status: str | None = None, limit: int = 50, offset: int = 0
     ) -> SituationPage:
@@ -265,30 +321,50 @@ class Query:
         )
         return SituationPage(total=total, items=[situation_wire(v) for v in views])
 
-    @strawberry.field(description="Les chiffres d'une année : file active, nouvelles personnes, sans solution… d'une ERHR, ou nationaux.")
+    @strawberry.field(
+        description="Les chiffres d'une année : file active, nouvelles personnes, sans solution… d'une ERHR, ou nationaux."
+    )
     async def activity(self, info: Info[Context, None], year: int, erhr: str | None = None) -> ErhrActivity:
         return erhr_activity_wire(await _call(info, lambda st, pr: service.activity(st, pr, year, erhr)))
 
-    @strawberry.field(description="L'activité des pôles ressources handicap sur une période (2026, 2026-S1), file active par ETP contre la cible de 30.")
-    async def pole_activity(self, info: Info[Context, None], period: str, erhr: str | None = None) -> list[PoleActivity]:
+    @strawberry.field(
+        description="L'activité des pôles ressources handicap sur une période (2026, 2026-S1), file active par ETP contre la cible de 30."
+    )
+    async def pole_activity(
+        self, info: Info[Context, None], period: str, erhr: str | None = None
+    ) -> list[PoleActivity]:
         rows = await _call(info, lambda st, pr: service.pole_activity(st, pr, period, erhr))
         return [pole_activity_wire(r) for r in rows]
 
-    @strawberry.field(description="Les savoirs du réseau (guides, formations, outils, aides en prêt), filtrés.")
+    @strawberry.field(
+        description="Les savoirs du réseau (guides, formations, outils, aides en prêt), filtrés."
+    )
     async def knowledge(
-        self, info: Info[Context, None], kind: str | None = None, about: str | None = None, erhr: str | None = None,
+        self,
+        info: Info[Context, None],
+        kind: str | None = None,
+        about: str | None = None,
+        erhr: str | None = None,
         text: str = "",
     ) -> list[KnowledgeItem]:
-        found = await _call(info, lambda st, pr: service.list_knowledge(st, pr, kind=kind, about=about, erhr=erhr,
-                                                                        text=text[:100]))
+        found = await _call(
+            info,
+            lambda st, pr: service.list_knowledge(st, pr, kind=kind, about=about, erhr=erhr, text=text[:100]),
+        )
         return [knowledge_wire(k) for k in found]
 
-    @strawberry.field(description="Les orientations à relancer du territoire : prochaine action due au plus tard le jour dit.")
+    @strawberry.field(
+        description="Les orientations à relancer du territoire : prochaine action due au plus tard le jour dit."
+    )
     async def referrals_to_follow_up(self, info: Info[Context, None], today: str) -> list[FollowUp]:
         found = await _call(info, lambda st, pr: service.referrals_to_follow_up(st, pr, today))
-        return [FollowUp(situation_id=f.situation, erhr=f.erhr, referral=referral_wire(f.referral)) for f in found]
+        return [
+            FollowUp(situation_id=f.situation, erhr=f.erhr, referral=referral_wire(f.referral)) for f in found
+        ]
 
-    @strawberry.field(description="Une situation (pseudonyme) ; hors du territoire de l'appelant, elle est introuvable.")
+    @strawberry.field(
+        description="Une situation (pseudonyme) ; hors du territoire de l'appelant, elle est introuvable."
+    )
     async def situation(self, info: Info[Context, None], id: str) -> Situation:
         return situation_wire(await _call(info, service.get_situation, id))
 
@@ -299,51 +375,129 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Oriente une situation vers une ressource : une orientation « proposée », "
-                                     "avec une note et la date de la prochaine action.")
+    @strawberry.mutation(
+        description="Oriente une situation vers une ressource : une orientation « proposée », "
+        "avec une note et la date de la prochaine action."
+    )
     async def record_referral(
-        self, info: Info[Context, None], situation_id: str, resource_kind: ResourceRefKind, resource_key: str,
-        date: str, outcome: str = "", next_action_on: str | None = None,
+        self,
+        info: Info[Context, None],
+        situation_id: str,
+        resource_kind: ResourceRefKind,
+        resource_key: str,
+        date: str,
+        outcome: str = "",
+        next_action_on: str | None = None,
     ) -> Situation:
         ref = NodeRef(NodeKind(resource_kind.value), resource_key)
-        view = await _call(info, lambda st, pr: service.record_referral(
-            st, pr, situation_id, ref, date=date, outcome=outcome, next_action_on=next_action_on))
+        view = await _call(
+            info,
+            lambda st, pr: service.record_referral(
+                st, pr, situation_id, ref, date=date, outcome=outcome, next_action_on=next_action_on
+            ),
+        )
         return situation_wire(view)
 
-    @strawberry.mutation(description="Enregistre l'activité d'un pôle ressources pour une période (remplace la précédente).")
+    @strawberry.mutation(
+        description="Enregistre l'activité d'un pôle ressources pour une période (remplace la précédente)."
+    )
     async def record_pole_report(
-        self, info: Info[Context, None], pole: str, period: str, active_file: int, families: int, appointments: int,
-        awareness_actions: int, fte: float,
+        self,
+        info: Info[Context, None],
+        pole: str,
+        period: str,
+        active_file: int,
+        families: int,
+        appointments: int,
+        awareness_actions: int,
+        fte: float,
     ) -> PoleActivity:
-        row = await _call(info, lambda st, pr: service.record_pole_report(
-            st, pr, pole, period, active_file=active_file, families=families, appointments=appointments,
-            awareness_actions=awareness_actions, fte=fte))
+        row = await _call(
+            info,
+            lambda st, pr: service.record_pole_report(
+                st,
+                pr,
+                pole,
+                period,
+                active_file=active_file,
+                families=families,
+                appointments=appointments,
+                awareness_actions=awareness_actions,
+                fte=fte,
+            ),
+        )
         return pole_activity_wire(row)
 
-    @strawberry.mutation(description="Ajoute ou remplace un savoir (GNCHR : tous ; ERHR : ceux de son territoire).")
+    @strawberry.mutation(
+        description="Ajoute ou remplace un savoir (GNCHR : tous ; ERHR : ceux de son territoire)."
+    )
     async def save_knowledge(
-        self, info: Info[Context, None], kind: str, title: str, about: list[str], summary: str = "",
-        link: str | None = None, author: str = "", erhr: str | None = None, available: bool | None = None,
+        self,
+        info: Info[Context, None],
+        kind: str,
+        title: str,
+        about: list[str],
+        summary: str = "",
+        link: str | None = None,
+        author: str = "",
+        erhr: str | None = None,
+        available: bool | None = None,
         key: str | None = None,
     ) -> KnowledgeItem:
-        item = await _call(info, lambda st, pr: service.save_knowledge(
-            st, pr, kind=kind, title=title, about=about, summary=summary, link=link, author=author, erhr=erhr,
-            available=available, key=key))
+        item = await _call(
+            info,
+            lambda st, pr: service.save_knowledge(
+                st,
+                pr,
+                kind=kind,
+                title=title,
+                about=about,
+                summary=summary,
+                link=link,
+                author=author,
+                erhr=erhr,
+                available=available,
+                key=key,
+            ),
+        )
         return knowledge_wire(item)
 
-    @strawberry.mutation(description="Fait passer une orientation au statut suivant (motif obligatoire pour un refus).")
+    @strawberry.mutation(
+        description="Fait passer une orientation au statut suivant (motif obligatoire pour un refus)."
+    )
     async def update_referral(
-        self, info: Info[Context, None], situation_id: str, referral_id: str, status: str, date: str,
-        reason: str | None = None, next_action_on: str | None = None, note: str | None = None,
+        self,
+        info: Info[Context, None],
+        situation_id: str,
+        referral_id: str,
+        status: str,
+        date: str,
+        reason: str | None = None,
+        next_action_on: str | None = None,
+        note: str | None = None,
     ) -> Situation:
-        view = await _call(info, lambda st, pr: service.update_referral(
-            st, pr, situation_id, referral_id, status=status, date=date, reason=reason,
-            next_action_on=next_action_on, note=note))
+        view = await _call(
+            info,
+            lambda st, pr: service.update_referral(
+                st,
+                pr,
+                situation_id,
+                referral_id,
+                status=status,
+                date=date,
+                reason=reason,
+                next_action_on=next_action_on,
+                note=note,
+            ),
+        )
         return situation_wire(view)
 
 
 _LIMIT_ERRORS: tuple[tuple[str, DihrError], ...] = (
-    ("exceeds maximum operation depth", QueryTooDeep(f"Requête trop imbriquée : profondeur maximale {MAX_DEPTH}.")),
+    (
+        "exceeds maximum operation depth",
+        QueryTooDeep(f"Requête trop imbriquée : profondeur maximale {MAX_DEPTH}."),
+    ),
     ("aliases found", TooManyAliases(f"Trop d'alias dans la requête : {MAX_ALIASES} au plus.")),
     ("more than", QueryTooLong(f"Requête trop longue : {MAX_TOKENS} éléments au plus.")),
 )
@@ -353,8 +507,14 @@ def _graphql_error(error: GraphQLError, err: DihrError) -> GraphQLError:
     extensions: dict[str, Any] = {"code": err.code}
     if isinstance(err, InternalError):
         extensions["correlationId"] = err.correlation_id
-    return GraphQLError(err.message, nodes=error.nodes, source=error.source, positions=error.positions,
-                        path=error.path, extensions=extensions)
+    return GraphQLError(
+        err.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
 
 
 class DihrErrors(MaskErrors):
@@ -381,7 +541,9 @@ def _classify(error: GraphQLError) -> DihrError:
         if code == "QUERY_TOO_COMPLEX":
             return QueryTooComplex(error.message)
         for fragment, limit in _LIMIT_ERRORS:
-            if fragment in error.message and (not isinstance(limit, QueryTooLong) or "tokens" in error.message):
+            if fragment in error.message and (
+                not isinstance(limit, QueryTooLong) or "tokens" in error.message
+            ):
                 return limit
         return InvalidQuery(_french_validation(error.message))
     return as_dihr_error(original, "graphql")
@@ -457,12 +619,21 @@ def document_size(document: Any) -> tuple[int, int]:
 def _size_errors(document: Any) -> list[GraphQLError]:
     fields, cost = document_size(document)
     if fields > MAX_FIELDS:
-        return [GraphQLError(f"Requête trop volumineuse une fois ses fragments développés : {MAX_FIELDS} champs au plus.",
-                             extensions={"code": "QUERY_TOO_COMPLEX"})]
+        return [
+            GraphQLError(
+                f"Requête trop volumineuse une fois ses fragments développés : {MAX_FIELDS} champs au plus.",
+                extensions={"code": "QUERY_TOO_COMPLEX"},
+            )
+        ]
     if cost > MAX_COST:
-        return [GraphQLError(f"Requête trop coûteuse ({cost} points, {MAX_COST} au plus) : demandez moins de calculs "
-                             "nationaux par requête (gaps 40, whatIf 20, coverage 10, networkInsights 10, "
-                             "findResources 5).", extensions={"code": "QUERY_TOO_COMPLEX"})]
+        return [
+            GraphQLError(
+                f"Requête trop coûteuse ({cost} points, {MAX_COST} au plus) : demandez moins de calculs "
+                "nationaux par requête (gaps 40, whatIf 20, coverage 10, networkInsights 10, "
+                "findResources 5).",
+                extensions={"code": "QUERY_TOO_COMPLEX"},
+            )
+        ]
     return []
 
 
@@ -509,7 +680,8 @@ class Validation(ValidationCache):
                 _VALIDATED.move_to_end(key)
         if errors is None:
             errors = _size_errors(ctx.graphql_document) or validate_document(
-                ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
+                ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
+            )
             with _VALIDATED_LOCK:
                 _VALIDATED[key] = errors
                 while len(_VALIDATED) > _VALIDATED_KEPT:

@@ -29,8 +29,20 @@ from graph.access import Principal, Role
 from graph.errors import BodyTooLarge
 from graph.store import one_look
 
-__all__ = ["install_security", "SignInThrottle", "map_csp", "with_nonce", "PAGE_CSP", "PAGE_PREFIXES", "RateLimiter",
-           "Session", "Sessions", "SESSION_COOKIE", "SESSION_HOURS", "SESSIONS_FILENAME"]
+__all__ = [
+    "install_security",
+    "SignInThrottle",
+    "map_csp",
+    "with_nonce",
+    "PAGE_CSP",
+    "PAGE_PREFIXES",
+    "RateLimiter",
+    "Session",
+    "Sessions",
+    "SESSION_COOKIE",
+    "SESSION_HOURS",
+    "SESSIONS_FILENAME",
+]
 
 log = logging.getLogger("dihr.api")
 SESSION_COOKIE = "dihr_session"
@@ -73,8 +85,15 @@ class Sessions:
             self._db.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
             self._db.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self._hash(token), principal.key_id, principal.role.value, principal.territory, principal.origin,
-                 session.csrf, session.expires),
+                (
+                    self._hash(token),
+                    principal.key_id,
+                    principal.role.value,
+                    principal.territory,
+                    principal.origin,
+                    session.csrf,
+                    session.expires,
+                ),
             )
         return token, session
 
@@ -152,8 +171,10 @@ class SignInThrottle:
         with self._lock:
             pair = self._recent(f"{origin}|{key_id}", now)
             spray = self._recent(origin, now)
-            waits = [self.window_s - (now - pair[0]) if len(pair) > self.limit else 0.0,
-                     self.window_s - (now - spray[0]) if len(spray) > self.origin_limit else 0.0]
+            waits = [
+                self.window_s - (now - pair[0]) if len(pair) > self.limit else 0.0,
+                self.window_s - (now - spray[0]) if len(spray) > self.origin_limit else 0.0,
+            ]
         return max(waits)
 
     def _recent(self, origin: str, now: float) -> list[float]:
@@ -173,19 +194,35 @@ class SignInThrottle:
                 self._failures[name] = recent
             while len(self._failures) > 100_000:  # bounded memory under a spray of origins
                 self._failures.pop(next(iter(self._failures)))
-        log.warning("failed sign-in (%s) from %s, key id %s: %d in %.0f min", where, origin or "?", key_id or "?",
-                    len(recent), self.window_s / 60)
+        log.warning(
+            "failed sign-in (%s) from %s, key id %s: %d in %.0f min",
+            where,
+            origin or "?",
+            key_id or "?",
+            len(recent),
+            self.window_s / 60,
+        )
 
 
 #: Pages: an anonymous visitor is sent to the login page rather than given a 401.
-PAGE_PREFIXES = ("/recherche", "/couverture", "/annuaire", "/situations", "/savoirs", "/activite", "/qualite",
-                 "/deconnexion")
+PAGE_PREFIXES = (
+    "/recherche",
+    "/couverture",
+    "/annuaire",
+    "/situations",
+    "/savoirs",
+    "/activite",
+    "/qualite",
+    "/deconnexion",
+)
 
 
 #: The pages' policy: scripts and styles from the app only (styles may be inline
 #: attributes), maps in frames of the app only, never framed by another site.
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
-            "frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
 #: Paths whose HTML is not ours (FastAPI's /docs, strawberry's GraphiQL load their CDN scripts).
 _THIRD_PARTY_HTML = ("/docs", "/redoc")
 #: Responses that may be cached (the same for everybody, no personal data).
@@ -195,9 +232,11 @@ _CACHEABLE = ("/static/",)
 def map_csp(nonce: str) -> str:
     """A map's policy: folium writes inline scripts, each carries this response's
     nonce (``with_nonce``); Leaflet's tiles and stylesheets may come from elsewhere."""
-    return (f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline' https:; "
-            "img-src 'self' data: https:; font-src 'self' data: https:; connect-src 'self'; "
-            "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; object-src 'none'")
+    return (
+        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline' https:; "
+        "img-src 'self' data: https:; font-src 'self' data: https:; connect-src 'self'; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; object-src 'none'"
+    )
 
 
 def with_nonce(html_text: str, nonce: str) -> str:

@@ -35,29 +35,47 @@ class Condition:
     orpha: str
     label: str = strawberry.field(description="Nom français (Orphanet) s'il est connu, sinon le nom anglais.")
     involves: list[str] = strawberry.field(
-        description="Déficiences fréquentes (phénotype présent chez 30 % des personnes ou plus) : elles forment la combinaison.")
+        description="Déficiences fréquentes (phénotype présent chez 30 % des personnes ou plus) : elles forment la combinaison."
+    )
     possible: list[str] = strawberry.field(
-        description="Déficiences parfois présentes (moins de 30 %, ou fréquence inconnue) : ajoutées seulement à la main.")
+        description="Déficiences parfois présentes (moins de 30 %, ou fréquence inconnue) : ajoutées seulement à la main."
+    )
     name_en: str
     aliases: list[str]
     profile: list[ConditionDeficiency]
 
 
-@strawberry.type(description="Une déficience d'une maladie rare, sa fréquence et les phénotypes HPO qui la fondent.")
+@strawberry.type(
+    description="Une déficience d'une maladie rare, sa fréquence et les phénotypes HPO qui la fondent."
+)
 class ConditionDeficiency:
     deficiency: str
     phenotypes: str
-    core: bool = strawberry.field(description="Vrai : déficience fréquente, déduite ; faux : parfois présente.")
-    frequency: str = strawberry.field(description="La fréquence Orphanet la plus forte des phénotypes, en français.")
+    core: bool = strawberry.field(
+        description="Vrai : déficience fréquente, déduite ; faux : parfois présente."
+    )
+    frequency: str = strawberry.field(
+        description="La fréquence Orphanet la plus forte des phénotypes, en français."
+    )
 
 
 def condition_wire(c: Any) -> Condition:
     return Condition(
-        orpha=c.orpha, label=c.label, involves=list(c.involves), possible=list(c.possible), name_en=c.name_en,
+        orpha=c.orpha,
+        label=c.label,
+        involves=list(c.involves),
+        possible=list(c.possible),
+        name_en=c.name_en,
         aliases=list(c.aliases),
-        profile=[ConditionDeficiency(deficiency=d, phenotypes=c.phenotype_text(d), core=d in c.involves,
-                                     frequency=c.frequency_text(d))
-                 for d in (*c.involves, *c.possible)],
+        profile=[
+            ConditionDeficiency(
+                deficiency=d,
+                phenotypes=c.phenotype_text(d),
+                core=d in c.involves,
+                frequency=c.frequency_text(d),
+            )
+            for d in (*c.involves, *c.possible)
+        ],
     )
 
 
@@ -79,9 +97,15 @@ class Territory:
     def parent(self, info: strawberry.Info) -> Territory | None:
         table = read_model(info.context.store).territories
         if self.kind is TerritoryKind.DEPARTMENT:
-            return territory_wire(table.territory(territories.TerritoryKind.REGION, str(table.departments[self.code].props["region"])))
+            return territory_wire(
+                table.territory(
+                    territories.TerritoryKind.REGION, str(table.departments[self.code].props["region"])
+                )
+            )
         if self.kind is TerritoryKind.REGION:
-            return territory_wire(table.territory(territories.TerritoryKind.ERHR, table.erhr_of_region[self.code]))
+            return territory_wire(
+                table.territory(territories.TerritoryKind.ERHR, table.erhr_of_region[self.code])
+            )
         return None
 
     @strawberry.field(description="Les territoires contenus : régions d'une ERHR, départements d'une région.")
@@ -152,8 +176,6 @@ def qualification_wire(q: rare.Qualification) -> Qualification:
     )
 
 
-
-
 # -- findResources ------------------------------------------------------------------
 @strawberry.enum(description="Types de ressources locales.")
 class ResourceKind(enum.Enum):
@@ -185,7 +207,8 @@ class SituationInput:
         default_factory=list, description="Codes de déficience ; facultatif si une maladie rare est donnée."
     )
     conditions: list[str] = strawberry.field(
-        default_factory=list, description="Maladies rares : code ORPHA (739, ORPHA:739) ou nom français ou anglais."
+        default_factory=list,
+        description="Maladies rares : code ORPHA (739, ORPHA:739) ou nom français ou anglais.",
     )
     skills: list[str] = strawberry.field(default_factory=list)
     age: int | None = strawberry.field(default=None, description="Âge en années.")
@@ -211,7 +234,8 @@ class NeedCoverage:
     link: str = strawberry.field(
         description="Le lien qui le prouve : ACCEPTS, HAS_EXPERTISE, INCLUDES (expertise sur une combinaison qui "
         "inclut le besoin), TYPICALLY_INVOLVES (sur une maladie rare), D312_194 (mission nationale d'un CNRHR), "
-        "COVERS (territoire de l'ERHR).")
+        "COVERS (territoire de l'ERHR)."
+    )
 
 
 @strawberry.type(description="Coordonnées d'une ressource et leur origine.")
@@ -222,7 +246,9 @@ class Contact:
     phone: str | None
     email: str | None
     website: str | None
-    source: str = strawberry.field(description="D'où viennent ces coordonnées (FINESS et date d'extraction…).")
+    source: str = strawberry.field(
+        description="D'où viennent ces coordonnées (FINESS et date d'extraction…)."
+    )
     missing: str | None = strawberry.field(description="Qui complète les champs vides.")
 
 
@@ -237,7 +263,9 @@ class Match:
     covers: list[NeedCoverage]
     misses: list[str]
     score: float = strawberry.field(description="Couverture pondérée par le niveau d'expertise (0 à 1).")
-    distance_km: float | None = strawberry.field(description="Distance à vol d'oiseau (km) ; null si le lieu est inconnu.")
+    distance_km: float | None = strawberry.field(
+        description="Distance à vol d'oiseau (km) ; null si le lieu est inconnu."
+    )
     minutes: float | None = strawberry.field(description="Temps de trajet routier estimé (modèle documenté).")
     within_radius: bool
     in_erhr_territory: bool
@@ -246,7 +274,9 @@ class Match:
     lat: float | None
     lon: float | None
     contact: Contact | None
-    age_group: str = strawberry.field(description="children (jusqu'à 20 ans), adults (à partir de 16 ans) ou all.")
+    age_group: str = strawberry.field(
+        description="children (jusqu'à 20 ans), adults (à partir de 16 ans) ou all."
+    )
     location_source: str | None = strawberry.field(
         description="Origine de la position : finess, centroide_commune (centre de la commune seulement), workplace, seat."
     )
@@ -311,12 +341,14 @@ class FindResourcesResult:
     )
     possible: list[InferredNeed] = strawberry.field(
         default_factory=list,
-        description="Déficiences que ces maladies comportent parfois (moins de 30 %) : non recherchées, à ajouter à la main.")
+        description="Déficiences que ces maladies comportent parfois (moins de 30 %) : non recherchées, à ajouter à la main.",
+    )
     transition: bool = strawberry.field(
         description="Personne de 16 à 25 ans : services pour enfants et pour adultes présentés à part (ageGroup)."
     )
     knowledge: list[KnowledgeItem] = strawberry.field(
-        description="Les savoirs du GNCHR pour ces besoins (guides, formations, outils, aides en prêt), proposés à côté.")
+        description="Les savoirs du GNCHR pour ces besoins (guides, formations, outils, aides en prêt), proposés à côté."
+    )
 
 
 @strawberry.type(description="Un savoir du réseau : guide, formation, outil, aide technique en prêt, malle.")
@@ -342,10 +374,19 @@ class KnowledgeSubject:
 
 
 def knowledge_wire(k: Any) -> KnowledgeItem:
-    return KnowledgeItem(key=k.key, kind=k.kind, kind_label=k.kind_label, title=k.title, summary=k.summary,
-                         link=k.link, author=k.author, erhr=k.erhr, available=k.available,
-                         about=[KnowledgeSubject(kind=a, code=c, label=label) for a, c, label in k.about],
-                         synthetic=k.synthetic)
+    return KnowledgeItem(
+        key=k.key,
+        kind=k.kind,
+        kind_label=k.kind_label,
+        title=k.title,
+        summary=k.summary,
+        link=k.link,
+        author=k.author,
+        erhr=k.erhr,
+        available=k.available,
+        about=[KnowledgeSubject(kind=a, code=c, label=label) for a, c, label in k.about],
+        synthetic=k.synthetic,
+    )
 
 
 @strawberry.type
@@ -360,8 +401,15 @@ class InferredNeed:
 
 
 def _inferred_wire(i: matching.InferredNeed) -> InferredNeed:
-    return InferredNeed(deficiency=i.deficiency, condition=i.condition, condition_label=i.condition_label,
-                        phenotypes=i.phenotypes, explanation=i.text, frequency=i.frequency, core=i.core)
+    return InferredNeed(
+        deficiency=i.deficiency,
+        condition=i.condition,
+        condition_label=i.condition_label,
+        phenotypes=i.phenotypes,
+        explanation=i.text,
+        frequency=i.frequency,
+        core=i.core,
+    )
 
 
 def situation_query(situation: SituationInput, limit: int) -> matching.SituationQuery:
@@ -422,17 +470,36 @@ def _shared_wire(value: Any, make: Any) -> Any:
 
 
 def _cover_wire(c: matching.NeedCoverage) -> NeedCoverage:
-    return _shared_wire(c, lambda c: NeedCoverage(  # type: ignore[no-any-return]
-        need=c.need, need_kind=c.need_kind, level=c.level, path=c.path, source=c.source,
-        explanation=c.text or c.path, link=c.link))
+    return _shared_wire(
+        c,
+        lambda c: NeedCoverage(  # type: ignore[no-any-return]
+            need=c.need,
+            need_kind=c.need_kind,
+            level=c.level,
+            path=c.path,
+            source=c.source,
+            explanation=c.text or c.path,
+            link=c.link,
+        ),
+    )
 
 
 def contact_wire(c: matching.Contact | None) -> Contact | None:
     if c is None:
         return None
-    return _shared_wire(c, lambda c: Contact(  # type: ignore[no-any-return]
-        address=c.address, postcode=c.postcode, city=c.city, phone=c.phone, email=c.email, website=c.website,
-        source=c.source, missing=c.missing))
+    return _shared_wire(
+        c,
+        lambda c: Contact(  # type: ignore[no-any-return]
+            address=c.address,
+            postcode=c.postcode,
+            city=c.city,
+            phone=c.phone,
+            email=c.email,
+            website=c.website,
+            source=c.source,
+            missing=c.missing,
+        ),
+    )
 
 
 def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
@@ -466,10 +533,13 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
         knowledge=[knowledge_wire(k) for k in r.knowledge],
         inferred=[_inferred_wire(i) for i in r.inferred],
         possible=[_inferred_wire(i) for i in r.possible],
-        teams=[Team(members=[_match_wire(m) for m in t.members], max_distance_km=t.max_distance_km) for t in r.teams],
-        widening=None if r.widening is None else Widening(
-            competent_inside=r.widening.competent_inside, message=r.widening.message
-        ),
+        teams=[
+            Team(members=[_match_wire(m) for m in t.members], max_distance_km=t.max_distance_km)
+            for t in r.teams
+        ],
+        widening=None
+        if r.widening is None
+        else Widening(competent_inside=r.widening.competent_inside, message=r.widening.message),
         notes=list(r.notes),
     )
 
@@ -502,19 +572,29 @@ class TerritoryCoverage:
     population_beyond: int
     population_unreachable: int = strawberry.field(
         description="Habitants dont la terre (île, département d'outre-mer) n'a aucune ressource compétente : "
-        "au-delà de tout seuil, hors des distances moyennes et médianes.")
-    open_situations: int | None = strawberry.field(description="null : effectif masqué (moins de 11, secret statistique).")
-    without_solution: int | None = strawberry.field(description="Situations ouvertes « sans solution » au-delà du seuil ; null si masqué.")
+        "au-delà de tout seuil, hors des distances moyennes et médianes."
+    )
+    open_situations: int | None = strawberry.field(
+        description="null : effectif masqué (moins de 11, secret statistique)."
+    )
+    without_solution: int | None = strawberry.field(
+        description="Situations ouvertes « sans solution » au-delà du seuil ; null si masqué."
+    )
     suppressed: bool = strawberry.field(description="Un effectif de situations est masqué (« < 11 »).")
     open_situations_published: bool = strawberry.field(
-        description="false : les effectifs ne sont pas publiés pour cette demande (partenaires : un âge, une simulation).")
+        description="false : les effectifs ne sont pas publiés pour cette demande (partenaires : un âge, une simulation)."
+    )
     without_solution_published: bool = strawberry.field(
-        description="false : « sans solution » n'est pas publié pour cette demande (partenaires : seuil autre que 60 km, un âge, une simulation).")
+        description="false : « sans solution » n'est pas publié pour cette demande (partenaires : seuil autre que 60 km, un âge, une simulation)."
+    )
     zone_blanche: bool = strawberry.field(
-        description="Aucune ressource compétente dans le territoire, alors qu'une source pourrait en établir une.")
+        description="Aucune ressource compétente dans le territoire, alors qu'une source pourrait en établir une."
+    )
     no_data: bool = strawberry.field(
-        default=False, description="« Pas de donnée » : aucune source n'établit de compétence locale pour cette "
-        "combinaison, nulle part en France (ni zone blanche ni couverture ne peuvent être dites).")
+        default=False,
+        description="« Pas de donnée » : aucune source n'établit de compétence locale pour cette "
+        "combinaison, nulle part en France (ni zone blanche ni couverture ne peuvent être dites).",
+    )
 
 
 @strawberry.type
@@ -525,18 +605,28 @@ class CoverageResult:
     age: int | None
     exact_combination_counts: bool = strawberry.field(
         description="Les effectifs de situations sont ceux de la combinaison exacte (partenaires), "
-        "sinon ceux des situations qui la comprennent ; « sans solution » n'est publié aux partenaires qu'à 60 km.")
-    local_only: bool = strawberry.field(description="Seules les ressources locales sont comptées (pas les centres nationaux).")
+        "sinon ceux des situations qui la comprennent ; « sans solution » n'est publié aux partenaires qu'à 60 km."
+    )
+    local_only: bool = strawberry.field(
+        description="Seules les ressources locales sont comptées (pas les centres nationaux)."
+    )
     separately: bool = strawberry.field(
-        default=False, description="Les ressources qui accueillent chaque déficience séparément et les structures "
-        "généralistes (CAMSP) sont comptées (sinon : la compétence sur la combinaison seulement).")
+        default=False,
+        description="Les ressources qui accueillent chaque déficience séparément et les structures "
+        "généralistes (CAMSP) sont comptées (sinon : la compétence sur la combinaison seulement).",
+    )
     no_data: bool = strawberry.field(
-        default=False, description="Aucune source n'établit de compétence locale pour cette combinaison : « pas de donnée ».")
+        default=False,
+        description="Aucune source n'établit de compétence locale pour cette combinaison : « pas de donnée ».",
+    )
     population_group: str | None = strawberry.field(
-        default=None, description="Avec un âge : la tranche d'âge dont les habitants sont comptés (« 0-17 ans », "
-        "« 16-25 ans », « 18 ans et plus » ; INSEE 2021 par département) ; null : tous les habitants.")
+        default=None,
+        description="Avec un âge : la tranche d'âge dont les habitants sont comptés (« 0-17 ans », "
+        "« 16-25 ans », « 18 ans et plus » ; INSEE 2021 par département) ; null : tous les habitants.",
+    )
     national_centres: list[NationalCentre] = strawberry.field(
-        description="Les centres nationaux de ressources comptés là où ils se trouvent.")
+        description="Les centres nationaux de ressources comptés là où ils se trouvent."
+    )
     national: TerritoryCoverage
     territories: list[TerritoryCoverage]
 
@@ -557,9 +647,12 @@ class GapCell:
     resources: int
     zone_blanche: bool
     without_solution: int | None
-    no_data: bool = strawberry.field(default=False, description="« Pas de donnée » pour ce critère (aucune source).")
+    no_data: bool = strawberry.field(
+        default=False, description="« Pas de donnée » pour ce critère (aucune source)."
+    )
     without_solution_published: bool = strawberry.field(
-        description="false : « sans solution » n'est pas publié pour cette demande (partenaires : seuil autre que 60 km).")
+        description="false : « sans solution » n'est pas publié pour cette demande (partenaires : seuil autre que 60 km)."
+    )
 
 
 @strawberry.type
@@ -688,10 +781,15 @@ def gaps_wire(g: cov.GapMatrix) -> GapMatrix:
                 name=name,
                 cells=[
                     GapCell(
-                        criterion=c.criterion, combination=c.combination, share_beyond=c.share_beyond,
-                        population_beyond=c.population_beyond, resources=c.resources,
-                        zone_blanche=c.zone_blanche, without_solution=c.without_solution,
-                        without_solution_published=c.unmet_published, no_data=c.no_data,
+                        criterion=c.criterion,
+                        combination=c.combination,
+                        share_beyond=c.share_beyond,
+                        population_beyond=c.population_beyond,
+                        resources=c.resources,
+                        zone_blanche=c.zone_blanche,
+                        without_solution=c.without_solution,
+                        without_solution_published=c.unmet_published,
+                        no_data=c.no_data,
                     )
                     for c in cells
                 ],
@@ -701,15 +799,20 @@ def gaps_wire(g: cov.GapMatrix) -> GapMatrix:
     )
 
 
-def what_if_wire(before: cov.CoverageResult, after: cov.CoverageResult, deltas: tuple[cov.TerritoryDelta, ...]) -> WhatIfResult:
+def what_if_wire(
+    before: cov.CoverageResult, after: cov.CoverageResult, deltas: tuple[cov.TerritoryDelta, ...]
+) -> WhatIfResult:
     return WhatIfResult(
         combination=before.combination,
         national_before=territory_coverage_wire(before.national),
         national_after=territory_coverage_wire(after.national),
         changes=[
             TerritoryDelta(
-                code=d.code, name=d.name, before=territory_coverage_wire(d.before),
-                after=territory_coverage_wire(d.after), population_gained=d.population_gained,
+                code=d.code,
+                name=d.name,
+                before=territory_coverage_wire(d.before),
+                after=territory_coverage_wire(d.after),
+                population_gained=d.population_gained,
             )
             for d in deltas
         ],
@@ -723,10 +826,22 @@ def network_wire(n: network.NetworkInsights) -> NetworkInsights:
         links=n.links,
         components=n.components,
         largest_component=n.largest_component,
-        hubs=[Hub(kind=h.kind.value, key=h.key, name=h.name, degree=h.degree,
-                  degree_centrality=h.degree_centrality, betweenness=h.betweenness) for h in n.hubs],
+        hubs=[
+            Hub(
+                kind=h.kind.value,
+                key=h.key,
+                name=h.name,
+                degree=h.degree,
+                degree_centrality=h.degree_centrality,
+                betweenness=h.betweenness,
+            )
+            for h in n.hubs
+        ],
         isolated=list(n.isolated),
-        bridges=[Bridge(inside=b.inside, outside=b.outside, outside_erhr=b.outside_erhr, weight=b.weight) for b in n.bridges],
+        bridges=[
+            Bridge(inside=b.inside, outside=b.outside, outside_erhr=b.outside_erhr, weight=b.weight)
+            for b in n.bridges
+        ],
     )
 
 
@@ -748,10 +863,14 @@ class Referral:
     resource_name: str
     date: str = strawberry.field(description="Date de la proposition (AAAA-MM-JJ).")
     outcome: str = strawberry.field(description="La note saisie.")
-    status: str = strawberry.field(description="proposee, contactee, acceptee, refusee, liste_attente, accompagnement, cloturee.")
+    status: str = strawberry.field(
+        description="proposee, contactee, acceptee, refusee, liste_attente, accompagnement, cloturee."
+    )
     status_label: str
     updated_on: str
-    next_action_on: str | None = strawberry.field(description="Prochaine action (« à relancer » à cette date).")
+    next_action_on: str | None = strawberry.field(
+        description="Prochaine action (« à relancer » à cette date)."
+    )
     reason: str | None = strawberry.field(description="Motif d'un refus.")
     history: list[ReferralStep]
     next_statuses: list[str] = strawberry.field(description="Les statuts où l'orientation peut passer.")
@@ -771,11 +890,21 @@ class FollowUp:
 
 
 def referral_wire(r: Any) -> Referral:
-    return Referral(id=r.id, resource_kind=r.resource_kind, resource_key=r.resource_key, resource_name=r.resource_name,
-                    date=r.date, outcome=r.outcome, status=r.status, status_label=r.status_label,
-                    updated_on=r.updated_on, next_action_on=r.next_action_on, reason=r.reason,
-                    history=[ReferralStep(date=d, status=st) for d, st in r.history],
-                    next_statuses=list(r.next_statuses))
+    return Referral(
+        id=r.id,
+        resource_kind=r.resource_kind,
+        resource_key=r.resource_key,
+        resource_name=r.resource_name,
+        date=r.date,
+        outcome=r.outcome,
+        status=r.status,
+        status_label=r.status_label,
+        updated_on=r.updated_on,
+        next_action_on=r.next_action_on,
+        reason=r.reason,
+        history=[ReferralStep(date=d, status=st) for d, st in r.history],
+        next_statuses=list(r.next_statuses),
+    )
 
 
 @strawberry.type(description="Situation pseudonyme (aucune donnée directement identifiante).")
@@ -802,8 +931,16 @@ class SituationPage:
 
 def situation_wire(v: service.SituationView) -> Situation:
     return Situation(
-        id=v.key, age=v.age, status=v.status, opened_on=v.opened_on, erhr=v.erhr, department=v.department,
-        commune=v.commune, combination=v.combination, conditions=list(v.conditions), needs=list(v.needs),
+        id=v.key,
+        age=v.age,
+        status=v.status,
+        opened_on=v.opened_on,
+        erhr=v.erhr,
+        department=v.department,
+        commune=v.commune,
+        combination=v.combination,
+        conditions=list(v.conditions),
+        needs=list(v.needs),
         referrals=[referral_wire(r) for r in v.referrals],
         synthetic=v.synthetic,
     )
@@ -825,7 +962,9 @@ class TerritoryInput:
     code: str
 
 
-@strawberry.input(description="Autour d'une commune (code INSEE), dans un rayon en km, sur sa propre terre (pas de mer à franchir).")
+@strawberry.input(
+    description="Autour d'une commune (code INSEE), dans un rayon en km, sur sa propre terre (pas de mer à franchir)."
+)
 class NearInput:
     commune: str
     radius_km: float = 50.0
@@ -834,10 +973,15 @@ class NearInput:
 @strawberry.input(description="Filtres de l'annuaire ; tous s'appliquent ensemble.")
 class ResourceFilter:
     kinds: list[DirectoryKind] | None = strawberry.field(
-        default=None, description="Par défaut : établissements, professionnels, pôles ressources.")
+        default=None, description="Par défaut : établissements, professionnels, pôles ressources."
+    )
     territory: TerritoryInput | None = None
-    deficiencies: list[str] | None = strawberry.field(default=None, description="Compétent pour chacune (expertise ou accueil).")
-    conditions: list[str] | None = strawberry.field(default=None, description="Expertise sur chacune (code ORPHA ou nom).")
+    deficiencies: list[str] | None = strawberry.field(
+        default=None, description="Compétent pour chacune (expertise ou accueil)."
+    )
+    conditions: list[str] | None = strawberry.field(
+        default=None, description="Expertise sur chacune (code ORPHA ou nom)."
+    )
     skills: list[str] | None = None
     near: NearInput | None = None
     open_only: bool = strawberry.field(default=True, description="Sans les établissements fermés au FINESS.")
@@ -869,7 +1013,9 @@ class Resource:
     erhr: str | None
     lat: float | None
     lon: float | None
-    distance_km: float | None = strawberry.field(description="Depuis la commune de « near » (null sans « near »).")
+    distance_km: float | None = strawberry.field(
+        description="Depuis la commune de « near » (null sans « near »)."
+    )
     contact: Contact | None
     competences: list[ResourceCompetence]
 
@@ -901,29 +1047,62 @@ def directory_filter(f: ResourceFilter | None) -> Any:
     f = f or ResourceFilter()
     return DirectoryFilter(
         kinds=tuple(NodeKind(k.value) for k in f.kinds) if f.kinds else DIRECTORY_KINDS,
-        territory=(territories.TerritoryKind(f.territory.kind.value), f.territory.code) if f.territory else None,
-        deficiencies=tuple(f.deficiencies or ()), skills=tuple(f.skills or ()), conditions=tuple(f.conditions or ()),
-        near=Near(f.near.commune, f.near.radius_km) if f.near else None, open_only=f.open_only, text=f.text or "",
+        territory=(territories.TerritoryKind(f.territory.kind.value), f.territory.code)
+        if f.territory
+        else None,
+        deficiencies=tuple(f.deficiencies or ()),
+        skills=tuple(f.skills or ()),
+        conditions=tuple(f.conditions or ()),
+        near=Near(f.near.commune, f.near.radius_km) if f.near else None,
+        open_only=f.open_only,
+        text=f.text or "",
     )
 
 
 def resource_connection_wire(page: Any) -> ResourceConnection:
     edges = [
-        ResourceEdge(cursor=cursor, node=Resource(
-            kind=DirectoryKind(e.kind), key=e.key, name=e.name, synthetic=e.synthetic, closed=e.closed,
-            commune=e.commune, department=e.department, region=e.region, erhr=e.erhr, lat=e.lat, lon=e.lon,
-            distance_km=e.distance_km, contact=contact_wire(e.contact),
-            competences=[ResourceCompetence(target_kind=c.target_kind, code=c.code, label=c.label, level=c.level,
-                                            link=c.link, source=c.source, source_label=c.source_label,
-                                            age_band=c.age_band) for c in e.competences],
-        ))
+        ResourceEdge(
+            cursor=cursor,
+            node=Resource(
+                kind=DirectoryKind(e.kind),
+                key=e.key,
+                name=e.name,
+                synthetic=e.synthetic,
+                closed=e.closed,
+                commune=e.commune,
+                department=e.department,
+                region=e.region,
+                erhr=e.erhr,
+                lat=e.lat,
+                lon=e.lon,
+                distance_km=e.distance_km,
+                contact=contact_wire(e.contact),
+                competences=[
+                    ResourceCompetence(
+                        target_kind=c.target_kind,
+                        code=c.code,
+                        label=c.label,
+                        level=c.level,
+                        link=c.link,
+                        source=c.source,
+                        source_label=c.source_label,
+                        age_band=c.age_band,
+                    )
+                    for c in e.competences
+                ],
+            ),
+        )
         for e, cursor in zip(page.entries, page.cursors, strict=True)
     ]
     return ResourceConnection(
-        total_count=page.total, edges=edges,
-        page_info=PageInfo(has_next_page=page.has_next, has_previous_page=page.has_previous,
-                           start_cursor=page.cursors[0] if page.cursors else None,
-                           end_cursor=page.cursors[-1] if page.cursors else None),
+        total_count=page.total,
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
     )
 
 
@@ -934,13 +1113,19 @@ class Count:
     count: int
 
 
-@strawberry.type(description="Les chiffres d'une année d'une ERHR (ou nationaux) ; partenaires : effectifs sous la règle des petits effectifs, sans ventilation.")
+@strawberry.type(
+    description="Les chiffres d'une année d'une ERHR (ou nationaux) ; partenaires : effectifs sous la règle des petits effectifs, sans ventilation."
+)
 class ErhrActivity:
     territory: str
     year: int
-    active_file: int | None = strawberry.field(description="Personnes de la file active (null : masqué, moins de 11).")
+    active_file: int | None = strawberry.field(
+        description="Personnes de la file active (null : masqué, moins de 11)."
+    )
     new_persons: int | None
-    without_solution: int | None = strawberry.field(description="Ouvertes, sans orientation acceptée ni accompagnement.")
+    without_solution: int | None = strawberry.field(
+        description="Ouvertes, sans orientation acceptée ni accompagnement."
+    )
     with_rare_condition: int | None
     by_criterion: list[Count]
     by_combination: list[Count]
@@ -951,7 +1136,9 @@ class ErhrActivity:
     suppressed: bool
 
 
-@strawberry.type(description="L'activité d'un pôle ressources handicap sur une période, et sa file active par ETP (cible : 30).")
+@strawberry.type(
+    description="L'activité d'un pôle ressources handicap sur une période, et sa file active par ETP (cible : 30)."
+)
 class PoleActivity:
     pole: str
     name: str
@@ -964,7 +1151,9 @@ class PoleActivity:
     awareness_actions: int
     fte: float
     per_fte: float | None
-    meets_target: bool | None = strawberry.field(description="File active par ETP ≥ 30 (circulaire Cnaf 2019-003).")
+    meets_target: bool | None = strawberry.field(
+        description="File active par ETP ≥ 30 (circulaire Cnaf 2019-003)."
+    )
     synthetic: bool
     suppressed: bool
 
@@ -974,16 +1163,37 @@ def _counts(d: dict[str, int]) -> list[Count]:
 
 
 def erhr_activity_wire(a: Any) -> ErhrActivity:
-    return ErhrActivity(territory=a.territory, year=a.year, active_file=a.active_file, new_persons=a.new_persons,
-                        without_solution=a.without_solution, with_rare_condition=a.with_rare_condition,
-                        by_criterion=_counts(a.by_criterion), by_combination=_counts(a.by_combination),
-                        by_age_band=_counts(a.by_age_band), by_department=_counts(a.by_department),
-                        referrals_by_status=_counts(a.referrals_by_status),
-                        median_days_to_acceptance=a.median_days_to_acceptance, suppressed=a.suppressed)
+    return ErhrActivity(
+        territory=a.territory,
+        year=a.year,
+        active_file=a.active_file,
+        new_persons=a.new_persons,
+        without_solution=a.without_solution,
+        with_rare_condition=a.with_rare_condition,
+        by_criterion=_counts(a.by_criterion),
+        by_combination=_counts(a.by_combination),
+        by_age_band=_counts(a.by_age_band),
+        by_department=_counts(a.by_department),
+        referrals_by_status=_counts(a.referrals_by_status),
+        median_days_to_acceptance=a.median_days_to_acceptance,
+        suppressed=a.suppressed,
+    )
 
 
 def pole_activity_wire(r: Any) -> PoleActivity:
-    return PoleActivity(pole=r.pole, name=r.name, department=r.department, erhr=r.erhr, period=r.period,
-                        active_file=r.active_file, families=r.families, appointments=r.appointments,
-                        awareness_actions=r.awareness_actions, fte=r.fte, per_fte=r.per_fte,
-                        meets_target=r.meets_target, synthetic=r.synthetic, suppressed=r.suppressed)
+    return PoleActivity(
+        pole=r.pole,
+        name=r.name,
+        department=r.department,
+        erhr=r.erhr,
+        period=r.period,
+        active_file=r.active_file,
+        families=r.families,
+        appointments=r.appointments,
+        awareness_actions=r.awareness_actions,
+        fte=r.fte,
+        per_fte=r.per_fte,
+        meets_target=r.meets_target,
+        synthetic=r.synthetic,
+        suppressed=r.suppressed,
+    )

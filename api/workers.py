@@ -55,8 +55,13 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
     from api.protocol import with_header_timeout
 
     trusted = [p.strip() for p in str(settings.trusted_proxies or "").split(",") if p.strip()]
-    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or [], "timeout_keep_alive": 5,
-            "log_level": "warning", "http": with_header_timeout(settings.header_timeout_s)}
+    return {
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or [],
+        "timeout_keep_alive": 5,
+        "log_level": "warning",
+        "http": with_header_timeout(settings.header_timeout_s),
+    }
 
 
 def _worker(host: str, port: int, ready: Any) -> None:  # runs in a worker process
@@ -67,8 +72,9 @@ def _worker(host: str, port: int, ready: Any) -> None:  # runs in a worker proce
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM stops the server
     from graph.settings import load_settings
 
-    config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port,
-                            **uvicorn_options(load_settings()))
+    config = uvicorn.Config(
+        "api.app:create_app", factory=True, host=host, port=port, **uvicorn_options(load_settings())
+    )
     server = uvicorn.Server(config)
 
     def flag_when_serving() -> None:
@@ -121,11 +127,15 @@ def serve_workers(host: str, port: int, count: int) -> None:
                     # One of the first workers ended by itself (an error code, not a signal: a
                     # kill is not its fault) before it ever served: the server cannot start.
                     if first[i] and not ready.is_set() and (process.exitcode or 0) > 0:
-                        raise WorkerFailed(f"un processus web s'est arrêté au démarrage (code {process.exitcode}).")
+                        raise WorkerFailed(
+                            f"un processus web s'est arrêté au démarrage (code {process.exitcode})."
+                        )
                     young_deaths[i] = young_deaths[i] + 1 if now - started < _MIN_LIFE_S else 0
                     delay = min(_MAX_BACKOFF_S, 0.5 * 2 ** (young_deaths[i] - 1)) if young_deaths[i] else 0.0
                     restart_at[i] = now + delay
-                    log.warning("worker %s ended (code %s): restarted in %.1f s", process.pid, process.exitcode, delay)
+                    log.warning(
+                        "worker %s ended (code %s): restarted in %.1f s", process.pid, process.exitcode, delay
+                    )
                 if now >= (restart_at[i] or 0.0):
                     restart_at[i], first[i] = None, False
                     workers[i] = start()

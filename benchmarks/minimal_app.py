@@ -33,65 +33,149 @@ __all__ = ["app", "answer_json"]
 
 
 def _cover(c: matching.NeedCoverage) -> dict[str, Any]:
-    return {"need": c.need, "needKind": c.need_kind, "level": c.level, "path": c.path, "source": c.source,
-            "explanation": c.text or c.path, "link": c.link}
+    return {
+        "need": c.need,
+        "needKind": c.need_kind,
+        "level": c.level,
+        "path": c.path,
+        "source": c.source,
+        "explanation": c.text or c.path,
+        "link": c.link,
+    }
 
 
 def _contact(c: matching.Contact | None) -> dict[str, Any] | None:
     if c is None:
         return None
-    return {"address": c.address, "postcode": c.postcode, "city": c.city, "phone": c.phone, "email": c.email,
-            "website": c.website, "source": c.source, "missing": c.missing}
+    return {
+        "address": c.address,
+        "postcode": c.postcode,
+        "city": c.city,
+        "phone": c.phone,
+        "email": c.email,
+        "website": c.website,
+        "source": c.source,
+        "missing": c.missing,
+    }
 
 
 def _match(m: matching.Match) -> dict[str, Any]:
     return {
-        "rank": m.rank, "kind": m.kind.value, "key": m.key, "name": m.name, "level": m.level.value,
-        "basis": m.basis.value, "score": m.score, "distanceKm": m.distance_km, "minutes": m.minutes,
-        "withinRadius": m.within_radius, "inErhrTerritory": m.in_erhr_territory, "department": m.department,
-        "synthetic": m.synthetic, "lat": m.lat, "lon": m.lon, "misses": list(m.misses), "ageGroup": m.age_group,
-        "locationSource": m.location_source, "group": m.group, "covers": [_cover(c) for c in m.covers], "contact": _contact(m.contact),
+        "rank": m.rank,
+        "kind": m.kind.value,
+        "key": m.key,
+        "name": m.name,
+        "level": m.level.value,
+        "basis": m.basis.value,
+        "score": m.score,
+        "distanceKm": m.distance_km,
+        "minutes": m.minutes,
+        "withinRadius": m.within_radius,
+        "inErhrTerritory": m.in_erhr_territory,
+        "department": m.department,
+        "synthetic": m.synthetic,
+        "lat": m.lat,
+        "lon": m.lon,
+        "misses": list(m.misses),
+        "ageGroup": m.age_group,
+        "locationSource": m.location_source,
+        "group": m.group,
+        "covers": [_cover(c) for c in m.covers],
+        "contact": _contact(m.contact),
     }
 
 
 def _inferred(i: matching.InferredNeed) -> dict[str, Any]:
-    return {"deficiency": i.deficiency, "condition": i.condition, "conditionLabel": i.condition_label,
-            "phenotypes": i.phenotypes, "explanation": i.text, "frequency": i.frequency, "core": i.core}
+    return {
+        "deficiency": i.deficiency,
+        "condition": i.condition,
+        "conditionLabel": i.condition_label,
+        "phenotypes": i.phenotypes,
+        "explanation": i.text,
+        "frequency": i.frequency,
+        "core": i.core,
+    }
 
 
 def answer_json(r: matching.MatchResult) -> dict[str, Any]:
     """``data.findResources`` of FIND_RESOURCES_QUERY, by hand."""
     q = r.qualification
     return {
-        "combination": r.combination, "deficiencies": list(r.deficiencies), "skills": list(r.skills),
-        "conditions": list(r.conditions), "radiusKm": r.radius_km, "notes": list(r.notes), "transition": r.transition,
-        "qualification": {"combination": q.combination, "matched": q.matched, "summary": q.summary,
-                          "cnrhr": list(q.cnrhr), "superseded": list(q.superseded),
-                          "criteria": [{"code": c.code, "label": c.label, "cnrhr": c.cnrhr} for c in q.criteria]},
-        "place": {"commune": r.place.commune, "communeName": r.place.commune_name, "department": r.place.department,
-                  "lat": r.place.lat, "lon": r.place.lon, "approximate": r.place.approximate},
-        "erhr": {"code": r.erhr.code, "name": r.erhr.name, "seat": r.erhr.seat, "email": r.erhr.email,
-                 "phone": r.erhr.phone, "website": r.erhr.website, "regions": list(r.erhr.regions),
-                 "missing": r.erhr.missing},
+        "combination": r.combination,
+        "deficiencies": list(r.deficiencies),
+        "skills": list(r.skills),
+        "conditions": list(r.conditions),
+        "radiusKm": r.radius_km,
+        "notes": list(r.notes),
+        "transition": r.transition,
+        "qualification": {
+            "combination": q.combination,
+            "matched": q.matched,
+            "summary": q.summary,
+            "cnrhr": list(q.cnrhr),
+            "superseded": list(q.superseded),
+            "criteria": [{"code": c.code, "label": c.label, "cnrhr": c.cnrhr} for c in q.criteria],
+        },
+        "place": {
+            "commune": r.place.commune,
+            "communeName": r.place.commune_name,
+            "department": r.place.department,
+            "lat": r.place.lat,
+            "lon": r.place.lon,
+            "approximate": r.place.approximate,
+        },
+        "erhr": {
+            "code": r.erhr.code,
+            "name": r.erhr.name,
+            "seat": r.erhr.seat,
+            "email": r.erhr.email,
+            "phone": r.erhr.phone,
+            "website": r.erhr.website,
+            "regions": list(r.erhr.regions),
+            "missing": r.erhr.missing,
+        },
         "inferred": [_inferred(i) for i in r.inferred],
         "possible": [_inferred(i) for i in r.possible],
         "matches": [_match(m) for m in r.matches],
-        "teams": [{"maxDistanceKm": t.max_distance_km, "members": [_match(m) for m in t.members]} for t in r.teams],
-        "widening": None if r.widening is None else {"competentInside": r.widening.competent_inside,
-                                                     "message": r.widening.message},
-        "knowledge": [{"key": k.key, "kind": k.kind, "kindLabel": k.kind_label, "title": k.title, "summary": k.summary,
-                       "link": k.link, "author": k.author, "erhr": k.erhr, "available": k.available,
-                       "synthetic": k.synthetic, "about": [{"kind": a, "code": c, "label": label}
-                                                           for a, c, label in k.about]} for k in r.knowledge],
+        "teams": [
+            {"maxDistanceKm": t.max_distance_km, "members": [_match(m) for m in t.members]} for t in r.teams
+        ],
+        "widening": None
+        if r.widening is None
+        else {"competentInside": r.widening.competent_inside, "message": r.widening.message},
+        "knowledge": [
+            {
+                "key": k.key,
+                "kind": k.kind,
+                "kindLabel": k.kind_label,
+                "title": k.title,
+                "summary": k.summary,
+                "link": k.link,
+                "author": k.author,
+                "erhr": k.erhr,
+                "available": k.available,
+                "synthetic": k.synthetic,
+                "about": [{"kind": a, "code": c, "label": label} for a, c, label in k.about],
+            }
+            for k in r.knowledge
+        ],
     }
 
 
 def situation(variables: dict[str, Any]) -> matching.SituationQuery:
     s = variables["situation"]
     return matching.SituationQuery(
-        deficiencies=s.get("deficiencies") or (), conditions=s.get("conditions") or (), skills=s.get("skills") or (),
-        age=s.get("age"), commune=s.get("commune"), postcode=s.get("postcode"), lat=s.get("lat"), lon=s.get("lon"),
-        radius_km=s.get("radiusKm", 100.0), limit=variables.get("limit", 20))
+        deficiencies=s.get("deficiencies") or (),
+        conditions=s.get("conditions") or (),
+        skills=s.get("skills") or (),
+        age=s.get("age"),
+        commune=s.get("commune"),
+        postcode=s.get("postcode"),
+        lat=s.get("lat"),
+        lon=s.get("lon"),
+        radius_km=s.get("radiusKm", 100.0),
+        limit=variables.get("limit", 20),
+    )
 
 
 _STORE: list[MemoryStore] = []
@@ -114,7 +198,9 @@ app = FastAPI(lifespan=_lifespan)
 async def find_resources(request: Request) -> Response:
     variables = orjson.loads(await request.body())["variables"]
     result = service.find_resources(_STORE[0], SYSTEM, situation(variables))
-    return Response(orjson.dumps({"data": {"findResources": answer_json(result)}}), media_type="application/json")
+    return Response(
+        orjson.dumps({"data": {"findResources": answer_json(result)}}), media_type="application/json"
+    )
 
 
 @app.get("/health")

@@ -62,10 +62,14 @@ class Spreadsheet:
 def _where(store: GraphStore, props: dict[str, object], out: list[Edge]) -> tuple[float, float, str] | None:
     """Its own coordinates, else (a professional) those of its workplace of
     smallest key; its own department, else that of its first workplace that has one."""
-    sites = [store.get_node(t.kind, t.key) for t in sorted((e.target for e in out if e.type is R.WORKS_AT),
-                                                           key=lambda t: t.key)]
-    department = str(props.get("department") or next(
-        (s.props["department"] for s in sites if s is not None and "department" in s.props), ""))
+    sites = [
+        store.get_node(t.kind, t.key)
+        for t in sorted((e.target for e in out if e.type is R.WORKS_AT), key=lambda t: t.key)
+    ]
+    department = str(
+        props.get("department")
+        or next((s.props["department"] for s in sites if s is not None and "department" in s.props), "")
+    )
     if "lat" in props and "lon" in props:
         return float(props["lat"]), float(props["lon"]), department  # type: ignore[arg-type]
     for found in sites:
@@ -76,7 +80,10 @@ def _where(store: GraphStore, props: dict[str, object], out: list[Edge]) -> tupl
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
@@ -84,8 +91,9 @@ def _admits(lo: object, hi: object, age: int | None) -> bool:
     return age is None or ((lo is None or age >= int(lo)) and (hi is None or age <= int(hi)))  # type: ignore[call-overload]
 
 
-def _levels(row: Row, deficiencies: frozenset[str], age: int | None,
-            accepts: bool = True) -> tuple[dict[str, int], int]:
+def _levels(
+    row: Row, deficiencies: frozenset[str], age: int | None, accepts: bool = True
+) -> tuple[dict[str, int], int]:
     """(level per covered deficiency, level of expertise on a combination including them);
     ``accepts`` False: by expertise only."""
     combo = combination_key(list(deficiencies))
@@ -110,7 +118,12 @@ def _levels(row: Row, deficiencies: frozenset[str], age: int | None,
 
 
 def naive_beyond(
-    sheet: Spreadsheet, lat: float, lon: float, deficiencies: frozenset[str], age: int | None, radius_km: float,
+    sheet: Spreadsheet,
+    lat: float,
+    lon: float,
+    deficiencies: frozenset[str],
+    age: int | None,
+    radius_km: float,
     count: int,
 ) -> list[tuple[str, str]]:
     """The ``count`` nearest resources beyond the radius competent for the whole combination (widening)."""
@@ -127,8 +140,14 @@ def naive_beyond(
 
 
 def naive_ranking(
-    sheet: Spreadsheet, lat: float, lon: float, deficiencies: frozenset[str], skills: frozenset[str],
-    age: int | None, radius_km: float, limit: int,
+    sheet: Spreadsheet,
+    lat: float,
+    lon: float,
+    deficiencies: frozenset[str],
+    skills: frozenset[str],
+    age: int | None,
+    radius_km: float,
+    limit: int,
 ) -> list[tuple[str, str]]:
     """Ranked (kind, key) of the local resources inside the radius, as findResources ranks them."""
     ranked = []
@@ -146,17 +165,23 @@ def naive_ranking(
         # accepted each separately (several deficiencies, not all by expertise): after expertise on each
         declared = _levels(row, deficiencies, age, accepts=False)[0]
         separate = int(tier == 1 and len(deficiencies) > 1 and not deficiencies <= declared.keys())
-        score = round((sum(levels.values()) + sum(skill_levels.values())) / (3 * (len(deficiencies) + len(skills))), 4)
+        score = round(
+            (sum(levels.values()) + sum(skill_levels.values())) / (3 * (len(deficiencies) + len(skills))), 4
+        )
         age_max = row.props.get("age_max")
         late = int(age is not None and age >= ADULT_AGE and age_max is not None and int(age_max) <= 20)  # type: ignore[call-overload]
-        ranked.append(((tier, separate, late, -score, round(distance, 3), row.kind, row.key), (row.kind, row.key)))
+        ranked.append(
+            ((tier, separate, late, -score, round(distance, 3), row.kind, row.key), (row.kind, row.key))
+        )
     ranked.sort()
     full = [k for key, k in ranked if key[0] < 2]
     partial = [k for key, k in ranked if key[0] == 2]
     return (full + partial)[:limit]
 
 
-def naive_nearest_km(result_communes: list[tuple[float, float]], resources: list[tuple[float, float]]) -> np.ndarray:
+def naive_nearest_km(
+    result_communes: list[tuple[float, float]], resources: list[tuple[float, float]]
+) -> np.ndarray:
     """For every commune, the distance to the nearest resource, pair by pair."""
     lats = np.radians([r[0] for r in resources])
     lons = np.radians([r[1] for r in resources])
@@ -164,7 +189,7 @@ def naive_nearest_km(result_communes: list[tuple[float, float]], resources: list
     for i, (lat, lon) in enumerate(result_communes):
         p1, l1 = math.radians(lat), math.radians(lon)
         a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
-        out[i] = (2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))).min() if len(resources) else np.inf
+        out[i] = (
+            (2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))).min() if len(resources) else np.inf
+        )
     return out
-
-

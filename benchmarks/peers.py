@@ -43,8 +43,17 @@ from graph.matching import ADULT_AGE, BEYOND_ROWS, beyond_cap
 from graph.model import codes_of_combination
 from graph.vocabulary import CONDITIONS
 
-__all__ = ["PeerColumns", "PeerAnswer", "numpy_find", "kdtree_find", "needs_kdtree_find", "find_floor",
-           "kdtree_coverage", "numpy_coverage", "coverage_floor"]
+__all__ = [
+    "PeerColumns",
+    "PeerAnswer",
+    "numpy_find",
+    "kdtree_find",
+    "needs_kdtree_find",
+    "find_floor",
+    "kdtree_coverage",
+    "numpy_coverage",
+    "coverage_floor",
+]
 
 #: (ranked fully competent inside the radius, nearest fully competent beyond it,
 #: ranked partial inside the radius) as (kind, key)
@@ -80,32 +89,58 @@ class PeerColumns:
                 column = expertise.setdefault(target, np.zeros(n, np.int8))
                 column[i] = max(int(column[i]), level)
             for code, lo, hi in row.accepts:
-                accepts.setdefault(code, []).append((i, nan if lo is None else float(lo), nan if hi is None else float(hi)))
+                accepts.setdefault(code, []).append(
+                    (i, nan if lo is None else float(lo), nan if hi is None else float(hi))
+                )
         lats = np.array([r.lat for r in rows], np.float64)
         lons = np.array([r.lon for r in rows], np.float64)
         return cls(
-            kinds=np.array([r.kind for r in rows], str), keys=np.array([r.key for r in rows], str), lats=lats, lons=lons,
-            age_min=np.array([nan if r.props.get("age_min") is None else float(r.props["age_min"]) for r in rows]),  # type: ignore[arg-type]
-            age_max=np.array([nan if r.props.get("age_max") is None else float(r.props["age_max"]) for r in rows]),  # type: ignore[arg-type]
+            kinds=np.array([r.kind for r in rows], str),
+            keys=np.array([r.key for r in rows], str),
+            lats=lats,
+            lons=lons,
+            age_min=np.array(
+                [nan if r.props.get("age_min") is None else float(r.props["age_min"]) for r in rows]
+            ),  # type: ignore[arg-type]
+            age_max=np.array(
+                [nan if r.props.get("age_max") is None else float(r.props["age_max"]) for r in rows]
+            ),  # type: ignore[arg-type]
             lands=np.array([land_mass(r.department) or "" for r in rows], str),
             generalist=np.array([bool(r.props.get("generalist")) for r in rows], bool),
             expertise=expertise,
-            accepts={c: (np.array([e[0] for e in v], np.int64), np.array([e[1] for e in v]), np.array([e[2] for e in v]))
-                     for c, v in accepts.items()},
+            accepts={
+                c: (
+                    np.array([e[0] for e in v], np.int64),
+                    np.array([e[1] for e in v]),
+                    np.array([e[2] for e in v]),
+                )
+                for c, v in accepts.items()
+            },
             tree=cKDTree(to_unit_xyz(lats, lons)),
         )
 
-    def _columns_for(self, defs: tuple[str, ...]) -> tuple[list[NDArray[np.int8]], list[list[NDArray[np.int8]]]]:
+    def _columns_for(
+        self, defs: tuple[str, ...]
+    ) -> tuple[list[NDArray[np.int8]], list[list[NDArray[np.int8]]]]:
         """Expertise columns on a combination including ``defs``, and per deficiency
         on rare conditions that involve it (cached per set of deficiencies)."""
         key = ("columns", defs)
         found = self.cache.get(key)
         if found is None:
             wanted = frozenset(defs)
-            combos = [c for (kind, code), c in self.expertise.items()
-                      if kind == "Combination" and wanted <= codes_of_combination(code)]
-            conditions = [[c for (kind, code), c in self.expertise.items()
-                           if kind == "Condition" and code in CONDITIONS and d in CONDITIONS[code].involves] for d in defs]
+            combos = [
+                c
+                for (kind, code), c in self.expertise.items()
+                if kind == "Combination" and wanted <= codes_of_combination(code)
+            ]
+            conditions = [
+                [
+                    c
+                    for (kind, code), c in self.expertise.items()
+                    if kind == "Condition" and code in CONDITIONS and d in CONDITIONS[code].involves
+                ]
+                for d in defs
+            ]
             found = self.cache[key] = (combos, conditions)
         return found  # type: ignore[return-value]
 
@@ -115,8 +150,14 @@ class PeerColumns:
             mask = self.cache[("land", land)] = self.lands == land
         return mask  # type: ignore[return-value]
 
-    def score(self, pos: NDArray[np.int64], defs: tuple[str, ...], skills: tuple[str, ...], age: int | None,
-              land: str | None) -> tuple[NDArray[np.int8], NDArray[np.int16], NDArray[np.bool_], NDArray[np.int8]]:
+    def score(
+        self,
+        pos: NDArray[np.int64],
+        defs: tuple[str, ...],
+        skills: tuple[str, ...],
+        age: int | None,
+        land: str | None,
+    ) -> tuple[NDArray[np.int8], NDArray[np.int16], NDArray[np.bool_], NDArray[np.int8]]:
         """(tier, points, candidate, every deficiency by expertise) of the resources at ``pos`` (``land`` None: on any known land mass)."""
         combos, conditions = self._columns_for(defs)
         n = pos.size
@@ -154,8 +195,15 @@ class PeerColumns:
         candidate = (points > 0) & admits(self.age_min[pos], self.age_max[pos], age) & on_land
         return tier, points, candidate, declared
 
-    def ranked(self, pos: NDArray[np.int64], dist: NDArray[np.float64], tier: NDArray[np.int8],
-               points: NDArray[np.int16], age: int | None, separate: NDArray[np.int8]) -> NDArray[np.int64]:
+    def ranked(
+        self,
+        pos: NDArray[np.int64],
+        dist: NDArray[np.float64],
+        tier: NDArray[np.int8],
+        points: NDArray[np.int16],
+        age: int | None,
+        separate: NDArray[np.int8],
+    ) -> NDArray[np.int64]:
         """``pos`` in rank order (tier, accepted each separately last, a children's service for an adult
         last, points, distance, kind, key)."""
         late = (self.age_max[pos] <= 20) if age is not None and age >= ADULT_AGE else np.zeros(pos.size, bool)
@@ -170,12 +218,21 @@ def _separate(tier: NDArray[np.int8], declared: NDArray[np.bool_], defs: tuple[s
     return ((tier == 1) & ~declared & (len(defs) > 1)).astype(np.int8)
 
 
-def _answer(cols: PeerColumns, pos: NDArray[np.int64], dist: NDArray[np.float64], tier: NDArray[np.int8],
-            points: NDArray[np.int16], age: int | None, limit: int,
-            separate: NDArray[np.int8]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+def _answer(
+    cols: PeerColumns,
+    pos: NDArray[np.int64],
+    dist: NDArray[np.float64],
+    tier: NDArray[np.int8],
+    points: NDArray[np.int16],
+    age: int | None,
+    limit: int,
+    separate: NDArray[np.int8],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
     full = tier <= 1
     inside_full = cols.ranked(pos[full], dist[full], tier[full], points[full], age, separate[full])[:limit]
-    inside_partial = cols.ranked(pos[~full], dist[~full], tier[~full], points[~full], age, separate[~full])[:limit]
+    inside_partial = cols.ranked(pos[~full], dist[~full], tier[~full], points[~full], age, separate[~full])[
+        :limit
+    ]
     return cols.pairs(inside_full), cols.pairs(inside_partial), int(full.sum())
 
 
@@ -190,8 +247,17 @@ def _box(cols: PeerColumns, lat: float, lon: float, radius_km: float) -> NDArray
     return box
 
 
-def _widen(cols: PeerColumns, pos: NDArray[np.int64], lat: float, lon: float, defs: tuple[str, ...],
-           skills: tuple[str, ...], age: int | None, radius_km: float, land: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def _widen(
+    cols: PeerColumns,
+    pos: NDArray[np.int64],
+    lat: float,
+    lon: float,
+    defs: tuple[str, ...],
+    skills: tuple[str, ...],
+    age: int | None,
+    radius_km: float,
+    land: str,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """The fully competent resources among ``pos`` beyond the radius, with their distances."""
     tier, _points, candidate, _separate = cols.score(pos, defs, skills, age, land)
     dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
@@ -199,8 +265,17 @@ def _widen(cols: PeerColumns, pos: NDArray[np.int64], lat: float, lon: float, de
     return pos[ok], dist[ok]
 
 
-def numpy_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...], skills: tuple[str, ...],
-               age: int | None, radius_km: float, limit: int, land: str) -> PeerAnswer:
+def numpy_find(
+    cols: PeerColumns,
+    lat: float,
+    lon: float,
+    defs: tuple[str, ...],
+    skills: tuple[str, ...],
+    age: int | None,
+    radius_km: float,
+    limit: int,
+    land: str,
+) -> PeerAnswer:
     """Vectorised brute force: a box test on every row, the distance and score
     of those inside it; widening over every row."""
     pos = np.flatnonzero(_box(cols, lat, lon, radius_km))
@@ -208,7 +283,9 @@ def numpy_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...],
     dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     keep = candidate & (dist <= radius_km)
     separate = _separate(tier, declared, defs)
-    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep])
+    full, partial, n_full = _answer(
+        cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep]
+    )
     beyond: list[tuple[str, str]] = []
     if n_full < limit:
         far, far_dist = _widen(cols, np.arange(len(cols.keys)), lat, lon, defs, skills, age, radius_km, land)
@@ -222,8 +299,17 @@ def numpy_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...],
 _K_MAX = 4096
 
 
-def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...], skills: tuple[str, ...],
-                age: int | None, radius_km: float, limit: int, land: str) -> PeerAnswer:
+def kdtree_find(
+    cols: PeerColumns,
+    lat: float,
+    lon: float,
+    defs: tuple[str, ...],
+    skills: tuple[str, ...],
+    age: int | None,
+    radius_km: float,
+    limit: int,
+    land: str,
+) -> PeerAnswer:
     """A radius query of the k-d tree, the candidates scored, k-nearest
     widening (k ×4 up to 4,096, then every row)."""
     centre = to_unit_xyz(np.array([lat]), np.array([lon]))[0]
@@ -232,7 +318,9 @@ def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...]
     dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     keep = candidate & (dist <= radius_km)
     separate = _separate(tier, declared, defs)
-    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep])
+    full, partial, n_full = _answer(
+        cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep]
+    )
     beyond: list[tuple[str, str]] = []
     wanted = min(limit - n_full, BEYOND_ROWS)
     if wanted > 0:
@@ -241,12 +329,15 @@ def kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...]
         found = np.zeros(0, np.int64)
         while k <= _K_MAX and k < n:
             _chords, near = cols.tree.query(centre, k=k)
-            found, dists = _widen(cols, np.sort(np.asarray(near, np.int64)), lat, lon, defs, skills, age, radius_km,
-                                  land)
+            found, dists = _widen(
+                cols, np.sort(np.asarray(near, np.int64)), lat, lon, defs, skills, age, radius_km, land
+            )
             if found.size >= wanted:
                 # everything as near as the wanted-th found (ties on the rounded metre included)
                 reach = float(np.sort(dists)[wanted - 1])
-                near = np.sort(np.asarray(cols.tree.query_ball_point(centre, chord_for_km(reach + 0.002)), np.int64))
+                near = np.sort(
+                    np.asarray(cols.tree.query_ball_point(centre, chord_for_km(reach + 0.002)), np.int64)
+                )
                 found, dists = _widen(cols, near, lat, lon, defs, skills, age, radius_km, land)
                 break
             k *= 4
@@ -320,15 +411,24 @@ def _needs_set(cols: PeerColumns, defs: tuple[str, ...], skills: tuple[str, ...]
         accepts.append((at[keep], lo[keep], hi[keep]))
     full = np.flatnonzero(((levels[:, pos] > 0) | accepted[:, pos]).all(axis=0) | (combination[pos] > 0))
     xyz = to_unit_xyz(cols.lats[pos], cols.lons[pos])
-    found = _NeedsSet(pos, combination[pos], levels[:, pos], (levels[:, pos] > 0).all(axis=0), skill_points[pos],
-                      accepts, cKDTree(xyz) if pos.size else None, full,
-                      cKDTree(xyz[full]) if full.size else None)
+    found = _NeedsSet(
+        pos,
+        combination[pos],
+        levels[:, pos],
+        (levels[:, pos] > 0).all(axis=0),
+        skill_points[pos],
+        accepts,
+        cKDTree(xyz) if pos.size else None,
+        full,
+        cKDTree(xyz[full]) if full.size else None,
+    )
     cols.cache[key] = found
     return found
 
 
-def _needs_score(cols: PeerColumns, kept: _NeedsSet, local: NDArray[np.int64], age: int | None
-                 ) -> tuple[NDArray[np.int8], NDArray[np.int16], NDArray[np.bool_], NDArray[np.bool_]]:
+def _needs_score(
+    cols: PeerColumns, kept: _NeedsSet, local: NDArray[np.int64], age: int | None
+) -> tuple[NDArray[np.int8], NDArray[np.int16], NDArray[np.bool_], NDArray[np.bool_]]:
     """(tier, points, candidate, declared) of these local ids at this age."""
     levels = kept.levels[:, local].copy()
     if len(kept.accepts):
@@ -347,8 +447,17 @@ def _needs_score(cols: PeerColumns, kept: _NeedsSet, local: NDArray[np.int64], a
     return tier, points, candidate, kept.declared[local]
 
 
-def needs_kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str, ...], skills: tuple[str, ...],
-                      age: int | None, radius_km: float, limit: int, land: str) -> PeerAnswer:
+def needs_kdtree_find(
+    cols: PeerColumns,
+    lat: float,
+    lon: float,
+    defs: tuple[str, ...],
+    skills: tuple[str, ...],
+    age: int | None,
+    radius_km: float,
+    limit: int,
+    land: str,
+) -> PeerAnswer:
     """Trees per set of needs (see module doc): a radius query of the resources
     that may cover a need, k-nearest widening among those that may cover all."""
     kept = _needs_set(cols, defs, skills, land)
@@ -361,7 +470,9 @@ def needs_kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str
     dist = haversine_km_many(lat, lon, cols.lats[pos], cols.lons[pos]).round(3)
     keep = candidate & (dist <= radius_km)
     separate = _separate(tier, declared, defs)
-    full, partial, n_full = _answer(cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep])
+    full, partial, n_full = _answer(
+        cols, pos[keep], dist[keep], tier[keep], points[keep], age, limit, separate[keep]
+    )
     beyond: list[tuple[str, str]] = []
     wanted = min(limit - n_full, BEYOND_ROWS)
     if wanted > 0 and kept.full_tree is not None:
@@ -378,8 +489,13 @@ def needs_kdtree_find(cols: PeerColumns, lat: float, lon: float, defs: tuple[str
             if np.count_nonzero(ok) >= wanted or k >= size:
                 if k < size:  # everything as near as the wanted-th found (ties on the rounded metre included)
                     reach = float(np.sort(d[ok])[wanted - 1])
-                    near = np.sort(kept.full_local[np.asarray(
-                        kept.full_tree.query_ball_point(centre, chord_for_km(reach + 0.002)), np.int64)])
+                    near = np.sort(
+                        kept.full_local[
+                            np.asarray(
+                                kept.full_tree.query_ball_point(centre, chord_for_km(reach + 0.002)), np.int64
+                            )
+                        ]
+                    )
                     t, _p, c, _d = _needs_score(cols, kept, near, age)
                     at = kept.pos[near]
                     d = haversine_km_many(lat, lon, cols.lats[at], cols.lons[at]).round(3)
@@ -409,8 +525,13 @@ def _competent(cols: PeerColumns, defs: tuple[str, ...]) -> NDArray[np.int64]:
     return np.flatnonzero(candidate & competent)
 
 
-def kdtree_coverage(cols: PeerColumns, defs: tuple[str, ...], commune_xyz: NDArray[np.float64],
-                    commune_lands: NDArray[np.str_], extra: Sequence[tuple[float, float, str]] = ()) -> NDArray[np.float64]:
+def kdtree_coverage(
+    cols: PeerColumns,
+    defs: tuple[str, ...],
+    commune_xyz: NDArray[np.float64],
+    commune_lands: NDArray[np.str_],
+    extra: Sequence[tuple[float, float, str]] = (),
+) -> NDArray[np.float64]:
     """Km from every commune to the nearest competent resource on its land mass
     (inf: none there): the competent set selected by numpy, one tree per land
     mass, one query of its communes. ``extra``: further points (lat, lon, land),
@@ -432,9 +553,15 @@ def kdtree_coverage(cols: PeerColumns, defs: tuple[str, ...], commune_xyz: NDArr
     return out
 
 
-def numpy_coverage(cols: PeerColumns, defs: tuple[str, ...], commune_lats: NDArray[np.float64],
-                   commune_lons: NDArray[np.float64], commune_lands: NDArray[np.str_],
-                   extra: Sequence[tuple[float, float, str]] = (), chunk: int = 2048) -> NDArray[np.float64]:
+def numpy_coverage(
+    cols: PeerColumns,
+    defs: tuple[str, ...],
+    commune_lats: NDArray[np.float64],
+    commune_lons: NDArray[np.float64],
+    commune_lands: NDArray[np.str_],
+    extra: Sequence[tuple[float, float, str]] = (),
+    chunk: int = 2048,
+) -> NDArray[np.float64]:
     """The same distances by brute force: every commune × competent resource, in chunks."""
     pos = _competent(cols, defs)
     lats = np.radians(np.concatenate([cols.lats[pos], [e[0] for e in extra]]))
@@ -445,7 +572,7 @@ def numpy_coverage(cols: PeerColumns, defs: tuple[str, ...], commune_lats: NDArr
         here = np.flatnonzero(commune_lands == land)
         plat, plon = lats[lands == land], lons[lands == land]
         for start in range(0, here.size, chunk):
-            rows = here[start:start + chunk]
+            rows = here[start : start + chunk]
             clat, clon = np.radians(commune_lats[rows])[:, None], np.radians(commune_lons[rows])[:, None]
             a = np.sin((plat - clat) / 2) ** 2 + np.cos(clat) * np.cos(plat) * np.sin((plon - clon) / 2) ** 2
             out[rows] = (2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))).min(axis=1)

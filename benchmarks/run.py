@@ -106,8 +106,14 @@ def fresh_process_rss_mb(data: Path, mode: str = "worker") -> float:
     opened the store as a server worker does (``mode`` "worker": no graph in
     memory, the column snapshot; "graph": the whole graph, a single process)
     and answered one query."""
-    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(data), mode], cwd=ROOT, capture_output=True,
-                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_SCRIPT, str(data), mode],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout
     return int(out.split()[-1]) / 1024
 
 
@@ -120,9 +126,13 @@ def children_rss_mb(pid: int) -> list[float]:
                 status = Path(f"/proc/{child}/status").read_text()
             except OSError:
                 continue
-            if "multiprocessing.resource_tracker" in Path(f"/proc/{child}/cmdline").read_text(errors="replace"):
+            if "multiprocessing.resource_tracker" in Path(f"/proc/{child}/cmdline").read_text(
+                errors="replace"
+            ):
                 continue
-            found += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+            found += [
+                int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")
+            ]
     return found
 
 
@@ -159,17 +169,49 @@ def queries(store: MemoryStore, n: int, seed: int) -> list[SituationQuery]:
     for _ in range(n):
         codes, skills, _condition = rng.choice(SITUATION_SHAPES)
         commune = rng.choices(communes, weights)[0]
-        out.append(SituationQuery(deficiencies=codes, skills=skills, age=rng.randint(3, 60), commune=commune.key,
-                                  radius_km=100, limit=20))
+        out.append(
+            SituationQuery(
+                deficiencies=codes,
+                skills=skills,
+                age=rng.randint(3, 60),
+                commune=commune.key,
+                radius_km=100,
+                limit=20,
+            )
+        )
     return out
 
 
 #: The varied mix: any 1-3 deficiencies, 0-2 skills (the situations an animator
 #: meets are not the demo's twelve shapes).
-_VARIED_DEFICIENCIES = ("DV", "DA", "DYSPH", "DI", "TSA", "DM", "POLY", "CEREB", "DPSY", "COMPORT", "EPI", "MITO",
-                        "METAB", "NEURO")
-_VARIED_SKILLS = ("CAA", "LSF", "LSF_TACTILE", "BRAILLE", "PECS", "EYE_GAZE", "BEHAVIOUR", "TECH_AIDS", "RESPITE",
-                  "TRANSITION")
+_VARIED_DEFICIENCIES = (
+    "DV",
+    "DA",
+    "DYSPH",
+    "DI",
+    "TSA",
+    "DM",
+    "POLY",
+    "CEREB",
+    "DPSY",
+    "COMPORT",
+    "EPI",
+    "MITO",
+    "METAB",
+    "NEURO",
+)
+_VARIED_SKILLS = (
+    "CAA",
+    "LSF",
+    "LSF_TACTILE",
+    "BRAILLE",
+    "PECS",
+    "EYE_GAZE",
+    "BEHAVIOUR",
+    "TECH_AIDS",
+    "RESPITE",
+    "TRANSITION",
+)
 
 
 def varied_queries(store: MemoryStore, n: int, seed: int) -> list[SituationQuery]:
@@ -183,8 +225,16 @@ def varied_queries(store: MemoryStore, n: int, seed: int) -> list[SituationQuery
         codes = rng.sample(_VARIED_DEFICIENCIES, rng.choice((1, 2, 2, 2, 3)))
         skills = rng.sample(_VARIED_SKILLS, rng.choice((0, 0, 1, 2)))
         commune = rng.choices(communes, weights)[0]
-        out.append(SituationQuery(deficiencies=codes, skills=skills, age=rng.randint(3, 70), commune=commune.key,
-                                  radius_km=rng.choice((30, 60, 100, 150)), limit=20))
+        out.append(
+            SituationQuery(
+                deficiencies=codes,
+                skills=skills,
+                age=rng.randint(3, 70),
+                commune=commune.key,
+                radius_km=rng.choice((30, 60, 100, 150)),
+                limit=20,
+            )
+        )
     return out
 
 
@@ -203,28 +253,90 @@ def national_finess(store: MemoryStore, path: Path, n: int, seed: int) -> None:
         dep, com = c.key[:2], c.key[2:]
         number = f"{dep}{i:07d}"
         lat, lon = float(c.props["lat"]) + rng.gauss(0, 0.01), float(c.props["lon"]) + rng.gauss(0, 0.01)
-        lines.append(";".join(["structureet", number, number, f"ETABLISSEMENT SYNTHETIQUE {i}", "", "", "", "", "", "1 RUE",
-                               "", "", com, dep, "", f"{c.props.get('postcodes', ['00000'])[0] if c.props.get('postcodes') else '00000'} X",
-                               "", "", rng.choice(categories), "cat", "", "", "", "", "", "", "", "", "2000-01-01",
-                               "2000-01-01", "2025-01-01", ""]))
+        lines.append(
+            ";".join(
+                [
+                    "structureet",
+                    number,
+                    number,
+                    f"ETABLISSEMENT SYNTHETIQUE {i}",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "1 RUE",
+                    "",
+                    "",
+                    com,
+                    dep,
+                    "",
+                    f"{c.props.get('postcodes', ['00000'])[0] if c.props.get('postcodes') else '00000'} X",
+                    "",
+                    "",
+                    rng.choice(categories),
+                    "cat",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "2000-01-01",
+                    "2000-01-01",
+                    "2025-01-01",
+                    "",
+                ]
+            )
+        )
         x, y = to_l93.transform(lon, lat)
-        geo.append(f"geolocalisation;{number};{x:.1f};{y:.1f};1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93;2025-01-01")
+        geo.append(
+            f"geolocalisation;{number};{x:.1f};{y:.1f};1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93;2025-01-01"
+        )
     path.write_text("\n".join(lines + geo) + "\n", encoding="utf-8")
 
 
-def serve(data_dir: Path, workers: int, minimal: bool = False, root: Path = ROOT) -> tuple[subprocess.Popen[str], str]:
+def serve(
+    data_dir: Path, workers: int, minimal: bool = False, root: Path = ROOT
+) -> tuple[subprocess.Popen[str], str]:
     """The served API (``dihr serve``), or with ``minimal`` the HTTP peer
     (``benchmarks/minimal_app.py`` under uvicorn), with ``workers`` processes;
     ``root``: the code served (another version's files: the baseline)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_WORKERS": str(workers),
-           "DIHR_RATE_LIMIT_PER_MINUTE": "10000000", "PYTHONPATH": str(root)}
+    env = {
+        **os.environ,
+        "DIHR_DATA_DIR": str(data_dir),
+        "DIHR_PORT": str(port),
+        "DIHR_WORKERS": str(workers),
+        "DIHR_RATE_LIMIT_PER_MINUTE": "10000000",
+        "PYTHONPATH": str(root),
+    }
     env.pop("DIHR_NEO4J_URI", None)  # these HTTP figures are the embedded store's (the Bolt ones come after)
-    command = ([sys.executable, "-m", "uvicorn", "benchmarks.minimal_app:app", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), "--log-level", "warning"] if minimal else [sys.executable, "-m", "cli", "serve"])
-    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    command = (
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.minimal_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
+        if minimal
+        else [sys.executable, "-m", "cli", "serve"]
+    )
+    proc = subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -271,8 +383,9 @@ end
 """
 
 
-def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int,
-                    seconds: float) -> tuple[float, float, float, str]:
+def concurrent_load(
+    url: str, secret: str, bodies: list[bytes], clients: int, seconds: float
+) -> tuple[float, float, float, str]:
     """(requests/s, p95 ms, p99 ms, tool) with ``clients`` concurrent connections:
     wrk when installed (a load generator in C, `make bench` installs it), else threads."""
     wrk = shutil.which("wrk")
@@ -280,8 +393,22 @@ def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int,
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(_WRK_SCRIPT % (", ".join(json.dumps(b.decode()) for b in bodies), secret))
         try:
-            out = subprocess.run([wrk, "-t1", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "30s", "-s", script.name,
-                                  f"{url}/graphql"], capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [
+                    wrk,
+                    "-t1",
+                    f"-c{clients}",
+                    f"-d{seconds:g}s",
+                    "--timeout",
+                    "30s",
+                    "-s",
+                    script.name,
+                    f"{url}/graphql",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
         finally:
             os.unlink(script.name)
         requests, duration_us, p95_us, p99_us, errors = out.split("RESULT", 1)[1].split()
@@ -314,7 +441,12 @@ def concurrent_load(url: str, secret: str, bodies: list[bytes], clients: int,
         t.join()
     if failures:
         raise AssertionError(f"{len(failures)} failed requests (HTTP {sorted(set(failures))})")
-    return len(latencies) / (time.perf_counter() - start), pct(latencies, 95), pct(latencies, 99), "Python threads"
+    return (
+        len(latencies) / (time.perf_counter() - start),
+        pct(latencies, 95),
+        pct(latencies, 99),
+        "Python threads",
+    )
 
 
 #: The real national FINESS file beside the project (shared/, never copied into it).
@@ -324,8 +456,15 @@ REAL_FINESS = sorted((ROOT.parent / "shared" / "data" / "finess").glob("etalab-c
 REAL_NEEDS = (("DA",), ("DV",), ("DA", "DV"), ("DI", "EPI"), ("TSA",))
 
 
-def real_register(reference: Path, finess: Path, n: int, repeat: int, seed: int,
-                  figures: dict[str, float], checks: list[str]) -> None:
+def real_register(
+    reference: Path,
+    finess: Path,
+    n: int,
+    repeat: int,
+    seed: int,
+    figures: dict[str, float],
+    checks: list[str],
+) -> None:
     """The real national FINESS file alone (no demo, no équipements) in a fresh
     store: import time, then findResources for the real-register needs in
     rural and urban communes (seeded), in-process."""
@@ -344,8 +483,11 @@ def real_register(reference: Path, finess: Path, n: int, repeat: int, seed: int,
         urban = [c for c in communes if int(c.props["population"]) >= 50000]
         rng = random.Random(seed)
         places = rng.sample(rural, n // 2) + rng.sample(urban, n - n // 2)
-        qs = [SituationQuery(deficiencies=needs, commune=c.key, age=rng.choice((8, 15, 30)), radius_km=100)
-              for c in places for needs in REAL_NEEDS]
+        qs = [
+            SituationQuery(deficiencies=needs, commune=c.key, age=rng.choice((8, 15, 30)), radius_km=100)
+            for c in places
+            for needs in REAL_NEEDS
+        ]
         for q in qs:  # warm the index
             find_resources(store, q)
         times = [t * 1000 for _ in range(repeat) for t in timed_each(store, qs)]
@@ -356,7 +498,9 @@ def real_register(reference: Path, finess: Path, n: int, repeat: int, seed: int,
         for q in qs:
             result = find_resources(store, q)
             local = [m for m in result.matches if m.level.value == "LOCAL" and m.within_radius]
-            answered[tuple(q.deficiencies)] += any(m.basis.value in ("COMBINATION", "ALL_DEFICIENCIES", "SEPARATELY") for m in local)
+            answered[tuple(q.deficiencies)] += any(
+                m.basis.value in ("COMBINATION", "ALL_DEFICIENCIES", "SEPARATELY") for m in local
+            )
             with_contact += all(m.contact is not None and m.contact.phone for m in local[:3])
         checks.append(
             f"Real register ({finess.name}, no demo): {report.created} establishments; "
@@ -369,8 +513,14 @@ def real_register(reference: Path, finess: Path, n: int, repeat: int, seed: int,
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bolt_store(data: Path, qs: list[SituationQuery], embedded: list[Any], repeat: int,
-               figures: dict[str, float], checks: list[str]) -> None:
+def bolt_store(
+    data: Path,
+    qs: list[SituationQuery],
+    embedded: list[Any],
+    repeat: int,
+    figures: dict[str, float],
+    checks: list[str],
+) -> None:
     """The national network copied into a Bolt server (``DIHR_NEO4J_URI``, else an
     ArcadeDB started here): copy, read-model build, findResources and coverage,
     and the answers compared with the embedded store's (it fails if they differ)."""
@@ -390,8 +540,12 @@ def bolt_store(data: Path, qs: list[SituationQuery], embedded: list[Any], repeat
             checks.append("Bolt store: no DIHR_NEO4J_URI and no ArcadeDB (test extras): skipped")
             return
         server = arcadedb.start(Path(tempfile.mkdtemp(prefix="dihr-bench-arcadedb-")))
-        settings = Settings(neo4j_uri=server.uri, neo4j_user=server.user, neo4j_password=server.password,
-                            neo4j_database=server.database)
+        settings = Settings(
+            neo4j_uri=server.uri,
+            neo4j_user=server.user,
+            neo4j_password=server.password,
+            neo4j_database=server.database,
+        )
         where = "ArcadeDB (arcadedb-embedded, 1 GiB heap) on this machine"
     source = MemoryStore(data)
     target = Neo4jStore.from_settings(settings, namespace=f"bench-{uuid.uuid4().hex[:8]}")
@@ -422,8 +576,10 @@ def bolt_store(data: Path, qs: list[SituationQuery], embedded: list[Any], repeat
         cov_times = timed(lambda: coverage(target, combo), repeat)
         figures["Bolt: coverage, all communes, median (ms)"] = statistics.median(cov_times) * 1000
         elements = sum(report.source_nodes.values()) + sum(report.source_edges.values())
-        checks.append(f"Bolt store ({where}): {elements:,} nodes and relationships copied, counts compared; "
-                      f"{len(qs)} findResources answers and the DV+TSA coverage identical to the embedded store")
+        checks.append(
+            f"Bolt store ({where}): {elements:,} nodes and relationships copied, counts compared; "
+            f"{len(qs)} findResources answers and the DV+TSA coverage identical to the embedded store"
+        )
     finally:
         target.drop_namespace()
         target.close()
@@ -441,8 +597,14 @@ def timed_each(store: MemoryStore, qs: list[SituationQuery]) -> list[float]:
     return out
 
 
-def first_answer_after_writes(store: MemoryStore, qs: list[SituationQuery], work: Path, seed: int,
-                              figures: dict[str, float], checks: list[str]) -> set[str]:
+def first_answer_after_writes(
+    store: MemoryStore,
+    qs: list[SituationQuery],
+    work: Path,
+    seed: int,
+    figures: dict[str, float],
+    checks: list[str],
+) -> set[str]:
     """The first findResources after an expertise edit (5 edits, median) and after
     an import of 100 FINESS rows: what an animator waits for once they saved.
     Returns the FINESS numbers of that import's establishments (a later national
@@ -455,8 +617,16 @@ def first_answer_after_writes(store: MemoryStore, qs: list[SituationQuery], work
     professionals = [p.ref for p, _ in zip(store.nodes(NodeKind.PROFESSIONAL), range(5), strict=False)]
     after_edit = []
     for i, ref in enumerate(professionals):
-        store.upsert(edges=[Edge(RelType.HAS_EXPERTISE, ref, NodeRef(NodeKind.DEFICIENCY, "DV"),
-                                 {"level": 3, "source": "saisie"})])
+        store.upsert(
+            edges=[
+                Edge(
+                    RelType.HAS_EXPERTISE,
+                    ref,
+                    NodeRef(NodeKind.DEFICIENCY, "DV"),
+                    {"level": 3, "source": "saisie"},
+                )
+            ]
+        )
         start = time.perf_counter()
         find_resources(store, qs[i])
         after_edit.append((time.perf_counter() - start) * 1000)
@@ -467,26 +637,50 @@ def first_answer_after_writes(store: MemoryStore, qs: list[SituationQuery], work
     start = time.perf_counter()
     find_resources(store, qs[len(professionals)])
     figures["first findResources after a 100-row import (ms)"] = (time.perf_counter() - start) * 1000
-    checks.append(f"Writes: {len(professionals)} expertise edits, then an import of {report.created} FINESS "
-                  "establishments, each followed by one findResources (the read model updated, not rebuilt)")
+    checks.append(
+        f"Writes: {len(professionals)} expertise edits, then an import of {report.created} FINESS "
+        "establishments, each followed by one findResources (the read model updated, not rebuilt)"
+    )
     return _finess_numbers(rows)
 
 
 def _finess_numbers(path: Path) -> set[str]:
-    return {line.split(";")[1] for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("structureet;")}
+    return {
+        line.split(";")[1]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("structureet;")
+    }
 
 
-def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args: argparse.Namespace,
-                        figures: dict[str, float], checks: list[str]) -> None:
+def http_versus_minimal(
+    data: Path,
+    qs: list[SituationQuery],
+    secret: str,
+    args: argparse.Namespace,
+    figures: dict[str, float],
+    checks: list[str],
+) -> None:
     """findResources over HTTP GraphQL against the minimal route (benchmarks/minimal_app.py),
     both with ``args.workers`` processes: one client, the two servers asked in turn
     (the answers compared), then 8 concurrent clients on each."""
     from api.queries import FIND_RESOURCES_QUERY
 
     def body(q: SituationQuery) -> bytes:
-        return json.dumps({"query": FIND_RESOURCES_QUERY, "variables": {
-            "situation": {"deficiencies": list(q.deficiencies), "skills": list(q.skills), "age": q.age,
-                          "commune": q.commune, "radiusKm": q.radius_km}, "limit": q.limit}}).encode()
+        return json.dumps(
+            {
+                "query": FIND_RESOURCES_QUERY,
+                "variables": {
+                    "situation": {
+                        "deficiencies": list(q.deficiencies),
+                        "skills": list(q.skills),
+                        "age": q.age,
+                        "commune": q.commune,
+                        "radiusKm": q.radius_km,
+                    },
+                    "limit": q.limit,
+                },
+            }
+        ).encode()
 
     bodies = [body(q) for q in qs]
     served = [serve(data, args.workers), serve(data, args.workers, minimal=True)]
@@ -501,7 +695,7 @@ def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args:
         times: list[list[float]] = [[], []]
         for i, b in enumerate(bodies[: args.http_queries]):
             answers = [b"", b""]
-            for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            for k in (0, 1) if i % 2 == 0 else (1, 0):
                 start = time.perf_counter()
                 status, answers[k] = clients[k].post("/graphql", b)
                 times[k].append((time.perf_counter() - start) * 1000)
@@ -509,13 +703,17 @@ def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args:
                     raise AssertionError(answers[k][:300])
             mine, theirs = json.loads(answers[0]), json.loads(answers[1])
             if "errors" in mine or mine != theirs:
-                raise AssertionError(f"the served API and the minimal route answer differently: {answers[0][:300]!r}")
+                raise AssertionError(
+                    f"the served API and the minimal route answer differently: {answers[0][:300]!r}"
+                )
         for c in clients:
             c.close()
         figures["findResources HTTP median (ms)"] = statistics.median(times[0])
         figures["findResources HTTP p95 (ms)"] = pct(times[0], 95)
         figures["peer minimal route HTTP median (ms)"] = statistics.median(times[1])
-        figures["findResources HTTP / minimal route, median (×)"] = statistics.median(times[0]) / statistics.median(times[1])
+        figures["findResources HTTP / minimal route, median (×)"] = statistics.median(
+            times[0]
+        ) / statistics.median(times[1])
         rate, p95, p99, tool = concurrent_load(url, secret, bodies, 8, args.load_s)
         workers_mb = children_rss_mb(served[0][0].pid)
         figures["resident memory per server worker (MB)"] = max(workers_mb)
@@ -526,8 +724,10 @@ def http_versus_minimal(data: Path, qs: list[SituationQuery], secret: str, args:
         figures["peer minimal route 8 clients (req/s)"] = rate_m
         figures["peer minimal route 8 clients p99 (ms)"] = p99_m
         baseline_throughput(data, bodies, secret, args, rate, url, figures, checks)
-        checks.append(f"HTTP: {args.workers} server worker(s) for the served API and for the minimal route; "
-                      f"{args.http_queries} answers identical; 8 concurrent clients driven by {tool}")
+        checks.append(
+            f"HTTP: {args.workers} server worker(s) for the served API and for the minimal route; "
+            f"{args.http_queries} answers identical; 8 concurrent clients driven by {tool}"
+        )
     finally:
         for proc, _url in served:
             proc.terminate()
@@ -538,8 +738,12 @@ def baseline_source(work: Path) -> Path | None:
     """The files of ``BASELINE_COMMIT`` (``git archive``), or None without the
     project's git history."""
     try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE_COMMIT],
-                                 capture_output=True, check=True, timeout=120).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE_COMMIT],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     target = work / "baseline"
@@ -549,8 +753,16 @@ def baseline_source(work: Path) -> Path | None:
     return target
 
 
-def baseline_throughput(data: Path, bodies: list[bytes], secret: str, args: argparse.Namespace, rate: float,
-                        url: str, figures: dict[str, float], checks: list[str]) -> None:
+def baseline_throughput(
+    data: Path,
+    bodies: list[bytes],
+    secret: str,
+    args: argparse.Namespace,
+    rate: float,
+    url: str,
+    figures: dict[str, float],
+    checks: list[str],
+) -> None:
     """8 clients on the baseline's server (same workers, a copy of the same data),
     between two runs of the served API: the ratio is the served API's mean to it."""
     work = Path(tempfile.mkdtemp(prefix="dihr-bench-baseline-"))
@@ -575,12 +787,20 @@ def baseline_throughput(data: Path, bodies: list[bytes], secret: str, args: argp
             same, differs = 0, ""
             compared = bodies[:50]
             for b in compared:
-                (status_t, answer_t), (status_m, answer_m) = theirs.post("/graphql", b), mine.post("/graphql", b)
+                (status_t, answer_t), (status_m, answer_m) = (
+                    theirs.post("/graphql", b),
+                    mine.post("/graphql", b),
+                )
                 t, m = json.loads(answer_t), json.loads(answer_m)
                 same += t == m
                 if t != m and not differs:
-                    found_t, found_m = (t.get("data") or {}).get("findResources") or {}, (m.get("data") or {}).get("findResources") or {}
-                    fields = sorted(k for k in found_t.keys() | found_m.keys() if found_t.get(k) != found_m.get(k))
+                    found_t, found_m = (
+                        (t.get("data") or {}).get("findResources") or {},
+                        (m.get("data") or {}).get("findResources") or {},
+                    )
+                    fields = sorted(
+                        k for k in found_t.keys() | found_m.keys() if found_t.get(k) != found_m.get(k)
+                    )
                     differs = f" (first difference: HTTP {status_t}/{status_m}, fields {', '.join(fields) or 'errors'})"
             theirs.close()
             mine.close()
@@ -592,23 +812,35 @@ def baseline_throughput(data: Path, bodies: list[bytes], secret: str, args: argp
         figures["baseline 8 clients (req/s)"] = before
         figures["baseline 8 clients p99 (ms)"] = p99_before
         figures["findResources HTTP 8 clients vs baseline (×)"] = (rate + again) / 2 / before
-        checks.append(f"Baseline: commit {BASELINE_COMMIT} (the code issue #21 measured) served from its own files "
-                      f"with the same workers and data; {same} of {len(compared)} answers identical to the served API's{differs}")
+        checks.append(
+            f"Baseline: commit {BASELINE_COMMIT} (the code issue #21 measured) served from its own files "
+            f"with the same workers and data; {same} of {len(compared)} answers identical to the served API's{differs}"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 #: The figures repeated on the larger networks (how cost grows).
-SCALED = ("load national network (s)", "worker reopen to first answer, median (s)",
-          "resident memory of a fresh worker (MB)", "resident memory, graph in memory (MB)",
-          "findResources in-process median (ms)", "findResources in-process p95 (ms)",
-          "findResources / best peer, median (×)", "findResources / best peer, p95 (×)",
-          "findResources / cKDTree per needs peer, median (×)",
-          "coverage, all communes, median (ms)", "coverage / cKDTree peer, median (×)",
-          "first findResources after an expertise edit (ms)", "first findResources after a 100-row import (ms)")
+SCALED = (
+    "load national network (s)",
+    "worker reopen to first answer, median (s)",
+    "resident memory of a fresh worker (MB)",
+    "resident memory, graph in memory (MB)",
+    "findResources in-process median (ms)",
+    "findResources in-process p95 (ms)",
+    "findResources / best peer, median (×)",
+    "findResources / best peer, p95 (×)",
+    "findResources / cKDTree per needs peer, median (×)",
+    "coverage, all communes, median (ms)",
+    "coverage / cKDTree peer, median (×)",
+    "first findResources after an expertise edit (ms)",
+    "first findResources after a 100-row import (ms)",
+)
 
 
-def scaled(reference: Path, scale: int, args: argparse.Namespace, figures: dict[str, float], checks: list[str]) -> None:
+def scaled(
+    reference: Path, scale: int, args: argparse.Namespace, figures: dict[str, float], checks: list[str]
+) -> None:
     """The national network ``scale`` times larger (establishments, professionals,
     situations), on the same communes: loading, reopening, memory, findResources
     and coverage against the peers, and the first answer after writes."""
@@ -618,13 +850,20 @@ def scaled(reference: Path, scale: int, args: argparse.Namespace, figures: dict[
         shutil.copytree(reference, data)
         store = MemoryStore(data)
         start = time.perf_counter()
-        generate_demo(store, seed=args.seed, establishments=args.establishments * scale,
-                      professionals=args.professionals * scale, situations=args.situations * scale)
+        generate_demo(
+            store,
+            seed=args.seed,
+            establishments=args.establishments * scale,
+            professionals=args.professionals * scale,
+            situations=args.situations * scale,
+        )
         found = {"load national network (s)": time.perf_counter() - start}
         store.close()
         first_query = SituationQuery(deficiencies=["DV", "TSA"], commune="75056")
         worker_reopen(data, first_query, 1)  # the snapshot written
-        found["worker reopen to first answer, median (s)"] = statistics.median(worker_reopen(data, first_query, 3))
+        found["worker reopen to first answer, median (s)"] = statistics.median(
+            worker_reopen(data, first_query, 3)
+        )
         found["resident memory of a fresh worker (MB)"] = fresh_process_rss_mb(data)
         found["resident memory, graph in memory (MB)"] = fresh_process_rss_mb(data, "graph")
         store = MemoryStore(data)
@@ -632,7 +871,9 @@ def scaled(reference: Path, scale: int, args: argparse.Namespace, figures: dict[
         notes: list[str] = []
         find_versus_peers(store, qs, 2, found, notes, oracle=False)
         found["findResources / cKDTree per needs peer, median (×)"] = (
-            found["findResources in-process median (ms)"] / found["peer cKDTree per needs findResources median (ms)"])
+            found["findResources in-process median (ms)"]
+            / found["peer cKDTree per needs findResources median (ms)"]
+        )
         coverage_versus_peers(store, ["DV", "TSA"], 2, found, notes, oracle=False)
         first_answer_after_writes(store, qs, work, args.seed, found, notes)
         store.close()
@@ -661,8 +902,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.copytree(data, reference_copy)
         store = MemoryStore(data)
         start = time.perf_counter()
-        generate_demo(store, seed=args.seed, establishments=args.establishments, professionals=args.professionals,
-                      situations=args.situations)
+        generate_demo(
+            store,
+            seed=args.seed,
+            establishments=args.establishments,
+            professionals=args.professionals,
+            situations=args.situations,
+        )
         figures["load national network (s)"] = time.perf_counter() - start
         store.close()
 
@@ -687,23 +933,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         qs = queries(store, args.queries, args.seed)
         results = find_versus_peers(store, qs, args.rounds, figures, checks)
         figures["findResources / cKDTree per needs peer, median (×)"] = (
-            figures["findResources in-process median (ms)"] / figures["peer cKDTree per needs findResources median (ms)"])
+            figures["findResources in-process median (ms)"]
+            / figures["peer cKDTree per needs findResources median (ms)"]
+        )
         varied = varied_queries(store, args.queries, args.seed + 1)
         varied_figures: dict[str, float] = {}
         varied_notes: list[str] = []
         find_versus_peers(store, varied, args.rounds, varied_figures, varied_notes, oracle=False)
-        figures["findResources varied mix median (ms)"] = varied_figures["findResources in-process median (ms)"]
+        figures["findResources varied mix median (ms)"] = varied_figures[
+            "findResources in-process median (ms)"
+        ]
         figures["findResources varied mix p95 (ms)"] = varied_figures["findResources in-process p95 (ms)"]
         figures["findResources varied mix / cKDTree per needs peer, median (×)"] = (
             varied_figures["findResources in-process median (ms)"]
-            / varied_figures["peer cKDTree per needs findResources median (ms)"])
+            / varied_figures["peer cKDTree per needs findResources median (ms)"]
+        )
         sets = len({(frozenset(q.deficiencies), frozenset(q.skills)) for q in varied})
-        checks.append(f"Varied mix: {len(varied)} queries over {sets} sets of needs; " + "; ".join(varied_notes))
-        figures["findResources speed-up vs naive (×)"] = (figures["naive findResources median (ms)"]
-                                                          / figures["findResources in-process median (ms)"])
+        checks.append(
+            f"Varied mix: {len(varied)} queries over {sets} sets of needs; " + "; ".join(varied_notes)
+        )
+        figures["findResources speed-up vs naive (×)"] = (
+            figures["naive findResources median (ms)"] / figures["findResources in-process median (ms)"]
+        )
         coverage_versus_peers(store, ["DV", "TSA"], args.rounds, figures, checks)
-        figures["coverage speed-up vs naive (×)"] = (figures["naive coverage (s)"] * 1000
-                                                     / figures["coverage, all communes, median (ms)"])
+        figures["coverage speed-up vs naive (×)"] = (
+            figures["naive coverage (s)"] * 1000 / figures["coverage, all communes, median (ms)"]
+        )
 
         combo = ["DV", "TSA"]
         gap_times = timed(lambda: gaps(store, level="ERHR"), max(1, args.repeat // 3))
@@ -713,8 +968,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from api.maps_service import coverage_map_html
 
         settings = Settings(data_dir=data, map_tiles="")
-        map_times = timed(lambda: coverage_map_html(store, settings, SYSTEM, combo, level="DEPARTMENT",
-                                                    threshold_km=60, age=None, served=True), max(1, args.repeat // 5))
+        map_times = timed(
+            lambda: coverage_map_html(
+                store, settings, SYSTEM, combo, level="DEPARTMENT", threshold_km=60, age=None, served=True
+            ),
+            max(1, args.repeat // 5),
+        )
         figures["coverage map, departments, median (s)"] = statistics.median(map_times)
         figures["coverage map, departments, p95 (s)"] = pct(map_times, 95)
 
@@ -731,7 +990,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from importers.finess import import_finess
 
         start = time.perf_counter()
-        closing = len(imported - _finess_numbers(finess))  # the small import's, absent from this national file
+        closing = len(
+            imported - _finess_numbers(finess)
+        )  # the small import's, absent from this national file
         report = import_finess(store, finess, all_categories=True, accept_closures=closing or None)
         figures["FINESS national import (s)"] = time.perf_counter() - start
         checks.append(f"FINESS: {report.read} lines read, {report.created} establishments created")
@@ -740,13 +1001,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for scale in args.scales:
             scaled(args.reference or reference_copy, scale, args, figures, checks)
         if args.real_finess is not None:
-            real_register(args.reference or reference_copy, args.real_finess, args.real_communes, 3 if args.smoke else 10,
-                          args.seed, figures, checks)
+            real_register(
+                args.reference or reference_copy,
+                args.real_finess,
+                args.real_communes,
+                3 if args.smoke else 10,
+                args.seed,
+                figures,
+                checks,
+            )
         else:
-            checks.append("Real register: no national FINESS file beside the project (shared/data/finess): skipped")
-        return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-                "network": {k.value: v for k, v in sorted(counts.items())}, "figures": figures, "checks": checks,
-                "smoke": args.smoke}
+            checks.append(
+                "Real register: no national FINESS file beside the project (shared/data/finess): skipped"
+            )
+        return {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "network": {k.value: v for k, v in sorted(counts.items())},
+            "figures": figures,
+            "checks": checks,
+            "smoke": args.smoke,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -791,24 +1066,48 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a small run (make test)")
-    parser.add_argument("--reference", type=Path, help="an initialised data directory to copy (skips dihr init)")
+    parser.add_argument(
+        "--reference", type=Path, help="an initialised data directory to copy (skips dihr init)"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--readme", action="store_true", help="copy the table into README.md (between the bench markers)")
-    parser.add_argument("--workers", type=int, help="server worker processes (default: as `dihr serve`, the cores, at most 4)")
-    parser.add_argument("--no-bolt", dest="bolt", action="store_false",
-                        help="skip the Bolt store figures (copy to ArcadeDB or DIHR_NEO4J_URI)")
-    parser.add_argument("--scale", default=None,
-                        help="larger networks to measure too, as factors (default: 2,4; smoke: none)")
-    parser.add_argument("--real-finess", type=Path, default=REAL_FINESS[-1] if REAL_FINESS else None,
-                        help="the real national FINESS file for the real-register searches (default: shared/data/finess)")
+    parser.add_argument(
+        "--readme", action="store_true", help="copy the table into README.md (between the bench markers)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="server worker processes (default: as `dihr serve`, the cores, at most 4)"
+    )
+    parser.add_argument(
+        "--no-bolt",
+        dest="bolt",
+        action="store_false",
+        help="skip the Bolt store figures (copy to ArcadeDB or DIHR_NEO4J_URI)",
+    )
+    parser.add_argument(
+        "--scale", default=None, help="larger networks to measure too, as factors (default: 2,4; smoke: none)"
+    )
+    parser.add_argument(
+        "--real-finess",
+        type=Path,
+        default=REAL_FINESS[-1] if REAL_FINESS else None,
+        help="the real national FINESS file for the real-register searches (default: shared/data/finess)",
+    )
     args = parser.parse_args(argv)
     args.real_communes = 10 if args.smoke else 60
     if args.scale is None:
         args.scale = "" if args.smoke else "2,4"
-    sizes = (300, 600, 200, 30, 10, 5, 2000) if args.smoke else (15_000, 40_000, 10_000, 300, 100, 20, 100_000)
-    (args.establishments, args.professionals, args.situations, args.queries, args.http_queries, args.repeat,
-     args.finess) = sizes
+    sizes = (
+        (300, 600, 200, 30, 10, 5, 2000) if args.smoke else (15_000, 40_000, 10_000, 300, 100, 20, 100_000)
+    )
+    (
+        args.establishments,
+        args.professionals,
+        args.situations,
+        args.queries,
+        args.http_queries,
+        args.repeat,
+        args.finess,
+    ) = sizes
     args.repeat_reopen = 2 if args.smoke else 5
     args.rounds = 2 if args.smoke else 3
     args.scales = [int(x) for x in args.scale.split(",") if x.strip()] if args.scale else []

@@ -45,18 +45,28 @@ def pct(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
-def project_answer(result: MatchResult) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+def project_answer(
+    result: MatchResult,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
     """(fully competent inside the radius, fully competent beyond it, partial
     inside it) of a findResources answer, as (kind, key) in rank order."""
     local = [m for m in result.matches if m.level is MatchLevel.LOCAL]
-    within = [m for m in local if m.group == "within"]  # not the transition's group (« pour préparer la suite »)
-    return ([(m.kind.value, m.key) for m in within if m.basis.value in _FULL],
-            [(m.kind.value, m.key) for m in local if m.group == "beyond" and m.basis.value in _FULL],
-            [(m.kind.value, m.key) for m in within if m.basis.value == "PARTIAL"])
+    within = [
+        m for m in local if m.group == "within"
+    ]  # not the transition's group (« pour préparer la suite »)
+    return (
+        [(m.kind.value, m.key) for m in within if m.basis.value in _FULL],
+        [(m.kind.value, m.key) for m in local if m.group == "beyond" and m.basis.value in _FULL],
+        [(m.kind.value, m.key) for m in within if m.basis.value == "PARTIAL"],
+    )
 
 
-def interleaved(methods: dict[str, Callable[[Any], Any]], items: Sequence[Any], rounds: int,
-                check: Callable[[str, Any, Any, Any], None]) -> dict[str, list[float]]:
+def interleaved(
+    methods: dict[str, Callable[[Any], Any]],
+    items: Sequence[Any],
+    rounds: int,
+    check: Callable[[str, Any, Any, Any], None],
+) -> dict[str, list[float]]:
     """Milliseconds of every method on every item, ``rounds`` times, interleaved:
     item i of round r runs the methods from the ((i + r) mod n)-th on.
     ``check(method, item, project answer, its answer)`` is called for every
@@ -76,8 +86,14 @@ def interleaved(methods: dict[str, Callable[[Any], Any]], items: Sequence[Any], 
     return times
 
 
-def find_versus_peers(store: GraphStore, qs: list[SituationQuery], rounds: int, figures: dict[str, float],
-                      checks: list[str], oracle: bool = True) -> list[MatchResult]:
+def find_versus_peers(
+    store: GraphStore,
+    qs: list[SituationQuery],
+    rounds: int,
+    figures: dict[str, float],
+    checks: list[str],
+    oracle: bool = True,
+) -> list[MatchResult]:
     """findResources against the naive oracle (once, unless not ``oracle``) and the
     numpy and cKDTree peers (interleaved, ``rounds`` times); the project's answers."""
     sheet = Spreadsheet(store)
@@ -86,22 +102,40 @@ def find_versus_peers(store: GraphStore, qs: list[SituationQuery], rounds: int, 
     widened = 0
     for q, result in zip(qs if oracle else [], results, strict=False):
         defs = normalise_deficiencies(q.deficiencies)
-        naive = naive_ranking(sheet, result.place.lat, result.place.lon, defs, frozenset(q.skills), q.age,
-                              q.radius_km, q.limit)
-        mine = [(m.kind.value, m.key) for m in result.matches if m.level is MatchLevel.LOCAL and m.group == "within"]
+        naive = naive_ranking(
+            sheet, result.place.lat, result.place.lon, defs, frozenset(q.skills), q.age, q.radius_km, q.limit
+        )
+        mine = [
+            (m.kind.value, m.key)
+            for m in result.matches
+            if m.level is MatchLevel.LOCAL and m.group == "within"
+        ]
         if naive[: len(mine)] != mine:
-            raise AssertionError(f"findResources and the naive scan differ for {q}: {mine[:5]} vs {naive[:5]}")
+            raise AssertionError(
+                f"findResources and the naive scan differ for {q}: {mine[:5]} vs {naive[:5]}"
+            )
         beyond = project_answer(result)[1]
         if beyond:
             widened += 1
-            if naive_beyond(sheet, result.place.lat, result.place.lon, defs, q.age, q.radius_km, len(beyond)) != beyond:
+            if (
+                naive_beyond(sheet, result.place.lat, result.place.lon, defs, q.age, q.radius_km, len(beyond))
+                != beyond
+            ):
                 raise AssertionError(f"widening differs from the naive scan for {q}")
     places = {id(q): r.place for q, r in zip(qs, results, strict=True)}
 
     def peer_args(q: SituationQuery) -> tuple[Any, ...]:
         place = places[id(q)]
-        return (place.lat, place.lon, tuple(sorted(normalise_deficiencies(q.deficiencies))), tuple(sorted(q.skills)),
-                q.age, q.radius_km, q.limit, land_mass(place.department))
+        return (
+            place.lat,
+            place.lon,
+            tuple(sorted(normalise_deficiencies(q.deficiencies))),
+            tuple(sorted(q.skills)),
+            q.age,
+            q.radius_km,
+            q.limit,
+            land_mass(place.department),
+        )
 
     arguments = {id(q): peer_args(q) for q in qs}
     methods: dict[str, Callable[[Any], Any]] = {
@@ -120,35 +154,59 @@ def find_versus_peers(store: GraphStore, qs: list[SituationQuery], rounds: int, 
             raise AssertionError(f"the {name} peer answers {q} differently: {theirs[0][:3]} vs {full[:3]}")
 
     times = interleaved(methods, qs, rounds, check)
-    for name, label in (("project", "findResources in-process"), ("numpy", "peer numpy findResources"),
-                        ("cKDTree", "peer cKDTree findResources"),
-                        ("cKDTree per needs", "peer cKDTree per needs findResources"),
-                        ("floor", "floor findResources")):
+    for name, label in (
+        ("project", "findResources in-process"),
+        ("numpy", "peer numpy findResources"),
+        ("cKDTree", "peer cKDTree findResources"),
+        ("cKDTree per needs", "peer cKDTree per needs findResources"),
+        ("floor", "floor findResources"),
+    ):
         figures[f"{label} median (ms)"] = statistics.median(times[name])
         figures[f"{label} p95 (ms)"] = pct(times[name], 95)
     best = min(("numpy", "cKDTree", "cKDTree per needs"), key=lambda n: statistics.median(times[n]))
-    figures["findResources / best peer, median (×)"] = statistics.median(times["project"]) / statistics.median(times[best])
+    figures["findResources / best peer, median (×)"] = statistics.median(
+        times["project"]
+    ) / statistics.median(times[best])
     figures["findResources / best peer, p95 (×)"] = pct(times["project"], 95) / pct(times[best], 95)
-    figures["findResources / floor, median (×)"] = statistics.median(times["project"]) / statistics.median(times["floor"])
+    figures["findResources / floor, median (×)"] = statistics.median(times["project"]) / statistics.median(
+        times["floor"]
+    )
     if not oracle:
-        checks.append(f"findResources: {len(qs)} answers identical, over {rounds} interleaved rounds, to the numpy and "
-                      f"cKDTree peers (best peer: {best})")
+        checks.append(
+            f"findResources: {len(qs)} answers identical, over {rounds} interleaved rounds, to the numpy and "
+            f"cKDTree peers (best peer: {best})"
+        )
         return results
     naive_times = []
     for q, result in zip(qs[:50], results[:50], strict=True):
         start = time.perf_counter()
-        naive_ranking(sheet, result.place.lat, result.place.lon, normalise_deficiencies(q.deficiencies),
-                      frozenset(q.skills), q.age, q.radius_km, q.limit)
+        naive_ranking(
+            sheet,
+            result.place.lat,
+            result.place.lon,
+            normalise_deficiencies(q.deficiencies),
+            frozenset(q.skills),
+            q.age,
+            q.radius_km,
+            q.limit,
+        )
         naive_times.append((time.perf_counter() - start) * 1000)
     figures["naive findResources median (ms)"] = statistics.median(naive_times)
     checks.append(
         f"findResources: {len(qs)} answers identical to the naive scan ({widened} widened beyond the radius, also "
-        f"identical) and, over {rounds} interleaved rounds, to the numpy and cKDTree peers (best peer: {best})")
+        f"identical) and, over {rounds} interleaved rounds, to the numpy and cKDTree peers (best peer: {best})"
+    )
     return results
 
 
-def coverage_versus_peers(store: GraphStore, combination: list[str], rounds: int, figures: dict[str, float],
-                          checks: list[str], oracle: bool = True) -> None:
+def coverage_versus_peers(
+    store: GraphStore,
+    combination: list[str],
+    rounds: int,
+    figures: dict[str, float],
+    checks: list[str],
+    oracle: bool = True,
+) -> None:
     """Coverage of one combination against the cKDTree and numpy peers (interleaved)
     and the naive commune × resource loop (once): the same distances everywhere."""
     model = read_model(store)
@@ -191,10 +249,14 @@ def coverage_versus_peers(store: GraphStore, combination: list[str], rounds: int
     figures["coverage, all communes, p95 (ms)"] = pct(times["project"], 95)
     figures["peer cKDTree coverage median (ms)"] = statistics.median(times["cKDTree"])
     figures["floor coverage median (ms)"] = statistics.median(times["floor"])
-    figures["coverage / cKDTree peer, median (×)"] = statistics.median(times["project"]) / statistics.median(times["cKDTree"])
+    figures["coverage / cKDTree peer, median (×)"] = statistics.median(times["project"]) / statistics.median(
+        times["cKDTree"]
+    )
     if not oracle:
-        checks.append(f"coverage: {len(mine)} commune distances identical to the cKDTree peer's "
-                      f"({len(supply.points)} resources; {rounds} interleaved rounds)")
+        checks.append(
+            f"coverage: {len(mine)} commune distances identical to the cKDTree peer's "
+            f"({len(supply.points)} resources; {rounds} interleaved rounds)"
+        )
         return
     start = time.perf_counter()
     same("numpy", numpy_coverage(cols, defs, c_lats, c_lons, c_lands, centres))
@@ -206,13 +268,17 @@ def coverage_versus_peers(store: GraphStore, combination: list[str], rounds: int
     naive_d = np.full(len(points), np.inf)  # on each land mass, its own resources only
     for land in {x for x in point_lands if x is not None}:
         here = np.flatnonzero(lands == land)
-        naive_d[here] = naive_nearest_km([points[i] for i in here],
-                                         [p for p, x in zip(supply.points, point_lands, strict=True) if x == land])
+        naive_d[here] = naive_nearest_km(
+            [points[i] for i in here],
+            [p for p, x in zip(supply.points, point_lands, strict=True) if x == land],
+        )
     figures["naive coverage (s)"] = time.perf_counter() - start
     if not np.allclose(naive_d, mine, atol=1e-6):
         raise AssertionError("coverage distances differ from the naive commune × resource scan")
-    checks.append(f"coverage: {len(points)} commune distances identical to the naive scan and to the cKDTree and "
-                  f"numpy peers ({len(supply.points)} resources; {rounds} interleaved rounds)")
+    checks.append(
+        f"coverage: {len(points)} commune distances identical to the naive scan and to the cKDTree and "
+        f"numpy peers ({len(supply.points)} resources; {rounds} interleaved rounds)"
+    )
 
 
 def tree_of(points: Sequence[tuple[float, float]]) -> Any:

@@ -39,12 +39,15 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
 SERVE_PID = "serve.pid"
-RESTORE_HINT = "Restaurez la dernière sauvegarde : `dihr restore FICHIER` (serveur arrêté), puis `dihr check`."
+RESTORE_HINT = (
+    "Restaurez la dernière sauvegarde : `dihr restore FICHIER` (serveur arrêté), puis `dihr check`."
+)
 
 
 def new_app(help_text: str, **options: Any) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
-                       **options)
+    return typer.Typer(
+        help=help_text, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, **options
+    )
 
 
 def _wants_json() -> bool:

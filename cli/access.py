@@ -29,7 +29,9 @@ def keys_create(
         info, secret = create_key(store, role, territory=territory, label=label)
     finally:
         store.close()
-    typer.echo(f"Clé {info.key_id} ({info.role.value}{' ' + info.territory if info.territory else ''}) créée.")
+    typer.echo(
+        f"Clé {info.key_id} ({info.role.value}{' ' + info.territory if info.territory else ''}) créée."
+    )
     typer.echo("Conservez-la maintenant, elle ne sera plus affichée :")
     typer.echo(secret)
 
@@ -51,8 +53,10 @@ def keys_demo() -> None:
             except Unauthenticated:
                 kept = ""
             else:
-                typer.echo(f"Clé d'API de démonstration conservée (rôle gnchr, {principal.key_id}) — "
-                           "en-tête « Authorization: Bearer … » :")
+                typer.echo(
+                    f"Clé d'API de démonstration conservée (rôle gnchr, {principal.key_id}) — "
+                    "en-tête « Authorization: Bearer … » :"
+                )
                 typer.echo(kept)
                 return
         for old in list_keys(store):
@@ -65,9 +69,13 @@ def keys_demo() -> None:
     finally:
         store.close()
     if replaced:
-        typer.echo(f"L'ancienne clé de démonstration ({', '.join(replaced)}) n'était plus lisible ou valide : "
-                   "elle est révoquée, utilisez la nouvelle.")
-    typer.echo(f"Clé d'API de démonstration (rôle gnchr, {info.key_id}) — en-tête « Authorization: Bearer … » :")
+        typer.echo(
+            f"L'ancienne clé de démonstration ({', '.join(replaced)}) n'était plus lisible ou valide : "
+            "elle est révoquée, utilisez la nouvelle."
+        )
+    typer.echo(
+        f"Clé d'API de démonstration (rôle gnchr, {info.key_id}) — en-tête « Authorization: Bearer … » :"
+    )
     typer.echo(secret)
 
 
@@ -86,8 +94,17 @@ def keys_list(as_json: JsonOpt = False) -> None:
         keys = list_keys(store)
     finally:
         store.close()
-    rows = [{"id": k.key_id, "role": k.role.value, "territory": k.territory, "label": k.label,
-             "created_at": k.created_at, "revoked_at": k.revoked_at} for k in keys]
+    rows = [
+        {
+            "id": k.key_id,
+            "role": k.role.value,
+            "territory": k.territory,
+            "label": k.label,
+            "created_at": k.created_at,
+            "revoked_at": k.revoked_at,
+        }
+        for k in keys
+    ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -115,7 +132,9 @@ def audit_cmd(
     situation: Annotated[str | None, typer.Option(help="Seulement les accès à cette situation.")] = None,
     key: Annotated[str | None, typer.Option(help="Seulement les accès de cette clé.")] = None,
     since: Annotated[str | None, typer.Option(help="Depuis cette date (AAAA-MM-JJ).")] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Vérifier que le journal n'a pas été modifié (chaînage).")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Vérifier que le journal n'a pas été modifié (chaînage).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Journal des lectures et écritures de données de situations, et des demandes d'agrégats."""
@@ -131,20 +150,44 @@ def audit_cmd(
     if verify:
         for problem in check.problems:
             typer.echo(f"✗ {problem}")
-        old = f" ; {check.unchained} entrée(s) antérieure(s) au chaînage, non vérifiables" if check.unchained else ""
+        old = (
+            f" ; {check.unchained} entrée(s) antérieure(s) au chaînage, non vérifiables"
+            if check.unchained
+            else ""
+        )
         if check.problems:
-            raise UsageError(f"Journal d'audit altéré : {len(check.problems)} anomalie(s) sur {check.entries} entrées.")
+            raise UsageError(
+                f"Journal d'audit altéré : {len(check.problems)} anomalie(s) sur {check.entries} entrées."
+            )
         typer.echo(f"Journal d'audit intact : {check.entries} entrées, {check.chains} chaîne(s){old}.")
         return
     if as_json:
-        typer.echo(json.dumps([{
-            "at": e.at, "key_id": e.key_id, "role": e.role, "territory": e.territory, "operation": e.operation,
-            "situations": list(e.situations), "origin": e.origin, "count": e.count, "params": dict(e.params),
-        } for e in entries], ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "at": e.at,
+                        "key_id": e.key_id,
+                        "role": e.role,
+                        "territory": e.territory,
+                        "operation": e.operation,
+                        "situations": list(e.situations),
+                        "origin": e.origin,
+                        "count": e.count,
+                        "params": dict(e.params),
+                    }
+                    for e in entries
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     for e in entries:
         ids = ", ".join(e.situations[:5]) + (" …" if len(e.situations) > 5 else "")
         asked = " ".join(f"{k}={v}" for k, v in e.params)
-        typer.echo(f"{e.at}  {e.key_id:<12} {e.role:<8} {e.territory or '—':<6} {e.operation:<22} {e.origin:<15} {ids}"
-                   + (f"  {asked}" if asked else ""))
+        typer.echo(
+            f"{e.at}  {e.key_id:<12} {e.role:<8} {e.territory or '—':<6} {e.operation:<22} {e.origin:<15} {ids}"
+            + (f"  {asked}" if asked else "")
+        )
     typer.echo(f"{len(entries)} entrée(s).")

@@ -40,8 +40,19 @@ def map_coverage(
     """Carte choroplèthe de la couverture d'une combinaison."""
     from api.maps_service import coverage_map_html
 
-    _write_map(output, lambda store, settings: coverage_map_html(
-        store, settings, SYSTEM, deficiencies, level=level, threshold_km=threshold_km, age=age, served=False))
+    _write_map(
+        output,
+        lambda store, settings: coverage_map_html(
+            store,
+            settings,
+            SYSTEM,
+            deficiencies,
+            level=level,
+            threshold_km=threshold_km,
+            age=age,
+            served=False,
+        ),
+    )
 
 
 @app.command("gaps")
@@ -55,8 +66,12 @@ def map_gaps(
     """Carte des zones blanches et des situations sans solution (effectifs)."""
     from api.maps_service import gaps_map_html
 
-    _write_map(output, lambda store, settings: gaps_map_html(
-        store, settings, SYSTEM, level=level, threshold_km=threshold_km, criterion=criterion, served=False))
+    _write_map(
+        output,
+        lambda store, settings: gaps_map_html(
+            store, settings, SYSTEM, level=level, threshold_km=threshold_km, criterion=criterion, served=False
+        ),
+    )
 
 
 @app.command("situation")
@@ -72,4 +87,6 @@ def map_situation(
     from api.maps_service import situation_map_html
 
     query = SituationQuery(deficiencies=deficiencies, commune=commune, age=age, radius_km=radius_km)
-    _write_map(output, lambda store, settings: situation_map_html(store, settings, SYSTEM, query, served=False))
+    _write_map(
+        output, lambda store, settings: situation_map_html(store, settings, SYSTEM, query, served=False)
+    )

@@ -77,7 +77,9 @@ def init(
 
 @app.command("qualite")
 @friendly
-def quality_cmd(as_json: JsonOpt = False, top: Annotated[int, typer.Option(help="Départements affichés.")] = 15) -> None:
+def quality_cmd(
+    as_json: JsonOpt = False, top: Annotated[int, typer.Option(help="Départements affichés.")] = 15
+) -> None:
     """Où compléter l'annuaire : par département, établissements connus par leur seule catégorie FINESS,
     sans compétence connue, sans téléphone, au centre de leur commune, fermés encore cités."""
     from graph.quality import data_quality
@@ -88,17 +90,26 @@ def quality_cmd(as_json: JsonOpt = False, top: Annotated[int, typer.Option(help=
     finally:
         store.close()
     if as_json:
-        typer.echo(json.dumps({"national": asdict(found.national), "departments": [asdict(d) for d in found.departments]},
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {"national": asdict(found.national), "departments": [asdict(d) for d in found.departments]},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     n = found.national
-    typer.echo(f"France : {n.establishments} établissements ouverts ; catégorie FINESS seule : {n.category_only} ; "
-               f"sans compétence connue : {n.no_competence} ; sans téléphone : {n.without_phone} ; "
-               f"au centre de la commune : {n.at_commune_centre} ; fermés encore cités : {n.closed_referenced}.")
+    typer.echo(
+        f"France : {n.establishments} établissements ouverts ; catégorie FINESS seule : {n.category_only} ; "
+        f"sans compétence connue : {n.no_competence} ; sans téléphone : {n.without_phone} ; "
+        f"au centre de la commune : {n.at_commune_centre} ; fermés encore cités : {n.closed_referenced}."
+    )
     for d in found.departments[:top]:
-        typer.echo(f"  {d.code:<4} {d.name[:28]:<28} {d.establishments:>5} ouverts, {d.category_only:>4} catégorie seule, "
-                   f"{d.no_competence:>3} sans compétence, {d.without_phone:>3} sans tél., "
-                   f"{d.closed_referenced:>2} fermés cités")
+        typer.echo(
+            f"  {d.code:<4} {d.name[:28]:<28} {d.establishments:>5} ouverts, {d.category_only:>4} catégorie seule, "
+            f"{d.no_competence:>3} sans compétence, {d.without_phone:>3} sans tél., "
+            f"{d.closed_referenced:>2} fermés cités"
+        )
 
 
 @app.command()
@@ -114,28 +125,45 @@ def stats(as_json: JsonOpt = False) -> None:
         register = {"ouverts": 0, "fermes": 0, "au_centre_de_la_commune": 0}
         for node in store.nodes(NodeKind.ESTABLISHMENT):
             register["fermes" if node.props.get("closed") else "ouverts"] += 1
-            register["au_centre_de_la_commune"] += node.props.get("location_source") in ("centroide_commune", "commune_centroid")
+            register["au_centre_de_la_commune"] += node.props.get("location_source") in (
+                "centroide_commune",
+                "commune_centroid",
+            )
     finally:
         store.close()
-    imports = {source: {"file": r.file, "status": r.status, "extraction_date": r.extraction_date,
-                        "started_at": r.started_at} for source, r in sorted(last.items())}
+    imports = {
+        source: {
+            "file": r.file,
+            "status": r.status,
+            "extraction_date": r.extraction_date,
+            "started_at": r.started_at,
+        }
+        for source, r in sorted(last.items())
+    }
     if as_json:
-        typer.echo(json.dumps({"nodes": nodes, "relationships": edges, "last_imports": imports,
-                               "establishments": register},
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {"nodes": nodes, "relationships": edges, "last_imports": imports, "establishments": register},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
-    typer.echo(f"Établissements : {register['ouverts']} ouverts, {register['fermes']} fermés, "
-               f"{register['au_centre_de_la_commune']} placés au centre de leur commune.")
+    typer.echo(
+        f"Établissements : {register['ouverts']} ouverts, {register['fermes']} fermés, "
+        f"{register['au_centre_de_la_commune']} placés au centre de leur commune."
+    )
     for source, r in sorted(last.items()):
-        typer.echo(f"Dernier import {source} : {r.file} ({r.status}, extraction {r.extraction_date or '—'}, "
-                   f"le {r.started_at[:10]})")
+        typer.echo(
+            f"Dernier import {source} : {r.file} ({r.status}, extraction {r.extraction_date or '—'}, "
+            f"le {r.started_at[:10]})"
+        )
     typer.echo("Nœuds :")
     for name, count in nodes.items():
         typer.echo(f"  {name:<16} {count:>8}")
     typer.echo("Relations :")
     for name, count in edges.items():
         typer.echo(f"  {name:<20} {count:>8}")
-
 
 
 @app.command()
@@ -176,12 +204,15 @@ def _finish_import(report: Any, settings: Settings) -> None:
 def import_finess_cmd(
     file: FileArg,
     all_categories: Annotated[
-        bool, typer.Option("--all-categories", help="Garder toutes les catégories (pas seulement le handicap).")
+        bool,
+        typer.Option("--all-categories", help="Garder toutes les catégories (pas seulement le handicap)."),
     ] = False,
     dry_run: DryRun = False,
     accept_closures: Annotated[
         int | None,
-        typer.Option("--accept-closures", help="Accepter ce nombre exact de fermetures (au-delà de 2 % du registre)."),
+        typer.Option(
+            "--accept-closures", help="Accepter ce nombre exact de fermetures (au-delà de 2 % du registre)."
+        ),
     ] = None,
 ) -> None:
     """Extraction FINESS des établissements (etalab-cs1100507-stock-*.csv)."""
@@ -189,13 +220,21 @@ def import_finess_cmd(
     def run(store: GraphStore) -> Any:
         parsed = parse_finess(file)  # the whole file is checked before any write
         with typer.progressbar(length=len(parsed.records), label="Import FINESS", file=sys.stderr) as bar:
-            return load_finess(store, parsed, all_categories=all_categories, dry_run=dry_run,
-                               accept_closures=accept_closures, progress=bar.update), parsed.extraction_date
+            return load_finess(
+                store,
+                parsed,
+                all_categories=all_categories,
+                dry_run=dry_run,
+                accept_closures=accept_closures,
+                progress=bar.update,
+            ), parsed.extraction_date
 
     _journaled("finess", file, dry_run, run)
 
 
-def _journaled(source: str, file: Path, dry_run: bool, run: Callable[[GraphStore], tuple[Any, str | None]]) -> None:
+def _journaled(
+    source: str, file: Path, dry_run: bool, run: Callable[[GraphStore], tuple[Any, str | None]]
+) -> None:
     """Run one import under the journal (graph/journal.py): « en cours » before
     the first write, then « complet », « simulation » or « refusé »."""
 
@@ -213,11 +252,23 @@ def _journaled(source: str, file: Path, dry_run: bool, run: Callable[[GraphStore
         except BaseException:  # Ctrl-C, a crash: the run stops here, and says so
             journal.finish(store, key, journal.INTERRUPTED, message="Import arrêté avant la fin.")
             raise
-        counts = {"lus": report.read, "crees": report.created, "mis_a_jour": report.updated,
-                  "inchanges": report.unchanged, "hors_champ": report.skipped, "fermes": report.closed,
-                  "rejetes": len(report.rejected), "signales": len(report.flagged)}
-        journal.finish(store, key, journal.DRY_RUN if dry_run else journal.COMPLETE, counts=counts,
-                       extraction_date=extraction)
+        counts = {
+            "lus": report.read,
+            "crees": report.created,
+            "mis_a_jour": report.updated,
+            "inchanges": report.unchanged,
+            "hors_champ": report.skipped,
+            "fermes": report.closed,
+            "rejetes": len(report.rejected),
+            "signales": len(report.flagged),
+        }
+        journal.finish(
+            store,
+            key,
+            journal.DRY_RUN if dry_run else journal.COMPLETE,
+            counts=counts,
+            extraction_date=extraction,
+        )
     finally:
         store.close()
     _finish_import(report, settings)
@@ -270,12 +321,10 @@ def import_situations_cmd(file: FileArg, dry_run: DryRun = False) -> None:
     _run_import("Import des situations", import_situations, file, dry_run, "situations")
 
 
-
 @app.command("imports")
 @friendly
 def imports_cmd(as_json: JsonOpt = False) -> None:
     """Journal des imports : fichier, empreinte SHA-256, date d'extraction, comptes, statut."""
-
 
     _settings, store = store_of()
     try:
@@ -290,15 +339,19 @@ def imports_cmd(as_json: JsonOpt = False) -> None:
         typer.echo("Aucun import n'a encore été fait.")
     for r in found:
         counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
-        typer.echo(f"{r.started_at}  {r.source:<18} {r.status:<10} {r.file} (extraction {r.extraction_date or '—'}, "
-                   f"SHA-256 {r.sha256[:12]}…){' — ' + counts if counts else ''}{' — ' + r.message if r.message else ''}")
+        typer.echo(
+            f"{r.started_at}  {r.source:<18} {r.status:<10} {r.file} (extraction {r.extraction_date or '—'}, "
+            f"SHA-256 {r.sha256[:12]}…){' — ' + counts if counts else ''}{' — ' + r.message if r.message else ''}"
+        )
 
 
 @app.command("backup")
 @friendly
 def backup_cmd(
     file: Annotated[Path, typer.Argument(help="Fichier de sauvegarde à écrire.")],
-    portable: Annotated[bool, typer.Option("--portable", help="Export JSON lines, restaurable dans l'un ou l'autre stockage.")] = False,
+    portable: Annotated[
+        bool, typer.Option("--portable", help="Export JSON lines, restaurable dans l'un ou l'autre stockage.")
+    ] = False,
 ) -> None:
     """Sauvegarde cohérente du registre, même pendant que le serveur sert."""
 
@@ -326,8 +379,11 @@ def check_cmd() -> None:
     if not settings.neo4j_uri:
         problems = sqlite_check(settings.data_dir / DB_FILENAME)
         if problems:
-            typer.echo(f"Erreur : la base {settings.data_dir / DB_FILENAME} est abîmée : {'; '.join(problems[:5])}. "
-                       + RESTORE_HINT, err=True)
+            typer.echo(
+                f"Erreur : la base {settings.data_dir / DB_FILENAME} est abîmée : {'; '.join(problems[:5])}. "
+                + RESTORE_HINT,
+                err=True,
+            )
             raise typer.Exit(1)
     _settings, store = store_of()
     try:
@@ -343,7 +399,9 @@ def check_cmd() -> None:
         raise typer.Exit(1)
     typer.echo(f"Registre cohérent ({checked}).")
     if interrupted:
-        typer.echo(f"Note : {len(interrupted)} import(s) interrompu(s) au journal (`dihr imports`) : relancez-les.")
+        typer.echo(
+            f"Note : {len(interrupted)} import(s) interrompu(s) au journal (`dihr imports`) : relancez-les."
+        )
 
 
 @app.command("restore")
@@ -353,23 +411,28 @@ def restore_cmd(
 ) -> None:
     """Restaure une sauvegarde ; refuse tant qu'un serveur tient le registre."""
 
-
     settings = load_settings()
     if not file.is_file():
         raise NotFound(f"Sauvegarde introuvable : {file}.")
     pid = server_pid(settings)
     if pid is not None:
-        raise ConflictError(f"Un serveur (processus {pid}) utilise le registre {settings.data_dir} : arrêtez-le avant "
-                        "de restaurer.")
+        raise ConflictError(
+            f"Un serveur (processus {pid}) utilise le registre {settings.data_dir} : arrêtez-le avant "
+            "de restaurer."
+        )
     is_sqlite = file.read_bytes()[:16] == b"SQLite format 3\x00"
     if settings.neo4j_uri:
         if is_sqlite:
-            raise UsageError("Une sauvegarde SQLite ne se restaure que dans le stockage embarqué : "
-                            "utilisez un export portable (`dihr backup --portable`).")
+            raise UsageError(
+                "Une sauvegarde SQLite ne se restaure que dans le stockage embarqué : "
+                "utilisez un export portable (`dihr backup --portable`)."
+            )
         store = open_store(settings)
         try:
             if any(n for k, n in store.count_nodes().items()):
-                raise ConflictError("Le serveur Bolt contient déjà un registre : restaurez dans un espace vide.")
+                raise ConflictError(
+                    "Le serveur Bolt contient déjà un registre : restaurez dans un espace vide."
+                )
             counts = integrity.load_dump(store, file)
         finally:
             store.close()
@@ -383,8 +446,10 @@ def restore_cmd(
         if is_sqlite:
             problems = sqlite_check(file)
             if problems:
-                raise DumpError(f"La sauvegarde {file.name} est elle-même abîmée : {'; '.join(problems[:3])}. "
-                                "Rien n'a été restauré.")
+                raise DumpError(
+                    f"La sauvegarde {file.name} est elle-même abîmée : {'; '.join(problems[:3])}. "
+                    "Rien n'a été restauré."
+                )
             shutil.copyfile(file, staging / DB_FILENAME)
         else:
             restored = MemoryStore(staging)
@@ -403,7 +468,6 @@ def restore_cmd(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     typer.echo(f"Registre restauré depuis {file.name} : lancez `dihr check`.")
-
 
 
 def _restore_differences(staging: Path, live_dir: Path | None) -> list[str]:
@@ -428,24 +492,34 @@ def _restore_differences(staging: Path, live_dir: Path | None) -> list[str]:
             finally:
                 current.close()
         except (DihrError, sqlite3.Error) as err:  # the live registry may be what the restore repairs
-            lines.append(f"Registre en place illisible ({str(err)[:120]}) : les clés d'API de la sauvegarde "
-                         f"ne peuvent pas lui être comparées ; vérifiez-les (`dihr keys list`).")
+            lines.append(
+                f"Registre en place illisible ({str(err)[:120]}) : les clés d'API de la sauvegarde "
+                f"ne peuvent pas lui être comparées ; vérifiez-les (`dihr keys list`)."
+            )
     if live_keys is not None:
         for key_id in sorted(backup_keys.keys() - live_keys.keys()):
             k = backup_keys[key_id]
-            lines.append(f"⚠ clé d'API {key_id} ({k.role}{', ' + k.territory if k.territory else ''}) présente dans la "
-                         "sauvegarde mais pas dans le registre en place : vérifiez-la ou révoquez-la (`dihr keys revoke`).")
+            lines.append(
+                f"⚠ clé d'API {key_id} ({k.role}{', ' + k.territory if k.territory else ''}) présente dans la "
+                "sauvegarde mais pas dans le registre en place : vérifiez-la ou révoquez-la (`dihr keys revoke`)."
+            )
         for key_id in sorted(live_keys.keys() - backup_keys.keys()):
-            lines.append(f"⚠ clé d'API {key_id} ({live_keys[key_id].role}) du registre en place absente de la sauvegarde : "
-                         "elle ne fonctionnera plus.")
+            lines.append(
+                f"⚠ clé d'API {key_id} ({live_keys[key_id].role}) du registre en place absente de la sauvegarde : "
+                "elle ne fonctionnera plus."
+            )
         for key_id in sorted(backup_keys.keys() & live_keys.keys()):
             a, b = backup_keys[key_id], live_keys[key_id]
             if (a.role, a.territory, bool(a.revoked_at)) != (b.role, b.territory, bool(b.revoked_at)):
-                lines.append(f"⚠ clé d'API {key_id} : {b.role}{' révoquée' if b.revoked_at else ''} dans le registre en "
-                             f"place, {a.role}{' révoquée' if a.revoked_at else ''} dans la sauvegarde.")
+                lines.append(
+                    f"⚠ clé d'API {key_id} : {b.role}{' révoquée' if b.revoked_at else ''} dans le registre en "
+                    f"place, {a.role}{' révoquée' if a.revoked_at else ''} dans la sauvegarde."
+                )
     if check.problems:
-        lines.append(f"⚠ journal d'audit de la sauvegarde altéré ({len(check.problems)} anomalie(s)) : "
-                     + " ; ".join(check.problems[:3]))
+        lines.append(
+            f"⚠ journal d'audit de la sauvegarde altéré ({len(check.problems)} anomalie(s)) : "
+            + " ; ".join(check.problems[:3])
+        )
     else:
         lines.append(f"Journal d'audit de la sauvegarde intact : {check.entries} entrées.")
     return lines
@@ -480,9 +554,11 @@ def migrate() -> None:
     if capabilities["point_index"]:
         typer.echo("Index ponctuel (POINT) sur la position : présent.")
     else:
-        typer.echo("Index ponctuel (POINT) : absent sur ce serveur (ArcadeDB, par exemple). Le service n'en a pas "
-                   "besoin (les positions viennent de son modèle de lecture) ; seules vos requêtes Cypher par "
-                   "distance seront plus lentes.")
+        typer.echo(
+            "Index ponctuel (POINT) : absent sur ce serveur (ArcadeDB, par exemple). Le service n'en a pas "
+            "besoin (les positions viennent de son modèle de lecture) ; seules vos requêtes Cypher par "
+            "distance seront plus lentes."
+        )
 
 
 @app.command()
@@ -520,4 +596,3 @@ def export(
         typer.echo(f"  {rel.value:<20} source {count:>8}   Neo4j {report.target_edges.get(rel, 0):>8}")
     if not report.identical_counts:
         raise UsageError("Neo4j contient moins d'éléments que la source : relancez l'export.")
-

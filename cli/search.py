@@ -44,12 +44,12 @@ def qualify(
         typer.echo("Pas de CNRHR dédié : ERHR du territoire et filières de santé maladies rares.")
 
 
-
 @app.command()
 @friendly
 def match(
     deficiencies: Annotated[
-        list[str] | None, typer.Argument(help="Codes de déficience, ex. DV TSA (facultatifs avec --condition).")
+        list[str] | None,
+        typer.Argument(help="Codes de déficience, ex. DV TSA (facultatifs avec --condition)."),
     ] = None,
     commune: Annotated[str | None, typer.Option(help="Code commune INSEE du lieu de vie.")] = None,
     postcode: Annotated[str | None, typer.Option(help="Code postal du lieu de vie.")] = None,
@@ -57,7 +57,8 @@ def match(
     lon: Annotated[float | None, typer.Option(help="Longitude WGS84.")] = None,
     age: Annotated[int | None, typer.Option(help="Âge en années.")] = None,
     condition: Annotated[
-        list[str] | None, typer.Option(help="Maladie rare : code ORPHA ou nom (répétable), ex. 739, « Usher ».")
+        list[str] | None,
+        typer.Option(help="Maladie rare : code ORPHA ou nom (répétable), ex. 739, « Usher »."),
     ] = None,
     skill: Annotated[list[str] | None, typer.Option(help="Compétence requise (répétable), ex. CAA.")] = None,
     radius_km: Annotated[float, typer.Option(help="Rayon de recherche en km (1 à 1000).")] = 100.0,
@@ -65,8 +66,18 @@ def match(
     as_json: JsonOpt = False,
 ) -> None:
     """Ressources compétentes les plus proches pour une situation, classées et expliquées."""
-    query = SituationQuery(deficiencies=deficiencies or [], conditions=condition or [], skills=skill or [], age=age,
-                           commune=commune, postcode=postcode, lat=lat, lon=lon, radius_km=radius_km, limit=limit)
+    query = SituationQuery(
+        deficiencies=deficiencies or [],
+        conditions=condition or [],
+        skills=skill or [],
+        age=age,
+        commune=commune,
+        postcode=postcode,
+        lat=lat,
+        lon=lon,
+        radius_km=radius_km,
+        limit=limit,
+    )
     with opened() as (_settings, store):
         result = service.find_resources(store, SYSTEM, query)
     if as_json:
@@ -90,8 +101,12 @@ def _print_matches(r: MatchResult) -> None:
         typer.echo(f"Note : {note}")
     if r.widening:
         typer.echo(f"Élargissement : {r.widening.message}")
-    headings = {"referent": "Référents à appeler", "within": f"Dans le rayon de {r.radius_km:g} km",
-                "beyond": "Au-delà du rayon", "next": "Pour préparer la suite (services pour adultes)"}
+    headings = {
+        "referent": "Référents à appeler",
+        "within": f"Dans le rayon de {r.radius_km:g} km",
+        "beyond": "Au-delà du rayon",
+        "next": "Pour préparer la suite (services pour adultes)",
+    }
     for group, heading in headings.items():
         rows = [m for m in r.matches if m.group == group]
         if rows:
@@ -106,10 +121,14 @@ def _print_matches(r: MatchResult) -> None:
 def _print_match(m: Match) -> None:
     flag = " [synthétique]" if m.synthetic else ""
     where = "" if m.within_radius else " (hors rayon)"
-    distance = "lieu non renseigné" if m.distance_km is None else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
+    distance = (
+        "lieu non renseigné" if m.distance_km is None else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
+    )
     rank = "  ★" if m.group == "referent" else f"{m.rank:>3}."  # the referents head the list, unranked
-    typer.echo(f"{rank} [{LEVEL_LABELS[m.level.value]}] {m.name}{flag} — {distance}{where} — "
-               f"{BASIS_LABELS[m.basis.value]}")
+    typer.echo(
+        f"{rank} [{LEVEL_LABELS[m.level.value]}] {m.name}{flag} — {distance}{where} — "
+        f"{BASIS_LABELS[m.basis.value]}"
+    )
     contact = m.contact
     line = ", ".join(v for v in (contact.address, contact.phone, contact.email) if v) if contact else ""
     if line:
@@ -129,14 +148,26 @@ def coverage(
     age: Annotated[int | None, typer.Option(help="Âge (années), ex. 18 pour la transition.")] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Sortie CSV (comme l'export REST).")] = False,
-    separately: Annotated[bool, typer.Option(
-        "--separement", help="Compter aussi l'accueil de chaque déficience séparément et les structures "
-                             "généralistes (CAMSP).")] = False,
+    separately: Annotated[
+        bool,
+        typer.Option(
+            "--separement",
+            help="Compter aussi l'accueil de chaque déficience séparément et les structures "
+            "généralistes (CAMSP).",
+        ),
+    ] = False,
 ) -> None:
     """Couverture territoriale d'une combinaison : distance à la ressource compétente la plus proche."""
     with opened() as (_settings, store):
-        result = service.coverage(store, SYSTEM, deficiencies, level=level, threshold_km=threshold_km, age=age,
-                                  separately=separately)
+        result = service.coverage(
+            store,
+            SYSTEM,
+            deficiencies,
+            level=level,
+            threshold_km=threshold_km,
+            age=age,
+            separately=separately,
+        )
     if as_json:
         from api.types import coverage_wire
 
@@ -151,8 +182,10 @@ def coverage(
     if result.population_group:
         typer.echo(f"Population comptée : les {result.population_group} (INSEE 2021 par département).")
     if result.no_data:
-        typer.echo(f"Pas de donnée : aucune source n'établit de compétence locale pour {result.combination} "
-                   "(annuaire, nom FINESS, clientèle) ; les territoires ne sont pas dits « zone blanche ».")
+        typer.echo(
+            f"Pas de donnée : aucune source n'établit de compétence locale pour {result.combination} "
+            "(annuaire, nom FINESS, clientèle) ; les territoires ne sont pas dits « zone blanche »."
+        )
     typer.echo(
         f"Combinaison {result.combination} — {len(result.territories)} territoires ({result.level.value}) ; "
         f"seuil {result.threshold_km:g} km."

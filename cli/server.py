@@ -21,7 +21,12 @@ app = new_app("Serveur web.")
 def serve(
     host: Annotated[str | None, typer.Option(help="Adresse d'écoute (DIHR_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (DIHR_PORT).")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processus web (DIHR_WORKERS ; défaut : nombre de cœurs, 4 au plus).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Processus web (DIHR_WORKERS ; défaut : nombre de cœurs, 4 au plus)."
+        ),
+    ] = None,
 ) -> None:
     """Sert l'application web et l'API GraphQL."""
     import uvicorn
@@ -33,10 +38,14 @@ def serve(
     port = port or settings.port
     count = workers or settings.workers or min(4, os.cpu_count() or 1)
     if not settings.neo4j_uri:
-
-        if (settings.data_dir / DB_FILENAME).exists() and (problems := sqlite_check(settings.data_dir / DB_FILENAME, quick=True)):
-            typer.echo(f"Erreur : la base {settings.data_dir / DB_FILENAME} est abîmée ({'; '.join(problems[:3])}) : "
-                       "le serveur ne démarre pas. " + RESTORE_HINT, err=True)
+        if (settings.data_dir / DB_FILENAME).exists() and (
+            problems := sqlite_check(settings.data_dir / DB_FILENAME, quick=True)
+        ):
+            typer.echo(
+                f"Erreur : la base {settings.data_dir / DB_FILENAME} est abîmée ({'; '.join(problems[:3])}) : "
+                "le serveur ne démarre pas. " + RESTORE_HINT,
+                err=True,
+            )
             raise typer.Exit(1)
         try:  # tells `dihr restore` a server holds the store (an unusable folder fails below, in French)
             (settings.data_dir / SERVE_PID).write_text(str(os.getpid()))
@@ -46,13 +55,19 @@ def serve(
     # A large write by another process (an import) is applied to the read models
     # in the background: requests meanwhile answer from the previous revision.
     os.environ["DIHR_BACKGROUND_READ_MODELS"] = "1"
-    typer.echo(f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql), {count} processus")
+    typer.echo(
+        f"dihr-graph : http://{host}:{port}/ (GraphQL : http://{host}:{port}/graphql), {count} processus"
+    )
     sys.stdout.flush()
     if count == 1:
         from api.workers import uvicorn_options
 
-        uvicorn.run(create_app(settings.model_copy(update={"workers": 1})), host=host, port=port,
-                    **uvicorn_options(settings))
+        uvicorn.run(
+            create_app(settings.model_copy(update={"workers": 1})),
+            host=host,
+            port=port,
+            **uvicorn_options(settings),
+        )
         return
     # Each worker process builds its app from the environment (one store per process,
     # kept in step through the SQLite change log; sessions in the data directory).

@@ -94,7 +94,9 @@ class Principal:
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
-            raise Forbidden(f"Le rôle « {self.role.value} » ne permet pas cette opération ({permission.value}).")
+            raise Forbidden(
+                f"Le rôle « {self.role.value} » ne permet pas cette opération ({permission.value})."
+            )
 
     def sees_territory(self, erhr_code: str | None) -> bool:
         """True when situation data of that ERHR territory is visible."""
@@ -129,7 +131,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(store: GraphStore, role: Role | str, *, territory: str | None = None, label: str = "") -> tuple[ApiKeyInfo, str]:
+def create_key(
+    store: GraphStore, role: Role | str, *, territory: str | None = None, label: str = ""
+) -> tuple[ApiKeyInfo, str]:
     """A new key; the secret is returned once and only its hash is stored."""
     try:
         role = Role(str(role).lower())
@@ -137,7 +141,9 @@ def create_key(store: GraphStore, role: Role | str, *, territory: str | None = N
         raise InvalidInput("role", "rôle attendu : partner, erhr ou gnchr.") from None
     if role is Role.ERHR:
         if not territory:
-            raise InvalidInput("territory", "une clé « erhr » est liée à un territoire ERHR (ex. --territory NE).")
+            raise InvalidInput(
+                "territory", "une clé « erhr » est liée à un territoire ERHR (ex. --territory NE)."
+            )
         territory = territory.strip().upper()
         if store.get_node(K.ERHR_TEAM, territory) is None:
             raise UnknownCode("d'ERHR", territory)
@@ -146,15 +152,34 @@ def create_key(store: GraphStore, role: Role | str, *, territory: str | None = N
     key_id = uuid.uuid4().hex[:12]
     secret = f"dihr_{key_id}_{secrets.token_urlsafe(32)}"
     info = ApiKeyInfo(key_id, role, territory, label.strip()[:200], _now(), None)
-    store.upsert([Node(K.API_KEY, key_id, {
-        "role": role.value, "territory": territory, "label": info.label, "hash": _hash(secret), "created_at": info.created_at,
-    })])
+    store.upsert(
+        [
+            Node(
+                K.API_KEY,
+                key_id,
+                {
+                    "role": role.value,
+                    "territory": territory,
+                    "label": info.label,
+                    "hash": _hash(secret),
+                    "created_at": info.created_at,
+                },
+            )
+        ]
+    )
     return info, secret
 
 
 def _info(node: Node) -> ApiKeyInfo:
     p = node.props
-    return ApiKeyInfo(node.key, Role(p["role"]), p.get("territory"), p.get("label", ""), p["created_at"], p.get("revoked_at"))
+    return ApiKeyInfo(
+        node.key,
+        Role(p["role"]),
+        p.get("territory"),
+        p.get("label", ""),
+        p["created_at"],
+        p.get("revoked_at"),
+    )
 
 
 def list_keys(store: GraphStore) -> list[ApiKeyInfo]:
@@ -181,7 +206,12 @@ def authenticate(store: GraphStore, secret: str, *, origin: str = "") -> Princip
     if node.props.get("revoked_at"):
         # The same answer as a wrong key (whether a key once existed is not told);
         # the administrator's log says which it was.
-        log.warning("sign-in refused: key %s was revoked on %s (origin %s)", node.key, node.props["revoked_at"], origin or "?")
+        log.warning(
+            "sign-in refused: key %s was revoked on %s (origin %s)",
+            node.key,
+            node.props["revoked_at"],
+            origin or "?",
+        )
         raise Unauthenticated("Clé d'API invalide.")
     return Principal(node.key, Role(node.props["role"]), node.props.get("territory"), origin)
 
@@ -212,8 +242,20 @@ class AuditRecord:
 #: the MAC needs the key), removed from the middle or the end, the whole journal
 #: removed, and an entry inserted without its seal. Entries of the former
 #: per-process chains are still checked by their hashes, and said apart.
-_CHAIN_FIELDS = ("at", "key_id", "role", "territory", "operation", "situations", "origin", "count", "params",
-                 "chain", "seq", "prev")
+_CHAIN_FIELDS = (
+    "at",
+    "key_id",
+    "role",
+    "territory",
+    "operation",
+    "situations",
+    "origin",
+    "count",
+    "params",
+    "chain",
+    "seq",
+    "prev",
+)
 JOURNAL = "journal"
 #: The key of the journal's head (never a time-ordered entry id: those start with a digit).
 HEAD_KEY = "TETE-JOURNAL"
@@ -222,8 +264,9 @@ _AUDIT_LOCK = threading.Lock()
 
 
 def _entry_hash(props: Mapping[str, Any]) -> str:
-    canonical = json.dumps({f: props.get(f) for f in _CHAIN_FIELDS}, sort_keys=True, ensure_ascii=False,
-                           separators=(",", ":"))
+    canonical = json.dumps(
+        {f: props.get(f) for f in _CHAIN_FIELDS}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -263,8 +306,15 @@ def _mac(text: str) -> str:
     return hmac.new(audit_key(), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def audit(store: GraphStore, principal: Principal, operation: str, situations: Iterable[str] = (), *,
-          count: int | None = None, params: Mapping[str, object] | None = None) -> None:
+def audit(
+    store: GraphStore,
+    principal: Principal,
+    operation: str,
+    situations: Iterable[str] = (),
+    *,
+    count: int | None = None,
+    params: Mapping[str, object] | None = None,
+) -> None:
     """Append one entry: who, what (operation, situation ids, the parameters
     asked), when, from where; chained to the journal's previous entry and sealed."""
     ids = sorted(set(situations))
@@ -278,22 +328,46 @@ def audit(store: GraphStore, principal: Principal, operation: str, situations: I
             at = datetime.now(UTC).isoformat(timespec="microseconds")
             entry_id = f"{at[:26].replace(':', '').replace('-', '').replace('.', '')}-{uuid.uuid4().hex[:8]}"
             props: dict[str, Any] = {
-                "at": at, "key_id": principal.key_id, "role": principal.role.value, "territory": principal.territory,
-                "operation": operation, "situations": ids, "origin": principal.origin,
-                "count": len(ids) if count is None else count, "params": asked,
-                "chain": JOURNAL, "seq": seq, "prev": prev,
+                "at": at,
+                "key_id": principal.key_id,
+                "role": principal.role.value,
+                "territory": principal.territory,
+                "operation": operation,
+                "situations": ids,
+                "origin": principal.origin,
+                "count": len(ids) if count is None else count,
+                "params": asked,
+                "chain": JOURNAL,
+                "seq": seq,
+                "prev": prev,
             }
             props["hash"] = _entry_hash(props)
             props["mac"] = _mac(props["hash"])
-            new_head = {"head": True, "seq": seq, "last": props["hash"], "mac": _mac(f"{seq}|{props['hash']}")}
+            new_head = {
+                "head": True,
+                "seq": seq,
+                "last": props["hash"],
+                "mac": _mac(f"{seq}|{props['hash']}"),
+            }
             try:
-                store.upsert([Node(K.AUDIT_ENTRY, entry_id, props), Node(K.AUDIT_ENTRY, HEAD_KEY, new_head)],
-                             expect=[(head_ref, {"seq": None if head is None else head.props["seq"],
-                                                 "last": None if head is None else head.props["last"]})])
+                store.upsert(
+                    [Node(K.AUDIT_ENTRY, entry_id, props), Node(K.AUDIT_ENTRY, HEAD_KEY, new_head)],
+                    expect=[
+                        (
+                            head_ref,
+                            {
+                                "seq": None if head is None else head.props["seq"],
+                                "last": None if head is None else head.props["last"],
+                            },
+                        )
+                    ],
+                )
                 return
             except WriteConflict:
                 time.sleep(0.001 * min(attempt + 1, 20) * (1 + secrets.randbelow(5)))
-        raise WriteConflict("Journal d'audit trop sollicité : l'opération n'a pas été journalisée, réessayez.")
+        raise WriteConflict(
+            "Journal d'audit trop sollicité : l'opération n'a pas été journalisée, réessayez."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,10 +396,14 @@ def verify_audit(store: GraphStore) -> AuditCheck:
             continue
         chains.setdefault(str(p["chain"]), []).append((int(p.get("seq", -1)), node.key, p))
         if p.get("hash") != _entry_hash(p):
-            problems.append(f"chaîne {p['chain']} : entrée {node.key} modifiée (son empreinte ne correspond plus à son contenu)")
+            problems.append(
+                f"chaîne {p['chain']} : entrée {node.key} modifiée (son empreinte ne correspond plus à son contenu)"
+            )
         elif p["chain"] == JOURNAL and not hmac.compare_digest(str(p.get("mac", "")), _mac(str(p["hash"]))):
-            problems.append(f"chaîne {JOURNAL} : entrée {node.key} au sceau invalide (modifiée puis recalculée, "
-                            "ou écrite sans la clé du journal)")
+            problems.append(
+                f"chaîne {JOURNAL} : entrée {node.key} au sceau invalide (modifiée puis recalculée, "
+                "ou écrite sans la clé du journal)"
+            )
     for chain, entries in sorted(chains.items()):
         entries.sort(key=lambda e: e[0])
         previous = ""
@@ -344,11 +422,15 @@ def verify_audit(store: GraphStore) -> AuditCheck:
     elif not hmac.compare_digest(str(head.get("mac", "")), _mac(f"{head.get('seq')}|{head.get('last')}")):
         problems.append(f"chaîne {JOURNAL} : tête du journal au sceau invalide")
     elif not journal:
-        problems.append(f"chaîne {JOURNAL} : journal supprimé (la tête annonce {int(head['seq']) + 1} entrées, "
-                        "aucune n'est présente)")
+        problems.append(
+            f"chaîne {JOURNAL} : journal supprimé (la tête annonce {int(head['seq']) + 1} entrées, "
+            "aucune n'est présente)"
+        )
     elif (journal[-1][0], journal[-1][2].get("hash")) != (head.get("seq"), head.get("last")):
-        problems.append(f"chaîne {JOURNAL} : fin du journal supprimée (la tête annonce {int(head['seq']) + 1} "
-                        f"entrées, la dernière présente est la n° {journal[-1][0] + 1})")
+        problems.append(
+            f"chaîne {JOURNAL} : fin du journal supprimée (la tête annonce {int(head['seq']) + 1} "
+            f"entrées, la dernière présente est la n° {journal[-1][0] + 1})"
+        )
     total = sum(len(e) for e in chains.values()) + unchained
     return AuditCheck(total, len(chains), unchained, problems)
 
@@ -368,7 +450,18 @@ def audit_entries(
             continue
         if since is not None and str(p.get("at", "")) < since:
             continue
-        records.append(AuditRecord(node.key, p["at"], p["key_id"], p["role"], p.get("territory"), p["operation"],
-                                   tuple(p.get("situations", [])), p.get("origin", ""), int(p.get("count", 0)),
-                                   tuple(sorted((p.get("params") or {}).items()))))
+        records.append(
+            AuditRecord(
+                node.key,
+                p["at"],
+                p["key_id"],
+                p["role"],
+                p.get("territory"),
+                p["operation"],
+                tuple(p.get("situations", [])),
+                p.get("origin", ""),
+                int(p.get("count", 0)),
+                tuple(sorted((p.get("params") or {}).items())),
+            )
+        )
     return sorted(records, key=lambda r: (r.at, r.entry_id))

@@ -50,7 +50,13 @@ __all__ = [
 K, R = NodeKind, RelType
 #: Children in the active file per full-time equivalent and per year (Cnaf).
 POLE_TARGET_PER_FTE = 30
-AGE_BANDS = ((0, 5, "0-5 ans"), (6, 15, "6-15 ans"), (16, 25, "16-25 ans"), (26, 59, "26-59 ans"), (60, 200, "60 ans et plus"))
+AGE_BANDS = (
+    (0, 5, "0-5 ans"),
+    (6, 15, "6-15 ans"),
+    (16, 25, "16-25 ans"),
+    (26, 59, "26-59 ans"),
+    (60, 200, "60 ans et plus"),
+)
 
 
 def age_band(age: int | None) -> str:
@@ -137,11 +143,17 @@ def erhr_activity(store: GraphStore, year: int, erhr: str | None = None) -> Erhr
         cells["with_rare_condition"][here] += any(e.type is R.HAS_CONDITION for e in edges)
     total = {name: sum(c.values()) for name, c in cells.items()}
     return ErhrActivity(
-        territory=erhr or "FR", year=year, active_file=total["active_file"], new_persons=total["new_persons"],
-        without_solution=total["without_solution"], with_rare_condition=total["with_rare_condition"],
+        territory=erhr or "FR",
+        year=year,
+        active_file=total["active_file"],
+        new_persons=total["new_persons"],
+        without_solution=total["without_solution"],
+        with_rare_condition=total["with_rare_condition"],
         by_criterion=dict(sorted(criteria.items())),
-        by_combination=dict(sorted(combinations.items())), by_age_band=dict(ages),
-        by_department=dict(sorted(cells["active_file"].items())), referrals_by_status=dict(sorted(statuses.items())),
+        by_combination=dict(sorted(combinations.items())),
+        by_age_band=dict(ages),
+        by_department=dict(sorted(cells["active_file"].items())),
+        referrals_by_status=dict(sorted(statuses.items())),
         median_days_to_acceptance=float(statistics.median(delays)) if delays else None,
         cells={name: dict(c) for name, c in cells.items()},
     )
@@ -159,8 +171,11 @@ def protect_erhr(store: GraphStore, result: ErhrActivity) -> ErhrActivity:
     table = read_model(store).territories
     tree = Tree(
         region_of={d: str(n.props["region"]) for d, n in table.departments.items()},
-        erhr_of={str(n.props["region"]): table.erhr_of_department[d] for d, n in table.departments.items()
-                 if d in table.erhr_of_department},
+        erhr_of={
+            str(n.props["region"]): table.erhr_of_department[d]
+            for d, n in table.departments.items()
+            if d in table.erhr_of_department
+        },
     )
     national = result if result.territory == "FR" else erhr_activity(store, result.year, None)
     level = "NATIONAL" if result.territory == "FR" else "ERHR"
@@ -176,14 +191,27 @@ def protect_erhr(store: GraphStore, result: ErhrActivity) -> ErhrActivity:
         rest = {d: total[d] - part[d] for d in table.departments}
         whole, subset = suppressed_tails([rest, part], tree)
         total_withheld |= result.territory in whole[level]
-        masked[name] = None if result.territory in subset[level] or result.territory in whole[level] \
+        masked[name] = (
+            None
+            if result.territory in subset[level] or result.territory in whole[level]
             else getattr(result, name)
+        )
     masked["active_file"] = None if total_withheld else result.active_file
-    return replace(result, active_file=masked["active_file"], new_persons=masked["new_persons"],
-                   without_solution=masked["without_solution"], with_rare_condition=masked["with_rare_condition"],
-                   by_criterion={}, by_combination={}, by_age_band={}, by_department={},
-                   referrals_by_status={}, median_days_to_acceptance=None, cells={},
-                   suppressed=any(v is None for v in masked.values()))
+    return replace(
+        result,
+        active_file=masked["active_file"],
+        new_persons=masked["new_persons"],
+        without_solution=masked["without_solution"],
+        with_rare_condition=masked["with_rare_condition"],
+        by_criterion={},
+        by_combination={},
+        by_age_band={},
+        by_department={},
+        referrals_by_status={},
+        median_days_to_acceptance=None,
+        cells={},
+        suppressed=any(v is None for v in masked.values()),
+    )
 
 
 # -- pôles ressources ------------------------------------------------------------------
@@ -215,11 +243,22 @@ def _count(value: object, name: str) -> int:
     return number
 
 
-def report_node(pole: str, period: str, *, active_file: object, families: object, appointments: object,
-                awareness_actions: object, fte: object, synthetic: bool = False) -> tuple[Node, Edge]:
+def report_node(
+    pole: str,
+    period: str,
+    *,
+    active_file: object,
+    families: object,
+    appointments: object,
+    awareness_actions: object,
+    fte: object,
+    synthetic: bool = False,
+) -> tuple[Node, Edge]:
     """One activity report of a pôle for a period (« 2026 », « 2026-S1 »), checked."""
     text = period.strip()
-    if not (len(text) == 4 and text.isdigit()) and not (len(text) == 7 and text[:4].isdigit() and text[4:] in ("-S1", "-S2")):
+    if not (len(text) == 4 and text.isdigit()) and not (
+        len(text) == 7 and text[:4].isdigit() and text[4:] in ("-S1", "-S2")
+    ):
         raise InvalidInput("periode", "une année (2026) ou un semestre (2026-S1, 2026-S2).")
     try:
         etp = float(str(fte).replace(",", "."))
@@ -228,9 +267,14 @@ def report_node(pole: str, period: str, *, active_file: object, families: object
     if not 0 < etp <= 100:
         raise InvalidInput("etp", "entre 0 (exclu) et 100 équivalents temps plein.")
     props: dict[str, object] = {
-        "pole": pole, "period": text, "active_file": _count(active_file, "file_active"),
-        "families": _count(families, "familles"), "appointments": _count(appointments, "rendez_vous"),
-        "awareness_actions": _count(awareness_actions, "actions_sensibilisation"), "fte": etp, "synthetic": synthetic,
+        "pole": pole,
+        "period": text,
+        "active_file": _count(active_file, "file_active"),
+        "families": _count(families, "familles"),
+        "appointments": _count(appointments, "rendez_vous"),
+        "awareness_actions": _count(awareness_actions, "actions_sensibilisation"),
+        "fte": etp,
+        "synthetic": synthetic,
     }
     node = Node(K.ACTIVITY_REPORT, f"{pole}:{text}", props)
     return node, Edge(R.REPORTS_ON, node.ref, NodeRef(K.RESOURCE_POLE, pole))
@@ -245,19 +289,31 @@ def pole_activity(store: GraphStore, period: str, erhr: str | None = None) -> li
     for report in reports:
         p = report.props
         pole = poles.get(str(p["pole"]))
-        department = str(pole.props.get("department")) if pole is not None and pole.props.get("department") else None
+        department = (
+            str(pole.props.get("department")) if pole is not None and pole.props.get("department") else None
+        )
         territory = table.erhr_of_department.get(department) if department else None
         if erhr is not None and territory != erhr:
             continue
         active, fte = int(p["active_file"]), float(p["fte"])
         per_fte = round(active / fte, 1)
-        rows.append(PoleActivity(
-            pole=str(p["pole"]), name=display_name(pole.props, pole.key) if pole is not None else str(p["pole"]),
-            department=department, erhr=territory, period=str(p["period"]), active_file=active,
-            families=int(p["families"]), appointments=int(p["appointments"]),
-            awareness_actions=int(p["awareness_actions"]), fte=fte, per_fte=per_fte,
-            meets_target=per_fte >= POLE_TARGET_PER_FTE, synthetic=bool(p.get("synthetic")),
-        ))
+        rows.append(
+            PoleActivity(
+                pole=str(p["pole"]),
+                name=display_name(pole.props, pole.key) if pole is not None else str(p["pole"]),
+                department=department,
+                erhr=territory,
+                period=str(p["period"]),
+                active_file=active,
+                families=int(p["families"]),
+                appointments=int(p["appointments"]),
+                awareness_actions=int(p["awareness_actions"]),
+                fte=fte,
+                per_fte=per_fte,
+                meets_target=per_fte >= POLE_TARGET_PER_FTE,
+                synthetic=bool(p.get("synthetic")),
+            )
+        )
     return sorted(rows, key=lambda r: (r.erhr or "", r.name.lower(), r.pole))
 
 
@@ -269,9 +325,14 @@ def protect_poles(rows: list[PoleActivity]) -> list[PoleActivity]:
     for r in rows:
         small_file = r.active_file is not None and r.active_file < SMALL_CELL
         small_families = r.families is not None and r.families < SMALL_CELL
-        out.append(replace(
-            r, active_file=None if small_file else r.active_file, families=None if small_families else r.families,
-            per_fte=None if small_file else r.per_fte, meets_target=None if small_file else r.meets_target,
-            suppressed=small_file or small_families,
-        ))
+        out.append(
+            replace(
+                r,
+                active_file=None if small_file else r.active_file,
+                families=None if small_families else r.families,
+                per_fte=None if small_file else r.per_fte,
+                meets_target=None if small_file else r.meets_target,
+                suppressed=small_file or small_families,
+            )
+        )
     return out

@@ -21,7 +21,41 @@ from graph.vocabulary import (
     SKILLS,
 )
 
-__all__ = ["ADULT_AGE", "BASIS_LABELS", "BEYOND_REACH", "BEYOND_ROWS", "Basis", "ErhrContact", "GROUPS", "InferredNeed", "K", "LEVEL_LABELS", "LOCAL_KINDS", "MAX_LIMIT", "MAX_TEAM_SIZE", "Match", "MatchLevel", "MatchResult", "NEXT_ROWS", "NEXT_YEARS", "NeedCoverage", "PersonPlace", "R", "SOURCE_LABELS", "SituationQuery", "TRANSITION_AGES", "Team", "Widening", "_LOCATION_SOURCES", "_MAX_TEAMS", "_Needs", "_TEAM_POOL", "_need_label", "age_group", "source_of"]
+__all__ = [
+    "ADULT_AGE",
+    "BASIS_LABELS",
+    "BEYOND_REACH",
+    "BEYOND_ROWS",
+    "Basis",
+    "ErhrContact",
+    "GROUPS",
+    "InferredNeed",
+    "K",
+    "LEVEL_LABELS",
+    "LOCAL_KINDS",
+    "MAX_LIMIT",
+    "MAX_TEAM_SIZE",
+    "Match",
+    "MatchLevel",
+    "MatchResult",
+    "NEXT_ROWS",
+    "NEXT_YEARS",
+    "NeedCoverage",
+    "PersonPlace",
+    "R",
+    "SOURCE_LABELS",
+    "SituationQuery",
+    "TRANSITION_AGES",
+    "Team",
+    "Widening",
+    "_LOCATION_SOURCES",
+    "_MAX_TEAMS",
+    "_Needs",
+    "_TEAM_POOL",
+    "_need_label",
+    "age_group",
+    "source_of",
+]
 
 K, R = NodeKind, RelType
 LOCAL_KINDS = frozenset(INDEXED_KINDS)  # the kinds the read model indexes
@@ -142,7 +176,9 @@ def source_of(props: Mapping[str, Any], fallback: str) -> tuple[str, str]:
         source = "annuaire"
     text = SOURCE_LABELS.get(source, source)
     if source == "categorie_finess" and props.get("category"):
-        text = f"déduit de la catégorie FINESS {props['category']}, {props.get('category_label', '')}".rstrip(", ")
+        text = f"déduit de la catégorie FINESS {props['category']}, {props.get('category_label', '')}".rstrip(
+            ", "
+        )
     elif source == "nom_finess" and props.get("keyword"):
         text = f"déduit du nom de l'établissement dans FINESS (mention « {props['keyword']} »)"
     elif source == "etablissement_connu" and props.get("reference"):
@@ -181,7 +217,11 @@ class Match(NamedTuple):
 
 
 #: Stored location sources as shown (older stores said commune_centroid).
-_LOCATION_SOURCES = {"finess": "finess", "centroide_commune": "centroide_commune", "commune_centroid": "centroide_commune"}
+_LOCATION_SOURCES = {
+    "finess": "finess",
+    "centroide_commune": "centroide_commune",
+    "commune_centroid": "centroide_commune",
+}
 
 
 def age_group(props: Mapping[str, Any]) -> str:
@@ -244,11 +284,15 @@ class InferredNeed:
     @property
     def text(self) -> str:
         if self.core:
-            return (f"{_need_label(self.deficiency)} déduite de {self.condition_label} ({self.condition}), "
-                    f"{self.frequency} — phénotypes HPO : {self.phenotypes}")
-        return (f"parfois : {_need_label(self.deficiency)} ({self.frequency}) dans {self.condition_label} "
-                f"({self.condition}) — non ajoutée ; cochez-la si la personne la présente. "
-                f"Phénotypes HPO : {self.phenotypes}")
+            return (
+                f"{_need_label(self.deficiency)} déduite de {self.condition_label} ({self.condition}), "
+                f"{self.frequency} — phénotypes HPO : {self.phenotypes}"
+            )
+        return (
+            f"parfois : {_need_label(self.deficiency)} ({self.frequency}) dans {self.condition_label} "
+            f"({self.condition}) — non ajoutée ; cochez-la si la personne la présente. "
+            f"Phénotypes HPO : {self.phenotypes}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

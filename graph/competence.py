@@ -24,8 +24,16 @@ from numpy.typing import NDArray
 from graph.landmass import land_mass
 from graph.model import NodeKind, NodeRef, RelType
 
-__all__ = ["Accepts", "CompetenceIndex", "Link", "build_competence_index", "patch_competence_index", "admits", "bound",
-           "link_order"]
+__all__ = [
+    "Accepts",
+    "CompetenceIndex",
+    "Link",
+    "build_competence_index",
+    "patch_competence_index",
+    "admits",
+    "bound",
+    "link_order",
+]
 
 #: One competence link of a resource: (type, target, the edge's properties).
 Link = tuple[RelType, NodeRef, Mapping[str, Any]]
@@ -89,7 +97,9 @@ class CompetenceIndex:
         """Which positions hold a resource of these kinds (cached per set of kinds)."""
         cached = self.masks.get(kinds)
         if cached is None:
-            cached = self.masks[kinds] = np.isin(self.kinds, sorted(kinds)) if len(self.refs) else np.zeros(0, bool)
+            cached = self.masks[kinds] = (
+                np.isin(self.kinds, sorted(kinds)) if len(self.refs) else np.zeros(0, bool)
+            )
         return cached
 
     def department_of(self, ref: NodeRef) -> str | None:
@@ -112,7 +122,9 @@ class CompetenceIndex:
 
     def targets(self, kind: NodeKind) -> list[str]:
         """Keys of the ``kind`` nodes some indexed resource has expertise on."""
-        return self.cached(("targets", kind), lambda: [t.key for t in self.expertise_levels if t.kind is kind])  # type: ignore[no-any-return]
+        return self.cached(  # type: ignore[no-any-return]
+            ("targets", kind), lambda: [t.key for t in self.expertise_levels if t.kind is kind]
+        )
 
     def land_mask(self, land: str | None) -> NDArray[np.bool_]:
         """Which resources stand on the land mass ``land`` (``graph.landmass``;
@@ -122,7 +134,9 @@ class CompetenceIndex:
         key = ("land", land)
         cached = self.masks.get(key)
         if cached is None:
-            cached = self.masks[key] = np.array([land_mass(str(d)) == land for d in self.departments], dtype=bool)
+            cached = self.masks[key] = np.array(
+                [land_mass(str(d)) == land for d in self.departments], dtype=bool
+            )
         return cached
 
     def __len__(self) -> int:
@@ -148,7 +162,9 @@ def build_competence_index(
     ``situations``: (combination key, commune key, open) of every situation."""
     # Positions in latitude order: the resources near a point lie in one slice (``band``).
     # A closed establishment (FINESS) is never matched nor counted: it is not indexed.
-    rows = sorted((r for r in resources if not r[3].get("closed")), key=lambda r: (r[1], r[0].kind.value, r[0].key))
+    rows = sorted(
+        (r for r in resources if not r[3].get("closed")), key=lambda r: (r[1], r[0].kind.value, r[0].key)
+    )
     position = {ref: i for i, (ref, *_rest) in enumerate(rows)}
     lats = np.array([r[1] for r in rows], dtype=np.float64)
     lons = np.array([r[2] for r in rows], dtype=np.float64)
@@ -212,8 +228,6 @@ def admits(age_min: NDArray[np.float64], age_max: NDArray[np.float64], age: int 
     return ~(age_min > age) & ~(age_max < age)
 
 
-
-
 def _insert(column: NDArray[Any], at: NDArray[np.int64], values: Any) -> NDArray[Any]:
     """``column`` with ``values`` inserted before the positions ``at`` (a text
     column widened to the longest value first: numpy would truncate)."""
@@ -237,7 +251,9 @@ def patch_competence_index(
     the resources a write touched, read again), at the cost of copying its
     columns instead of building them: a write of a few resources is seen at
     once. ``old`` is left as it is (queries may still be reading it)."""
-    rows = sorted((r for r in resources if not r[3].get("closed")), key=lambda r: (r[1], r[0].kind.value, r[0].key))
+    rows = sorted(
+        (r for r in resources if not r[3].get("closed")), key=lambda r: (r[1], r[0].kind.value, r[0].key)
+    )
     n_old = len(old)
     gone = np.zeros(n_old, dtype=bool)
     for ref in removed:
@@ -250,7 +266,10 @@ def patch_competence_index(
     for j, (ref, lat, _lon, _props) in enumerate(rows):
         pos = int(np.searchsorted(kept_lats, lat, "left"))
         tie_end = int(np.searchsorted(kept_lats, lat, "right"))
-        while pos < tie_end and (str(old.kinds[keep[pos]]), str(old.keys[keep[pos]])) < (ref.kind.value, ref.key):
+        while pos < tie_end and (str(old.kinds[keep[pos]]), str(old.keys[keep[pos]])) < (
+            ref.kind.value,
+            ref.key,
+        ):
             pos += 1
         at[j] = pos
     kept_count = keep.size
@@ -268,7 +287,9 @@ def patch_competence_index(
         if row is None:
             continue
         if rel is RelType.ACCEPTS:
-            accepts[target].append((int(new_of_added[row]), bound(props.get("age_min")), bound(props.get("age_max"))))
+            accepts[target].append(
+                (int(new_of_added[row]), bound(props.get("age_min")), bound(props.get("age_max")))
+            )
         elif rel is RelType.HAS_EXPERTISE:
             levels[target][row] = max(levels[target].get(row, 0), int(props["level"]))
         else:
@@ -328,8 +349,11 @@ def patch_competence_index(
     masks: dict[Any, NDArray[np.bool_]] = {}
     for key, mask in old.masks.items():
         if isinstance(key, tuple) and key[0] == "land":
-            masks[key] = _insert(mask[keep], at, [
-                land_mass(deps.get(r[0], str(r[3].get("department", "")))) == key[1] for r in rows])
+            masks[key] = _insert(
+                mask[keep],
+                at,
+                [land_mass(deps.get(r[0], str(r[3].get("department", "")))) == key[1] for r in rows],
+            )
     return CompetenceIndex(
         refs=refs,
         kinds=_insert(old.kinds[keep], at, [r[0].kind.value for r in rows]),
@@ -339,8 +363,9 @@ def patch_competence_index(
         age_min=_insert(old.age_min[keep], at, [bound(r[3].get("age_min")) for r in rows]),
         age_max=_insert(old.age_max[keep], at, [bound(r[3].get("age_max")) for r in rows]),
         masks=masks,
-        departments=_insert(old.departments[keep], at,
-                            [deps.get(r[0], str(r[3].get("department", ""))) for r in rows]),
+        departments=_insert(
+            old.departments[keep], at, [deps.get(r[0], str(r[3].get("department", ""))) for r in rows]
+        ),
         expertise_levels=expertise,
         accepts_links=accepts_columns,
         props=props_of,

@@ -28,13 +28,25 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
-__all__ = ["Condition", "condition_table", "hpo_term_names", "hpo_french_labels", "resolve_condition",
-           "search_conditions", "fold", "FREQUENCY_LABELS"]
+__all__ = [
+    "Condition",
+    "condition_table",
+    "hpo_term_names",
+    "hpo_french_labels",
+    "resolve_condition",
+    "search_conditions",
+    "fold",
+    "FREQUENCY_LABELS",
+]
 
 #: Orphanet's frequency classes (HPO "Frequency" terms) as shown, strongest first.
 FREQUENCY_LABELS = {
-    "O": "obligatoire (100 %)", "VF": "très fréquent (80-99 %)", "F": "fréquent (30-79 %)",
-    "OC": "occasionnel (5-29 %)", "VR": "très rare (1-4 %)", "U": "fréquence non précisée",
+    "O": "obligatoire (100 %)",
+    "VF": "très fréquent (80-99 %)",
+    "F": "fréquent (30-79 %)",
+    "OC": "occasionnel (5-29 %)",
+    "VR": "très rare (1-4 %)",
+    "U": "fréquence non précisée",
 }
 _ORDER = tuple(FREQUENCY_LABELS)
 
@@ -71,6 +83,8 @@ class Condition:
             name = names.get(hpo_id, hpo_id)
             parts.append(f"{fr + ' : ' if fr else ''}{name} ({hpo_id}), {FREQUENCY_LABELS[freq]}")
         return " ; ".join(parts)
+
+
 def fold(text: str) -> str:
     """Lower case, no accents, single spaces: how names are compared."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
@@ -91,7 +105,11 @@ def hpo_french_labels() -> dict[str, str]:
     """Phenotype id → the French label of the narrowest mapped HPO term it falls
     under (``hpo_deficiencies.csv``, column label_fr): « crises d'épilepsie » for
     any kind of seizure (no French HPO translation is shipped by a package)."""
-    return {r["hpo_id"]: r["label_fr"] for r in csv.DictReader(io.StringIO(_read("hpo_terms.csv"))) if r.get("label_fr")}
+    return {
+        r["hpo_id"]: r["label_fr"]
+        for r in csv.DictReader(io.StringIO(_read("hpo_terms.csv")))
+        if r.get("label_fr")
+    }
 
 
 @lru_cache(maxsize=1)
@@ -159,7 +177,8 @@ def search_conditions(text: str, *, limit: int = 10) -> list[Condition]:
         yield from (fold(a) for a in c.aliases)
 
     hits = [
-        c for c in condition_table().values()
+        c
+        for c in condition_table().values()
         if c.orpha != exact and any(all(w in h for w in words) for h in haystacks(c))
     ]
     hits.sort(key=lambda c: (not c.aliases, len(c.label), c.orpha))

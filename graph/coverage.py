@@ -121,7 +121,9 @@ class CoverageResult:
     #: department → (open situations, without solution at the threshold, without
     #: solution at DISCLOSURE_THRESHOLD_KM): the finest demand counts, for small-cell
     #: suppression; never published as such.
-    demand_by_department: dict[str, tuple[int, int, int]] = field(default_factory=dict, repr=False, compare=False)
+    demand_by_department: dict[str, tuple[int, int, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     #: only local resources (no national centre) were counted
     local_only: bool = False
     #: the national centres counted where they stand: (code, name, department)
@@ -156,8 +158,12 @@ def _insee_bands() -> dict[str, tuple[float, ...]]:
     2021: ``graph/data/insee_population_age.csv``, ``importers/insee_ages.py``)."""
     text = (files("graph") / "data" / "insee_population_age.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return {row["departement"]: tuple(float(v) for k, v in row.items() if k not in ("departement", "nom", "total"))
-            for row in rows}
+    return {
+        row["departement"]: tuple(
+            float(v) for k, v in row.items() if k not in ("departement", "nom", "total")
+        )
+        for row in rows
+    }
 
 
 def age_share(department: str, first: int, last: int) -> float:
@@ -242,8 +248,13 @@ def _lands(model: ReadModel) -> tuple[NDArray[np.object_], _LandGroups]:
 _THREADED_QUERIES = 5_000
 
 
-def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]], departments: Sequence[str],
-                lands: NDArray[np.object_], groups: _LandGroups | None = None) -> NDArray[np.float64]:
+def _nearest_km(
+    grid: CommuneGrid,
+    points: Sequence[tuple[float, float]],
+    departments: Sequence[str],
+    lands: NDArray[np.object_],
+    groups: _LandGroups | None = None,
+) -> NDArray[np.float64]:
     """Great-circle km from every commune to the nearest point on its own land
     mass (``graph.landmass``: never across the sea); inf where its land mass has none."""
     distances = np.full(len(grid.codes), np.inf)
@@ -263,8 +274,9 @@ def _nearest_km(grid: CommuneGrid, points: Sequence[tuple[float, float]], depart
     return distances
 
 
-def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64],
-                     order: NDArray[np.int64] | None = None) -> float:
+def _weighted_median(
+    values: NDArray[np.float64], weights: NDArray[np.float64], order: NDArray[np.int64] | None = None
+) -> float:
     """``order``: ``values``' stable argsort, if already known."""
     if order is None:
         order = np.argsort(values, kind="stable")
@@ -274,14 +286,18 @@ def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64],
     return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def _validate(level: Level | str, threshold_km: float, thresholds_km: Iterable[float] | None, age: int | None) -> tuple[Level, tuple[float, ...]]:
+def _validate(
+    level: Level | str, threshold_km: float, thresholds_km: Iterable[float] | None, age: int | None
+) -> tuple[Level, tuple[float, ...]]:
     try:
         lvl = Level(str(level).upper())
     except ValueError:
         raise InvalidInput("level", "niveau attendu : DEPARTMENT, REGION ou ERHR.") from None
     if not 1 <= threshold_km <= 1000:
         raise InvalidInput("thresholdKm", "le seuil doit être compris entre 1 et 1000 km.")
-    thresholds = tuple(sorted({float(t) for t in (thresholds_km or DEFAULT_THRESHOLDS_KM)} | {float(threshold_km)}))
+    thresholds = tuple(
+        sorted({float(t) for t in (thresholds_km or DEFAULT_THRESHOLDS_KM)} | {float(threshold_km)})
+    )
     if any(not 1 <= t <= 1000 for t in thresholds) or len(thresholds) > 10:
         raise InvalidInput("thresholds", "jusqu'à 10 seuils, chacun entre 1 et 1000 km.")
     if age is not None and not 0 <= age <= 120:
@@ -312,8 +328,14 @@ def _department_of_seat(store: GraphStore, centre: Node, lat: float, lon: float)
     return str(grid.department[grid.position[commune]])
 
 
-def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: TerritoryTable,
-            local_only: bool = False, separately: bool = False) -> _Supply:
+def _supply(
+    store: GraphStore,
+    codes: frozenset[str],
+    age: int | None,
+    table: TerritoryTable,
+    local_only: bool = False,
+    separately: bool = False,
+) -> _Supply:
     """The competent local resources, and (unless ``local_only``) the national
     centres competent for the combination by their D312-194 criteria, each at
     its seat (CRESAM in Vienne serves Vienne for deafblindness as a resource).
@@ -342,7 +364,9 @@ def _supply(store: GraphStore, codes: frozenset[str], age: int | None, table: Te
     return supply
 
 
-def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid, exact: bool = False) -> NDArray[np.int64]:
+def _demand(
+    store: GraphStore, codes: frozenset[str], grid: CommuneGrid, exact: bool = False
+) -> NDArray[np.int64]:
     """Commune positions of the open situations whose combination includes
     ``codes`` (with ``exact``: is exactly ``codes``); kept per read-model state."""
 
@@ -351,7 +375,11 @@ def _demand(store: GraphStore, codes: frozenset[str], grid: CommuneGrid, exact: 
         for combination, (communes, is_open) in sorted(read_model(store).competence.demand.items()):
             present = codes_of_combination(combination)
             if present == codes if exact else codes <= present:
-                result += [grid.position[c] for c, o in zip(communes, is_open, strict=True) if o and c in grid.position]
+                result += [
+                    grid.position[c]
+                    for c, o in zip(communes, is_open, strict=True)
+                    if o and c in grid.position
+                ]
         found = np.array(result, dtype=np.int64)
         found.flags.writeable = False
         return found
@@ -408,20 +436,42 @@ def _aggregate(
     beyond = {t: np.bincount(of, weights=population * (distances > t), minlength=m) for t in thresholds}
     values, weights = distances[reachable], population[reachable]
     by_value = _stable_argsort(values)  # one sort for the national and every territory's median
-    medians = (_weighted_medians(of[reachable], values, weights, m, by_value) if reachable.any()
-               else np.full(m, np.nan))
+    medians = (
+        _weighted_medians(of[reachable], values, weights, m, by_value)
+        if reachable.any()
+        else np.full(m, np.nan)
+    )
     rows = []
     for i, code in enumerate(codes):
         pop, reached = float(total[i]), float(reach_pop[i])
         mean = float(weighted[i] / reached) if reached > 0 else None
         median = float(medians[i]) if reached > 0 and np.isfinite(medians[i]) else None
         rows.append(
-            _row(code, names[i], pop, mean, median, {t: float(beyond[t][i]) for t in thresholds},
-                 int(resources[i]), int(demand_of[i]), int(unmet_of[i]), threshold_km, int(round(pop - reached)))
+            _row(
+                code,
+                names[i],
+                pop,
+                mean,
+                median,
+                {t: float(beyond[t][i]) for t in thresholds},
+                int(resources[i]),
+                int(demand_of[i]),
+                int(unmet_of[i]),
+                threshold_km,
+                int(round(pop - reached)),
+            )
         )
     national = _summary(
-        "FR", "France", population, distances, len(supply_departments), len(demand), len(unmet),
-        threshold_km, thresholds, by_value,
+        "FR",
+        "France",
+        population,
+        distances,
+        len(supply_departments),
+        len(demand),
+        len(unmet),
+        threshold_km,
+        thresholds,
+        by_value,
     )
     return national, rows
 
@@ -441,8 +491,13 @@ def _stable_argsort(values: NDArray[np.float64]) -> NDArray[np.int64]:
     return order
 
 
-def _weighted_medians(of: NDArray[np.int64], values: NDArray[np.float64], weights: NDArray[np.float64], m: int,
-                      by_value: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+def _weighted_medians(
+    of: NDArray[np.int64],
+    values: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    m: int,
+    by_value: NDArray[np.int64] | None = None,
+) -> NDArray[np.float64]:
     """Per territory, the population-weighted median (as _weighted_median).
     ``by_value``: ``values``' stable argsort, if already known."""
     if by_value is None:
@@ -463,8 +518,17 @@ def _weighted_medians(of: NDArray[np.int64], values: NDArray[np.float64], weight
 
 
 def _row(
-    code: str, name: str, total: float, mean: float | None, median: float | None, beyond: dict[float, float],
-    resources: int, open_situations: int, without_solution: int, threshold_km: float, unreachable: int = 0,
+    code: str,
+    name: str,
+    total: float,
+    mean: float | None,
+    median: float | None,
+    beyond: dict[float, float],
+    resources: int,
+    open_situations: int,
+    without_solution: int,
+    threshold_km: float,
+    unreachable: int = 0,
 ) -> TerritoryCoverage:
     return TerritoryCoverage(
         code=code,
@@ -484,8 +548,15 @@ def _row(
 
 
 def _summary(
-    code: str, name: str, population: NDArray[np.float64], distances: NDArray[np.float64], resources: int,
-    open_situations: int, without_solution: int, threshold_km: float, thresholds: tuple[float, ...],
+    code: str,
+    name: str,
+    population: NDArray[np.float64],
+    distances: NDArray[np.float64],
+    resources: int,
+    open_situations: int,
+    without_solution: int,
+    threshold_km: float,
+    thresholds: tuple[float, ...],
     by_value: NDArray[np.int64] | None = None,
 ) -> TerritoryCoverage:
     """One territory from its communes' populations and distances (the national
@@ -499,8 +570,19 @@ def _summary(
         mean = float((distances[reachable] * population[reachable]).sum() / reached)
         median = _weighted_median(distances[reachable], population[reachable], by_value)
     beyond = {t: float(population[distances > t].sum()) for t in thresholds}
-    return _row(code, name, total, mean, median, beyond, resources, open_situations, without_solution, threshold_km,
-                int(round(total - reached)))
+    return _row(
+        code,
+        name,
+        total,
+        mean,
+        median,
+        beyond,
+        resources,
+        open_situations,
+        without_solution,
+        threshold_km,
+        int(round(total - reached)),
+    )
 
 
 def coverage(
@@ -528,18 +610,40 @@ def coverage(
     distances = _nearest_km(grid, supply.points, supply.departments, *_lands(model))
     demand = _demand(store, codes, grid, exact_counts)
     weights, group = _age_weights(model, age)
-    national, rows = _aggregate(grid, lvl, distances, supply.departments, demand, threshold_km, thresholds, table,
-                                model.cached(("owners", lvl), lambda: _owners(grid, lvl, table)), weights)
+    national, rows = _aggregate(
+        grid,
+        lvl,
+        distances,
+        supply.departments,
+        demand,
+        threshold_km,
+        thresholds,
+        table,
+        model.cached(("owners", lvl), lambda: _owners(grid, lvl, table)),
+        weights,
+    )
     no_data = len(supply.points) == len(supply.national)  # no local resource anywhere
     if no_data:
         from dataclasses import replace
 
         rows = [replace(r, no_data=True) for r in rows]
         national = replace(national, no_data=True)
-    return CoverageResult(combination_key(list(codes)), lvl, threshold_km, thresholds, age, national, tuple(rows),
-                          exact_counts, _demand_by_department(grid, demand, distances, threshold_km),
-                          local_only=local_only, national_centres=tuple(supply.national), separately=separately,
-                          no_data=no_data, population_group=group)
+    return CoverageResult(
+        combination_key(list(codes)),
+        lvl,
+        threshold_km,
+        thresholds,
+        age,
+        national,
+        tuple(rows),
+        exact_counts,
+        _demand_by_department(grid, demand, distances, threshold_km),
+        local_only=local_only,
+        national_centres=tuple(supply.national),
+        separately=separately,
+        no_data=no_data,
+        population_group=group,
+    )
 
 
 def _demand_by_department(
@@ -548,12 +652,19 @@ def _demand_by_department(
     """Department → (open situations, beyond the threshold, beyond DISCLOSURE_THRESHOLD_KM)."""
     of = grid.territory_of[Level.DEPARTMENT][demand]
     m = len(grid.territory_codes[Level.DEPARTMENT])
-    cells = np.stack([np.bincount(of, minlength=m),
-                      np.bincount(of[distances[demand] > threshold_km], minlength=m),
-                      np.bincount(of[distances[demand] > DISCLOSURE_THRESHOLD_KM], minlength=m)], axis=1)
+    cells = np.stack(
+        [
+            np.bincount(of, minlength=m),
+            np.bincount(of[distances[demand] > threshold_km], minlength=m),
+            np.bincount(of[distances[demand] > DISCLOSURE_THRESHOLD_KM], minlength=m),
+        ],
+        axis=1,
+    )
     codes = grid.territory_codes[Level.DEPARTMENT]
-    return {codes[i]: (c[0], c[1], c[2]) for i, c in zip(np.flatnonzero(cells[:, 0]).tolist(),
-                                                      cells[cells[:, 0] > 0].tolist(), strict=True)}
+    return {
+        codes[i]: (c[0], c[1], c[2])
+        for i, c in zip(np.flatnonzero(cells[:, 0]).tolist(), cells[cells[:, 0] > 0].tolist(), strict=True)
+    }
 
 
 # -- gaps -----------------------------------------------------------------------------
@@ -604,8 +715,15 @@ def gaps(
     grid = model.communes
     criteria = tuple((c, CRITERIA[c].label, criterion_combinations(c)[0]) for c in CRITERIA)
     columns = [
-        coverage(store, combo.split("+"), level=lvl, threshold_km=threshold_km, thresholds_km=[threshold_km],
-                 exact_counts=exact_counts, separately=separately)
+        coverage(
+            store,
+            combo.split("+"),
+            level=lvl,
+            threshold_km=threshold_km,
+            thresholds_km=[threshold_km],
+            exact_counts=exact_counts,
+            separately=separately,
+        )
         for _, _, combo in criteria
     ]
     if protect is not None:
@@ -687,11 +805,24 @@ def what_if(
     ):
         distances = _nearest_km(grid, points, departments, *_lands(model))
         weights, group = _age_weights(model, age)
-        national, rows = _aggregate(grid, lvl, distances, departments, demand, threshold_km, thresholds, table,
-                                    weights=weights)
-        results.append(CoverageResult(key, lvl, threshold_km, thresholds, age, national, tuple(rows), False,
-                                      _demand_by_department(grid, demand, distances, threshold_km),
-                                      national_centres=tuple(supply.national), population_group=group))
+        national, rows = _aggregate(
+            grid, lvl, distances, departments, demand, threshold_km, thresholds, table, weights=weights
+        )
+        results.append(
+            CoverageResult(
+                key,
+                lvl,
+                threshold_km,
+                thresholds,
+                age,
+                national,
+                tuple(rows),
+                False,
+                _demand_by_department(grid, demand, distances, threshold_km),
+                national_centres=tuple(supply.national),
+                population_group=group,
+            )
+        )
     before, after = results
     deltas = tuple(
         TerritoryDelta(b.code, b.name, b, a)
@@ -707,11 +838,21 @@ def hide_counts(result: CoverageResult) -> CoverageResult:
     from dataclasses import replace
 
     def hidden(row: TerritoryCoverage) -> TerritoryCoverage:
-        return replace(row, open_situations=None, without_solution=None, suppressed=True,
-                       open_published=False, unmet_published=False)
+        return replace(
+            row,
+            open_situations=None,
+            without_solution=None,
+            suppressed=True,
+            open_published=False,
+            unmet_published=False,
+        )
 
-    return replace(result, national=hidden(result.national), territories=tuple(hidden(t) for t in result.territories),
-                   demand_by_department={})
+    return replace(
+        result,
+        national=hidden(result.national),
+        territories=tuple(hidden(t) for t in result.territories),
+        demand_by_department={},
+    )
 
 
 def protect_counts(result: CoverageResult, table: TerritoryTable) -> CoverageResult:
@@ -728,7 +869,11 @@ def protect_counts(result: CoverageResult, table: TerritoryTable) -> CoverageRes
 
     tree = Tree(
         region_of={d: str(n.props["region"]) for d, n in table.departments.items()},
-        erhr_of={r: table.erhr_of_department[d] for d, n in table.departments.items() for r in [str(n.props["region"])]},
+        erhr_of={
+            r: table.erhr_of_department[d]
+            for d, n in table.departments.items()
+            for r in [str(n.props["region"])]
+        },
     )
     cells = {d: result.demand_by_department.get(d, (0, 0, 0)) for d in table.departments}
     served = {d: total - unmet for d, (total, _, unmet) in cells.items()}

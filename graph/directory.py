@@ -130,7 +130,7 @@ def _position(cursor: str | None) -> int:
         return -1
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if text.startswith(_CURSOR_PREFIX) and (value := int(text[len(_CURSOR_PREFIX):])) >= 0:
+        if text.startswith(_CURSOR_PREFIX) and (value := int(text[len(_CURSOR_PREFIX) :])) >= 0:
             return value
     except (ValueError, UnicodeDecodeError):
         pass
@@ -174,11 +174,21 @@ class _Recent:
 
 
 def _key(query: DirectoryFilter) -> tuple[Any, ...]:
-    return (tuple(query.kinds), query.territory, tuple(sorted(query.deficiencies)), tuple(sorted(query.skills)),
-            tuple(sorted(query.conditions)), query.near, query.open_only, query.text.strip())
+    return (
+        tuple(query.kinds),
+        query.territory,
+        tuple(sorted(query.deficiencies)),
+        tuple(sorted(query.skills)),
+        tuple(sorted(query.conditions)),
+        query.near,
+        query.open_only,
+        query.text.strip(),
+    )
 
 
-def search_directory(store: GraphStore, query: DirectoryFilter, *, first: int = 20, after: str | None = None) -> DirectoryPage:
+def search_directory(
+    store: GraphStore, query: DirectoryFilter, *, first: int = 20, after: str | None = None
+) -> DirectoryPage:
     """One page of the directory (see the module doc)."""
     if not 1 <= first <= MAX_PAGE:
         raise InvalidInput("first", f"taille de page entre 1 et {MAX_PAGE}.")
@@ -190,11 +200,16 @@ def search_directory(store: GraphStore, query: DirectoryFilter, *, first: int = 
     page = order[start : start + first]
     table = model.territories
     links = store.edges_from([rows[i][0].ref for i in page], [R.HAS_EXPERTISE, R.ACCEPTS]) if page else {}
-    entries = tuple(_entry(rows[i][0], rows[i][1], rows[i][2], distances[i], links.get(rows[i][0].ref, []), table)
-                    for i in page)
+    entries = tuple(
+        _entry(rows[i][0], rows[i][1], rows[i][2], distances[i], links.get(rows[i][0].ref, []), table)
+        for i in page
+    )
     return DirectoryPage(
-        total=total, entries=entries, cursors=tuple(cursor_of(start + n) for n in range(len(page))),
-        has_next=start + len(page) < total, has_previous=start > 0,
+        total=total,
+        entries=entries,
+        cursors=tuple(cursor_of(start + n) for n in range(len(page))),
+        has_next=start + len(page) < total,
+        has_previous=start > 0,
     )
 
 
@@ -205,7 +220,9 @@ def _ordered(store: GraphStore, query: DirectoryFilter) -> tuple[list[_Row], lis
     """Every resource the filter keeps, in the directory's order, and distances."""
     kinds = tuple(query.kinds) or DIRECTORY_KINDS
     if any(k not in ALL_KINDS for k in kinds):
-        raise InvalidInput("kinds", "types attendus : Establishment, Professional, ResourcePole, ErhrTeam, Cnrhr.")
+        raise InvalidInput(
+            "kinds", "types attendus : Establishment, Professional, ResourcePole, ErhrTeam, Cnrhr."
+        )
     model = read_model(store)
     table, idx = model.territories, model.competence
 
@@ -234,8 +251,11 @@ def _ordered(store: GraphStore, query: DirectoryFilter) -> tuple[list[_Row], lis
         if not 1 <= query.near.radius_km <= 1000:
             raise InvalidInput("radiusKm", "le rayon doit être compris entre 1 et 1000 km.")
         commune = resolve_commune(store, query.near.commune)
-        origin = (float(commune.props["lat"]), float(commune.props["lon"]),
-                  land_mass(str(commune.props.get("department", ""))))
+        origin = (
+            float(commune.props["lat"]),
+            float(commune.props["lon"]),
+            land_mass(str(commune.props.get("department", ""))),
+        )
     needle = fold_name(query.text.strip()[:100]) if query.text.strip() else ""
 
     rows: list[_Row] = []
@@ -252,9 +272,15 @@ def _ordered(store: GraphStore, query: DirectoryFilter) -> tuple[list[_Row], lis
             if wanted_departments is not None and department not in wanted_departments:
                 continue
             position = idx.position.get(node.ref)
-            point = (float(idx.lats[position]), float(idx.lons[position])) if position is not None else (
-                (float(node.props["lat"]), float(node.props["lon"])) if "lat" in node.props and "lon" in node.props
-                else None)
+            point = (
+                (float(idx.lats[position]), float(idx.lons[position]))
+                if position is not None
+                else (
+                    (float(node.props["lat"]), float(node.props["lon"]))
+                    if "lat" in node.props and "lon" in node.props
+                    else None
+                )
+            )
             rows.append((node, department, point))
 
     distances: list[float | None] = [None] * len(rows)
@@ -262,14 +288,22 @@ def _ordered(store: GraphStore, query: DirectoryFilter) -> tuple[list[_Row], lis
         lat, lon, mass = origin
         located = [i for i, (_n, dep, p) in enumerate(rows) if p is not None and land_mass(dep) == mass]
         if located:
-            far = haversine_km_many(lat, lon, np.array([rows[i][2][0] for i in located]),  # type: ignore[index]
-                                    np.array([rows[i][2][1] for i in located]))  # type: ignore[index]
+            far = haversine_km_many(
+                lat,
+                lon,
+                np.array([rows[i][2][0] for i in located]),  # type: ignore[index]
+                np.array([rows[i][2][1] for i in located]),  # type: ignore[index]
+            )
             for i, km in zip(located, far.tolist(), strict=True):
                 distances[i] = km
         keep = [i for i, d in enumerate(distances) if d is not None and d <= query.near.radius_km]  # type: ignore[union-attr]
-        order = sorted(keep, key=lambda i: (distances[i], _sort_name(ResourceFacts.of(rows[i][0]).name), rows[i][0].key))
+        order = sorted(
+            keep, key=lambda i: (distances[i], _sort_name(ResourceFacts.of(rows[i][0]).name), rows[i][0].key)
+        )
     else:
-        order = sorted(range(len(rows)), key=lambda i: (_sort_name(ResourceFacts.of(rows[i][0]).name), rows[i][0].key))
+        order = sorted(
+            range(len(rows)), key=lambda i: (_sort_name(ResourceFacts.of(rows[i][0]).name), rows[i][0].key)
+        )
     return rows, order, distances
 
 
@@ -289,25 +323,48 @@ def _departments_of(table: TerritoryTable, territory: tuple[TerritoryKind, str])
     return {d for d, e in table.erhr_of_department.items() if e == code}
 
 
-def _entry(node: Node, department: str | None, point: tuple[float, float] | None, distance: float | None,
-           edges: list[Edge], table: TerritoryTable) -> DirectoryEntry:
+def _entry(
+    node: Node,
+    department: str | None,
+    point: tuple[float, float] | None,
+    distance: float | None,
+    edges: list[Edge],
+    table: TerritoryTable,
+) -> DirectoryEntry:
     facts = ResourceFacts.of(node)
     fallback = "synthetique" if facts.synthetic else "annuaire"
     competences = []
     for e in sorted(edges, key=lambda e: (e.type.value, e.target.kind.value, e.target.key)):
         link = LinkFacts.of(e.props)
         origin, origin_text = source_of(e.props, fallback)
-        competences.append(Competence(
-            target_kind=e.target.kind.value, code=e.target.key, level=int(link.level or 1), link=e.type.value,
-            source=origin, source_label=origin_text, label=code_label(e.target.kind.value, e.target.key),
-            age_band=link.age_band() if e.type is R.ACCEPTS else None,
-        ))
-    region = str(table.departments[department].props.get("region")) if department in table.departments else None
+        competences.append(
+            Competence(
+                target_kind=e.target.kind.value,
+                code=e.target.key,
+                level=int(link.level or 1),
+                link=e.type.value,
+                source=origin,
+                source_label=origin_text,
+                label=code_label(e.target.kind.value, e.target.key),
+                age_band=link.age_band() if e.type is R.ACCEPTS else None,
+            )
+        )
+    region = (
+        str(table.departments[department].props.get("region")) if department in table.departments else None
+    )
     return DirectoryEntry(
-        kind=node.kind.value, key=node.key, name=facts.name, synthetic=facts.synthetic, closed=facts.closed,
-        commune=facts.commune, department=department, region=region,
+        kind=node.kind.value,
+        key=node.key,
+        name=facts.name,
+        synthetic=facts.synthetic,
+        closed=facts.closed,
+        commune=facts.commune,
+        department=department,
+        region=region,
         erhr=table.erhr_of_department.get(department) if department else None,
-        lat=point[0] if point else None, lon=point[1] if point else None,
+        lat=point[0] if point else None,
+        lon=point[1] if point else None,
         distance_km=None if distance is None else round(distance, 1),
-        contact=contact_of(node.kind, node.props), competences=tuple(competences),
+        contact=contact_of(node.kind, node.props),
+        competences=tuple(competences),
     )

@@ -46,7 +46,9 @@ def _sumset(a: set[int], b: set[int]) -> set[int]:
     return {min(_SAFE, x + y) for x in a for y in b}
 
 
-def suppressed_cells(leaf_counts: Mapping[str, int], tree: Tree, *, zero_is_safe: bool = False) -> dict[str, set[str]]:
+def suppressed_cells(
+    leaf_counts: Mapping[str, int], tree: Tree, *, zero_is_safe: bool = False
+) -> dict[str, set[str]]:
     """Codes to suppress at each level (``DEPARTMENT``, ``REGION``, ``ERHR``,
     ``NATIONAL``), from the department counts. With ``zero_is_safe``, a count
     of 0 is not withheld (used for the bands of :func:`suppressed_tails`,

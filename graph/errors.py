@@ -170,7 +170,9 @@ class Unauthenticated(AccessError):
     code = "UNAUTHENTICATED"
     status = 401
 
-    def __init__(self, message: str = "Authentification requise : envoyez une clé d'API (Authorization: Bearer …).") -> None:
+    def __init__(
+        self, message: str = "Authentification requise : envoyez une clé d'API (Authorization: Bearer …)."
+    ) -> None:
         super().__init__(message)
 
     def headers(self) -> dict[str, str]:
@@ -345,8 +347,14 @@ def error_table_markdown() -> str:
     """The table as the README shows it (``python -m tools.error_table`` writes it there)."""
     lines = ["| code | HTTP | CLI exit | class | group |", "|---|---|---|---|---|"]
     for code, (status, exit_code, cls) in ERROR_TABLE.items():
-        group = next((base.__name__ for base in cls.__mro__[1:] if base is not DihrError and issubclass(base, DihrError)
-                      and base.__name__ in _GROUPS), "—")
+        group = next(
+            (
+                base.__name__
+                for base in cls.__mro__[1:]
+                if base is not DihrError and issubclass(base, DihrError) and base.__name__ in _GROUPS
+            ),
+            "—",
+        )
         lines.append(f"| `{code}` | {status} | {exit_code} | `{cls.__name__}` | {group} |")
     return "\n".join(lines)
 

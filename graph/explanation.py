@@ -31,7 +31,26 @@ from graph.vocabulary import (
     CONDITIONS,
 )
 
-__all__ = ["_Candidate", "_Competence", "_EXPLANATIONS_KEPT", "_FINESS_CONTACT", "_Facts", "_KIND_NAME", "_NO_BOUND", "_Offer", "_age_text", "_basis", "_explain", "_facts_of", "_links_of", "_match", "_national_candidate", "_offers", "_referent", "_score"]
+__all__ = [
+    "_Candidate",
+    "_Competence",
+    "_EXPLANATIONS_KEPT",
+    "_FINESS_CONTACT",
+    "_Facts",
+    "_KIND_NAME",
+    "_NO_BOUND",
+    "_Offer",
+    "_age_text",
+    "_basis",
+    "_explain",
+    "_facts_of",
+    "_links_of",
+    "_match",
+    "_national_candidate",
+    "_offers",
+    "_referent",
+    "_score",
+]
 
 
 # -- competence -------------------------------------------------------------------
@@ -76,7 +95,12 @@ class _Offer(NamedTuple):
 
 
 def _offers(
-    source: NodeKind, rel: RelType, target: NodeRef, props: Mapping[str, Any], needs: _Needs, fallback: str = "annuaire",
+    source: NodeKind,
+    rel: RelType,
+    target: NodeRef,
+    props: Mapping[str, Any],
+    needs: _Needs,
+    fallback: str = "annuaire",
 ) -> Iterator[_Offer]:
     """What one competence link of a resource of kind ``source`` covers of the
     needs, with its path and its French explanation, whatever the person's age.
@@ -88,8 +112,12 @@ def _offers(
             band = _age_text(props)
             path = f"{src} —ACCEPTS({band})→ {target.key}"
             text = f"accueille {_need_label(target.key)}, {band} — {origin_text}"
-            yield _Offer("deficiency", NeedCoverage(target.key, "deficiency", 1, path, origin, text, "ACCEPTS"),
-                         bound(props.get("age_min")), bound(props.get("age_max")))
+            yield _Offer(
+                "deficiency",
+                NeedCoverage(target.key, "deficiency", 1, path, origin, text, "ACCEPTS"),
+                bound(props.get("age_min")),
+                bound(props.get("age_max")),
+            )
         return
     if rel is not R.HAS_EXPERTISE:
         return
@@ -111,12 +139,31 @@ def _offers(
         if target.key != needs.combination:
             path += f" (inclut {needs.combination})"
             text += f", qui inclut {needs.combination}"
-        yield _Offer("combination", NeedCoverage(needs.combination, "combination", level, path, origin,
-                                                 f"{text} — {origin_text}", "HAS_EXPERTISE"))
+        yield _Offer(
+            "combination",
+            NeedCoverage(
+                needs.combination,
+                "combination",
+                level,
+                path,
+                origin,
+                f"{text} — {origin_text}",
+                "HAS_EXPERTISE",
+            ),
+        )
         for code in codes_of_combination(needs.combination):
-            yield _Offer("deficiency", NeedCoverage(
-                code, "deficiency", level, f"{path} —INCLUDES→ {code}", origin,
-                f"{text} (dont {_need_label(code)}) — {origin_text}", "INCLUDES"))
+            yield _Offer(
+                "deficiency",
+                NeedCoverage(
+                    code,
+                    "deficiency",
+                    level,
+                    f"{path} —INCLUDES→ {code}",
+                    origin,
+                    f"{text} (dont {_need_label(code)}) — {origin_text}",
+                    "INCLUDES",
+                ),
+            )
     elif target.kind is K.CONDITION:
         condition = CONDITIONS.get(target.key)
         if condition is None:
@@ -124,13 +171,15 @@ def _offers(
         origin, origin_text = source_of(props, fallback)
         for code in condition.involves:
             if code in needs.deficiencies:
-                path = (
-                    f"{src} —HAS_EXPERTISE(level {level})→ {target.key} —TYPICALLY_INVOLVES→ {code}"
+                path = f"{src} —HAS_EXPERTISE(level {level})→ {target.key} —TYPICALLY_INVOLVES→ {code}"
+                text = (
+                    f"expertise de niveau {level} sur {condition.label} ({target.key}), "
+                    f"qui comporte {_need_label(code)} — {origin_text}"
                 )
-                text = (f"expertise de niveau {level} sur {condition.label} ({target.key}), "
-                        f"qui comporte {_need_label(code)} — {origin_text}")
-                yield _Offer("deficiency", NeedCoverage(code, "deficiency", level, path, origin, text,
-                                                        "TYPICALLY_INVOLVES"))
+                yield _Offer(
+                    "deficiency",
+                    NeedCoverage(code, "deficiency", level, path, origin, text, "TYPICALLY_INVOLVES"),
+                )
 
 
 def _basis(comp: _Competence, needs: _Needs) -> Basis:
@@ -169,8 +218,14 @@ _EXPLANATIONS_KEPT = 50_000
 
 
 def _explain(
-    links: tuple[Link, ...], source: NodeKind, needs: _Needs, age: int | None, relevant: frozenset[str],
-    props: Mapping[str, Any], kept: dict[Any, tuple[_Offer, ...]] | None = None, key: Any = None,
+    links: tuple[Link, ...],
+    source: NodeKind,
+    needs: _Needs,
+    age: int | None,
+    relevant: frozenset[str],
+    props: Mapping[str, Any],
+    kept: dict[Any, tuple[_Offer, ...]] | None = None,
+    key: Any = None,
 ) -> _Competence:
     """What a resource (of these properties) covers of the needs, with the graph
     paths and their French explanations. ``kept``: the explanations of this
@@ -179,8 +234,12 @@ def _explain(
     offers = kept.get(key) if kept is not None else None
     if offers is None:
         fallback = "synthetique" if props.get("synthetic") else "annuaire"
-        offers = tuple(offer for rel, target, link in links if target.key in relevant
-                       for offer in _offers(source, rel, target, link, needs, fallback))
+        offers = tuple(
+            offer
+            for rel, target, link in links
+            if target.key in relevant
+            for offer in _offers(source, rel, target, link, needs, fallback)
+        )
         if kept is not None:
             if len(kept) >= _EXPLANATIONS_KEPT:
                 kept.clear()
@@ -227,14 +286,20 @@ def _referent(store: GraphStore, model: ReadModel, node: Node, place: PersonPlac
         extra = {k: found.props[k] for k in _FINESS_CONTACT if found.props.get(k) and not node.props.get(k)}
         extraction = found.props.get("extraction_date")
         if extra:
-            extra["contact_source"] = f"FINESS n° {finess}" + (f", extraction du {extraction}" if extraction else "")
+            extra["contact_source"] = f"FINESS n° {finess}" + (
+                f", extraction du {extraction}" if extraction else ""
+            )
         return extra
 
     props = {**node.props, **model.cached(("referent contact", node.ref), record)}
     sites = [(str(props.get("seat") or ""), props.get("lat"), props.get("lon"))] + [
-        (str(name), lat, lon) for name, lat, lon in props.get("antennas") or ()]
-    located = [(haversine_km(place.lat, place.lon, float(lat), float(lon)), name, lat, lon)
-               for name, lat, lon in sites if lat is not None and lon is not None]
+        (str(name), lat, lon) for name, lat, lon in props.get("antennas") or ()
+    ]
+    located = [
+        (haversine_km(place.lat, place.lon, float(lat), float(lon)), name, lat, lon)
+        for name, lat, lon in sites
+        if lat is not None and lon is not None
+    ]
     if len(located) > 1:
         _d, name, lat, lon = min(located)
         props.update(lat=lat, lon=lon, nearest_site=name)
@@ -309,11 +374,27 @@ def _match(
         in_territory = department is not None and table.erhr_of_department.get(department) == person_erhr
     facts = cand.facts or _facts_of(node, cand.lat, cand.lon)
     return Match(
-        rank, node.kind, node.key, facts.name, level, cand.basis, covers, misses, cand.score,
+        rank,
+        node.kind,
+        node.key,
+        facts.name,
+        level,
+        cand.basis,
+        covers,
+        misses,
+        cand.score,
         None if cand.distance_km is None else round(cand.distance_km, 1),
         None if cand.distance_km is None else estimated_minutes(cand.distance_km),
-        cand.within, in_territory, department, facts.synthetic, facts.lat, facts.lon, facts.contact,
-        facts.age_group, facts.location_source, group,
+        cand.within,
+        in_territory,
+        department,
+        facts.synthetic,
+        facts.lat,
+        facts.lon,
+        facts.contact,
+        facts.age_group,
+        facts.location_source,
+        group,
     )
 
 
@@ -341,6 +422,9 @@ def _facts_of(node: Node, index_lat: float | None, index_lon: float | None) -> _
         age_group(node.props),
         _LOCATION_SOURCES.get(str(node.props.get("location_source") or "finess"), "finess")
         if node.kind is K.ESTABLISHMENT
-        else "workplace" if node.kind is K.PROFESSIONAL and lat is None and index_lat is not None
-        else "seat" if lat is not None else None,
+        else "workplace"
+        if node.kind is K.PROFESSIONAL and lat is None and index_lat is not None
+        else "seat"
+        if lat is not None
+        else None,
     )

@@ -26,7 +26,15 @@ from graph.errors import DumpError
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 
-__all__ = ["CheckReport", "check_graph", "dump", "load_dump", "DUMP_FORMAT", "DUMP_SCHEMA_VERSION", "DumpError"]
+__all__ = [
+    "CheckReport",
+    "check_graph",
+    "dump",
+    "load_dump",
+    "DUMP_FORMAT",
+    "DUMP_SCHEMA_VERSION",
+    "DumpError",
+]
 
 K, R = NodeKind, RelType
 DUMP_FORMAT = "dihr-graph-dump"
@@ -69,26 +77,35 @@ def check_graph(store: GraphStore) -> CheckReport:
     located = store.edges_from([NodeRef(K.ESTABLISHMENT, k) for k in keys[K.ESTABLISHMENT]], [R.LOCATED_IN])
     establishments = store.get_nodes(K.ESTABLISHMENT, keys[K.ESTABLISHMENT])
     unlocated = [
-        key for key, node in establishments.items()
+        key
+        for key, node in establishments.items()
         if node.props.get("commune") not in {e.target.key for e in located.get(node.ref, [])}
     ]
     if unlocated:
-        report.problems.append(f"{len(unlocated)} établissement(s) sans leur commune (LOCATED_IN) : "
-                               f"{_listed(sorted(unlocated))} ; réimportez le fichier FINESS.")
+        report.problems.append(
+            f"{len(unlocated)} établissement(s) sans leur commune (LOCATED_IN) : "
+            f"{_listed(sorted(unlocated))} ; réimportez le fichier FINESS."
+        )
 
     parents = {e.source: e.target for e in store.edges(R.PART_OF)}
     orphans = sorted(c for c in keys[K.COMMUNE] if NodeRef(K.COMMUNE, c) not in parents)
     if orphans:
-        report.problems.append(f"{len(orphans)} commune(s) rattachée(s) à aucun département : {_listed(orphans)} ; "
-                               "relancez `dihr init`.")
+        report.problems.append(
+            f"{len(orphans)} commune(s) rattachée(s) à aucun département : {_listed(orphans)} ; "
+            "relancez `dihr init`."
+        )
     loose = sorted(d for d in keys[K.DEPARTMENT] if NodeRef(K.DEPARTMENT, d) not in parents)
     if loose:
-        report.problems.append(f"Département(s) rattaché(s) à aucune région : {_listed(loose)} ; relancez `dihr init`.")
+        report.problems.append(
+            f"Département(s) rattaché(s) à aucune région : {_listed(loose)} ; relancez `dihr init`."
+        )
     covered = Counter(e.target.key for e in store.edges(R.COVERS) if e.target.kind is K.REGION)
     wrong = sorted(r for r in keys[K.REGION] if covered.get(r, 0) != 1)
     if keys[K.REGION] and wrong:
-        report.problems.append(f"Région(s) couverte(s) par zéro ou plusieurs ERHR : {_listed(wrong)} ; "
-                               "corrigez le fichier des ERHR puis relancez `dihr init`.")
+        report.problems.append(
+            f"Région(s) couverte(s) par zéro ou plusieurs ERHR : {_listed(wrong)} ; "
+            "corrigez le fichier des ERHR puis relancez `dihr init`."
+        )
     report.problems += _population_sums(store, parents)
     return report
 
@@ -105,11 +122,15 @@ def _population_sums(store: GraphStore, parents: dict[NodeRef, NodeRef]) -> list
         off = [
             f"{n.key} ({n.props.get('population')} ≠ {sums[n.key]})"
             for n in store.nodes(parent_kind)
-            if n.props.get("population") is not None and n.key in sums and int(n.props["population"]) != sums[n.key]
+            if n.props.get("population") is not None
+            and n.key in sums
+            and int(n.props["population"]) != sums[n.key]
         ]
         if off:
-            problems.append(f"Population de {len(off)} {parent_kind.value} différente de la somme de ses "
-                            f"{child_kind.value} : {_listed(off)} ; relancez `dihr init`.")
+            problems.append(
+                f"Population de {len(off)} {parent_kind.value} différente de la somme de ses "
+                f"{child_kind.value} : {_listed(off)} ; relancez `dihr init`."
+            )
     return problems
 
 
@@ -122,9 +143,17 @@ def dump(store: GraphStore, out: IO[str], *, progress: Callable[[int], None] | N
     """Write the whole store as JSON lines; returns the counts written."""
     advance = progress or (lambda _n: None)
     nodes, edges = store.count_nodes(), store.count_edges()
-    out.write(_json({"format": DUMP_FORMAT, "schema_version": DUMP_SCHEMA_VERSION,
-                     "nodes": {k.value: v for k, v in nodes.items()},
-                     "edges": {t.value: v for t, v in edges.items()}}) + "\n")
+    out.write(
+        _json(
+            {
+                "format": DUMP_FORMAT,
+                "schema_version": DUMP_SCHEMA_VERSION,
+                "nodes": {k.value: v for k, v in nodes.items()},
+                "edges": {t.value: v for t, v in edges.items()},
+            }
+        )
+        + "\n"
+    )
     written = {"nodes": 0, "edges": 0}
     for kind in NodeKind:
         for node in store.nodes(kind):
@@ -133,8 +162,18 @@ def dump(store: GraphStore, out: IO[str], *, progress: Callable[[int], None] | N
         advance(nodes.get(kind, 0))
     for rel in RelType:
         for e in store.edges(rel):
-            out.write(_json({"e": rel.value, "s": [e.source.kind.value, e.source.key],
-                             "t": [e.target.kind.value, e.target.key], "p": dict(e.props), "k": e.key}) + "\n")
+            out.write(
+                _json(
+                    {
+                        "e": rel.value,
+                        "s": [e.source.kind.value, e.source.key],
+                        "t": [e.target.kind.value, e.target.key],
+                        "p": dict(e.props),
+                        "k": e.key,
+                    }
+                )
+                + "\n"
+            )
             written["edges"] += 1
         advance(edges.get(rel, 0))
     return written
@@ -146,26 +185,40 @@ def _read_dump(path: Path, lines: Iterable[str]) -> Iterator[Node | Edge]:
         _n, first = next(it)
         header = json.loads(first)
     except (StopIteration, ValueError):
-        raise DumpError(f"{path.name} : ce n'est pas une sauvegarde dihr-graph (première ligne illisible).") from None
+        raise DumpError(
+            f"{path.name} : ce n'est pas une sauvegarde dihr-graph (première ligne illisible)."
+        ) from None
     if header.get("format") != DUMP_FORMAT:
-        raise DumpError(f"{path.name} : ce n'est pas une sauvegarde dihr-graph (format « {header.get('format')} »).")
+        raise DumpError(
+            f"{path.name} : ce n'est pas une sauvegarde dihr-graph (format « {header.get('format')} »)."
+        )
     if header.get("schema_version") != DUMP_SCHEMA_VERSION:
-        raise DumpError(f"{path.name} : version de schéma {header.get('schema_version')} inconnue "
-                        f"(attendu {DUMP_SCHEMA_VERSION}).")
+        raise DumpError(
+            f"{path.name} : version de schéma {header.get('schema_version')} inconnue "
+            f"(attendu {DUMP_SCHEMA_VERSION})."
+        )
     for number, line in it:
         try:
             row = json.loads(line)
             if "n" in row:
                 yield Node(NodeKind(row["n"]), row["k"], row["p"])
             else:
-                yield Edge(RelType(row["e"]), NodeRef(NodeKind(row["s"][0]), row["s"][1]),
-                           NodeRef(NodeKind(row["t"][0]), row["t"][1]), row["p"], row.get("k", ""))
+                yield Edge(
+                    RelType(row["e"]),
+                    NodeRef(NodeKind(row["s"][0]), row["s"][1]),
+                    NodeRef(NodeKind(row["t"][0]), row["t"][1]),
+                    row["p"],
+                    row.get("k", ""),
+                )
         except (ValueError, KeyError, TypeError, IndexError):
-            raise DumpError(f"{path.name}, ligne {number} : ligne illisible ; la sauvegarde est abîmée.") from None
+            raise DumpError(
+                f"{path.name}, ligne {number} : ligne illisible ; la sauvegarde est abîmée."
+            ) from None
 
 
-def load_dump(store: GraphStore, path: Path, *, batch_size: int = 5000,
-              progress: Callable[[int], None] | None = None) -> dict[str, int]:
+def load_dump(
+    store: GraphStore, path: Path, *, batch_size: int = 5000, progress: Callable[[int], None] | None = None
+) -> dict[str, int]:
     """Read the whole dump first (a damaged dump writes nothing), then upsert
     its nodes and edges in batches; returns the counts read."""
     advance = progress or (lambda _n: None)

@@ -68,23 +68,51 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def begin(store: GraphStore, source: str, path: Path, *, sha256: str, extraction_date: str | None = None) -> str:
+def begin(
+    store: GraphStore, source: str, path: Path, *, sha256: str, extraction_date: str | None = None
+) -> str:
     """Journal an import as « en cours » (before its first write); returns its key."""
     mark_interrupted(store)
     now = datetime.now(UTC)
     started = now.isoformat(timespec="seconds")
     # to the microsecond: two imports started in the same second keep their order (runs())
     key = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
-    store.upsert([Node(K.IMPORT_RUN, key, {
-        "source": source, "file": path.name, "sha256": sha256, "extraction_date": extraction_date,
-        "status": RUNNING, "started_at": started, "host": socket.gethostname(), "pid": os.getpid(),
-    })])
+    store.upsert(
+        [
+            Node(
+                K.IMPORT_RUN,
+                key,
+                {
+                    "source": source,
+                    "file": path.name,
+                    "sha256": sha256,
+                    "extraction_date": extraction_date,
+                    "status": RUNNING,
+                    "started_at": started,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                },
+            )
+        ]
+    )
     return key
 
 
-def finish(store: GraphStore, key: str, status: str, *, counts: Mapping[str, int] | None = None,
-           message: str | None = None, extraction_date: str | None = None) -> None:
-    props: dict[str, Any] = {"status": status, "ended_at": _now(), "counts": dict(counts or {}), "message": message}
+def finish(
+    store: GraphStore,
+    key: str,
+    status: str,
+    *,
+    counts: Mapping[str, int] | None = None,
+    message: str | None = None,
+    extraction_date: str | None = None,
+) -> None:
+    props: dict[str, Any] = {
+        "status": status,
+        "ended_at": _now(),
+        "counts": dict(counts or {}),
+        "message": message,
+    }
     if extraction_date:
         props["extraction_date"] = extraction_date
     store.upsert([Node(K.IMPORT_RUN, key, props)])
@@ -105,22 +133,38 @@ def mark_interrupted(store: GraphStore) -> int:
     into « interrompu »; returns how many."""
     host = socket.gethostname()
     stale = [
-        n for n in store.nodes(K.IMPORT_RUN)
-        if n.props.get("status") == RUNNING and n.props.get("host") == host
+        n
+        for n in store.nodes(K.IMPORT_RUN)
+        if n.props.get("status") == RUNNING
+        and n.props.get("host") == host
         and not (int(n.props.get("pid", 0)) == os.getpid() or _alive(int(n.props.get("pid", 0))))
     ]
     for node in stale:
-        finish(store, node.key, INTERRUPTED, message="Processus arrêté avant la fin de l'import : rien n'est garanti "
-               "de ce qu'il a écrit ; relancez l'import du même fichier (il est idempotent).")
+        finish(
+            store,
+            node.key,
+            INTERRUPTED,
+            message="Processus arrêté avant la fin de l'import : rien n'est garanti "
+            "de ce qu'il a écrit ; relancez l'import du même fichier (il est idempotent).",
+        )
     return len(stale)
 
 
 def runs(store: GraphStore) -> list[ImportRun]:
     """Every journalled import, newest first."""
     found = [
-        ImportRun(n.key, str(p.get("source", "")), str(p.get("file", "")), str(p.get("sha256", "")),
-                  p.get("extraction_date"), str(p.get("status", "")), str(p.get("started_at", "")),
-                  p.get("ended_at"), dict(p.get("counts") or {}), p.get("message"))
+        ImportRun(
+            n.key,
+            str(p.get("source", "")),
+            str(p.get("file", "")),
+            str(p.get("sha256", "")),
+            p.get("extraction_date"),
+            str(p.get("status", "")),
+            str(p.get("started_at", "")),
+            p.get("ended_at"),
+            dict(p.get("counts") or {}),
+            p.get("message"),
+        )
         for n in store.nodes(K.IMPORT_RUN)
         for p in (n.props,)
     ]

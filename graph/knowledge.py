@@ -33,8 +33,13 @@ class Kind(enum.StrEnum):
     KIT = "malle"
 
 
-KIND_LABELS = {Kind.GUIDE: "guide", Kind.TRAINING: "formation", Kind.TOOL: "outil",
-               Kind.AID: "aide technique en prêt", Kind.KIT: "malle de sensibilisation"}
+KIND_LABELS = {
+    Kind.GUIDE: "guide",
+    Kind.TRAINING: "formation",
+    Kind.TOOL: "outil",
+    Kind.AID: "aide technique en prêt",
+    Kind.KIT: "malle de sensibilisation",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +71,22 @@ def _target(code: str) -> NodeRef:
         return NodeRef(K.SKILL, text)
     if text in DEFICIENCIES:
         return NodeRef(K.DEFICIENCY, text)
-    raise InvalidInput("sujets", f"code inconnu : « {code.strip()[:20]} » (déficience, combinaison, ORPHA ou compétence).")
+    raise InvalidInput(
+        "sujets", f"code inconnu : « {code.strip()[:20]} » (déficience, combinaison, ORPHA ou compétence)."
+    )
 
 
 def knowledge_node(
-    *, kind: str, title: str, summary: str = "", link: str | None = None, author: str = "",
-    erhr: str | None = None, available: bool | None = None, about: Iterable[str] = (), key: str | None = None,
+    *,
+    kind: str,
+    title: str,
+    summary: str = "",
+    link: str | None = None,
+    author: str = "",
+    erhr: str | None = None,
+    available: bool | None = None,
+    about: Iterable[str] = (),
+    key: str | None = None,
     synthetic: bool = False,
 ) -> tuple[Node, list[Edge]]:
     """A knowledge item and its ABOUT links, checked (title, kind, link, subjects)."""
@@ -85,9 +100,17 @@ def knowledge_node(
         raise InvalidInput("lien", "une adresse web commençant par https://.")
     targets = sorted({_target(code) for code in about if code.strip()})
     if not targets:
-        raise InvalidInput("sujets", "au moins un sujet : une déficience, une combinaison, une maladie rare ou une compétence.")
-    props: dict[str, object] = {"type": item_kind.value, "title": title.strip(), "summary": summary.strip()[:2000],
-                                "author": author.strip()[:200], "synthetic": synthetic}
+        raise InvalidInput(
+            "sujets",
+            "au moins un sujet : une déficience, une combinaison, une maladie rare ou une compétence.",
+        )
+    props: dict[str, object] = {
+        "type": item_kind.value,
+        "title": title.strip(),
+        "summary": summary.strip()[:2000],
+        "author": author.strip()[:200],
+        "synthetic": synthetic,
+    }
     if link:
         props["link"] = link.strip()[:500]
     if erhr:
@@ -102,9 +125,16 @@ def item_of(node: Node, about: Sequence[NodeRef]) -> KnowledgeItem:
     p = node.props
     kind = Kind(p["type"]) if p.get("type") in set(Kind) else Kind.GUIDE
     return KnowledgeItem(
-        key=node.key, kind=kind.value, kind_label=KIND_LABELS[kind], title=str(p.get("title", node.key)),
-        summary=str(p.get("summary", "")), link=p.get("link"), author=str(p.get("author", "")), erhr=p.get("erhr"),
-        available=p.get("available"), about=tuple((t.kind.value, t.key, code_label(t.kind.value, t.key)) for t in about),
+        key=node.key,
+        kind=kind.value,
+        kind_label=KIND_LABELS[kind],
+        title=str(p.get("title", node.key)),
+        summary=str(p.get("summary", "")),
+        link=p.get("link"),
+        author=str(p.get("author", "")),
+        erhr=p.get("erhr"),
+        available=p.get("available"),
+        about=tuple((t.kind.value, t.key, code_label(t.kind.value, t.key)) for t in about),
         synthetic=bool(p.get("synthetic", False)),
     )
 
@@ -121,22 +151,37 @@ def _read_items(store: GraphStore) -> list[KnowledgeItem]:
     return [item_of(n, sorted(e.target for e in links.get(n.ref, []))) for n in nodes]
 
 
-def list_knowledge(store: GraphStore, *, kind: str | None = None, about: str | None = None, erhr: str | None = None,
-                   text: str = "") -> list[KnowledgeItem]:
+def list_knowledge(
+    store: GraphStore,
+    *,
+    kind: str | None = None,
+    about: str | None = None,
+    erhr: str | None = None,
+    text: str = "",
+) -> list[KnowledgeItem]:
     """The knowledge page's list, filtered (type, a subject code, territory, words of the title)."""
     wanted = _target(about) if about else None
     needle = text.strip().lower()
     found = [
-        i for i in _items(store)
-        if (kind is None or i.kind == kind) and (erhr is None or i.erhr in (None, erhr))
+        i
+        for i in _items(store)
+        if (kind is None or i.kind == kind)
+        and (erhr is None or i.erhr in (None, erhr))
         and (wanted is None or (wanted.kind.value, wanted.key) in {(k, c) for k, c, _l in i.about})
         and (not needle or needle in i.title.lower() or needle in i.summary.lower())
     ]
     return sorted(found, key=lambda i: (i.kind, i.title.lower(), i.key))
 
 
-def suggest(store: GraphStore, deficiencies: Iterable[str], *, conditions: Iterable[str] = (), skills: Iterable[str] = (),
-            erhr: str | None = None, limit: int = 8) -> tuple[KnowledgeItem, ...]:
+def suggest(
+    store: GraphStore,
+    deficiencies: Iterable[str],
+    *,
+    conditions: Iterable[str] = (),
+    skills: Iterable[str] = (),
+    erhr: str | None = None,
+    limit: int = 8,
+) -> tuple[KnowledgeItem, ...]:
     """What to offer beside the matches of a search: items about the combination
     (or one that includes it), its rare conditions, skills asked, then each of
     its deficiencies; national or of the person's territory; aids available first."""

@@ -162,23 +162,31 @@ def _validate(query: SituationQuery) -> _Needs:
     for orpha in sorted(conditions):
         condition = CONDITIONS[orpha]
         for code in condition.involves:
-            need = InferredNeed(code, orpha, condition.label, condition.phenotype_text(code),
-                                condition.frequency_text(code))
+            need = InferredNeed(
+                code, orpha, condition.label, condition.phenotype_text(code), condition.frequency_text(code)
+            )
             if not stated:
                 inferred.append(need)
                 deficiencies.add(code)
         for code in condition.possible:
             if code not in deficiencies:
-                possible.append(InferredNeed(code, orpha, condition.label, condition.phenotype_text(code),
-                                             condition.frequency_text(code), core=False))
+                possible.append(
+                    InferredNeed(
+                        code,
+                        orpha,
+                        condition.label,
+                        condition.phenotype_text(code),
+                        condition.frequency_text(code),
+                        core=False,
+                    )
+                )
     if not deficiencies:
         names = ", ".join(f"{CONDITIONS[o].label} ({o})" for o in sorted(conditions))
         sometimes = ", ".join(f"{_need_label(p.deficiency)} ({p.frequency})" for p in possible)
         raise InvalidInput(
             "deficiencies",
             f"aucune déficience fréquente (30 % des personnes ou plus) n'est connue pour {names} : "
-            "cochez les déficiences de la personne"
-            + (f" (parfois : {sometimes})." if sometimes else "."),
+            "cochez les déficiences de la personne" + (f" (parfois : {sometimes})." if sometimes else "."),
         )
     skills = normalise_skills(query.skills)
     if not 1 <= query.radius_km <= 1000:
@@ -187,7 +195,11 @@ def _validate(query: SituationQuery) -> _Needs:
         raise InvalidInput("limit", f"le nombre de résultats doit être compris entre 1 et {MAX_LIMIT}.")
     if query.age is not None and not 0 <= query.age <= 120:
         raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
-    given = [query.commune is not None, query.postcode is not None, query.lat is not None or query.lon is not None]
+    given = [
+        query.commune is not None,
+        query.postcode is not None,
+        query.lat is not None or query.lon is not None,
+    ]
     if sum(given) != 1:
         raise InvalidInput(
             "lieu de vie", "indiquez soit un code commune INSEE, soit un code postal, soit lat et lon."
@@ -199,9 +211,17 @@ def _validate(query: SituationQuery) -> _Needs:
     if query.kinds is not None:
         bad = [k for k in query.kinds if k not in LOCAL_KINDS]
         if bad:
-            raise InvalidInput("kinds", "types de ressources locales : Establishment, Professional, ResourcePole.")
-    return _Needs(frozenset(deficiencies), skills, conditions, combination_key(list(deficiencies)), tuple(inferred),
-                  tuple(possible))
+            raise InvalidInput(
+                "kinds", "types de ressources locales : Establishment, Professional, ResourcePole."
+            )
+    return _Needs(
+        frozenset(deficiencies),
+        skills,
+        conditions,
+        combination_key(list(deficiencies)),
+        tuple(inferred),
+        tuple(possible),
+    )
 
 
 def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> tuple[PersonPlace, list[str]]:
@@ -227,7 +247,9 @@ def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> t
     if node is None:
         raise InvalidInput("lieu de vie", "ce point n'est pas en France (aucune commune à moins de 50 km).")
     return (
-        PersonPlace(node.key, str(node.props["name"]), str(node.props["department"]), query.lat, query.lon, False),
+        PersonPlace(
+            node.key, str(node.props["name"]), str(node.props["department"]), query.lat, query.lon, False
+        ),
         notes,
     )
 
@@ -273,7 +295,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         for reach in (2 * query.radius_km, 4 * query.radius_km, None):
             competent = around(reach)
             local = np.flatnonzero(competent.candidate & (competent.tier <= 1))
-            far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(3)
+            far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(
+                3
+            )
             outside = np.flatnonzero(far > query.radius_km)
             if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
                 break
@@ -284,13 +308,16 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             first = nearest[0]
             name = display_name(idx.props[first.position], idx.refs[first.position].key)
             nearest_text = f" La plus proche au-delà : {name}, à {first.distance_km:.0f} km" + (
-                "." if beyond else
-                f" (plus de {BEYOND_REACH:g} fois le rayon : citée ici, pas dans le tableau).")
+                "."
+                if beyond
+                else f" (plus de {BEYOND_REACH:g} fois le rayon : citée ici, pas dans le tableau)."
+            )
         else:
-            nearest_text = (
-                " Aucune autre ressource locale compétente n'est connue"
-                + ("." if land == MAINLAND else " sur ce territoire (les ressources d'une autre terre, au-delà de la mer, "
-                                                "ne sont pas proposées).")
+            nearest_text = " Aucune autre ressource locale compétente n'est connue" + (
+                "."
+                if land == MAINLAND
+                else " sur ce territoire (les ressources d'une autre terre, au-delà de la mer, "
+                "ne sont pas proposées)."
             )
         widening = Widening(
             competent_inside=n_full,
@@ -310,8 +337,15 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             return []
         late = _children_service_for_adult(scored, pos, query.age)
         order = np.lexsort(
-            (scored.keys_at(pos), scored.kinds_at(pos), dist, -scored.points[pos], late, scored.separate[pos],
-             scored.tier[pos])
+            (
+                scored.keys_at(pos),
+                scored.kinds_at(pos),
+                dist,
+                -scored.points[pos],
+                late,
+                scored.separate[pos],
+                scored.tier[pos],
+            )
         )[:count]
         return [scored.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
@@ -319,11 +353,15 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # their own group, the nearest fully competent beyond the radius (widening)
     # and, for a need nobody inside the radius covers, the nearest resource that
     # covers it (within the cap; a note names it in any case).
-    uncovered_notes, nearest_covering = _uncovered(idx, scored, query, place, inside_pos, around,
-                                                   frozenset(p.position for p in beyond))
+    uncovered_notes, nearest_covering = _uncovered(
+        idx, scored, query, place, inside_pos, around, frozenset(p.position for p in beyond)
+    )
     known = {p.position for p in beyond}
-    nearest_covering = [p for p in nearest_covering
-                        if p.position not in known and p.distance_km <= BEYOND_REACH * query.radius_km]
+    nearest_covering = [
+        p
+        for p in nearest_covering
+        if p.position not in known and p.distance_km <= BEYOND_REACH * query.radius_km
+    ]
     chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit)
     chosen += ordered(inside_pos[~full_mask], inside_dist[~full_mask], query.limit - len(chosen))
     groups = {p.position: "within" for p in chosen}
@@ -332,7 +370,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             chosen.append(p)
             groups[p.position] = "beyond"
     transition = query.age is not None and (
-        TRANSITION_AGES[0] <= query.age <= TRANSITION_AGES[1] or "TRANSITION" in needs.skills)
+        TRANSITION_AGES[0] <= query.age <= TRANSITION_AGES[1] or "TRANSITION" in needs.skills
+    )
     if transition and query.age is not None:
         for p in _next_services(idx, needs, query, kinds, place, land, groups):
             chosen.append(p)
@@ -352,17 +391,32 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         if found is None:
             ref = idx.refs[p]
             node = Node(ref.kind, ref.key, idx.props[p])  # the store's own mapping: read only
-            found = resources[p] = (node, str(idx.departments[p]) or None,
-                                    _facts_of(node, float(idx.lats[p]), float(idx.lons[p])))
+            found = resources[p] = (
+                node,
+                str(idx.departments[p]) or None,
+                _facts_of(node, float(idx.lats[p]), float(idx.lons[p])),
+            )
         node, department, facts = found
         comp = _explain(idx.out[p], node.kind, needs, age, relevant, node.props, explained, (p, needs))
         basis = Basis.SEPARATELY if pick.separate else _BASIS[pick.tier]
-        return _Candidate(node, comp, basis, pick.score, pick.distance_km, pick.within,
-                          department, facts.lat, facts.lon, facts)
+        return _Candidate(
+            node,
+            comp,
+            basis,
+            pick.score,
+            pick.distance_km,
+            pick.within,
+            department,
+            facts.lat,
+            facts.lon,
+            facts,
+        )
 
     future = _future_age(query.age)
-    ranked = [(candidate(p, future if groups[p.position] == "next" else query.age), groups[p.position])
-              for p in chosen]
+    ranked = [
+        (candidate(p, future if groups[p.position] == "next" else query.age), groups[p.position])
+        for p in chosen
+    ]
 
     matches: list[Match] = []
     for cand, group in ranked:
@@ -378,7 +432,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
         erhr_node = _referent(store, model, erhr_node, place)
-        comp = _explain(_links_of(store, model, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props)
+        comp = _explain(
+            _links_of(store, model, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props
+        )
         cand = _national_candidate(erhr_node, comp, needs, place, place.department)
         cand.basis = Basis.TERRITORIAL
         matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, table, person_erhr, "referent"))
@@ -386,9 +442,13 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         cnrhr = store.get_node(K.CNRHR, code)
         if cnrhr is not None:
             cnrhr = _referent(store, model, cnrhr, place)
-            comp = _explain(_links_of(store, model, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props)
+            comp = _explain(
+                _links_of(store, model, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props
+            )
             cand = _national_candidate(cnrhr, comp, needs, place, None)
-            matches.append(_match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr, "referent"))
+            matches.append(
+                _match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr, "referent")
+            )
 
     team_results = tuple(
         Team(
@@ -416,8 +476,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             phone=erhr_props.get("phone"),
             website=erhr_props.get("website"),
             regions=tuple(erhr_props.get("regions", [])),
-            missing=None if all(erhr_props.get(f) for f in ("email", "phone", "website")) else
-            "Coordonnées incomplètes dans les sources du réseau (FINESS, GNCHR) : le GNCHR les complète dans la "
+            missing=None
+            if all(erhr_props.get(f) for f in ("email", "phone", "website"))
+            else "Coordonnées incomplètes dans les sources du réseau (FINESS, GNCHR) : le GNCHR les complète dans la "
             "liste des ERHR.",
         ),
         radius_km=query.radius_km,
@@ -442,15 +503,20 @@ def competent_resources(
     """Resources competent for the *whole* combination (on it, or on every
     deficiency separately), with the same rules as ``find_resources``
     (``separately``: see ``competent_positions``)."""
-    positions, tiers = competent_positions(read_model(store).competence, deficiencies, age=age, kinds=kinds,
-                                           separately=separately)
+    positions, tiers = competent_positions(
+        read_model(store).competence, deficiencies, age=age, kinds=kinds, separately=separately
+    )
     refs = read_model(store).competence.refs
     return {refs[p]: _BASIS[t] for p, t in zip(positions.tolist(), tiers.tolist(), strict=True)}
 
 
 def competent_positions(
-    idx: CompetenceIndex, deficiencies: Iterable[str], *, age: int | None = None,
-    kinds: Iterable[NodeKind] = LOCAL_KINDS, separately: bool = True,
+    idx: CompetenceIndex,
+    deficiencies: Iterable[str],
+    *,
+    age: int | None = None,
+    kinds: Iterable[NodeKind] = LOCAL_KINDS,
+    separately: bool = True,
 ) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
     """The index positions (ascending) of the resources competent for the whole
     combination, and their tiers (0 on the combination, 1 every deficiency).

@@ -235,9 +235,7 @@ def validate_node(node: Node) -> None:
     pattern = _KEY_PATTERNS.get(node.kind, _GENERIC_KEY)
     if not isinstance(node.key, str) or not pattern.match(node.key):
         raise SchemaError(f"invalid key {node.key!r} for a {node.kind.value} node")
-    if node.kind is NodeKind.COMBINATION and node.key != combination_key(
-        node.key.split("+")
-    ):
+    if node.kind is NodeKind.COMBINATION and node.key != combination_key(node.key.split("+")):
         raise SchemaError(f"combination key {node.key!r} is not canonical")
 
 

@@ -128,14 +128,25 @@ def network_insights(store: GraphStore, territory: str, *, top: int = 10) -> Net
     sub = graph.subgraph(n for n in graph.nodes if n in members).copy()
     sub.add_nodes_from(members)
     degree = nx.degree_centrality(sub) if sub.number_of_nodes() > 1 else {n: 0.0 for n in sub}
-    betweenness = nx.betweenness_centrality(sub, weight=None) if sub.number_of_nodes() > 2 else {n: 0.0 for n in sub}
+    betweenness = (
+        nx.betweenness_centrality(sub, weight=None) if sub.number_of_nodes() > 2 else {n: 0.0 for n in sub}
+    )
     ranked = sorted(sub.nodes, key=lambda n: (-sub.degree(n), -betweenness[n], str(n)))
     hubs = tuple(
-        Hub(n.kind, n.key, names.get(n, n.key), int(sub.degree(n)), round(degree[n], 4), round(betweenness[n], 4))
+        Hub(
+            n.kind,
+            n.key,
+            names.get(n, n.key),
+            int(sub.degree(n)),
+            round(degree[n], 4),
+            round(betweenness[n], 4),
+        )
         for n in ranked[:top]
         if sub.degree(n) > 0
     )
-    isolated = tuple(sorted(str(n) for n in members if n in expert and (n not in graph or graph.degree(n) == 0)))
+    isolated = tuple(
+        sorted(str(n) for n in members if n in expert and (n not in graph or graph.degree(n) == 0))
+    )
     bridges_count: Counter[tuple[NodeRef, NodeRef]] = Counter()
     for a in members:
         if a not in graph:
@@ -145,7 +156,9 @@ def network_insights(store: GraphStore, territory: str, *, top: int = 10) -> Net
                 bridges_count[(a, b)] += graph[a][b]["weight"]
     bridges = tuple(
         Bridge(str(a), str(b), erhr_of[b], w)
-        for (a, b), w in sorted(bridges_count.items(), key=lambda item: (-item[1], str(item[0][0]), str(item[0][1])))
+        for (a, b), w in sorted(
+            bridges_count.items(), key=lambda item: (-item[1], str(item[0][0]), str(item[0][1]))
+        )
     )
     components = list(nx.connected_components(sub)) if sub.number_of_nodes() else []
     return NetworkInsights(

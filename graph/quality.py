@@ -53,8 +53,21 @@ class DataQuality:
 
 def _sum(code: str, name: str, rows: Iterable[DepartmentQuality]) -> DepartmentQuality:
     rows = list(rows)
-    return DepartmentQuality(code, name, *(sum(getattr(r, f) for r in rows) for f in (
-        "establishments", "category_only", "no_competence", "without_phone", "at_commune_centre", "closed_referenced")))
+    return DepartmentQuality(
+        code,
+        name,
+        *(
+            sum(getattr(r, f) for r in rows)
+            for f in (
+                "establishments",
+                "category_only",
+                "no_competence",
+                "without_phone",
+                "at_commune_centre",
+                "closed_referenced",
+            )
+        ),
+    )
 
 
 def data_quality(store: GraphStore) -> DataQuality:
@@ -68,8 +81,11 @@ def data_quality(store: GraphStore) -> DataQuality:
     for node in establishments:
         cell = counts[str(node.props.get("department") or "")]
         if node.props.get("closed"):
-            still = [e for e in incoming.get(node.ref, [])
-                     if e.type is R.WORKS_AT or str(e.props.get("status") or "") in OPEN_STATUSES]
+            still = [
+                e
+                for e in incoming.get(node.ref, [])
+                if e.type is R.WORKS_AT or str(e.props.get("status") or "") in OPEN_STATUSES
+            ]
             cell[5] += bool(still)
             continue
         cell[0] += 1

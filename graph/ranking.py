@@ -38,7 +38,26 @@ from graph.vocabulary import (
     CONDITIONS,
 )
 
-__all__ = ["_BASIS", "_Pick", "_Scored", "_VIEWS_BYTES", "_VIEWS_KEPT", "_VIEWS_LOCK", "_View", "_build_view", "_children_service_for_adult", "_conditions_involving", "_future_age", "_next_services", "_relevant_targets", "_score_all", "_uncovered", "_view", "_within", "beyond_cap"]
+__all__ = [
+    "_BASIS",
+    "_Pick",
+    "_Scored",
+    "_VIEWS_BYTES",
+    "_VIEWS_KEPT",
+    "_VIEWS_LOCK",
+    "_View",
+    "_build_view",
+    "_children_service_for_adult",
+    "_conditions_involving",
+    "_future_age",
+    "_next_services",
+    "_relevant_targets",
+    "_score_all",
+    "_uncovered",
+    "_view",
+    "_within",
+    "beyond_cap",
+]
 
 
 _BASIS = {0: Basis.COMBINATION, 1: Basis.ALL_DEFICIENCIES, 2: Basis.PARTIAL}
@@ -88,8 +107,14 @@ class _Scored:
 
     def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
         score = round(int(self.points[local]) / self.total, 4)
-        return _Pick(int(self.positions[local]), distance_km, within, int(self.tier[local]), score,
-                     bool(self.separate[local]))
+        return _Pick(
+            int(self.positions[local]),
+            distance_km,
+            within,
+            int(self.tier[local]),
+            score,
+            bool(self.separate[local]),
+        )
 
 
 def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
@@ -97,7 +122,9 @@ def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
     ``code`` (cached per index state: a few conditions, not the 4,000)."""
 
     def build() -> tuple[str, ...]:
-        return tuple(o for o in idx.targets(K.CONDITION) if o in CONDITIONS and code in CONDITIONS[o].involves)
+        return tuple(
+            o for o in idx.targets(K.CONDITION) if o in CONDITIONS and code in CONDITIONS[o].involves
+        )
 
     return idx.cached(("conditions involving", code), build)  # type: ignore[no-any-return]
 
@@ -125,9 +152,18 @@ class _View:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.positions, self.lats, self.lons, self.age_min, self.age_max,
-                  self.combination, self.levels, self.skill_levels, self.generalist,
-                  *(a for links in self.accepts for a in links)]
+        arrays = [
+            self.positions,
+            self.lats,
+            self.lons,
+            self.age_min,
+            self.age_max,
+            self.combination,
+            self.levels,
+            self.skill_levels,
+            self.generalist,
+            *(a for links in self.accepts for a in links),
+        ]
         return sum(a.nbytes for a in arrays)
 
     def band(self, lat: float, radius_km: float | None) -> slice:
@@ -135,9 +171,13 @@ class _View:
         ``radius_km`` from latitude ``lat`` (None: all of them)."""
         if radius_km is None:
             return slice(0, len(self.positions))
-        margin = math.degrees((radius_km + 0.001) / EARTH_RADIUS_KM)  # + 1 m: distances are rounded to the metre
-        return slice(int(np.searchsorted(self.lats, lat - margin, "left")),
-                     int(np.searchsorted(self.lats, lat + margin, "right")))
+        margin = math.degrees(
+            (radius_km + 0.001) / EARTH_RADIUS_KM
+        )  # + 1 m: distances are rounded to the metre
+        return slice(
+            int(np.searchsorted(self.lats, lat - margin, "left")),
+            int(np.searchsorted(self.lats, lat + margin, "right")),
+        )
 
 
 #: Views kept per index state (the most recently used sets of needs).
@@ -204,16 +244,29 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
         order = np.argsort(at[keep], kind="stable")
         local_accepts.append((at[keep][order], link.age_min[keep][order], link.age_max[keep][order]))
     return _View(
-        positions, idx.lats[positions], idx.lons[positions],
-        idx.age_min[positions], idx.age_max[positions], combination[positions], levels[:, positions],
-        skill_levels[:, positions], tuple(local_accepts),
-        np.fromiter((bool(idx.props[p].get("generalist")) for p in positions.tolist()), np.bool_, positions.size),
+        positions,
+        idx.lats[positions],
+        idx.lons[positions],
+        idx.age_min[positions],
+        idx.age_max[positions],
+        combination[positions],
+        levels[:, positions],
+        skill_levels[:, positions],
+        tuple(local_accepts),
+        np.fromiter(
+            (bool(idx.props[p].get("generalist")) for p in positions.tolist()), np.bool_, positions.size
+        ),
     )
 
 
 def _score_all(
-    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], lat: float | None = None,
-    reach_km: float | None = None, land: str | None = None,
+    idx: CompetenceIndex,
+    needs: _Needs,
+    age: int | None,
+    kinds: frozenset[NodeKind],
+    lat: float | None = None,
+    reach_km: float | None = None,
+    land: str | None = None,
 ) -> _Scored:
     """The ranking keys of every resource that may be within ``reach_km`` of
     latitude ``lat`` (None: everywhere) at once (same rules as the module doc)."""
@@ -221,7 +274,9 @@ def _score_all(
     span = view.band(lat, reach_km) if lat is not None else view.band(0.0, None)
     lo, hi = span.start, span.stop
     levels = view.levels[:, lo:hi].copy()
-    declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0))  # every deficiency by expertise (on it, a combination, a condition)
+    declared: NDArray[np.bool_] = np.asarray(
+        (levels > 0).all(axis=0)
+    )  # every deficiency by expertise (on it, a combination, a condition)
     for j, (ids, age_min, age_max) in enumerate(view.accepts):
         a, b = np.searchsorted(ids, (lo, hi))
         ok = admits(age_min[a:b], age_max[a:b], age)
@@ -237,15 +292,29 @@ def _score_all(
     covers = np.vstack([levels > 0, skill_levels > 0]) if len(skill_levels) else levels > 0
     candidate = (points > 0) & admits(view.age_min[lo:hi], view.age_max[lo:hi], age)
     return _Scored(
-        idx, view.positions[lo:hi], tier, points, 3 * (len(needs.deficiencies) + len(needs.skills)), covers,
-        sorted(needs.deficiencies) + sorted(needs.skills), candidate,
-        view.lats[lo:hi], view.lons[lo:hi], view.age_max[lo:hi],
-        view.age_min[lo:hi], declared, view.generalist[lo:hi],
-        ((tier == 1) & ~declared).astype(np.int8) if len(needs.deficiencies) > 1 else np.zeros(hi - lo, np.int8),
+        idx,
+        view.positions[lo:hi],
+        tier,
+        points,
+        3 * (len(needs.deficiencies) + len(needs.skills)),
+        covers,
+        sorted(needs.deficiencies) + sorted(needs.skills),
+        candidate,
+        view.lats[lo:hi],
+        view.lons[lo:hi],
+        view.age_max[lo:hi],
+        view.age_min[lo:hi],
+        declared,
+        view.generalist[lo:hi],
+        ((tier == 1) & ~declared).astype(np.int8)
+        if len(needs.deficiencies) > 1
+        else np.zeros(hi - lo, np.int8),
     )
 
 
-def _within(scored: _Scored, lat: float, lon: float, radius_km: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def _within(
+    scored: _Scored, lat: float, lon: float, radius_km: float
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Local positions of the candidates inside the radius, with their
     great-circle distances (km, 3 decimals)."""
     mask = scored.candidate
@@ -283,8 +352,13 @@ def _future_age(age: int | None) -> int | None:
 
 
 def _next_services(
-    idx: CompetenceIndex, needs: _Needs, query: SituationQuery, kinds: frozenset[NodeKind], place: PersonPlace,
-    land: str | None, shown: Mapping[int, str],
+    idx: CompetenceIndex,
+    needs: _Needs,
+    query: SituationQuery,
+    kinds: frozenset[NodeKind],
+    place: PersonPlace,
+    land: str | None,
+    shown: Mapping[int, str],
 ) -> list[_Pick]:
     """Transition: the services inside the radius that do not admit the person
     yet but will within the next years (an adult service from 18 or 20 for a
@@ -300,14 +374,27 @@ def _next_services(
     index_pos = later.positions[pos]
     keep = (starts > query.age) & ~np.isin(index_pos, np.fromiter(shown, np.int64, len(shown)))
     pos, dist = pos[keep], dist[keep]
-    order = np.lexsort((later.keys_at(pos), later.kinds_at(pos), dist, -later.points[pos], later.separate[pos],
-                        later.tier[pos]))[:NEXT_ROWS]
+    order = np.lexsort(
+        (
+            later.keys_at(pos),
+            later.kinds_at(pos),
+            dist,
+            -later.points[pos],
+            later.separate[pos],
+            later.tier[pos],
+        )
+    )[:NEXT_ROWS]
     return [later.pick(int(pos[i]), float(dist[i]), True) for i in order]
 
 
 def _uncovered(
-    idx: CompetenceIndex, scored: _Scored, query: SituationQuery, place: PersonPlace, inside_pos: NDArray[np.int64],
-    around: Callable[[float | None], _Scored], listed: frozenset[int] = frozenset(),
+    idx: CompetenceIndex,
+    scored: _Scored,
+    query: SituationQuery,
+    place: PersonPlace,
+    inside_pos: NDArray[np.int64],
+    around: Callable[[float | None], _Scored],
+    listed: frozenset[int] = frozenset(),
 ) -> tuple[list[str], list[_Pick]]:
     """``listed``: the positions already in the table (beyond the radius).
     For each need (deficiency or skill) that no local resource inside the
@@ -337,7 +424,9 @@ def _uncovered(
     for j in missing:
         label = _need_label(scored.deficiencies[j])
         if j not in found_at:
-            notes.append(f"Aucune ressource locale connue ne couvre {label} : voir l'ERHR et le CNRHR ci-dessous.")
+            notes.append(
+                f"Aucune ressource locale connue ne couvre {label} : voir l'ERHR et le CNRHR ci-dessous."
+            )
             continue
         pick = found_at[j]
         position, distance = pick.position, pick.distance_km
@@ -347,8 +436,11 @@ def _uncovered(
         notes.append(
             f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
             f"la plus proche qui la couvre : {name} ({distance:.0f} km)"
-            + (", ajoutée au tableau (au-delà du rayon)." if shown else
-               f" — plus de {BEYOND_REACH:g} fois le rayon : citée ici, pas dans le tableau.")
+            + (
+                ", ajoutée au tableau (au-delà du rayon)."
+                if shown
+                else f" — plus de {BEYOND_REACH:g} fois le rayon : citée ici, pas dans le tableau."
+            )
         )
         picks.setdefault(position, pick)
     ordered_picks = sorted(picks.values(), key=lambda p: (p.distance_km, str(idx.keys[p.position])))
@@ -357,6 +449,9 @@ def _uncovered(
 
 def _relevant_targets(idx: CompetenceIndex, needs: _Needs) -> frozenset[str]:
     """Keys of the targets whose links can cover a need (``_offers`` checks their kinds)."""
-    return needs.deficiencies | needs.skills | {
-        orpha for code in needs.deficiencies for orpha in _conditions_involving(idx, code)
-    } | {key for key in idx.targets(K.COMBINATION) if needs.deficiencies <= codes_of_combination(key)}
+    return (
+        needs.deficiencies
+        | needs.skills
+        | {orpha for code in needs.deficiencies for orpha in _conditions_involving(idx, code)}
+        | {key for key in idx.targets(K.COMBINATION) if needs.deficiencies <= codes_of_combination(key)}
+    )

@@ -35,8 +35,12 @@ class Criterion:
 
 CRITERIA: dict[str, Criterion] = {
     "1": Criterion("1", "1° Déficience auditive grave et déficience visuelle grave (surdicécité)", "CRESAM"),
-    "2": Criterion("2", "2° Déficience visuelle grave et une ou plusieurs autres déficiences graves", "PEPINIERE"),
-    "3": Criterion("3", "3° Déficience auditive grave et une ou plusieurs autres déficiences graves", "LAPLANE"),
+    "2": Criterion(
+        "2", "2° Déficience visuelle grave et une ou plusieurs autres déficiences graves", "PEPINIERE"
+    ),
+    "3": Criterion(
+        "3", "3° Déficience auditive grave et une ou plusieurs autres déficiences graves", "LAPLANE"
+    ),
     "4": Criterion("4", "4° Dysphasie grave, associée ou non à une autre déficience", "LAPLANE"),
     "5a": Criterion("5a", "5° a) Déficience(s) grave(s) et maladie mitochondriale", None),
     "5b": Criterion("5b", "5° b) Déficience(s) grave(s) et maladie métabolique", None),

@@ -104,8 +104,11 @@ class CommunePoints:
     """Every located commune's reference point, under a k-d tree: the commune of a point."""
 
     def __init__(self, store: GraphStore) -> None:
-        located = [(c.key, float(c.props["lat"]), float(c.props["lon"]))
-                   for c in store.nodes(K.COMMUNE) if "lat" in c.props and "lon" in c.props]
+        located = [
+            (c.key, float(c.props["lat"]), float(c.props["lon"]))
+            for c in store.nodes(K.COMMUNE)
+            if "lat" in c.props and "lon" in c.props
+        ]
         self.codes = [code for code, _lat, _lon in located]
         self.lats = np.array([lat for _code, lat, _lon in located], dtype=np.float64)
         self.lons = np.array([lon for _code, _lat, lon in located], dtype=np.float64)
@@ -155,8 +158,9 @@ def competence_from_snapshot(store: GraphStore) -> CompetenceIndex:
     return built
 
 
-def _resource_rows(store: GraphStore, nodes: list[tuple[NodeRef, Mapping[str, Any]]]
-                   ) -> tuple[list[Row], list[LinkRow], dict[NodeRef, str]]:
+def _resource_rows(
+    store: GraphStore, nodes: list[tuple[NodeRef, Mapping[str, Any]]]
+) -> tuple[list[Row], list[LinkRow], dict[NodeRef, str]]:
     """The index rows of these resources: where each is, its competence links,
     and its department when it comes from its workplace."""
     out = store.edges_from([ref for ref, _props in nodes], [R.HAS_EXPERTISE, R.ACCEPTS, R.WORKS_AT])
@@ -174,7 +178,9 @@ def _resource_rows(store: GraphStore, nodes: list[tuple[NodeRef, Mapping[str, An
             continue
         resources.append((ref, located[0], located[1], props))
         if "department" not in props:
-            department = next((workplaces[s]["department"] for s in sites if "department" in workplaces[s]), None)
+            department = next(
+                (workplaces[s]["department"] for s in sites if "department" in workplaces[s]), None
+            )
             if department is not None:
                 departments[ref] = str(department)
         links += [(ref, e.type, e.target, e.props) for e in out[ref] if e.type is not R.WORKS_AT]
@@ -207,7 +213,9 @@ def patch_competence(store: GraphStore, old: CompetenceIndex, changes: Changes) 
     for kind in INDEXED_KINDS:
         keys = sorted(ref.key for ref in dirty if ref.kind is kind)
         if keys:
-            nodes += [(NodeRef(kind, key), node.props) for key, node in sorted(store.get_nodes(kind, keys).items())]
+            nodes += [
+                (NodeRef(kind, key), node.props) for key, node in sorted(store.get_nodes(kind, keys).items())
+            ]
     resources, links, departments = _resource_rows(store, nodes)
     demand = None
     if any(ref.kind is K.SITUATION for ref in touched):
@@ -262,8 +270,13 @@ class ReadModel:
     #: Views that do not depend on the resources, situations or their links.
     CARRIED = ("territories", "communes", "commune points", "commune lands", "commune land groups")
 
-    def __init__(self, store: GraphStore, revision: int, previous: ReadModel | None = None,
-                 changes: Changes | None = None) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        revision: int,
+        previous: ReadModel | None = None,
+        changes: Changes | None = None,
+    ) -> None:
         self.revision = revision
         self._store = weakref.ref(store)
         self._lock = threading.RLock()
@@ -273,9 +286,15 @@ class ReadModel:
             touched = changes.nodes | changes.edge_sources
             if all(ref.kind in PATCHABLE_KINDS for ref in touched):
                 kept = previous._views
-                self._views.update({k: v for k, v in kept.items() if k in self.CARRIED
-                                    or (isinstance(k, tuple) and k[0] == "owners")
-                                    or (isinstance(k, tuple) and k[0] == "links of" and k[1] not in touched)})
+                self._views.update(
+                    {
+                        k: v
+                        for k, v in kept.items()
+                        if k in self.CARRIED
+                        or (isinstance(k, tuple) and k[0] == "owners")
+                        or (isinstance(k, tuple) and k[0] == "links of" and k[1] not in touched)
+                    }
+                )
                 competence = kept.get("competence")
                 if competence is not None:
                     self._previous = (competence, changes)
@@ -366,11 +385,17 @@ def read_model(store: GraphStore) -> ReadModel:
             changes = store.changes_since(model.revision) if model is not None else None
             fresh = ReadModel(store, revision, model, changes)
             large = changes is None or len(changes.nodes | changes.edge_sources) > BACKGROUND_CHANGES
-            if (model is not None and large and _background() and "competence" in model._views
-                    and store not in _SYNCHRONOUS):
+            if (
+                model is not None
+                and large
+                and _background()
+                and "competence" in model._views
+                and store not in _SYNCHRONOUS
+            ):
                 _BUILDING[store] = fresh
-                threading.Thread(target=_build_then_swap, args=(store, model, fresh), daemon=True,
-                                 name="dihr-read-model").start()
+                threading.Thread(
+                    target=_build_then_swap, args=(store, model, fresh), daemon=True, name="dihr-read-model"
+                ).start()
                 return model
             _SYNCHRONOUS.discard(store)
             model = _MODELS[store] = fresh

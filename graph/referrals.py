@@ -55,7 +55,9 @@ STATUS_LABELS: Mapping[Status, str] = {
 #: The changes allowed from each status (a referral moves forward; a refusal
 #: or an accompaniment ends in « clôturée »).
 NEXT: Mapping[Status, frozenset[Status]] = {
-    Status.PROPOSED: frozenset({Status.CONTACTED, Status.ACCEPTED, Status.REFUSED, Status.WAITING, Status.CLOSED}),
+    Status.PROPOSED: frozenset(
+        {Status.CONTACTED, Status.ACCEPTED, Status.REFUSED, Status.WAITING, Status.CLOSED}
+    ),
     Status.CONTACTED: frozenset({Status.ACCEPTED, Status.REFUSED, Status.WAITING, Status.CLOSED}),
     Status.WAITING: frozenset({Status.CONTACTED, Status.ACCEPTED, Status.REFUSED, Status.CLOSED}),
     Status.ACCEPTED: frozenset({Status.FOLLOWED, Status.CLOSED}),
@@ -64,7 +66,9 @@ NEXT: Mapping[Status, frozenset[Status]] = {
     Status.CLOSED: frozenset(),
 }
 #: Statuses a referral is still followed in (the « à relancer » list).
-OPEN_STATUSES = frozenset({Status.PROPOSED, Status.CONTACTED, Status.WAITING, Status.ACCEPTED, Status.FOLLOWED})
+OPEN_STATUSES = frozenset(
+    {Status.PROPOSED, Status.CONTACTED, Status.WAITING, Status.ACCEPTED, Status.FOLLOWED}
+)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -91,9 +95,14 @@ def parse_status(value: str) -> Status:
 def check_change(current: Status, wanted: Status, reason: str | None) -> None:
     """A change the follow-up allows, with its reason when it is a refusal."""
     if wanted not in NEXT[current]:
-        allowed = ", ".join(STATUS_LABELS[s] for s in sorted(NEXT[current], key=list(Status).index)) or "aucun"
-        raise InvalidInput("status", f"une orientation « {STATUS_LABELS[current]} » ne peut pas passer à "
-                                     f"« {STATUS_LABELS[wanted]} » (possibles : {allowed}).")
+        allowed = (
+            ", ".join(STATUS_LABELS[s] for s in sorted(NEXT[current], key=list(Status).index)) or "aucun"
+        )
+        raise InvalidInput(
+            "status",
+            f"une orientation « {STATUS_LABELS[current]} » ne peut pas passer à "
+            f"« {STATUS_LABELS[wanted]} » (possibles : {allowed}).",
+        )
     if wanted is Status.REFUSED and not (reason or "").strip():
         raise InvalidInput("reason", "indiquez le motif du refus.")
 
@@ -110,7 +119,9 @@ class ReferralFacts:
     next_action_on: str | None
     reason: str | None
     note: str
-    history: tuple[tuple[str, Status], ...]  # stored as « AAAA-MM-JJ|statut » strings (Neo4j: no nested lists)
+    history: tuple[
+        tuple[str, Status], ...
+    ]  # stored as « AAAA-MM-JJ|statut » strings (Neo4j: no nested lists)
 
     @classmethod
     def of(cls, key: str | None, props: Mapping[str, Any]) -> ReferralFacts:
@@ -119,9 +130,13 @@ class ReferralFacts:
         steps = [str(step).partition("|") for step in props.get("history") or [f"{proposed}|{status.value}"]]
         history = tuple((d, Status(s)) for d, _sep, s in steps if s in set(Status))
         return cls(
-            id=str(key or proposed), status=status, proposed_on=proposed,
-            updated_on=str(props.get("updated_on") or proposed), next_action_on=props.get("next_action_on") or None,
-            reason=props.get("reason") or None, note=str(props.get("note") or props.get("outcome") or ""),
+            id=str(key or proposed),
+            status=status,
+            proposed_on=proposed,
+            updated_on=str(props.get("updated_on") or proposed),
+            next_action_on=props.get("next_action_on") or None,
+            reason=props.get("reason") or None,
+            note=str(props.get("note") or props.get("outcome") or ""),
             history=history,
         )
 
@@ -131,4 +146,6 @@ class ReferralFacts:
 
     def due(self, today: str) -> bool:
         """Still followed, and its next action is due (« à relancer »)."""
-        return self.status in OPEN_STATUSES and self.next_action_on is not None and self.next_action_on <= today
+        return (
+            self.status in OPEN_STATUSES and self.next_action_on is not None and self.next_action_on <= today
+        )

@@ -103,12 +103,19 @@ class SituationView:
     synthetic: bool
 
 
-def find_resources(store: GraphStore, principal: Principal, query: matching.SituationQuery) -> matching.MatchResult:
+def find_resources(
+    store: GraphStore, principal: Principal, query: matching.SituationQuery
+) -> matching.MatchResult:
     """The ranked matches, and beside them the knowledge about the situation's needs."""
     principal.require(Permission.MATCH)
     result = matching.find_resources(store, query)
-    offered = knowledge.suggest(store, result.deficiencies, conditions=result.conditions, skills=result.skills,
-                                erhr=result.erhr.code or None)
+    offered = knowledge.suggest(
+        store,
+        result.deficiencies,
+        conditions=result.conditions,
+        skills=result.skills,
+        erhr=result.erhr.code or None,
+    )
     return replace(result, knowledge=offered)
 
 
@@ -118,7 +125,9 @@ def _may_manage_knowledge(principal: Principal, erhr: str | None) -> None:
     if principal.role is Role.GNCHR:
         return
     if erhr is None or erhr.strip().upper() != principal.territory:
-        raise Forbidden("Une ERHR gère les savoirs de son territoire ; les savoirs nationaux sont gérés par le GNCHR.")
+        raise Forbidden(
+            "Une ERHR gère les savoirs de son territoire ; les savoirs nationaux sont gérés par le GNCHR."
+        )
 
 
 def save_knowledge(store: GraphStore, principal: Principal, **fields: Any) -> knowledge.KnowledgeItem:
@@ -128,7 +137,11 @@ def save_knowledge(store: GraphStore, principal: Principal, **fields: Any) -> kn
     old = store.get_node(K.KNOWLEDGE, node.key)
     if old is not None:
         _may_manage_knowledge(principal, old.props.get("erhr"))
-        stale = [e for e in store.edges_from([node.ref], [R.ABOUT])[node.ref] if e.target not in {x.target for x in edges}]
+        stale = [
+            e
+            for e in store.edges_from([node.ref], [R.ABOUT])[node.ref]
+            if e.target not in {x.target for x in edges}
+        ]
         if stale:
             store.delete_edges(stale)
     store.upsert([node], edges)
@@ -141,7 +154,9 @@ def list_knowledge(store: GraphStore, principal: Principal, **filters: Any) -> l
     return knowledge.list_knowledge(store, **filters)
 
 
-def _protect(store: GraphStore, principal: Principal, result: cov.CoverageResult, table: TerritoryTable) -> cov.CoverageResult:
+def _protect(
+    store: GraphStore, principal: Principal, result: cov.CoverageResult, table: TerritoryTable
+) -> cov.CoverageResult:
     """What a principal may see of the situation counts. Partners: counts of the
     exact combination, "sans solution" at 60 km only, and below 11 or anything
     derivable by differencing territories or bands withheld
@@ -171,23 +186,40 @@ def _partner_thresholds(principal: Principal, options: Mapping[str, object]) -> 
         except (TypeError, ValueError):
             allowed = False
         if not allowed:
-            raise InvalidInput("thresholdKm", "seuils ouverts aux partenaires : " + ", ".join(f"{t:g}" for t in fixed)
-                               + " km (des seuils voisins permettraient de recompter de petits effectifs par différence).")
+            raise InvalidInput(
+                "thresholdKm",
+                "seuils ouverts aux partenaires : "
+                + ", ".join(f"{t:g}" for t in fixed)
+                + " km (des seuils voisins permettraient de recompter de petits effectifs par différence).",
+            )
 
 
 def _asked(combination: str | None, options: Mapping[str, object]) -> dict[str, object]:
     """An aggregate's parameters, for its audit entry (differencing shows there)."""
-    return {"combination": combination, **{k: (" ".join(map(str, v)) if isinstance(v, list | tuple) else v)
-                                          for k, v in options.items() if k != "protect"}}
+    return {
+        "combination": combination,
+        **{
+            k: (" ".join(map(str, v)) if isinstance(v, list | tuple) else v)
+            for k, v in options.items()
+            if k != "protect"
+        },
+    }
 
 
-def coverage(store: GraphStore, principal: Principal, deficiencies: Iterable[str], **options: object) -> cov.CoverageResult:
+def coverage(
+    store: GraphStore, principal: Principal, deficiencies: Iterable[str], **options: object
+) -> cov.CoverageResult:
     principal.require(Permission.AGGREGATES)
     _partner_thresholds(principal, options)
     table = read_model(store).territories
     result = cov.coverage(store, deficiencies, exact_counts=principal.suppresses_small_counts, **options)  # type: ignore[arg-type]
-    audit(store, principal, "aggregate:coverage", count=sum(o for o, *_ in result.demand_by_department.values()),
-          params=_asked(result.combination, options))
+    audit(
+        store,
+        principal,
+        "aggregate:coverage",
+        count=sum(o for o, *_ in result.demand_by_department.values()),
+        params=_asked(result.combination, options),
+    )
     return _protect(store, principal, result, table)
 
 
@@ -196,19 +228,34 @@ def gaps(store: GraphStore, principal: Principal, **options: object) -> cov.GapM
     _partner_thresholds(principal, options)
     table = read_model(store).territories
     audit(store, principal, "aggregate:gaps", params=_asked(None, options))
-    return cov.gaps(store, protect=lambda r: _protect(store, principal, r, table),
-                    exact_counts=principal.suppresses_small_counts, **options)  # type: ignore[arg-type]
+    return cov.gaps(
+        store,
+        protect=lambda r: _protect(store, principal, r, table),
+        exact_counts=principal.suppresses_small_counts,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def what_if(
-    store: GraphStore, principal: Principal, deficiencies: Iterable[str], additions: Sequence[cov.Addition], **options: object
+    store: GraphStore,
+    principal: Principal,
+    deficiencies: Iterable[str],
+    additions: Sequence[cov.Addition],
+    **options: object,
 ) -> tuple[cov.CoverageResult, cov.CoverageResult, tuple[cov.TerritoryDelta, ...]]:
     principal.require(Permission.AGGREGATES)
     _partner_thresholds(principal, options)
     table = read_model(store).territories
     before, after, _ = cov.what_if(store, deficiencies, additions, **options)  # type: ignore[arg-type]
-    audit(store, principal, "aggregate:what_if", params=_asked(before.combination, {
-        **options, "additions": " ".join(f"{a.commune}:{'+'.join(a.deficiencies)}" for a in additions)}))
+    audit(
+        store,
+        principal,
+        "aggregate:what_if",
+        params=_asked(
+            before.combination,
+            {**options, "additions": " ".join(f"{a.commune}:{'+'.join(a.deficiencies)}" for a in additions)},
+        ),
+    )
     if principal.suppresses_small_counts:
         # Placing a resource commune by commune would show where the persons
         # "sans solution" live: a partner's what-if gives populations only.
@@ -236,7 +283,9 @@ def network_insights(store: GraphStore, principal: Principal, territory: str) ->
     code = territory.strip().upper()[:16]
     if principal.role is not Role.GNCHR and code != principal.territory:
         audit(store, principal, "denied:network_insights", params={"territory": code})
-        raise Forbidden(f"Les liens de coopération du territoire {code} sont réservés à son ERHR et au GNCHR.")
+        raise Forbidden(
+            f"Les liens de coopération du territoire {code} sont réservés à son ERHR et au GNCHR."
+        )
     result = network.network_insights(store, code)
     audit(store, principal, "network:insights", params={"territory": code})
     return result
@@ -248,8 +297,15 @@ def _visible(principal: Principal, node: Node) -> bool:
 
 
 def list_situations(
-    store: GraphStore, principal: Principal, *, status: str | None = None, limit: int = 50, offset: int = 0,
-    combination: str | None = None, age_band: str | None = None, commune: str | None = None,
+    store: GraphStore,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    combination: str | None = None,
+    age_band: str | None = None,
+    commune: str | None = None,
 ) -> tuple[int, list[SituationView]]:
     """The caller's situations (its territory; all for the GNCHR), newest first;
     filtered by status, combination (exact, « DV+TSA »), age band (« 16-25 ans »)
@@ -263,18 +319,33 @@ def list_situations(
         raise InvalidInput("status", "statut attendu : open ou closed.")
     bands = {label for _lo, _hi, label in act.AGE_BANDS}
     if age_band is not None and age_band not in bands:
-        raise InvalidInput("tranche", "tranches d'âge : " + ", ".join(label for _lo, _hi, label in act.AGE_BANDS) + ".")
+        raise InvalidInput(
+            "tranche", "tranches d'âge : " + ", ".join(label for _lo, _hi, label in act.AGE_BANDS) + "."
+        )
     wanted_combination = combination_key(combination.replace(" ", "+").split("+")) if combination else None
-    nodes = [n for n in store.nodes(K.SITUATION) if _visible(principal, n)
-             and (status is None or SituationFacts.of(n).status == status)
-             and (age_band is None or act.age_band(SituationFacts.of(n).age) == age_band)]
+    nodes = [
+        n
+        for n in store.nodes(K.SITUATION)
+        if _visible(principal, n)
+        and (status is None or SituationFacts.of(n).status == status)
+        and (age_band is None or act.age_band(SituationFacts.of(n).age) == age_band)
+    ]
     if wanted_combination or commune:
         out = store.edges_from([n.ref for n in nodes], [R.PRESENTS, R.LIVES_IN]) if nodes else {}
-        nodes = [n for n in nodes
-                 if (not wanted_combination or any(e.type is R.PRESENTS and e.target.key == wanted_combination
-                                                   for e in out.get(n.ref, [])))
-                 and (not commune or any(e.type is R.LIVES_IN and e.target.key == commune.strip()
-                                         for e in out.get(n.ref, [])))]
+        nodes = [
+            n
+            for n in nodes
+            if (
+                not wanted_combination
+                or any(
+                    e.type is R.PRESENTS and e.target.key == wanted_combination for e in out.get(n.ref, [])
+                )
+            )
+            and (
+                not commune
+                or any(e.type is R.LIVES_IN and e.target.key == commune.strip() for e in out.get(n.ref, []))
+            )
+        ]
     nodes.sort(key=lambda n: (SituationFacts.of(n).opened_on or "", n.key), reverse=True)
     page = nodes[offset : offset + limit]
     views = _views(store, page)
@@ -291,7 +362,9 @@ def _denied(store: GraphStore, principal: Principal, operation: str, key: str, e
         audit(store, principal, f"denied:{operation}", params={"requested": key[:64]})
 
 
-def _require(store: GraphStore, principal: Principal, permission: Permission, operation: str, key: str) -> None:
+def _require(
+    store: GraphStore, principal: Principal, permission: Permission, operation: str, key: str
+) -> None:
     if not principal.can(permission):
         audit(store, principal, f"denied:{operation}", params={"requested": key[:64]})
         principal.require(permission)
@@ -326,7 +399,13 @@ def _view_of(store: GraphStore, situation: str) -> SituationView:
 
 
 def record_referral(
-    store: GraphStore, principal: Principal, situation: str, resource: NodeRef, *, date: str, outcome: str = "",
+    store: GraphStore,
+    principal: Principal,
+    situation: str,
+    resource: NodeRef,
+    *,
+    date: str,
+    outcome: str = "",
     next_action_on: str | None = None,
 ) -> SituationView:
     """Refer a situation to a resource: a new referral, « proposée » on ``date``,
@@ -338,26 +417,48 @@ def record_referral(
     text = outcome.strip()
     if len(text) > 500:
         raise InvalidInput("outcome", "la note tient en 500 caractères au plus.")
-    props: dict[str, object] = {"status": referrals.Status.PROPOSED.value, "proposed_on": day, "date": day,
-                                "updated_on": day, "history": [f"{day}|{referrals.Status.PROPOSED.value}"]}
+    props: dict[str, object] = {
+        "status": referrals.Status.PROPOSED.value,
+        "proposed_on": day,
+        "date": day,
+        "updated_on": day,
+        "history": [f"{day}|{referrals.Status.PROPOSED.value}"],
+    }
     if text:
         props["note"] = text
     if next_action_on:
         props["next_action_on"] = referrals.check_date(next_action_on, "nextActionOn")
     referral = referrals.new_referral_id()
     store.upsert(edges=[Edge(R.REFERRED_TO, node.ref, resource, props, key=referral)])
-    audit(store, principal, "situations:referral", [situation], params={"referral": referral, "status": "proposee"})
+    audit(
+        store,
+        principal,
+        "situations:referral",
+        [situation],
+        params={"referral": referral, "status": "proposee"},
+    )
     return _view_of(store, situation)
 
 
 def update_referral(
-    store: GraphStore, principal: Principal, situation: str, referral: str, *, status: str, date: str,
-    reason: str | None = None, next_action_on: str | None = None, note: str | None = None,
+    store: GraphStore,
+    principal: Principal,
+    situation: str,
+    referral: str,
+    *,
+    status: str,
+    date: str,
+    reason: str | None = None,
+    next_action_on: str | None = None,
+    note: str | None = None,
 ) -> SituationView:
     """Move a referral to its next status (``graph.referrals.NEXT``), on ``date``;
     a refusal says why. Every change is audited."""
     node = _writable_situation(store, principal, situation, "situations:referral_status")
-    edge = next((e for e in store.edges_from([node.ref], [R.REFERRED_TO])[node.ref] if (e.key or "") == referral), None)
+    edge = next(
+        (e for e in store.edges_from([node.ref], [R.REFERRED_TO])[node.ref] if (e.key or "") == referral),
+        None,
+    )
     if edge is None:
         raise NotFound(f"Orientation introuvable : {referral[:40]}.")
     facts = referrals.ReferralFacts.of(edge.key, edge.props)
@@ -367,7 +468,8 @@ def update_referral(
     if day < facts.updated_on:
         raise InvalidInput("date", f"la date ne peut précéder le dernier changement ({facts.updated_on}).")
     props: dict[str, object] = {
-        "status": wanted.value, "updated_on": day,
+        "status": wanted.value,
+        "updated_on": day,
         "history": [f"{d}|{s.value}" for d, s in facts.history] + [f"{day}|{wanted.value}"],
         "next_action_on": referrals.check_date(next_action_on, "nextActionOn") if next_action_on else None,
     }
@@ -381,14 +483,21 @@ def update_referral(
     # one referral at once, the second is told, and no step of the history is lost.
     read = {k: edge.props.get(k) for k in ("status", "updated_on", "history")}
     try:
-        store.upsert(edges=[Edge(R.REFERRED_TO, node.ref, edge.target, props, key=edge.key)],
-                     expect=[(edge, read)])
+        store.upsert(
+            edges=[Edge(R.REFERRED_TO, node.ref, edge.target, props, key=edge.key)], expect=[(edge, read)]
+        )
     except WriteConflict:
         raise WriteConflict(
             "Cette orientation vient d'être modifiée par quelqu'un d'autre : rien n'a été enregistré. "
-            "Rechargez la situation pour voir son statut actuel, puis recommencez si besoin.") from None
-    audit(store, principal, "situations:referral_status", [situation],
-          params={"referral": referral, "from": facts.status.value, "to": wanted.value})
+            "Rechargez la situation pour voir son statut actuel, puis recommencez si besoin."
+        ) from None
+    audit(
+        store,
+        principal,
+        "situations:referral_status",
+        [situation],
+        params={"referral": referral, "from": facts.status.value, "to": wanted.value},
+    )
     return _view_of(store, situation)
 
 
@@ -410,7 +519,11 @@ def referrals_to_follow_up(store: GraphStore, principal: Principal, today: str) 
     due: list[FollowUp] = []
     for view in _views(store, nodes):
         for r in view.referrals:
-            if r.next_action_on and r.next_action_on <= day and r.status in {s.value for s in referrals.OPEN_STATUSES}:
+            if (
+                r.next_action_on
+                and r.next_action_on <= day
+                and r.status in {s.value for s in referrals.OPEN_STATUSES}
+            ):
                 due.append(FollowUp(view.key, view.erhr, r))
     due.sort(key=lambda f: (f.referral.next_action_on or "", f.situation, f.referral.id))
     audit(store, principal, "situations:follow_up", sorted({f.situation for f in due}))
@@ -432,28 +545,49 @@ def _views(store: GraphStore, nodes: list[Node]) -> list[SituationView]:
     views = []
     for node in nodes:
         edges = out[node.ref]
+
         def first(rel: RelType, edges: list[Edge] = edges) -> str | None:
             return next((e.target.key for e in edges if e.type is rel), None)
 
-        links = sorted(((referrals.ReferralFacts.of(e.key, e.props), e) for e in edges if e.type is R.REFERRED_TO),
-                       key=lambda pair: (pair[0].proposed_on, pair[0].id))
+        links = sorted(
+            ((referrals.ReferralFacts.of(e.key, e.props), e) for e in edges if e.type is R.REFERRED_TO),
+            key=lambda pair: (pair[0].proposed_on, pair[0].id),
+        )
         followed = tuple(
-            Referral(e.target.kind.value, e.target.key, names.get(e.target, e.target.key), f.proposed_on, f.note,
-                     id=f.id, status=f.status.value, status_label=f.label, updated_on=f.updated_on,
-                     next_action_on=f.next_action_on, reason=f.reason,
-                     history=tuple((d, s.value) for d, s in f.history),
-                     next_statuses=tuple(s.value for s in referrals.Status if s in referrals.NEXT[f.status]))
+            Referral(
+                e.target.kind.value,
+                e.target.key,
+                names.get(e.target, e.target.key),
+                f.proposed_on,
+                f.note,
+                id=f.id,
+                status=f.status.value,
+                status_label=f.label,
+                updated_on=f.updated_on,
+                next_action_on=f.next_action_on,
+                reason=f.reason,
+                history=tuple((d, s.value) for d, s in f.history),
+                next_statuses=tuple(s.value for s in referrals.Status if s in referrals.NEXT[f.status]),
+            )
             for f, e in links
         )
         facts = SituationFacts.of(node)
-        views.append(SituationView(
-            key=node.key, age=facts.age, status=facts.status, opened_on=facts.opened_on,
-            erhr=facts.erhr or "", department=facts.department, commune=first(R.LIVES_IN),
-            combination=first(R.PRESENTS),
-            conditions=tuple(sorted(e.target.key for e in edges if e.type is R.HAS_CONDITION)),
-            needs=tuple(sorted(e.target.key for e in edges if e.type is R.NEEDS)),
-            referrals=followed, synthetic=facts.synthetic,
-        ))
+        views.append(
+            SituationView(
+                key=node.key,
+                age=facts.age,
+                status=facts.status,
+                opened_on=facts.opened_on,
+                erhr=facts.erhr or "",
+                department=facts.department,
+                commune=first(R.LIVES_IN),
+                combination=first(R.PRESENTS),
+                conditions=tuple(sorted(e.target.key for e in edges if e.type is R.HAS_CONDITION)),
+                needs=tuple(sorted(e.target.key for e in edges if e.type is R.NEEDS)),
+                referrals=followed,
+                synthetic=facts.synthetic,
+            )
+        )
     return views
 
 
@@ -497,16 +631,25 @@ def _resource_view(store: GraphStore, node: Node, table: TerritoryTable, with_li
             neighbours.append(("WORKS_AT (entrant)", e.source.kind.value, e.source.key, ""))
         names = {}
         for kind in {NodeKind(k) for _r, k, _key, _n in neighbours}:
-            for key, n in store.get_nodes(kind, [key for _r, k, key, _n in neighbours if k == kind.value]).items():
+            for key, n in store.get_nodes(
+                kind, [key for _r, k, key, _n in neighbours if k == kind.value]
+            ).items():
                 workplace = ResourceFacts.of(n)
                 names[(kind.value, key)] = workplace.name
                 if department is None and kind is K.ESTABLISHMENT and workplace.department:
                     department = workplace.department
         neighbours = [(r, k, key, names.get((k, key), key)) for r, k, key, _n in neighbours]
     return ResourceView(
-        kind=node.kind.value, key=node.key, name=facts.name, department=department, commune=facts.commune,
+        kind=node.kind.value,
+        key=node.key,
+        name=facts.name,
+        department=department,
+        commune=facts.commune,
         erhr=table.erhr_of_department.get(department) if department else None,
-        synthetic=facts.synthetic, props=p, expertise=tuple(expertise), neighbours=tuple(neighbours),
+        synthetic=facts.synthetic,
+        props=p,
+        expertise=tuple(expertise),
+        neighbours=tuple(neighbours),
         contact=matching.contact_of(node.kind, p),
     )
 
@@ -515,7 +658,12 @@ DIRECTORY_KINDS = (K.ESTABLISHMENT, K.PROFESSIONAL, K.RESOURCE_POLE)
 
 
 def directory(
-    store: GraphStore, principal: Principal, query: dir_.DirectoryFilter, *, first: int = 20, after: str | None = None
+    store: GraphStore,
+    principal: Principal,
+    query: dir_.DirectoryFilter,
+    *,
+    first: int = 20,
+    after: str | None = None,
 ) -> dir_.DirectoryPage:
     """The directory API (``graph.directory``): resources only, never a situation."""
     principal.require(Permission.DIRECTORY)
@@ -568,14 +716,18 @@ def activity(store: GraphStore, principal: Principal, year: int, erhr: str | Non
     return replace(result, cells={})
 
 
-def pole_activity(store: GraphStore, principal: Principal, period: str, erhr: str | None = None) -> list[act.PoleActivity]:
+def pole_activity(
+    store: GraphStore, principal: Principal, period: str, erhr: str | None = None
+) -> list[act.PoleActivity]:
     principal.require(Permission.AGGREGATES)
     rows = act.pole_activity(store, period, erhr.strip().upper()[:16] if erhr else None)
     audit(store, principal, "aggregate:pole_activity", params={"period": period[:10], "erhr": erhr or "FR"})
     return act.protect_poles(rows) if principal.suppresses_small_counts else rows
 
 
-def record_pole_report(store: GraphStore, principal: Principal, pole: str, period: str, **counts: object) -> act.PoleActivity:
+def record_pole_report(
+    store: GraphStore, principal: Principal, pole: str, period: str, **counts: object
+) -> act.PoleActivity:
     """A pôle's activity report for a period (replaces that period's): the GNCHR,
     or the ERHR of the pôle's territory."""
     principal.require(Permission.SITUATIONS_WRITE)
@@ -594,8 +746,15 @@ def record_pole_report(store: GraphStore, principal: Principal, pole: str, perio
 
 # -- situations written from the pages ----------------------------------------------------
 def create_situation(
-    store: GraphStore, principal: Principal, *, age: int, commune: str, deficiencies: Iterable[str],
-    conditions: Iterable[str] = (), needs: Iterable[str] = (), opened_on: str,
+    store: GraphStore,
+    principal: Principal,
+    *,
+    age: int,
+    commune: str,
+    deficiencies: Iterable[str],
+    conditions: Iterable[str] = (),
+    needs: Iterable[str] = (),
+    opened_on: str,
 ) -> SituationView:
     """A new pseudonymous situation: its id is generated (never typed), its ERHR
     is its commune's; an ERHR creates them in its own territory only. No field
@@ -608,7 +767,9 @@ def create_situation(
     table = read_model(store).territories
     erhr = table.erhr_of_department.get(department, "")
     if principal.role is not Role.GNCHR and erhr != principal.territory:
-        raise Forbidden(f"La commune {place.key} relève de l'ERHR {erhr or '?'} : une ERHR crée les situations de son territoire.")
+        raise Forbidden(
+            f"La commune {place.key} relève de l'ERHR {erhr or '?'} : une ERHR crée les situations de son territoire."
+        )
     codes = normalise_deficiencies(deficiencies)
     orphas = normalise_conditions(list(conditions)) if conditions else frozenset()
     skills = normalise_skills(needs) if needs else frozenset()
@@ -617,8 +778,14 @@ def create_situation(
     ref = NodeRef(K.SITUATION, key)
     combo = combination_key(list(codes))
     elements = list(combination_elements(combo))
-    nodes = [Node(K.SITUATION, key, {"age": age, "status": "open", "opened_on": day, "department": department,
-                                     "erhr": erhr}), *(e for e in elements if isinstance(e, Node))]
+    nodes = [
+        Node(
+            K.SITUATION,
+            key,
+            {"age": age, "status": "open", "opened_on": day, "department": department, "erhr": erhr},
+        ),
+        *(e for e in elements if isinstance(e, Node)),
+    ]
     nodes += [Node(K.CONDITION, c, {"label": CONDITIONS[c].label}) for c in sorted(orphas)]
     edges = [e for e in elements if isinstance(e, Edge)]
     edges += [Edge(R.LIVES_IN, ref, place.ref), Edge(R.PRESENTS, ref, NodeRef(K.COMBINATION, combo))]
@@ -632,8 +799,14 @@ def create_situation(
 
 
 def update_situation(
-    store: GraphStore, principal: Principal, situation: str, *, status: str | None = None, age: int | None = None,
-    closed_on: str | None = None, needs: Iterable[str] | None = None,
+    store: GraphStore,
+    principal: Principal,
+    situation: str,
+    *,
+    status: str | None = None,
+    age: int | None = None,
+    closed_on: str | None = None,
+    needs: Iterable[str] | None = None,
 ) -> SituationView:
     """Close or reopen a situation, correct its age, set its needs; audited."""
     node = _writable_situation(store, principal, situation, "situations:update")
@@ -642,7 +815,9 @@ def update_situation(
         if status not in ("open", "closed"):
             raise InvalidInput("statut", "statut attendu : ouverte ou close.")
         props["status"] = status
-        props["closed_on"] = referrals.check_date(closed_on or "", "date de clôture") if status == "closed" else None
+        props["closed_on"] = (
+            referrals.check_date(closed_on or "", "date de clôture") if status == "closed" else None
+        )
     if age is not None:
         if not 0 <= age <= 120:
             raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")

@@ -46,9 +46,13 @@ class Settings(BaseSettings):
         default="OpenStreetMap",
         description="Base tiles of maps: a folium tile name or URL template; empty for none (offline).",
     )
-    rate_limit_per_minute: int = Field(default=240, ge=1, description="Requests per minute allowed per API key.")
+    rate_limit_per_minute: int = Field(
+        default=240, ge=1, description="Requests per minute allowed per API key."
+    )
     workers: int | None = Field(
-        default=None, ge=1, le=64,
+        default=None,
+        ge=1,
+        le=64,
         description=(
             "Web worker processes of `dihr serve` (see DIHR_GRAPH_IN_MEMORY); "
             "default: the number of cores, at most 4."
@@ -69,6 +73,7 @@ class Settings(BaseSettings):
         embedded graph in memory (``graph.stores.memory``) or reads SQLite
         (``graph.stores.sqlite``): DIHR_GRAPH_IN_MEMORY, else only when alone."""
         return self.graph_in_memory if self.graph_in_memory is not None else server_workers == 1
+
     trusted_proxies: str = Field(
         default="",
         description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated "
@@ -76,10 +81,15 @@ class Settings(BaseSettings):
         "address is the origin (sign-in throttle, audit).",
     )
     header_timeout_s: float = Field(
-        default=10.0, gt=0, le=300,
-        description="Longest a client may take to send a request's headers before the connection is closed (s).")
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Longest a client may take to send a request's headers before the connection is closed (s).",
+    )
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted (bytes).")
-    query_timeout_s: float = Field(default=20.0, gt=0, description="Longest a query may run before it is abandoned (s).")
+    query_timeout_s: float = Field(
+        default=20.0, gt=0, description="Longest a query may run before it is abandoned (s)."
+    )
     neo4j_uri: str | None = Field(
         default=None, description="bolt:// or neo4j:// URI; when set, Neo4j is the store."
     )
@@ -87,7 +97,9 @@ class Settings(BaseSettings):
     neo4j_password: str = Field(default="", description="Neo4j password.")
     neo4j_database: str = Field(default="neo4j", description="Neo4j database name.")
     neo4j_namespace: str = Field(
-        default="", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$",
+        default="",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]*$",
         description="Namespace of this instance's nodes in the database (empty: the one register).",
     )
     neo4j_batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per UNWIND batch.")

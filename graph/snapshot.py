@@ -38,7 +38,6 @@ _FORMAT = 1
 _SOURCES = ("competence.py", "readmodel.py", "model.py", "snapshot.py")
 
 
-
 def fingerprint() -> str:
     digest = hashlib.sha256(str(_FORMAT).encode())
     for name in _SOURCES:
@@ -50,12 +49,17 @@ def save_competence(path: Path, position: LogPosition, index: CompetenceIndex) -
     """Write ``index`` (built at ``position``) to ``path``, whole or not at all
     (a new file renamed over the old one). A failure is logged, not raised: the
     snapshot only saves time."""
-    columns = dataclasses.replace(index, masks={}, derived={}, out=_shared_links(index.out))  # caches rebuilt on use
+    columns = dataclasses.replace(
+        index, masks={}, derived={}, out=_shared_links(index.out)
+    )  # caches rebuilt on use
     partial = path.with_name(f"{path.name}.{os.getpid()}.partiel")
     try:
         with partial.open("wb") as out:
-            pickle.dump({"fingerprint": fingerprint(), "position": position, "index": columns}, out,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(
+                {"fingerprint": fingerprint(), "position": position, "index": columns},
+                out,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
         partial.replace(path)
     except OSError as err:
         log.warning("column snapshot not written (%s): %s", path, err)

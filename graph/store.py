@@ -22,9 +22,22 @@ from typing import Any, Protocol, runtime_checkable
 
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 
-__all__ = ["GraphStore", "ChangeFeed", "ColumnSnapshot", "LogPosition", "WriteSummary", "Changes", "merge_props",
-           "upsert_outcome", "REVISION_NEUTRAL_KINDS", "NO_CHANGES", "gc_paused", "freeze_loaded", "one_look",
-           "looked"]
+__all__ = [
+    "GraphStore",
+    "ChangeFeed",
+    "ColumnSnapshot",
+    "LogPosition",
+    "WriteSummary",
+    "Changes",
+    "merge_props",
+    "upsert_outcome",
+    "REVISION_NEUTRAL_KINDS",
+    "NO_CHANGES",
+    "gc_paused",
+    "freeze_loaded",
+    "one_look",
+    "looked",
+]
 
 #: Node kinds that record the service's own life (the audit log, API keys, the
 #: import journal), not the network: writing only these leaves
@@ -177,9 +190,7 @@ class WriteSummary:
     edges_unchanged: int = 0
 
     def __add__(self, other: WriteSummary) -> WriteSummary:
-        return WriteSummary(
-            *(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__)
-        )
+        return WriteSummary(*(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__))
 
     @property
     def changed(self) -> int:
@@ -200,8 +211,13 @@ class GraphStore(ChangeFeed, Protocol):
 
     local_reads: bool
 
-    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
-               expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
+    def upsert(
+        self,
+        nodes: Iterable[Node] = (),
+        edges: Iterable[Edge] = (),
+        *,
+        expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = (),
+    ) -> WriteSummary:
         """Create or update nodes, then edges, in one atomic batch.
 
         An edge whose endpoints exist neither in the store nor in the batch

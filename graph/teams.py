@@ -40,11 +40,14 @@ def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64
         for i in at[np.lexsort((keys[at], dist[at]))[:per_need]].tolist():
             chosen[i] = None
     picked = np.fromiter(chosen, np.int64, len(chosen))
-    bits = (covers[:, picked].T.astype(np.int64) << np.arange(len(scored.deficiencies), dtype=np.int64)).sum(axis=1)
+    bits = (covers[:, picked].T.astype(np.int64) << np.arange(len(scored.deficiencies), dtype=np.int64)).sum(
+        axis=1
+    )
     members = [
         _Member(scored.pick(p, d, True), b, k)
-        for p, d, b, k in zip(pos[picked].tolist(), dist[picked].tolist(), bits.tolist(), keys[picked].tolist(),
-                              strict=True)
+        for p, d, b, k in zip(
+            pos[picked].tolist(), dist[picked].tolist(), bits.tolist(), keys[picked].tolist(), strict=True
+        )
     ]
     return sorted(members, key=lambda m: (m.pick.distance_km, m.key))
 
@@ -90,7 +93,9 @@ def _teams(needs: int, pool: list[_Member]) -> list[list[_Pick]]:
             for c in range(1, size):
                 total += d[:, c]
             ranks = key_rank[found]
-            order = np.lexsort((*[ranks[:, c] for c in reversed(range(size))], total, d.max(axis=1)))[:_MAX_TEAMS]
+            order = np.lexsort((*[ranks[:, c] for c in reversed(range(size))], total, d.max(axis=1)))[
+                :_MAX_TEAMS
+            ]
             # members in pool order: nearest first, then by key
             return [[pool[int(i)].pick for i in found[row]] for row in order]
     return []

@@ -112,7 +112,9 @@ _KIND_LABEL = {
 
 
 def _territory(kind: TerritoryKind, node: Node) -> Territory:
-    return Territory(kind, node.key, str(node.props.get("name", node.key)), int(node.props.get("population", 0)))
+    return Territory(
+        kind, node.key, str(node.props.get("name", node.key)), int(node.props.get("population", 0))
+    )
 
 
 def territories(store: GraphStore, kind: TerritoryKind) -> list[Territory]:
@@ -131,9 +133,7 @@ def erhr_info(store: GraphStore, code: str, table: TerritoryTable | None = None)
     node = table.erhr.get(code.strip().upper())
     if node is None:
         raise UnknownCode("d'ERHR", code, f"Codes connus : {', '.join(sorted(table.erhr))}.")
-    regions = tuple(
-        table.territory(TerritoryKind.REGION, r) for r in sorted(node.props.get("regions", []))
-    )
+    regions = tuple(table.territory(TerritoryKind.REGION, r) for r in sorted(node.props.get("regions", [])))
     departments = tuple(
         table.territory(TerritoryKind.DEPARTMENT, d) for d in table.departments_of_erhr(node.key)
     )
@@ -164,7 +164,9 @@ def resolve_commune(store: GraphStore, code: str) -> Node:
 
 def _communes_of_department(store: GraphStore, department: str) -> list[Node]:
     dep = NodeRef(NodeKind.DEPARTMENT, department)
-    refs = [e.source for e in store.edges_to([dep], [RelType.PART_OF])[dep] if e.source.kind is NodeKind.COMMUNE]
+    refs = [
+        e.source for e in store.edges_to([dep], [RelType.PART_OF])[dep] if e.source.kind is NodeKind.COMMUNE
+    ]
     return list(store.get_nodes(NodeKind.COMMUNE, [r.key for r in refs]).values())
 
 

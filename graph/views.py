@@ -52,9 +52,15 @@ class ResourceFacts:
     def of(cls, node: Node) -> ResourceFacts:
         p = node.props
         return cls(
-            kind=node.kind.value, key=node.key, name=display_name(p, node.key), department=_text(p.get("department")),
-            commune=_text(p.get("commune")), synthetic=bool(p.get("synthetic", False)), closed=bool(p.get("closed")),
-            age_min=_int(p.get("age_min")), age_max=_int(p.get("age_max")),
+            kind=node.kind.value,
+            key=node.key,
+            name=display_name(p, node.key),
+            department=_text(p.get("department")),
+            commune=_text(p.get("commune")),
+            synthetic=bool(p.get("synthetic", False)),
+            closed=bool(p.get("closed")),
+            age_min=_int(p.get("age_min")),
+            age_max=_int(p.get("age_max")),
         )
 
 
@@ -74,8 +80,12 @@ class SituationFacts:
     def of(cls, node: Node) -> SituationFacts:
         p = node.props
         return cls(
-            key=node.key, age=_int(p.get("age")), status=str(p.get("status") or "open"),
-            opened_on=_text(p.get("opened_on")), erhr=_text(p.get("erhr")), department=str(p.get("department") or ""),
+            key=node.key,
+            age=_int(p.get("age")),
+            status=str(p.get("status") or "open"),
+            opened_on=_text(p.get("opened_on")),
+            erhr=_text(p.get("erhr")),
+            department=str(p.get("department") or ""),
             synthetic=bool(p.get("synthetic", False)),
         )
 
@@ -94,14 +104,17 @@ class LinkFacts:
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> LinkFacts:
         return cls(
-            level=_int(props.get("level")), source=_text(props.get("source")), age_min=_int(props.get("age_min")),
-            age_max=_int(props.get("age_max")), date=str(props.get("date") or ""), outcome=str(props.get("outcome") or ""),
+            level=_int(props.get("level")),
+            source=_text(props.get("source")),
+            age_min=_int(props.get("age_min")),
+            age_max=_int(props.get("age_max")),
+            date=str(props.get("date") or ""),
+            outcome=str(props.get("outcome") or ""),
         )
 
     def age_band(self) -> str:
         """« 6-20 ans », « 0-… ans »: the band of an ACCEPTS link as the directory shows it."""
         return f"{self.age_min if self.age_min is not None else 0}-{self.age_max if self.age_max is not None else '…'} ans"
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +144,12 @@ def contact_of(kind: NodeKind, props: Mapping[str, Any]) -> Contact | None:
     if address and not postcode and (found := _POSTCODE_CITY.search(str(address))):
         postcode, city = found.group(1), found.group(2).strip()
     fields = {
-        "address": address, "postcode": postcode, "city": city,
-        "phone": props.get("phone"), "email": props.get("email"), "website": props.get("website"),
+        "address": address,
+        "postcode": postcode,
+        "city": city,
+        "phone": props.get("phone"),
+        "email": props.get("email"),
+        "website": props.get("website"),
     }
     if kind is K.ESTABLISHMENT:
         extraction = props.get("extraction_date")
@@ -142,17 +159,27 @@ def contact_of(kind: NodeKind, props: Mapping[str, Any]) -> Contact | None:
         missing = "Courriel et site : FINESS ne les publie pas ; l'ERHR les complète dans l'annuaire."
     elif kind is K.CNRHR:
         source = str(props.get("contact_source") or props.get("source") or "GNCHR")
-        missing = ("Courriel et site : ni FINESS ni la liste des centres nationaux ne les donnent ; "
-                   "le GNCHR les complète dans la liste des CNRHR.")
+        missing = (
+            "Courriel et site : ni FINESS ni la liste des centres nationaux ne les donnent ; "
+            "le GNCHR les complète dans la liste des CNRHR."
+        )
     elif kind is K.ERHR_TEAM:
-        source = str(props.get("contact_source") or "liste des ERHR du GNCHR (" + str(props.get("source") or "GNCHR") + ")")
-        missing = ("Coordonnées non publiées par les sources du réseau (FINESS, GNCHR) : "
-                   "le GNCHR les complète dans la liste des ERHR.")
+        source = str(
+            props.get("contact_source")
+            or "liste des ERHR du GNCHR (" + str(props.get("source") or "GNCHR") + ")"
+        )
+        missing = (
+            "Coordonnées non publiées par les sources du réseau (FINESS, GNCHR) : "
+            "le GNCHR les complète dans la liste des ERHR."
+        )
     else:
         source = "annuaire" if not props.get("synthetic") else "donnée synthétique de démonstration"
         missing = "Champs vides : à compléter par l'ERHR dans l'annuaire."
     if not any(fields.values()) and kind is K.PROFESSIONAL:
         return None
     empty = [name for name, value in fields.items() if not value]
-    return Contact(**{k: (str(v) if v else None) for k, v in fields.items()}, source=source,
-                   missing=missing if empty else None)
+    return Contact(
+        **{k: (str(v) if v else None) for k, v in fields.items()},
+        source=source,
+        missing=missing if empty else None,
+    )

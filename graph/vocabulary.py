@@ -87,7 +87,9 @@ _SKILL_LIST = (
     Skill("CAA", "Communication alternative et améliorée (CAA)", "Communication"),
     Skill("LSF", "Langue des signes française", "Communication", "Langue des signes française (LSF)"),
     Skill("LSF_TACTILE", "LSF tactile", "Communication"),
-    Skill("LPC", "Langue française parlée complétée", "Communication", "Langue française parlée complétée (LPC)"),
+    Skill(
+        "LPC", "Langue française parlée complétée", "Communication", "Langue française parlée complétée (LPC)"
+    ),
     Skill("BRAILLE", "Braille", "Communication", "Braille"),
     Skill("PECS", "PECS (communication par échange d'images)", "Communication", "PECS"),
     Skill("MAKATON", "Makaton", "Communication", "Makaton"),
@@ -102,6 +104,7 @@ _SKILL_LIST = (
     Skill("TRANSITION", "Transition adolescence – âge adulte", "Parcours"),
 )
 SKILLS: Mapping[str, Skill] = {s.code: s for s in _SKILL_LIST}
+
 
 class _Conditions(Mapping[str, Condition]):
     """Every ORPHA condition (:mod:`graph.conditions`), read on first use."""
@@ -134,9 +137,7 @@ def _normalise(codes: Iterable[str], known: Mapping[str, object], what: str, hin
 
 def normalise_deficiencies(codes: Iterable[str], *, required: bool = True) -> frozenset[str]:
     """Upper-cased, validated deficiency codes. Raises UnknownCode / InvalidInput."""
-    result = _normalise(
-        codes, DEFICIENCIES, "de déficience", f"Codes connus : {', '.join(DEFICIENCIES)}."
-    )
+    result = _normalise(codes, DEFICIENCIES, "de déficience", f"Codes connus : {', '.join(DEFICIENCIES)}.")
     if required and not result:
         raise InvalidInput("deficiencies", "indiquez au moins une déficience.")
     return result
@@ -163,7 +164,8 @@ def normalise_conditions(codes: Iterable[str]) -> frozenset[str]:
         suggestions = search_conditions(unknown[0], limit=3)
         hint = (
             "Suggestions : " + " ; ".join(f"{c.label} ({c.orpha})" for c in suggestions) + "."
-            if suggestions else "Indiquez un code ORPHA (ex. 739) ou le nom de la maladie."
+            if suggestions
+            else "Indiquez un code ORPHA (ex. 739) ou le nom de la maladie."
         )
         raise UnknownCode("de maladie rare (ORPHA)", sorted(unknown), hint)
     return frozenset(found)
@@ -185,5 +187,7 @@ def code_label(kind: str, code: str) -> str:
     if kind == "Condition" and code in CONDITIONS:
         return f"{CONDITIONS[code].label} ({code})"
     if kind == "Combination":
-        return "Combinaison " + " + ".join(DEFICIENCIES[c].label if c in DEFICIENCIES else c for c in code.split("+"))
+        return "Combinaison " + " + ".join(
+            DEFICIENCIES[c].label if c in DEFICIENCIES else c for c in code.split("+")
+        )
     return code

@@ -120,9 +120,12 @@ def read_text(path: Path) -> tuple[str, str]:
             line = body[: err.start].count(newline) + 1
             column = err.start - body.rfind(newline, 0, err.start)
             raise FileFormatError(
-                path, line, f"octet invalide en UTF-8 (0x{body[err.start]:02x}, caractère n° {column} de la ligne) "
+                path,
+                line,
+                f"octet invalide en UTF-8 (0x{body[err.start]:02x}, caractère n° {column} de la ligne) "
                 "dans un fichier par ailleurs en UTF-8 : corrigez ce caractère ou enregistrez le fichier "
-                "entièrement en UTF-8.") from None
+                "entièrement en UTF-8.",
+            ) from None
         return body.decode("iso-8859-1"), "iso-8859-1"
 
 
@@ -141,12 +144,22 @@ def write_report(report: ImportReport, folder: Path) -> Path:
                 for e in rows:
                     writer.writerow([report.source.name, e.line, e.field, e.key, gravity, e.reason])
             for (code, label), count in sorted(report.by_category.items()):
-                writer.writerow([report.source.name, "", "categetab", code, "hors champ",
-                                 f"{count} établissement(s) : {label}"])
+                writer.writerow(
+                    [
+                        report.source.name,
+                        "",
+                        "categetab",
+                        code,
+                        "hors champ",
+                        f"{count} établissement(s) : {label}",
+                    ]
+                )
         report.report_path = target
         return target
     except OSError:
-        raise ServiceError(f"Impossible d'écrire le rapport {name} dans {folder} (dossier en lecture seule ?).") from None
+        raise ServiceError(
+            f"Impossible d'écrire le rapport {name} dans {folder} (dossier en lecture seule ?)."
+        ) from None
 
 
 def normalise_header(name: str) -> str:
@@ -178,14 +191,20 @@ def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]],
                 continue
             last = row
             _check_cells(path, reader.line_num, header, row)
-            rows.append((reader.line_num, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}))
+            rows.append(
+                (reader.line_num, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)})
+            )
     except csv.Error as err:
         raise FileFormatError(path, reader.line_num, f"ligne illisible en CSV ({err}).") from None
     # A file cut mid-line (no final newline, a short last row) is refused whole:
     # an import is complete or changes nothing.
     if rows and not text.endswith(("\n", "\r")) and len(last) < len(header):
-        raise FileFormatError(path, rows[-1][0], f"dernière ligne coupée ({len(last)} colonnes sur {len(header)}) : "
-                              "le fichier semble tronqué ; enregistrez-le à nouveau en entier.")
+        raise FileFormatError(
+            path,
+            rows[-1][0],
+            f"dernière ligne coupée ({len(last)} colonnes sur {len(header)}) : "
+            "le fichier semble tronqué ; enregistrez-le à nouveau en entier.",
+        )
     return header, rows, encoding
 
 
@@ -194,9 +213,13 @@ def _check_header(path: Path, header: list[str]) -> None:
     another commune): refused, naming them."""
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:
-        where = ", ".join(f"« {h} » (colonnes {', '.join(str(i + 1) for i, x in enumerate(header) if x == h)})"
-                          for h in twice)
-        raise FileFormatError(path, 1, f"colonne(s) en double dans l'en-tête : {where} ; gardez-en une seule.")
+        where = ", ".join(
+            f"« {h} » (colonnes {', '.join(str(i + 1) for i, x in enumerate(header) if x == h)})"
+            for h in twice
+        )
+        raise FileFormatError(
+            path, 1, f"colonne(s) en double dans l'en-tête : {where} ; gardez-en une seule."
+        )
 
 
 def _check_cells(path: Path, line: int, header: list[str], cells: list[str]) -> None:
@@ -204,8 +227,11 @@ def _check_cells(path: Path, line: int, header: list[str], cells: list[str]) -> 
     for i, cell in enumerate(cells):
         if len(cell) > MAX_FIELD:
             column = header[i] if i < len(header) else f"n° {i + 1}"
-            raise FileFormatError(path, line, f"colonne « {column} » : {len(cell)} caractères, "
-                                  f"au plus {MAX_FIELD} sont acceptés.")
+            raise FileFormatError(
+                path,
+                line,
+                f"colonne « {column} » : {len(cell)} caractères, au plus {MAX_FIELD} sont acceptés.",
+            )
 
 
 def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
@@ -222,7 +248,9 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]],
     _check_header(path, header)
     rows = []
     for number, row in enumerate(values[1:], start=2):
-        cells = ["" if v is None else (v.isoformat()[:10] if hasattr(v, "isoformat") else str(v)) for v in row]
+        cells = [
+            "" if v is None else (v.isoformat()[:10] if hasattr(v, "isoformat") else str(v)) for v in row
+        ]
         if not any(c.strip() for c in cells):
             continue
         _check_cells(path, number, header, cells)
@@ -246,7 +274,9 @@ def classify_and_write(
 
     existing = {}
     for kind in counted:
-        existing.update({(kind, k): n for k, n in store.get_nodes(kind, [n.key for n in nodes if n.kind is kind]).items()})
+        existing.update(
+            {(kind, k): n for k, n in store.get_nodes(kind, [n.key for n in nodes if n.kind is kind]).items()}
+        )
     for node in nodes:
         if node.kind not in counted:
             continue

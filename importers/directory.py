@@ -39,7 +39,15 @@ __all__ = ["DIRECTORY_COLUMNS", "import_directory", "write_directory_template", 
 
 K, R = NodeKind, RelType
 DIRECTORY_COLUMNS = (
-    "type", "identifiant", "profession", "nom_structure", "finess_lieu", "commune_lieu", "expertises", "age_min", "age_max",
+    "type",
+    "identifiant",
+    "profession",
+    "nom_structure",
+    "finess_lieu",
+    "commune_lieu",
+    "expertises",
+    "age_min",
+    "age_max",
 )
 _REQUIRED = {"type", "expertises"}
 _TYPES = {"professionnel": K.PROFESSIONAL, "pole_ressources": K.RESOURCE_POLE}
@@ -107,7 +115,9 @@ def import_directory(
     missing = sorted(_REQUIRED - set(header))
     if missing:
         raise FileFormatError(
-            path, 1, f"colonne(s) manquante(s) : {', '.join(missing)} ; colonnes attendues : {', '.join(DIRECTORY_COLUMNS)}."
+            path,
+            1,
+            f"colonne(s) manquante(s) : {', '.join(missing)} ; colonnes attendues : {', '.join(DIRECTORY_COLUMNS)}.",
         )
     report = ImportReport(path, "annuaire", encoding, dry_run, read=len(rows))
     workplaces = store.get_nodes(K.ESTABLISHMENT, {r.get("finess_lieu", "") for _, r in rows} - {""})
@@ -122,7 +132,11 @@ def import_directory(
             report.rejected.append(RowError(line, field, reason, row.get("identifiant", "")))
             continue
         if node.key in seen:
-            report.rejected.append(RowError(line, "identifiant", f"identifiant en double : déjà ligne {seen[node.key]}", node.key))
+            report.rejected.append(
+                RowError(
+                    line, "identifiant", f"identifiant en double : déjà ligne {seen[node.key]}", node.key
+                )
+            )
             continue
         seen[node.key] = line
         nodes.append(node)
@@ -133,7 +147,15 @@ def import_directory(
             (nodes if isinstance(element, Node) else edges).append(element)  # type: ignore[arg-type]
     for orpha in sorted({e.target.key for e in edges if e.target.kind is K.CONDITION}):
         nodes.append(Node(K.CONDITION, orpha, {"label": CONDITIONS[orpha].label}))
-    classify_and_write(store, report, nodes, edges, frozenset({K.PROFESSIONAL, K.RESOURCE_POLE}), dry_run=dry_run, progress=progress)
+    classify_and_write(
+        store,
+        report,
+        nodes,
+        edges,
+        frozenset({K.PROFESSIONAL, K.RESOURCE_POLE}),
+        dry_run=dry_run,
+        progress=progress,
+    )
     return report
 
 
@@ -169,7 +191,9 @@ def _row(
     if finess and kind is K.PROFESSIONAL:
         site = workplaces.get(finess)
         if site is None:
-            raise ValueError(f"finess_lieu | établissement {finess} inconnu : importez d'abord le fichier FINESS")
+            raise ValueError(
+                f"finess_lieu | établissement {finess} inconnu : importez d'abord le fichier FINESS"
+            )
         links.append(Edge(R.WORKS_AT, ref, site.ref))
         props["department"] = site.props.get("department")
     elif commune_code:
@@ -177,8 +201,12 @@ def _row(
             commune = resolve_commune(store, commune_code)
         except DihrError:
             raise ValueError(f"commune_lieu | commune INSEE inconnue « {commune_code} »") from None
-        props.update(commune=commune.key, department=commune.props["department"],
-                     lat=commune.props["lat"], lon=commune.props["lon"])
+        props.update(
+            commune=commune.key,
+            department=commune.props["department"],
+            lat=commune.props["lat"],
+            lon=commune.props["lon"],
+        )
         if kind is K.RESOURCE_POLE:
             links.append(Edge(R.LOCATED_IN, ref, commune.ref))
     else:
@@ -189,6 +217,9 @@ def _row(
 
 def _generated_id(kind: NodeKind, row: dict[str, str]) -> str:
     """Stable across re-imports of the same row content (no personal data in it)."""
-    basis = "|".join(row.get(c, "") for c in ("type", "profession", "nom_structure", "finess_lieu", "commune_lieu", "expertises"))
+    basis = "|".join(
+        row.get(c, "")
+        for c in ("type", "profession", "nom_structure", "finess_lieu", "commune_lieu", "expertises")
+    )
     prefix = "PRO" if kind is K.PROFESSIONAL else "PRH"
     return f"{prefix}-{hashlib.sha256(basis.encode()).hexdigest()[:12]}"

@@ -47,7 +47,9 @@ def clientele_table() -> dict[str, Clientele]:
         first, _, last = rec["code"].partition("-")
         for number in range(int(first), int(last or first) + 1):
             code = f"{number:03d}"
-            table[code] = Clientele(code, rec["label"], tuple(rec["deficiencies"].split()), rec["combination"] or None)
+            table[code] = Clientele(
+                code, rec["label"], tuple(rec["deficiencies"].split()), rec["combination"] or None
+            )
     return table
 
 
@@ -81,9 +83,18 @@ def import_equipements(
         if len(row) < _MIN_FIELDS:
             if not seen_equipment:
                 raise FileFormatError(
-                    path, line, f"ligne « equipementsocial » de {len(row)} champs ; attendu au moins {_MIN_FIELDS}."
+                    path,
+                    line,
+                    f"ligne « equipementsocial » de {len(row)} champs ; attendu au moins {_MIN_FIELDS}.",
                 )
-            report.rejected.append(RowError(line, "nombre de champs", f"ligne tronquée : {len(row)} champs", row[1] if len(row) > 1 else ""))
+            report.rejected.append(
+                RowError(
+                    line,
+                    "nombre de champs",
+                    f"ligne tronquée : {len(row)} champs",
+                    row[1] if len(row) > 1 else "",
+                )
+            )
             continue
         seen_equipment = True
         finess, client = row[1].strip(), row[6].strip()
@@ -104,7 +115,9 @@ def import_equipements(
             if code == "RARE":
                 rare.add(finess)
                 continue
-            band = accepts.setdefault((finess, code), {"age_min": age_min, "age_max": age_max, "capacity": 0, "clienteles": []})
+            band = accepts.setdefault(
+                (finess, code), {"age_min": age_min, "age_max": age_max, "capacity": 0, "clienteles": []}
+            )
             band["age_min"] = _widen(band["age_min"], age_min, min)
             band["age_max"] = _widen(band["age_max"], age_max, max)
             band["capacity"] += capacity or 0
@@ -117,22 +130,43 @@ def import_equipements(
     unknown = sorted(({f for f, _ in accepts} | {f for f, _ in combos} | rare) - known.keys())
     for finess in unknown:
         report.rejected.append(
-            RowError(lines.get(finess, 0), "nofinesset",
-                     "établissement inconnu : importez d'abord l'extraction FINESS des établissements", finess)
+            RowError(
+                lines.get(finess, 0),
+                "nofinesset",
+                "établissement inconnu : importez d'abord l'extraction FINESS des établissements",
+                finess,
+            )
         )
-    nodes: list[Node] = [Node(K.ESTABLISHMENT, f, {"rare_disability": True}) for f in sorted(rare & known.keys())]
+    nodes: list[Node] = [
+        Node(K.ESTABLISHMENT, f, {"rare_disability": True}) for f in sorted(rare & known.keys())
+    ]
     edges: list[Edge] = []
     for (finess, code), band in sorted(accepts.items()):
         if finess in known:
-            props = {**band, "capacity": band["capacity"] or None, "source": "finess-equipements",
-                     # what an inferred link of the same identity carried: removed on merge
-                     "category": None, "category_label": None, "keyword": None}
-            edges.append(Edge(R.ACCEPTS, NodeRef(K.ESTABLISHMENT, finess), NodeRef(K.DEFICIENCY, code), props))
+            props = {
+                **band,
+                "capacity": band["capacity"] or None,
+                "source": "finess-equipements",
+                # what an inferred link of the same identity carried: removed on merge
+                "category": None,
+                "category_label": None,
+                "keyword": None,
+            }
+            edges.append(
+                Edge(R.ACCEPTS, NodeRef(K.ESTABLISHMENT, finess), NodeRef(K.DEFICIENCY, code), props)
+            )
     for (finess, key), level in sorted(combos.items()):
         if finess in known:
             for element in combination_elements(key):
                 (nodes if isinstance(element, Node) else edges).append(element)  # type: ignore[arg-type]
-            edges.append(Edge(R.HAS_EXPERTISE, NodeRef(K.ESTABLISHMENT, finess), NodeRef(K.COMBINATION, key), {"level": level}))
+            edges.append(
+                Edge(
+                    R.HAS_EXPERTISE,
+                    NodeRef(K.ESTABLISHMENT, finess),
+                    NodeRef(K.COMBINATION, key),
+                    {"level": level},
+                )
+            )
     # The clientèles replace what the category or the name of an establishment implied.
     described = sorted({f for f, _ in accepts} & known.keys())
     kept = {(e.source.key, e.target.key) for e in edges if e.type is R.ACCEPTS}
@@ -152,7 +186,11 @@ def import_equipements(
             "par les clientèles du fichier."
         )
     summary = store.upsert(nodes, edges)
-    report.created, report.updated, report.unchanged = summary.edges_created, summary.edges_updated, summary.edges_unchanged
+    report.created, report.updated, report.unchanged = (
+        summary.edges_created,
+        summary.edges_updated,
+        summary.edges_unchanged,
+    )
     if progress:
         progress(len(edges))
     report.notes.append("Comptes en relations « accueille » (établissement → déficience).")

@@ -47,7 +47,40 @@ K, R = NodeKind, RelType
 # categories, shared FINESS.md §2), with the competence each implies.
 DISABILITY_CATEGORIES: dict[str, str] = {code: rule.label for code, rule in category_rules().items()}
 
-STRUCTURE_FIELDS = ["structureet", "nofinesset", "nofinessej", "rs", "rslongue", "complrs", "compldistrib", "numvoie", "typvoie", "voie", "compvoie", "lieuditbp", "commune", "departement", "libdepartement", "ligneacheminement", "telephone", "telecopie", "categetab", "libcategetab", "categagretab", "libcategagretab", "siret", "codeape", "codemft", "libmft", "codesph", "libsph", "dateouv", "dateautor", "datemaj", "numuai"]
+STRUCTURE_FIELDS = [
+    "structureet",
+    "nofinesset",
+    "nofinessej",
+    "rs",
+    "rslongue",
+    "complrs",
+    "compldistrib",
+    "numvoie",
+    "typvoie",
+    "voie",
+    "compvoie",
+    "lieuditbp",
+    "commune",
+    "departement",
+    "libdepartement",
+    "ligneacheminement",
+    "telephone",
+    "telecopie",
+    "categetab",
+    "libcategetab",
+    "categagretab",
+    "libcategagretab",
+    "siret",
+    "codeape",
+    "codemft",
+    "libmft",
+    "codesph",
+    "libsph",
+    "dateouv",
+    "dateautor",
+    "datemaj",
+    "numuai",
+]
 GEO_FIELDS = ["geolocalisation", "nofinesset", "coordxet", "coordyet", "sourcecoordet", "datemaj"]
 
 # Overseas department codes of FINESS (shared FINESS.md §1).
@@ -57,7 +90,12 @@ DEFAULT_EPSG = {"9A": 5490, "9B": 5490, "9C": 2972, "9D": 2975, "9E": 4467, "9F"
 METROPOLE_EPSG = 2154
 # Projection names used by older extractions in sourcecoordet.
 NAMED_PROJECTIONS = {
-    "LAMBERT_93": 2154, "UTM_N20": 5490, "UTM_N22": 2972, "UTM_S40": 2975, "UTM_S38": 4471, "UTM_N21": 4467,
+    "LAMBERT_93": 2154,
+    "UTM_N20": 5490,
+    "UTM_N22": 2972,
+    "UTM_S40": 2975,
+    "UTM_S38": 4471,
+    "UTM_N21": 4467,
 }
 FAR_FROM_COMMUNE_KM = 20.0
 #: ``location_source`` of an establishment placed at its commune's centre.
@@ -128,7 +166,9 @@ def parse_finess(path: Path) -> FinessParse:
         raise FileFormatError(path, 1, "fichier vide ; attendu « finess;etalab;<version>;<date> ».") from None
     if len(header) < 4 or header[0] != "finess" or header[1] != "etalab":
         raise FileFormatError(
-            path, 1, f"en-tête « {';'.join(header)[:60]} » ; attendu « finess;etalab;<version>;<AAAA-MM-JJ> »."
+            path,
+            1,
+            f"en-tête « {';'.join(header)[:60]} » ; attendu « finess;etalab;<version>;<AAAA-MM-JJ> ».",
         )
     parsed = FinessParse(path, encoding, header[2], _iso_date(header[3]) or "")
     geo: dict[str, tuple[int, list[str]]] = {}
@@ -170,24 +210,34 @@ def parse_finess(path: Path) -> FinessParse:
             parsed.geo_lines += 1
         number = row[1].strip()
         if not _FINESS.match(number):
-            parsed.errors.append(RowError(line, "nofinesset", f"numéro FINESS invalide : « {number} »", number))
+            parsed.errors.append(
+                RowError(line, "nofinesset", f"numéro FINESS invalide : « {number} »", number)
+            )
             continue
         if kind == "geolocalisation":
             if number in geo:
-                parsed.errors.append(RowError(line, "nofinesset", f"géolocalisation en double (ligne {geo[number][0]})", number))
+                parsed.errors.append(
+                    RowError(
+                        line, "nofinesset", f"géolocalisation en double (ligne {geo[number][0]})", number
+                    )
+                )
             else:
                 geo[number] = (line, row)
             continue
         parsed.all_numbers.add(number)
         if number in parsed.records:
             first = parsed.records[number].line
-            parsed.errors.append(RowError(line, "nofinesset", f"établissement en double : déjà ligne {first}", number))
+            parsed.errors.append(
+                RowError(line, "nofinesset", f"établissement en double : déjà ligne {first}", number)
+            )
             continue
         fields = dict(zip(STRUCTURE_FIELDS, row, strict=False))
         dep, commune = fields["departement"].strip(), fields["commune"].strip()
         if not re.match(r"^(\d{2}|2A|2B|9[A-FJ])$", dep) or not re.match(r"^\d{3}$", commune):
             parsed.errors.append(
-                RowError(line, "commune", f"code département/commune invalide : « {dep} » / « {commune} »", number)
+                RowError(
+                    line, "commune", f"code département/commune invalide : « {dep} » / « {commune} »", number
+                )
             )
             continue
         parsed.records[number] = FinessRecord(line, number, fields, insee_code(dep, commune), dep)
@@ -202,7 +252,9 @@ def parse_finess(path: Path) -> FinessParse:
         try:
             record.x, record.y = float(x.replace(",", ".")), float(y.replace(",", "."))
         except ValueError:
-            parsed.errors.append(RowError(line, "coordxet", f"coordonnées non numériques : « {x} », « {y} »", number))
+            parsed.errors.append(
+                RowError(line, "coordxet", f"coordonnées non numériques : « {x} », « {y} »", number)
+            )
             continue
         record.epsg = _projection(source, record.department)
         record.geo_line = line
@@ -224,19 +276,31 @@ def _refuse_incomplete(parsed: FinessParse) -> None:
     path = parsed.path
     if parsed.first_malformed is not None:
         line, reason = parsed.first_malformed
-        raise FileFormatError(path, line, f"{reason} : le fichier semble coupé ou abîmé ; "
-                              "récupérez l'extraction complète (rien n'est importé d'un fichier partiel).")
+        raise FileFormatError(
+            path,
+            line,
+            f"{reason} : le fichier semble coupé ou abîmé ; "
+            "récupérez l'extraction complète (rien n'est importé d'un fichier partiel).",
+        )
     if parsed.structure_lines == 0:
-        raise FileFormatError(path, parsed.lines + 1, "aucune ligne « structureet » : le fichier ne contient "
-                              "que son en-tête. Récupérez l'extraction complète.")
+        raise FileFormatError(
+            path,
+            parsed.lines + 1,
+            "aucune ligne « structureet » : le fichier ne contient "
+            "que son en-tête. Récupérez l'extraction complète.",
+        )
     # Overseas lines may lack geolocation in a complete file (shared finess
     # README): the share is over the metropolitan establishments.
     metro = parsed.structure_lines - parsed.overseas_lines
     if metro >= MIN_LINES_FOR_SHARE and parsed.geo_lines < MIN_GEOLOCATED_SHARE * metro:
         missing = "absente" if parsed.geo_lines == 0 else f"incomplète ({parsed.geo_lines} lignes)"
-        raise FileFormatError(path, parsed.lines + 1, f"section « geolocalisation » {missing} pour "
-                              f"{metro} établissements de métropole : le fichier semble coupé. "
-                              "Récupérez l'extraction complète.")
+        raise FileFormatError(
+            path,
+            parsed.lines + 1,
+            f"section « geolocalisation » {missing} pour "
+            f"{metro} établissements de métropole : le fichier semble coupé. "
+            "Récupérez l'extraction complète.",
+        )
 
 
 def _projection(source: str, department: str) -> int:
@@ -284,7 +348,9 @@ def _phone(value: str) -> str | None:
     return value.strip() or None
 
 
-def _props(r: FinessRecord, commune: Node, point: tuple[float, float] | None, extraction: str) -> dict[str, Any]:
+def _props(
+    r: FinessRecord, commune: Node, point: tuple[float, float] | None, extraction: str
+) -> dict[str, Any]:
     f = r.fields
     lat, lon = point if point else (commune.props["lat"], commune.props["lon"])
     acheminement = f["ligneacheminement"].strip()
@@ -360,8 +426,10 @@ def load_finess(
             out_of_scope[(r.fields["categetab"].strip(), r.fields["libcategetab"].strip())] += 1
     if out_of_scope:
         top = ", ".join(f"{code} {label} : {n}" for (code, label), n in out_of_scope.most_common(8))
-        report.notes.append(f"Hors champ (catégories hors handicap), par catégorie : {top}"
-                            + (f" et {len(out_of_scope) - 8} autres catégories." if len(out_of_scope) > 8 else "."))
+        report.notes.append(
+            f"Hors champ (catégories hors handicap), par catégorie : {top}"
+            + (f" et {len(out_of_scope) - 8} autres catégories." if len(out_of_scope) > 8 else ".")
+        )
         report.by_category = dict(out_of_scope)
     stored = store.get_nodes(K.ESTABLISHMENT, [r.finess for r in kept])
     points = _to_wgs84(kept)
@@ -381,14 +449,21 @@ def load_finess(
             continue
         if code is None:
             report.rejected.append(
-                RowError(r.line, "commune", f"commune inconnue : code INSEE « {r.insee} » (département {r.department})", r.finess)
+                RowError(
+                    r.line,
+                    "commune",
+                    f"commune inconnue : code INSEE « {r.insee} » (département {r.department})",
+                    r.finess,
+                )
             )
             continue
         commune = communes[code]
         point = points.get(r.finess)
         raw: tuple[float, float] | None = None
         if point is not None:
-            distance = haversine_km(point[0], point[1], float(commune.props["lat"]), float(commune.props["lon"]))
+            distance = haversine_km(
+                point[0], point[1], float(commune.props["lat"]), float(commune.props["lon"])
+            )
             if distance > FAR_FROM_COMMUNE_KM:  # cannot be right: the commune's centre, the raw point kept
                 report.flagged.append(
                     RowError(
@@ -407,11 +482,21 @@ def load_finess(
             props.update(raw_lat=None, raw_lon=None)
         old = stored.get(r.finess)
         if point is None and raw is None:
-            if old is not None and old.props.get("location_source") == "finess" and old.props.get("commune") == commune.key:
+            if (
+                old is not None
+                and old.props.get("location_source") == "finess"
+                and old.props.get("commune") == commune.key
+            ):
                 # this file lacks its geolocation: the stored FINESS point stays, never a centroid
                 props.update(lat=old.props["lat"], lon=old.props["lon"], location_source="finess")
-                report.flagged.append(RowError(r.line, "coordxet", "sans coordonnées dans ce fichier : position "
-                                               "précédente conservée", r.finess))
+                report.flagged.append(
+                    RowError(
+                        r.line,
+                        "coordxet",
+                        "sans coordonnées dans ce fichier : position précédente conservée",
+                        r.finess,
+                    )
+                )
             else:
                 report.flagged.append(
                     RowError(r.line, "coordxet", "sans coordonnées : placé au centre de sa commune", r.finess)
@@ -442,7 +527,9 @@ def load_finess(
             continue
         open_in_scope += 1
         if node.key not in parsed.all_numbers:
-            closing.append(Node(K.ESTABLISHMENT, node.key, {"closed": True, "closed_since": parsed.extraction_date}))
+            closing.append(
+                Node(K.ESTABLISHMENT, node.key, {"closed": True, "closed_since": parsed.extraction_date})
+            )
     report.closed = len(closing)
     if len(closing) > MAX_CLOSED_SHARE * open_in_scope and accept_closures != len(closing):
         raise ImportRefused(
@@ -462,9 +549,13 @@ def load_finess(
         store.upsert(list(need_nodes()))  # the targets of the links (idempotent)
         combinations = sorted({e.target.key for e in inferred_edges if e.target.kind is K.COMBINATION})
         elements = [element for key in combinations for element in combination_elements(key)]
-        elements += [Node(K.CONDITION, key, {"label": CONDITIONS[key].label})
-                     for key in sorted({e.target.key for e in inferred_edges if e.target.kind is K.CONDITION})]
-        store.upsert([e for e in elements if isinstance(e, Node)], [e for e in elements if isinstance(e, Edge)])
+        elements += [
+            Node(K.CONDITION, key, {"label": CONDITIONS[key].label})
+            for key in sorted({e.target.key for e in inferred_edges if e.target.kind is K.CONDITION})
+        ]
+        store.upsert(
+            [e for e in elements if isinstance(e, Node)], [e for e in elements if isinstance(e, Edge)]
+        )
     for start in range(0, len(inferred_edges), batch_size):
         store.upsert((), inferred_edges[start : start + batch_size])
     for start in range(0, len(closing), batch_size):
@@ -487,15 +578,22 @@ def _inferred_links(
     without = 0
     # The FINESS records of the CNRHR and ERHR: their contact completes the
     # referent's; they make no local resource of their own (one resource, not two).
-    referents = {str(n.props["finess"]) for kind in (K.CNRHR, K.ERHR_TEAM) for n in store.nodes(kind)
-                 if n.props.get("finess")}
+    referents = {
+        str(n.props["finess"])
+        for kind in (K.CNRHR, K.ERHR_TEAM)
+        for n in store.nodes(kind)
+        if n.props.get("finess")
+    }
     for node in nodes:
         record = parsed.records[node.key].fields
         if node.key in referents:
             stale += [e for e in existing.get(node.ref, []) if e.props.get("source") in INFERRED_SOURCES]
             continue
-        inferred = infer(str(node.props["category"]), " ".join((record["rs"], record["rslongue"], record["complrs"])),
-                         str(node.props.get("department") or ""))
+        inferred = infer(
+            str(node.props["category"]),
+            " ".join((record["rs"], record["rslongue"], record["complrs"])),
+            str(node.props.get("department") or ""),
+        )
         old = existing.get(node.ref, [])
         stronger = any(e.type is R.ACCEPTS and e.props.get("source") not in INFERRED_SOURCES for e in old)
         new: dict[tuple[RelType, NodeRef], Edge] = {}
@@ -539,5 +637,11 @@ def import_finess(
     accept_closures: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    return load_finess(store, parse_finess(path), all_categories=all_categories, dry_run=dry_run,
-                       accept_closures=accept_closures, progress=progress)
+    return load_finess(
+        store,
+        parse_finess(path),
+        all_categories=all_categories,
+        dry_run=dry_run,
+        accept_closures=accept_closures,
+        progress=progress,
+    )

@@ -233,26 +233,43 @@ def infer(category: str, name: str, department: str = "") -> Inferred | None:
             for code in keyword.skills:
                 named_skills.setdefault(code, keyword.label)
             if keyword.target:
-                props: dict[str, Any] = {"level": 1, "source": SOURCE_NAME, "keyword": keyword.label,
-                                         "category": rule.code}
+                props: dict[str, Any] = {
+                    "level": 1,
+                    "source": SOURCE_NAME,
+                    "keyword": keyword.label,
+                    "category": rule.code,
+                }
                 if keyword.department:
                     props = {**props, "source": SOURCE_KNOWN, "reference": keyword.source}
                 targets.setdefault(keyword.target, props)
     accepts: dict[str, dict[str, Any]] = {}
     if WITH_CATEGORY in targets:  # epilepsy with the category's public: keep it, add the named deficiency
         for code in rule.deficiencies:
-            accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code, "category_label": rule.label}
+            accepts[code] = {
+                **band,
+                "source": SOURCE_CATEGORY,
+                "category": rule.code,
+                "category_label": rule.label,
+            }
     if named_deficiencies and named_deficiencies.keys() <= set(rule.deficiencies):
         # the name narrows the category's public (an IME « autisme »): the category says it
         for code in rule.deficiencies:
             if code in named_deficiencies:
-                accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code,
-                                 "category_label": rule.label}
+                accepts[code] = {
+                    **band,
+                    "source": SOURCE_CATEGORY,
+                    "category": rule.code,
+                    "category_label": rule.label,
+                }
     elif named_deficiencies:
         if rule.specific:  # the category names its public: the name adds to it, never replaces it
             for code in rule.deficiencies:
-                accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code,
-                                 "category_label": rule.label}
+                accepts[code] = {
+                    **band,
+                    "source": SOURCE_CATEGORY,
+                    "category": rule.code,
+                    "category_label": rule.label,
+                }
         for code, label in named_deficiencies.items():
             if code in accepts:
                 continue
@@ -262,10 +279,20 @@ def infer(category: str, name: str, department: str = "") -> Inferred | None:
                 accepts[code] = {**accepts[code], "source": SOURCE_KNOWN, "reference": known_source}
     else:
         for code in rule.deficiencies:
-            accepts[code] = {**band, "source": SOURCE_CATEGORY, "category": rule.code, "category_label": rule.label}
+            accepts[code] = {
+                **band,
+                "source": SOURCE_CATEGORY,
+                "category": rule.code,
+                "category_label": rule.label,
+            }
     skills: dict[str, dict[str, Any]] = {}
     for code in rule.skills:
-        skills[code] = {"level": 1, "source": SOURCE_CATEGORY, "category": rule.code, "category_label": rule.label}
+        skills[code] = {
+            "level": 1,
+            "source": SOURCE_CATEGORY,
+            "category": rule.code,
+            "category_label": rule.label,
+        }
     for code, label in named_skills.items():
         skills.setdefault(code, {"level": 1, "source": SOURCE_NAME, "keyword": label, "category": rule.code})
     expertise: dict[str, dict[str, Any]] = {}

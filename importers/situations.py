@@ -29,21 +29,53 @@ __all__ = ["SITUATION_COLUMNS", "IDENTIFYING_COLUMNS", "import_situations", "Ide
 
 K, R = NodeKind, RelType
 SITUATION_COLUMNS = (
-    "identifiant_situation", "age", "commune", "deficiences", "maladies_rares", "besoins", "erhr", "statut", "date",
+    "identifiant_situation",
+    "age",
+    "commune",
+    "deficiences",
+    "maladies_rares",
+    "besoins",
+    "erhr",
+    "statut",
+    "date",
 )
 # Normalised header fragments that name a direct identifier.
 IDENTIFYING_COLUMNS = {
-    "nom": "nom", "prenom": "prénom", "nom_de_naissance": "nom de naissance", "nom_usage": "nom d'usage",
-    "naissance": "date de naissance", "date_de_naissance": "date de naissance", "ddn": "date de naissance",
-    "nir": "NIR", "secu": "numéro de sécurité sociale", "securite_sociale": "numéro de sécurité sociale",
-    "email": "e-mail", "e_mail": "e-mail", "mail": "e-mail", "courriel": "e-mail",
-    "telephone": "téléphone", "tel": "téléphone", "portable": "téléphone", "mobile": "téléphone",
-    "adresse": "adresse", "rue": "adresse", "name": "nom", "first_name": "prénom", "birth": "date de naissance",
+    "nom": "nom",
+    "prenom": "prénom",
+    "nom_de_naissance": "nom de naissance",
+    "nom_usage": "nom d'usage",
+    "naissance": "date de naissance",
+    "date_de_naissance": "date de naissance",
+    "ddn": "date de naissance",
+    "nir": "NIR",
+    "secu": "numéro de sécurité sociale",
+    "securite_sociale": "numéro de sécurité sociale",
+    "email": "e-mail",
+    "e_mail": "e-mail",
+    "mail": "e-mail",
+    "courriel": "e-mail",
+    "telephone": "téléphone",
+    "tel": "téléphone",
+    "portable": "téléphone",
+    "mobile": "téléphone",
+    "adresse": "adresse",
+    "rue": "adresse",
+    "name": "nom",
+    "first_name": "prénom",
+    "birth": "date de naissance",
 }
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
 _NIR = re.compile(r"^[12]\s?\d{2}\s?\d{2}\s?(\d{2}|2A|2B)\s?\d{3}\s?\d{3}(\s?\d{2})?$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_STATUS = {"ouverte": "open", "ouvert": "open", "open": "open", "close": "closed", "fermee": "closed", "closed": "closed"}
+_STATUS = {
+    "ouverte": "open",
+    "ouvert": "open",
+    "open": "open",
+    "close": "closed",
+    "fermee": "closed",
+    "closed": "closed",
+}
 
 
 class IdentifyingDataError(FileFormatError):
@@ -83,7 +115,8 @@ def import_situations(
         label = _identifying_column(column)
         if label is not None:
             raise IdentifyingDataError(
-                path, 1,
+                path,
+                1,
                 f"la colonne « {column} » ressemble à une donnée directement identifiante ({label}). "
                 "Le fichier entier est refusé : les situations doivent être pseudonymisées "
                 "(identifiant de situation, âge, commune, besoins) — retirez cette colonne.",
@@ -92,13 +125,18 @@ def import_situations(
         for column, value in row.items():
             if _EMAIL.search(value) or _NIR.match(value):
                 raise IdentifyingDataError(
-                    path, line,
+                    path,
+                    line,
                     f"la colonne « {column} » contient une adresse e-mail ou un numéro de sécurité sociale. "
                     "Le fichier entier est refusé : retirez toute donnée directement identifiante.",
                 )
     missing = [c for c in ("identifiant_situation", "age", "commune", "deficiences") if c not in header]
     if missing:
-        raise FileFormatError(path, 1, f"colonne(s) manquante(s) : {', '.join(missing)} ; colonnes attendues : {', '.join(SITUATION_COLUMNS)}.")
+        raise FileFormatError(
+            path,
+            1,
+            f"colonne(s) manquante(s) : {', '.join(missing)} ; colonnes attendues : {', '.join(SITUATION_COLUMNS)}.",
+        )
     report = ImportReport(path, "situations", encoding, dry_run, read=len(rows))
     table = TerritoryTable(store)
     nodes: list[Node] = []
@@ -116,19 +154,27 @@ def import_situations(
             continue
         key = row_nodes[0].key
         if key in seen:
-            report.rejected.append(RowError(line, "identifiant_situation", f"en double : déjà ligne {seen[key]}", key))
+            report.rejected.append(
+                RowError(line, "identifiant_situation", f"en double : déjà ligne {seen[key]}", key)
+            )
             continue
         seen[key] = line
         nodes += row_nodes
         edges += links
-    classify_and_write(store, report, nodes, edges, frozenset({K.SITUATION}), dry_run=dry_run, progress=progress)
+    classify_and_write(
+        store, report, nodes, edges, frozenset({K.SITUATION}), dry_run=dry_run, progress=progress
+    )
     return report
 
 
-def _situation(store: GraphStore, table: TerritoryTable, row: dict[str, str]) -> tuple[list[Node], list[Edge]]:
+def _situation(
+    store: GraphStore, table: TerritoryTable, row: dict[str, str]
+) -> tuple[list[Node], list[Edge]]:
     key = row.get("identifiant_situation", "").strip()
     if not _ID.match(key):
-        raise ValueError("identifiant_situation | identifiant pseudonyme attendu (lettres, chiffres, - _ . :)")
+        raise ValueError(
+            "identifiant_situation | identifiant pseudonyme attendu (lettres, chiffres, - _ . :)"
+        )
     age_text = row.get("age", "").strip()
     if not age_text.isdigit() or int(age_text) > 120:
         raise ValueError(f"age | âge en années attendu (0 à 120), pas « {age_text} »")
@@ -150,8 +196,11 @@ def _situation(store: GraphStore, table: TerritoryTable, row: dict[str, str]) ->
         raise ValueError(f"statut | attendu « ouverte » ou « close », pas « {row.get('statut')} »")
     ref = NodeRef(K.SITUATION, key)
     props: dict[str, Any] = {
-        "age": int(age_text), "status": status, "opened_on": _date(row.get("date", "")),
-        "department": department, "erhr": erhr,
+        "age": int(age_text),
+        "status": status,
+        "opened_on": _date(row.get("date", "")),
+        "department": department,
+        "erhr": erhr,
     }
     combo = combination_key(list(deficiencies))
     elements = list(combination_elements(combo))

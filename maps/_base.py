@@ -78,11 +78,20 @@ def _asset_urls(assets: str | None) -> dict[str, str] | None:
     }
 
 
-def new_map(*, assets: str | None, tiles: str, title: str, location: tuple[float, float] = FRANCE_CENTRE, zoom: int = 6) -> folium.Map:
+def new_map(
+    *,
+    assets: str | None,
+    tiles: str,
+    title: str,
+    location: tuple[float, float] = FRANCE_CENTRE,
+    zoom: int = 6,
+) -> folium.Map:
     """A map whose Leaflet assets come from ``assets`` (a base URL) when given,
     else from folium's CDN; ``tiles`` empty means no base layer (offline)."""
     # maxZoom must be set even without tiles: marker clustering needs it.
-    m = folium.Map(location=list(location), zoom_start=zoom, tiles=tiles or None, control_scale=True, max_zoom=18)
+    m = folium.Map(
+        location=list(location), zoom_start=zoom, tiles=tiles or None, control_scale=True, max_zoom=18
+    )
     m.options["maxZoom"] = 18
     urls = _asset_urls(assets)
     if urls is not None:
@@ -118,7 +127,9 @@ def colour_for(value: float | None, bounds: Sequence[float]) -> str:
     return PALETTE[-1]
 
 
-def add_legend(m: folium.Map, title: str, labels: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> None:
+def add_legend(
+    m: folium.Map, title: str, labels: Sequence[str], extra: Sequence[tuple[str, str]] = ()
+) -> None:
     """A plain HTML legend (French), readable without JavaScript libraries."""
     items = "".join(
         f'<li><span style="background:{colour};display:inline-block;width:1.2em;height:1em;'
@@ -128,7 +139,7 @@ def add_legend(m: folium.Map, title: str, labels: Sequence[str], extra: Sequence
     box = (
         '<div class="dihr-legend" role="region" aria-label="Légende" style="position:fixed;bottom:24px;right:12px;max-width:22em;'
         'z-index:1000;background:#fff;color:#111;padding:.6em .8em;border:1px solid #333;font:14px sans-serif">'
-        f"<strong>{safe_text(title)}</strong><ul style=\"list-style:none;margin:.3em 0 0;padding:0\">{items}</ul></div>"
+        f'<strong>{safe_text(title)}</strong><ul style="list-style:none;margin:.3em 0 0;padding:0">{items}</ul></div>'
     )
     m.get_root().html.add_child(folium.Element(box))
 
@@ -144,7 +155,9 @@ def load_outlines(data_dir: Path) -> dict[str, Any]:
     return {f["properties"]["code"]: f["geometry"] for f in collection["features"]}
 
 
-def outlines_by_level(departments: Mapping[str, Any], owner: Mapping[str, str], cache: Path | None = None) -> dict[str, Any]:
+def outlines_by_level(
+    departments: Mapping[str, Any], owner: Mapping[str, str], cache: Path | None = None
+) -> dict[str, Any]:
     """Outlines of larger territories (regions, ERHR) as unions of department
     outlines; ``owner`` maps each department to its territory."""
     if cache is not None and cache.is_file():
@@ -154,7 +167,9 @@ def outlines_by_level(departments: Mapping[str, Any], owner: Mapping[str, str], 
         if dep in owner:
             parts[owner[dep]].append(shapely.from_geojson(json.dumps(geometry)))
     result = {
-        code: json.loads(shapely.to_geojson(shapely.simplify(shapely.union_all(shapes, grid_size=1e-4), 0.002)))
+        code: json.loads(
+            shapely.to_geojson(shapely.simplify(shapely.union_all(shapes, grid_size=1e-4), 0.002))
+        )
         for code, shapes in sorted(parts.items())
     }
     if cache is not None:

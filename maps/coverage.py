@@ -67,26 +67,52 @@ def coverage_map(
             }
             for t in result.territories
         }
-        layer = folium.FeatureGroup(name=f"Part de la population à plus de {threshold:g} km", overlay=False,
-                                    show=threshold == result.threshold_km)
+        layer = folium.FeatureGroup(
+            name=f"Part de la population à plus de {threshold:g} km",
+            overlay=False,
+            show=threshold == result.threshold_km,
+        )
         folium.GeoJson(
             _features(outlines, rows),
-            style_function=lambda f: {"fillColor": f["properties"]["_colour"], "color": "#333", "weight": 1, "fillOpacity": 0.7},
+            style_function=lambda f: {
+                "fillColor": f["properties"]["_colour"],
+                "color": "#333",
+                "weight": 1,
+                "fillOpacity": 0.7,
+            },
             highlight_function=lambda _f: {"weight": 3},
             tooltip=folium.GeoJsonTooltip(
-                fields=["territoire", "population", "part_au_dela", "distance_moyenne", "ressources", "situations_sans_solution"],
-                aliases=["Territoire", "Population", f"Part au-delà de {threshold:g} km", "Distance moyenne",
-                         "Ressources compétentes", "Situations sans solution"],
+                fields=[
+                    "territoire",
+                    "population",
+                    "part_au_dela",
+                    "distance_moyenne",
+                    "ressources",
+                    "situations_sans_solution",
+                ],
+                aliases=[
+                    "Territoire",
+                    "Population",
+                    f"Part au-delà de {threshold:g} km",
+                    "Distance moyenne",
+                    "Ressources compétentes",
+                    "Situations sans solution",
+                ],
             ),
         ).add_to(layer)
         layer.add_to(m)
     markers = cluster(m, "Ressources compétentes")
     for lat, lon, name in resources:
-        folium.CircleMarker([lat, lon], radius=5, color="#08519c", fill=True, fill_opacity=0.9,
-                            tooltip=safe_text(name)).add_to(markers)
+        folium.CircleMarker(
+            [lat, lon], radius=5, color="#08519c", fill=True, fill_opacity=0.9, tooltip=safe_text(name)
+        ).add_to(markers)
     folium.LayerControl(collapsed=False).add_to(m)
-    add_legend(m, f"Part de la population à plus de {result.threshold_km:g} km d'une ressource compétente ({result.combination})",
-               _SHARE_LABELS, [("#bdbdbd", "aucune donnée")])
+    add_legend(
+        m,
+        f"Part de la population à plus de {result.threshold_km:g} km d'une ressource compétente ({result.combination})",
+        _SHARE_LABELS,
+        [("#bdbdbd", "aucune donnée")],
+    )
     return m
 
 
@@ -113,19 +139,31 @@ def gap_map(
         rows[code] = {
             "territoire": safe_text(name),
             "zones_blanches": f"{blank} critère(s) sur {len(chosen)}"
-                              + (f" ; pas de donnée pour {unknown}" if unknown else ""),
+            + (f" ; pas de donnée pour {unknown}" if unknown else ""),
             "sans_solution": (
-                count_label(None, False) if not all(c.unmet_published for c in chosen)
-                else count_label(None) if any(c.without_solution is None for c in chosen)
+                count_label(None, False)
+                if not all(c.unmet_published for c in chosen)
+                else count_label(None)
+                if any(c.without_solution is None for c in chosen)
                 else sum(c.without_solution or 0 for c in chosen)
             ),
-            "_colour": (PALETTE[min(4, round(blank / len(chosen) * 4))] if blank
-                        else "#bdbdbd" if unknown == len(chosen) else "#ffffff"),
+            "_colour": (
+                PALETTE[min(4, round(blank / len(chosen) * 4))]
+                if blank
+                else "#bdbdbd"
+                if unknown == len(chosen)
+                else "#ffffff"
+            ),
         }
     folium.GeoJson(
         _features(outlines, rows),
         name="Zones blanches",
-        style_function=lambda f: {"fillColor": f["properties"]["_colour"], "color": "#333", "weight": 1, "fillOpacity": 0.75},
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_colour"],
+            "color": "#333",
+            "weight": 1,
+            "fillOpacity": 0.75,
+        },
         tooltip=folium.GeoJsonTooltip(
             fields=["territoire", "zones_blanches", "sans_solution"],
             aliases=["Territoire", "Zone blanche pour", "Situations sans solution (nombre)"],
@@ -164,19 +202,45 @@ def situation_map(
     """The person's commune (approximate: its centroid, never an address), the
     search radius, the ERHR territory and the matches coloured by coverage."""
     place = result.place
-    m = new_map(assets=assets, tiles=tiles, title=f"Ressources pour {result.combination} — {place.commune_name}",
-                location=(place.lat, place.lon), zoom=8)
+    m = new_map(
+        assets=assets,
+        tiles=tiles,
+        title=f"Ressources pour {result.combination} — {place.commune_name}",
+        location=(place.lat, place.lon),
+        zoom=8,
+    )
     if erhr_outline is not None:
         folium.GeoJson(
-            {"type": "Feature", "properties": {"territoire": safe_text(result.erhr.name)}, "geometry": erhr_outline},
+            {
+                "type": "Feature",
+                "properties": {"territoire": safe_text(result.erhr.name)},
+                "geometry": erhr_outline,
+            },
             name=f"Territoire de l'{safe_text(result.erhr.name)}",
-            style_function=lambda _f: {"fillOpacity": 0.05, "color": "#3182bd", "weight": 2, "dashArray": "6"},
+            style_function=lambda _f: {
+                "fillOpacity": 0.05,
+                "color": "#3182bd",
+                "weight": 2,
+                "dashArray": "6",
+            },
             tooltip=folium.GeoJsonTooltip(fields=["territoire"], aliases=["Territoire"]),
         ).add_to(m)
-    folium.Circle([place.lat, place.lon], radius=result.radius_km * 1000, color="#555", fill=False, weight=1,
-                  tooltip=f"Rayon de recherche : {result.radius_km:g} km").add_to(m)
-    folium.CircleMarker([place.lat, place.lon], radius=8, color="#000", fill=True, fill_color="#fff",
-                        tooltip=f"Lieu de vie (commune, approximatif) : {safe_text(place.commune_name)}").add_to(m)
+    folium.Circle(
+        [place.lat, place.lon],
+        radius=result.radius_km * 1000,
+        color="#555",
+        fill=False,
+        weight=1,
+        tooltip=f"Rayon de recherche : {result.radius_km:g} km",
+    ).add_to(m)
+    folium.CircleMarker(
+        [place.lat, place.lon],
+        radius=8,
+        color="#000",
+        fill=True,
+        fill_color="#fff",
+        tooltip=f"Lieu de vie (commune, approximatif) : {safe_text(place.commune_name)}",
+    ).add_to(m)
     group = folium.FeatureGroup(name="Ressources proposées").add_to(m)
     for match in result.matches:
         if match.lat is None or match.lon is None:
@@ -188,10 +252,19 @@ def situation_map(
             label += " (donnée synthétique)"
         if match.location_source == "centroide_commune":
             label += " (position : centre de la commune)"
-        folium.CircleMarker([match.lat, match.lon], radius=7 if match.level is MatchLevel.LOCAL else 9,
-                            color=_BASIS_COLOUR[match.basis], fill=True, fill_opacity=0.9,
-                            tooltip=safe_text(label)).add_to(group)
+        folium.CircleMarker(
+            [match.lat, match.lon],
+            radius=7 if match.level is MatchLevel.LOCAL else 9,
+            color=_BASIS_COLOUR[match.basis],
+            fill=True,
+            fill_opacity=0.9,
+            tooltip=safe_text(label),
+        ).add_to(group)
     folium.LayerControl(collapsed=False).add_to(m)
-    add_legend(m, "Compétence des ressources", [],
-               [(colour, _BASIS_LABEL[basis]) for basis, colour in _BASIS_COLOUR.items()])
+    add_legend(
+        m,
+        "Compétence des ressources",
+        [],
+        [(colour, _BASIS_LABEL[basis]) for basis, colour in _BASIS_COLOUR.items()],
+    )
     return m

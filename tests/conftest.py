@@ -33,8 +33,12 @@ def _bolt_settings() -> Settings | None:
 
     server = arcadedb.start(Path(tempfile.mkdtemp(prefix="dihr-arcadedb-")))
     atexit.register(server.stop)
-    return Settings(neo4j_uri=server.uri, neo4j_user=server.user, neo4j_password=server.password,
-                    neo4j_database=server.database)
+    return Settings(
+        neo4j_uri=server.uri,
+        neo4j_user=server.user,
+        neo4j_password=server.password,
+        neo4j_database=server.database,
+    )
 
 
 BOLT = _bolt_settings()
@@ -150,8 +154,15 @@ def net(store: GraphStore):
     from tests.factories import POITIERS, Network
 
     n = Network(store)
-    store.upsert([Node(NodeKind.ESTABLISHMENT, "860000001",
-                       {"name": "E1", "lat": POITIERS[0], "lon": POITIERS[1], "department": "86"})])
+    store.upsert(
+        [
+            Node(
+                NodeKind.ESTABLISHMENT,
+                "860000001",
+                {"name": "E1", "lat": POITIERS[0], "lon": POITIERS[1], "department": "86"},
+            )
+        ]
+    )
     n._links(NodeRef(NodeKind.ESTABLISHMENT, "860000001"), {}, {"DV": 3, "TSA": 2})
     return n
 
@@ -170,9 +181,20 @@ def served(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    environment = {**os.environ, "DIHR_DATA_DIR": str(data_dir), "DIHR_PORT": str(port), "DIHR_MAP_TILES": "", **env}
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", *args], cwd=ROOT, env=environment,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {
+        **os.environ,
+        "DIHR_DATA_DIR": str(data_dir),
+        "DIHR_PORT": str(port),
+        "DIHR_MAP_TILES": "",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -185,4 +207,3 @@ def served(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-

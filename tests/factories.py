@@ -29,31 +29,90 @@ def build_territory(store: GraphStore) -> None:
         Node(K.DEPARTMENT, "86", {"name": "Vienne", "region": "75", "population": 150_000}),
         Node(K.DEPARTMENT, "79", {"name": "Deux-Sèvres", "region": "75", "population": 100_000}),
         Node(K.DEPARTMENT, "69", {"name": "Rhône", "region": "84", "population": 500_000}),
-        Node(K.COMMUNE, "86194", {"name": "Poitiers", "department": "86", "population": 90_000,
-                                  "lat": POITIERS[0], "lon": POITIERS[1], "postcodes": ["86000"]}),
-        Node(K.COMMUNE, "86158", {"name": "Migné-Auxances", "department": "86", "population": 60_000,
-                                  "lat": 46.63, "lon": 0.305, "postcodes": ["86440"]}),
-        Node(K.COMMUNE, "79191", {"name": "Niort", "department": "79", "population": 100_000,
-                                  "lat": 46.32, "lon": -0.46, "postcodes": ["79000"]}),
-        Node(K.COMMUNE, "69123", {"name": "Lyon", "department": "69", "population": 500_000,
-                                  "lat": 45.76, "lon": 4.83, "postcodes": ["69001"]}),
-        Node(K.ERHR_TEAM, "NA", {"name": "ERHR Nouvelle-Aquitaine", "regions": ["75"], "seat": "Poitiers",
-                                 "lat": 46.59, "lon": 0.35, "email": "contact@example.org"}),
-        Node(K.ERHR_TEAM, "ARA", {"name": "ERHR Auvergne-Rhône-Alpes", "regions": ["84"],
-                                  "lat": 45.77, "lon": 4.88}),
+        Node(
+            K.COMMUNE,
+            "86194",
+            {
+                "name": "Poitiers",
+                "department": "86",
+                "population": 90_000,
+                "lat": POITIERS[0],
+                "lon": POITIERS[1],
+                "postcodes": ["86000"],
+            },
+        ),
+        Node(
+            K.COMMUNE,
+            "86158",
+            {
+                "name": "Migné-Auxances",
+                "department": "86",
+                "population": 60_000,
+                "lat": 46.63,
+                "lon": 0.305,
+                "postcodes": ["86440"],
+            },
+        ),
+        Node(
+            K.COMMUNE,
+            "79191",
+            {
+                "name": "Niort",
+                "department": "79",
+                "population": 100_000,
+                "lat": 46.32,
+                "lon": -0.46,
+                "postcodes": ["79000"],
+            },
+        ),
+        Node(
+            K.COMMUNE,
+            "69123",
+            {
+                "name": "Lyon",
+                "department": "69",
+                "population": 500_000,
+                "lat": 45.76,
+                "lon": 4.83,
+                "postcodes": ["69001"],
+            },
+        ),
+        Node(
+            K.ERHR_TEAM,
+            "NA",
+            {
+                "name": "ERHR Nouvelle-Aquitaine",
+                "regions": ["75"],
+                "seat": "Poitiers",
+                "lat": 46.59,
+                "lon": 0.35,
+                "email": "contact@example.org",
+            },
+        ),
+        Node(
+            K.ERHR_TEAM,
+            "ARA",
+            {"name": "ERHR Auvergne-Rhône-Alpes", "regions": ["84"], "lat": 45.77, "lon": 4.88},
+        ),
         Node(K.CNRHR, "PEPINIERE", {"name": "La Pépinière", "lat": 50.61, "lon": 3.01}),
         Node(K.CNRHR, "CRESAM", {"name": "CRESAM", "lat": 46.63, "lon": 0.305}),
         Node(K.CNRHR, "LAPLANE", {"name": "Centre Robert Laplane", "lat": 48.83, "lon": 2.36}),
         Node(K.CNRHR, "FAHRES", {"name": "FAHRES", "lat": 48.67, "lon": 5.89}),
     ]
-    edges = [
-        Edge(R.PART_OF, NodeRef(K.DEPARTMENT, d), NodeRef(K.REGION, r)) for d, r in (("86", "75"), ("79", "75"), ("69", "84"))
-    ] + [
-        Edge(R.PART_OF, NodeRef(K.COMMUNE, c), NodeRef(K.DEPARTMENT, c[:2])) for c in ("86194", "86158", "79191", "69123")
-    ] + [
-        Edge(R.COVERS, NodeRef(K.ERHR_TEAM, "NA"), NodeRef(K.REGION, "75")),
-        Edge(R.COVERS, NodeRef(K.ERHR_TEAM, "ARA"), NodeRef(K.REGION, "84")),
-    ]
+    edges = (
+        [
+            Edge(R.PART_OF, NodeRef(K.DEPARTMENT, d), NodeRef(K.REGION, r))
+            for d, r in (("86", "75"), ("79", "75"), ("69", "84"))
+        ]
+        + [
+            Edge(R.PART_OF, NodeRef(K.COMMUNE, c), NodeRef(K.DEPARTMENT, c[:2]))
+            for c in ("86194", "86158", "79191", "69123")
+        ]
+        + [
+            Edge(R.COVERS, NodeRef(K.ERHR_TEAM, "NA"), NodeRef(K.REGION, "75")),
+            Edge(R.COVERS, NodeRef(K.ERHR_TEAM, "ARA"), NodeRef(K.REGION, "84")),
+        ]
+    )
     # Deficiencies and skills; a Condition node is added when a resource gets expertise
     # on it (the 4,000 conditions would make every small graph slow to build).
     store.upsert(nodes + list(need_nodes()), edges)
@@ -78,7 +137,12 @@ class Network:
         expertise: dict[str, int] | None = None,
     ) -> NodeRef:
         lat, lon = north_of_poitiers(km)
-        props: dict[str, object] = {"name": f"Établissement {finess}", "lat": lat, "lon": lon, "department": department}
+        props: dict[str, object] = {
+            "name": f"Établissement {finess}",
+            "lat": lat,
+            "lon": lon,
+            "department": department,
+        }
         if age_min is not None:
             props["age_min"] = age_min
         if age_max is not None:
@@ -90,12 +154,15 @@ class Network:
 
     def professional(self, key: str, workplace: NodeRef, *, expertise: dict[str, int]) -> NodeRef:
         ref = NodeRef(K.PROFESSIONAL, key)
-        self.store.upsert([Node(K.PROFESSIONAL, key, {"profession": "psychomotricien"})],
-                          [Edge(R.WORKS_AT, ref, workplace)])
+        self.store.upsert(
+            [Node(K.PROFESSIONAL, key, {"profession": "psychomotricien"})], [Edge(R.WORKS_AT, ref, workplace)]
+        )
         self._links(ref, {}, expertise)
         return ref
 
-    def _links(self, ref: NodeRef, accepts: dict[str, tuple[int | None, int | None]], expertise: dict[str, int]) -> None:
+    def _links(
+        self, ref: NodeRef, accepts: dict[str, tuple[int | None, int | None]], expertise: dict[str, int]
+    ) -> None:
         nodes: list[Node] = []
         edges: list[Edge] = []
         for code, (lo, hi) in accepts.items():
@@ -122,5 +189,9 @@ def within(part: object, whole: object) -> bool:
     if isinstance(part, dict):
         return isinstance(whole, dict) and all(k in whole and within(v, whole[k]) for k, v in part.items())
     if isinstance(part, list):
-        return isinstance(whole, list) and len(part) == len(whole) and all(within(a, b) for a, b in zip(part, whole, strict=True))
+        return (
+            isinstance(whole, list)
+            and len(part) == len(whole)
+            and all(within(a, b) for a, b in zip(part, whole, strict=True))
+        )
     return part == whole

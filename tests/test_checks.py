@@ -35,13 +35,21 @@ def test_no_error_class_outside_the_table():
 
     root = Path(__file__).resolve().parents[1]
     offenders = []
-    for path in [*root.glob("graph/**/*.py"), *root.glob("api/**/*.py"), *root.glob("cli/**/*.py"),
-                 *root.glob("importers/**/*.py"), *root.glob("maps/**/*.py")]:
+    for path in [
+        *root.glob("graph/**/*.py"),
+        *root.glob("api/**/*.py"),
+        *root.glob("cli/**/*.py"),
+        *root.glob("importers/**/*.py"),
+        *root.glob("maps/**/*.py"),
+    ]:
         if path.name == "errors.py" and path.parent.name == "graph":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ClassDef) and any(getattr(b, "id", getattr(b, "attr", "")).endswith(
-                    ("DihrError", "InputError", "ServiceError", "ConflictError", "LimitError", "AccessError"))
-                    for b in node.bases):
+            if isinstance(node, ast.ClassDef) and any(
+                getattr(b, "id", getattr(b, "attr", "")).endswith(
+                    ("DihrError", "InputError", "ServiceError", "ConflictError", "LimitError", "AccessError")
+                )
+                for b in node.bases
+            ):
                 offenders.append(f"{path.relative_to(root)}:{node.name}")
     assert offenders == []

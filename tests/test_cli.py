@@ -40,7 +40,9 @@ def test_stats_json_counts_per_kind(reference_dir, monkeypatch):
     payload = json.loads(result.stdout)
     assert payload["nodes"]["Department"] == 101 and payload["relationships"]["COVERS"] == 18
     assert payload["nodes"]["Condition"] >= 4000  # every ORPHA disease of the HPO annotations
-    assert payload["relationships"]["TYPICALLY_INVOLVES"] > 2000  # core deficiencies only (frequent phenotypes)
+    assert (
+        payload["relationships"]["TYPICALLY_INVOLVES"] > 2000
+    )  # core deficiencies only (frequent phenotypes)
 
 
 @pytest.mark.slow
@@ -66,9 +68,15 @@ def test_a_bad_level_is_one_french_line_with_or_without_json(reference_dir, monk
     monkeypatch.setenv("DIHR_DATA_DIR", str(reference_dir))
     result = runner.invoke(app, ["coverage", "DV", "--level", "planet", *json_flag])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert result.stderr.strip() == "Erreur : Paramètre « level » invalide : niveau attendu : DEPARTMENT, REGION ou ERHR."
+    assert (
+        result.stderr.strip()
+        == "Erreur : Paramètre « level » invalide : niveau attendu : DEPARTMENT, REGION ou ERHR."
+    )
     if json_flag:
-        assert json.loads(result.stdout) == {"code": "INVALID_INPUT", "message": result.stderr.strip()[len("Erreur : "):]}
+        assert json.loads(result.stdout) == {
+            "code": "INVALID_INPUT",
+            "message": result.stderr.strip()[len("Erreur : ") :],
+        }
 
 
 def test_a_malformed_setting_names_the_variable_and_exits_2(monkeypatch):

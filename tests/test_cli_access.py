@@ -21,7 +21,9 @@ def test_keys_create_list_revoke_and_audit(tmp_path, monkeypatch):
     store.close()
     monkeypatch.setenv("DIHR_DATA_DIR", str(data))
 
-    created = runner.invoke(cli, ["keys", "create", "--role", "erhr", "--territory", "na", "--label", "Animatrice NA"])
+    created = runner.invoke(
+        cli, ["keys", "create", "--role", "erhr", "--territory", "na", "--label", "Animatrice NA"]
+    )
     assert created.exit_code == 0, created.output
     secret = created.stdout.strip().splitlines()[-1]
     assert secret.startswith("dihr_")
@@ -38,7 +40,9 @@ def test_keys_create_list_revoke_and_audit(tmp_path, monkeypatch):
     store.close()
 
     entries = json.loads(runner.invoke(cli, ["audit", "--situation", "S-42", "--json"]).stdout)
-    assert [(e["key_id"], e["operation"], e["situations"]) for e in entries] == [(listed[0]["id"], "situations:read", ["S-42"])]
+    assert [(e["key_id"], e["operation"], e["situations"]) for e in entries] == [
+        (listed[0]["id"], "situations:read", ["S-42"])
+    ]
     assert json.loads(runner.invoke(cli, ["audit", "--since", "2999-01-01", "--json"]).stdout) == []
 
     revoked = runner.invoke(cli, ["keys", "revoke", listed[0]["id"]])
@@ -68,7 +72,11 @@ def test_the_demo_key_is_kept_between_runs_and_a_replacement_is_said(tmp_path, m
     first = runner.invoke(cli, ["keys", "demo"])
     secret = first.stdout.strip().splitlines()[-1]
     again = runner.invoke(cli, ["keys", "demo"])
-    assert again.exit_code == 0 and again.stdout.strip().splitlines()[-1] == secret and "conservée" in again.stdout
+    assert (
+        again.exit_code == 0
+        and again.stdout.strip().splitlines()[-1] == secret
+        and "conservée" in again.stdout
+    )
     assert oct((data / "cle-demonstration.txt").stat().st_mode & 0o777) == "0o600"
     key_id = secret.split("_")[1]
     assert runner.invoke(cli, ["keys", "revoke", key_id]).exit_code == 0

@@ -3,7 +3,18 @@
 import ast
 from pathlib import Path
 
-FORBIDDEN = {"api", "cli", "importers", "maps", "fastapi", "strawberry", "folium", "starlette", "uvicorn", "typer"}
+FORBIDDEN = {
+    "api",
+    "cli",
+    "importers",
+    "maps",
+    "fastapi",
+    "strawberry",
+    "folium",
+    "starlette",
+    "uvicorn",
+    "typer",
+}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -84,8 +95,16 @@ def test_each_api_module_imports_alone_in_a_fresh_interpreter():
     import sys
 
     names = sorted(path.stem for path in (ROOT / "api").glob("*.py") if path.stem != "__init__")
-    runs = {name: subprocess.Popen([sys.executable, "-c", f"import api.{name}"], cwd=ROOT, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True) for name in names}
+    runs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", f"import api.{name}"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    }
     failed = {}
     for name, run in runs.items():
         _out, err = run.communicate(timeout=120)

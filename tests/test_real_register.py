@@ -20,11 +20,15 @@ from graph.stores.memory import MemoryStore
 from importers.finess import import_finess
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("DIHR_REAL_FINESS")
-            or ROOT.parent / "shared" / "data" / "finess" / "etalab-cs1100507-stock-20210108-0427.csv.gz")
+REAL = Path(
+    os.environ.get("DIHR_REAL_FINESS")
+    or ROOT.parent / "shared" / "data" / "finess" / "etalab-cs1100507-stock-20210108-0427.csv.gz"
+)
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not REAL.is_file(), reason=f"the real FINESS register is not at {REAL} (DIHR_REAL_FINESS)"),
+    pytest.mark.skipif(
+        not REAL.is_file(), reason=f"the real FINESS register is not at {REAL} (DIHR_REAL_FINESS)"
+    ),
 ]
 
 
@@ -54,18 +58,26 @@ SEARCHES = [
 
 @pytest.mark.parametrize(("commune", "deficiencies", "age", "radius"), SEARCHES)
 def test_rows_stay_near_the_person_and_the_referents_come_with_them(real, commune, deficiencies, age, radius):
-    result = find_resources(real, SituationQuery(deficiencies=deficiencies, age=age, commune=commune, radius_km=radius))
+    result = find_resources(
+        real, SituationQuery(deficiencies=deficiencies, age=age, commune=commune, radius_km=radius)
+    )
     local = [m for m in result.matches if m.level is MatchLevel.LOCAL]
     inside = [m for m in local if m.within_radius]
     if inside:
-        assert all(m.distance_km <= 2 * radius for m in local[:5]), [(m.name, m.distance_km) for m in local[:5]]
+        assert all(m.distance_km <= 2 * radius for m in local[:5]), [
+            (m.name, m.distance_km) for m in local[:5]
+        ]
     groups = [m.group for m in local]
-    assert groups == sorted(groups, key=["within", "beyond", "next"].index)  # nothing beyond ahead of the radius
+    assert groups == sorted(
+        groups, key=["within", "beyond", "next"].index
+    )  # nothing beyond ahead of the radius
     referents = [m for m in result.matches if m.group == "referent"]
     assert referents and referents[0].level is MatchLevel.ERHR
     for m in referents:
         assert m.contact is not None
-        assert "graph/data" not in (m.contact.source or "") + (m.contact.missing or "")  # no internal path shown
+        assert "graph/data" not in (m.contact.source or "") + (
+            m.contact.missing or ""
+        )  # no internal path shown
 
 
 def test_the_referents_carry_the_phone_their_public_records_give(real):
@@ -81,8 +93,12 @@ def test_the_referents_carry_the_phone_their_public_records_give(real):
 
 
 def test_at_17_with_the_transition_adult_services_come_in_their_own_group(real):
-    result = find_resources(real, SituationQuery(deficiencies=["DI", "TSA"], skills=["TRANSITION"], age=17,
-                                                 commune="35238", radius_km=50))
+    result = find_resources(
+        real,
+        SituationQuery(
+            deficiencies=["DI", "TSA"], skills=["TRANSITION"], age=17, commune="35238", radius_km=50
+        ),
+    )
     nexts = [m for m in result.matches if m.group == "next"]
     assert nexts and all(m.age_group == "adults" for m in nexts)
     assert [m.age_group for m in result.matches if m.group == "within"].count("adults") == 0
@@ -90,7 +106,9 @@ def test_at_17_with_the_transition_adult_services_come_in_their_own_group(real):
 
 def test_deafblind_coverage_counts_no_camsp_nor_a_196_institute_on_its_category_alone(real):
     competent = competent_resources(real, ["DA", "DV"], separately=False)
-    nodes = real.get_nodes(NodeKind.ESTABLISHMENT, [r.key for r in competent if r.kind is NodeKind.ESTABLISHMENT])
+    nodes = real.get_nodes(
+        NodeKind.ESTABLISHMENT, [r.key for r in competent if r.kind is NodeKind.ESTABLISHMENT]
+    )
     assert nodes and not any(n.props.get("category") == "190" for n in nodes.values())
     for node in nodes.values():  # the name says deafblindness: « SOURDS-AVEUGLES », « SURDICECITE »…
         assert any(word in node.props["name"] for word in ("SOURD", "SURDI")), node.props["name"]
@@ -105,7 +123,11 @@ def test_the_gap_matrix_says_no_data_where_no_source_speaks(real):
     criteria = [c[0] for c in matrix.criteria]
     for _code, _name, cells in matrix.territories:
         by = dict(zip(criteria, cells, strict=True))
-        for criterion in ("5a", "5b", "5c"):  # no FINESS category nor name says mitochondrial, metabolic, neuro
+        for criterion in (
+            "5a",
+            "5b",
+            "5c",
+        ):  # no FINESS category nor name says mitochondrial, metabolic, neuro
             assert by[criterion].no_data and not by[criterion].zone_blanche, criterion
         assert not by["1"].no_data  # deafblindness: names and CRESAM say it
 

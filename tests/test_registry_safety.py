@@ -32,7 +32,9 @@ runner = CliRunner()
 
 def lines_for(store: MemoryStore, count: int) -> tuple[list[str], list[str]]:
     """``count`` structureet lines in real Vienne communes (category 183) and their geolocations."""
-    communes = sorted((c for c in store.nodes(K.COMMUNE) if c.props["department"] == "86"), key=lambda c: c.key)
+    communes = sorted(
+        (c for c in store.nodes(K.COMMUNE) if c.props["department"] == "86"), key=lambda c: c.key
+    )
     structures, geos = [], []
     for i in range(count):
         c = communes[i % len(communes)]
@@ -42,7 +44,9 @@ def lines_for(store: MemoryStore, count: int) -> tuple[list[str], list[str]]:
     return structures, geos
 
 
-def write_file(folder: Path, structures: list[str], geos: list[str], *, name: str, encoding: str = "utf-8") -> Path:
+def write_file(
+    folder: Path, structures: list[str], geos: list[str], *, name: str, encoding: str = "utf-8"
+) -> Path:
     path = folder / name
     path.write_bytes(("\n".join(["finess;etalab;94;2021-01-08", *structures, *geos]) + "\n").encode(encoding))
     return path
@@ -101,7 +105,9 @@ def test_a_cut_file_is_refused_and_changes_nothing(registry, tmp_path, cut, mess
         path.write_bytes(packed[: len(packed) // 2])
     run = runner.invoke(cli, ["import", "finess", str(path)])
     assert run.exit_code == 1, run.output
-    assert message in run.stderr and path.name in run.stderr and "Aucune donnée n'a été importée" in run.stderr
+    assert (
+        message in run.stderr and path.name in run.stderr and "Aucune donnée n'a été importée" in run.stderr
+    )
     assert snapshot(data) == before  # nothing closed, nothing moved
     store = MemoryStore(data)
     try:
@@ -114,15 +120,23 @@ def test_a_cut_file_is_refused_and_changes_nothing(registry, tmp_path, cut, mess
 def test_a_re_encoded_copy_changes_nothing(registry, tmp_path):
     data, structures, geos, _full = registry
     before = snapshot(data)
-    latin = write_file(tmp_path, structures, geos, name="etalab-cs1100507-stock-20210108-0428.csv", encoding="iso-8859-1")
+    latin = write_file(
+        tmp_path, structures, geos, name="etalab-cs1100507-stock-20210108-0428.csv", encoding="iso-8859-1"
+    )
     run = runner.invoke(cli, ["import", "finess", str(latin)])
-    assert run.exit_code == 0 and "encodage iso-8859-1" in run.stdout and "Créés : 0 ; mis à jour : 0" in run.stdout
+    assert (
+        run.exit_code == 0
+        and "encodage iso-8859-1" in run.stdout
+        and "Créés : 0 ; mis à jour : 0" in run.stdout
+    )
     assert snapshot(data) == before
 
 
 def test_closing_more_than_two_percent_asks_first(registry, tmp_path):
     data, structures, geos, _full = registry
-    smaller = write_file(tmp_path, structures[:120], geos[:120], name="etalab-cs1100507-stock-20210301-0400.csv")
+    smaller = write_file(
+        tmp_path, structures[:120], geos[:120], name="etalab-cs1100507-stock-20210301-0400.csv"
+    )
     refused = runner.invoke(cli, ["import", "finess", str(smaller)])
     assert refused.exit_code == 1 and "30 établissements ouverts sur 150" in refused.stderr
     assert "--accept-closures 30" in refused.stderr
@@ -134,18 +148,28 @@ def test_closing_more_than_two_percent_asks_first(registry, tmp_path):
     assert sum(1 for p in snapshot(data).values() if p.get("closed")) == 30
 
 
-def test_a_stored_point_is_never_replaced_by_a_centroid_and_an_impossible_point_is_centred(registry, tmp_path):
+def test_a_stored_point_is_never_replaced_by_a_centroid_and_an_impossible_point_is_centred(
+    registry, tmp_path
+):
     data, structures, geos, _full = registry
     before = snapshot(data)
     first, second = sorted(before)[:2]
     far = geoloc(second, 43.3, 5.4)  # Marseille, for an establishment of the Vienne
-    newer = write_file(tmp_path, structures, [g for g in geos if first not in g and second not in g] + [far],
-                       name="etalab-cs1100507-stock-20210301-0400.csv")
+    newer = write_file(
+        tmp_path,
+        structures,
+        [g for g in geos if first not in g and second not in g] + [far],
+        name="etalab-cs1100507-stock-20210301-0400.csv",
+    )
     run = runner.invoke(cli, ["import", "finess", str(newer)])
     assert run.exit_code == 0, run.output
     after = snapshot(data)
     kept = after[first]
-    assert (kept["lat"], kept["lon"], kept["location_source"]) == (before[first]["lat"], before[first]["lon"], "finess")
+    assert (kept["lat"], kept["lon"], kept["location_source"]) == (
+        before[first]["lat"],
+        before[first]["lon"],
+        "finess",
+    )
     centred = after[second]
     assert centred["location_source"] == "centroide_commune" and abs(centred["raw_lat"] - 43.3) < 0.01
     store = MemoryStore(data)
@@ -155,7 +179,9 @@ def test_a_stored_point_is_never_replaced_by_a_centroid_and_an_impossible_point_
     finally:
         store.close()
     report = (data / "rapports" / f"{newer.name}.rapport.csv").read_text(encoding="utf-8")
-    assert f"{second};signalement;point à plus de 20 km" in report and "placé au centre de la commune" in report
+    assert (
+        f"{second};signalement;point à plus de 20 km" in report and "placé au centre de la commune" in report
+    )
 
 
 def test_an_import_killed_midway_shows_as_interrupted_and_the_store_stays_consistent(registry, tmp_path):
@@ -165,8 +191,12 @@ def test_an_import_killed_midway_shows_as_interrupted_and_the_store_stays_consis
     store.close()
     big = write_file(tmp_path, structures, geos, name="etalab-cs1100507-stock-20210301-0400.csv")
     env = {**os.environ, "DIHR_DATA_DIR": str(data)}
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "import", "finess", str(big), "--accept-closures", "0"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "import", "finess", str(big), "--accept-closures", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:  # wait for its journal entry, then kill it mid-import
@@ -254,9 +284,12 @@ def test_portable_dump_restores_into_either_backend(store, tmp_path):
 def test_a_directory_cut_mid_line_is_refused_and_journalled(registry, tmp_path):
     data, _s, _g, _full = registry
     path = tmp_path / "annuaire.csv"
-    path.write_text("type;identifiant;profession;nom_structure;finess_lieu;commune_lieu;expertises;age_min;age_max\n"
-                    "professionnel;ORTHO-1;orthophoniste;;;86194;TSA:3;;\n"
-                    "professionnel;LOCO-2;instructeur de locomotion;;;86", encoding="utf-8")
+    path.write_text(
+        "type;identifiant;profession;nom_structure;finess_lieu;commune_lieu;expertises;age_min;age_max\n"
+        "professionnel;ORTHO-1;orthophoniste;;;86194;TSA:3;;\n"
+        "professionnel;LOCO-2;instructeur de locomotion;;;86",
+        encoding="utf-8",
+    )
     run = runner.invoke(cli, ["import", "directory", str(path)])
     assert run.exit_code == 1 and "annuaire.csv, ligne 3 : dernière ligne coupée" in run.stderr
     store = MemoryStore(data)
@@ -272,7 +305,9 @@ def test_a_directory_cut_mid_line_is_refused_and_journalled(registry, tmp_path):
     assert stats["establishments"]["ouverts"] == 150
     listed = runner.invoke(cli, ["imports", "--json"])
     sources = [(r["source"], r["status"]) for r in json.loads(listed.stdout)]
-    assert sources[:2] == [("annuaire", "complet"), ("annuaire", "refusé")] and ("finess", "complet") in sources
+    assert (
+        sources[:2] == [("annuaire", "complet"), ("annuaire", "refusé")] and ("finess", "complet") in sources
+    )
 
 
 def test_the_coverage_page_shows_the_last_import_of_each_source(registry):
@@ -326,6 +361,8 @@ def test_restore_says_which_api_keys_differ_and_checks_the_backup_s_audit(regist
     planted.close()
     restored = runner.invoke(cli, ["restore", str(planted_dir / DB_FILENAME)])
     assert restored.exit_code == 0, restored.output
-    assert f"clé d'API {info.key_id} (gnchr) présente dans la sauvegarde mais pas dans le registre en place" \
+    assert (
+        f"clé d'API {info.key_id} (gnchr) présente dans la sauvegarde mais pas dans le registre en place"
         in restored.output
+    )
     assert "Journal d'audit de la sauvegarde intact" in restored.output

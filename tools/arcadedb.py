@@ -85,17 +85,25 @@ def start(home: Path, *, timeout_s: float = 90.0) -> BoltServer:
     log = (home / "arcadedb.log").open("wb")
     process = subprocess.Popen(
         [
-            str(pkg / "jre" / "bin" / "java"), "-Xmx1g", "-cp", f"{pkg / 'jars'}/*",
+            str(pkg / "jre" / "bin" / "java"),
+            "-Xmx1g",
+            "-cp",
+            f"{pkg / 'jars'}/*",
             f"-Darcadedb.server.rootPath={home}",
             f"-Darcadedb.server.databaseDirectory={home / 'databases'}",
             f"-Darcadedb.server.rootPassword={password}",
             f"-Darcadedb.server.defaultDatabases={DATABASE}[{USER}]{{}}",
-            "-Darcadedb.server.httpIncomingHost=127.0.0.1", f"-Darcadedb.server.httpIncomingPort={http}",
-            "-Darcadedb.bolt.host=127.0.0.1", f"-Darcadedb.bolt.port={bolt}",
+            "-Darcadedb.server.httpIncomingHost=127.0.0.1",
+            f"-Darcadedb.server.httpIncomingPort={http}",
+            "-Darcadedb.bolt.host=127.0.0.1",
+            f"-Darcadedb.bolt.port={bolt}",
             "-Darcadedb.server.plugins=Bolt:com.arcadedb.bolt.BoltProtocolPlugin",
             "com.arcadedb.server.ArcadeDBServer",
         ],
-        cwd=home, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     server = BoltServer(process, f"bolt://127.0.0.1:{bolt}", USER, password, DATABASE, home)
     deadline = time.monotonic() + timeout_s
@@ -115,8 +123,12 @@ def _ensure_database(http: int, password: str) -> None:
     with urllib.request.urlopen(exists, timeout=30) as response:
         if json.load(response).get("result") is True:
             return
-    create = urllib.request.Request(f"http://127.0.0.1:{http}/api/v1/server", method="POST", headers=headers,
-                                    data=json.dumps({"command": f"create database {DATABASE}"}).encode())
+    create = urllib.request.Request(
+        f"http://127.0.0.1:{http}/api/v1/server",
+        method="POST",
+        headers=headers,
+        data=json.dumps({"command": f"create database {DATABASE}"}).encode(),
+    )
     with urllib.request.urlopen(create, timeout=60) as response:
         response.read()
 
@@ -124,8 +136,10 @@ def _ensure_database(http: int, password: str) -> None:
 def main() -> None:
     home = Path(sys.argv[1] if len(sys.argv) > 1 else "arcadedb-home").resolve()
     server = start(home)
-    print(f"DIHR_NEO4J_URI={server.uri} DIHR_NEO4J_USER={server.user} "
-          f"DIHR_NEO4J_PASSWORD={server.password} DIHR_NEO4J_DATABASE={server.database}")
+    print(
+        f"DIHR_NEO4J_URI={server.uri} DIHR_NEO4J_USER={server.user} "
+        f"DIHR_NEO4J_PASSWORD={server.password} DIHR_NEO4J_DATABASE={server.database}"
+    )
     try:
         server.process.wait()
     except KeyboardInterrupt:

@@ -102,12 +102,9 @@ _UPSERT_EDGE_SQL = (
     "ON CONFLICT (type, skind, skey, tkind, tkey, ekey) DO UPDATE SET props = excluded.props"
 )
 _DELETE_EDGE_SQL = (
-    "DELETE FROM edges WHERE type = ? AND skind = ? AND skey = ? AND tkind = ? AND tkey = ? "
-    "AND ekey = ?"
+    "DELETE FROM edges WHERE type = ? AND skind = ? AND skey = ? AND tkind = ? AND tkey = ? AND ekey = ?"
 )
-_READ_EDGE_SQL = (
-    "SELECT props FROM edges WHERE type = ? AND skind = ? AND skey = ? AND tkind = ? AND tkey = ? AND ekey = ?"
-)
+_READ_EDGE_SQL = "SELECT props FROM edges WHERE type = ? AND skind = ? AND skey = ? AND tkind = ? AND tkey = ? AND ekey = ?"
 
 
 def _dumps(props: dict[str, Any]) -> str:
@@ -186,16 +183,24 @@ def storage_error(err: sqlite3.Error, where: Path) -> StoreError:
 def _storage_error(err: sqlite3.Error, where: Path) -> StoreError:
     text = str(err).lower()
     if "full" in text:
-        return StorageFault(f"Disque plein : rien n'a été écrit. Libérez de la place sur le disque de {where}, "
-                            "puis recommencez.")
+        return StorageFault(
+            f"Disque plein : rien n'a été écrit. Libérez de la place sur le disque de {where}, "
+            "puis recommencez."
+        )
     if "readonly" in text or "read-only" in text:
-        return StorageFault(f"Registre en lecture seule : rien n'a été écrit. Vérifiez les droits d'écriture sur {where} "
-                            "(ou le montage du disque), puis recommencez.")
+        return StorageFault(
+            f"Registre en lecture seule : rien n'a été écrit. Vérifiez les droits d'écriture sur {where} "
+            "(ou le montage du disque), puis recommencez."
+        )
     if "disk i/o" in text or "i/o error" in text:
-        return StorageFault(f"Erreur d'entrée-sortie du disque : rien n'a été écrit. Vérifiez le disque de {where} "
-                            "(`dihr check`), puis recommencez.")
+        return StorageFault(
+            f"Erreur d'entrée-sortie du disque : rien n'a été écrit. Vérifiez le disque de {where} "
+            "(`dihr check`), puis recommencez."
+        )
     if "locked" in text or "busy" in text:
-        return StoreError("Registre occupé par une autre écriture : rien n'a été écrit, réessayez dans un instant.")
+        return StoreError(
+            "Registre occupé par une autre écriture : rien n'a été écrit, réessayez dans un instant."
+        )
     return StoreError(f"Écriture impossible, rien n'a été écrit : {err}")
 
 
@@ -257,15 +262,20 @@ class DurableStore:
         write lock held, inside a transaction of ``self._db``)."""
         self._seq = self._last_seq()
 
-    def _apply_logged(self, nodes: list[tuple[NodeRef, dict[str, Any] | None]],
-                      edges: list[tuple[EdgeId, dict[str, Any] | None]]) -> None:
+    def _apply_logged(
+        self,
+        nodes: list[tuple[NodeRef, dict[str, Any] | None]],
+        edges: list[tuple[EdgeId, dict[str, Any] | None]],
+    ) -> None:
         """Another process's committed rows (None: deleted), with ``self._lock`` held."""
         for ref, _props in nodes:
             self._note_node(ref)
         for eid, _props in edges:
             self._note_edge(eid[1])
 
-    def _applied(self, nodes: Mapping[NodeRef, dict[str, Any]], edges: Mapping[EdgeId, dict[str, Any]]) -> None:
+    def _applied(
+        self, nodes: Mapping[NodeRef, dict[str, Any]], edges: Mapping[EdgeId, dict[str, Any]]
+    ) -> None:
         """This process's committed write, with ``self._lock`` held."""
         for ref in nodes:
             self._note_node(ref)
@@ -319,8 +329,12 @@ class DurableStore:
 
     def column_snapshot(self) -> ColumnSnapshot:
         """The read models' column snapshot next to the database (``graph.snapshot``)."""
-        return ColumnSnapshot(self.path.with_name(SNAPSHOT_FILENAME), self.log_position(), self.changes_after,
-                              self.prefers_snapshot)
+        return ColumnSnapshot(
+            self.path.with_name(SNAPSHOT_FILENAME),
+            self.log_position(),
+            self.changes_after,
+            self.prefers_snapshot,
+        )
 
     def log_position(self) -> LogPosition:
         """The change log entry this process's state has reached (what it reads
@@ -341,8 +355,9 @@ class DurableStore:
             self._probe.execute("BEGIN")
             try:
                 at = self._probe.execute("SELECT ident FROM changes WHERE seq = ?", (seq,)).fetchone()
-                rows = self._probe.execute("SELECT seq, what, ident FROM changes WHERE seq > ? ORDER BY seq",
-                                           (seq,)).fetchall()
+                rows = self._probe.execute(
+                    "SELECT seq, what, ident FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+                ).fetchall()
             finally:
                 self._probe.execute("COMMIT")
         recorded = None if at is None else str(at[0])
@@ -395,7 +410,9 @@ class DurableStore:
 
     def _catch_up(self) -> None:
         """Inside a transaction of ``self._db``, with the write lock held."""
-        rows = self._db.execute("SELECT seq, what, ident FROM changes WHERE seq > ? ORDER BY seq", (self._seq,)).fetchall()
+        rows = self._db.execute(
+            "SELECT seq, what, ident FROM changes WHERE seq > ? ORDER BY seq", (self._seq,)
+        ).fetchall()
         if not rows:
             return
         if rows[0][0] != self._seq + 1:  # the log was trimmed past our position: read everything again
@@ -434,7 +451,9 @@ class DurableStore:
 
     # -- what a write merges with (inside its transaction) -------------------------
     def _disk_node(self, ref: NodeRef) -> dict[str, Any] | None:
-        found = self._db.execute("SELECT props FROM nodes WHERE kind = ? AND key = ?", (ref.kind.value, ref.key)).fetchone()
+        found = self._db.execute(
+            "SELECT props FROM nodes WHERE kind = ? AND key = ?", (ref.kind.value, ref.key)
+        ).fetchone()
         return None if found is None else _loads(found[0])
 
     def _disk_edge(self, eid: EdgeId) -> dict[str, Any] | None:
@@ -448,14 +467,24 @@ class DurableStore:
         return self._disk_node(ref)
 
     def _has_node(self, ref: NodeRef) -> bool:
-        return self._db.execute("SELECT 1 FROM nodes WHERE kind = ? AND key = ?", (ref.kind.value, ref.key)).fetchone() is not None
+        return (
+            self._db.execute(
+                "SELECT 1 FROM nodes WHERE kind = ? AND key = ?", (ref.kind.value, ref.key)
+            ).fetchone()
+            is not None
+        )
 
     def _stored_edge(self, eid: EdgeId) -> dict[str, Any] | None:
         return self._disk_edge(eid)
 
     # -- writes ----------------------------------------------------------------------
-    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
-               expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
+    def upsert(
+        self,
+        nodes: Iterable[Node] = (),
+        edges: Iterable[Edge] = (),
+        *,
+        expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = (),
+    ) -> WriteSummary:
         expected = list(expect)
         with self._write_lock:
             pending_nodes: dict[NodeRef, dict[str, Any]] = {}
@@ -466,8 +495,11 @@ class DurableStore:
             try:
                 self._catch_up()
                 for item, values in expected:  # compare-and-set: read inside the transaction
-                    stored = (self._stored_node(item.ref) if isinstance(item, Node) else
-                              self._stored_edge((item.type, item.source, item.target, item.key))) or {}
+                    stored = (
+                        self._stored_node(item.ref)
+                        if isinstance(item, Node)
+                        else self._stored_edge((item.type, item.source, item.target, item.key))
+                    ) or {}
                     if any(stored.get(k) != v for k, v in values.items()):
                         raise WriteConflict("Cette donnée a été modifiée entre-temps : rien n'a été écrit.")
                 for chunk in _chunks(nodes):
@@ -501,8 +533,17 @@ class DurableStore:
                         counts[upsert_outcome("edges", old, new)] += 1
                         if new != old:
                             pending_edges[eid] = new
-                            edge_rows.append((edge.type.value, edge.source.kind.value, edge.source.key,
-                                              edge.target.kind.value, edge.target.key, edge.key, _dumps(new)))
+                            edge_rows.append(
+                                (
+                                    edge.type.value,
+                                    edge.source.kind.value,
+                                    edge.source.key,
+                                    edge.target.kind.value,
+                                    edge.target.key,
+                                    edge.key,
+                                    _dumps(new),
+                                )
+                            )
                     self._db.executemany(_UPSERT_EDGE_SQL, edge_rows)
                     self._log("edge", [row[:6] for row in edge_rows])
                 self._end_write()
@@ -516,8 +557,10 @@ class DurableStore:
                     raise storage_error(err, self.path.parent) from err
                 raise
             with self._lock:
-                self._applied({ref: props for ref, props in pending_nodes.items() if ref.kind not in DISK_ONLY},
-                              pending_edges)
+                self._applied(
+                    {ref: props for ref, props in pending_nodes.items() if ref.kind not in DISK_ONLY},
+                    pending_edges,
+                )
                 if pending_edges or any(ref.kind not in REVISION_NEUTRAL_KINDS for ref in pending_nodes):
                     self._invalidate()
         return WriteSummary(**counts)
@@ -534,10 +577,14 @@ class DurableStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._catch_up()
-                found: list[EdgeId] = list(dict.fromkeys(
-                    eid for edge in wanted
-                    if self._stored_edge(eid := (edge.type, edge.source, edge.target, edge.key)) is not None
-                ))
+                found: list[EdgeId] = list(
+                    dict.fromkeys(
+                        eid
+                        for edge in wanted
+                        if self._stored_edge(eid := (edge.type, edge.source, edge.target, edge.key))
+                        is not None
+                    )
+                )
                 rows = [(r.value, s.kind.value, s.key, t.kind.value, t.key, k) for r, s, t, k in found]
                 self._db.executemany(_DELETE_EDGE_SQL, rows)
                 self._log("edge", rows)
@@ -559,13 +606,17 @@ class DurableStore:
         """Nodes of a kind read from SQLite (committed rows only), in key order."""
         with self._probe_lock:
             if keys is None:
-                rows = self._probe.execute("SELECT key, props FROM nodes WHERE kind = ? ORDER BY key", (kind.value,)).fetchall()
+                rows = self._probe.execute(
+                    "SELECT key, props FROM nodes WHERE kind = ? ORDER BY key", (kind.value,)
+                ).fetchall()
             else:
                 rows = []
                 for chunk in _chunks(dict.fromkeys(keys)):
                     marks = ", ".join("?" * len(chunk))
-                    rows += self._probe.execute(f"SELECT key, props FROM nodes WHERE kind = ? AND key IN ({marks})",
-                                                (kind.value, *chunk)).fetchall()
+                    rows += self._probe.execute(
+                        f"SELECT key, props FROM nodes WHERE kind = ? AND key IN ({marks})",
+                        (kind.value, *chunk),
+                    ).fetchall()
                 rows.sort()
         return [Node(kind, key, _loads(props)) for key, props in rows]
 
@@ -588,8 +639,10 @@ class DurableStore:
         with self._probe_lock:
             for kind, keys in keys_of.items():
                 for chunk in _chunks(keys):
-                    sql = (f"SELECT type, skind, skey, tkind, tkey, ekey, props FROM edges "
-                           f"WHERE {end[0]} = ? AND {end[1]} IN ({', '.join('?' * len(chunk))})")
+                    sql = (
+                        f"SELECT type, skind, skey, tkind, tkey, ekey, props FROM edges "
+                        f"WHERE {end[0]} = ? AND {end[1]} IN ({', '.join('?' * len(chunk))})"
+                    )
                     params: list[str] = [kind.value, *chunk]
                     if rels is not None:
                         sql += f" AND type IN ({', '.join('?' * len(rels))})"
@@ -600,7 +653,9 @@ class DurableStore:
         grouped: dict[tuple[str, str, str, str], list[Edge]] = {}
         for rel, skind, skey, tkind, tkey, ekey, props in rows:
             source, target = NodeRef(KINDS[skind], skey), NodeRef(KINDS[tkind], tkey)
-            grouped.setdefault((skind, skey, tkind, tkey), []).append(Edge(RELS[rel], source, target, _loads(props), ekey))
+            grouped.setdefault((skind, skey, tkind, tkey), []).append(
+                Edge(RELS[rel], source, target, _loads(props), ekey)
+            )
         for edges in grouped.values():
             first = edges[0]
             result[first.source if outgoing else first.target] += edges

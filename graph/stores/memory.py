@@ -66,8 +66,9 @@ class MemoryStore(DurableStore):
         # per-call checks: each row is a new node); communes through _apply_node (postcodes).
         node_attrs, succ, pred = self._graph._node, self._graph._succ, self._graph._pred
         by_kind = self._by_kind
-        for kind, key, props in self._db.execute(f"SELECT kind, key, props FROM nodes WHERE {NOT_DISK_ONLY_SQL}",
-                                                 DISK_ONLY_VALUES):
+        for kind, key, props in self._db.execute(
+            f"SELECT kind, key, props FROM nodes WHERE {NOT_DISK_ONLY_SQL}", DISK_ONLY_VALUES
+        ):
             node_kind = KINDS[kind]
             ref = refs[(kind, key)] = NodeRef(node_kind, key)
             values = _loads(props)
@@ -124,8 +125,11 @@ class MemoryStore(DurableStore):
             self._edge_counts[rel] -= 1
         self._note_edge(source)
 
-    def _apply_logged(self, nodes: list[tuple[NodeRef, dict[str, Any] | None]],
-                      edges: list[tuple[EdgeId, dict[str, Any] | None]]) -> None:
+    def _apply_logged(
+        self,
+        nodes: list[tuple[NodeRef, dict[str, Any] | None]],
+        edges: list[tuple[EdgeId, dict[str, Any] | None]],
+    ) -> None:
         for ref, props in nodes:
             if props is not None:
                 self._apply_node(ref, props)
@@ -135,7 +139,9 @@ class MemoryStore(DurableStore):
             else:
                 self._remove_edge(eid)
 
-    def _applied(self, nodes: Mapping[NodeRef, dict[str, Any]], edges: Mapping[EdgeId, dict[str, Any]]) -> None:
+    def _applied(
+        self, nodes: Mapping[NodeRef, dict[str, Any]], edges: Mapping[EdgeId, dict[str, Any]]
+    ) -> None:
         for ref, props in nodes.items():
             self._apply_node(ref, props)
         for eid, props in edges.items():

@@ -174,6 +174,7 @@ class _Race(Exception):
         super().__init__(missing or "an endpoint matched twice")
         self.missing = missing
 
+
 #: The namespace's revision: bumped by every write that is not revision-neutral
 #: (``graph.store.REVISION_NEUTRAL_KINDS``), so that every process (web workers,
 #: other app servers) knows when its read models are out of date. Written first
@@ -348,7 +349,12 @@ class Neo4jStore:
             raise StoreUnavailable(
                 f"Serveur Neo4j injoignable à {uri} : vérifiez DIHR_NEO4J_URI et que le serveur est démarré."
             ) from err
-        store = cls(driver, database=settings.neo4j_database, namespace=namespace, batch_size=settings.neo4j_batch_size)
+        store = cls(
+            driver,
+            database=settings.neo4j_database,
+            namespace=namespace,
+            batch_size=settings.neo4j_batch_size,
+        )
         store.migrate()
         return store
 
@@ -424,8 +430,13 @@ class Neo4jStore:
         return fields
 
     # -- writes -----------------------------------------------------------------
-    def upsert(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (), *,
-               expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> WriteSummary:
+    def upsert(
+        self,
+        nodes: Iterable[Node] = (),
+        edges: Iterable[Edge] = (),
+        *,
+        expect: Iterable[tuple[Node | Edge, Mapping[str, Any]]] = (),
+    ) -> WriteSummary:
         node_list, edge_list, expected = list(nodes), list(edges), list(expect)
         try:
             for node in node_list:
@@ -439,7 +450,8 @@ class Neo4jStore:
         indexed = bool(edge_list) or any(n.kind not in REVISION_NEUTRAL_KINDS for n in node_list)
         try:
             counts = self._write_retrying_races(
-                lambda tx: self._upsert_work(tx, node_list, edge_list, indexed, expected))
+                lambda tx: self._upsert_work(tx, node_list, edge_list, indexed, expected)
+            )
         except SchemaError as err:
             raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
         except neo.ClientError as err:
@@ -447,7 +459,9 @@ class Neo4jStore:
         except (neo.ServiceUnavailable, neo.SessionExpired) as err:
             raise StoreUnavailable("Serveur Neo4j injoignable : vérifiez DIHR_NEO4J_URI.") from err
         except neo.TransientError as err:
-            raise StoreError("Le serveur Neo4j est occupé par d'autres écritures : rien n'a été écrit, réessayez.") from err
+            raise StoreError(
+                "Le serveur Neo4j est occupé par d'autres écritures : rien n'a été écrit, réessayez."
+            ) from err
         finally:
             if indexed:
                 self._revision = None  # our own write: seen by our next read at once
@@ -469,7 +483,9 @@ class Neo4jStore:
                 if attempt == _RACE_RETRIES - 1:
                     if race.missing:
                         raise SchemaError(race.missing) from None
-                    raise StoreError("Écritures concurrentes sur les mêmes nœuds : rien n'a été écrit, réessayez.") from None
+                    raise StoreError(
+                        "Écritures concurrentes sur les mêmes nœuds : rien n'a été écrit, réessayez."
+                    ) from None
                 time.sleep(0.05 * (attempt + 1))
             except neo.TransientError:
                 # The driver retried for max_transaction_retry_time and gave up: many
@@ -478,7 +494,10 @@ class Neo4jStore:
                     raise
                 time.sleep(0.2 * (attempt + 1))
             except neo.ClientError as err:
-                if not str(getattr(err, "code", "")).endswith("ConstraintValidationFailed") or attempt == _RACE_RETRIES - 1:
+                if (
+                    not str(getattr(err, "code", "")).endswith("ConstraintValidationFailed")
+                    or attempt == _RACE_RETRIES - 1
+                ):
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -487,8 +506,14 @@ class Neo4jStore:
         for start in range(0, len(rows), self._batch):
             yield rows[start : start + self._batch]
 
-    def _upsert_work(self, tx: Any, nodes: list[Node], edges: list[Edge], indexed: bool = True,
-                     expected: Sequence[tuple[Node | Edge, Mapping[str, Any]]] = ()) -> Counter[str]:
+    def _upsert_work(
+        self,
+        tx: Any,
+        nodes: list[Node],
+        edges: list[Edge],
+        indexed: bool = True,
+        expected: Sequence[tuple[Node | Edge, Mapping[str, Any]]] = (),
+    ) -> Counter[str]:
         counts: Counter[str] = Counter()
         # The namespace's lock first: every writer waits here, so what is read
         # below is what the previous writer committed (compare-and-set holds).
@@ -498,9 +523,22 @@ class Neo4jStore:
         else:
             tx.run(LOCK_NAMESPACE_CYPHER, ns=self._ns).consume()
         if expected:
-            rows = [{"id": i, "type": e.type.value, "source": self._uid(e.source), "target": self._uid(e.target),
-                     "ekey": e.key} for i, (e, _values) in enumerate(expected) if isinstance(e, Edge)]
-            now = {int(rec["id"]): json.loads(rec["json"]) for rec in tx.run(READ_EDGES_CYPHER, rows=rows)} if rows else {}
+            rows = [
+                {
+                    "id": i,
+                    "type": e.type.value,
+                    "source": self._uid(e.source),
+                    "target": self._uid(e.target),
+                    "ekey": e.key,
+                }
+                for i, (e, _values) in enumerate(expected)
+                if isinstance(e, Edge)
+            ]
+            now = (
+                {int(rec["id"]): json.loads(rec["json"]) for rec in tx.run(READ_EDGES_CYPHER, rows=rows)}
+                if rows
+                else {}
+            )
             uids = {self._uid(n.ref): i for i, (n, _values) in enumerate(expected) if isinstance(n, Node)}
             if uids:
                 for rec in tx.run(READ_NODES_CYPHER, uids=list(uids)):
@@ -569,19 +607,29 @@ class Neo4jStore:
                 if written != len(chunk):
                     raise _Race(f"{rel.value} points to a missing node" if written < len(chunk) else None)
         if indexed:
-            self._record_change(tx, revision,
-                                (ref for ref in pending if ref.kind not in REVISION_NEUTRAL_KINDS),
-                                (ids[i][1] for i in pending_edges))
+            self._record_change(
+                tx,
+                revision,
+                (ref for ref in pending if ref.kind not in REVISION_NEUTRAL_KINDS),
+                (ids[i][1] for i in pending_edges),
+            )
         return counts
 
-    def _record_change(self, tx: Any, revision: int, nodes: Iterable[NodeRef], sources: Iterable[NodeRef]) -> None:
+    def _record_change(
+        self, tx: Any, revision: int, nodes: Iterable[NodeRef], sources: Iterable[NodeRef]
+    ) -> None:
         """This write's entry in the change feed (inside its transaction), and the oldest ones dropped."""
         node_uids = sorted({self._uid(ref) for ref in nodes})
         source_uids = sorted({self._uid(ref) for ref in sources})
         complete = len(node_uids) + len(source_uids) <= _FEED_AT_MOST
-        tx.run(RECORD_CHANGE_CYPHER, ns=self._ns, revision=revision, complete=complete,
-               nodes=json.dumps(node_uids if complete else []),
-               sources=json.dumps(source_uids if complete else [])).consume()
+        tx.run(
+            RECORD_CHANGE_CYPHER,
+            ns=self._ns,
+            revision=revision,
+            complete=complete,
+            nodes=json.dumps(node_uids if complete else []),
+            sources=json.dumps(source_uids if complete else []),
+        ).consume()
         if revision > _KEEP_CHANGES:
             tx.run(TRIM_CHANGES_CYPHER, ns=self._ns, oldest=revision - _KEEP_CHANGES).consume()
 
@@ -590,7 +638,9 @@ class Neo4jStore:
         sources: set[NodeRef] = set()
         for e in edges:
             sources.add(e.source)
-            by_type[e.type].append({"source": self._uid(e.source), "target": self._uid(e.target), "ekey": e.key})
+            by_type[e.type].append(
+                {"source": self._uid(e.source), "target": self._uid(e.target), "ekey": e.key}
+            )
 
         def work(tx: Any) -> int:
             total = 0
@@ -606,7 +656,9 @@ class Neo4jStore:
         try:
             return int(self._write_retrying_races(work))
         except neo.TransientError as err:
-            raise StoreError("Le serveur Neo4j est occupé par d'autres écritures : rien n'a été supprimé, réessayez.") from err
+            raise StoreError(
+                "Le serveur Neo4j est occupé par d'autres écritures : rien n'a été supprimé, réessayez."
+            ) from err
         finally:
             self._revision = None
 
@@ -627,7 +679,9 @@ class Neo4jStore:
         records = self._read(NODES_OF_KIND_CYPHER, ns=self._ns, kind=kind.value)
         return iter([Node(kind, r["key"], json.loads(r["json"])) for r in records])
 
-    def _edges(self, cypher: str, refs: Iterable[NodeRef], types: Iterable[RelType] | None, by: str) -> dict[NodeRef, list[Edge]]:
+    def _edges(
+        self, cypher: str, refs: Iterable[NodeRef], types: Iterable[RelType] | None, by: str
+    ) -> dict[NodeRef, list[Edge]]:
         wanted = list(dict.fromkeys(refs))
         result: dict[NodeRef, list[Edge]] = {ref: [] for ref in wanted}
         type_names = None if types is None else [t.value for t in types]
@@ -646,10 +700,14 @@ class Neo4jStore:
             record["ekey"],
         )
 
-    def edges_from(self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None) -> dict[NodeRef, list[Edge]]:
+    def edges_from(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
+    ) -> dict[NodeRef, list[Edge]]:
         return self._edges(EDGES_FROM_CYPHER, refs, types, "source")
 
-    def edges_to(self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None) -> dict[NodeRef, list[Edge]]:
+    def edges_to(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
+    ) -> dict[NodeRef, list[Edge]]:
         return self._edges(EDGES_TO_CYPHER, refs, types, "target")
 
     def edges(self, type: RelType) -> Iterator[Edge]:
@@ -705,4 +763,3 @@ class Neo4jStore:
 
     def close(self) -> None:
         self._driver.close()
-

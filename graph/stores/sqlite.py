@@ -48,13 +48,18 @@ class SQLiteStore(DurableStore):
         super()._invalidate()
         self._reads.clear()
 
-    def _apply_logged(self, nodes: list[tuple[NodeRef, dict[str, Any] | None]],
-                      edges: list[tuple[EdgeId, dict[str, Any] | None]]) -> None:
+    def _apply_logged(
+        self,
+        nodes: list[tuple[NodeRef, dict[str, Any] | None]],
+        edges: list[tuple[EdgeId, dict[str, Any] | None]],
+    ) -> None:
         if any(ref.kind in _RECORDS for ref, _props in nodes):
             self._forget_records()
         super()._apply_logged(nodes, edges)
 
-    def _applied(self, nodes: Mapping[NodeRef, dict[str, Any]], edges: Mapping[EdgeId, dict[str, Any]]) -> None:
+    def _applied(
+        self, nodes: Mapping[NodeRef, dict[str, Any]], edges: Mapping[EdgeId, dict[str, Any]]
+    ) -> None:
         if any(ref.kind in _RECORDS for ref in nodes):
             self._forget_records()
         super()._applied(nodes, edges)
@@ -107,7 +112,9 @@ class SQLiteStore(DurableStore):
         if self._uncached(kind):
             found = self._disk_nodes(kind, [key])
             return found[0] if found else None
-        props = self._kept(("node", kind, key), lambda: next((n.props for n in self._disk_nodes(kind, [key])), None))
+        props = self._kept(
+            ("node", kind, key), lambda: next((n.props for n in self._disk_nodes(kind, [key])), None)
+        )
         return None if props is None else Node(kind, key, dict(props))
 
     def get_nodes(self, kind: NodeKind, keys: Iterable[str]) -> dict[str, Node]:
@@ -125,8 +132,10 @@ class SQLiteStore(DurableStore):
 
     def _few_nodes(self, kind: NodeKind) -> list[tuple[str, dict[str, Any]]] | None:
         with self._probe_lock:
-            rows = self._probe.execute("SELECT key, props FROM nodes WHERE kind = ? ORDER BY key LIMIT ?",
-                                       (kind.value, _KEEP_NODES_OF_KIND + 1)).fetchall()
+            rows = self._probe.execute(
+                "SELECT key, props FROM nodes WHERE kind = ? ORDER BY key LIMIT ?",
+                (kind.value, _KEEP_NODES_OF_KIND + 1),
+            ).fetchall()
         if len(rows) > _KEEP_NODES_OF_KIND:
             return None
         return [(key, _loads(props)) for key, props in rows]
@@ -140,8 +149,10 @@ class SQLiteStore(DurableStore):
         rel_types = None if types is None else frozenset(types)
         found: dict[NodeRef, list[Edge]] = {}
         for ref in asked:
-            kept = self._kept(("edges", outgoing, ref, rel_types),
-                              lambda ref=ref: self._disk_edges([ref], rel_types, outgoing)[ref])  # type: ignore[misc]
+            kept = self._kept(
+                ("edges", outgoing, ref, rel_types),
+                lambda ref=ref: self._disk_edges([ref], rel_types, outgoing)[ref],  # type: ignore[misc]
+            )
             found[ref] = [Edge(e.type, e.source, e.target, dict(e.props), e.key) for e in kept]
         return found
 
@@ -159,16 +170,23 @@ class SQLiteStore(DurableStore):
         with self._probe_lock:
             rows = self._probe.execute(
                 "SELECT skind, skey, tkind, tkey, ekey, props FROM edges WHERE type = ? "
-                "ORDER BY skind, skey, tkind, tkey, ekey", (type.value,)).fetchall()
-        return iter([Edge(type, NodeRef(KINDS[sk], skey), NodeRef(KINDS[tk], tkey), _loads(props), ekey)
-                     for sk, skey, tk, tkey, ekey, props in rows])
+                "ORDER BY skind, skey, tkind, tkey, ekey",
+                (type.value,),
+            ).fetchall()
+        return iter(
+            [
+                Edge(type, NodeRef(KINDS[sk], skey), NodeRef(KINDS[tk], tkey), _loads(props), ekey)
+                for sk, skey, tk, tkey, ekey, props in rows
+            ]
+        )
 
     def communes_by_postcode(self, postcode: str) -> list[Node]:
         with self._probe_lock:
             rows = self._probe.execute(
                 "SELECT key, props FROM nodes WHERE kind = ? AND EXISTS "
                 "(SELECT 1 FROM json_each(nodes.props, '$.postcodes') WHERE json_each.value = ?) ORDER BY key",
-                (NodeKind.COMMUNE.value, postcode)).fetchall()
+                (NodeKind.COMMUNE.value, postcode),
+            ).fetchall()
         return [Node(NodeKind.COMMUNE, key, _loads(props)) for key, props in rows]
 
     def count_nodes(self) -> dict[NodeKind, int]:

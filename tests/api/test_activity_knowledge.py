@@ -36,31 +36,47 @@ def _pole_in(store, erhr: str) -> str:
     from graph.readmodel import read_model
 
     table = read_model(store).territories
-    return next(n.key for n in store.nodes(NodeKind.RESOURCE_POLE)
-                if table.erhr_of_department.get(str(n.props["department"])) == erhr)
+    return next(
+        n.key
+        for n in store.nodes(NodeKind.RESOURCE_POLE)
+        if table.erhr_of_department.get(str(n.props["department"])) == erhr
+    )
 
 
 def test_the_pole_ratio_is_measured_against_30(store):
     pole = _pole_in(store, "NA")
-    row = service.record_pole_report(store, NA, pole, "2027", active_file=45, families=40, appointments=120,
-                                     awareness_actions=6, fte="1,5")
+    row = service.record_pole_report(
+        store, NA, pole, "2027", active_file=45, families=40, appointments=120, awareness_actions=6, fte="1,5"
+    )
     assert row.per_fte == 30.0 and row.meets_target is True  # 45 children for 1.5 FTE: exactly the target
-    row = service.record_pole_report(store, NA, pole, "2027", active_file=44, families=40, appointments=120,
-                                     awareness_actions=6, fte=1.5)
+    row = service.record_pole_report(
+        store, NA, pole, "2027", active_file=44, families=40, appointments=120, awareness_actions=6, fte=1.5
+    )
     assert row.per_fte == 29.3 and row.meets_target is False  # one child fewer: below
     assert act.POLE_TARGET_PER_FTE == 30
     with pytest.raises(Forbidden):  # an ERHR records its own territory's pôles
-        service.record_pole_report(store, NA, _pole_in(store, "ARA"), "2027", active_file=1, families=1,
-                                   appointments=1, awareness_actions=0, fte=1)
+        service.record_pole_report(
+            store,
+            NA,
+            _pole_in(store, "ARA"),
+            "2027",
+            active_file=1,
+            families=1,
+            appointments=1,
+            awareness_actions=0,
+            fte=1,
+        )
     with pytest.raises(InvalidInput, match="équivalents temps plein"):
-        service.record_pole_report(store, NA, pole, "2027", active_file=1, families=1, appointments=1,
-                                   awareness_actions=0, fte=0)
+        service.record_pole_report(
+            store, NA, pole, "2027", active_file=1, families=1, appointments=1, awareness_actions=0, fte=0
+        )
 
 
 def test_a_partner_never_reads_a_small_active_file_nor_rebuilds_it(store):
     pole = _pole_in(store, "NA")
-    service.record_pole_report(store, NA, pole, "2028", active_file=7, families=6, appointments=30,
-                               awareness_actions=2, fte=0.5)
+    service.record_pole_report(
+        store, NA, pole, "2028", active_file=7, families=6, appointments=30, awareness_actions=2, fte=0.5
+    )
     exact = {r.pole: r for r in service.pole_activity(store, GNCHR, "2028")}
     assert exact[pole].active_file == 7 and exact[pole].per_fte == 14.0
     shown = {r.pole: r for r in service.pole_activity(store, PARTNER, "2028")}
@@ -123,23 +139,37 @@ def test_no_partner_activity_figure_is_derivable_by_difference_within_its_family
 def test_knowledge_is_suggested_beside_a_match(store):
     result = service.find_resources(store, NA, SituationQuery(deficiencies=["DV", "TSA"], commune="86194"))
     titles = [k.title for k in result.knowledge]
-    assert titles and all("fictif" in t or "fictive" in t for t in titles) and all(k.synthetic for k in result.knowledge)
-    assert titles[0] in ("Guide fictif : déficience visuelle et troubles du spectre de l'autisme",
-                         "Malle pédagogique fictive : déficience visuelle et autisme")  # the combination itself first
-    assert any(k.kind == "aide_technique" and k.erhr == "NA" for k in result.knowledge)  # the territory's aid on loan
-    elsewhere = service.find_resources(store, GNCHR, SituationQuery(deficiencies=["DV", "TSA"], commune="69123"))
+    assert (
+        titles
+        and all("fictif" in t or "fictive" in t for t in titles)
+        and all(k.synthetic for k in result.knowledge)
+    )
+    assert titles[0] in (
+        "Guide fictif : déficience visuelle et troubles du spectre de l'autisme",
+        "Malle pédagogique fictive : déficience visuelle et autisme",
+    )  # the combination itself first
+    assert any(
+        k.kind == "aide_technique" and k.erhr == "NA" for k in result.knowledge
+    )  # the territory's aid on loan
+    elsewhere = service.find_resources(
+        store, GNCHR, SituationQuery(deficiencies=["DV", "TSA"], commune="69123")
+    )
     assert not any(k.erhr == "NA" for k in elsewhere.knowledge)  # another territory's loans are not offered
 
 
 def test_knowledge_is_managed_by_the_gnchr_and_each_erhr_for_its_territory(store):
-    item = service.save_knowledge(store, NA, kind="guide", title="Guide local fictif", about=["DI+EPI"], erhr="NA")
+    item = service.save_knowledge(
+        store, NA, kind="guide", title="Guide local fictif", about=["DI+EPI"], erhr="NA"
+    )
     assert item.erhr == "NA" and item.about[0][1] == "DI+EPI"
     with pytest.raises(Forbidden):
         service.save_knowledge(store, NA, kind="guide", title="Guide national", about=["DV"])
     with pytest.raises(InvalidInput, match="sujet"):
         service.save_knowledge(store, GNCHR, kind="guide", title="Sans sujet", about=[])
     with pytest.raises(InvalidInput, match="https"):
-        service.save_knowledge(store, GNCHR, kind="guide", title="Lien piégé", about=["DV"], link="javascript:alert(1)")
+        service.save_knowledge(
+            store, GNCHR, kind="guide", title="Lien piégé", about=["DV"], link="javascript:alert(1)"
+        )
     found = service.list_knowledge(store, PARTNER, about="DI+EPI")
     assert "Guide local fictif" in {k.title for k in found}
 
@@ -150,26 +180,38 @@ def test_the_imports_check_the_whole_file_first(store, data, tmp_path, monkeypat
     monkeypatch.setenv("DIHR_DATA_DIR", str(data))
     pole = _pole_in(store, "NA")
     good = tmp_path / "activite.csv"
-    good.write_text(f"pole;periode;file_active;familles;rendez_vous;actions_sensibilisation;etp\n"
-                    f"{pole};2029;60;55;200;12;2\n", encoding="utf-8")
+    good.write_text(
+        f"pole;periode;file_active;familles;rendez_vous;actions_sensibilisation;etp\n"
+        f"{pole};2029;60;55;200;12;2\n",
+        encoding="utf-8",
+    )
     bad = tmp_path / "activite-fausse.csv"
-    bad.write_text(f"pole;periode;file_active;familles;rendez_vous;actions_sensibilisation;etp\n"
-                   f"{pole};2030;60;55;200;12;2\nPOLE-INCONNU;2030;1;1;1;1;1\n", encoding="utf-8")
+    bad.write_text(
+        f"pole;periode;file_active;familles;rendez_vous;actions_sensibilisation;etp\n"
+        f"{pole};2030;60;55;200;12;2\nPOLE-INCONNU;2030;1;1;1;1;1\n",
+        encoding="utf-8",
+    )
     store.close()
     runner = CliRunner()
     refused = runner.invoke(cli, ["import", "activite", str(bad)])
-    assert refused.exit_code == 1 and "ligne 3" in refused.stderr and "pôle ressources inconnu" in refused.stderr
+    assert (
+        refused.exit_code == 1 and "ligne 3" in refused.stderr and "pôle ressources inconnu" in refused.stderr
+    )
     done = runner.invoke(cli, ["import", "activite", str(good)])
     assert done.exit_code == 0, done.output
     knowledge = tmp_path / "savoirs.csv"
-    knowledge.write_text("type;titre;sujets;disponible;erhr\naide_technique;Loupe électronique fictive;DV;oui;NA\n",
-                         encoding="utf-8")
+    knowledge.write_text(
+        "type;titre;sujets;disponible;erhr\naide_technique;Loupe électronique fictive;DV;oui;NA\n",
+        encoding="utf-8",
+    )
     assert runner.invoke(cli, ["import", "savoirs", str(knowledge)]).exit_code == 0
     reopened = MemoryStore(data)
     try:
         assert {r.period for r in service.pole_activity(reopened, GNCHR, "2029")} == {"2029"}
         assert service.pole_activity(reopened, GNCHR, "2030") == []  # the refused file wrote nothing
-        assert "Loupe électronique fictive" in {k.title for k in service.list_knowledge(reopened, GNCHR, kind="aide_technique")}
+        assert "Loupe électronique fictive" in {
+            k.title for k in service.list_knowledge(reopened, GNCHR, kind="aide_technique")
+        }
     finally:
         reopened.close()
     with pytest.raises(FileFormatError):
@@ -178,4 +220,3 @@ def test_the_imports_check_the_whole_file_first(store, data, tmp_path, monkeypat
         empty = tmp_path / "vide.csv"
         empty.write_text("titre;sujets\nx;DV\n", encoding="utf-8")
         import_knowledge(MemoryStore(tmp_path / "autre"), empty)
-

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def client(demo_dir, demo_store):
-    with TestClient(create_app(Settings(data_dir=demo_dir), store=demo_store), headers=bearer(demo_store)) as c:
+    with TestClient(
+        create_app(Settings(data_dir=demo_dir), store=demo_store), headers=bearer(demo_store)
+    ) as c:
         yield c
 
 
@@ -42,7 +44,10 @@ def test_coverage_by_level_adds_up_to_the_nation(client):
 
 
 def test_gaps_matrix_and_zones_blanches(client):
-    data = gql(client, "{ gaps(level: ERHR, thresholdKm: 60) { criteria { code combination } territories { code cells { zoneBlanche shareBeyond } } } }")["gaps"]
+    data = gql(
+        client,
+        "{ gaps(level: ERHR, thresholdKm: 60) { criteria { code combination } territories { code cells { zoneBlanche shareBeyond } } } }",
+    )["gaps"]
     assert [c["code"] for c in data["criteria"]] == ["1", "2", "3", "4", "5a", "5b", "5c", "5d"]
     assert len(data["territories"]) == 13 and all(len(t["cells"]) == 8 for t in data["territories"])
     antilles = next(t for t in data["territories"] if t["code"] == "AG")
@@ -58,7 +63,10 @@ def test_what_if_reports_only_the_changed_territories(client):
 
 
 def test_network_insights(client):
-    data = gql(client, '{ networkInsights(territory: "NA") { territory resources links hubs { key degree } isolated } }')["networkInsights"]
+    data = gql(
+        client,
+        '{ networkInsights(territory: "NA") { territory resources links hubs { key degree } isolated } }',
+    )["networkInsights"]
     assert data["territory"] == "NA" and data["resources"] > 100 and data["links"] > 0
     assert data["hubs"][0]["degree"] >= data["hubs"][-1]["degree"]
 
@@ -75,7 +83,9 @@ def test_csv_exports(client):
     gaps = client.get("/exports/gaps.csv", params={"level": "REGION"})
     assert gaps.status_code == 200 and len(gaps.text.strip().splitlines()) == 19
     workbook = client.get("/exports/coverage.xlsx", params={"deficiencies": "DV,TSA", "level": "REGION"})
-    assert workbook.status_code == 200 and workbook.headers["content-type"].startswith("application/vnd.openxml")
+    assert workbook.status_code == 200 and workbook.headers["content-type"].startswith(
+        "application/vnd.openxml"
+    )
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(workbook.content)).active
@@ -95,17 +105,25 @@ def test_cli_coverage_json_equals_graphql(client, demo_dir, monkeypatch):
     monkeypatch.setenv("DIHR_DATA_DIR", str(demo_dir))
     run = CliRunner().invoke(cli, ["coverage", "DV", "TSA", "--level", "erhr", "--json"])
     assert run.exit_code == 0, run.output
-    over_http = gql(client, COVERAGE_QUERY, deficiencies=["DV", "TSA"], level="ERHR", thresholdKm=60.0, age=None)
+    over_http = gql(
+        client, COVERAGE_QUERY, deficiencies=["DV", "TSA"], level="ERHR", thresholdKm=60.0, age=None
+    )
     assert within(over_http["coverage"], json.loads(run.stdout))
 
 
 def test_map_routes_serve_self_contained_html(client):
     page = client.get("/maps/coverage", params={"deficiencies": "DV,TSA", "level": "REGION"})
-    assert page.status_code == 200 and "leaflet" in page.text and "/static/vendor/leaflet/dist/leaflet.js" in page.text
+    assert (
+        page.status_code == 200
+        and "leaflet" in page.text
+        and "/static/vendor/leaflet/dist/leaflet.js" in page.text
+    )
     assert client.get("/static/vendor/leaflet/dist/leaflet.js").status_code == 200
     gaps = client.get("/maps/gaps", params={"level": "ERHR", "criterion": "1"})
     assert gaps.status_code == 200 and "Zones blanches" in gaps.text
-    situation = client.get("/maps/situation", params={"deficiencies": "DV,TSA", "commune": "86194", "age": 17})
+    situation = client.get(
+        "/maps/situation", params={"deficiencies": "DV,TSA", "commune": "86194", "age": 17}
+    )
     assert situation.status_code == 200 and "Poitiers" in situation.text
     bad = client.get("/maps/gaps", params={"criterion": "9"})
     assert bad.status_code == 400 and "critère attendu" in bad.json()["message"]

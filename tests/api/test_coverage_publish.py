@@ -47,14 +47,20 @@ def test_no_overseas_commune_is_served_across_the_sea(reference_store):
         t = by_code[code]
         assert t.mean_km is None and t.population_unreachable == t.population > 0, code
         assert t.share_beyond[60.0] == 1.0  # beyond every threshold, not « 6 465 km »
-    assert by_code["2A"].population_unreachable == by_code["2A"].population  # Corsica: no crossing to Poitiers
+    assert (
+        by_code["2A"].population_unreachable == by_code["2A"].population
+    )  # Corsica: no crossing to Poitiers
     assert all(by_code[c].mean_km is not None and by_code[c].mean_km < 1200 for c in ("75", "13", "29", "59"))
-    assert result.national.population_unreachable == sum(by_code[c].population for c in (*OVERSEAS, "2A", "2B"))
+    assert result.national.population_unreachable == sum(
+        by_code[c].population for c in (*OVERSEAS, "2A", "2B")
+    )
 
 
 def test_a_search_overseas_never_lists_a_mainland_resource(demo_store):
     for commune in ("97411", "97302", "97209", "2A004"):
-        result = find_resources(demo_store, SituationQuery(deficiencies=["DV", "TSA"], commune=commune, radius_km=1000))
+        result = find_resources(
+            demo_store, SituationQuery(deficiencies=["DV", "TSA"], commune=commune, radius_km=1000)
+        )
         local = [m for m in result.matches if m.level is MatchLevel.LOCAL]
         home = result.place.department
         assert all((m.department in ("2A", "2B")) == (home in ("2A", "2B")) for m in local), commune
@@ -80,8 +86,10 @@ def test_the_coverage_page_has_the_age_and_the_local_only_switch(client):
 
 
 def test_what_if_names_the_commune_shows_france_and_lists_only_changes(client, demo_store):
-    page = client.get("/couverture/simulation", params={"d": ["DA", "DV"], "commune": "97101", "niveau": "DEPARTMENT",
-                                                          "seuil": "60"})
+    page = client.get(
+        "/couverture/simulation",
+        params={"d": ["DA", "DV"], "commune": "97101", "niveau": "DEPARTMENT", "seuil": "60"},
+    )
     text = html.unescape(page.text)
     assert page.status_code == 200 and "Effet d'une ressource ajoutée à Les Abymes (971, code 97101)" in text
     assert "France :" in text and "rapprochés" in text
@@ -102,7 +110,13 @@ def test_an_age_given_coverage_counts_the_age_group_from_insee(reference_store):
     young = {t.code: t for t in child.territories}
     assert child.population_group == "0-17 ans"
     for code in ("23", "976", "75"):
-        assert young[code].population == pytest.approx(everyone[code].population * age_share(code, 0, 17), rel=1e-3)
+        assert young[code].population == pytest.approx(
+            everyone[code].population * age_share(code, 0, 17), rel=1e-3
+        )
     assert child.national.population == pytest.approx(sum(t.population for t in child.territories), rel=1e-3)
-    assert 0.19 < child.national.population / cov.coverage(reference_store, ["DA", "DV"]).national.population < 0.24
+    assert (
+        0.19
+        < child.national.population / cov.coverage(reference_store, ["DA", "DV"]).national.population
+        < 0.24
+    )
     assert cov.coverage(reference_store, ["DA", "DV"], age=19).population_group == "16-25 ans"

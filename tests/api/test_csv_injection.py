@@ -29,8 +29,12 @@ def test_every_formula_start_is_neutralised_numbers_stay_numbers():
 def test_french_spreadsheet_cells():
     from api.exports import csv_text as write
 
-    rows = list(csv.reader(io.StringIO(write([[0.000012, 1234.5, True, None, "2021-01-08", float("nan")]])[1:]),
-                           delimiter=";"))
+    rows = list(
+        csv.reader(
+            io.StringIO(write([[0.000012, 1234.5, True, None, "2021-01-08", float("nan")]])[1:]),
+            delimiter=";",
+        )
+    )
     assert rows == [["0,000012", "1234,5", "oui", "", "08/01/2021", ""]]  # no exponent, dates JJ/MM/AAAA
 
 
@@ -39,7 +43,9 @@ def test_the_workbook_holds_text_never_a_formula():
 
     from api.exports import xlsx_bytes
 
-    book = load_workbook(io.BytesIO(xlsx_bytes([["nom", "distance"], *[[h, 12.5] for h in HOSTILE]], "Essai")))
+    book = load_workbook(
+        io.BytesIO(xlsx_bytes([["nom", "distance"], *[[h, 12.5] for h in HOSTILE]], "Essai"))
+    )
     sheet = book["Essai"]
     cells = [c for row in sheet.iter_rows() for c in row]
     assert not any(c.data_type == "f" for c in cells)
@@ -54,7 +60,9 @@ def test_the_orientation_sheet_exports_a_hostile_name_as_text(tmp_path):
         for i, name in enumerate(HOSTILE):
             ref = net.establishment(f"86000010{i}", 5 + i, expertise={"DV": 3})
             store.upsert([Node(NodeKind.ESTABLISHMENT, ref.key, {"name": name, "phone": "=1+1"})])
-        with TestClient(create_app(Settings(data_dir=tmp_path / "data"), store=store), headers=bearer(store)) as client:
+        with TestClient(
+            create_app(Settings(data_dir=tmp_path / "data"), store=store), headers=bearer(store)
+        ) as client:
             response = client.get("/recherche/fiche.csv", params={"d": "DV", "lieu": "86194", "rayon": "100"})
         assert response.status_code == 200, response.text[:300]
         rows = list(csv.reader(io.StringIO(response.text.removeprefix("\ufeff")), delimiter=";"))

@@ -33,7 +33,9 @@ def client(demo_dir, demo_store):
 
 
 def ask(client, filter_=None, after=None, first=100):
-    body = client.post("/graphql", json={"query": PAGE, "variables": {"f": filter_, "after": after, "first": first}}).json()
+    body = client.post(
+        "/graphql", json={"query": PAGE, "variables": {"f": filter_, "after": after, "first": first}}
+    ).json()
     assert "errors" not in body, body
     return body["data"]["resources"]
 
@@ -62,19 +64,25 @@ def test_a_partner_pages_through_the_national_directory(client):
 
 
 def test_filters_combine(client):
-    total, nodes, _ = every_page(client, {"deficiencies": ["DV"], "territory": {"kind": "ERHR", "code": "NA"},
-                                         "kinds": ["ESTABLISHMENT"]})
+    total, nodes, _ = every_page(
+        client,
+        {"deficiencies": ["DV"], "territory": {"kind": "ERHR", "code": "NA"}, "kinds": ["ESTABLISHMENT"]},
+    )
     assert 0 < total == len(nodes)
     assert all(n["erhr"] == "NA" and n["kind"] == "ESTABLISHMENT" for n in nodes)
-    assert all(any(c["code"] == "DV" and c["link"] in ("HAS_EXPERTISE", "ACCEPTS") for c in n["competences"])
-               for n in nodes)
+    assert all(
+        any(c["code"] == "DV" and c["link"] in ("HAS_EXPERTISE", "ACCEPTS") for c in n["competences"])
+        for n in nodes
+    )
     assert all(c["sourceLabel"] and c["label"] for n in nodes for c in n["competences"])
     named = ask(client, {"text": nodes[0]["name"][:12].upper()})
     assert nodes[0]["key"] in {e["node"]["key"] for e in named["edges"]} or named["pageInfo"]["hasNextPage"]
 
 
 def test_near_orders_by_distance_within_the_radius(client):
-    total, nodes, _ = every_page(client, {"near": {"commune": "86194", "radiusKm": 40}, "deficiencies": ["DA"]})
+    total, nodes, _ = every_page(
+        client, {"near": {"commune": "86194", "radiusKm": 40}, "deficiencies": ["DA"]}
+    )
     assert total == len(nodes) > 0
     distances = [n["distanceKm"] for n in nodes]
     assert distances == sorted(distances) and all(d is not None and d <= 40 for d in distances)
@@ -87,15 +95,20 @@ def test_an_overseas_commune_is_served_from_its_own_island_only(client):
     assert corsica and {n["department"] for n in corsica} <= {"2A", "2B"}
 
 
-@pytest.mark.parametrize("filter_,after,code", [
-    ({"near": {"commune": "00000", "radiusKm": 10}}, None, "UNKNOWN_CODE"),
-    ({"territory": {"kind": "REGION", "code": "99"}}, None, "UNKNOWN_CODE"),
-    ({"deficiencies": ["XX"]}, None, "UNKNOWN_CODE"),
-    (None, "pas-un-curseur", "INVALID_INPUT"),
-    ({"near": {"commune": "86194", "radiusKm": 5000}}, None, "INVALID_INPUT"),
-])
+@pytest.mark.parametrize(
+    "filter_,after,code",
+    [
+        ({"near": {"commune": "00000", "radiusKm": 10}}, None, "UNKNOWN_CODE"),
+        ({"territory": {"kind": "REGION", "code": "99"}}, None, "UNKNOWN_CODE"),
+        ({"deficiencies": ["XX"]}, None, "UNKNOWN_CODE"),
+        (None, "pas-un-curseur", "INVALID_INPUT"),
+        ({"near": {"commune": "86194", "radiusKm": 5000}}, None, "INVALID_INPUT"),
+    ],
+)
 def test_bad_filters_are_french_errors(client, filter_, after, code):
-    body = client.post("/graphql", json={"query": PAGE, "variables": {"f": filter_, "after": after, "first": 5}}).json()
+    body = client.post(
+        "/graphql", json={"query": PAGE, "variables": {"f": filter_, "after": after, "first": 5}}
+    ).json()
     assert body["errors"][0]["extensions"]["code"] == code
 
 
@@ -104,7 +117,9 @@ def test_the_directory_page_searches_by_name_and_commune_and_exports(client):
     assert page.status_code == 200 and "de la plus proche à la plus lointaine" in page.text
     total = ask(client, {"near": {"commune": "86194", "radiusKm": 30}, "deficiencies": ["DV"]})["totalCount"]
     assert f"{total} ressource(s)" in page.text
-    exported = client.get("/exports/annuaire.csv", params={"commune": "Poitiers", "rayon": "30", "deficience": "DV"})
+    exported = client.get(
+        "/exports/annuaire.csv", params={"commune": "Poitiers", "rayon": "30", "deficience": "DV"}
+    )
     assert exported.status_code == 200 and exported.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(exported.text.removeprefix("\ufeff")), delimiter=";"))
     assert len(rows) == 1 + total and rows[0][:3] == ["type", "identifiant", "nom"]

@@ -63,7 +63,9 @@ def test_every_error_of_the_table_answers_its_own_status(code):
 
 
 def test_groups_give_their_status():
-    assert errors.StoreUnavailable("x").status == 503 and isinstance(errors.StoreUnavailable("x"), errors.ServiceError)
+    assert errors.StoreUnavailable("x").status == 503 and isinstance(
+        errors.StoreUnavailable("x"), errors.ServiceError
+    )
     assert errors.QueryTimeout("x").status == 504
     assert errors.Forbidden().status == 403 and errors.Unauthenticated().status == 401
     assert errors.NotFound("x").status == 404 and errors.StoreError("x").status == 409
@@ -71,17 +73,24 @@ def test_groups_give_their_status():
     assert isinstance(errors.SchemaError("x"), ValueError)  # model code still catches it so
 
 
-@pytest.mark.parametrize("variables", [{}, {"d": ["DV"], "l": "PLANET"}, {"d": "DV", "l": 3}, {"d": [1], "l": "REGION"}])
+@pytest.mark.parametrize(
+    "variables", [{}, {"d": ["DV"], "l": "PLANET"}, {"d": "DV", "l": 3}, {"d": [1], "l": "REGION"}]
+)
 def test_a_bad_or_missing_variable_is_a_validation_error_not_an_internal_one(served, variables, caplog):
     client, _store, headers = served
     with caplog.at_level(logging.ERROR, logger="dihr.api"):
-        body = client.post("/graphql", json={"query": COVERAGE, "variables": variables}, headers=headers).json()
+        body = client.post(
+            "/graphql", json={"query": COVERAGE, "variables": variables}, headers=headers
+        ).json()
     codes = {e["extensions"]["code"] for e in body["errors"]}
     assert codes == {"GRAPHQL_VALIDATION_FAILED"}, body
     assert all(e["message"].startswith("Requête GraphQL invalide") for e in body["errors"])
     assert "unexpected error" not in caplog.text
-    inline = client.post("/graphql", json={"query": '{ coverage(deficiencies: ["DV"], level: PLANET) { combination } }'},
-                         headers=headers).json()
+    inline = client.post(
+        "/graphql",
+        json={"query": '{ coverage(deficiencies: ["DV"], level: PLANET) { combination } }'},
+        headers=headers,
+    ).json()
     assert inline["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
@@ -118,7 +127,14 @@ def test_an_unexpected_error_is_masked_with_a_reference(served, monkeypatch, cap
 
 def test_anonymous_callers_get_401_and_pages_the_sign_in(served):
     client, _store, _headers = served
-    for path in ("/graphql", "/exports/gaps.csv", "/maps/gaps", "/docs", "/openapi.json", "/modeles/annuaire.csv"):
+    for path in (
+        "/graphql",
+        "/exports/gaps.csv",
+        "/maps/gaps",
+        "/docs",
+        "/openapi.json",
+        "/modeles/annuaire.csv",
+    ):
         response = client.get(path)
         assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED", path
         assert response.headers["www-authenticate"] == "Bearer"

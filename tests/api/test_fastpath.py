@@ -25,28 +25,52 @@ SITUATION = {"deficiencies": ["DV", "TSA"], "commune": "35238", "age": 19, "radi
 
 DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
     (FIND_RESOURCES_QUERY, {"situation": SITUATION, "limit": 20}),
-    (FIND_RESOURCES_QUERY, {"situation": {"deficiencies": ["DI", "EPI"], "skills": ["CAA"], "commune": "2A004",
-                                          "radiusKm": 30}, "limit": 5}),
-    (FIND_RESOURCES_QUERY, {"situation": {"deficiencies": ["DA", "DV"], "postcode": "75015", "radiusKm": 10},
-                            "limit": 50}),
+    (
+        FIND_RESOURCES_QUERY,
+        {
+            "situation": {
+                "deficiencies": ["DI", "EPI"],
+                "skills": ["CAA"],
+                "commune": "2A004",
+                "radiusKm": 30,
+            },
+            "limit": 5,
+        },
+    ),
+    (
+        FIND_RESOURCES_QUERY,
+        {"situation": {"deficiencies": ["DA", "DV"], "postcode": "75015", "radiusKm": 10}, "limit": 50},
+    ),
     (COVERAGE_QUERY, {"deficiencies": ["DV", "TSA"], "level": "REGION", "thresholdKm": 60}),
     # aliases, __typename, inline fragments, skip/include by variable, the same field twice
-    ("""query Q($s: SituationInput!, $more: Boolean!) {
+    (
+        """query Q($s: SituationInput!, $more: Boolean!) {
           findResources(situation: $s, limit: 3) {
             __typename
             top: matches { __typename rank k: key name ... on Match { kind covers { link } } }
             matches @include(if: $more) { key contact { phone } }
             place @skip(if: $more) { commune }
             qualification { criteria { code } }
-          } }""", {"s": SITUATION, "more": True}),
-    ("""query Q($s: SituationInput!, $more: Boolean!) {
+          } }""",
+        {"s": SITUATION, "more": True},
+    ),
+    (
+        """query Q($s: SituationInput!, $more: Boolean!) {
           findResources(situation: $s, limit: 3) { matches @include(if: $more) { key } place @skip(if: $more) { commune } }
-        }""", {"s": SITUATION, "more": False}),
+        }""",
+        {"s": SITUATION, "more": False},
+    ),
     # a type with resolver fields (Territory.parent/children) under plain ones
-    ('{ erhr(code: "BRE") { name regions { code name } departments { code } } '
-     'territories(kind: REGION) { code parent { code children { code } } } }', {}),
-    ('{ resources(first: 5, filter: {deficiencies: ["DV"]}) { totalCount pageInfo { hasNextPage endCursor } '
-     'edges { cursor node { key name kind contact { city } competences { need link source } } } } }', {}),
+    (
+        '{ erhr(code: "BRE") { name regions { code name } departments { code } } '
+        "territories(kind: REGION) { code parent { code children { code } } } }",
+        {},
+    ),
+    (
+        '{ resources(first: 5, filter: {deficiencies: ["DV"]}) { totalCount pageInfo { hasNextPage endCursor } '
+        "edges { cursor node { key name kind contact { city } competences { need link source } } } } }",
+        {},
+    ),
     # errors: the same messages and paths
     (FIND_RESOURCES_QUERY, {"situation": {"deficiencies": ["DV"], "commune": "99999"}, "limit": 5}),
     (FIND_RESOURCES_QUERY, {"situation": {"deficiencies": ["XX"], "commune": "35238"}, "limit": 5}),
@@ -57,8 +81,10 @@ def _run(schema: Any, store: Any, query: str, variables: dict[str, Any]) -> tupl
     context = Context(store, Settings(data_dir=store.path.parent), SYSTEM)
     result = asyncio.run(schema.execute(query, variable_values=variables, context_value=context))
     # a masked error's correlation id differs from one run to the next
-    errors = [(re.sub(r"support : \w+", "support : …", e.message), e.path, (e.extensions or {}).get("code"))
-              for e in result.errors or []]
+    errors = [
+        (re.sub(r"support : \w+", "support : …", e.message), e.path, (e.extensions or {}).get("code"))
+        for e in result.errors or []
+    ]
     return result.data, errors
 
 

@@ -21,12 +21,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def client(demo_dir, demo_store):
-    with TestClient(create_app(Settings(data_dir=demo_dir), store=demo_store), headers=bearer(demo_store)) as c:
+    with TestClient(
+        create_app(Settings(data_dir=demo_dir), store=demo_store), headers=bearer(demo_store)
+    ) as c:
         yield c
 
 
 def find(client, situation, limit=20):
-    response = client.post("/graphql", json={"query": FIND_RESOURCES_QUERY, "variables": {"situation": situation, "limit": limit}})
+    response = client.post(
+        "/graphql",
+        json={"query": FIND_RESOURCES_QUERY, "variables": {"situation": situation, "limit": limit}},
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -45,7 +50,9 @@ def test_graphql_returns_ranked_explained_matches(client):
 
 def test_cli_json_and_graphql_return_the_same_result(client, demo_dir, monkeypatch):
     monkeypatch.setenv("DIHR_DATA_DIR", str(demo_dir))
-    run = CliRunner().invoke(cli, ["match", "DV", "TSA", "--commune", "86194", "--age", "17", "--radius-km", "80", "--json"])
+    run = CliRunner().invoke(
+        cli, ["match", "DV", "TSA", "--commune", "86194", "--age", "17", "--radius-km", "80", "--json"]
+    )
     assert run.exit_code == 0, run.output
     over_http = find(client, {"deficiencies": ["DV", "TSA"], "commune": "86194", "age": 17, "radiusKm": 80})
     assert within(over_http["data"]["findResources"], json.loads(run.stdout))
@@ -73,7 +80,10 @@ def test_cli_bad_radius_is_one_french_line(demo_dir, monkeypatch):
     monkeypatch.setenv("DIHR_DATA_DIR", str(demo_dir))
     run = CliRunner().invoke(cli, ["match", "DV", "--commune", "86194", "--radius-km", "0"])
     assert run.exit_code == 1
-    assert run.stderr.strip() == "Erreur : Paramètre « radiusKm » invalide : le rayon doit être compris entre 1 et 1000 km."
+    assert (
+        run.stderr.strip()
+        == "Erreur : Paramètre « radiusKm » invalide : le rayon doit être compris entre 1 et 1000 km."
+    )
 
 
 def test_cli_match_by_condition_alone_returns_inferred_needs_and_contacts(demo_dir, monkeypatch):
@@ -82,21 +92,37 @@ def test_cli_match_by_condition_alone_returns_inferred_needs_and_contacts(demo_d
     assert run.exit_code == 0, run.output
     data = json.loads(run.stdout)
     assert data["conditions"] == ["ORPHA:739"] and data["deficiencies"] == ["COMPORT"]
-    assert any(i["deficiency"] == "COMPORT" and "HP:" in i["phenotypes"] and i["core"] for i in data["inferred"])
-    assert {"DI", "EPI"} <= {p["deficiency"] for p in data["possible"] if not p["core"]}  # occasional: shown, not searched
+    assert any(
+        i["deficiency"] == "COMPORT" and "HP:" in i["phenotypes"] and i["core"] for i in data["inferred"]
+    )
+    assert {"DI", "EPI"} <= {
+        p["deficiency"] for p in data["possible"] if not p["core"]
+    }  # occasional: shown, not searched
     establishments = [m for m in data["matches"] if m["kind"] == "Establishment"]
     assert establishments and all(m["contact"] and m["contact"]["source"] for m in establishments)
     assert all(c["explanation"] for m in data["matches"] for c in m["covers"])
-    text = CliRunner().invoke(cli, ["match", "--condition", "Prader-Willi", "--commune", "67482", "--limit", "3"])
-    assert text.exit_code == 0 and "Déduit : COMPORT (troubles graves du comportement) déduite de Syndrome de Prader-Willi" in text.stdout
-    assert "Parfois : EPI (épilepsie sévère) (occasionnel (5-29 %)) dans Syndrome de Prader-Willi" in text.stdout
+    text = CliRunner().invoke(
+        cli, ["match", "--condition", "Prader-Willi", "--commune", "67482", "--limit", "3"]
+    )
+    assert (
+        text.exit_code == 0
+        and "Déduit : COMPORT (troubles graves du comportement) déduite de Syndrome de Prader-Willi"
+        in text.stdout
+    )
+    assert (
+        "Parfois : EPI (épilepsie sévère) (occasionnel (5-29 %)) dans Syndrome de Prader-Willi" in text.stdout
+    )
 
 
 def test_search_page_asks_which_commune_for_an_ambiguous_name(client):
     page = client.get("/recherche", params={"d": "DA", "lieu": "Saint-Denis", "rayon": "50"})
     assert page.status_code == 400  # the form comes back with the question
     text = html.unescape(page.text)
-    assert "Plusieurs communes s'appellent « Saint-Denis »" in text and "(974, code 97411)" in text and "(93, code 93066)" in text
+    assert (
+        "Plusieurs communes s'appellent « Saint-Denis »" in text
+        and "(974, code 97411)" in text
+        and "(93, code 93066)" in text
+    )
     chosen = client.get("/recherche", params={"d": "DA", "lieu": "Saint-Denis (93)", "rayon": "50"})
     assert chosen.status_code == 200, chosen.text[-500:]
     assert "Résultats pour DA — Saint-Denis" in chosen.text

@@ -15,8 +15,10 @@ from graph.settings import Settings
 
 pytestmark = pytest.mark.slow
 #: (A page has <select> elements: SQL is "SELECT … FROM".)
-LEAKS = re.compile(r"Traceback|File \"|/work/|site-packages|\bSELECT\b[^<>]{0,80}\bFROM\b|\bMATCH \(|sqlite|neo4j\.exceptions",
-                   re.I)
+LEAKS = re.compile(
+    r"Traceback|File \"|/work/|site-packages|\bSELECT\b[^<>]{0,80}\bFROM\b|\bMATCH \(|sqlite|neo4j\.exceptions",
+    re.I,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +45,9 @@ def graphql_schema(fuzz_app):
         yield schemathesis.graphql.from_asgi("/graphql", fuzz_app, headers=fuzz_app.state.fuzz_headers)
 
 
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-               database=None)
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+)
 
 
 def check(response, sent: str = "") -> None:
@@ -55,7 +58,9 @@ def check(response, sent: str = "") -> None:
         from openpyxl import load_workbook  # an Excel export: its cells are the text to check
 
         book = load_workbook(__import__("io").BytesIO(response.content))
-        text = " ".join(str(c.value) for sheet in book for row in sheet.iter_rows() for c in row if c.value is not None)
+        text = " ".join(
+            str(c.value) for sheet in book for row in sheet.iter_rows() for c in row if c.value is not None
+        )
     else:
         text = response.text
     if "<title>dihr-graph — GraphiQL</title>" in text:
@@ -90,12 +95,59 @@ def test_graphql_fuzz(graphql_schema, fuzz_app):
 
 
 # -- pages and raw bodies (outside the OpenAPI and GraphQL schemas) ----------------
-PARAMS = ["d", "lieu", "rayon", "age", "seuil", "niveau", "critere", "page", "type", "erhr", "q", "commune", "competence",
-          "maladie", "deficience", "limit", "deficiencies", "threshold_km", "level", "radius_km", "criterion", "suite",
-          "statut", "conditions", "skills", "c", "competences"]
+PARAMS = [
+    "d",
+    "lieu",
+    "rayon",
+    "age",
+    "seuil",
+    "niveau",
+    "critere",
+    "page",
+    "type",
+    "erhr",
+    "q",
+    "commune",
+    "competence",
+    "maladie",
+    "deficience",
+    "limit",
+    "deficiencies",
+    "threshold_km",
+    "level",
+    "radius_km",
+    "criterion",
+    "suite",
+    "statut",
+    "conditions",
+    "skills",
+    "c",
+    "competences",
+]
 VALUES = [
-    "", "abc", "-1", "0", "1e309", "nan", "inf", "-inf", "86194", "2A004", "DV", "DV,TSA", "ERHR", "999999999999999999999",
-    "%ff", "\x00", "é" * 300, "' OR 1=1 --", "<script>x</script>", "${alert(1)}", "../../etc/passwd", "60,5", "NA",
+    "",
+    "abc",
+    "-1",
+    "0",
+    "1e309",
+    "nan",
+    "inf",
+    "-inf",
+    "86194",
+    "2A004",
+    "DV",
+    "DV,TSA",
+    "ERHR",
+    "999999999999999999999",
+    "%ff",
+    "\x00",
+    "é" * 300,
+    "' OR 1=1 --",
+    "<script>x</script>",
+    "${alert(1)}",
+    "../../etc/passwd",
+    "60,5",
+    "NA",
 ]
 
 
@@ -103,8 +155,14 @@ def _routes(method: str) -> list[str]:
     """The pages' and maps' paths of a method (path parameters filled with « X »)."""
     from api import map_routes, pages
 
-    return sorted({re.sub(r"\{[^}]+\}", "X", route.path) for router in (pages.router, map_routes.router)
-                   for route in router.routes if method in getattr(route, "methods", set())})
+    return sorted(
+        {
+            re.sub(r"\{[^}]+\}", "X", route.path)
+            for router in (pages.router, map_routes.router)
+            for route in router.routes
+            if method in getattr(route, "methods", set())
+        }
+    )
 
 
 def test_pages_fuzz(fuzz_app):
@@ -116,9 +174,19 @@ def test_pages_fuzz(fuzz_app):
     assert len(paths) >= 10
     with TestClient(fuzz_app, headers=fuzz_app.state.fuzz_headers, raise_server_exceptions=False) as client:
 
-        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
-        @given(path=st.sampled_from(paths), params=st.lists(
-            st.tuples(st.sampled_from(PARAMS), st.sampled_from(VALUES) | st.text(max_size=30)), max_size=6))
+        @settings(
+            max_examples=150,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        @given(
+            path=st.sampled_from(paths),
+            params=st.lists(
+                st.tuples(st.sampled_from(PARAMS), st.sampled_from(VALUES) | st.text(max_size=30)), max_size=6
+            ),
+        )
         def run(path: str, params: list[tuple[str, str]]) -> None:
             response = client.get(path, params=params, follow_redirects=False)
             check(response, repr(params))
@@ -135,25 +203,61 @@ def test_raw_bodies_fuzz(fuzz_app):
     forms = _routes("POST")
     with TestClient(fuzz_app, headers=fuzz_app.state.fuzz_headers, raise_server_exceptions=False) as client:
 
-        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
-        @given(path=st.sampled_from(["/graphql", *forms]),
-               body=st.binary(max_size=300) | st.sampled_from([b"null", b"[]", b"1", b'"x"', b'{"query": null}',
-                                                             b'{"query": "\xff"}', b"\xff\xfe", b'{"query": "{", "variables": 3}']),
-               kind=st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain",
-                                     "multipart/form-data; boundary=x", "application/graphql"]))
+        @settings(
+            max_examples=150,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        @given(
+            path=st.sampled_from(["/graphql", *forms]),
+            body=st.binary(max_size=300)
+            | st.sampled_from(
+                [
+                    b"null",
+                    b"[]",
+                    b"1",
+                    b'"x"',
+                    b'{"query": null}',
+                    b'{"query": "\xff"}',
+                    b"\xff\xfe",
+                    b'{"query": "{", "variables": 3}',
+                ]
+            ),
+            kind=st.sampled_from(
+                [
+                    "application/json",
+                    "application/x-www-form-urlencoded",
+                    "text/plain",
+                    "multipart/form-data; boundary=x",
+                    "application/graphql",
+                ]
+            ),
+        )
         def run(path: str, body: bytes, kind: str) -> None:
             response = client.post(path, content=body, headers={"Content-Type": kind}, follow_redirects=False)
             check(response, repr(body))
-            if path == "/graphql" and response.status_code == 400 and "text/plain" in response.headers.get("content-type", ""):
+            if (
+                path == "/graphql"
+                and response.status_code == 400
+                and "text/plain" in response.headers.get("content-type", "")
+            ):
                 assert "Corps de requête" in response.text or "GraphQL" in response.text or response.text
 
         run()
 
 
-@pytest.mark.parametrize("path", [
-    "/couverture/simulation?d=DV&seuil=abc&commune=86194", "/couverture?d=DV&seuil=abc", "/annuaire?page=abc",
-    "/situations?page=abc", "/maps/coverage?deficiencies=DV&threshold_km=abc",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/couverture/simulation?d=DV&seuil=abc&commune=86194",
+        "/couverture?d=DV&seuil=abc",
+        "/annuaire?page=abc",
+        "/situations?page=abc",
+        "/maps/coverage?deficiencies=DV&threshold_km=abc",
+    ],
+)
 def test_a_malformed_parameter_is_a_french_400(fuzz_app, path):
     from fastapi.testclient import TestClient
 

@@ -27,29 +27,43 @@ def gql(client, query: str, **variables):
 
 
 def test_vocabularies(client):
-    data = gql(client, "{ deficiencies { code rorR245 } skills { code } conditions { orpha involves } }")["data"]
+    data = gql(client, "{ deficiencies { code rorR245 } skills { code } conditions { orpha involves } }")[
+        "data"
+    ]
     assert {"code": "TSA", "rorR245": "02"} in data["deficiencies"]
     assert "LSF_TACTILE" in {s["code"] for s in data["skills"]}
     assert len(data["conditions"]) == 50  # the first page
 
 
 def test_conditions_are_found_by_french_name_and_explained_by_phenotypes(client):
-    data = gql(client, '{ conditions(search: "syndrome de Usher") { orpha label nameEn profile { deficiency phenotypes } } }')
+    data = gql(
+        client,
+        '{ conditions(search: "syndrome de Usher") { orpha label nameEn profile { deficiency phenotypes } } }',
+    )
     usher = data["data"]["conditions"][0]
-    assert usher["orpha"] == "ORPHA:886" and usher["label"] == "Syndrome de Usher" and usher["nameEn"] == "Usher syndrome"
+    assert (
+        usher["orpha"] == "ORPHA:886"
+        and usher["label"] == "Syndrome de Usher"
+        and usher["nameEn"] == "Usher syndrome"
+    )
     profile = {p["deficiency"]: p["phenotypes"] for p in usher["profile"]}
     assert {"DA", "DV"} <= profile.keys()
     assert "HP:0000407" in profile["DA"]  # Sensorineural hearing impairment
 
 
 def test_territories_by_kind(client):
-    data = gql(client, "{ r: territories(kind: REGION) { code } d: territories(kind: DEPARTMENT) { code } e: territories(kind: ERHR) { code population } }")["data"]
+    data = gql(
+        client,
+        "{ r: territories(kind: REGION) { code } d: territories(kind: DEPARTMENT) { code } e: territories(kind: ERHR) { code population } }",
+    )["data"]
     assert len(data["r"]) == 18 and len(data["d"]) == 101 and len(data["e"]) == 13
     assert all(e["population"] > 0 for e in data["e"])
 
 
 def test_erhr_with_departments_and_population(client):
-    data = gql(client, '{ erhr(code: "NO") { name regions { code } departments { code } population } }')["data"]["erhr"]
+    data = gql(client, '{ erhr(code: "NO") { name regions { code } departments { code } population } }')[
+        "data"
+    ]["erhr"]
     assert {r["code"] for r in data["regions"]} == {"28", "32"}
     assert {"59", "62", "76", "14"} <= {d["code"] for d in data["departments"]}
     assert len(data["departments"]) == 10
@@ -57,7 +71,10 @@ def test_erhr_with_departments_and_population(client):
 
 
 def test_commune_and_qualify(client):
-    data = gql(client, '{ commune(code: "86194") { name erhrCode department { name } } qualify(deficiencies: ["DV", "DA", "DI"]) { criteria { code } cnrhr superseded } }')["data"]
+    data = gql(
+        client,
+        '{ commune(code: "86194") { name erhrCode department { name } } qualify(deficiencies: ["DV", "DA", "DI"]) { criteria { code } cnrhr superseded } }',
+    )["data"]
     assert data["commune"] == {"name": "Poitiers", "erhrCode": "NA", "department": {"name": "Vienne"}}
     assert data["qualify"] == {"criteria": [{"code": "1"}], "cnrhr": ["CRESAM"], "superseded": ["2", "3"]}
 

@@ -19,10 +19,19 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `make test` installs Debian's chromium"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed: `make test` installs Debian's chromium"
+    ),
 ]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +39,10 @@ def server(demo_dir, tmp_path_factory):
     data = tmp_path_factory.mktemp("pages")
     shutil.copytree(demo_dir, data, dirs_exist_ok=True)
     store = MemoryStore(data)
-    keys = {name: create_key(store, role, territory=territory, label=f"browser {name}")[1]
-            for name, role, territory in (("erhr", "erhr", "NA"), ("partner", "partner", None))}
+    keys = {
+        name: create_key(store, role, territory=territory, label=f"browser {name}")[1]
+        for name, role, territory in (("erhr", "erhr", "NA"), ("partner", "partner", None))
+    }
     situation = next(n.key for n in store.nodes(NodeKind.SITUATION) if n.props["erhr"] == "NA")
     store.close()
     with served(data, DIHR_RATE_LIMIT_PER_MINUTE="100000") as url:
@@ -51,8 +62,9 @@ def browser():
 def login(browser, url: str, key: str, *, bypass_csp: bool = False):
     """A signed-in page; ``bypass_csp`` only for injecting axe-core (an inline
     script the pages' policy rightly refuses): every other test runs under the CSP."""
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900}, locale="fr-FR",
-                                  bypass_csp=bypass_csp)
+    context = browser.new_context(
+        accept_downloads=True, viewport={"width": 1280, "height": 900}, locale="fr-FR", bypass_csp=bypass_csp
+    )
     page = context.new_page()
     page.goto(f"{url}/connexion")
     page.get_by_label("Clé d'API").fill(key)
@@ -72,7 +84,10 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context, page = login(browser, url, keys["erhr"])
     refused: list[str] = []  # what the Content-Security-Policy blocked, in the page or its map frames
-    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     assert page.url.endswith("/recherche")
     page.get_by_label("Déficience visuelle grave (DV)").check()
     page.get_by_label("Troubles du spectre de l'autisme (TSA)").check()
@@ -87,7 +102,10 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     # the referents to call come first, with their role; the local rows in their tables below
     referents = page.locator("section.referents").inner_text()
     assert "centre national de ressources" in referents and "équipe relais du territoire" in referents
-    assert page.get_by_role("table", name="Ressources dans le rayon de 100 km, par ordre de pertinence").count() == 1
+    assert (
+        page.get_by_role("table", name="Ressources dans le rayon de 100 km, par ordre de pertinence").count()
+        == 1
+    )
     frame = page.frame_locator("iframe.map")
     frame.locator(".leaflet-container").wait_for(timeout=20_000)
     assert frame.locator(".leaflet-interactive").count() >= 3  # commune, radius, resources
@@ -97,7 +115,9 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     with page.expect_download() as download:
         page.get_by_role("link", name="Exporter la fiche d'orientation (CSV)").click()
     csv_path = download.value.path()
-    assert Path(csv_path).read_text(encoding="utf-8").startswith("\ufeffrang;niveau;ressource")  # BOM: French Excel
+    assert (
+        Path(csv_path).read_text(encoding="utf-8").startswith("\ufeffrang;niveau;ressource")
+    )  # BOM: French Excel
 
     page.get_by_role("link", name="Couverture territoriale").click()
     page.get_by_label("Déficience visuelle grave (DV)").check()
@@ -114,7 +134,9 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     page.screenshot(path=str(ARTIFACTS / "couverture.png"), full_page=False)
     with page.expect_download() as download:
         page.get_by_role("link", name="Télécharger le tableau (CSV)").click()
-    assert Path(download.value.path()).read_text(encoding="utf-8").startswith("\ufeffcode;territoire;population")
+    assert (
+        Path(download.value.path()).read_text(encoding="utf-8").startswith("\ufeffcode;territoire;population")
+    )
     assert refused == []  # the pages and maps work under their policies
     context.close()
 
@@ -130,11 +152,20 @@ def test_every_page_has_no_axe_violation(server, browser):
     context, page = login(browser, url, keys["erhr"], bypass_csp=True)
     page.goto(f"{url}/annuaire?type=Establishment&erhr=NA")
     resource_link = page.locator("table tbody a").first.get_attribute("href")
-    for path in ["/recherche", "/recherche?d=DV&d=TSA&lieu=86194&age=17&rayon=100",
-                 "/recherche?d=DV&lieu=introuvable", "/recherche/fiche?d=DV&d=TSA&lieu=86194",
-                 "/couverture", "/couverture?d=DV&d=TSA&niveau=ERHR&seuil=60", "/couverture/manques?niveau=ERHR",
-                 "/couverture/simulation?d=DA&d=DV&commune=97101&niveau=ERHR&seuil=60",
-                 "/annuaire", resource_link, "/situations", f"/situations/{situation}"]:
+    for path in [
+        "/recherche",
+        "/recherche?d=DV&d=TSA&lieu=86194&age=17&rayon=100",
+        "/recherche?d=DV&lieu=introuvable",
+        "/recherche/fiche?d=DV&d=TSA&lieu=86194",
+        "/couverture",
+        "/couverture?d=DV&d=TSA&niveau=ERHR&seuil=60",
+        "/couverture/manques?niveau=ERHR",
+        "/couverture/simulation?d=DA&d=DV&commune=97101&niveau=ERHR&seuil=60",
+        "/annuaire",
+        resource_link,
+        "/situations",
+        f"/situations/{situation}",
+    ]:
         page.goto(f"{url}{path}")
         results[path] = axe_violations(page)
     context.close()
@@ -184,14 +215,18 @@ def test_forms_without_the_csrf_token_are_refused(server):
 
         token = re.search(r'name="csrf" value="([^"]+)"', login_page.text).group(1)
         c.post("/connexion", data={"cle": keys["erhr"], "csrf": token})
-        forged = c.post(f"/situations/{situation}/orientation",
-                        data={"type": "ErhrTeam", "ressource": "NA", "date": "2026-11-20", "issue": "x", "csrf": "faux"})
+        forged = c.post(
+            f"/situations/{situation}/orientation",
+            data={"type": "ErhrTeam", "ressource": "NA", "date": "2026-11-20", "issue": "x", "csrf": "faux"},
+        )
     assert forged.status_code == 403 and "CSRF" in forged.text
 
 
 def test_axe_check_catches_an_inaccessible_page(browser):
     page = browser.new_context().new_page()
-    page.set_content('<html><head><title>x</title></head><body><img src="x.png"><input type="text"></body></html>')
+    page.set_content(
+        '<html><head><title>x</title></head><body><img src="x.png"><input type="text"></body></html>'
+    )
     ids = {v["id"] for v in axe_violations(page)}
     assert {"image-alt", "label", "html-has-lang"} <= ids
 
@@ -238,18 +273,40 @@ def test_no_page_shows_a_raw_code_or_an_english_label_and_all_fit_390_px(server,
     from graph.model import NodeKind, RelType
 
     url, keys, situation = server
-    raw = {r.value for r in RelType} | {k.value for k in NodeKind} | {
-        "radiusKm", "deficiencies", "COMBINATION", "ALL_DEFICIENCIES", "SEPARATELY", "PARTIAL", "TERRITORIAL", "Establishment"}
+    raw = (
+        {r.value for r in RelType}
+        | {k.value for k in NodeKind}
+        | {
+            "radiusKm",
+            "deficiencies",
+            "COMBINATION",
+            "ALL_DEFICIENCIES",
+            "SEPARATELY",
+            "PARTIAL",
+            "TERRITORIAL",
+            "Establishment",
+        }
+    )
     raw -= {"Commune", "Situation", "Condition"}  # French words too
-    raw |= {code for code in vocabulary.SKILLS if not code.isupper() or len(code) > 6}  # acronyms (CAA, LSF) are French
+    raw |= {
+        code for code in vocabulary.SKILLS if not code.isupper() or len(code) > 6
+    }  # acronyms (CAA, LSF) are French
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR", is_mobile=True)
     page = context.new_page()
     page.goto(f"{url}/connexion")
     page.get_by_label("Clé d'API").fill(keys["erhr"])
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_load_state()
-    paths = ["/", "/recherche?d=DV&d=TSA&lieu=86194&rayon=100&c=CAA", "/couverture?d=DA&d=DV", "/couverture/manques",
-             "/annuaire?commune=Poitiers&rayon=20", f"/situations/{situation}", "/situations", "/page-inconnue"]
+    paths = [
+        "/",
+        "/recherche?d=DV&d=TSA&lieu=86194&rayon=100&c=CAA",
+        "/couverture?d=DA&d=DV",
+        "/couverture/manques",
+        "/annuaire?commune=Poitiers&rayon=20",
+        f"/situations/{situation}",
+        "/situations",
+        "/page-inconnue",
+    ]
     page.goto(f"{url}/annuaire")
     first = page.locator("table tbody a").first.get_attribute("href")
     paths.append(first)
@@ -258,8 +315,13 @@ def test_no_page_shows_a_raw_code_or_an_english_label_and_all_fit_390_px(server,
         text = page.inner_text("main")
         words = set(__import__("re").findall(r"[A-Za-z_]+", text))
         assert not (words & raw), (path, sorted(words & raw))
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 1, (path, overflow)  # nothing wider than the screen: tables scroll inside their box
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, (
+            path,
+            overflow,
+        )  # nothing wider than the screen: tables scroll inside their box
     context.close()
 
 

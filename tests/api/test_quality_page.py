@@ -34,7 +34,8 @@ def test_every_page_route_is_a_page_prefix():
 
     paths = {route.path for route in pages.router.routes}
     assert paths and all(path.startswith(PAGE_PREFIXES) for path in paths), sorted(
-        p for p in paths if not p.startswith(PAGE_PREFIXES))
+        p for p in paths if not p.startswith(PAGE_PREFIXES)
+    )
 
 
 def test_an_anonymous_browser_is_sent_to_sign_in_from_the_quality_page(demo_dir, demo_store):

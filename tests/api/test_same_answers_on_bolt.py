@@ -42,9 +42,14 @@ def exported(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     shutil.copytree(demo_dir, data)
     namespace = f"export-{uuid.uuid4().hex[:8]}"
     embedded = {"DIHR_DATA_DIR": str(data), "DIHR_NEO4J_URI": None}
-    bolt = {"DIHR_DATA_DIR": str(data), "DIHR_NEO4J_URI": BOLT.neo4j_uri, "DIHR_NEO4J_USER": BOLT.neo4j_user,
-            "DIHR_NEO4J_PASSWORD": BOLT.neo4j_password, "DIHR_NEO4J_DATABASE": BOLT.neo4j_database,
-            "DIHR_NEO4J_NAMESPACE": namespace}
+    bolt = {
+        "DIHR_DATA_DIR": str(data),
+        "DIHR_NEO4J_URI": BOLT.neo4j_uri,
+        "DIHR_NEO4J_USER": BOLT.neo4j_user,
+        "DIHR_NEO4J_PASSWORD": BOLT.neo4j_password,
+        "DIHR_NEO4J_DATABASE": BOLT.neo4j_database,
+        "DIHR_NEO4J_NAMESPACE": namespace,
+    }
     result = CliRunner().invoke(cli, ["export", "--to-neo4j"], env=bolt)
     yield embedded, bolt, result
     store = Neo4jStore.from_settings(BOLT, namespace=namespace)
@@ -80,16 +85,22 @@ def test_the_bolt_runs_really_read_the_bolt_server(exported):
 def test_a_second_export_changes_nothing(exported):
     _embedded, bolt, _result = exported
     again = _run(bolt, ["export", "--to-neo4j"])
-    assert re.search(r"Nœuds : 0 créés, 0 mis à jour, \d+ inchangés ; relations : 0 créées, 0 mises à jour", again)
+    assert re.search(
+        r"Nœuds : 0 créés, 0 mis à jour, \d+ inchangés ; relations : 0 créées, 0 mises à jour", again
+    )
 
 
-@pytest.mark.parametrize("search", SEARCHES, ids=lambda s: "-".join(a for a in s if not a.startswith("--"))[:40])
+@pytest.mark.parametrize(
+    "search", SEARCHES, ids=lambda s: "-".join(a for a in s if not a.startswith("--"))[:40]
+)
 def test_match_answers_the_same_ranked_list_on_both_stores(exported, search):
     embedded, bolt, _result = exported
     here = json.loads(_run(embedded, ["match", *search, "--json"]))
     there = json.loads(_run(bolt, ["match", *search, "--json"]))
     assert here["matches"], "the demo network answers every one of these searches"
-    assert [(m["level"], m["key"]) for m in there["matches"]] == [(m["level"], m["key"]) for m in here["matches"]]
+    assert [(m["level"], m["key"]) for m in there["matches"]] == [
+        (m["level"], m["key"]) for m in here["matches"]
+    ]
     assert there == here  # distances, explanations, contacts, teams, notes: all of it
 
 

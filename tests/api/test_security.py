@@ -27,8 +27,12 @@ def app(demo_dir, demo_store):
 @pytest.fixture(scope="module")
 def keys(demo_store):
     made = {}
-    for name, role, territory in (("partner", "partner", None), ("erhr_na", "erhr", "NA"),
-                                  ("erhr_ara", "erhr", "ARA"), ("gnchr", "gnchr", None)):
+    for name, role, territory in (
+        ("partner", "partner", None),
+        ("erhr_na", "erhr", "NA"),
+        ("erhr_ara", "erhr", "ARA"),
+        ("gnchr", "gnchr", None),
+    ):
         info, secret = create_key(demo_store, role, territory=territory, label=f"matrix {name}")
         made[name] = (info.key_id, {"Authorization": f"Bearer {secret}"})
     return made
@@ -56,7 +60,9 @@ def gql(client, headers, query, **variables):
     return code, body
 
 
-SITUATION_QUERY = "query($id: String!) { situation(id: $id) { id age erhr combination referrals { resourceKey } } }"
+SITUATION_QUERY = (
+    "query($id: String!) { situation(id: $id) { id age erhr combination referrals { resourceKey } } }"
+)
 REFERRAL_MUTATION = """mutation($id: String!) { recordReferral(situationId: $id, resourceKind: ERHR_TEAM,
   resourceKey: "NA", date: "2026-11-20", outcome: "conseil donné") { id } }"""
 
@@ -89,7 +95,9 @@ def test_directory_and_aggregates_are_open_to_every_role(client, keys, role, ope
     assert gql(client, keys[role][1], DIRECTORY[operation])[0] == "OK"
 
 
-@pytest.mark.parametrize("role,expected", [("partner", "FORBIDDEN"), ("erhr_na", "OK"), ("erhr_ara", "OK"), ("gnchr", "OK")])
+@pytest.mark.parametrize(
+    "role,expected", [("partner", "FORBIDDEN"), ("erhr_na", "OK"), ("erhr_ara", "OK"), ("gnchr", "OK")]
+)
 @pytest.mark.parametrize("operation", sorted(RESTRICTED))
 def test_matching_network_and_situations_are_refused_to_partners(client, keys, role, expected, operation):
     if operation == "networkInsights" and role == "erhr_ara":
@@ -99,19 +107,32 @@ def test_matching_network_and_situations_are_refused_to_partners(client, keys, r
 
 @pytest.mark.parametrize(
     "role,territory,expected",
-    [("partner", "NA", "FORBIDDEN"), ("erhr_na", "NA", "OK"), ("erhr_na", "ARA", "NOT_FOUND"),
-     ("erhr_ara", "NA", "NOT_FOUND"), ("erhr_ara", "ARA", "OK"), ("gnchr", "NA", "OK"), ("gnchr", "ARA", "OK")],
+    [
+        ("partner", "NA", "FORBIDDEN"),
+        ("erhr_na", "NA", "OK"),
+        ("erhr_na", "ARA", "NOT_FOUND"),
+        ("erhr_ara", "NA", "NOT_FOUND"),
+        ("erhr_ara", "ARA", "OK"),
+        ("gnchr", "NA", "OK"),
+        ("gnchr", "ARA", "OK"),
+    ],
 )
 @pytest.mark.parametrize("operation", ["read", "referral"])
-def test_situation_access_by_role_and_territory(client, keys, situations, demo_store, role, territory, expected, operation):
+def test_situation_access_by_role_and_territory(
+    client, keys, situations, demo_store, role, territory, expected, operation
+):
     key_id, headers = keys[role]
     sid = situations[territory]
     code, body = gql(client, headers, SITUATION_QUERY if operation == "read" else REFERRAL_MUTATION, id=sid)
     assert code == expected
     if expected == "NOT_FOUND":  # indistinguishable from a situation that does not exist
-        missing_code, missing = gql(client, headers, SITUATION_QUERY if operation == "read" else REFERRAL_MUTATION, id="SIT-absent")
+        missing_code, missing = gql(
+            client, headers, SITUATION_QUERY if operation == "read" else REFERRAL_MUTATION, id="SIT-absent"
+        )
         assert missing_code == "NOT_FOUND"
-        assert body["errors"][0]["message"].replace(sid, "X") == missing["errors"][0]["message"].replace("SIT-absent", "X")
+        assert body["errors"][0]["message"].replace(sid, "X") == missing["errors"][0]["message"].replace(
+            "SIT-absent", "X"
+        )
     if expected == "OK":
         operation_name = "situations:read" if operation == "read" else "situations:referral"
         entries = audit_entries(demo_store, situation=sid, key_id=key_id)
@@ -124,7 +145,9 @@ def test_an_erhr_lists_only_its_own_situations_and_each_read_is_audited(client, 
     items = body["data"]["situations"]["items"]
     assert items and {i["erhr"] for i in items} == {"NA"}
     listed = audit_entries(demo_store, key_id=key_id)
-    assert any(e.operation == "situations:list" and set(e.situations) == {i["id"] for i in items} for e in listed)
+    assert any(
+        e.operation == "situations:list" and set(e.situations) == {i["id"] for i in items} for e in listed
+    )
 
 
 def test_situation_types_are_unreachable_from_partner_fields(app):
@@ -152,7 +175,14 @@ def test_situation_types_are_unreachable_from_partner_fields(app):
 def test_anonymous_gets_health_and_the_login_page_only(client):
     assert client.get("/health").status_code == 200
     assert client.get("/").status_code == 200
-    for path in ("/graphql", "/exports/gaps.csv", "/maps/gaps", "/modeles/annuaire.csv", "/docs", "/openapi.json"):
+    for path in (
+        "/graphql",
+        "/exports/gaps.csv",
+        "/maps/gaps",
+        "/modeles/annuaire.csv",
+        "/docs",
+        "/openapi.json",
+    ):
         response = client.get(path)
         assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED", path
     assert client.post("/graphql", json={"query": "{ __schema { types { name } } }"}).status_code == 401
@@ -192,7 +222,14 @@ def _exact_open(store, combination: str) -> dict[str, int]:
 
 
 def test_partner_counts_below_11_are_suppressed_everywhere(client, keys, demo_store):
-    _, partner = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=["DV", "TSA"], level="DEPARTMENT", thresholdKm=60)
+    _, partner = gql(
+        client,
+        keys["partner"][1],
+        COVERAGE_QUERY,
+        deficiencies=["DV", "TSA"],
+        level="DEPARTMENT",
+        thresholdKm=60,
+    )
     assert partner["data"]["coverage"]["exactCombinationCounts"] is True
     exact = _exact_open(demo_store, "DV+TSA")
     for row in partner["data"]["coverage"]["territories"]:
@@ -202,7 +239,9 @@ def test_partner_counts_below_11_are_suppressed_everywhere(client, keys, demo_st
         if row["openSituations"] is not None:
             assert row["openSituations"] == truth >= SMALL_CELL
     assert any(t["suppressed"] for t in partner["data"]["coverage"]["territories"])
-    csv_text = client.get("/exports/coverage.csv", params={"deficiencies": "DV,TSA"}, headers=keys["partner"][1]).text
+    csv_text = client.get(
+        "/exports/coverage.csv", params={"deficiencies": "DV,TSA"}, headers=keys["partner"][1]
+    ).text
     assert "< 11" in csv_text
     page = client.get("/maps/coverage", params={"deficiencies": "DV,TSA"}, headers=keys["partner"][1]).text
     assert '"situations_sans_solution": "< 11"' in page or '"situations_sans_solution": "\\u003c 11"' in page
@@ -215,22 +254,31 @@ def _published(counts: dict[str, int], tree: Tree) -> dict[str, dict[str, int]]:
         values["REGION"][region] = values["REGION"].get(region, 0) + counts[dep]
     for region, erhr in tree.erhr_of.items():
         values["ERHR"][erhr] = values["ERHR"].get(erhr, 0) + values["REGION"][region]
-    return {level: {c: v for c, v in cells.items() if c not in hidden[level]} for level, cells in values.items()}
+    return {
+        level: {c: v for c, v in cells.items() if c not in hidden[level]} for level, cells in values.items()
+    }
 
 
-@pytest.mark.parametrize("counts", [
-    {"d1": 3, "d2": 20, "d3": 15, "d4": 40, "d5": 12},
-    {"d1": 0, "d2": 30, "d3": 5, "d4": 6, "d5": 50},
-    {"d1": 12, "d2": 13, "d3": 2, "d4": 11, "d5": 25},
-    {"d1": 10, "d2": 1, "d3": 30, "d4": 30, "d5": 30},
-])
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"d1": 3, "d2": 20, "d3": 15, "d4": 40, "d5": 12},
+        {"d1": 0, "d2": 30, "d3": 5, "d4": 6, "d5": 50},
+        {"d1": 12, "d2": 13, "d3": 2, "d4": 11, "d5": 25},
+        {"d1": 10, "d2": 1, "d3": 30, "d4": 30, "d5": 30},
+    ],
+)
 def test_suppression_cannot_be_undone_by_differencing(counts):
     """Every published territory minus any combination of published parts it
     contains leaves 0 or at least 11: no suppressed count can be recomputed."""
-    tree = Tree(region_of={"d1": "r1", "d2": "r1", "d3": "r2", "d4": "r3", "d5": "r3"},
-                erhr_of={"r1": "E1", "r2": "E1", "r3": "E2"})
+    tree = Tree(
+        region_of={"d1": "r1", "d2": "r1", "d3": "r2", "d4": "r3", "d5": "r3"},
+        erhr_of={"r1": "E1", "r2": "E1", "r3": "E2"},
+    )
     published = _published(counts, tree)
-    assert all(v >= SMALL_CELL for cells in published.values() for v in cells.values())  # nothing below 11 itself
+    assert all(
+        v >= SMALL_CELL for cells in published.values() for v in cells.values()
+    )  # nothing below 11 itself
     members = {("DEPARTMENT", d): {d} for d in counts}
     for region in set(tree.region_of.values()):
         members[("REGION", region)] = {d for d, r in tree.region_of.items() if r == region}
@@ -255,11 +303,15 @@ def test_suppression_cannot_be_undone_by_differencing(counts):
 # -- abuse limits ------------------------------------------------------------------
 def test_depth_alias_and_token_limits(client, keys):
     headers = keys["gnchr"][1]
-    deep = "{ erhr(code: \"NA\") { regions { name } departments { name } } }"
+    deep = '{ erhr(code: "NA") { regions { name } departments { name } } }'
     assert gql(client, headers, deep)[0] == "OK"
-    nested = "query { " + "findResources(situation: {deficiencies: [\"DV\"], commune: \"86194\"}) { teams { members { covers { need } } } }" + " }"
+    nested = (
+        "query { "
+        + 'findResources(situation: {deficiencies: ["DV"], commune: "86194"}) { teams { members { covers { need } } } }'
+        + " }"
+    )
     assert gql(client, headers, nested)[0] == "OK"
-    navigation = '{ territories(kind: ERHR) { children { children { parent { parent { code } } } } } }'
+    navigation = "{ territories(kind: ERHR) { children { children { parent { parent { code } } } } } }"
     assert gql(client, headers, navigation)[0] == "OK"
     too_deep = "{ territories(kind: ERHR) { children { children { parent { children { parent { children { parent { children { code } } } } } } } } } }"
     for _ in range(2):  # the second time comes from the validation cache: still refused
@@ -278,13 +330,19 @@ def test_depth_alias_and_token_limits(client, keys):
 def test_page_size_is_at_most_100(client, keys):
     code, body = gql(client, keys["gnchr"][1], "{ situations(limit: 101) { total } }")
     assert code == "INVALID_INPUT" and "100" in body["errors"][0]["message"]
-    code, _ = gql(client, keys["gnchr"][1], '{ findResources(situation: {deficiencies: ["DV"], commune: "86194"}, limit: 101) { combination } }')
+    code, _ = gql(
+        client,
+        keys["gnchr"][1],
+        '{ findResources(situation: {deficiencies: ["DV"], commune: "86194"}, limit: 101) { combination } }',
+    )
     assert code == "INVALID_INPUT"
 
 
 def test_body_size_limit(client, keys):
     body = '{"query": "{ skills { code } }", "padding": "' + "x" * 70_000 + '"}'
-    response = client.post("/graphql", content=body, headers={**keys["gnchr"][1], "content-type": "application/json"})
+    response = client.post(
+        "/graphql", content=body, headers={**keys["gnchr"][1], "content-type": "application/json"}
+    )
     assert response.status_code == 413 and response.json()["code"] == "BODY_TOO_LARGE"
     assert "octets" in response.json()["message"]
 
@@ -294,7 +352,9 @@ def test_rate_limit_answers_429_with_retry_after(demo_dir, demo_store):
     _, secret = create_key(demo_store, "partner", label="rate")
     headers = {"Authorization": f"Bearer {secret}"}
     with TestClient(app) as c:
-        statuses = [c.post("/graphql", json={"query": "{ skills { code } }"}, headers=headers) for _ in range(5)]
+        statuses = [
+            c.post("/graphql", json={"query": "{ skills { code } }"}, headers=headers) for _ in range(5)
+        ]
     assert [r.status_code for r in statuses[:3]] == [200, 200, 200]
     limited = statuses[3]
     assert limited.status_code == 429 and limited.json()["code"] == "RATE_LIMITED"
@@ -310,8 +370,11 @@ def test_query_timeout_is_a_coded_french_error(demo_dir, demo_store, monkeypatch
     _, secret = create_key(demo_store, "gnchr", label="timeout")
     monkeypatch.setattr(service, "network_insights", lambda *a, **k: time.sleep(2))
     with TestClient(app) as c:
-        response = c.post("/graphql", json={"query": '{ networkInsights(territory: "NA") { territory } }'},
-                          headers={"Authorization": f"Bearer {secret}"})
+        response = c.post(
+            "/graphql",
+            json={"query": '{ networkInsights(territory: "NA") { territory } }'},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "TIMEOUT" and "dépassé" in error["message"]
 
@@ -341,7 +404,12 @@ def test_pages_carry_a_content_security_policy_and_are_never_cached(client, keys
         assert "script-src 'self'" in csp and "frame-ancestors 'self'" in csp and "object-src 'none'" in csp
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["cache-control"] == "no-store"  # health data never lands in a shared cache
-    assert "no-store" in client.post("/graphql", json={"query": "{ __typename }"}, headers=keys["partner"][1]).headers["cache-control"]
+    assert (
+        "no-store"
+        in client.post("/graphql", json={"query": "{ __typename }"}, headers=keys["partner"][1]).headers[
+            "cache-control"
+        ]
+    )
     assert client.get("/static/dihr/dihr.css").headers.get("cache-control") != "no-store"
 
 
@@ -366,10 +434,15 @@ def test_a_chunked_body_cannot_pass_the_size_limit(client, keys):
             sent.append(1)
             yield b" " * 65_536
 
-    response = client.post("/graphql", content=chunks(), headers={**keys["partner"][1], "Content-Type": "application/json"})
+    response = client.post(
+        "/graphql", content=chunks(), headers={**keys["partner"][1], "Content-Type": "application/json"}
+    )
     assert response.status_code == 413 and response.json()["code"] == "BODY_TOO_LARGE"
-    small = client.post("/graphql", content=iter([b'{"query": "{ __typename }"}']),
-                        headers={**keys["partner"][1], "Content-Type": "application/json"})
+    small = client.post(
+        "/graphql",
+        content=iter([b'{"query": "{ __typename }"}']),
+        headers={**keys["partner"][1], "Content-Type": "application/json"},
+    )
     assert small.status_code == 200 and small.json()["data"]["__typename"] == "Query"
 
 
@@ -389,7 +462,11 @@ def test_national_computations_have_a_cost_per_request(client, keys):
     many = "{ " + " ".join(f"g{i}: gaps(level: ERHR) {{ level }}" for i in range(3)) + " }"
     code, body = gql(client, keys["partner"][1], many)
     assert code == "QUERY_TOO_COMPLEX" and "gaps 40" in body["errors"][0]["message"]
-    code, _body = gql(client, keys["partner"][1], "{ a: gaps(level: ERHR) { level } b: coverage(deficiencies: [\"DV\"]) { combination } }")
+    code, _body = gql(
+        client,
+        keys["partner"][1],
+        '{ a: gaps(level: ERHR) { level } b: coverage(deficiencies: ["DV"]) { combination } }',
+    )
     assert code == "OK"
 
 
@@ -406,19 +483,27 @@ def test_failed_sign_ins_are_limited_per_origin_and_key_never_a_valid_key(demo_d
         for i in range(10):
             wrong = {"Authorization": f"Bearer dihr_{'x' * 12}_{i:032d}"}
             assert fresh.post("/graphql", json={"query": "{ __typename }"}, headers=wrong).status_code == 401
-        refused = fresh.post("/graphql", json={"query": "{ __typename }"},
-                             headers={"Authorization": f"Bearer dihr_{'x' * 12}_{99:032d}"})
+        refused = fresh.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": f"Bearer dihr_{'x' * 12}_{99:032d}"},
+        )
         assert refused.status_code == 429 and refused.json()["code"] == "TOO_MANY_SIGN_INS"
         assert int(refused.headers["retry-after"]) > 0
-        valid = fresh.post("/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {good}"})
+        valid = fresh.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {good}"}
+        )
         assert valid.status_code == 200, valid.text
         csrf = re.search(r'name="csrf" value="([^"]+)"', fresh.get("/connexion").text).group(1)
         form = fresh.post("/connexion", data={"cle": good, "csrf": csrf, "suite": ""}, follow_redirects=False)
         assert form.status_code == 303  # signed in
         fresh.cookies.clear()
         csrf = re.search(r'name="csrf" value="([^"]+)"', fresh.get("/connexion").text).group(1)
-        guessed = fresh.post("/connexion", data={"cle": f"dihr_{'x' * 12}_{7:032d}", "csrf": csrf, "suite": ""},
-                             follow_redirects=False)
+        guessed = fresh.post(
+            "/connexion",
+            data={"cle": f"dihr_{'x' * 12}_{7:032d}", "csrf": csrf, "suite": ""},
+            follow_redirects=False,
+        )
         assert guessed.status_code == 429 and "Trop de tentatives" in guessed.text
     failures = [r for r in caplog.records if "failed sign-in" in r.getMessage()]
     assert len(failures) == 12 and all(good not in r.getMessage() for r in caplog.records)
@@ -433,9 +518,17 @@ def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(demo_dir)
     from tests.conftest import served
 
     with served(demo_dir, "--workers", "1") as url, httpx.Client(base_url=url, timeout=10) as c:
-        answers = [c.post("/graphql", json={"query": "{ __typename }"},
-                          headers={"Authorization": f"Bearer dihr_{'y' * 12}_{i:032d}",
-                                   "X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(12)]
+        answers = [
+            c.post(
+                "/graphql",
+                json={"query": "{ __typename }"},
+                headers={
+                    "Authorization": f"Bearer dihr_{'y' * 12}_{i:032d}",
+                    "X-Forwarded-For": f"203.0.113.{i}",
+                },
+            ).status_code
+            for i in range(12)
+        ]
     assert answers[:10] == [401] * 10 and answers[10:] == [429, 429], answers
 
 
@@ -451,7 +544,10 @@ def test_an_erhr_reads_only_its_own_network_and_each_ask_is_audited(client, keys
 def test_denied_attempts_on_situations_are_audited(client, keys, situations, demo_store):
     key_id, headers = keys["erhr_ara"]
     assert gql(client, headers, SITUATION_QUERY, id=situations["NA"])[0] == "NOT_FOUND"
-    assert any(e.operation == "denied:situations:read" for e in audit_entries(demo_store, situation=situations["NA"], key_id=key_id))
+    assert any(
+        e.operation == "denied:situations:read"
+        for e in audit_entries(demo_store, situation=situations["NA"], key_id=key_id)
+    )
     partner_id, partner = keys["partner"]
     assert gql(client, partner, REFERRAL_MUTATION, id=situations["NA"])[0] == "FORBIDDEN"
     assert gql(client, partner, "{ situations(limit: 5) { total } }")[0] == "FORBIDDEN"
@@ -462,8 +558,16 @@ def test_denied_attempts_on_situations_are_audited(client, keys, situations, dem
 def test_aggregate_entries_carry_what_was_asked(client, keys, demo_store):
     key_id, headers = keys["partner"]
     for km in (30, 60):
-        gql(client, headers, f'{{ coverage(deficiencies: ["DA", "DV"], thresholdKm: {km}) {{ national {{ population }} }} }}')
-    asked = [dict(e.params) for e in audit_entries(demo_store, key_id=key_id) if e.operation == "aggregate:coverage"]
+        gql(
+            client,
+            headers,
+            f'{{ coverage(deficiencies: ["DA", "DV"], thresholdKm: {km}) {{ national {{ population }} }} }}',
+        )
+    asked = [
+        dict(e.params)
+        for e in audit_entries(demo_store, key_id=key_id)
+        if e.operation == "aggregate:coverage"
+    ]
     assert {(a["combination"], a["threshold_km"]) for a in asked} >= {("DA+DV", "30.0"), ("DA+DV", "60.0")}
 
 
@@ -485,7 +589,9 @@ def test_the_audit_trail_is_chained_and_verified(tmp_path):
     assert intact.exit_code == 0 and "Journal d'audit intact : 5 entrées" in intact.output
     store = MemoryStore(tmp_path)
     victim = sorted(store.nodes(K.AUDIT_ENTRY), key=lambda n: n.props["seq"])[2]
-    store.upsert([Node(K.AUDIT_ENTRY, victim.key, {"situations": ["SIT-autre"]})])  # somebody rewrites history
+    store.upsert(
+        [Node(K.AUDIT_ENTRY, victim.key, {"situations": ["SIT-autre"]})]
+    )  # somebody rewrites history
     store.close()
     broken = CliRunner().invoke(cli, ["audit", "--verify"], env=env)
     assert broken.exit_code != 0 and victim.key in broken.output and "altéré" in broken.output
@@ -503,9 +609,26 @@ def test_a_national_count_below_11_is_suppressed_when_an_erhr_covers_several_reg
 # -- what a partner can vary -------------------------------------------------------
 def test_partners_ask_fixed_thresholds_only(client, keys):
     for km in (10, 25, 29.9, 61):
-        code, body = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=["DA", "DV"], level="REGION", thresholdKm=km)
+        code, body = gql(
+            client,
+            keys["partner"][1],
+            COVERAGE_QUERY,
+            deficiencies=["DA", "DV"],
+            level="REGION",
+            thresholdKm=km,
+        )
         assert code == "INVALID_INPUT" and "30, 60, 100 km" in body["errors"][0]["message"], km
-    assert gql(client, keys["gnchr"][1], COVERAGE_QUERY, deficiencies=["DA", "DV"], level="REGION", thresholdKm=25)[0] == "OK"
+    assert (
+        gql(
+            client,
+            keys["gnchr"][1],
+            COVERAGE_QUERY,
+            deficiencies=["DA", "DV"],
+            level="REGION",
+            thresholdKm=25,
+        )[0]
+        == "OK"
+    )
 
 
 def test_a_partners_what_if_and_age_specific_coverage_carry_no_counts(client, keys):
@@ -515,11 +638,20 @@ def test_a_partners_what_if_and_age_specific_coverage_carry_no_counts(client, ke
     code, body = gql(client, keys["partner"][1], what_if)
     assert code == "OK", body
     result = body["data"]["whatIf"]
-    assert result["nationalBefore"] == result["nationalAfter"] == {"openSituations": None, "withoutSolution": None}
-    assert all(c["before"]["withoutSolution"] is None and c["after"]["withoutSolution"] is None for c in result["changes"])
+    assert (
+        result["nationalBefore"]
+        == result["nationalAfter"]
+        == {"openSituations": None, "withoutSolution": None}
+    )
+    assert all(
+        c["before"]["withoutSolution"] is None and c["after"]["withoutSolution"] is None
+        for c in result["changes"]
+    )
     code, body = gql(client, keys["gnchr"][1], what_if)
     assert body["data"]["whatIf"]["nationalBefore"]["openSituations"] is not None  # the GNCHR sees them
-    code, body = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=["DI"], level="ERHR", thresholdKm=30, age=10)
+    code, body = gql(
+        client, keys["partner"][1], COVERAGE_QUERY, deficiencies=["DI"], level="ERHR", thresholdKm=30, age=10
+    )
     rows = [body["data"]["coverage"]["national"], *body["data"]["coverage"]["territories"]]
     assert all(r["openSituations"] is None and r["withoutSolution"] is None for r in rows)
 
@@ -562,21 +694,39 @@ def test_no_differencing_pair_in_anything_a_partner_can_ask(client, keys, demo_s
         key = (combo, kind, level, code)
         assert published.setdefault(key, value) == value, ("the same persons counted differently", key)
 
-    asked = [(lvl, 60) for lvl in ("DEPARTMENT", "REGION", "ERHR")] + [("DEPARTMENT", 30), ("DEPARTMENT", 100)]
+    asked = [(lvl, 60) for lvl in ("DEPARTMENT", "REGION", "ERHR")] + [
+        ("DEPARTMENT", 30),
+        ("DEPARTMENT", 100),
+    ]
     for combo in combos:
         for level, km in asked:
-            code, body = gql(client, keys["partner"][1], COVERAGE_QUERY, deficiencies=combo.split("+"), level=level, thresholdKm=km)
+            code, body = gql(
+                client,
+                keys["partner"][1],
+                COVERAGE_QUERY,
+                deficiencies=combo.split("+"),
+                level=level,
+                thresholdKm=km,
+            )
             assert code == "OK", body
             data = body["data"]["coverage"]
             assert data["exactCombinationCounts"] is True
             for lvl, row in [("NATIONAL", data["national"]), *((level, t) for t in data["territories"])]:
                 collect(data["combination"], 0, lvl, row["code"], row["openSituations"])
                 if km != 60:
-                    assert row["withoutSolution"] is None  # one threshold for "sans solution": no bands between
+                    assert (
+                        row["withoutSolution"] is None
+                    )  # one threshold for "sans solution": no bands between
                 collect(data["combination"], km, lvl, row["code"], row["withoutSolution"])
     for level, km in asked:
-        code, body = gql(client, keys["partner"][1], "query($l: Level!, $t: Float!) { gaps(level: $l, thresholdKm: $t) { "
-                         "territories { code cells { combination withoutSolution } } } }", l=level, t=km)
+        code, body = gql(
+            client,
+            keys["partner"][1],
+            "query($l: Level!, $t: Float!) { gaps(level: $l, thresholdKm: $t) { "
+            "territories { code cells { combination withoutSolution } } } }",
+            l=level,
+            t=km,
+        )
         assert code == "OK", body
         for row in body["data"]["gaps"]["territories"]:
             for cell in row["cells"]:
@@ -597,7 +747,12 @@ def test_no_differencing_pair_in_anything_a_partner_can_ask(client, keys, demo_s
             for kind_b, set_b, value_b, _ in figures:
                 contained = set_b <= set_a and kind_a <= kind_b  # farther than more km: fewer persons
                 if contained and (set_b, kind_b) != (set_a, kind_a):
-                    assert not 1 <= value_a - value_b < SMALL_CELL, (kind_a, sorted(set_a)[:3], kind_b, sorted(set_b)[:3])
+                    assert not 1 <= value_a - value_b < SMALL_CELL, (
+                        kind_a,
+                        sorted(set_a)[:3],
+                        kind_b,
+                        sorted(set_b)[:3],
+                    )
                     checked += 1
             for finer in ("DEPARTMENT", "REGION", "ERHR"):
                 parts = [v for k, s, v, lvl in figures if k == kind_a and lvl == finer and s < set_a]
@@ -610,20 +765,32 @@ def test_a_partner_reads_not_published_rather_than_small_at_other_thresholds(cli
     """At 30 km a partner gets no "sans solution" count: the answer says it is not
     published, not that it is below 11 (which would read as "few persons")."""
     headers = keys["partner"][1]
-    code, body = gql(client, headers, COVERAGE_QUERY, deficiencies=["DI", "EPI"], level="ERHR", thresholdKm=30)
+    code, body = gql(
+        client, headers, COVERAGE_QUERY, deficiencies=["DI", "EPI"], level="ERHR", thresholdKm=30
+    )
     assert code == "OK"
     national = body["data"]["coverage"]["national"]
     assert national["withoutSolution"] is None and national["withoutSolutionPublished"] is False
     assert national["openSituationsPublished"] is True
-    code, body = gql(client, headers, COVERAGE_QUERY, deficiencies=["DI", "EPI"], level="ERHR", thresholdKm=60)
+    code, body = gql(
+        client, headers, COVERAGE_QUERY, deficiencies=["DI", "EPI"], level="ERHR", thresholdKm=60
+    )
     assert body["data"]["coverage"]["national"]["withoutSolutionPublished"] is True
-    csv = client.get("/exports/coverage.csv", params={"deficiencies": "DI,EPI", "level": "ERHR", "threshold_km": 30},
-                     headers=headers).text
+    csv = client.get(
+        "/exports/coverage.csv",
+        params={"deficiencies": "DI,EPI", "level": "ERHR", "threshold_km": 30},
+        headers=headers,
+    ).text
     assert csv.count("non publié") == csv.count("\n") - 1  # one per territory row and the national row
-    page = client.get("/couverture", params={"d": ["DI", "EPI"], "niveau": "ERHR", "seuil": 30}, headers=headers).text
+    page = client.get(
+        "/couverture", params={"d": ["DI", "EPI"], "niveau": "ERHR", "seuil": 30}, headers=headers
+    ).text
     assert "dont sans solution : non publié" in page and "exactement DI+EPI" in page
-    gnchr = client.get("/exports/coverage.csv", params={"deficiencies": "DI,EPI", "level": "ERHR", "threshold_km": 30},
-                       headers=keys["gnchr"][1]).text
+    gnchr = client.get(
+        "/exports/coverage.csv",
+        params={"deficiencies": "DI,EPI", "level": "ERHR", "threshold_km": 30},
+        headers=keys["gnchr"][1],
+    ).text
     assert "non publié" not in gnchr
 
 
@@ -639,11 +806,18 @@ def _tampered(tmp_path, tamper):
 
     first, second = MemoryStore(tmp_path), MemoryStore(tmp_path)  # two processes' worth of writers
     for i in range(6):
-        audit(first if i % 2 else second, SYSTEM if i % 2 else Principal("k2", Role.GNCHR), "situations:read", [f"S-{i}"])
+        audit(
+            first if i % 2 else second,
+            SYSTEM if i % 2 else Principal("k2", Role.GNCHR),
+            "situations:read",
+            [f"S-{i}"],
+        )
     first.close()
     second.close()
     store = MemoryStore(tmp_path)
-    entries = sorted((n for n in store.nodes(K.AUDIT_ENTRY) if n.key != HEAD_KEY), key=lambda n: n.props["seq"])
+    entries = sorted(
+        (n for n in store.nodes(K.AUDIT_ENTRY) if n.key != HEAD_KEY), key=lambda n: n.props["seq"]
+    )
     db = sqlite3.connect(tmp_path / DB_FILENAME)
     tamper(store, db, entries)
     db.commit()
@@ -656,18 +830,51 @@ def _delete(db, keys):
     db.executemany("DELETE FROM nodes WHERE kind = 'AuditEntry' AND key = ?", [(k,) for k in keys])
 
 
-@pytest.mark.parametrize(("name", "tamper", "said"), [
-    ("nothing", lambda store, db, entries: None, None),
-    ("a deleted tail", lambda store, db, entries: _delete(db, [e.key for e in entries[-2:]]), "fin du journal supprimée"),
-    ("one writer's entries", lambda store, db, entries: _delete(db, [e.key for e in entries if e.props["key_id"] == "k2"]),
-     "absente"),
-    ("the whole journal", lambda store, db, entries: _delete(db, [e.key for e in entries]), "journal supprimé"),
-    ("an entry edited and re-hashed", lambda store, db, entries: _rehash(store, entries[3]), "sceau invalide"),
-    ("an entry inserted without chain fields", lambda store, db, entries: store.upsert(
-        [Node(K.AUDIT_ENTRY, "20260101000000-planted", {"at": "2026-01-01", "key_id": "x", "role": "gnchr",
-                                                         "operation": "situations:read", "situations": []})]),
-     "sans chaînage"),
-])
+@pytest.mark.parametrize(
+    ("name", "tamper", "said"),
+    [
+        ("nothing", lambda store, db, entries: None, None),
+        (
+            "a deleted tail",
+            lambda store, db, entries: _delete(db, [e.key for e in entries[-2:]]),
+            "fin du journal supprimée",
+        ),
+        (
+            "one writer's entries",
+            lambda store, db, entries: _delete(db, [e.key for e in entries if e.props["key_id"] == "k2"]),
+            "absente",
+        ),
+        (
+            "the whole journal",
+            lambda store, db, entries: _delete(db, [e.key for e in entries]),
+            "journal supprimé",
+        ),
+        (
+            "an entry edited and re-hashed",
+            lambda store, db, entries: _rehash(store, entries[3]),
+            "sceau invalide",
+        ),
+        (
+            "an entry inserted without chain fields",
+            lambda store, db, entries: store.upsert(
+                [
+                    Node(
+                        K.AUDIT_ENTRY,
+                        "20260101000000-planted",
+                        {
+                            "at": "2026-01-01",
+                            "key_id": "x",
+                            "role": "gnchr",
+                            "operation": "situations:read",
+                            "situations": [],
+                        },
+                    )
+                ]
+            ),
+            "sans chaînage",
+        ),
+    ],
+)
 def test_the_audit_journal_cannot_be_cut_or_forged_silently(tmp_path, name, tamper, said):
     result = _tampered(tmp_path, tamper)
     if said is None:
@@ -697,8 +904,12 @@ def test_graphql_signed_by_the_session_cookie_needs_the_csrf_token(demo_dir, dem
     app = create_app(Settings(data_dir=demo_dir, rate_limit_per_minute=100_000), store=demo_store)
     with TestClient(app) as browser:
         csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/connexion").text).group(1)
-        assert browser.post("/connexion", data={"cle": good, "csrf": csrf, "suite": ""},
-                            follow_redirects=False).status_code == 303
+        assert (
+            browser.post(
+                "/connexion", data={"cle": good, "csrf": csrf, "suite": ""}, follow_redirects=False
+            ).status_code
+            == 303
+        )
         forged = browser.post("/graphql", json={"query": "{ __typename }"})
         assert forged.status_code == 403 and "CSRF" in forged.json()["message"]
         ide = browser.get("/graphql", headers={"Accept": "text/html"})
@@ -706,7 +917,9 @@ def test_graphql_signed_by_the_session_cookie_needs_the_csrf_token(demo_dir, dem
         assert token
         sent = browser.post("/graphql", json={"query": "{ __typename }"}, headers={"X-CSRF-Token": token})
         assert sent.status_code == 200 and sent.json() == {"data": {"__typename": "Query"}}
-        keyed = browser.post("/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {good}"})
+        keyed = browser.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {good}"}
+        )
         assert keyed.status_code == 200  # a key is no cookie: no token needed
 
 

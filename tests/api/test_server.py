@@ -32,8 +32,12 @@ def test_dihr_serve_answers_health_and_graphql(reference_dir):
     port = free_port()
     env = {**os.environ, "DIHR_DATA_DIR": str(reference_dir), "DIHR_PORT": str(port)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -50,7 +54,8 @@ def test_dihr_serve_answers_health_and_graphql(reference_dir):
         anonymous = httpx.post(f"{url}/graphql", json={"query": "{ skills { code } }"}, timeout=10)
         assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHENTICATED"
         answer = httpx.post(
-            f"{url}/graphql", headers=headers,
+            f"{url}/graphql",
+            headers=headers,
             json={"query": '{ qualify(deficiencies: ["EPI", "DI"]) { cnrhr } erhr(code: "ARA") { seat } }'},
             timeout=10,
         ).json()

@@ -46,7 +46,13 @@ EVALUATED = ["SSTI-49", "JS-49", str(Path.cwd()) + "-"]
 
 def _readable(text: str) -> str:
     """What a person reads: JSON escapes of ``tojson`` decoded, then entities."""
-    for code, char in (("\\u0026", "&"), ("\\u003c", "<"), ("\\u003e", ">"), ("\\u0027", "'"), ("\\u0022", '"')):
+    for code, char in (
+        ("\\u0026", "&"),
+        ("\\u003c", "<"),
+        ("\\u003e", ">"),
+        ("\\u0027", "'"),
+        ("\\u0022", '"'),
+    ):
         text = text.replace(code, char)
     return html.unescape(html.unescape(text.replace('\\"', '"').replace("\\/", "/")))
 
@@ -63,17 +69,42 @@ def hostile(reference_dir, tmp_path_factory):
         lines: list[str] = []
         for i, name in enumerate(PAYLOADS):
             finess = f"86000090{i}"
-            lines += [structure(finess, "86", "194", name=name, category="183"), geoloc(finess, 46.58 + i / 100, 0.34)]
+            lines += [
+                structure(finess, "86", "194", name=name, category="183"),
+                geoloc(finess, 46.58 + i / 100, 0.34),
+            ]
         report = import_finess(store, write(files, lines))
         assert report.created == len(PAYLOADS), report
         directory = files / "annuaire.csv"
         with directory.open("w", encoding="utf-8", newline="") as f:
             out = csv.writer(f, delimiter=";")
-            out.writerow(["type", "identifiant", "profession", "nom_structure", "finess_lieu", "commune_lieu",
-                          "expertises", "age_min", "age_max"])
+            out.writerow(
+                [
+                    "type",
+                    "identifiant",
+                    "profession",
+                    "nom_structure",
+                    "finess_lieu",
+                    "commune_lieu",
+                    "expertises",
+                    "age_min",
+                    "age_max",
+                ]
+            )
             for i, name in enumerate(PAYLOADS):
-                out.writerow(["pole_ressources", f"PRH-HOSTILE-{i}", "", name, "", "86194", "DV+TSA:3, DV:3, TSA:3",
-                              "", ""])
+                out.writerow(
+                    [
+                        "pole_ressources",
+                        f"PRH-HOSTILE-{i}",
+                        "",
+                        name,
+                        "",
+                        "86194",
+                        "DV+TSA:3, DV:3, TSA:3",
+                        "",
+                        "",
+                    ]
+                )
         report = import_directory(store, directory)
         assert not report.rejected, report.rejected
         knowledge = files / "savoirs.csv"
@@ -117,7 +148,9 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize(("path", "params", "payloads"), PAGES, ids=[p[0] + str(i) for i, p in enumerate(PAGES)])
+@pytest.mark.parametrize(
+    ("path", "params", "payloads"), PAGES, ids=[p[0] + str(i) for i, p in enumerate(PAGES)]
+)
 def test_every_page_and_map_shows_hostile_names_verbatim(client, path, params, payloads):
     response = client.get(path, params=params)
     assert response.status_code == 200, (path, response.status_code, response.text[:500])
@@ -144,14 +177,23 @@ def test_exports_carry_the_names_as_text(client, path):
     params = SEARCH if path.startswith("/recherche") else {"commune": "86194", "rayon": "5"}
     response = client.get(path, params=params)
     assert response.status_code == 200, response.text[:300]
-    cells = {cell for row in csv.reader(io.StringIO(response.text.removeprefix("\ufeff")), delimiter=";") for cell in row}
+    cells = {
+        cell
+        for row in csv.reader(io.StringIO(response.text.removeprefix("\ufeff")), delimiter=";")
+        for cell in row
+    }
     assert set(PAYLOADS) <= cells
 
 
 def test_graphql_returns_the_names_verbatim(client):
     query = """query($q: SituationInput!) { findResources(situation: $q) { matches { name } knowledge { title } } }"""
-    body = client.post("/graphql", json={"query": query, "variables": {
-        "q": {"deficiencies": ["DV", "TSA"], "commune": "86194", "radiusKm": 100}}}).json()
+    body = client.post(
+        "/graphql",
+        json={
+            "query": query,
+            "variables": {"q": {"deficiencies": ["DV", "TSA"], "commune": "86194", "radiusKm": 100}},
+        },
+    ).json()
     assert "errors" not in body, body
     names = {m["name"] for m in body["data"]["findResources"]["matches"]}
     titles = {k["title"] for k in body["data"]["findResources"]["knowledge"]}
@@ -171,8 +213,10 @@ def test_the_knowledge_form_keeps_a_hostile_title_verbatim(hostile):
             page = c.get("/savoirs")
             token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
             title = "FORM-{{7*7}}-{% raw %}-${7*7}-</script>"
-            response = c.post("/savoirs", data={"csrf": token, "type": "guide", "titre": title, "sujets": "DV",
-                                                 "resume": title})
+            response = c.post(
+                "/savoirs",
+                data={"csrf": token, "type": "guide", "titre": title, "sujets": "DV", "resume": title},
+            )
             assert response.status_code == 200 and "Savoir ajouté" in response.text, response.text[:300]
             for path, params in (("/savoirs", {}), ("/recherche", SEARCH)):
                 shown = c.get(path, params=params)

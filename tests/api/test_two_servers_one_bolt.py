@@ -23,7 +23,9 @@ FIND = """query($s: SituationInput!) { findResources(situation: $s) { matches { 
 
 def _local_keys(url: str, secret: str) -> list[str]:
     body = {"query": FIND, "variables": {"s": {"deficiencies": ["DA"], "commune": "86194", "age": 30}}}
-    response = httpx.post(f"{url}/graphql", json=body, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    response = httpx.post(
+        f"{url}/graphql", json=body, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+    )
     assert response.status_code == 200, response.text
     return [m["key"] for m in response.json()["data"]["findResources"]["matches"] if m["level"] == "LOCAL"]
 
@@ -47,18 +49,27 @@ def test_an_expertise_edit_through_one_server_reaches_the_other(tmp_path):
         net = Network(store)
         net.establishment("860000301", 20, expertise={"DV": 2})
         _key_id, secret = create_key(store, "gnchr", label="deux serveurs")
-        env = {"DIHR_NEO4J_URI": BOLT.neo4j_uri or "", "DIHR_NEO4J_USER": BOLT.neo4j_user,
-               "DIHR_NEO4J_PASSWORD": BOLT.neo4j_password, "DIHR_NEO4J_DATABASE": BOLT.neo4j_database,
-               "DIHR_NEO4J_NAMESPACE": namespace, "DIHR_RATE_LIMIT_PER_MINUTE": "100000"}
-        with served(tmp_path / "a", "--workers", "1", **env) as first, \
-                served(tmp_path / "b", "--workers", "1", **env) as second:
+        env = {
+            "DIHR_NEO4J_URI": BOLT.neo4j_uri or "",
+            "DIHR_NEO4J_USER": BOLT.neo4j_user,
+            "DIHR_NEO4J_PASSWORD": BOLT.neo4j_password,
+            "DIHR_NEO4J_DATABASE": BOLT.neo4j_database,
+            "DIHR_NEO4J_NAMESPACE": namespace,
+            "DIHR_RATE_LIMIT_PER_MINUTE": "100000",
+        }
+        with (
+            served(tmp_path / "a", "--workers", "1", **env) as first,
+            served(tmp_path / "b", "--workers", "1", **env) as second,
+        ):
             assert _local_keys(first, secret) == [] and _local_keys(second, secret) == []
             client = _login(first, secret)
             try:
                 page = client.get("/annuaire/Establishment/860000301")
                 token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-                edit = client.post("/annuaire/Establishment/860000301/expertise",
-                                   data={"csrf": token, "code": "DA", "niveau": "3"})
+                edit = client.post(
+                    "/annuaire/Establishment/860000301/expertise",
+                    data={"csrf": token, "code": "DA", "niveau": "3"},
+                )
                 assert edit.status_code == 200, edit.text[-500:]
             finally:
                 client.close()
@@ -82,9 +93,13 @@ def test_migrate_detects_the_point_index_instead_of_assuming_it(monkeypatch):
 
     assert BOLT is not None
     on_arcadedb = not os.environ.get("DIHR_NEO4J_URI")  # the ArcadeDB started for the test run
-    for name, value in (("DIHR_NEO4J_URI", BOLT.neo4j_uri or ""), ("DIHR_NEO4J_USER", BOLT.neo4j_user),
-                        ("DIHR_NEO4J_PASSWORD", BOLT.neo4j_password), ("DIHR_NEO4J_DATABASE", BOLT.neo4j_database),
-                        ("DIHR_NEO4J_NAMESPACE", f"migrate-{uuid.uuid4().hex[:8]}")):
+    for name, value in (
+        ("DIHR_NEO4J_URI", BOLT.neo4j_uri or ""),
+        ("DIHR_NEO4J_USER", BOLT.neo4j_user),
+        ("DIHR_NEO4J_PASSWORD", BOLT.neo4j_password),
+        ("DIHR_NEO4J_DATABASE", BOLT.neo4j_database),
+        ("DIHR_NEO4J_NAMESPACE", f"migrate-{uuid.uuid4().hex[:8]}"),
+    ):
         monkeypatch.setenv(name, value)
     run = CliRunner().invoke(cli, ["migrate"])
     assert run.exit_code == 0, run.output

@@ -53,8 +53,10 @@ def test_each_worker_allows_its_share_of_the_rate_limit(store, tmp_path):
     settings = Settings(data_dir=tmp_path, rate_limit_per_minute=4, workers=2, map_tiles="")
     headers = bearer(store)
     with TestClient(create_app(settings, store=store)) as client:
-        codes = [client.post("/graphql", json={"query": "{ skills { code } }"}, headers=headers).status_code
-                 for _ in range(3)]
+        codes = [
+            client.post("/graphql", json={"query": "{ skills { code } }"}, headers=headers).status_code
+            for _ in range(3)
+        ]
     assert codes == [200, 200, 429]
 
 
@@ -76,9 +78,15 @@ def test_with_two_workers_sessions_and_new_keys_work_on_every_connection(two_wor
     store.close()
     time.sleep(0.1)
     for _ in range(12):  # a new connection each time: the two workers share them out
-        response = httpx.post(f"{url}/graphql", headers={"Authorization": f"Bearer {secret}"}, timeout=30, json={
-            "query": FIND_RESOURCES_QUERY,
-            "variables": {"situation": {"deficiencies": ["DV", "TSA"], "commune": "86194"}, "limit": 5}})
+        response = httpx.post(
+            f"{url}/graphql",
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=30,
+            json={
+                "query": FIND_RESOURCES_QUERY,
+                "variables": {"situation": {"deficiencies": ["DV", "TSA"], "commune": "86194"}, "limit": 5},
+            },
+        )
         assert response.status_code == 200 and "errors" not in response.json(), response.text[:300]
 
     with httpx.Client(base_url=url, timeout=30) as browser:
@@ -95,8 +103,15 @@ def test_with_two_workers_sessions_and_new_keys_work_on_every_connection(two_wor
 
 def _serve(env_updates: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_updates}
-    return subprocess.run([sys.executable, "-m", "cli", "serve", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "serve", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.slow

@@ -46,8 +46,10 @@ def test_each_write_says_what_it_touched(store, net):
     assert store.changes_since(store.revision() + 5) is None  # a revision it never had
 
 
-QUERIES = [SituationQuery(deficiencies=["DV", "TSA"], commune="86194", radius_km=100),
-           SituationQuery(deficiencies=["DA"], commune="79191", age=30, radius_km=200)]
+QUERIES = [
+    SituationQuery(deficiencies=["DV", "TSA"], commune="86194", radius_km=100),
+    SituationQuery(deficiencies=["DA"], commune="79191", age=30, radius_km=200),
+]
 
 
 def _writes(store: GraphStore) -> None:
@@ -56,12 +58,33 @@ def _writes(store: GraphStore) -> None:
     for i in range(12):
         lat, lon = north_of_poitiers(5 * i)
         ref = NodeRef(K.ESTABLISHMENT, f"86100{i:04d}")
-        nodes.append(Node(ref.kind, ref.key, {"name": f"SYNTHÉTIQUE {i}", "lat": lat, "lon": lon, "department": "86",
-                                              **({"age_min": 18} if i % 2 else {})}))
-        edges.append(Edge(R.ACCEPTS, ref, NodeRef(K.DEFICIENCY, ["DA", "DV", "TSA"][i % 3]), {"age_min": 3 * (i % 3)}))
+        nodes.append(
+            Node(
+                ref.kind,
+                ref.key,
+                {
+                    "name": f"SYNTHÉTIQUE {i}",
+                    "lat": lat,
+                    "lon": lon,
+                    "department": "86",
+                    **({"age_min": 18} if i % 2 else {}),
+                },
+            )
+        )
+        edges.append(
+            Edge(R.ACCEPTS, ref, NodeRef(K.DEFICIENCY, ["DA", "DV", "TSA"][i % 3]), {"age_min": 3 * (i % 3)})
+        )
     store.upsert(nodes, edges)
-    store.upsert(edges=[Edge(R.HAS_EXPERTISE, NodeRef(K.ESTABLISHMENT, "861000003"), NodeRef(K.DEFICIENCY, "DV"),
-                             {"level": 3})])
+    store.upsert(
+        edges=[
+            Edge(
+                R.HAS_EXPERTISE,
+                NodeRef(K.ESTABLISHMENT, "861000003"),
+                NodeRef(K.DEFICIENCY, "DV"),
+                {"level": 3},
+            )
+        ]
+    )
     store.upsert([Node(K.ESTABLISHMENT, "860000001", {"lat": 46.32, "lon": -0.46, "department": "79"})])
     store.delete_edges([Edge(R.ACCEPTS, NodeRef(K.ESTABLISHMENT, "861000004"), NodeRef(K.DEFICIENCY, "DV"))])
 

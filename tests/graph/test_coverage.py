@@ -43,7 +43,15 @@ def test_population_totals_match_at_every_level(net, store, level):
 
 
 def test_partial_resources_do_not_count(net, store):
-    store.upsert([Node(K.ESTABLISHMENT, "690000001", {"name": "Lyon DV", "lat": LYON[0], "lon": LYON[1], "department": "69"})])
+    store.upsert(
+        [
+            Node(
+                K.ESTABLISHMENT,
+                "690000001",
+                {"name": "Lyon DV", "lat": LYON[0], "lon": LYON[1], "department": "69"},
+            )
+        ]
+    )
     net._links(NodeRef(K.ESTABLISHMENT, "690000001"), {}, {"DV": 3})
     assert by_code(coverage(store, ["DV", "TSA"]))["69"].resources == 0
     assert by_code(coverage(store, ["DV"]))["69"].resources == 1
@@ -61,10 +69,17 @@ def test_demand_counts_open_situations_and_those_without_solution(net, store):
     elements = list(combination_elements("DV+TSA"))
     nodes = [e for e in elements if isinstance(e, Node)]
     edges = [e for e in elements if isinstance(e, Edge)]
-    for key, commune, status in (("S-1", "86194", "open"), ("S-2", "69123", "open"), ("S-3", "69123", "closed")):
+    for key, commune, status in (
+        ("S-1", "86194", "open"),
+        ("S-2", "69123", "open"),
+        ("S-3", "69123", "closed"),
+    ):
         ref = NodeRef(K.SITUATION, key)
         nodes.append(Node(K.SITUATION, key, {"status": status, "age": 10}))
-        edges += [Edge(R.LIVES_IN, ref, NodeRef(K.COMMUNE, commune)), Edge(R.PRESENTS, ref, NodeRef(K.COMBINATION, "DV+TSA"))]
+        edges += [
+            Edge(R.LIVES_IN, ref, NodeRef(K.COMMUNE, commune)),
+            Edge(R.PRESENTS, ref, NodeRef(K.COMBINATION, "DV+TSA")),
+        ]
     store.upsert(nodes, edges)
     d = by_code(coverage(store, ["DV", "TSA"], threshold_km=60))
     assert (d["86"].open_situations, d["86"].without_solution) == (1, 0)
@@ -72,7 +87,9 @@ def test_demand_counts_open_situations_and_those_without_solution(net, store):
 
 
 def test_what_if_difference_is_exactly_the_added_resource(net, store):
-    before, after, deltas = what_if(store, ["DV", "TSA"], [Addition("69123", ["DV", "TSA", "DI"])], threshold_km=60)
+    before, after, deltas = what_if(
+        store, ["DV", "TSA"], [Addition("69123", ["DV", "TSA", "DI"])], threshold_km=60
+    )
     assert [d.code for d in deltas] == ["69"]
     lyon = deltas[0]
     assert lyon.before.population_beyond == 500_000 and lyon.after.population_beyond == 0
@@ -87,7 +104,9 @@ def test_what_if_ignores_additions_not_competent_for_the_combination(net, store)
 
 
 def test_gap_matrix_ranks_territories_and_flags_zones_blanches(net, store):
-    net.establishment("860000301", 5, expertise={"DA+DV": 2})  # deafblind competence at Poitiers: criterion 1 has data
+    net.establishment(
+        "860000301", 5, expertise={"DA+DV": 2}
+    )  # deafblind competence at Poitiers: criterion 1 has data
     matrix = gaps(store, level=Level.DEPARTMENT, threshold_km=60)
     assert [c[0] for c in matrix.criteria] == ["1", "2", "3", "4", "5a", "5b", "5c", "5d"]
     ranked = [code for code, _, _ in matrix.territories]
@@ -100,7 +119,9 @@ def test_gap_matrix_ranks_territories_and_flags_zones_blanches(net, store):
 
 
 def test_accepting_each_deficiency_separately_is_not_combination_competence(net, store):
-    sensory = net.establishment("860000311", 5, accepts={"DA": (0, 20), "DV": (0, 20)})  # a « sourd/aveugle » institute
+    sensory = net.establishment(
+        "860000311", 5, accepts={"DA": (0, 20), "DV": (0, 20)}
+    )  # a « sourd/aveugle » institute
     camsp = net.establishment("860000312", 8, accepts={"DA": (0, 6), "DV": (0, 6)})
     store.upsert([Node(K.ESTABLISHMENT, camsp.key, {"generalist": True, "category": "190"})])
     honest = coverage(store, ["DA", "DV"], local_only=True)

@@ -20,7 +20,9 @@ def lint(statements: list[dict], tmp_path: Path) -> dict[str, list[dict]]:
         pytest.fail("Neo4j's linter is not installed: run `make test` (it runs `npm ci`).")
     source = tmp_path / "statements.json"
     source.write_text(json.dumps(statements), encoding="utf-8")
-    out = subprocess.run(["node", str(LINTER), str(source)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["node", str(LINTER), str(source)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return {r["name"]: r["diagnostics"] for r in json.loads(out.stdout)}
 
@@ -55,9 +57,17 @@ def _cypher_names(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names = set()
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
         for target in targets:
-            if isinstance(target, ast.Name) and (target.id.endswith("_CYPHER") or target.id.endswith("_TEMPLATE")):
+            if isinstance(target, ast.Name) and (
+                target.id.endswith("_CYPHER") or target.id.endswith("_TEMPLATE")
+            ):
                 names.add(target.id)
     return names
 
@@ -65,8 +75,14 @@ def _cypher_names(path: Path) -> set[str]:
 def test_no_cypher_outside_the_catalogue():
     """A statement added anywhere must be in the catalogue the linter reads."""
     catalogued = {name.split("[")[0] for name in cypher_catalogue()}
-    templates = {"_SCHEMA_KEY_TEMPLATE", "_CREATE_NODES_TEMPLATE", "_CREATE_EDGES_TEMPLATE", "_UPDATE_EDGES_TEMPLATE",
-                 "_DELETE_EDGES_TEMPLATE", "_EDGES_OF_TYPE_TEMPLATE"}
+    templates = {
+        "_SCHEMA_KEY_TEMPLATE",
+        "_CREATE_NODES_TEMPLATE",
+        "_CREATE_EDGES_TEMPLATE",
+        "_UPDATE_EDGES_TEMPLATE",
+        "_DELETE_EDGES_TEMPLATE",
+        "_EDGES_OF_TYPE_TEMPLATE",
+    }
     found: dict[str, set[str]] = {}
     for package in ("graph", "api", "importers", "maps"):
         for path in (ROOT / package).rglob("*.py"):
@@ -77,5 +93,11 @@ def test_no_cypher_outside_the_catalogue():
     stray = found.get("graph/stores/neo4j.py", set()) - catalogued - templates
     assert stray == set()
     # every template is reachable through a catalogued generated name
-    assert {"SCHEMA_KEY_CYPHER", "CREATE_NODES_CYPHER", "CREATE_EDGES_CYPHER", "UPDATE_EDGES_CYPHER", "DELETE_EDGES_CYPHER",
-            "EDGES_OF_TYPE_CYPHER"} <= catalogued
+    assert {
+        "SCHEMA_KEY_CYPHER",
+        "CREATE_NODES_CYPHER",
+        "CREATE_EDGES_CYPHER",
+        "UPDATE_EDGES_CYPHER",
+        "DELETE_EDGES_CYPHER",
+        "EDGES_OF_TYPE_CYPHER",
+    } <= catalogued

@@ -15,8 +15,10 @@ import pytest
 
 from graph.disclosure import SMALL_CELL, Tree, suppressed_cells, suppressed_tails
 
-TREE = Tree(region_of={"d1": "r1", "d2": "r1", "d3": "r2", "d4": "r3", "d5": "r3"},
-            erhr_of={"r1": "E1", "r2": "E1", "r3": "E2"})
+TREE = Tree(
+    region_of={"d1": "r1", "d2": "r1", "d3": "r2", "d4": "r3", "d5": "r3"},
+    erhr_of={"r1": "E1", "r2": "E1", "r3": "E2"},
+)
 DEPARTMENTS = sorted(TREE.region_of)
 CHOICES = (0, 0, 1, 2, 3, 5, 8, 10, 11, 12, 15, 20, 30)
 
@@ -66,7 +68,11 @@ def test_territory_suppression_survives_every_linear_combination():
     for _ in range(150):
         counts = {d: rng.choice(CHOICES) for d in DEPARTMENTS}
         hidden = suppressed_cells(counts, TREE)
-        published = [[int(d in m) for d in DEPARTMENTS] for (lvl, code), m in TERRITORIES.items() if code not in hidden[lvl]]
+        published = [
+            [int(d in m) for d in DEPARTMENTS]
+            for (lvl, code), m in TERRITORIES.items()
+            if code not in hidden[lvl]
+        ]
         assert leak(published, [counts[d] for d in DEPARTMENTS]) is None, counts
 
 
@@ -94,10 +100,18 @@ def test_the_oracle_catches_open_minus_without_solution():
     unmet = {"d1": 12, "d2": 0, "d3": 11, "d4": 11, "d5": 30}
     total = {d: served[d] + unmet[d] for d in DEPARTMENTS}
     separate = [suppressed_cells(total, TREE), suppressed_cells(unmet, TREE)]
-    found = leak(banded_figures([served, unmet], separate), [served[d] for d in DEPARTMENTS] + [unmet[d] for d in DEPARTMENTS])
+    found = leak(
+        banded_figures([served, unmet], separate),
+        [served[d] for d in DEPARTMENTS] + [unmet[d] for d in DEPARTMENTS],
+    )
     assert found is not None and found[1] == 3
-    assert leak(banded_figures([served, unmet], suppressed_tails([served, unmet], TREE)),
-                [served[d] for d in DEPARTMENTS] + [unmet[d] for d in DEPARTMENTS]) is None
+    assert (
+        leak(
+            banded_figures([served, unmet], suppressed_tails([served, unmet], TREE)),
+            [served[d] for d in DEPARTMENTS] + [unmet[d] for d in DEPARTMENTS],
+        )
+        is None
+    )
 
 
 def test_empty_bands_do_not_hide_a_large_figure():
@@ -107,4 +121,6 @@ def test_empty_bands_do_not_hide_a_large_figure():
     unmet = {"d1": 30, "d2": 0, "d3": 11, "d4": 0, "d5": 30}
     hidden = suppressed_tails([served, unmet], TREE)
     assert "d1" not in hidden[0]["DEPARTMENT"] and "d1" not in hidden[1]["DEPARTMENT"]
-    assert "d2" not in hidden[0]["DEPARTMENT"] and "d2" in hidden[1]["DEPARTMENT"]  # 0 "sans solution": below 11
+    assert (
+        "d2" not in hidden[0]["DEPARTMENT"] and "d2" in hidden[1]["DEPARTMENT"]
+    )  # 0 "sans solution": below 11

@@ -42,7 +42,10 @@ def test_combination_first_then_full_coverage_by_level_then_partial(net, store):
     ranked = local(result)
     assert keys(ranked) == ["pro-combi", "860000005", "860000001", "860000002"]
     assert [m.basis for m in ranked] == [
-        Basis.COMBINATION, Basis.ALL_DEFICIENCIES, Basis.SEPARATELY, Basis.PARTIAL,
+        Basis.COMBINATION,
+        Basis.ALL_DEFICIENCIES,
+        Basis.SEPARATELY,
+        Basis.PARTIAL,
     ]
     assert ranked[0].distance_km == pytest.approx(60, abs=0.2)
     assert ranked[3].misses == ("TSA",)
@@ -92,7 +95,10 @@ def test_widening_reports_nearest_competent_resource_beyond_radius(net, store):
     # the partial resource inside the radius stays first; the fully competent ones
     # beyond twice the radius are named in the message, not listed
     assert keys(ranked) == ["860000001"] and ranked[0].within_radius
-    assert "Établissement 860000002, à 240 km" in result.widening.message and "pas dans le tableau" in result.widening.message
+    assert (
+        "Établissement 860000002, à 240 km" in result.widening.message
+        and "pas dans le tableau" in result.widening.message
+    )
 
 
 @pytest.mark.parametrize("limit", [2, 4])
@@ -100,7 +106,9 @@ def test_widening_takes_the_nearest_beyond_the_radius_however_far(net, store, li
     for key, km in (("860000001", 190), ("860000002", 150), ("860000003", 500), ("860000004", 120)):
         net.establishment(key, km, expertise={"DV": 3, "TSA": 3})
     ranked = local(find_resources(store, query(radius_km=100, limit=limit)))
-    shown = min(limit, 3)  # nothing inside the radius: the nearest beyond, however far, at most 3 (BEYOND_ROWS)
+    shown = min(
+        limit, 3
+    )  # nothing inside the radius: the nearest beyond, however far, at most 3 (BEYOND_ROWS)
     assert keys(ranked) == ["860000004", "860000002", "860000001", "860000003"][:shown]
     assert [round(m.distance_km) for m in ranked] == [120, 150, 190, 500][:shown]
     assert {m.group for m in ranked} == {"beyond"}
@@ -171,7 +179,9 @@ def test_conditions_bring_their_frequent_deficiencies(net, store):
     assert result.qualification.cnrhr == ("CRESAM",)
     match = local(result)[0]
     assert match.basis is Basis.ALL_DEFICIENCIES
-    assert "Establishment —HAS_EXPERTISE(level 3)→ ORPHA:138 —TYPICALLY_INVOLVES→ DA" in {c.path for c in match.covers}
+    assert "Establishment —HAS_EXPERTISE(level 3)→ ORPHA:138 —TYPICALLY_INVOLVES→ DA" in {
+        c.path for c in match.covers
+    }
     da = next(i for i in result.inferred if i.deficiency == "DA")
     assert "Hearing impairment (HP:0000365), très fréquent (80-99 %)" in da.phenotypes
     assert "Syndrome CHARGE (ORPHA:138), très fréquent (80-99 %)" in da.text
@@ -182,7 +192,9 @@ def test_conditions_bring_their_frequent_deficiencies(net, store):
 def test_a_condition_alone_is_a_search_by_name_or_code(net, store):
     net.establishment("670000001", 10, department="67", expertise={"DI": 2, "COMPORT": 2})
     by_code = find_resources(store, SituationQuery(deficiencies=[], conditions=["739"], commune="86194"))
-    by_name = find_resources(store, SituationQuery(deficiencies=[], conditions=["Prader-Willi"], commune="86194"))
+    by_name = find_resources(
+        store, SituationQuery(deficiencies=[], conditions=["Prader-Willi"], commune="86194")
+    )
     assert by_code.conditions == by_name.conditions == ("ORPHA:739",)
     # challenging behaviour is very frequent; intellectual disability, epilepsy are occasional in the annotations
     assert by_code.combination == by_name.combination == "COMPORT"
@@ -233,19 +245,29 @@ def test_kinds_filter(net, store):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("deficiencies,commune", [(["DI"], "75056"), (["TSA"], "69123"), (["DI", "EPI"], "13055")])
+@pytest.mark.parametrize(
+    "deficiencies,commune", [(["DI"], "75056"), (["TSA"], "69123"), (["DI", "EPI"], "13055")]
+)
 def test_a_crowded_radius_is_ranked_by_the_key_tuple(demo_store, deficiencies, commune):
     """Many more candidates than asked (the case a pre-selection shortcut once
     served): each local result inside the radius, fully competent, comes in the
     order (basis, more points, nearer; then kind and key) — exactly, not
     approximately (distances are shown rounded, so ties there are not checked)."""
     tier = {Basis.COMBINATION: 0, Basis.ALL_DEFICIENCIES: 1, Basis.SEPARATELY: 2}
-    full = [m for m in find_resources(demo_store, SituationQuery(deficiencies=deficiencies, commune=commune,
-                                                                 radius_km=100, limit=4)).matches
-            if m.level is MatchLevel.LOCAL and m.within_radius and m.basis in tier]
-    wide = [m for m in find_resources(demo_store, SituationQuery(deficiencies=deficiencies, commune=commune,
-                                                                 radius_km=100, limit=100)).matches
-            if m.level is MatchLevel.LOCAL and m.within_radius and m.basis in tier]
+    full = [
+        m
+        for m in find_resources(
+            demo_store, SituationQuery(deficiencies=deficiencies, commune=commune, radius_km=100, limit=4)
+        ).matches
+        if m.level is MatchLevel.LOCAL and m.within_radius and m.basis in tier
+    ]
+    wide = [
+        m
+        for m in find_resources(
+            demo_store, SituationQuery(deficiencies=deficiencies, commune=commune, radius_km=100, limit=100)
+        ).matches
+        if m.level is MatchLevel.LOCAL and m.within_radius and m.basis in tier
+    ]
     assert len(wide) > 4 * len(full) >= 4, "the radius must hold many more candidates than asked"
     keys = [(tier[m.basis], -m.score, m.distance_km) for m in wide]
     assert keys == sorted(keys)

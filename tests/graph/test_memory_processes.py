@@ -41,7 +41,9 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 def establishment(key: str, name: str) -> Node:
-    return Node(K.ESTABLISHMENT, key, {"name": name, "lat": POITIERS[0], "lon": POITIERS[1], "department": "86"})
+    return Node(
+        K.ESTABLISHMENT, key, {"name": name, "lat": POITIERS[0], "lon": POITIERS[1], "department": "86"}
+    )
 
 
 def dv_query() -> SituationQuery:
@@ -78,7 +80,9 @@ def test_edges_added_and_deleted_elsewhere_reach_matching(pair):
 
 def test_no_write_is_lost_when_two_processes_update_one_node(pair, tmp_path):
     a, b = pair
-    a.upsert([Node(K.ESTABLISHMENT, "860000001", {"name": "Foyer", "lat": 46.6, "lon": 0.3, "phone": "05 00"})])
+    a.upsert(
+        [Node(K.ESTABLISHMENT, "860000001", {"name": "Foyer", "lat": 46.6, "lon": 0.3, "phone": "05 00"})]
+    )
     # b writes right away, without reading first: it must merge into a's version.
     b.upsert([Node(K.ESTABLISHMENT, "860000001", {"email": "foyer@example.org"})])
     settle()
@@ -130,19 +134,25 @@ def test_the_audit_trail_stays_on_disk_not_in_every_workers_memory(pair, tmp_pat
     from graph.access import verify_audit
 
     a, b = pair
-    held = [s._graph.number_of_nodes() for s in pair if isinstance(s, MemoryStore)]  # SQLiteStore holds no graph
+    held = [
+        s._graph.number_of_nodes() for s in pair if isinstance(s, MemoryStore)
+    ]  # SQLiteStore holds no graph
     for i in range(300):
         audit(a, SYSTEM, "situations:read", [f"SIT-{i:04d}"])
     b.count_nodes()  # b catches up with a's writes
     assert [s._graph.number_of_nodes() for s in pair if isinstance(s, MemoryStore)] == held
     assert all(NodeKind.AUDIT_ENTRY not in s._by_kind for s in pair if isinstance(s, MemoryStore))
     assert len(audit_entries(b, situation="SIT-0123")) == 1  # the other process, without waiting
-    assert a.count_nodes()[NodeKind.AUDIT_ENTRY] == b.count_nodes()[NodeKind.AUDIT_ENTRY] == 301  # and the head
+    assert (
+        a.count_nodes()[NodeKind.AUDIT_ENTRY] == b.count_nodes()[NodeKind.AUDIT_ENTRY] == 301
+    )  # and the head
     entry = next(iter(a.nodes(NodeKind.AUDIT_ENTRY)))
     assert b.get_node(NodeKind.AUDIT_ENTRY, entry.key) == entry
     assert verify_audit(b).problems == [] and verify_audit(b).entries == 300
     reopened = MemoryStore(tmp_path)
-    assert NodeKind.AUDIT_ENTRY not in reopened._by_kind and reopened.count_nodes()[NodeKind.AUDIT_ENTRY] == 301
+    assert (
+        NodeKind.AUDIT_ENTRY not in reopened._by_kind and reopened.count_nodes()[NodeKind.AUDIT_ENTRY] == 301
+    )
     reopened.close()
 
 
@@ -162,7 +172,10 @@ def test_two_processes_auditing_at_once_write_one_whole_journal(tmp_path):
         "s.close()\n"
     )
     root = Path(__file__).resolve().parents[2]
-    writers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name], cwd=root) for name in ("A-", "B-")]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name], cwd=root)
+        for name in ("A-", "B-")
+    ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     store = MemoryStore(tmp_path)
     try:

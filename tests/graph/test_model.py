@@ -39,7 +39,9 @@ def test_corsica_and_overseas_commune_keys_are_valid(key):
 
 def test_edge_endpoints_follow_the_schema():
     with pytest.raises(SchemaError, match="WORKS_AT cannot join Commune"):
-        validate_edge(Edge(RelType.WORKS_AT, NodeRef(NodeKind.COMMUNE, "75056"), NodeRef(NodeKind.CNRHR, "CRESAM")))
+        validate_edge(
+            Edge(RelType.WORKS_AT, NodeRef(NodeKind.COMMUNE, "75056"), NodeRef(NodeKind.CNRHR, "CRESAM"))
+        )
 
 
 def test_expertise_level_must_be_1_to_3():

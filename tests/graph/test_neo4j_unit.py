@@ -114,7 +114,9 @@ def test_writes_are_unwind_batches_of_the_configured_size():
 
 def test_values_are_parameters_never_formatted_into_cypher():
     driver = FakeDriver()
-    Neo4jStore(driver, database="neo4j").upsert([Node(K.ESTABLISHMENT, "860008564", {"name": "x' DETACH DELETE n //"})])
+    Neo4jStore(driver, database="neo4j").upsert(
+        [Node(K.ESTABLISHMENT, "860008564", {"name": "x' DETACH DELETE n //"})]
+    )
     assert all("DETACH" not in cypher and "860008564" not in cypher for cypher, _ in driver.committed)
 
 
@@ -122,7 +124,9 @@ def test_an_edge_to_a_missing_node_rolls_the_batch_back():
     driver = FakeDriver(drop_edges=True)
     store = Neo4jStore(driver, database="neo4j")
     with pytest.raises(StoreError, match="rien n'a été écrit"):
-        store.upsert(pros(2), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))])
+        store.upsert(
+            pros(2), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))]
+        )
     assert driver.committed == []
 
 
@@ -185,7 +189,9 @@ def test_writes_that_change_resources_bump_the_revision_audit_entries_do_not():
     store.upsert([Node(K.AUDIT_ENTRY, "20261124-a", {"operation": "aggregate:gaps"})])
     assert not any(c == BUMP_REVISION_CYPHER for c, _ in driver.committed)
     store.upsert(pros(1))
-    store.delete_edges([Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))])
+    store.delete_edges(
+        [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))]
+    )
     assert sum(c == BUMP_REVISION_CYPHER for c, _ in driver.committed) == 2
 
 
@@ -216,8 +222,12 @@ def test_a_batch_that_meets_another_writers_twin_node_is_retried_whole():
     driver = FakeDriver()
     driver.twins = [1]
     store = Neo4jStore(driver, database="neo4j")
-    summary = store.upsert(pros(1), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))])
+    summary = store.upsert(
+        pros(1), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))]
+    )
     assert summary.edges_created == 1 and driver.twins == []
     driver.twins = [1] * 10  # never resolves: refused in French, nothing written
     with pytest.raises(StoreError, match="concurrentes"):
-        store.upsert(pros(1), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))])
+        store.upsert(
+            pros(1), [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p0"), NodeRef(K.ESTABLISHMENT, "860008564"))]
+        )

@@ -13,8 +13,13 @@ K, R = NodeKind, RelType
 @pytest.fixture
 def star(store):
     net = Network(store)
-    for finess, km, dep in (("860000001", 5, "86"), ("860000002", 10, "86"), ("860000003", 15, "86"),
-                            ("690000004", 20, "69"), ("860000005", 25, "86")):
+    for finess, km, dep in (
+        ("860000001", 5, "86"),
+        ("860000002", 10, "86"),
+        ("860000003", 15, "86"),
+        ("690000004", 20, "69"),
+        ("860000005", 25, "86"),
+    ):
         net.establishment(finess, km, department=dep, expertise={"DV": 2})
     nodes, edges = [], []
     for situation, others in (("S-1", "860000002"), ("S-2", "860000003"), ("S-3", "690000004")):

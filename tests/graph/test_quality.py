@@ -16,7 +16,9 @@ K, R = NodeKind, RelType
 def test_each_department_says_what_is_known_only_from_the_category(store):
     net = Network(store)
     by_category = net.establishment("860000601", 5)
-    store.upsert([], [Edge(R.ACCEPTS, by_category, NodeRef(K.DEFICIENCY, "DI"), {"source": "categorie_finess"})])
+    store.upsert(
+        [], [Edge(R.ACCEPTS, by_category, NodeRef(K.DEFICIENCY, "DI"), {"source": "categorie_finess"})]
+    )
     declared = net.establishment("860000602", 6, expertise={"DV": 2})  # the directory says more
     store.upsert([Node(K.ESTABLISHMENT, declared.key, {"phone": "05 49 00 00 00"})])
     net.establishment("860000603", 7)  # nothing known at all
@@ -25,7 +27,12 @@ def test_each_department_says_what_is_known_only_from_the_category(store):
     net.professional("pro-q", closed, expertise={"DV": 1})  # still working there, per the directory
     found = data_quality(store)
     vienne = next(d for d in found.departments if d.code == "86")
-    assert (vienne.establishments, vienne.category_only, vienne.no_competence, vienne.without_phone) == (3, 1, 1, 2)
+    assert (vienne.establishments, vienne.category_only, vienne.no_competence, vienne.without_phone) == (
+        3,
+        1,
+        1,
+        2,
+    )
     deux_sevres = next(d for d in found.departments if d.code == "79")
     assert deux_sevres.establishments == 0 and deux_sevres.closed_referenced == 1
     assert found.national.category_only == 1 and found.national.closed_referenced == 1

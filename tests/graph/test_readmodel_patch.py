@@ -38,7 +38,10 @@ def assert_same_index(mine: CompetenceIndex, rebuilt: CompetenceIndex) -> None:
         assert np.array_equal(np.array(mine_links), np.array(rebuilt_links), equal_nan=True), target
     assert mine.demand.keys() == rebuilt.demand.keys()
     for combination, (communes, is_open) in mine.demand.items():
-        assert communes == rebuilt.demand[combination][0] and is_open.tolist() == rebuilt.demand[combination][1].tolist()
+        assert (
+            communes == rebuilt.demand[combination][0]
+            and is_open.tolist() == rebuilt.demand[combination][1].tolist()
+        )
 
 
 @pytest.fixture
@@ -61,9 +64,11 @@ def patches(monkeypatch):
     return counts
 
 
-QUERIES = [SituationQuery(deficiencies=["DV", "TSA"], commune="35238", age=12, radius_km=80),
-           SituationQuery(deficiencies=["DA", "DV"], commune="86194", radius_km=150),
-           SituationQuery(deficiencies=["DI", "EPI"], skills=["CAA"], commune="69123", age=30, radius_km=60)]
+QUERIES = [
+    SituationQuery(deficiencies=["DV", "TSA"], commune="35238", age=12, radius_km=80),
+    SituationQuery(deficiencies=["DA", "DV"], commune="86194", radius_km=150),
+    SituationQuery(deficiencies=["DI", "EPI"], skills=["CAA"], commune="69123", age=30, radius_km=60),
+]
 
 
 def check(store, patches, patched: int, rebuilt: int) -> None:
@@ -82,8 +87,16 @@ def test_an_expertise_edit_and_a_small_import_update_the_index(demo_copy_store, 
     read_model(store).competence  # noqa: B018 - built before the writes
     patches.update(patched=0, rebuilt=0)
     professional = next(iter(store.nodes(K.PROFESSIONAL)))
-    store.upsert(edges=[Edge(R.HAS_EXPERTISE, professional.ref, NodeRef(K.DEFICIENCY, "DV"),
-                             {"level": 3, "source": "saisie"})])
+    store.upsert(
+        edges=[
+            Edge(
+                R.HAS_EXPERTISE,
+                professional.ref,
+                NodeRef(K.DEFICIENCY, "DV"),
+                {"level": 3, "source": "saisie"},
+            )
+        ]
+    )
     check(store, patches, patched=1, rebuilt=0)
 
     # an import of 100 new establishments (FINESS-like rows), some with long keys and names
@@ -93,19 +106,47 @@ def test_an_expertise_edit_and_a_small_import_update_the_index(demo_copy_store, 
     for i in range(100):
         commune = rng.choice(communes)
         kind = K.ESTABLISHMENT if i % 10 else K.RESOURCE_POLE
-        key = f"97{i:07d}" if i % 10 else f"pole-ressources-au-nom-de-cle-bien-plus-long-que-les-autres-{i:03d}"
-        nodes.append(Node(kind, key, {
-            "name": f"ÉTABLISSEMENT SYNTHÉTIQUE {i}", "lat": commune.props["lat"] + rng.uniform(-0.01, 0.01),
-            "lon": commune.props["lon"], "department": commune.props["department"], "synthetic": True,
-            **({"age_min": 0, "age_max": 20} if i % 3 == 0 else {})}))
+        key = (
+            f"97{i:07d}" if i % 10 else f"pole-ressources-au-nom-de-cle-bien-plus-long-que-les-autres-{i:03d}"
+        )
+        nodes.append(
+            Node(
+                kind,
+                key,
+                {
+                    "name": f"ÉTABLISSEMENT SYNTHÉTIQUE {i}",
+                    "lat": commune.props["lat"] + rng.uniform(-0.01, 0.01),
+                    "lon": commune.props["lon"],
+                    "department": commune.props["department"],
+                    "synthetic": True,
+                    **({"age_min": 0, "age_max": 20} if i % 3 == 0 else {}),
+                },
+            )
+        )
         target = NodeRef(K.DEFICIENCY, rng.choice(["DV", "TSA", "DA"]))
-        edges.append(Edge(R.ACCEPTS, NodeRef(kind, key), target, {
-            "age_min": rng.choice([None, 3, 18]), "age_max": rng.choice([None, 20, 60]), "source": "categorie_finess",
-        }) if kind is K.ESTABLISHMENT else Edge(R.HAS_EXPERTISE, NodeRef(kind, key), target, {"level": 2}))
+        edges.append(
+            Edge(
+                R.ACCEPTS,
+                NodeRef(kind, key),
+                target,
+                {
+                    "age_min": rng.choice([None, 3, 18]),
+                    "age_max": rng.choice([None, 20, 60]),
+                    "source": "categorie_finess",
+                },
+            )
+            if kind is K.ESTABLISHMENT
+            else Edge(R.HAS_EXPERTISE, NodeRef(kind, key), target, {"level": 2})
+        )
     # one at exactly another resource's latitude (the order's tie-break: kind, then key)
     twin = next(iter(store.nodes(K.ESTABLISHMENT)))
-    nodes.append(Node(K.ESTABLISHMENT, "000000000", {"name": "JUMEAU", "lat": twin.props["lat"], "lon": 2.0,
-                                                      "department": "75", "synthetic": True}))
+    nodes.append(
+        Node(
+            K.ESTABLISHMENT,
+            "000000000",
+            {"name": "JUMEAU", "lat": twin.props["lat"], "lon": 2.0, "department": "75", "synthetic": True},
+        )
+    )
     store.upsert(nodes, edges)
     check(store, patches, patched=2, rebuilt=0)
 
@@ -114,8 +155,11 @@ def test_a_moved_or_closed_place_moves_or_removes_what_stands_there(demo_copy_st
     store = demo_copy_store
     read_model(store).competence  # noqa: B018 - built before the writes
     patches.update(patched=0, rebuilt=0)
-    works = {e.target for edges in store.edges_from([p.ref for p in store.nodes(K.PROFESSIONAL)], [R.WORKS_AT]).values()
-             for e in edges}
+    works = {
+        e.target
+        for edges in store.edges_from([p.ref for p in store.nodes(K.PROFESSIONAL)], [R.WORKS_AT]).values()
+        for e in edges
+    }
     place = next(ref for ref in sorted(works, key=lambda r: r.key) if ref.kind is K.ESTABLISHMENT)
     store.upsert([Node(K.ESTABLISHMENT, place.key, {"lat": 43.3, "lon": 5.4, "department": "13"})])
     check(store, patches, patched=1, rebuilt=0)
@@ -133,8 +177,15 @@ def test_a_situation_updates_the_demand_and_a_commune_rebuilds(demo_copy_store, 
     read_model(store).competence  # noqa: B018 - built before the writes
     patches.update(patched=0, rebuilt=0)
     situation = next(iter(store.nodes(K.SITUATION)))
-    store.upsert([Node(K.SITUATION, situation.key, {"status": "closed" if situation.props.get("status") == "open"
-                                                    else "open"})])
+    store.upsert(
+        [
+            Node(
+                K.SITUATION,
+                situation.key,
+                {"status": "closed" if situation.props.get("status") == "open" else "open"},
+            )
+        ]
+    )
     check(store, patches, patched=1, rebuilt=0)
     commune = next(iter(store.nodes(K.COMMUNE)))
     store.upsert([Node(K.COMMUNE, commune.key, {"population": int(commune.props.get("population", 0)) + 1})])

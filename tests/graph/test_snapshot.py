@@ -22,10 +22,12 @@ pytestmark = pytest.mark.slow
 
 K, R = NodeKind, RelType
 
-QUERIES = [SituationQuery(deficiencies=["DV", "TSA"], commune="35238", age=12, radius_km=80),
-           SituationQuery(deficiencies=["DA", "DV"], commune="86194", radius_km=150),
-           SituationQuery(deficiencies=["DI", "EPI"], skills=["CAA"], commune="69123", age=30, radius_km=60),
-           SituationQuery(deficiencies=["TSA"], commune="2A004", radius_km=40)]
+QUERIES = [
+    SituationQuery(deficiencies=["DV", "TSA"], commune="35238", age=12, radius_km=80),
+    SituationQuery(deficiencies=["DA", "DV"], commune="86194", radius_km=150),
+    SituationQuery(deficiencies=["DI", "EPI"], skills=["CAA"], commune="69123", age=30, radius_km=60),
+    SituationQuery(deficiencies=["TSA"], commune="2A004", radius_km=40),
+]
 
 
 def answers(store: MemoryStore) -> list[object]:
@@ -83,9 +85,15 @@ def test_writes_made_since_the_snapshot_are_applied_when_a_worker_starts(data, b
     answers(first)  # writes the snapshot
     first.close()
     graph = MemoryStore(data)
-    last = [m for m in find_resources(graph, QUERIES[0]).matches if m.kind in (K.ESTABLISHMENT, K.PROFESSIONAL)][-1]
+    last = [
+        m for m in find_resources(graph, QUERIES[0]).matches if m.kind in (K.ESTABLISHMENT, K.PROFESSIONAL)
+    ][-1]
     place = NodeRef(last.kind, last.key)
-    graph.upsert(edges=[Edge(R.HAS_EXPERTISE, place, NodeRef(K.COMBINATION, "DV+TSA"), {"level": 3, "source": "saisie"})])
+    graph.upsert(
+        edges=[
+            Edge(R.HAS_EXPERTISE, place, NodeRef(K.COMBINATION, "DV+TSA"), {"level": 3, "source": "saisie"})
+        ]
+    )
     expected = answers(graph)
     assert [m for m in expected[0].matches if m.key == place.key] != [last]  # the edit shows
     graph.close()

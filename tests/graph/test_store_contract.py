@@ -97,12 +97,16 @@ def test_batch_with_an_invalid_node_is_refused_whole(store: GraphStore):
 
 def test_the_commune_of_a_point_is_the_nearest_one(store: GraphStore):
     # Poitiers, Migné-Auxances (~6 km), Paris (~300 km)
-    store.upsert([commune("86194", 46.58, 0.34), commune("86158", 46.63, 0.305), commune("75056", 48.8566, 2.3522)])
+    store.upsert(
+        [commune("86194", 46.58, 0.34), commune("86158", 46.63, 0.305), commune("75056", 48.8566, 2.3522)]
+    )
     model = read_model(store)
     assert model.commune_of(46.585, 0.34)[0] == "86194"
     assert model.commune_of(46.62, 0.31)[0] == "86158"
     code, km = model.commune_of(48.0, 1.5)
-    assert code == "75056" and km == pytest.approx(114.1, abs=0.5)  # great circle to Paris (95 km north, 63 km east)
+    assert code == "75056" and km == pytest.approx(
+        114.1, abs=0.5
+    )  # great circle to Paris (95 km north, 63 km east)
 
 
 def test_a_professional_is_where_they_work_and_belongs_to_its_department(store: GraphStore):
@@ -124,8 +128,13 @@ def test_a_professional_is_where_they_work_and_belongs_to_its_department(store: 
         ],
     )
     model = read_model(store)
-    found = model.locations([ref(K.ESTABLISHMENT, "860000002"), ref(K.PROFESSIONAL, "pro-1"), ref(K.PROFESSIONAL, "pro-2")])
-    assert found == {ref(K.ESTABLISHMENT, "860000002"): (46.58, 0.34), ref(K.PROFESSIONAL, "pro-1"): (46.58, 0.34)}
+    found = model.locations(
+        [ref(K.ESTABLISHMENT, "860000002"), ref(K.PROFESSIONAL, "pro-1"), ref(K.PROFESSIONAL, "pro-2")]
+    )
+    assert found == {
+        ref(K.ESTABLISHMENT, "860000002"): (46.58, 0.34),
+        ref(K.PROFESSIONAL, "pro-1"): (46.58, 0.34),
+    }
     idx = model.competence
     assert idx.department_of(ref(K.PROFESSIONAL, "pro-1")) == "79"  # smallest key with a department
     assert ref(K.PROFESSIONAL, "pro-2") not in idx.position  # nowhere: not indexed
@@ -150,7 +159,12 @@ def test_the_read_model_is_kept_until_a_network_write(store: GraphStore):
 
 
 def test_communes_by_postcode(store: GraphStore):
-    store.upsert([commune("86194", 46.58, 0.34, postcodes=["86000"]), commune("86158", 46.63, 0.30, postcodes=["86440"])])
+    store.upsert(
+        [
+            commune("86194", 46.58, 0.34, postcodes=["86000"]),
+            commune("86158", 46.63, 0.30, postcodes=["86440"]),
+        ]
+    )
     assert [n.key for n in store.communes_by_postcode("86440")] == ["86158"]
     assert store.communes_by_postcode("99999") == []
 
@@ -162,7 +176,12 @@ def test_reopening_restores_exactly_what_was_committed(tmp_path: Path):
     s.upsert(
         [establishment("860000001", 46.58, 0.34)],
         [
-            Edge(R.ACCEPTS, ref(K.ESTABLISHMENT, "860000001"), ref(K.DEFICIENCY, "DV"), {"age_min": 6, "age_max": 20}),
+            Edge(
+                R.ACCEPTS,
+                ref(K.ESTABLISHMENT, "860000001"),
+                ref(K.DEFICIENCY, "DV"),
+                {"age_min": 6, "age_max": 20},
+            ),
             Edge(R.LOCATED_IN, ref(K.ESTABLISHMENT, "860000001"), ref(K.COMMUNE, "86194")),
         ],
     )
@@ -238,9 +257,7 @@ def test_reads_are_safe_while_another_thread_writes(tmp_path: Path):
     def writer() -> None:
         try:
             for batch in range(20):
-                s.upsert(
-                    [establishment(f"86{batch:02d}{i:05d}", 46 + i / 1e4, 0.3) for i in range(500)]
-                )
+                s.upsert([establishment(f"86{batch:02d}{i:05d}", 46 + i / 1e4, 0.3) for i in range(500)])
         except BaseException as err:  # surfaced by the assertion below
             errors.append(err)
         finally:
@@ -269,7 +286,9 @@ def test_reads_are_safe_while_another_thread_writes(tmp_path: Path):
     s.close()
 
 
-def test_concurrent_writers_of_the_same_nodes_lose_nothing_and_duplicate_nothing(store: GraphStore, backend: str, tmp_path: Path):
+def test_concurrent_writers_of_the_same_nodes_lose_nothing_and_duplicate_nothing(
+    store: GraphStore, backend: str, tmp_path: Path
+):
     """Several app servers (or web workers) writing the same establishments and
     links at once: every write lands, none is refused, no link is doubled."""
     from tests.conftest import _open_backend
@@ -282,8 +301,10 @@ def test_concurrent_writers_of_the_same_nodes_lose_nothing_and_duplicate_nothing
         try:
             for i in range(10):
                 est = ref(K.ESTABLISHMENT, f"8600000{i:02d}")
-                s.upsert([Node(K.ESTABLISHMENT, est.key, {"name": f"E{i}", f"by{level}": True})],
-                         [Edge(R.HAS_EXPERTISE, est, ref(K.DEFICIENCY, "DV"), {"level": level})])
+                s.upsert(
+                    [Node(K.ESTABLISHMENT, est.key, {"name": f"E{i}", f"by{level}": True})],
+                    [Edge(R.HAS_EXPERTISE, est, ref(K.DEFICIENCY, "DV"), {"level": level})],
+                )
         except BaseException as err:  # surfaced below
             errors.append(err)
 
@@ -307,17 +328,40 @@ def test_compare_and_set_writes_only_what_it_read(store: GraphStore):
     from graph.errors import WriteConflict
 
     sit, res = NodeRef(K.SITUATION, "SIT-CAS"), NodeRef(K.ESTABLISHMENT, "860000701")
-    store.upsert([Node(K.SITUATION, "SIT-CAS", {"erhr": "NA"}), Node(K.ESTABLISHMENT, "860000701", {"name": "E"})],
-                 [Edge(R.REFERRED_TO, sit, res, {"status": "proposee", "history": ["2026-11-01|proposee"]}, key="ORI-1")])
+    store.upsert(
+        [Node(K.SITUATION, "SIT-CAS", {"erhr": "NA"}), Node(K.ESTABLISHMENT, "860000701", {"name": "E"})],
+        [
+            Edge(
+                R.REFERRED_TO,
+                sit,
+                res,
+                {"status": "proposee", "history": ["2026-11-01|proposee"]},
+                key="ORI-1",
+            )
+        ],
+    )
     edge = Edge(R.REFERRED_TO, sit, res, key="ORI-1")
-    first = Edge(R.REFERRED_TO, sit, res, {"status": "contactee",
-                                           "history": ["2026-11-01|proposee", "2026-11-02|contactee"]}, key="ORI-1")
+    first = Edge(
+        R.REFERRED_TO,
+        sit,
+        res,
+        {"status": "contactee", "history": ["2026-11-01|proposee", "2026-11-02|contactee"]},
+        key="ORI-1",
+    )
     store.upsert(edges=[first], expect=[(edge, {"status": "proposee", "history": ["2026-11-01|proposee"]})])
-    stale = Edge(R.REFERRED_TO, sit, res, {"status": "refusee",
-                                           "history": ["2026-11-01|proposee", "2026-11-02|refusee"]}, key="ORI-1")
+    stale = Edge(
+        R.REFERRED_TO,
+        sit,
+        res,
+        {"status": "refusee", "history": ["2026-11-01|proposee", "2026-11-02|refusee"]},
+        key="ORI-1",
+    )
     with pytest.raises(WriteConflict):
-        store.upsert([Node(K.ESTABLISHMENT, "860000702", {"name": "F"})], [stale],
-                     expect=[(edge, {"status": "proposee", "history": ["2026-11-01|proposee"]})])
+        store.upsert(
+            [Node(K.ESTABLISHMENT, "860000702", {"name": "F"})],
+            [stale],
+            expect=[(edge, {"status": "proposee", "history": ["2026-11-01|proposee"]})],
+        )
     [kept] = store.edges_from([sit], [R.REFERRED_TO])[sit]
     assert kept.props["status"] == "contactee" and len(kept.props["history"]) == 2
     assert store.get_node(K.ESTABLISHMENT, "860000702") is None  # nothing of the batch
@@ -328,7 +372,9 @@ def test_compare_and_set_on_a_node_and_the_audit_journal(store: GraphStore):
     from graph.errors import WriteConflict
 
     head = Node(K.AUDIT_ENTRY, "TETE-ESSAI")
-    store.upsert([Node(K.AUDIT_ENTRY, "TETE-ESSAI", {"seq": 1})], expect=[(head, {"seq": None})])  # absent: None
+    store.upsert(
+        [Node(K.AUDIT_ENTRY, "TETE-ESSAI", {"seq": 1})], expect=[(head, {"seq": None})]
+    )  # absent: None
     with pytest.raises(WriteConflict):
         store.upsert([Node(K.AUDIT_ENTRY, "TETE-ESSAI", {"seq": 3})], expect=[(head, {"seq": 0})])
     assert store.get_node(K.AUDIT_ENTRY, "TETE-ESSAI").props["seq"] == 1

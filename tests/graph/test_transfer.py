@@ -8,10 +8,15 @@ K, R = NodeKind, RelType
 def test_copy_is_complete_and_idempotent(tmp_path, store):
     source = MemoryStore(tmp_path / "source")
     source.upsert(
-        [Node(K.ESTABLISHMENT, "860008564", {"name": "CRESAM", "lat": 46.63, "lon": 0.3}),
-         Node(K.PROFESSIONAL, "p1", {"profession": "interprète LSF"}), Node(K.SKILL, "LSF", {})],
-        [Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p1"), NodeRef(K.ESTABLISHMENT, "860008564")),
-         Edge(R.HAS_EXPERTISE, NodeRef(K.PROFESSIONAL, "p1"), NodeRef(K.SKILL, "LSF"), {"level": 3})],
+        [
+            Node(K.ESTABLISHMENT, "860008564", {"name": "CRESAM", "lat": 46.63, "lon": 0.3}),
+            Node(K.PROFESSIONAL, "p1", {"profession": "interprète LSF"}),
+            Node(K.SKILL, "LSF", {}),
+        ],
+        [
+            Edge(R.WORKS_AT, NodeRef(K.PROFESSIONAL, "p1"), NodeRef(K.ESTABLISHMENT, "860008564")),
+            Edge(R.HAS_EXPERTISE, NodeRef(K.PROFESSIONAL, "p1"), NodeRef(K.SKILL, "LSF"), {"level": 3}),
+        ],
     )
     seen: list[int] = []
     first = copy_store(source, store, batch_size=2, progress=seen.append)

@@ -57,7 +57,9 @@ def test_only_conditions_whose_epilepsy_is_frequent_go_to_fahres():
     fahres = [o for o in offered if "FAHRES" in qualify(table[o].involves).cnrhr]
     for orpha in fahres:  # seizures seen in most patients (very frequent, or several frequent kinds)
         assert "EPI" in table[orpha].involves and table[orpha].frequency("EPI") in ("O", "VF", "F"), orpha
-    assert "ORPHA:33069" in fahres and "ORPHA:2382" in fahres  # Dravet, Lennox-Gastaut: epileptic encephalopathies
+    assert (
+        "ORPHA:33069" in fahres and "ORPHA:2382" in fahres
+    )  # Dravet, Lennox-Gastaut: epileptic encephalopathies
     for orpha in ("ORPHA:739", "ORPHA:908", "ORPHA:399"):  # Prader-Willi, X fragile, Huntington
         assert orpha not in fahres and "EPI" in table[orpha].possible, orpha
     assert len(fahres) <= len(offered) // 3, fahres
@@ -68,34 +70,57 @@ def test_usher_is_deafblindness_without_psychosis_and_prader_willi_is_challengin
     assert usher.involves == ("DA", "DV") and "DPSY" in usher.possible
     assert qualify(usher.involves).cnrhr == ("CRESAM",)
     assert "COMPORT" in pws.involves and "EPI" not in pws.involves
-    assert "occasionnel (5-29 %)" in pws.phenotype_text("EPI") and "crises d'épilepsie" in pws.phenotype_text("EPI")
+    assert "occasionnel (5-29 %)" in pws.phenotype_text("EPI") and "crises d'épilepsie" in pws.phenotype_text(
+        "EPI"
+    )
 
 
 def test_a_hand_ticked_list_is_never_overridden(reference_store):
     from graph.matching import find_resources
 
-    inferred = find_resources(reference_store, SituationQuery(deficiencies=[], conditions=["Usher"], commune="86194"))
+    inferred = find_resources(
+        reference_store, SituationQuery(deficiencies=[], conditions=["Usher"], commune="86194")
+    )
     assert inferred.deficiencies == ("DA", "DV") and {i.deficiency for i in inferred.inferred} == {"DA", "DV"}
     assert [p.deficiency for p in inferred.possible] == ["DPSY"] and "parfois" in inferred.possible[0].text
-    ticked = find_resources(reference_store, SituationQuery(deficiencies=["DV"], conditions=["Usher"], commune="86194"))
+    ticked = find_resources(
+        reference_store, SituationQuery(deficiencies=["DV"], conditions=["Usher"], commune="86194")
+    )
     assert ticked.deficiencies == ("DV",) and ticked.inferred == ()  # the animator unticked DA: it stays out
-    added = find_resources(reference_store, SituationQuery(deficiencies=["DA", "DV", "DPSY"], conditions=["Usher"],
-                                                           commune="86194"))
+    added = find_resources(
+        reference_store,
+        SituationQuery(deficiencies=["DA", "DV", "DPSY"], conditions=["Usher"], commune="86194"),
+    )
     assert added.deficiencies == ("DA", "DPSY", "DV")  # a possible deficiency added by hand
 
 
 def test_more_than_4000_conditions_with_french_names_for_the_frequent_ones():
     table = condition_table()
     assert len(table) >= 4000
-    for name, orpha in [("CHARGE", "ORPHA:138"), ("Usher", "ORPHA:886"), ("Prader-Willi", "ORPHA:739"),
-                        ("Rett", "ORPHA:778"), ("Angelman", "ORPHA:72"), ("X fragile", "ORPHA:908"),
-                        ("Dravet", "ORPHA:33069"), ("Huntington", "ORPHA:399"), ("Wolfram", "ORPHA:3463"),
-                        ("syndrome de Usher", "ORPHA:886"), ("Usher syndrome", "ORPHA:886"), ("orpha:739", "ORPHA:739")]:
+    for name, orpha in [
+        ("CHARGE", "ORPHA:138"),
+        ("Usher", "ORPHA:886"),
+        ("Prader-Willi", "ORPHA:739"),
+        ("Rett", "ORPHA:778"),
+        ("Angelman", "ORPHA:72"),
+        ("X fragile", "ORPHA:908"),
+        ("Dravet", "ORPHA:33069"),
+        ("Huntington", "ORPHA:399"),
+        ("Wolfram", "ORPHA:3463"),
+        ("syndrome de Usher", "ORPHA:886"),
+        ("Usher syndrome", "ORPHA:886"),
+        ("orpha:739", "ORPHA:739"),
+    ]:
         assert resolve_condition(name) == orpha, name
     usher = table["ORPHA:886"]
     assert {"DA", "DV"} <= set(usher.involves) and "HP:" in usher.phenotype_text("DA")
-    mild_only = [c for c in table.values() if c.phenotypes and "DI" in c.phenotypes
-                 and {i for i, _f in c.phenotypes["DI"]} <= {"HP:0001256", "HP:0006889"}]
+    mild_only = [
+        c
+        for c in table.values()
+        if c.phenotypes
+        and "DI" in c.phenotypes
+        and {i for i, _f in c.phenotypes["DI"]} <= {"HP:0001256", "HP:0006889"}
+    ]
     assert mild_only == []  # mild and borderline intellectual disability are excluded
 
 

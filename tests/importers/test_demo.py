@@ -78,7 +78,9 @@ def test_synthetic_expertise_follows_each_profession(demo_store):
     for pro in professionals:
         trade = trades[pro.props["profession"]]
         for edge in links[pro.ref]:
-            codes = set(edge.target.key.split("+")) if edge.target.kind is K.COMBINATION else {edge.target.key}
+            codes = (
+                set(edge.target.key.split("+")) if edge.target.kind is K.COMBINATION else {edge.target.key}
+            )
             if edge.target.kind is K.COMBINATION:
                 seen_combinations += 1
             allowed = set(trade.deficiencies) | set(trade.skills)
@@ -86,5 +88,7 @@ def test_synthetic_expertise_follows_each_profession(demo_store):
         if trade.name == "neuropédiatre":
             assert pro.props["age_max"] == 18  # a paediatric neurologist does not see adults
     assert seen_combinations > 0
-    adult = find_resources(demo_store, SituationQuery(deficiencies=["EPI"], commune="86194", age=40, radius_km=300, limit=100))
+    adult = find_resources(
+        demo_store, SituationQuery(deficiencies=["EPI"], commune="86194", age=40, radius_km=300, limit=100)
+    )
     assert all(m.name.split(" fictif")[0] != "neuropédiatre" for m in adult.matches)

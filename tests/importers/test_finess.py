@@ -34,31 +34,84 @@ LAMBERT = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
 @pytest.fixture
 def geo(store: GraphStore) -> GraphStore:
     nodes = [
-        Node(K.COMMUNE, code, {"name": name, "department": dep, "lat": lat, "lon": lon, "population": 1000,
-                               "aliases": ["75113"] if code == "75056" else []})
+        Node(
+            K.COMMUNE,
+            code,
+            {
+                "name": name,
+                "department": dep,
+                "lat": lat,
+                "lon": lon,
+                "population": 1000,
+                "aliases": ["75113"] if code == "75056" else [],
+            },
+        )
         for name, code, dep, lat, lon in COMMUNES
     ]
     store.upsert(nodes)
     return store
 
 
-def structure(finess: str, dep: str, commune: str, *, name: str = "IME LES TILLEULS", category: str = "183",
-              fields: int = 32) -> str:
+def structure(
+    finess: str,
+    dep: str,
+    commune: str,
+    *,
+    name: str = "IME LES TILLEULS",
+    category: str = "183",
+    fields: int = 32,
+) -> str:
     values = [
-        "structureet", finess, "860000000", name, name + " LONG", "", "", "12", "RUE", "DES LILAS", "", "",
-        commune, dep, "DEP", "86000 VILLE", "0549000000", "", category, "Institut Médico-Educatif (I.M.E.)",
-        "4101", "Etablissements pour Enfants et Adolescents Handicapés", "", "8891A", "34", "ARS", "", "", "1990-01-01",
-        "1990-01-01", "2020-06-30", "",
+        "structureet",
+        finess,
+        "860000000",
+        name,
+        name + " LONG",
+        "",
+        "",
+        "12",
+        "RUE",
+        "DES LILAS",
+        "",
+        "",
+        commune,
+        dep,
+        "DEP",
+        "86000 VILLE",
+        "0549000000",
+        "",
+        category,
+        "Institut Médico-Educatif (I.M.E.)",
+        "4101",
+        "Etablissements pour Enfants et Adolescents Handicapés",
+        "",
+        "8891A",
+        "34",
+        "ARS",
+        "",
+        "",
+        "1990-01-01",
+        "1990-01-01",
+        "2020-06-30",
+        "",
     ]
     return ";".join(values[:fields])
 
 
-def geoloc(finess: str, lat: float, lon: float, source: str = "1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93") -> str:
+def geoloc(
+    finess: str, lat: float, lon: float, source: str = "1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93"
+) -> str:
     x, y = LAMBERT.transform(lon, lat)
     return f"geolocalisation;{finess};{x:.1f};{y:.1f};{source};2020-06-30"
 
 
-def write(tmp_path: Path, lines: list[str], *, encoding: str = "utf-8", name: str = "etalab-cs1100507-stock-20210108-0427.csv") -> Path:
+def write(
+    tmp_path: Path,
+    lines: list[str],
+    *,
+    encoding: str = "utf-8",
+    name: str = "etalab-cs1100507-stock-20210108-0427.csv",
+) -> Path:
     path = tmp_path / name
     path.write_bytes(("\n".join(["finess;etalab;94;2021-01-08", *lines]) + "\n").encode(encoding))
     return path
@@ -82,12 +135,19 @@ def test_a_full_fixture_builds_the_expected_graph(tmp_path, geo):
     report = import_finess(geo, write(tmp_path, lines))
     assert (report.created, report.skipped, len(report.rejected)) == (8, 1, 0)
     poitiers = geo.get_node(K.ESTABLISHMENT, "860000001").props
-    assert poitiers["lat"] == pytest.approx(46.585, abs=1e-4) and poitiers["lon"] == pytest.approx(0.345, abs=1e-4)
+    assert poitiers["lat"] == pytest.approx(46.585, abs=1e-4) and poitiers["lon"] == pytest.approx(
+        0.345, abs=1e-4
+    )
     assert poitiers["location_source"] == "finess" and poitiers["extraction_date"] == "2021-01-08"
     assert geo.get_node(K.ESTABLISHMENT, "2A0000001").props["commune"] == "2A004"
     assert geo.get_node(K.ESTABLISHMENT, "750000001").props["commune"] == "75056"
-    for finess, insee in [("970100001", "97101"), ("970200001", "97209"), ("973000001", "97302"),
-                          ("974000001", "97411"), ("976000001", "97611")]:
+    for finess, insee in [
+        ("970100001", "97101"),
+        ("970200001", "97209"),
+        ("973000001", "97302"),
+        ("974000001", "97411"),
+        ("976000001", "97611"),
+    ]:
         props = geo.get_node(K.ESTABLISHMENT, finess).props
         assert props["commune"] == insee and props["location_source"] == "centroide_commune"
     located = geo.edges_from([NodeRef(K.ESTABLISHMENT, "974000001")], [R.LOCATED_IN])
@@ -99,7 +159,9 @@ def test_a_full_fixture_builds_the_expected_graph(tmp_path, geo):
 
 
 def test_saint_pierre_and_wallis_are_reported_not_lost_silently(tmp_path, geo):
-    report = import_finess(geo, write(tmp_path, [structure("975000001", "9E", "502"), structure("986000001", "9J", "612")]))
+    report = import_finess(
+        geo, write(tmp_path, [structure("975000001", "9E", "502"), structure("986000001", "9J", "612")])
+    )
     reasons = {e.key: (e.line, e.field, e.reason) for e in report.rejected}
     assert reasons["975000001"][:2] == (2, "commune") and "97502" in reasons["975000001"][2]
     assert reasons["986000001"][:2] == (3, "commune") and "97612" in reasons["986000001"][2]
@@ -113,7 +175,9 @@ def test_31_field_lines_and_quoted_fields_are_read(tmp_path, geo):
 
 
 def test_iso_8859_1_is_detected_and_reported(tmp_path, geo):
-    path = write(tmp_path, [structure("860000003", "86", "194", name="FOYER DE VIE L'ÉTÉ")], encoding="iso-8859-1")
+    path = write(
+        tmp_path, [structure("860000003", "86", "194", name="FOYER DE VIE L'ÉTÉ")], encoding="iso-8859-1"
+    )
     report = import_finess(geo, path)
     assert report.encoding == "iso-8859-1"
     assert geo.get_node(K.ESTABLISHMENT, "860000003").props["name"] == "FOYER DE VIE L'ÉTÉ"
@@ -121,7 +185,10 @@ def test_iso_8859_1_is_detected_and_reported(tmp_path, geo):
 
 
 def test_duplicated_line_is_rejected_with_its_line_and_the_first_kept(tmp_path, geo):
-    lines = [structure("860000004", "86", "194", name="PREMIER"), structure("860000004", "86", "194", name="SECOND")]
+    lines = [
+        structure("860000004", "86", "194", name="PREMIER"),
+        structure("860000004", "86", "194", name="SECOND"),
+    ]
     report = import_finess(geo, write(tmp_path, lines))
     assert report.created == 1
     [error] = report.rejected
@@ -149,10 +216,15 @@ def test_explicit_epsg_in_sourcecoordet_is_used(tmp_path, geo):
 
 
 def test_truncated_file_is_refused_before_any_write(tmp_path, geo):
-    import_finess(geo, write(tmp_path, [structure("860000006", "86", "194"), structure("860000007", "86", "194")]))
+    import_finess(
+        geo, write(tmp_path, [structure("860000006", "86", "194"), structure("860000007", "86", "194")])
+    )
     before = (geo.count_nodes(), geo.count_edges())
-    truncated = write(tmp_path, [structure("860000008", "86", "194"), structure("860000006", "86", "194")[:60]],
-                      name="etalab-cs1100507-stock-20210201-0400.csv")
+    truncated = write(
+        tmp_path,
+        [structure("860000008", "86", "194"), structure("860000006", "86", "194")[:60]],
+        name="etalab-cs1100507-stock-20210201-0400.csv",
+    )
     with pytest.raises(FileFormatError, match=r"stock-20210201-0400.csv, ligne 3 : ligne tronquée .* coupé"):
         import_finess(geo, truncated)
     assert (geo.count_nodes(), geo.count_edges()) == before
@@ -171,7 +243,9 @@ def test_wrong_first_line_stops_before_writing(tmp_path, geo):
 
 def test_wrong_number_of_fields_stops_before_writing(tmp_path, geo):
     path = write(tmp_path, ["structureet;860000001;IME;86194"])
-    with pytest.raises(FileFormatError, match="ligne 2 : ligne « structureet » de 4 champs ; attendu 31 ou 32"):
+    with pytest.raises(
+        FileFormatError, match="ligne 2 : ligne « structureet » de 4 champs ; attendu 31 ou 32"
+    ):
         parse_finess(path)
 
 
@@ -180,9 +254,15 @@ def test_reimport_changes_nothing_update_and_closure(tmp_path, geo):
     assert import_finess(geo, first).created == 2
     again = import_finess(geo, first)
     assert (again.created, again.updated, again.unchanged, again.closed) == (0, 0, 2, 0)
-    newer = write(tmp_path, [structure("860000010", "86", "194", name="IME RENOMME")],
-                  name="etalab-cs1100507-stock-20210301-0400.csv")
-    with pytest.raises(ImportRefused, match=r"1 établissements ouverts sur 2 \(50%\) seraient marqués fermés.*--accept-closures 1"):
+    newer = write(
+        tmp_path,
+        [structure("860000010", "86", "194", name="IME RENOMME")],
+        name="etalab-cs1100507-stock-20210301-0400.csv",
+    )
+    with pytest.raises(
+        ImportRefused,
+        match=r"1 établissements ouverts sur 2 \(50%\) seraient marqués fermés.*--accept-closures 1",
+    ):
         import_finess(geo, newer)  # half the register closed: asked first
     assert not geo.get_node(K.ESTABLISHMENT, "860000011").props.get("closed")
     update = import_finess(geo, newer, accept_closures=1)
@@ -201,7 +281,9 @@ def test_dry_run_writes_nothing_but_reports(tmp_path, geo):
 
 
 def test_all_categories_keeps_everything(tmp_path, geo):
-    report = import_finess(geo, write(tmp_path, [structure("860000013", "86", "194", category="355")]), all_categories=True)
+    report = import_finess(
+        geo, write(tmp_path, [structure("860000013", "86", "194", category="355")]), all_categories=True
+    )
     assert report.created == 1 and report.skipped == 0
 
 

@@ -21,7 +21,13 @@ def region(store):
     """Poitiers and a village 30 km away, with the vocabulary (no demo, no directory)."""
     build_territory(store)
     store.upsert(
-        [Node(K.COMMUNE, "86001", {"name": "Adriers", "department": "86", "lat": 46.26, "lon": 0.80, "population": 700})],
+        [
+            Node(
+                K.COMMUNE,
+                "86001",
+                {"name": "Adriers", "department": "86", "lat": 46.26, "lon": 0.80, "population": 700},
+            )
+        ],
         [Edge(R.PART_OF, NodeRef(K.COMMUNE, "86001"), NodeRef(K.DEPARTMENT, "86"))],
     )
     return store
@@ -38,7 +44,40 @@ def local(result):
 
 def test_every_disability_category_of_the_nomenclature_has_a_rule():
     # shared FINESS.md §2, with 370 and 198 that the national file holds too
-    listed = ["182", "183", "186", "188", "189", "190", "192", "194", "195", "196", "238", "377", "390", "396", "402", "246", "249", "252", "253", "255", "379", "382", "395", "437", "445", "446", "448", "449", "464", "461", "370", "198"]
+    listed = [
+        "182",
+        "183",
+        "186",
+        "188",
+        "189",
+        "190",
+        "192",
+        "194",
+        "195",
+        "196",
+        "238",
+        "377",
+        "390",
+        "396",
+        "402",
+        "246",
+        "249",
+        "252",
+        "253",
+        "255",
+        "379",
+        "382",
+        "395",
+        "437",
+        "445",
+        "446",
+        "448",
+        "449",
+        "464",
+        "461",
+        "370",
+        "198",
+    ]
     assert set(listed) <= set(category_rules()) and set(DISABILITY_CATEGORIES) == set(category_rules())
     assert all(rule.source.startswith("DREES, nomenclature FINESS") for rule in category_rules().values())
     assert len(keyword_rules()) >= 10
@@ -51,7 +90,12 @@ def test_every_disability_category_of_the_nomenclature_has_a_rule():
         ("196", "INSTITUT D EDUCATION SENSORIELLE", {"DA", "DV"}, (0, 20)),
         ("190", "CAMSP DE LA VIENNE", {"DI", "DM", "DA", "DV", "TSA", "POLY"}, (0, 6)),
         ("255", "MAS LES GENETS", {"POLY", "DI", "DM", "CEREB"}, (18, None)),
-        ("182", "SESSAD SSEFS LES ALIZES", {"DA"}, (0, 20)),  # the name's specialisation replaces the category's
+        (
+            "182",
+            "SESSAD SSEFS LES ALIZES",
+            {"DA"},
+            (0, 20),
+        ),  # the name's specialisation replaces the category's
         ("182", "SAAAIS DE LA VIENNE", {"DV"}, (0, 20)),
         ("437", "FAM POUR PERSONNES SOURDES-AVEUGLES", {"DA", "DV"}, (18, None)),
         ("183", "IME PREMIERE ETAPE", {"DI", "TSA"}, (0, 20)),  # « PREMIERE » is no « IEM »
@@ -84,16 +128,24 @@ def test_temporary_care_offers_respite():
 
 
 def test_register_alone_answers_a_deaf_child_in_a_village_with_address_and_phone(tmp_path, region):
-    path = write(tmp_path, [
-        structure("860000101", "86", "194", name="INSTITUT REGIONAL DES JEUNES SOURDS", category="195"),
-        structure("860000102", "86", "194", name="MAS LES GENETS", category="255"),
-        geoloc("860000101", 46.585, 0.345),
-        geoloc("860000102", 46.59, 0.35),
-    ])
+    path = write(
+        tmp_path,
+        [
+            structure("860000101", "86", "194", name="INSTITUT REGIONAL DES JEUNES SOURDS", category="195"),
+            structure("860000102", "86", "194", name="MAS LES GENETS", category="255"),
+            geoloc("860000101", 46.585, 0.345),
+            geoloc("860000102", 46.59, 0.35),
+        ],
+    )
     report = import_finess(region, path)
     assert any("categorie_finess" in note for note in report.notes)
     link = accepts(region, "860000101")["DA"]
-    assert (link["source"], link["category"], link["age_min"], link["age_max"]) == ("categorie_finess", "195", 0, 20)
+    assert (link["source"], link["category"], link["age_min"], link["age_max"]) == (
+        "categorie_finess",
+        "195",
+        0,
+        20,
+    )
     result = find_resources(region, SituationQuery(deficiencies=["DA"], age=8, commune="86001", radius_km=60))
     found = local(result)
     assert [m.key for m in found] == ["860000101"]  # the MAS takes adults, not a deaf child
@@ -105,20 +157,54 @@ def test_register_alone_answers_a_deaf_child_in_a_village_with_address_and_phone
     )
     assert match.contact is not None
     assert (match.contact.address, match.contact.postcode, match.contact.city, match.contact.phone) == (
-        "12 RUE DES LILAS, 86000 VILLE", "86000", "VILLE", "05 49 00 00 00")
+        "12 RUE DES LILAS, 86000 VILLE",
+        "86000",
+        "VILLE",
+        "05 49 00 00 00",
+    )
     assert match.contact.source == "FINESS, extraction du 2021-01-08"
     assert "courriel" in (match.contact.missing or "").lower()
 
 
 def test_equipements_clienteles_replace_the_inferred_links_and_survive_a_reimport(tmp_path, region):
-    finess_file = write(tmp_path, [structure("860000201", "86", "194", name="IME LES TILLEULS", category="183"),
-                                   geoloc("860000201", 46.585, 0.345)])
+    finess_file = write(
+        tmp_path,
+        [
+            structure("860000201", "86", "194", name="IME LES TILLEULS", category="183"),
+            geoloc("860000201", 46.585, 0.345),
+        ],
+    )
     import_finess(region, finess_file)
     assert set(accepts(region, "860000201")) == {"DI", "TSA"}
     equip = tmp_path / "etalab-cs1100505-stock-20210108-0427.csv"
-    equip.write_text("finess;etalab;94;2021-01-08\n" + ";".join([
-        "equipementsocial", "860000201", "902", "Accueil", "14", "Externat", "437", "TSA", "S", "12", "", "", "",
-        "3", "20", "N", "30", "2020-01-01", "2020-06-30"]) + "\n", encoding="utf-8")
+    equip.write_text(
+        "finess;etalab;94;2021-01-08\n"
+        + ";".join(
+            [
+                "equipementsocial",
+                "860000201",
+                "902",
+                "Accueil",
+                "14",
+                "Externat",
+                "437",
+                "TSA",
+                "S",
+                "12",
+                "",
+                "",
+                "",
+                "3",
+                "20",
+                "N",
+                "30",
+                "2020-01-01",
+                "2020-06-30",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     import_equipements(region, equip)
     after = accepts(region, "860000201")
     assert set(after) == {"TSA"} and after["TSA"]["source"] == "finess-equipements"
@@ -128,22 +214,37 @@ def test_equipements_clienteles_replace_the_inferred_links_and_survive_a_reimpor
 
 
 def test_a_changed_category_drops_the_links_it_no_longer_implies(tmp_path, region):
-    import_finess(region, write(tmp_path, [structure("860000301", "86", "194", name="IEM LES CEDRES", category="192")]))
+    import_finess(
+        region, write(tmp_path, [structure("860000301", "86", "194", name="IEM LES CEDRES", category="192")])
+    )
     assert set(accepts(region, "860000301")) == {"DM"}
-    newer = write(tmp_path, [structure("860000301", "86", "194", name="EEAP LES CEDRES", category="188")],
-                  name="etalab-cs1100507-stock-20210301-0400.csv")
+    newer = write(
+        tmp_path,
+        [structure("860000301", "86", "194", name="EEAP LES CEDRES", category="188")],
+        name="etalab-cs1100507-stock-20210301-0400.csv",
+    )
     import_finess(region, newer)
     assert set(accepts(region, "860000301")) == {"POLY"}
 
 
 def test_closed_establishments_are_never_matched(tmp_path, region):
-    both = write(tmp_path, [structure("860000401", "86", "194", name="IJS OUVERT", category="195"),
-                            structure("860000402", "86", "194", name="IJS FERME", category="195")])
+    both = write(
+        tmp_path,
+        [
+            structure("860000401", "86", "194", name="IJS OUVERT", category="195"),
+            structure("860000402", "86", "194", name="IJS FERME", category="195"),
+        ],
+    )
     import_finess(region, both)
-    later = write(tmp_path, [structure("860000401", "86", "194", name="IJS OUVERT", category="195")],
-                  name="etalab-cs1100507-stock-20210301-0400.csv")
+    later = write(
+        tmp_path,
+        [structure("860000401", "86", "194", name="IJS OUVERT", category="195")],
+        name="etalab-cs1100507-stock-20210301-0400.csv",
+    )
     assert import_finess(region, later, accept_closures=1).closed == 1
-    result = find_resources(region, SituationQuery(deficiencies=["DA"], age=8, commune="86194", radius_km=50, limit=5))
+    result = find_resources(
+        region, SituationQuery(deficiencies=["DA"], age=8, commune="86194", radius_km=50, limit=5)
+    )
     assert [m.key for m in local(result)] == ["860000401"]
     assert result.widening is not None and "860000402" not in result.widening.message
 
@@ -153,12 +254,36 @@ def test_closed_establishments_are_never_matched(tmp_path, region):
     [
         # a deafblind service: competent for the combination, not only accepting each deficiency
         ("437", "FAM POUR PERSONNES SOURDES-AVEUGLES", "86", {"DA+DV": "nom_finess"}, {"DA", "DV"}),
-        ("196", "INSTITUT D EDUCATION SENSORIELLE", "86", {}, {"DA", "DV"}),  # category 196 alone: each separately
+        (
+            "196",
+            "INSTITUT D EDUCATION SENSORIELLE",
+            "86",
+            {},
+            {"DA", "DV"},
+        ),  # category 196 alone: each separately
         ("252", "FOYER D'HEBERGT POUR PH PRADER WILLI", "44", {"ORPHA:739": "nom_finess"}, {"DI", "DPSY"}),
-        ("182", "SAS HANDICAPS RARES", "29", {"DI+DM": "nom_finess"}, {"DI", "DM"}),  # what it takes, together
+        (
+            "182",
+            "SAS HANDICAPS RARES",
+            "29",
+            {"DI+DM": "nom_finess"},
+            {"DI", "DM"},
+        ),  # what it takes, together
         # known for epilepsy (cited table), in its department only: epilepsy with the MAS's public, together
-        ("255", "MAS LA TEPPE", "26", {"CEREB+DI+DM+EPI+POLY": "etablissement_connu"}, {"POLY", "DI", "DM", "CEREB", "EPI"}),
-        ("246", "ESAT ASS AIDE A L EPILEPTIQUE", "54", {"DI+DM+DPSY+EPI": "nom_finess"}, {"DI", "DPSY", "DM", "EPI"}),
+        (
+            "255",
+            "MAS LA TEPPE",
+            "26",
+            {"CEREB+DI+DM+EPI+POLY": "etablissement_connu"},
+            {"POLY", "DI", "DM", "CEREB", "EPI"},
+        ),
+        (
+            "246",
+            "ESAT ASS AIDE A L EPILEPTIQUE",
+            "54",
+            {"DI+DM+DPSY+EPI": "nom_finess"},
+            {"DI", "DPSY", "DM", "EPI"},
+        ),
         ("255", "MAS LA TEPPE", "69", {}, {"POLY", "DI", "DM", "CEREB"}),
         ("246", "ESAT LES TEPPES", "26", {}, {"DI", "DPSY", "DM"}),
     ],
@@ -169,19 +294,26 @@ def test_what_the_name_says_of_a_combination_or_a_condition(category, name, depa
     assert {k: v["source"] for k, v in found.expertise.items()} == expertise
     assert set(found.accepts) == accepted
     if department == "26" and "LA TEPPE" in name:
-        assert found.accepts["EPI"]["source"] == "etablissement_connu" and "teppe.org" in found.accepts["EPI"]["reference"]
+        assert (
+            found.accepts["EPI"]["source"] == "etablissement_connu"
+            and "teppe.org" in found.accepts["EPI"]["reference"]
+        )
 
 
-def test_a_prader_willi_home_is_found_by_the_condition_and_a_deafblind_one_counts_in_coverage(region, tmp_path):
+def test_a_prader_willi_home_is_found_by_the_condition_and_a_deafblind_one_counts_in_coverage(
+    region, tmp_path
+):
     from graph.coverage import coverage
     from graph.directory import DirectoryFilter, search_directory
 
-    lines = [structure("860000401", "86", "194", name="FOYER POUR PERSONNES PRADER WILLI", category="252"),
-             geoloc("860000401", 46.6, 0.35),
-             structure("860000402", "86", "194", name="FAM POUR PERSONNES SOURDES AVEUGLES", category="437"),
-             geoloc("860000402", 46.62, 0.36),
-             structure("860000403", "86", "194", name="INSTITUT D EDUCATION SENSORIELLE", category="196"),
-             geoloc("860000403", 46.63, 0.37)]
+    lines = [
+        structure("860000401", "86", "194", name="FOYER POUR PERSONNES PRADER WILLI", category="252"),
+        geoloc("860000401", 46.6, 0.35),
+        structure("860000402", "86", "194", name="FAM POUR PERSONNES SOURDES AVEUGLES", category="437"),
+        geoloc("860000402", 46.62, 0.36),
+        structure("860000403", "86", "194", name="INSTITUT D EDUCATION SENSORIELLE", category="196"),
+        geoloc("860000403", 46.63, 0.37),
+    ]
     import_finess(region, write(tmp_path, lines))
     page = search_directory(region, DirectoryFilter(conditions=("ORPHA:739",)))
     assert [r.key for r in page.entries] == ["860000401"]

@@ -10,14 +10,26 @@ from graph.matching import SituationQuery, find_resources
 from maps import coverage_map, gap_map, situation_map
 
 SQUARES = {  # simple outlines around the test departments
-    "86": {"type": "Polygon", "coordinates": [[[0.0, 46.3], [0.8, 46.3], [0.8, 46.9], [0.0, 46.9], [0.0, 46.3]]]},
-    "79": {"type": "Polygon", "coordinates": [[[-0.9, 46.0], [0.0, 46.0], [0.0, 46.6], [-0.9, 46.6], [-0.9, 46.0]]]},
-    "69": {"type": "Polygon", "coordinates": [[[4.3, 45.5], [5.2, 45.5], [5.2, 46.1], [4.3, 46.1], [4.3, 45.5]]]},
+    "86": {
+        "type": "Polygon",
+        "coordinates": [[[0.0, 46.3], [0.8, 46.3], [0.8, 46.9], [0.0, 46.9], [0.0, 46.3]]],
+    },
+    "79": {
+        "type": "Polygon",
+        "coordinates": [[[-0.9, 46.0], [0.0, 46.0], [0.0, 46.6], [-0.9, 46.6], [-0.9, 46.0]]],
+    },
+    "69": {
+        "type": "Polygon",
+        "coordinates": [[[4.3, 45.5], [5.2, 45.5], [5.2, 46.1], [4.3, 46.1], [4.3, 45.5]]],
+    },
 }
 
 
 def geojson_layers(text: str) -> list[dict]:
-    layers = [json.loads(m) for m in re.findall(r"\((\{\"features\": .*?\"type\": \"FeatureCollection\"\})\);", text)]
+    layers = [
+        json.loads(m)
+        for m in re.findall(r"\((\{\"features\": .*?\"type\": \"FeatureCollection\"\})\);", text)
+    ]
     return [layer for layer in layers if layer.get("type") == "FeatureCollection"]
 
 
@@ -42,7 +54,9 @@ def test_coverage_map_has_a_layer_per_threshold_a_legend_and_one_feature_per_ter
 def test_assets_are_local_when_configured_and_no_cdn_is_needed(net, store):
     result = coverage(store, ["DV", "TSA"])
     text = render(coverage_map(result, SQUARES, [(46.58, 0.34, "E1")], assets="/static/vendor", tiles=""))
-    scripts = re.findall(r'<script src="([^"]+)"', text) + re.findall(r'<link rel="stylesheet" href="([^"]+)"', text)
+    scripts = re.findall(r'<script src="([^"]+)"', text) + re.findall(
+        r'<link rel="stylesheet" href="([^"]+)"', text
+    )
     assert scripts and all(url.startswith("/static/vendor/") for url in scripts), scripts
     assert "tile.openstreetmap" not in text
 
@@ -56,7 +70,9 @@ def test_gap_map_counts_never_points(net, store):
     # E1 (DV+TSA) is competent for no criterion's combination: no source anywhere, « pas de donnée »
     assert props["69"]["zones_blanches"] == "0 critère(s) sur 8 ; pas de donnée pour 8"
     net.establishment("860000501", 5, expertise={"DA+DV": 2})
-    [layer] = geojson_layers(render(gap_map(gaps(store, level=Level.DEPARTMENT), SQUARES, assets="/static/vendor", tiles="")))
+    [layer] = geojson_layers(
+        render(gap_map(gaps(store, level=Level.DEPARTMENT), SQUARES, assets="/static/vendor", tiles=""))
+    )
     props = {f["properties"]["code"]: f["properties"] for f in layer["features"]}
     assert props["69"]["zones_blanches"] == "1 critère(s) sur 8 ; pas de donnée pour 7"
     assert "Zone blanche pour" in text and "circleMarker" not in text
@@ -77,7 +93,11 @@ def test_situation_map_shows_every_row_of_the_table_professionals_at_their_workp
     net.establishment("860000092", 10, expertise={"DV": 2})
     result = find_resources(store, SituationQuery(deficiencies=["DV", "TSA"], commune="86194", radius_km=80))
     pro = next(m for m in result.matches if m.key == "pro-map")
-    assert (pro.lat, pro.lon, pro.location_source) != (None, None, None) and pro.location_source == "workplace"
+    assert (pro.lat, pro.lon, pro.location_source) != (
+        None,
+        None,
+        None,
+    ) and pro.location_source == "workplace"
     text = render(situation_map(result, SQUARES["86"], assets="/static/vendor", tiles=""))
     for match in result.matches:
         if match.lat is not None:
