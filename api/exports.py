@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from api.deps import Service, current_key
 from api.forms import directory_filter_of_form
-from api.rendering import KIND_LABEL, RELATION_LABEL
+from api.rendering import KIND_LABEL, RELATION_LABEL, radar_rows
 from graph import coverage as cov
 from graph import directory as dir_
 from graph import service
@@ -228,7 +228,6 @@ def directory_rows(page: dir_.DirectoryPage) -> list[list[object]]:
     return rows
 
 
-#: Node kinds in French (pages, maps and exports).
 def _codes(values: list[str]) -> list[str]:
     return [code for value in values for code in value.replace("+", ",").split(",") if code.strip()]
 
@@ -475,4 +474,25 @@ async def erhr_activity_export(
     result = await service_(service.activity, annee, erhr or None)
     return await service_.run(
         table_response, erhr_activity_rows(result), f"activite-{erhr or 'FR'}-{annee}", fmt, "Activité"
+    )
+
+
+@router.get(
+    "/transition.{fmt}",
+    response_class=Response,
+    responses=_TABLE_RESPONSES,
+    summary="Radar de la transition vers l'âge adulte par territoire (CSV ou Excel)",
+)
+async def transition_export(
+    service_: Service,
+    fmt: Format,
+    level: str = Query("DEPARTMENT", description="DEPARTMENT, REGION ou ERHR."),
+    threshold_km: float = Query(60.0, description="Seuil de distance (km)."),
+    criterion: str | None = Query(None, description="Critère D312-194 (1 … 5d, autre) ; tous si absent."),
+) -> Response:
+    found = await service_(
+        service.transition_radar, level=level, threshold_km=threshold_km, criterion=criterion or None
+    )
+    return await service_.run(
+        table_response, radar_rows(found), "radar-transition", fmt, "Radar de la transition"
     )

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import Service, current_key
 from api.exports import _codes
-from api.maps_service import coverage_map_html, gaps_map_html, situation_map_html
+from api.maps_service import coverage_map_html, gaps_map_html, radar_map_html, situation_map_html
 from api.security import map_csp, with_nonce
 from graph.matching import SituationQuery
 
@@ -95,5 +95,27 @@ async def situation_page(
     )
     text = await service.run(
         situation_map_html, service.store, service.settings, service.principal, query, served=True
+    )
+    return _map_response(text)
+
+
+@router.get("/transition", response_class=HTMLResponse, summary="Carte du radar de la transition")
+async def transition_page(
+    service: Service,
+    level: str = Query("DEPARTMENT"),
+    threshold_km: float = Query(60.0),
+    criterion: str | None = Query(None, description="Critère D312-194 (1 … 5d, autre) ; tous si absent."),
+    horizon: int = Query(3, description="Dans combien d'années (1, 2 ou 3)."),
+) -> HTMLResponse:
+    text = await service.run(
+        radar_map_html,
+        service.store,
+        service.settings,
+        service.principal,
+        level=level,
+        threshold_km=threshold_km,
+        criterion=criterion or None,
+        horizon=horizon,
+        served=True,
     )
     return _map_response(text)

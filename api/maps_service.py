@@ -9,13 +9,15 @@ from typing import Any
 from graph import coverage as cov
 from graph import service
 from graph.access import Principal
+from graph.errors import InvalidInput
 from graph.matching import SituationQuery, competent_resources
 from graph.readmodel import read_model
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
+from graph.transition import HORIZONS
 from graph.views import display_name
-from maps import coverage_map, gap_map, situation_map
+from maps import coverage_map, gap_map, radar_map, situation_map
 from maps._base import load_outlines, local_vendor_dir, outlines_by_level, render_html
 
 __all__ = ["assets_for", "coverage_map_html", "gaps_map_html", "situation_map_html", "VENDOR_PREFIX"]
@@ -123,6 +125,34 @@ def situation_map_html(
     m = situation_map(
         result,
         erhr_outlines.get(result.erhr.code),
+        assets=assets_for(settings, served=served),
+        tiles=settings.map_tiles,
+    )
+    return render_html(m)
+
+
+def radar_map_html(
+    store: GraphStore,
+    settings: Settings,
+    principal: Principal,
+    *,
+    level: str,
+    threshold_km: float,
+    criterion: str | None,
+    horizon: int,
+    served: bool,
+) -> str:
+    """The transition radar's map as the caller may read it (counts per territory only)."""
+    table = read_model(store).territories
+    radar = service.transition_radar(
+        store, principal, level=level, threshold_km=threshold_km, criterion=criterion
+    )
+    if horizon not in HORIZONS:
+        raise InvalidInput("horizon", "horizon attendu : 1, 2 ou 3 ans.")
+    m = radar_map(
+        radar,
+        _outlines(settings, table, cov.Level(radar.level.value)),
+        horizon=horizon,
         assets=assets_for(settings, served=served),
         tiles=settings.map_tiles,
     )

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from api.deps import AppSessions, BoundService, Service, SignIns, Store, current_key, origin_of, run_blocking
 from api.exports import table_response
 from api.forms import DIRECTORY_KINDS_SHOWN as _DIRECTORY_KINDS
-from api.forms import directory_filter_of_form
+from api.forms import commune_code, directory_filter_of_form
 from api.forms import km as _km
 from api.rendering import (
     AGE_GROUP_LABEL,
@@ -40,7 +40,8 @@ from api.security import SESSION_COOKIE, SESSION_HOURS
 from graph import coverage as cov
 from graph import directory as dir_
 from graph import journal, service
-from graph.access import Forbidden, Permission, Principal, authenticate
+from graph import transition as radar_
+from graph.access import Forbidden, Permission, Principal, Role, authenticate
 from graph.activity import AGE_BANDS, POLE_TARGET_PER_FTE
 from graph.errors import (
     AccessError,
@@ -1189,3 +1190,84 @@ async def change_referral(
         )
     label = next((r.status_label for r in view.referrals if r.id == referral), statut)
     return await _situation_page(request, svc, key, message=f"Orientation passée à « {label} ».")
+
+
+# -- transition radar ------------------------------------------------------------------
+RADAR_CRITERIA = [(code, c.label) for code, c in CRITERIA.items()] + [
+    (radar_.OTHER, "Autre combinaison (hors D312-194)")
+]
+
+
+def _radar_form(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    return {
+        "niveau": q.get("niveau", "DEPARTMENT"),
+        "seuil": q.get("seuil", "60"),
+        "critere": q.get("critere", ""),
+        "horizon": q.get("horizon", "3"),
+        "commune": q.get("commune", ""),
+        "d": set(q.getlist("d")),
+        "places": q.get("places", ""),
+    }
+
+
+async def _radar(request: Request, svc: BoundService, form: dict[str, Any]) -> tuple[Any, Any, str | None]:
+    """The radar asked by the form, and the what-if's when a service is proposed."""
+    try:
+        options = {
+            "level": form["niveau"],
+            "threshold_km": _km(form["seuil"] or "60", "seuil"),
+            "criterion": form["critere"] or None,
+        }
+        found = await svc(service.transition_radar, **options)
+        after = None
+        if form["commune"].strip():
+            if not form["d"]:
+                raise InvalidInput("deficiences", "cochez les déficiences que le service accompagnerait.")
+            places = form["places"].strip()
+            if places and not places.isdigit():
+                raise InvalidInput("places", "le nombre de places est un nombre entier.")
+            hypothesis = radar_.Hypothesis(
+                await svc.read(commune_code, form["commune"], "commune"),
+                sorted(form["d"]),
+                int(places) if places else None,
+            )
+            after = await svc(service.transition_radar, hypotheses=[hypothesis], **options)
+        return found, after, None
+    except DihrError as err:
+        return None, None, err.message
+
+
+@router.get("/transition", response_class=HTMLResponse)
+async def transition_page(request: Request, svc: Service) -> HTMLResponse:
+    """The transition radar: who will need an adult place, where, when (see graph/transition.py)."""
+    form = _radar_form(request)
+    found, after, error = await _radar(request, svc, form)
+    changed = []
+    if found is not None and after is not None:
+        changed = [
+            (b, a)
+            for b, a in zip(found.territories, after.territories, strict=True)
+            if b.deficit != a.deficit
+        ]
+    query = urlencode(
+        [("level", form["niveau"]), ("threshold_km", form["seuil"] or "60")]
+        + ([("criterion", form["critere"])] if form["critere"] else [])
+    )
+    return render(
+        request,
+        "transition.html",
+        "Radar de la transition vers l'âge adulte",
+        400 if error else 200,
+        form=form,
+        radar=found,
+        after=after,
+        changed=changed,
+        error=error,
+        levels=LEVELS,
+        criteria=RADAR_CRITERIA,
+        horizons=radar_.HORIZONS,
+        families=_families(),
+        export_query=query,
+        can_simulate=svc.principal.role is not Role.PARTNER,
+    )

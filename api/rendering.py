@@ -14,11 +14,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from graph import coverage as cov
+from graph import transition as radar_
 from graph.access import Permission, Principal
 from graph.errors import AccessError, DihrError, NotFound, ServiceError
 from graph.matching import BASIS_LABELS, LEVEL_LABELS, NeedCoverage
 from graph.referrals import STATUS_LABELS
 from graph.vocabulary import DEFICIENCIES, SKILLS, code_label
+from importers.demo import demo_is_loaded
 
 __all__ = [
     "templates",
@@ -131,7 +133,17 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "age_group_label": AGE_GROUP_LABEL,
         "label_of": _label,
     }
+    store = getattr(request.app.state, "store", None)
+    base["demo_loaded"] = store is not None and _demo_loaded(store)
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+
+def _demo_loaded(store: Any) -> bool:
+    """Whether the synthetic demonstration network is in the store (the footer says so only then)."""
+    try:
+        return demo_is_loaded(store)
+    except DihrError:  # the store is unavailable: the page says so itself
+        return False
 
 
 def error_page(request: Request, err: DihrError) -> HTMLResponse:
@@ -151,3 +163,20 @@ def _error_page(request: Request, err: DihrError) -> HTMLResponse:
         else "Erreur"
     )
     return render(request, "error.html", title, err.status, message=err.message)
+
+
+def radar_rows(found: radar_.Radar) -> list[list[object]]:
+    """The radar's table, as the page shows it and as CSV/Excel give it."""
+    header: list[object] = ["Territoire", "Code"]
+    for h in radar_.HORIZONS:
+        header += [
+            f"Jeunes atteignant 20 ans d'ici {h} an(s)",
+            f"Dont sans service pour adultes à portée ({h} an(s))",
+        ]
+    rows: list[list[object]] = [header]
+    for row in [found.national, *found.territories]:
+        line: list[object] = [row.name, row.code]
+        for needing, deficit in zip(row.needing, row.deficit, strict=True):
+            line += [cov.count_label(needing), cov.count_label(deficit)]
+        rows.append(line)
+    return rows

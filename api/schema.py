@@ -44,6 +44,7 @@ from api.types import (
     FindResourcesResult,
     FollowUp,
     GapMatrix,
+    HypothesisInput,
     KnowledgeItem,
     Level,
     NetworkInsights,
@@ -58,6 +59,7 @@ from api.types import (
     Skill,
     Territory,
     TerritoryKind,
+    TransitionRadar,
     WhatIfResult,
     condition_wire,
     coverage_wire,
@@ -69,6 +71,7 @@ from api.types import (
     network_wire,
     pole_activity_wire,
     qualification_wire,
+    radar_wire,
     referral_wire,
     resource_connection_wire,
     situation_query,
@@ -93,6 +96,7 @@ from graph.errors import (
 from graph.model import NodeKind, NodeRef
 from graph.settings import Settings
 from graph.store import GraphStore
+from graph.transition import Hypothesis
 
 __all__ = ["schema", "Context"]
 
@@ -108,6 +112,7 @@ MAX_COST = 100
 FIELD_COST = {
     "gaps": 40,
     "whatIf": 20,
+    "transitionRadar": 10,
     "coverage": 10,
     "networkInsights": 10,
     "findResources": 5,
@@ -224,6 +229,35 @@ class Query:
     ) -> FindResourcesResult:
         query = situation_query(situation, limit)
         return match_result_wire(await _call(info, service.find_resources, query))
+
+    @strawberry.field(
+        description="Radar de la transition : jeunes suivis atteignant 20 ans dans 1, 2, 3 ans, par territoire, "
+        "et ceux sans service pour adultes compétent à portée (ERHR : son territoire ; partenaires : effectifs publiés)."
+    )
+    async def transition_radar(
+        self,
+        info: Info[Context, None],
+        level: Level = Level.DEPARTMENT,
+        threshold_km: float = 60.0,
+        criterion: Annotated[
+            str | None, strawberry.argument(description="Critère D312-194 (1, 2, 3, 4, 5a-5d) ou « autre ».")
+        ] = None,
+        hypotheses: list[HypothesisInput] | None = None,
+    ) -> TransitionRadar:
+        found = [Hypothesis(h.commune, h.deficiencies, h.places) for h in hypotheses or []]
+        return radar_wire(
+            await _call(
+                info,
+                lambda st, pr: service.transition_radar(
+                    st,
+                    pr,
+                    level=level.value,
+                    threshold_km=threshold_km,
+                    criterion=criterion,
+                    hypotheses=found,
+                ),
+            )
+        )
 
     @strawberry.field(
         description="Couverture territoriale d'une combinaison (distance à la ressource compétente la plus proche)."

@@ -213,6 +213,7 @@ PAGE_PREFIXES = (
     "/savoirs",
     "/activite",
     "/qualite",
+    "/transition",
     "/deconnexion",
 )
 

@@ -9,6 +9,7 @@ import strawberry
 
 from graph import coverage as cov
 from graph import matching, network, rare, service, territories
+from graph import transition as radar_
 from graph.model import NodeKind
 from graph.readmodel import read_model
 
@@ -1196,4 +1197,103 @@ def pole_activity_wire(r: Any) -> PoleActivity:
         meets_target=r.meets_target,
         synthetic=r.synthetic,
         suppressed=r.suppressed,
+    )
+
+
+@strawberry.type(
+    description="Un jeune suivi qui atteint la fin des services pour enfants (pseudonyme seulement)."
+)
+class YoungPerson:
+    key: str = strawberry.field(description="Identifiant pseudonyme de la situation.")
+    age: int
+    years_left: int = strawberry.field(
+        description="Années avant 20 ans, la fin des services pour enfants (1 à 3)."
+    )
+    combination: str
+    criterion: str = strawberry.field(description="Premier critère D312-194 de la combinaison, ou « autre ».")
+    department: str
+    erhr: str | None
+    commune: str
+    nearest_km: float | None = strawberry.field(
+        description="Service pour adultes compétent pour la combinaison le plus proche (km) ; null : aucun sur sa terre."
+    )
+    within_reach: bool
+    synthetic: bool
+
+
+@strawberry.type(
+    description="Les effectifs d'un territoire dans 1, 2 et 3 ans (cumulés) ; null : masqué (« < 11 »)."
+)
+class RadarRow:
+    code: str
+    name: str
+    needing: list[int | None] = strawberry.field(description="Jeunes atteignant 20 ans dans 1, 2, 3 ans.")
+    deficit: list[int | None] = strawberry.field(
+        description="Parmi eux, ceux sans service pour adultes compétent à portée (déficit attendu)."
+    )
+    withheld: bool
+
+
+@strawberry.type(description="Radar de la transition vers l'âge adulte (voir le guide, page « Transition »).")
+class TransitionRadar:
+    level: Level
+    threshold_km: float
+    criterion: str | None
+    as_of: str = strawberry.field(description="Date (AAAA-MM-JJ) à laquelle les âges sont calculés.")
+    horizons: list[int]
+    national: RadarRow
+    territories: list[RadarRow]
+    people: list[YoungPerson] = strawberry.field(
+        description="Les jeunes à préparer (ERHR : son territoire ; GNCHR : tous ; partenaires : aucun)."
+    )
+    situations_followed: int
+    synthetic: bool = strawberry.field(
+        description="Construit à partir des situations synthétiques de démonstration."
+    )
+    capacities_known: bool = strawberry.field(
+        description="false : aucune source importée ne déclare les capacités des services (le déficit compte les personnes)."
+    )
+
+
+@strawberry.input(description="Un service pour adultes hypothétique (simulation, rien n'est enregistré).")
+class HypothesisInput:
+    commune: str
+    deficiencies: list[str]
+    places: int | None = None
+
+
+def radar_row_wire(r: radar_.RadarRow) -> RadarRow:
+    return RadarRow(
+        code=r.code, name=r.name, needing=list(r.needing), deficit=list(r.deficit), withheld=r.withheld
+    )
+
+
+def radar_wire(r: radar_.Radar) -> TransitionRadar:
+    return TransitionRadar(
+        level=Level(r.level.value),
+        threshold_km=r.threshold_km,
+        criterion=r.criterion,
+        as_of=r.as_of,
+        horizons=list(radar_.HORIZONS),
+        national=radar_row_wire(r.national),
+        territories=[radar_row_wire(t) for t in r.territories],
+        people=[
+            YoungPerson(
+                key=p.key,
+                age=p.age,
+                years_left=p.years_left,
+                combination=p.combination,
+                criterion=p.criterion,
+                department=p.department,
+                erhr=p.erhr,
+                commune=p.commune,
+                nearest_km=p.nearest_km,
+                within_reach=p.within_reach,
+                synthetic=p.synthetic,
+            )
+            for p in r.people
+        ],
+        situations_followed=r.situations_followed,
+        synthetic=r.synthetic,
+        capacities_known=r.capacities_known,
     )

@@ -11,12 +11,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from graph import activity as act
 from graph import coverage as cov
 from graph import directory as dir_
 from graph import knowledge, matching, network, quality, referrals
+from graph import transition as radar_
 from graph.access import Forbidden, Permission, Principal, Role, audit
 from graph.errors import InvalidInput, NotFound, WriteConflict
 from graph.model import (
@@ -832,3 +834,44 @@ def update_situation(
     store.upsert([Node(K.SITUATION, node.key, props)], edges)
     audit(store, principal, "situations:update", [situation], params={k: str(v) for k, v in props.items()})
     return _view_of(store, situation)
+
+
+def transition_radar(
+    store: GraphStore,
+    principal: Principal,
+    *,
+    level: str = "DEPARTMENT",
+    threshold_km: float = 60.0,
+    criterion: str | None = None,
+    hypotheses: Sequence[radar_.Hypothesis] = (),
+    as_of: date | None = None,
+) -> radar_.Radar:
+    """The transition radar as the caller may read it (graph/transition.py): the
+    GNCHR everything; an ERHR its territory's young people and figures; a
+    partner every territory's published counts, no person, no what-if (placing
+    a service commune by commune would show where the young people live)."""
+    options = {
+        "level": level,
+        "thresholdKm": threshold_km,
+        "criterion": criterion,
+        "hypotheses": " ".join(f"{h.commune}:{'+'.join(h.deficiencies)}:{h.places}" for h in hypotheses)
+        or None,
+    }
+    if principal.role is Role.PARTNER:
+        principal.require(Permission.AGGREGATES)
+        if hypotheses:
+            audit(store, principal, "denied:transition_what_if", params=options)
+            raise Forbidden("La simulation du radar est réservée aux ERHR et au GNCHR.")
+    else:
+        _require(store, principal, Permission.SITUATIONS_READ, "situations:transition", "")
+    found = radar_.transition_radar(
+        store, level=level, threshold_km=threshold_km, criterion=criterion, hypotheses=hypotheses, as_of=as_of
+    )
+    table = read_model(store).territories
+    if principal.role is Role.PARTNER:
+        audit(store, principal, "aggregate:transition", params=options)
+        return radar_.protect_radar(store, found, table)
+    if principal.role is Role.ERHR:
+        found = radar_.restrict_to_territory(found, table, principal.territory or "")
+    audit(store, principal, "situations:transition", [p.key for p in found.people], params=options)
+    return found

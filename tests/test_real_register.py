@@ -162,3 +162,21 @@ def test_the_name_reader_recognises_the_adults_sensory_services():
             poly_iem += cells[18] == "188" and "IEM" in (cells[4] or cells[3]) and "POLY" not in found.accepts
     assert len(deaf) >= 17 and len(blind) >= 15  # 6 and 9 before the reader was corrected
     assert poly_iem == 0  # polyhandicap institutes named « IEM » keep polyhandicap
+
+
+def test_the_transition_radar_on_the_register_alone_says_how_to_start(real):
+    """No situation is followed yet on a register imported on day one: the radar says so, in French."""
+    import html
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from graph.settings import Settings
+    from tests.conftest import bearer
+
+    data_dir = real.path.parent
+    with TestClient(create_app(Settings(data_dir=data_dir), store=real)) as client:
+        page = client.get("/transition", headers=bearer(real, "erhr", "NA"))
+    text = html.unescape(page.text)
+    assert page.status_code == 200 and "Aucune situation suivie" in text and "dihr import situations" in text
+    assert "synthétiques" not in text  # the register alone: nothing is synthetic

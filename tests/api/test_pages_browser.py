@@ -137,6 +137,16 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     assert (
         Path(download.value.path()).read_text(encoding="utf-8").startswith("\ufeffcode;territoire;population")
     )
+
+    page.get_by_role("link", name="Transition").click()
+    page.get_by_label("Niveau territorial").select_option("REGION")
+    page.get_by_role("button", name="Afficher le radar").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Jeunes à préparer, les plus urgents d'abord").count() == 1
+    radar_frame = page.frame_locator("iframe.map")
+    radar_frame.locator(".leaflet-container").wait_for(timeout=30_000)
+    assert radar_frame.locator("path.leaflet-interactive").count() >= 1  # an ERHR: its own territory
+    page.screenshot(path=str(ARTIFACTS / "transition.png"), full_page=False)
     assert refused == []  # the pages and maps work under their policies
     context.close()
 
@@ -165,6 +175,8 @@ def test_every_page_has_no_axe_violation(server, browser):
         resource_link,
         "/situations",
         f"/situations/{situation}",
+        "/transition",
+        "/transition?niveau=ERHR&critere=1&commune=86194&d=DA&d=DV&places=3",
     ]:
         page.goto(f"{url}{path}")
         results[path] = axe_violations(page)
