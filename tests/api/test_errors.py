@@ -76,6 +76,7 @@ def test_groups_give_their_status():
 @pytest.mark.parametrize(
     "variables", [{}, {"d": ["DV"], "l": "PLANET"}, {"d": "DV", "l": 3}, {"d": [1], "l": "REGION"}]
 )
+@pytest.mark.slow
 def test_a_bad_or_missing_variable_is_a_validation_error_not_an_internal_one(served, variables, caplog):
     client, _store, headers = served
     with caplog.at_level(logging.ERROR, logger="dihr.api"):
@@ -94,6 +95,7 @@ def test_a_bad_or_missing_variable_is_a_validation_error_not_an_internal_one(ser
     assert inline["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
+@pytest.mark.slow
 def test_a_store_outage_answers_503_everywhere(served):
     client, store, headers = served
     assert client.get("/health").status_code == 200
@@ -107,6 +109,7 @@ def test_a_store_outage_answers_503_everywhere(served):
     store.down = False
 
 
+@pytest.mark.slow
 def test_an_unexpected_error_is_masked_with_a_reference(served, monkeypatch, caplog):
     client, _store, headers = served
     from graph import service
@@ -125,6 +128,7 @@ def test_an_unexpected_error_is_masked_with_a_reference(served, monkeypatch, cap
     assert error["extensions"]["correlationId"] in caplog.text
 
 
+@pytest.mark.slow
 def test_anonymous_callers_get_401_and_pages_the_sign_in(served):
     client, _store, _headers = served
     for path in (
@@ -143,6 +147,7 @@ def test_anonymous_callers_get_401_and_pages_the_sign_in(served):
     assert client.get("/health").status_code == 200 and client.get("/").status_code == 200
 
 
+@pytest.mark.slow
 def test_authentication_runs_off_the_event_loop(served, monkeypatch):
     """The key lookup (SQLite, or a Bolt round trip) runs in a worker thread."""
     import threading
@@ -163,6 +168,7 @@ def test_authentication_runs_off_the_event_loop(served, monkeypatch):
     assert threading.main_thread().name not in seen
 
 
+@pytest.mark.slow
 def test_pages_and_exports_answer_within_the_query_timeout(served, monkeypatch):
     import time
 

@@ -348,6 +348,7 @@ def test_equipements_with_a_wrong_header_stop(tmp_path, data_dir):
         ),
     ],
 )
+@pytest.mark.slow  # the reference data
 def test_a_bad_file_is_refused_with_its_line_and_writes_nothing(
     reference_store, tmp_path, content, line, said
 ):
