@@ -1229,7 +1229,8 @@ class RadarRow:
     name: str
     needing: list[int | None] = strawberry.field(description="Jeunes atteignant 20 ans dans 1, 2, 3 ans.")
     deficit: list[int | None] = strawberry.field(
-        description="Parmi eux, ceux sans service pour adultes compétent à portée (déficit attendu)."
+        description="Parmi eux, ceux sans service pour adultes compétent à portée (déficit attendu) ; "
+        "partenaires : publié au seuil de 60 km seulement."
     )
     withheld: bool
 

@@ -34,6 +34,7 @@ from datetime import date
 
 import numpy as np
 
+from graph.coverage import DISCLOSURE_THRESHOLD_KM
 from graph.disclosure import SMALL_CELL, Tree, suppressed_cells
 from graph.errors import InvalidInput
 from graph.geo import haversine_km_many
@@ -380,9 +381,16 @@ def protect_radar(store: GraphStore, radar: Radar, table: TerritoryTable) -> Rad
     where each of its cells is publishable and it is 0 or at least 11. Every
     published figure is then a sum of safe, disjoint cells, so no combination
     of published figures (across years, territories and criteria, whatever the
-    threshold asked) isolates 1 to 10 persons."""
+    threshold asked) isolates 1 to 10 persons. Deficits are published at
+    ``DISCLOSURE_THRESHOLD_KM`` only (at two thresholds they would difference
+    to the persons in between), as coverage's « sans solution »."""
+    # The cells at the one threshold partners read deficits at: deficits at two
+    # thresholds would difference to the persons in between.
     everyone = transition_radar(
-        store, level=radar.level.value, threshold_km=radar.threshold_km, as_of=date.fromisoformat(radar.as_of)
+        store,
+        level=radar.level.value,
+        threshold_km=DISCLOSURE_THRESHOLD_KM,
+        as_of=date.fromisoformat(radar.as_of),
     ).people
     tree = Tree(
         region_of={d: str(n.props["region"]) for d, n in table.departments.items()},
@@ -419,7 +427,10 @@ def protect_radar(store: GraphStore, radar: Radar, table: TerritoryTable) -> Rad
 
     def masked(row: RadarRow, at: str) -> RadarRow:
         needing = tuple(figure(v, row.code, at, h, False) for v, h in zip(row.needing, HORIZONS, strict=True))
-        deficit = tuple(figure(v, row.code, at, h, True) for v, h in zip(row.deficit, HORIZONS, strict=True))
+        deficit = tuple(
+            figure(v, row.code, at, h, True) if radar.threshold_km == DISCLOSURE_THRESHOLD_KM else None
+            for v, h in zip(row.deficit, HORIZONS, strict=True)
+        )
         return replace(row, needing=needing, deficit=deficit, withheld=None in needing + deficit)
 
     return replace(

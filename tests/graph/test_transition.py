@@ -219,3 +219,13 @@ def test_no_partner_figure_lets_a_count_of_1_to_10_be_derived(net, store):
                     [cells[unknown[j]] for j in chosen],
                     count,
                 )
+
+
+def test_a_partner_reads_deficits_at_the_publication_threshold_only(net, store):
+    """Deficits at 60 and 61 km would difference to the young people living in between."""
+    followed(store, [(f"S-{i:02d}", "DA+DV", 18, "69123", "ARA", "2026-11-01") for i in range(12)])
+    partner = Principal("k", Role.PARTNER)
+    at_60 = by_code(service.transition_radar(store, partner, threshold_km=60, as_of=TODAY))["69"]
+    at_80 = by_code(service.transition_radar(store, partner, threshold_km=80, as_of=TODAY))["69"]
+    assert at_60.needing == at_80.needing == (0, 12, 12) and at_60.deficit == (0, 12, 12)
+    assert at_80.deficit == (None, None, None)
