@@ -184,8 +184,8 @@ class _View:
 _VIEWS_KEPT = 256
 #: ... and at most this many bytes of them (a worker's memory). A view holds
 #: numbers only (no copy of keys or kinds: ~40 bytes per resource that may
-#: cover a need), so a varied mix of needs at 4× the national network is served
-#: without rebuilding views (``make bench``: "views rebuilt").
+#: cover a need); a varied mix of needs at national scale still rebuilds views
+#: (README, Benchmarks: status).
 _VIEWS_BYTES = 96 * 2**20
 _VIEWS_LOCK = threading.Lock()
 
