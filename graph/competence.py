@@ -221,7 +221,9 @@ def build_competence_index(
     )
 
 
-def admits(age_min: NDArray[np.float64], age_max: NDArray[np.float64], age: int | None) -> NDArray[np.bool_]:
+def admits(
+    age_min: NDArray[np.floating[Any]], age_max: NDArray[np.floating[Any]], age: int | None
+) -> NDArray[np.bool_]:
     """Element-wise: does an age band admit ``age`` (nan bounds admit everything)?"""
     if age is None:
         return np.ones(len(age_min), dtype=bool)

@@ -535,4 +535,4 @@ def competent_positions(
         one = len(codes) == 1
         competent = (scored.tier == 0) | ((scored.tier == 1) & (scored.declared | (one & ~scored.generalist)))
     full = np.flatnonzero(scored.candidate & competent)
-    return scored.positions[full], scored.tier[full]
+    return scored.positions[full].astype(np.int64), scored.tier[full]

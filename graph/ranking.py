@@ -80,7 +80,7 @@ class _Scored:
     the needs, as arrays over them (local positions)."""
 
     index: CompetenceIndex
-    positions: NDArray[np.int64]  # local position → index position
+    positions: NDArray[np.integer[Any]]  # local position → index position
     tier: NDArray[np.int8]  # 0 combination, 1 all deficiencies, 2 partial
     points: NDArray[np.int16]  # sum of the levels over the needs: the score's numerator
     total: int  # 3 × the number of needs: the score's denominator
@@ -89,8 +89,8 @@ class _Scored:
     candidate: NDArray[np.bool_]  # covers a need, admits the age
     lats: NDArray[np.float64]
     lons: NDArray[np.float64]
-    age_max: NDArray[np.float64]
-    age_min: NDArray[np.float64]
+    age_max: NDArray[np.floating[Any]]
+    age_min: NDArray[np.floating[Any]]
     declared: NDArray[np.bool_]  # every deficiency covered by expertise, not only by acceptance
     generalist: NDArray[np.bool_]
     #: 1 where the whole combination of several deficiencies is covered only by
@@ -100,10 +100,12 @@ class _Scored:
     def keys_at(self, local: NDArray[np.int64]) -> NDArray[np.str_]:
         """The keys of these local positions (gathered for the few rows ranked,
         never copied for the whole band)."""
-        return self.index.keys[self.positions[local]]
+        keys: NDArray[np.str_] = self.index.keys[self.positions[local]]
+        return keys
 
     def kinds_at(self, local: NDArray[np.int64]) -> NDArray[np.str_]:
-        return self.index.kinds[self.positions[local]]
+        kinds: NDArray[np.str_] = self.index.kinds[self.positions[local]]
+        return kinds
 
     def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
         score = round(int(self.points[local]) / self.total, 4)
@@ -137,16 +139,16 @@ class _View:
     set of needs (``_view``); a query then scores one latitude band of it only,
     instead of every resource of that band."""
 
-    positions: NDArray[np.int64]
+    positions: NDArray[np.int32]
     lats: NDArray[np.float64]
     lons: NDArray[np.float64]
-    age_min: NDArray[np.float64]
-    age_max: NDArray[np.float64]
+    age_min: NDArray[np.float32]
+    age_max: NDArray[np.float32]
     combination: NDArray[np.int8]  # highest level on a combination including the needs
     levels: NDArray[np.int8]  # (deficiency, resource): expertise, combination, conditions
     skill_levels: NDArray[np.int8]  # (skill, resource)
     #: per deficiency, its ACCEPTS links: local positions (sorted) and age bands
-    accepts: tuple[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]], ...]
+    accepts: tuple[tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.float32]], ...]
     #: a generalist establishment (CAMSP: ``generalist`` set from its FINESS category)
     generalist: NDArray[np.bool_]
 
@@ -192,20 +194,30 @@ _VIEWS_LOCK = threading.Lock()
 
 def _view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
     """The view of ``idx`` for these needs (see :class:`_View`), cached per index state."""
-    views: OrderedDict[Any, _View] = idx.cached("views", OrderedDict)
+    views: OrderedDict[Any, tuple[_View, int]] = idx.cached("views", OrderedDict)
+    held: list[int] = idx.cached("views held", lambda: [0])  # their bytes, kept with them
     key = (needs.deficiencies, needs.skills, kinds, land)
     with _VIEWS_LOCK:
         found = views.get(key)
         if found is not None:
             views.move_to_end(key)
-            return found
+            return found[0]
     built = _build_view(idx, needs, kinds, land)
+    size = built.nbytes
     with _VIEWS_LOCK:
-        views[key] = built
-        held = sum(v.nbytes for v in views.values())
-        while len(views) > _VIEWS_KEPT or (held > _VIEWS_BYTES and len(views) > 1):
-            held -= views.popitem(last=False)[1].nbytes
+        if key not in views:
+            views[key] = (built, size)
+            held[0] += size
+        while len(views) > _VIEWS_KEPT or (held[0] > _VIEWS_BYTES and len(views) > 1):
+            held[0] -= views.popitem(last=False)[1][1]
     return built
+
+
+def _generalist(idx: CompetenceIndex) -> NDArray[np.bool_]:
+    """Which indexed resources are generalist (CAMSP), once per index state."""
+    return idx.cached(  # type: ignore[no-any-return]
+        "generalist", lambda: np.array([bool(p.get("generalist")) for p in idx.props], dtype=np.bool_)
+    )
 
 
 def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
@@ -234,28 +246,34 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
         skill_levels[j] = idx.expertise(NodeRef(K.SKILL, code))
         may_cover |= skill_levels[j] > 0
     wanted = idx.kind_mask(frozenset(k.value for k in kinds))
-    positions = np.flatnonzero(may_cover & wanted & idx.land_mask(land))
-    local = np.full(n, -1, np.int64)
-    local[positions] = np.arange(positions.size)
+    # Compact columns (int32 positions, float32 ages: exact for ages, NaN kept):
+    # more views fit in the same bytes, so fewer are rebuilt on a varied mix.
+    positions = np.flatnonzero(may_cover & wanted & idx.land_mask(land)).astype(np.int32)
+    local = np.full(n, -1, np.int32)
+    local[positions] = np.arange(positions.size, dtype=np.int32)
     local_accepts = []
     for link in accepts:
         at = local[link.ids]
         keep = at >= 0
         order = np.argsort(at[keep], kind="stable")
-        local_accepts.append((at[keep][order], link.age_min[keep][order], link.age_max[keep][order]))
+        local_accepts.append(
+            (
+                at[keep][order],
+                link.age_min[keep][order].astype(np.float32),
+                link.age_max[keep][order].astype(np.float32),
+            )
+        )
     return _View(
         positions,
         idx.lats[positions],
         idx.lons[positions],
-        idx.age_min[positions],
-        idx.age_max[positions],
+        idx.age_min[positions].astype(np.float32),
+        idx.age_max[positions].astype(np.float32),
         combination[positions],
         levels[:, positions],
         skill_levels[:, positions],
         tuple(local_accepts),
-        np.fromiter(
-            (bool(idx.props[p].get("generalist")) for p in positions.tolist()), np.bool_, positions.size
-        ),
+        _generalist(idx)[positions],
     )
 
 
