@@ -23,6 +23,7 @@ from api.exports import table_response
 from api.forms import DIRECTORY_KINDS_SHOWN as _DIRECTORY_KINDS
 from api.forms import commune_code, directory_filter_of_form
 from api.forms import km as _km
+from api.guide import guide_anchors, guide_html
 from api.rendering import (
     AGE_GROUP_LABEL,
     GROUP_LABEL,
@@ -1271,3 +1272,9 @@ async def transition_page(request: Request, svc: Service) -> HTMLResponse:
         export_query=query,
         can_simulate=svc.principal.role is not Role.PARTNER,
     )
+
+
+@public_router.get("/aide", response_class=HTMLResponse)
+async def help_page(request: Request) -> HTMLResponse:
+    """The French user guide (docs/aide.md), one section per page; readable before signing in."""
+    return render(request, "help.html", "Guide d'utilisation", guide=guide_html(), sections=guide_anchors())

@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from api.guide import help_anchor
 from graph import coverage as cov
 from graph import transition as radar_
 from graph.access import Permission, Principal
@@ -135,7 +136,13 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
     }
     store = getattr(request.app.state, "store", None)
     base["demo_loaded"] = store is not None and _demo_loaded(store)
+    base["help_anchor"] = help_anchor(request.url.path)
+    base["role_label"] = ROLE_LABELS
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+
+#: The roles as a person reads them (« Connecté : équipe relais (NA) »).
+ROLE_LABELS = {"erhr": "équipe relais", "gnchr": "GNCHR", "partner": "partenaire"}
 
 
 def _demo_loaded(store: Any) -> bool:
