@@ -3,6 +3,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 FORBIDDEN = {
     "api",
     "cli",
@@ -90,6 +92,7 @@ def test_the_circle_check_would_catch_one(tmp_path):
     assert api_imports(inner) == {"pages"}
 
 
+@pytest.mark.slow  # a fresh interpreter per module
 def test_each_api_module_imports_alone_in_a_fresh_interpreter():
     import subprocess
     import sys

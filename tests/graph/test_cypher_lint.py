@@ -11,6 +11,8 @@ import pytest
 
 from graph.stores.neo4j import cypher_catalogue
 
+pytestmark = pytest.mark.slow  # Neo4j's linter runs in node
+
 ROOT = Path(__file__).resolve().parents[2]
 LINTER = ROOT / "tools" / "lint_cypher.mjs"
 

@@ -76,6 +76,7 @@ def test_territory_suppression_survives_every_linear_combination():
         assert leak(published, [counts[d] for d in DEPARTMENTS]) is None, counts
 
 
+@pytest.mark.slow  # the oracle over three bands: ~15 s
 @pytest.mark.parametrize("n_bands", [2, 3])
 def test_open_and_without_solution_together_isolate_nobody(n_bands):
     """Open situations and "sans solution" (and a third band: two thresholds)
