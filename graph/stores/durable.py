@@ -34,6 +34,7 @@ import operator
 import sqlite3
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
@@ -204,7 +205,7 @@ def _storage_error(err: sqlite3.Error, where: Path) -> StoreError:
     return StoreError(f"Écriture impossible, rien n'a été écrit : {err}")
 
 
-class DurableStore:
+class DurableStore(ABC):
     """What both embedded stores share (see module doc). A subclass says what it
     holds: ``_open`` (at start), ``_reload`` (everything again, the log being
     trimmed past this process), ``_apply_logged`` (another process's rows),
@@ -600,6 +601,23 @@ class DurableStore:
                 if found:
                     self._invalidate()
             return len(found)
+
+    # -- reads ---------------------------------------------------------------------------
+    @abstractmethod
+    def _edge_list(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None, outgoing: bool
+    ) -> dict[NodeRef, list[Edge]]:
+        """Outgoing (or incoming) edges of several nodes, from what the store holds."""
+
+    def edges_from(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
+    ) -> dict[NodeRef, list[Edge]]:
+        return self._edge_list(refs, types, outgoing=True)
+
+    def edges_to(
+        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
+    ) -> dict[NodeRef, list[Edge]]:
+        return self._edge_list(refs, types, outgoing=False)
 
     # -- reads from SQLite -------------------------------------------------------------
     def _disk_nodes(self, kind: NodeKind, keys: Iterable[str] | None) -> list[Node]:

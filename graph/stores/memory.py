@@ -220,16 +220,6 @@ class MemoryStore(DurableStore):
                 ]
         return result
 
-    def edges_from(
-        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
-    ) -> dict[NodeRef, list[Edge]]:
-        return self._edge_list(refs, types, outgoing=True)
-
-    def edges_to(
-        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
-    ) -> dict[NodeRef, list[Edge]]:
-        return self._edge_list(refs, types, outgoing=False)
-
     def edges(self, type: RelType) -> Iterator[Edge]:
         self._refresh()
         with self._lock:

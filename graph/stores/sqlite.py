@@ -156,16 +156,6 @@ class SQLiteStore(DurableStore):
             found[ref] = [Edge(e.type, e.source, e.target, dict(e.props), e.key) for e in kept]
         return found
 
-    def edges_from(
-        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
-    ) -> dict[NodeRef, list[Edge]]:
-        return self._edge_list(refs, types, outgoing=True)
-
-    def edges_to(
-        self, refs: Iterable[NodeRef], types: Iterable[RelType] | None = None
-    ) -> dict[NodeRef, list[Edge]]:
-        return self._edge_list(refs, types, outgoing=False)
-
     def edges(self, type: RelType) -> Iterator[Edge]:
         with self._probe_lock:
             rows = self._probe.execute(

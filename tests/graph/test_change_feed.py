@@ -89,25 +89,6 @@ def _writes(store: GraphStore) -> None:
     store.delete_edges([Edge(R.ACCEPTS, NodeRef(K.ESTABLISHMENT, "861000004"), NodeRef(K.DEFICIENCY, "DV"))])
 
 
-@pytest.fixture
-def patches(monkeypatch):
-    counts = {"patched": 0, "rebuilt": 0}
-    patch, build = readmodel.patch_competence, readmodel.build_competence
-
-    def counting_patch(*args):
-        found = patch(*args)
-        counts["patched"] += found is not None
-        return found
-
-    def counting_build(store):
-        counts["rebuilt"] += 1
-        return build(store)
-
-    monkeypatch.setattr(readmodel, "patch_competence", counting_patch)
-    monkeypatch.setattr(readmodel, "build_competence", counting_build)
-    return counts
-
-
 def test_a_patched_read_model_equals_a_rebuilt_one(store, net, patches):
     read_model(store).competence  # noqa: B018 - built before the writes
     patches.update(patched=0, rebuilt=0)

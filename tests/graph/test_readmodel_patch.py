@@ -44,26 +44,6 @@ def assert_same_index(mine: CompetenceIndex, rebuilt: CompetenceIndex) -> None:
         )
 
 
-@pytest.fixture
-def patches(monkeypatch):
-    """How many times the index was updated, and rebuilt, since the fixture started."""
-    counts = {"patched": 0, "rebuilt": 0}
-    patch, build = readmodel.patch_competence, readmodel.build_competence
-
-    def counting_patch(*args):
-        found = patch(*args)
-        counts["patched"] += found is not None
-        return found
-
-    def counting_build(store):
-        counts["rebuilt"] += 1
-        return build(store)
-
-    monkeypatch.setattr(readmodel, "patch_competence", counting_patch)
-    monkeypatch.setattr(readmodel, "build_competence", counting_build)
-    return counts
-
-
 QUERIES = [
     SituationQuery(deficiencies=["DV", "TSA"], commune="35238", age=12, radius_km=80),
     SituationQuery(deficiencies=["DA", "DV"], commune="86194", radius_km=150),
