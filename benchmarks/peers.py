@@ -477,30 +477,25 @@ def needs_kdtree_find(
     wanted = min(limit - n_full, BEYOND_ROWS)
     if wanted > 0 and kept.full_tree is not None:
         size = kept.full_local.size
+
+        def beyond_radius(near: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+            """The fully competent ones among these local ids beyond the radius, with their distances."""
+            tier, _points, candidate, _declared = _needs_score(cols, kept, near, age)
+            at = kept.pos[near]
+            dist = haversine_km_many(lat, lon, cols.lats[at], cols.lons[at]).round(3)
+            ok = candidate & (tier <= 1) & (dist > radius_km)
+            return at[ok], dist[ok]
+
         k = min(size, max(16, 4 * wanted))
         while True:
             _chords, near = kept.full_tree.query(centre, k=k)
             near = np.atleast_1d(np.asarray(near, np.int64))
-            near = np.sort(kept.full_local[near[near < size]])
-            t, _p, c, _d = _needs_score(cols, kept, near, age)
-            at = kept.pos[near]
-            d = haversine_km_many(lat, lon, cols.lats[at], cols.lons[at]).round(3)
-            ok = c & (t <= 1) & (d > radius_km)
-            if np.count_nonzero(ok) >= wanted or k >= size:
+            found, dists = beyond_radius(np.sort(kept.full_local[near[near < size]]))
+            if found.size >= wanted or k >= size:
                 if k < size:  # everything as near as the wanted-th found (ties on the rounded metre included)
-                    reach = float(np.sort(d[ok])[wanted - 1])
-                    near = np.sort(
-                        kept.full_local[
-                            np.asarray(
-                                kept.full_tree.query_ball_point(centre, chord_for_km(reach + 0.002)), np.int64
-                            )
-                        ]
-                    )
-                    t, _p, c, _d = _needs_score(cols, kept, near, age)
-                    at = kept.pos[near]
-                    d = haversine_km_many(lat, lon, cols.lats[at], cols.lons[at]).round(3)
-                    ok = c & (t <= 1) & (d > radius_km)
-                found, dists = at[ok], d[ok]
+                    reach = float(np.sort(dists)[wanted - 1])
+                    ball = kept.full_tree.query_ball_point(centre, chord_for_km(reach + 0.002))
+                    found, dists = beyond_radius(np.sort(kept.full_local[np.asarray(ball, np.int64)]))
                 break
             k = min(size, k * 4)
         nearest = np.lexsort((cols.keys[found], dists))[:wanted]
