@@ -27,11 +27,12 @@ from benchmarks.peers import (
     numpy_coverage,
     numpy_find,
 )
-from graph.coverage import _commune_lands, _nearest_km, _supply, coverage
+from graph.coverage import _supply, coverage
 from graph.geo import to_unit_xyz
 from graph.landmass import land_mass
 from graph.matching import MatchLevel, MatchResult, SituationQuery, find_resources
 from graph.model import NodeKind
+from graph.nearest import commune_lands, nearest_km
 from graph.readmodel import read_model
 from graph.store import GraphStore
 from graph.vocabulary import normalise_deficiencies
@@ -226,7 +227,7 @@ def coverage_versus_peers(
         assert node is not None
         centres.append((float(node.props["lat"]), float(node.props["lon"]), land_mass(department) or ""))
     cols = PeerColumns.load(Spreadsheet(store))
-    mine = _nearest_km(grid, supply.points, supply.departments, _commune_lands(grid))
+    mine = nearest_km(grid, supply.points, supply.departments, commune_lands(grid))
     order = [grid.position[c.key] for c in communes]
     tree_of_all = tree_of(supply.points)
 
@@ -261,7 +262,7 @@ def coverage_versus_peers(
     start = time.perf_counter()
     same("numpy", numpy_coverage(cols, defs, c_lats, c_lons, c_lands, centres))
     figures["peer numpy coverage (ms)"] = (time.perf_counter() - start) * 1000
-    lands = _commune_lands(grid)
+    lands = commune_lands(grid)
     points = list(zip(grid.lats.tolist(), grid.lons.tolist(), strict=True))
     point_lands = [land_mass(d) for d in supply.departments]
     start = time.perf_counter()

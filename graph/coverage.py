@@ -14,21 +14,26 @@ up to the national population.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib.resources import files
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from graph.errors import InvalidInput
-from graph.geo import EARTH_RADIUS_KM, estimated_minutes, to_unit_xyz
-from graph.landmass import land_mass
+from graph.geo import estimated_minutes
 from graph.matching import LOCAL_KINDS, competent_positions
 from graph.model import Node, NodeKind, RelType, codes_of_combination, combination_key
+from graph.nearest import (
+    LandGroups,
+    commune_lands,
+    land_groups,
+    nearest_km,
+    stable_argsort,
+    weighted_median,
+    weighted_medians,
+)
+from graph.population import age_group, age_share
 from graph.rare import CRITERIA, criterion_combinations, qualify
 from graph.readmodel import CommuneGrid, ReadModel, read_model
 from graph.store import GraphStore
@@ -139,49 +144,6 @@ class CoverageResult:
     population_group: str | None = None
 
 
-#: The age groups coverage is weighted by when an age is given (years, inclusive):
-#: children, the transition from adolescence to adulthood (DOMAIN.md §7), adults.
-AGE_GROUPS = ((0, 15, 0, 17, "0-17 ans"), (16, 25, 16, 25, "16-25 ans"), (26, 200, 18, 104, "18 ans et plus"))
-
-
-def age_group(age: int) -> tuple[int, int, str]:
-    """(first age, last age, French label) of the population an age-given coverage counts."""
-    for lo, hi, first, last, label in AGE_GROUPS:
-        if lo <= age <= hi:
-            return first, last, label
-    raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
-
-
-@lru_cache(maxsize=1)
-def _insee_bands() -> dict[str, tuple[float, ...]]:
-    """Department → its inhabitants per five-year band 0-4 … 95+ (INSEE, 1 January
-    2021: ``graph/data/insee_population_age.csv``, ``importers/insee_ages.py``)."""
-    text = (files("graph") / "data" / "insee_population_age.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return {
-        row["departement"]: tuple(
-            float(v) for k, v in row.items() if k not in ("departement", "nom", "total")
-        )
-        for row in rows
-    }
-
-
-def age_share(department: str, first: int, last: int) -> float:
-    """The share of a department's inhabitants aged ``first``-``last`` (INSEE bands,
-    split linearly within a band; France's share where INSEE gives none)."""
-    bands = _insee_bands()
-    found = bands.get(department)
-    if found is None:
-        found = tuple(float(sum(b[i] for b in bands.values())) for i in range(20))
-    wanted = 0.0
-    for i, count in enumerate(found):
-        lo, hi = 5 * i, (5 * i + 4 if i < 19 else 104)
-        overlap = max(0, min(hi, last) - max(lo, first) + 1)
-        wanted += count * overlap / (hi - lo + 1)
-    total = sum(found)
-    return wanted / total if total > 0 else 0.0
-
-
 def _age_weights(model: ReadModel, age: int | None) -> tuple[NDArray[np.float64] | None, str | None]:
     """Each commune's inhabitants of the age group of ``age`` (its population × its
     department's INSEE share), and the group's label; (None, None) without an age."""
@@ -199,91 +161,11 @@ def _age_weights(model: ReadModel, age: int | None) -> tuple[NDArray[np.float64]
     return model.cached(("age weights", first, last), build), label
 
 
-def _commune_lands(grid: CommuneGrid) -> NDArray[np.object_]:
-    return np.array([land_mass(str(d)) for d in grid.department], dtype=object)
-
-
-@dataclass(frozen=True, slots=True)
-class _LandGroups:
-    """The communes of each land mass: their grid positions and unit vectors
-    (kept per read-model state: every coverage query needs them)."""
-
-    positions: dict[str, NDArray[np.int64]]
-    xyz: dict[str, NDArray[np.float64]]
-
-
-def _land_groups(grid: CommuneGrid, lands: NDArray[np.object_]) -> _LandGroups:
-    """Each land mass's communes in Z order (a Morton curve over latitude and
-    longitude): neighbours in the array are neighbours on the map, so the tree
-    walks of consecutive queries share what the cache holds."""
-    xyz = grid.xyz if grid.xyz is not None else to_unit_xyz(grid.lats, grid.lons)
-    positions = {}
-    for land in set(lands.tolist()):
-        if land is None:
-            continue
-        at = np.flatnonzero(lands == land)
-        positions[str(land)] = at[np.argsort(_z_order(grid.lats[at], grid.lons[at]), kind="stable")]
-    return _LandGroups(positions, {land: np.ascontiguousarray(xyz[at]) for land, at in positions.items()})
-
-
-def _z_order(lats: NDArray[np.float64], lons: NDArray[np.float64], bits: int = 16) -> NDArray[np.int64]:
-    """Morton codes of points on a 2^bits grid spanning their bounding box."""
-    scale = 2**bits - 1
-    x = ((lons - lons.min()) / (np.ptp(lons) or 1.0) * scale).astype(np.int64)
-    y = ((lats - lats.min()) / (np.ptp(lats) or 1.0) * scale).astype(np.int64)
-    code = np.zeros(x.size, np.int64)
-    for b in range(bits):
-        code |= ((x >> b) & 1) << (2 * b) | ((y >> b) & 1) << (2 * b + 1)
-    return code
-
-
-def _lands(model: ReadModel) -> tuple[NDArray[np.object_], _LandGroups]:
+def _lands(model: ReadModel) -> tuple[NDArray[np.object_], LandGroups]:
     """Every commune's land mass, and the communes of each (kept per read-model state)."""
     grid = model.communes
-    lands: NDArray[np.object_] = model.cached("commune lands", lambda: _commune_lands(grid))
-    return lands, model.cached("commune land groups", lambda: _land_groups(grid, lands))
-
-
-#: From this many communes, a land mass's nearest-resource queries run on every core.
-_THREADED_QUERIES = 5_000
-
-
-def _nearest_km(
-    grid: CommuneGrid,
-    points: Sequence[tuple[float, float]],
-    departments: Sequence[str],
-    lands: NDArray[np.object_],
-    groups: _LandGroups | None = None,
-) -> NDArray[np.float64]:
-    """Great-circle km from every commune to the nearest point on its own land
-    mass (``graph.landmass``: never across the sea); inf where its land mass has none."""
-    distances = np.full(len(grid.codes), np.inf)
-    if not points:
-        return distances
-    groups = groups or _land_groups(grid, lands)
-    point_lands = np.array([land_mass(d) or "" for d in departments], dtype=object)
-    xyz = to_unit_xyz(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
-    for land in set(point_lands.tolist()):
-        communes = groups.positions.get(land)
-        if communes is None or not communes.size:
-            continue
-        tree = cKDTree(xyz[point_lands == land])
-        # threads for the mainland's 35,000 queries; an island's few hundred are done before they would start
-        chords, _ = tree.query(groups.xyz[land], k=1, workers=-1 if communes.size >= _THREADED_QUERIES else 1)
-        distances[communes] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chords / 2))
-    return distances
-
-
-def _weighted_median(
-    values: NDArray[np.float64], weights: NDArray[np.float64], order: NDArray[np.int64] | None = None
-) -> float:
-    """``order``: ``values``' stable argsort, if already known."""
-    if order is None:
-        order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[order])
-    if cumulative[-1] <= 0:
-        return float(np.median(values))
-    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+    lands: NDArray[np.object_] = model.cached("commune lands", lambda: commune_lands(grid))
+    return lands, model.cached("commune land groups", lambda: land_groups(grid, lands))
 
 
 def _validate(
@@ -435,9 +317,9 @@ def _aggregate(
     weighted = np.bincount(of, weights=np.where(reachable, distances, 0.0) * population, minlength=m)
     beyond = {t: np.bincount(of, weights=population * (distances > t), minlength=m) for t in thresholds}
     values, weights = distances[reachable], population[reachable]
-    by_value = _stable_argsort(values)  # one sort for the national and every territory's median
+    by_value = stable_argsort(values)  # one sort for the national and every territory's median
     medians = (
-        _weighted_medians(of[reachable], values, weights, m, by_value)
+        weighted_medians(of[reachable], values, weights, m, by_value)
         if reachable.any()
         else np.full(m, np.nan)
     )
@@ -474,47 +356,6 @@ def _aggregate(
         by_value,
     )
     return national, rows
-
-
-def _stable_argsort(values: NDArray[np.float64]) -> NDArray[np.int64]:
-    """``np.argsort(values, kind="stable")``, faster: an introsort, then the
-    (rare) runs of equal values put back in index order."""
-    order = np.argsort(values)
-    ordered = values[order]
-    ties = np.flatnonzero(ordered[1:] == ordered[:-1])
-    if ties.size:
-        # each run of equal values: from a tie's left element to the end of its run
-        starts = ties[np.r_[True, ties[1:] != ties[:-1] + 1]]
-        ends = ties[np.r_[ties[1:] != ties[:-1] + 1, True]] + 2
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            order[a:b].sort()
-    return order
-
-
-def _weighted_medians(
-    of: NDArray[np.int64],
-    values: NDArray[np.float64],
-    weights: NDArray[np.float64],
-    m: int,
-    by_value: NDArray[np.int64] | None = None,
-) -> NDArray[np.float64]:
-    """Per territory, the population-weighted median (as _weighted_median).
-    ``by_value``: ``values``' stable argsort, if already known."""
-    if by_value is None:
-        by_value = np.argsort(values, kind="stable")
-    # by territory, then by value (ties in order): a stable sort of the value order
-    # by territory is the order of lexsort((values, of)), at the cost of a radix sort
-    narrow = of.astype(np.int16) if m < 2**15 else of
-    order = by_value[np.argsort(narrow[by_value], kind="stable")]
-    cumulative = np.cumsum(weights[order])
-    counts = np.bincount(of, minlength=m)
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    before = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
-    group_total = np.bincount(of, weights=weights, minlength=m)
-    at = np.searchsorted(cumulative, before + group_total / 2)
-    at = np.clip(at, starts, np.maximum(ends - 1, starts))
-    return np.where(counts > 0, values[order][np.minimum(at, len(values) - 1)], np.nan)
 
 
 def _row(
@@ -568,7 +409,7 @@ def _summary(
     reached = float(population[reachable].sum())
     if reached > 0:  # else: no competent resource at all
         mean = float((distances[reachable] * population[reachable]).sum() / reached)
-        median = _weighted_median(distances[reachable], population[reachable], by_value)
+        median = weighted_median(distances[reachable], population[reachable], by_value)
     beyond = {t: float(population[distances > t].sum()) for t in thresholds}
     return _row(
         code,
@@ -607,7 +448,7 @@ def coverage(
     model = read_model(store)
     table, grid = model.territories, model.communes
     supply = _supply(store, codes, age, table, local_only, separately)
-    distances = _nearest_km(grid, supply.points, supply.departments, *_lands(model))
+    distances = nearest_km(grid, supply.points, supply.departments, *_lands(model))
     demand = _demand(store, codes, grid, exact_counts)
     weights, group = _age_weights(model, age)
     national, rows = _aggregate(
@@ -803,7 +644,7 @@ def what_if(
         (supply.points, supply.departments),
         (supply.points + extra_points, supply.departments + extra_departments),
     ):
-        distances = _nearest_km(grid, points, departments, *_lands(model))
+        distances = nearest_km(grid, points, departments, *_lands(model))
         weights, group = _age_weights(model, age)
         national, rows = _aggregate(
             grid, lvl, distances, departments, demand, threshold_km, thresholds, table, weights=weights

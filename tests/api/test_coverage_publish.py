@@ -102,7 +102,7 @@ def test_what_if_names_the_commune_shows_france_and_lists_only_changes(client, d
 
 def test_an_age_given_coverage_counts_the_age_group_from_insee(reference_store):
     """Coverage for a child counts the 0-17 year-olds (INSEE 2021 by department), not all inhabitants."""
-    from graph.coverage import age_share
+    from graph.population import age_share
 
     assert round(age_share("23", 0, 17) * 100, 1) == 15.8 and round(age_share("976", 0, 17) * 100, 1) == 49.8
     everyone = {t.code: t for t in cov.coverage(reference_store, ["DA", "DV"]).territories}
