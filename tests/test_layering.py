@@ -114,3 +114,14 @@ def test_each_api_module_imports_alone_in_a_fresh_interpreter():
         if run.returncode != 0:
             failed[name] = err.strip().splitlines()[-1:]
     assert failed == {}
+
+
+def test_no_graph_module_outgrows_one_reading():
+    """A module of graph/ is read in one sitting: over 800 lines, it holds two
+    concepts and is split by concept (as matching → ranking, explanation, teams)."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in (ROOT / "graph").rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 800
+    }
+    assert long == {}
