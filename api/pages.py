@@ -409,6 +409,8 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
                 AGE_GROUP_LABEL[m.age_group],
                 "centre de la commune"
                 if m.location_source == "centroide_commune"
+                else "zone d'intervention (se déplace dans la commune)"
+                if m.location_source == "zone_intervention"
                 else (m.location_source or ""),
                 "" if m.distance_km is None else m.distance_km,
                 "" if m.minutes is None else m.minutes,

@@ -17,7 +17,7 @@ import typer
 
 from cli._common import RESTORE_HINT, JsonOpt, friendly, new_app, server_pid, store_of
 from graph import integrity, journal
-from graph.errors import ConflictError, DihrError, DumpError, NotFound, UsageError
+from graph.errors import ConflictError, DihrError, DumpError, FileFormatError, NotFound, UsageError
 from graph.model import NodeKind
 from graph.settings import Settings, load_settings
 from graph.snapshot import SNAPSHOT_FILENAME
@@ -31,6 +31,7 @@ from importers.demo import demo_is_loaded, generate_demo
 from importers.directory import import_directory, write_directory_template
 from importers.equipements import import_equipements
 from importers.finess import load_finess, parse_finess
+from importers.finess_flows import flow_kind, import_activities
 from importers.network_files import import_knowledge, import_pole_reports
 from importers.reference import init_reference, reference_is_loaded
 from importers.situations import import_situations
@@ -215,7 +216,19 @@ def import_finess_cmd(
         ),
     ] = None,
 ) -> None:
-    """Extraction FINESS des établissements (etalab-cs1100507-stock-*.csv)."""
+    """Extraction FINESS des établissements (etalab-cs1100507-stock-*.csv), ou flux
+    JSON Activités 2026 (publics, âges, modes, places, zones d'intervention)."""
+    kind = flow_kind(file) if file.is_file() else None
+    if kind == "activites":
+        _run_import("Import du flux Activités", import_activities, file, dry_run, "finess-activites")
+        return
+    if kind is not None:
+        raise FileFormatError(
+            file,
+            0,
+            "flux JSON FINESS 2026 reconnu, mais seul le flux « Activités » est pris en charge ; pour les "
+            "établissements (noms, adresses, coordonnées), importez l'extraction CSV etalab-cs1100507.",
+        )
 
     def run(store: GraphStore) -> Any:
         parsed = parse_finess(file)  # the whole file is checked before any write

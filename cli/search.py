@@ -122,7 +122,11 @@ def _print_match(m: Match) -> None:
     flag = " [synthétique]" if m.synthetic else ""
     where = "" if m.within_radius else " (hors rayon)"
     distance = (
-        "lieu non renseigné" if m.distance_km is None else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
+        "lieu non renseigné"
+        if m.distance_km is None
+        else "intervient dans la commune de la personne (zone d'intervention FINESS)"
+        if m.location_source == "zone_intervention"
+        else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
     )
     rank = "  ★" if m.group == "referent" else f"{m.rank:>3}."  # the referents head the list, unranked
     typer.echo(

@@ -49,6 +49,7 @@ __all__ = [
     "Team",
     "Widening",
     "_LOCATION_SOURCES",
+    "ZONE_SOURCE",
     "_MAX_TEAMS",
     "_Needs",
     "_TEAM_POOL",
@@ -153,6 +154,7 @@ SOURCE_LABELS: dict[str, str] = {
     "nom_finess": "déduit du nom de l'établissement dans FINESS",
     "etablissement_connu": "établissement connu nationalement pour cette spécialité (table citée)",
     "finess-equipements": "clientèle déclarée dans FINESS (équipements sociaux et médico-sociaux)",
+    "finess_activites": "activité autorisée déclarée dans FINESS (flux Activités : public, âges, mode)",
     "annuaire": "expertise déclarée dans l'annuaire",
     "saisie": "expertise saisie dans dihr-graph",
     "synthetique": "donnée synthétique de démonstration",
@@ -217,6 +219,9 @@ class Match(NamedTuple):
 
 
 #: Stored location sources as shown (older stores said commune_centroid).
+#: A service at 0 km because its declared intervention zone (FINESS Activités
+#: flow) holds the person's commune: it comes to the person.
+ZONE_SOURCE = "zone_intervention"
 _LOCATION_SOURCES = {
     "finess": "finess",
     "centroide_commune": "centroide_commune",

@@ -59,6 +59,7 @@ from graph.answers import (
     MAX_LIMIT,
     SOURCE_LABELS,
     TRANSITION_AGES,
+    ZONE_SOURCE,
     Basis,
     ErhrContact,
     InferredNeed,
@@ -104,6 +105,7 @@ from graph.ranking import (
     _uncovered,
     _within,
     beyond_cap,
+    zone_positions,
 )
 from graph.rare import qualify
 from graph.readmodel import read_model
@@ -269,7 +271,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # Scored over the latitude band that can hold the radius (a slice of the index).
     # Local resources stand on the person's own land mass (travel never crosses the sea).
     land = land_mass(place.department)
-    scored = _score_all(idx, needs, query.age, kinds, place.lat, query.radius_km, land)
+    zone = zone_positions(idx, place.commune)  # services working in the person's commune: 0 km
+    scored = _score_all(idx, needs, query.age, kinds, place.lat, query.radius_km, land, zone)
     inside_pos, inside_dist = _within(scored, place.lat, place.lon, query.radius_km)
     full_mask = scored.tier[inside_pos] <= 1
     widening = None
@@ -281,7 +284,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         """The resources within ``reach`` km (latitude band; None: all) scored, once per query."""
         found = bands.get(reach)
         if found is None:
-            found = bands[reach] = _score_all(idx, needs, query.age, kinds, place.lat, reach, land)
+            found = bands[reach] = _score_all(idx, needs, query.age, kinds, place.lat, reach, land, zone)
         return found
 
     # Rows beyond the radius (README "Matching"): never ahead of a row inside it,
@@ -298,6 +301,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(
                 3
             )
+            if competent.zone is not None:
+                far[competent.zone[local]] = 0.0  # serves the person's commune: inside, never beyond
             outside = np.flatnonzero(far > query.radius_km)
             if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
                 break
@@ -419,8 +424,13 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     ]
 
     matches: list[Match] = []
+    serving = {idx.refs[int(p)] for p in zone} if zone.size else set()
     for cand, group in ranked:
-        matches.append(_match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr, group))
+        match = _match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr, group)
+        if match.distance_km == 0 and NodeRef(match.kind, match.key) in serving:
+            # at 0 km because it works in the person's commune, not because its seat is there
+            match = match._replace(location_source=ZONE_SOURCE)
+        matches.append(match)
     # Teams are found on the index's coverage columns; only their members are explained.
     team_picks = _teams(len(scored.deficiencies), pool) if pool else []
     members = {p.position: candidate(p) for team in team_picks for p in team}

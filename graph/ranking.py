@@ -57,6 +57,7 @@ __all__ = [
     "_view",
     "_within",
     "beyond_cap",
+    "zone_positions",
 ]
 
 
@@ -96,6 +97,9 @@ class _Scored:
     #: 1 where the whole combination of several deficiencies is covered only by
     #: accepting them each separately (a ranking key after the tier)
     separate: NDArray[np.int8]
+    #: True where the resource's declared intervention zone holds the person's
+    #: commune (a SESSAD, a mobile team: at 0 km); None when none does
+    zone: NDArray[np.bool_] | None = None
 
     def keys_at(self, local: NDArray[np.int64]) -> NDArray[np.str_]:
         """The keys of these local positions (gathered for the few rows ranked,
@@ -277,6 +281,25 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
     )
 
 
+def zone_positions(idx: CompetenceIndex, commune: str) -> NDArray[np.int64]:
+    """The index positions (ascending) of the resources whose declared
+    intervention zone (``intervention_communes``, FINESS Activités flow) holds
+    ``commune`` (built once per index state)."""
+
+    def build() -> dict[str, NDArray[np.int64]]:
+        zones: dict[str, list[int]] = {}
+        for position, props in enumerate(idx.props):
+            for code in props.get("intervention_communes") or ():
+                zones.setdefault(str(code), []).append(position)
+        return {code: np.array(at, np.int64) for code, at in zones.items()}
+
+    zones: dict[str, NDArray[np.int64]] = idx.cached("intervention zones", build)
+    return zones.get(commune, _NO_POSITIONS)
+
+
+_NO_POSITIONS = np.zeros(0, np.int64)
+
+
 def _score_all(
     idx: CompetenceIndex,
     needs: _Needs,
@@ -285,48 +308,70 @@ def _score_all(
     lat: float | None = None,
     reach_km: float | None = None,
     land: str | None = None,
+    zone: NDArray[np.int64] = _NO_POSITIONS,
 ) -> _Scored:
     """The ranking keys of every resource that may be within ``reach_km`` of
-    latitude ``lat`` (None: everywhere) at once (same rules as the module doc)."""
+    latitude ``lat`` (None: everywhere) at once (same rules as the module doc);
+    ``zone``: index positions serving the person's commune where they live
+    (``zone_positions``), scored wherever their seat stands."""
     view = _view(idx, needs, kinds, land)
     span = view.band(lat, reach_km) if lat is not None else view.band(0.0, None)
     lo, hi = span.start, span.stop
-    levels = view.levels[:, lo:hi].copy()
+    take: slice | NDArray[np.int64] = span
+    in_zone = None
+    if zone.size:
+        local = np.minimum(np.searchsorted(view.positions, zone), max(len(view.positions) - 1, 0))
+        local = local[view.positions[local] == zone] if len(view.positions) else local[:0]
+        if local.size:
+            outside = local[(local < lo) | (local >= hi)]
+            if outside.size:
+                take = np.union1d(np.arange(lo, hi), outside)
+            rows = take if isinstance(take, np.ndarray) else np.arange(lo, hi)
+            in_zone = np.isin(rows, local)
+    levels = view.levels[:, take].copy()
     declared: NDArray[np.bool_] = np.asarray(
         (levels > 0).all(axis=0)
     )  # every deficiency by expertise (on it, a combination, a condition)
     for j, (ids, age_min, age_max) in enumerate(view.accepts):
-        a, b = np.searchsorted(ids, (lo, hi))
-        ok = admits(age_min[a:b], age_max[a:b], age)
-        admitted = ids[a:b][ok] - lo
+        if isinstance(take, slice):
+            a, b = np.searchsorted(ids, (lo, hi))
+            ok = admits(age_min[a:b], age_max[a:b], age)
+            admitted = ids[a:b][ok] - lo
+        else:
+            at = np.minimum(np.searchsorted(take, ids), len(take) - 1)
+            here = take[at] == ids
+            ok = admits(age_min[here], age_max[here], age)
+            admitted = at[here][ok]
         levels[j, admitted] = np.maximum(levels[j, admitted], 1)
     points = levels.sum(axis=0, dtype=np.int16)
-    skill_levels = view.skill_levels[:, lo:hi]
+    skill_levels = view.skill_levels[:, take]
     if len(skill_levels):
         points += skill_levels.sum(axis=0, dtype=np.int16)
-    tier = np.full(hi - lo, 2, np.int8)
+    n = levels.shape[1]
+    tier = np.full(n, 2, np.int8)
     tier[(levels > 0).all(axis=0)] = 1
-    tier[view.combination[lo:hi] > 0] = 0
+    combination = view.combination[take]
+    tier[combination > 0] = 0
     covers = np.vstack([levels > 0, skill_levels > 0]) if len(skill_levels) else levels > 0
-    candidate = (points > 0) & admits(view.age_min[lo:hi], view.age_max[lo:hi], age)
+    age_min_all, age_max_all = view.age_min[take], view.age_max[take]
+    candidate = (points > 0) & admits(age_min_all, age_max_all, age)
     return _Scored(
         idx,
-        view.positions[lo:hi],
+        view.positions[take],
         tier,
         points,
         3 * (len(needs.deficiencies) + len(needs.skills)),
         covers,
         sorted(needs.deficiencies) + sorted(needs.skills),
         candidate,
-        view.lats[lo:hi],
-        view.lons[lo:hi],
-        view.age_max[lo:hi],
-        view.age_min[lo:hi],
+        view.lats[take],
+        view.lons[take],
+        age_max_all,
+        age_min_all,
         declared,
-        view.generalist[lo:hi],
-        ((tier == 1) & ~declared).astype(np.int8)
-        if len(needs.deficiencies) > 1
-        else np.zeros(hi - lo, np.int8),
+        view.generalist[take],
+        ((tier == 1) & ~declared).astype(np.int8) if len(needs.deficiencies) > 1 else np.zeros(n, np.int8),
+        in_zone,
     )
 
 
@@ -344,8 +389,12 @@ def _within(
             mask = mask & (np.abs(scored.lons - lon) <= dlon_max)
         else:  # across the antimeridian (Wallis-et-Futuna)
             mask = mask & (np.abs((scored.lons - lon + 180.0) % 360.0 - 180.0) <= dlon_max)
+    if scored.zone is not None:
+        mask = mask | (scored.candidate & scored.zone)
     pos = np.flatnonzero(mask)
     dist = haversine_km_many(lat, lon, scored.lats[pos], scored.lons[pos]).round(3)
+    if scored.zone is not None:
+        dist[scored.zone[pos]] = 0.0  # it comes to the person's commune
     keep = dist <= radius_km
     return pos[keep], dist[keep]
 
@@ -384,7 +433,9 @@ def _next_services(
     resources already shown are left out."""
     future = _future_age(query.age)
     assert query.age is not None and future is not None
-    later = _score_all(idx, needs, future, kinds, place.lat, query.radius_km, land)
+    later = _score_all(
+        idx, needs, future, kinds, place.lat, query.radius_km, land, zone_positions(idx, place.commune)
+    )
     pos, dist = _within(later, place.lat, place.lon, query.radius_km)
     if pos.size == 0:
         return []
