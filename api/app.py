@@ -33,7 +33,7 @@ from api.deps import (
     run_blocking,
     signed_in_caller,
 )
-from api.errors import json_error
+from api.errors import as_dihr_error, json_error
 from api.maps_service import VENDOR_PREFIX
 from api.schema import Context, schema
 from api.security import (
@@ -44,7 +44,7 @@ from api.security import (
     SignInThrottle,
     install_security,
 )
-from graph.errors import DihrError, InvalidInput, NotFound, Unauthenticated
+from graph.errors import DihrError, InvalidInput, NotFound, ServiceError, Unauthenticated
 from graph.health import storage_problem
 from graph.readmodel import warm_and_freeze
 from graph.settings import Settings
@@ -91,6 +91,21 @@ class DihrGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
     def encode_json(self, data: object) -> bytes:
         """orjson: a tenth of the standard library's time for a findResources answer."""
         return orjson.dumps(data)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """A GraphQL answer whose error is the store's outage is an HTTP 503 with
+        Retry-After (a load balancer, a client's retry loop read the status),
+        its body the usual GraphQL errors in French."""
+        answers = response_data if isinstance(response_data, list) else [response_data]
+        if any(
+            (error.get("extensions") or {}).get("code") == "STORE_UNAVAILABLE"
+            for answer in answers
+            if isinstance(answer, dict)
+            for error in answer.get("errors") or ()
+        ):
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = "5"
+        return super().create_response(response_data, sub_response)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
@@ -168,6 +183,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     def answer(request: Request, err: DihrError) -> Response:
         """The HTTP translation of the error table: a page asked by a browser gets
         the site's French error page (or the sign-in page), the API gets JSON."""
+        err = as_dihr_error(err, request.url.path)  # a service error in its public form
         if request.url.path.startswith(PAGE_PREFIXES):
             if isinstance(err, Unauthenticated) and request.method == "GET":
                 return RedirectResponse(f"/connexion?suite={request.url.path}", status_code=303)
@@ -187,9 +203,18 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
 
     @app.get("/health", tags=["service"])
     async def health(store: Store, settings: AppSettings) -> Response:
-        """ok, or degraded (503) when the storage refuses writes — the audit
-        included — or the data directory's disk is nearly full."""
-        counts = await run_blocking(store.count_nodes, timeout_s=5.0)
+        """ok; unavailable (503) when the database does not answer (an outage:
+        the cause in the server log); degraded (503) when the storage refuses
+        writes — the audit included — or the data directory's disk is nearly full."""
+        try:
+            counts = await run_blocking(store.count_nodes, timeout_s=5.0)
+        except ServiceError as err:
+            public = as_dihr_error(err, "/health")
+            return JSONResponse(
+                {"status": "unavailable", "problem": public.message},
+                status_code=503,
+                headers=public.headers(),
+            )
         problem = storage_problem(None if settings.neo4j_uri else settings.data_dir)
         if problem:
             return JSONResponse(

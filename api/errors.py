@@ -12,7 +12,7 @@ import uuid
 
 from fastapi.responses import JSONResponse
 
-from graph.errors import DihrError, InternalError
+from graph.errors import DihrError, InternalError, ServiceError
 
 __all__ = ["as_dihr_error", "json_error"]
 
@@ -20,8 +20,13 @@ log = logging.getLogger("dihr.api")
 
 
 def as_dihr_error(exc: BaseException, where: str = "") -> DihrError:
-    """``exc`` itself when raised on purpose; else an InternalError whose
-    correlation id is logged with the traceback (never sent)."""
+    """``exc`` itself when raised on purpose (a service error in its public
+    form, its cause logged); else an InternalError whose correlation id is
+    logged with the traceback (never sent)."""
+    if isinstance(exc, ServiceError):
+        # the cause (a server's address, a setting to fix) is the operator's: in the log only
+        log.warning("service unavailable%s: %s", f" on {where}" if where else "", exc.message)
+        return exc.public()
     if isinstance(exc, DihrError):
         return exc
     correlation = uuid.uuid4().hex[:12]

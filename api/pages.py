@@ -49,6 +49,7 @@ from graph.errors import (
     DihrError,
     InvalidInput,
     NotFound,
+    ServiceError,
     TooManySignIns,
     UnknownCode,
 )
@@ -138,6 +139,8 @@ async def login(
     else:
         try:  # a valid key first: never refused because of others' failures from this address
             principal = await run_blocking(authenticate, store, cle, origin=origin)
+        except ServiceError:
+            raise  # the site's 503 page (api.security.Guard)
         except DihrError as err:
             key_id = sign_ins.key_id_of(cle)
             sign_ins.failed(origin, "formulaire", key_id)
@@ -171,6 +174,8 @@ async def login(
 async def logout(request: Request, sessions: AppSessions, csrf: str = Form("")) -> Response:
     try:
         _check_csrf(request, csrf)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return _error_page(request, err)
     await run_blocking(sessions.close, request.cookies.get(SESSION_COOKIE))
@@ -467,6 +472,8 @@ async def coverage_page(request: Request, svc: Service) -> HTMLResponse:
                 local_only=bool(form["locales"]),
                 separately=bool(form["separement"]),
             )
+        except ServiceError:
+            raise  # the site's 503 page (api.security.Guard)
         except DihrError as err:
             error = err.message
     ranked = (
@@ -523,6 +530,8 @@ async def what_if_page(request: Request, svc: Service) -> HTMLResponse:
             level=form["niveau"],
             threshold_km=_km(form["seuil"], "seuil"),
         )
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return _error_page(request, err)
     # Only what changed for a person: inhabitants brought within the threshold.
@@ -553,6 +562,8 @@ async def gaps_page(
 ) -> HTMLResponse:
     try:
         matrix = await svc(service.gaps, level=niveau, threshold_km=seuil, separately=bool(separement))
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return _error_page(request, err)
     return render(
@@ -604,6 +615,8 @@ async def directory_page(
             first=DIRECTORY_PAGE,
             after=dir_.cursor_of((page - 1) * DIRECTORY_PAGE - 1) if page > 1 else None,
         )
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return _error_page(request, err)
     erhr_list = await svc.read(territories, TerritoryKind.ERHR)
@@ -750,6 +763,8 @@ async def _situations_page(
         )
     except AccessError as err:
         return _error_page(request, err)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         total, items, error, status = 0, [], err.message, 400
     query = urlencode({k: v for k, v in form.items() if v})
@@ -800,6 +815,8 @@ async def create_situation(
         )
     except Forbidden as err:
         return _error_page(request, err)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return await _situations_page(request, svc, 1, empty, error=err.message, status=400)
     return RedirectResponse(f"/situations/{view.key}", status_code=303)
@@ -828,6 +845,8 @@ async def edit_situation(
         )
     except (Forbidden, NotFound) as err:
         return _error_page(request, err)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return await _situation_page(request, svc, key, error=err.message, status=400)
     return await _situation_page(request, svc, key, message="Situation mise à jour.")
@@ -844,6 +863,8 @@ async def _situation_page(
 ) -> HTMLResponse:
     try:
         situation = await svc(service.get_situation, key)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return _error_page(request, err)
     search = [("d", c) for c in (situation.combination or "").split("+") if c] + [
@@ -893,6 +914,8 @@ async def dashboard(svc: BoundService) -> dict[str, Any]:
             ]
         if svc.principal.can(Permission.ADMIN):
             found["imports"] = await svc.read(journal.last_by_source)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         found["error"] = err.message
     return found
@@ -912,6 +935,8 @@ async def _activity_page(
     try:
         report = await svc(service.activity, year, erhr or None)
         poles = await svc(service.pole_activity, str(year), erhr or None)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return _error_page(request, err)
     erhr_list = await svc.read(territories, TerritoryKind.ERHR)
@@ -975,6 +1000,8 @@ async def quality_page(request: Request, svc: Service) -> HTMLResponse:
     """Where the directory needs completing, per department (the GNCHR)."""
     try:
         found = await svc(service.data_quality)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return _error_page(request, err)
     imports = await svc.read(journal.last_by_source)
@@ -1024,6 +1051,8 @@ async def record_activity(
         )
     except Forbidden as err:
         return _error_page(request, err)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return await _activity_page(request, svc, year, territory, error=err.message, status=400)
     return await _activity_page(
@@ -1050,6 +1079,8 @@ async def _knowledge_page(
         )
     except AccessError as err:
         return _error_page(request, err)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         items, error, status = [], err.message, 400
     return render(
@@ -1103,6 +1134,8 @@ async def add_knowledge(
         )
     except Forbidden as err:
         return _error_page(request, err)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return await _knowledge_page(request, svc, empty, error=err.message, status=400)
     return await _knowledge_page(request, svc, empty, message=f"Savoir ajouté : {item.title}.")
@@ -1112,6 +1145,8 @@ async def add_knowledge(
 async def follow_up_page(request: Request, svc: Service) -> HTMLResponse:
     try:
         due = await svc(service.referrals_to_follow_up, date.today().isoformat())
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return _error_page(request, err)
     return render(
@@ -1155,6 +1190,8 @@ async def record_referral(
         if "Situation" in err.message:
             return _error_page(request, err)
         return await _situation_page(request, svc, key, error=err.message, status=400)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return await _situation_page(request, svc, key, error=err.message, status=400)
     return await _situation_page(request, svc, key, message="Orientation enregistrée (proposée).")
@@ -1187,6 +1224,8 @@ async def change_referral(
         if isinstance(err, NotFound) and "Orientation" in err.message:
             return await _situation_page(request, svc, key, error=err.message, status=400)
         return _error_page(request, err)
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return await _situation_page(
             request, svc, key, error=err.message, status=err.status if err.status == 409 else 400
@@ -1237,6 +1276,8 @@ async def _radar(request: Request, svc: BoundService, form: dict[str, Any]) -> t
             )
             after = await svc(service.transition_radar, hypotheses=[hypothesis], **options)
         return found, after, None
+    except ServiceError:
+        raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         return None, None, err.message
 

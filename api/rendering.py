@@ -169,7 +169,9 @@ def _error_page(request: Request, err: DihrError) -> HTMLResponse:
         if isinstance(err, ServiceError)
         else "Erreur"
     )
-    return render(request, "error.html", title, err.status, message=err.message)
+    page = render(request, "error.html", title, err.status, message=err.message)
+    page.headers.update(err.headers())
+    return page
 
 
 def radar_rows(found: radar_.Radar) -> list[list[object]]:

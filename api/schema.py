@@ -569,7 +569,7 @@ def _classify(error: GraphQLError) -> DihrError:
     own GraphQLError as the cause); anything else masked (logged once, here)."""
     original = error.original_error
     if isinstance(original, DihrError):
-        return original
+        return as_dihr_error(original, "graphql")  # a service error in its public form
     if original is None or isinstance(original, GraphQLError):
         code = (error.extensions or {}).get("code")
         if code == "QUERY_TOO_COMPLEX":

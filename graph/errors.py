@@ -291,6 +291,20 @@ class ServiceError(DihrError):
 
     code = "SERVICE_UNAVAILABLE"
     status = 503
+    #: What a user of the web application or the API reads: the cause and what
+    #: an operator must fix (a setting's name, a server's address) go to the
+    #: server's log only (``api.errors.as_dihr_error``); the CLI, run by the
+    #: operator, shows the full message.
+    public_message = (
+        "Service momentanément indisponible : la base de données ne répond pas. "
+        "Réessayez dans quelques instants ; si cela dure, prévenez l'administrateur."
+    )
+
+    def public(self) -> ServiceError:
+        """This error as a user reads it (same class, code and status)."""
+        shown = ServiceError.__new__(type(self))
+        DihrError.__init__(shown, self.public_message)
+        return shown
 
 
 class StoreUnavailable(ServiceError):
@@ -298,10 +312,16 @@ class StoreUnavailable(ServiceError):
 
     code = "STORE_UNAVAILABLE"
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}  # a load balancer or a client tries again shortly
+
 
 class QueryTimeout(ServiceError):
     code = "TIMEOUT"
     status = 504
+
+    def public(self) -> ServiceError:
+        return self  # its message says what to narrow, nothing of the servers
 
 
 class ReferenceDataError(ServiceError):

@@ -104,7 +104,10 @@ class Settings(BaseSettings):
     )
     neo4j_batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per UNWIND batch.")
     neo4j_timeout_s: float = Field(
-        default=10.0, gt=0, description="Connection, acquisition and retry timeout (seconds)."
+        default=4.0,
+        gt=0,
+        description="How long a call waits for an unreachable Neo4j server before the user is told the "
+        "service is unavailable (seconds; half to connect, half for the driver's retries).",
     )
 
 

@@ -38,6 +38,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from graph.errors import StoreError, StoreUnavailable, WriteConflict
@@ -163,6 +164,11 @@ DETACH DELETE n
 """
 
 _REVISION_EVERY_S = 1.0
+#: After the server was found unreachable, calls fail at once for this long
+#: (seconds) instead of each waiting for its own timeout: an outage answers
+#: every request fast, and the first call after it tries again (recovery by itself).
+_BREAKER_S = 2.0
+_UNREACHABLE = "Serveur Neo4j injoignable : vérifiez DIHR_NEO4J_URI et que le serveur est démarré."
 _RACE_RETRIES = 5
 
 
@@ -317,6 +323,7 @@ class Neo4jStore:
         self._batch = batch_size
         self._revision: int | None = None  # the namespace revision last read (None: read it again)
         self._checked = 0.0  # when it was read
+        self._down_until = 0.0  # monotonic time until which the server is taken as unreachable
 
     # -- opening ----------------------------------------------------------------
     @classmethod
@@ -334,9 +341,11 @@ class Neo4jStore:
             driver = neo4j.GraphDatabase.driver(
                 uri,
                 auth=(settings.neo4j_user, settings.neo4j_password),
-                connection_timeout=settings.neo4j_timeout_s,
-                connection_acquisition_timeout=settings.neo4j_timeout_s,
-                max_transaction_retry_time=settings.neo4j_timeout_s,
+                # half for connecting, half for the driver's retries: an outage is
+                # answered within about the timeout, not a multiple of it
+                connection_timeout=settings.neo4j_timeout_s / 2,
+                connection_acquisition_timeout=settings.neo4j_timeout_s / 2,
+                max_transaction_retry_time=settings.neo4j_timeout_s / 2,
             )
             driver.verify_connectivity()
         except (ValueError, neo.ConfigurationError) as err:
@@ -362,8 +371,21 @@ class Neo4jStore:
     def for_tests(cls, settings: Settings, *, namespace: str) -> Neo4jStore:
         return cls.from_settings(settings, namespace=f"test-{namespace}")
 
-    def _session(self) -> Any:
-        return self._driver.session(database=self._database)
+    @contextmanager
+    def _session(self) -> Iterator[Any]:
+        """A driver session; the server unreachable (refused, timed out, lost)
+        is a StoreUnavailable, and for ``_BREAKER_S`` the next calls fail at
+        once (``_down_until``) rather than each waiting for the timeouts."""
+        from neo4j import exceptions as neo
+
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable(_UNREACHABLE)
+        try:
+            with self._driver.session(database=self._database) as session:
+                yield session
+        except (neo.ServiceUnavailable, neo.SessionExpired, OSError) as err:
+            self._down_until = time.monotonic() + _BREAKER_S
+            raise StoreUnavailable(_UNREACHABLE) from err
 
     def _read(self, cypher: str, **params: Any) -> list[Any]:
         from neo4j import exceptions as neo
@@ -376,8 +398,6 @@ class Neo4jStore:
                 return list(session.execute_read(work))
         except neo.ClientError as err:
             raise self._translate(err) from err
-        except (neo.ServiceUnavailable, neo.SessionExpired) as err:
-            raise StoreUnavailable("Serveur Neo4j injoignable : vérifiez DIHR_NEO4J_URI.") from err
 
     def _translate(self, err: Any) -> Exception:
         code = getattr(err, "code", "") or ""
@@ -456,8 +476,6 @@ class Neo4jStore:
             raise StoreError(f"Lot refusé, rien n'a été écrit : {err}") from err
         except neo.ClientError as err:
             raise self._translate(err) from err
-        except (neo.ServiceUnavailable, neo.SessionExpired) as err:
-            raise StoreUnavailable("Serveur Neo4j injoignable : vérifiez DIHR_NEO4J_URI.") from err
         except neo.TransientError as err:
             raise StoreError(
                 "Le serveur Neo4j est occupé par d'autres écritures : rien n'a été écrit, réessayez."

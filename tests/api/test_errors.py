@@ -31,7 +31,9 @@ class _Outage:
 
         def call(*args, **kwargs):
             if self.down:
-                raise errors.StoreUnavailable("Le stockage ne répond pas : réessayez dans un instant.")
+                raise errors.StoreUnavailable(
+                    "Serveur Neo4j injoignable à bolt://db:7687 : vérifiez DIHR_NEO4J_URI."
+                )
             return attribute(*args, **kwargs)
 
         return call
@@ -96,17 +98,30 @@ def test_a_bad_or_missing_variable_is_a_validation_error_not_an_internal_one(ser
 
 
 @pytest.mark.slow
-def test_a_store_outage_answers_503_everywhere(served):
+def test_a_store_outage_answers_503_everywhere_without_the_operators_details(served, caplog):
     client, store, headers = served
     assert client.get("/health").status_code == 200
     store.down = True
-    health = client.get("/health")
-    assert health.status_code == 503 and health.json()["code"] == "STORE_UNAVAILABLE"
-    export = client.get("/exports/coverage.csv", params={"deficiencies": "DV"}, headers=headers)
-    assert export.status_code == 503 and "ne répond pas" in export.json()["message"]
-    page = client.get("/couverture", params={"d": "DV"}, headers=headers)
-    assert page.status_code == 503 and "Service indisponible" in page.text and "ne répond pas" in page.text
+    with caplog.at_level(logging.WARNING, logger="dihr.api"):
+        health = client.get("/health")
+        export = client.get("/exports/coverage.csv", params={"deficiencies": "DV"}, headers=headers)
+        page = client.get("/couverture", params={"d": "DV"}, headers=headers)
+        search = client.get("/recherche", params={"d": "DV", "lieu": "86194"}, headers=headers)
+        graphql = client.post(
+            "/graphql", json={"query": COVERAGE, "variables": {"d": ["DV"], "l": "REGION"}}, headers=headers
+        )
+    assert health.status_code == 503 and health.json()["status"] == "unavailable"
+    assert export.status_code == 503 and export.json()["code"] == "STORE_UNAVAILABLE"
+    assert page.status_code == 503 and "Service indisponible" in page.text
+    assert search.status_code == 503 and "Réessayez dans quelques instants" in search.text
+    assert graphql.status_code == 503 and graphql.headers["Retry-After"] == "5"
+    assert "STORE_UNAVAILABLE" in graphql.text  # the caller's key could not even be checked
+    for answer in (health, export, page, search, graphql):
+        assert "momentanément indisponible" in answer.text
+        assert "DIHR_" not in answer.text and "bolt://" not in answer.text  # the operator's, in the log
+    assert "DIHR_NEO4J_URI" in caplog.text
     store.down = False
+    assert client.get("/health").status_code == 200  # service resumes by itself
 
 
 @pytest.mark.slow
