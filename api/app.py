@@ -38,7 +38,6 @@ from api.maps_service import VENDOR_PREFIX
 from api.schema import Context, schema
 from api.security import (
     PAGE_PREFIXES,
-    SESSIONS_FILENAME,
     RateLimiter,
     Sessions,
     SignInThrottle,
@@ -142,15 +141,15 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             # The read models built and everything loaded frozen out of the
             # collector's sight, once, before the first request (graph.store.freeze_loaded).
             await asyncio.to_thread(warm_and_freeze, app.state.store)
-        # Each of N web workers counts on its own: each allows its share of the limit.
-        workers = app.state.settings.workers or 1
-        app.state.rate_limiter = RateLimiter(max(1, app.state.settings.rate_limit_per_minute // workers))
-        app.state.sign_ins = SignInThrottle()
-        app.state.sessions = Sessions(app.state.settings.data_dir / SESSIONS_FILENAME)
+        # Sessions, rate limits and failed sign-ins in the state every worker and
+        # app server shares (graph.shared: the store's own place for it).
+        shared = app.state.store
+        app.state.rate_limiter = RateLimiter(shared, app.state.settings.rate_limit_per_minute)
+        app.state.sign_ins = SignInThrottle(shared)
+        app.state.sessions = Sessions(shared)
         try:
             yield
         finally:
-            app.state.sessions.shutdown()
             if owned:
                 app.state.store.close()
 

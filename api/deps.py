@@ -2,8 +2,11 @@
 ``Annotated`` aliases):
 
 - ``CurrentKey`` — who calls: an API key (``Authorization: Bearer``) or a page
-  session, checked off the event loop (SQLite, and a network round trip on a
-  Bolt store), with failed sign-ins throttled and a rate limit per key;
+  session, with failed sign-ins throttled and a rate limit per key, both
+  counted in the state every server shares (``graph.shared``). Checked on the
+  event loop when the store answers from this machine (a key in memory or in
+  the per-revision cache, a one-row SQLite write: microseconds, less than the
+  thread hop), in a worker thread over Bolt (a network round trip);
 - ``Store``, ``AppSettings`` — what the application was started with;
 - ``Service`` — the domain services as the caller: each call runs in a worker
   thread, within the query timeout, for GraphQL, pages, maps and CSV alike.
@@ -87,6 +90,15 @@ AppSessions = Annotated[Sessions, Depends(_sessions)]
 SignIns = Annotated[SignInThrottle, Depends(_sign_ins)]
 
 
+async def _off_loop(store: GraphStore, call: Callable[[], T]) -> T:
+    """``call`` (a read or a small write of the store or its shared state) on
+    the event loop when the store answers from this machine in microseconds,
+    else in a worker thread (a network round trip must not stall the loop)."""
+    if store.local_reads:
+        return call()
+    return await anyio.to_thread.run_sync(call)
+
+
 async def current_session(request: Request, sessions: AppSessions) -> Session | None:
     """The page session of the cookie, if any (kept on ``request.state`` for the
     pages' layout: who is signed in, the CSRF token)."""
@@ -121,15 +133,17 @@ async def _sign_in(
         scheme, _, secret = header.partition(" ")
         key_id = sign_ins.key_id_of(secret)
         if scheme.lower() != "bearer" or not secret:
-            sign_ins.failed(origin, "bearer", key_id)
+            await _off_loop(store, lambda: sign_ins.failed(origin, "bearer", key_id))
             raise Unauthenticated()
         try:  # a valid key first: never refused because of others' failures
-            if store.local_reads:  # a key read on this machine: no thread hop
-                return authenticate(store, secret, origin=origin)
-            return await anyio.to_thread.run_sync(lambda: authenticate(store, secret, origin=origin))
+            return await _off_loop(store, lambda: authenticate(store, secret, origin=origin))
         except Unauthenticated:
-            sign_ins.failed(origin, "bearer", key_id)
-            wait = sign_ins.refused(origin, key_id)
+
+            def count() -> float:
+                sign_ins.failed(origin, "bearer", key_id)
+                return sign_ins.refused(origin, key_id)
+
+            wait = await _off_loop(store, count)
             if wait > 0:
                 raise TooManySignIns(wait) from None
             raise
@@ -148,7 +162,7 @@ async def current_key(
     session: PageSession,
 ) -> Principal:
     principal = await _sign_in(request, store, sessions, sign_ins, session)
-    wait = limiter.take(principal.key_id)
+    wait = await _off_loop(store, lambda: limiter.take(principal.key_id))
     if wait > 0:
         raise RateLimited(wait)
     request.state.principal = principal

@@ -143,8 +143,12 @@ async def login(
             raise  # the site's 503 page (api.security.Guard)
         except DihrError as err:
             key_id = sign_ins.key_id_of(cle)
-            sign_ins.failed(origin, "formulaire", key_id)
-            wait = sign_ins.refused(origin, key_id)
+
+            def count() -> float:
+                sign_ins.failed(origin, "formulaire", key_id)
+                return sign_ins.refused(origin, key_id)
+
+            wait = await run_blocking(count)
             error, status = (TooManySignIns(wait).message, 429) if wait > 0 else (err.message, 401)
     if principal is None:
         token = secrets.token_urlsafe(24)

@@ -12,11 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,6 +24,7 @@ from api.errors import as_dihr_error, json_error
 from api.rendering import error_page
 from graph.access import Principal, Role
 from graph.errors import BodyTooLarge
+from graph.shared import SharedState
 from graph.store import one_look
 
 __all__ = [
@@ -41,13 +39,11 @@ __all__ = [
     "Sessions",
     "SESSION_COOKIE",
     "SESSION_HOURS",
-    "SESSIONS_FILENAME",
 ]
 
 log = logging.getLogger("dihr.api")
 SESSION_COOKIE = "dihr_session"
 SESSION_HOURS = 8
-SESSIONS_FILENAME = "sessions.sqlite"
 
 
 @dataclass(slots=True)
@@ -58,21 +54,16 @@ class Session:
 
 
 class Sessions:
-    """Page sessions: opaque random token → principal and CSRF token.
+    """Page sessions: opaque random token → principal and CSRF token, in the
+    state every worker and app server shares (``graph.shared``: beside an
+    embedded store, a SQLite file of its data directory; with Bolt, the
+    database): a session opened on one server is valid on every other. Only a
+    hash of each token is stored."""
 
-    Kept in a small SQLite file of the data directory so that every web worker
-    process sees the same sessions; only a hash of each token is stored."""
+    SCOPE = "session"
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
-            "role TEXT NOT NULL, territory TEXT, origin TEXT NOT NULL, csrf TEXT NOT NULL, expires REAL NOT NULL)"
-        )
-        self._lock = threading.Lock()
+    def __init__(self, shared: SharedState) -> None:
+        self._shared = shared
 
     @staticmethod
     def _hash(token: str) -> str:
@@ -81,82 +72,69 @@ class Sessions:
     def open(self, principal: Principal) -> tuple[str, Session]:
         token = secrets.token_urlsafe(32)
         session = Session(principal, secrets.token_urlsafe(24), time.time() + SESSION_HOURS * 3600)
-        with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
-            self._db.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self._hash(token),
-                    principal.key_id,
-                    principal.role.value,
-                    principal.territory,
-                    principal.origin,
-                    session.csrf,
-                    session.expires,
-                ),
-            )
+        self._shared.shared_put(
+            self.SCOPE,
+            self._hash(token),
+            {
+                "key_id": principal.key_id,
+                "role": principal.role.value,
+                "territory": principal.territory,
+                "origin": principal.origin,
+                "csrf": session.csrf,
+                "expires": session.expires,
+            },
+            SESSION_HOURS * 3600,
+        )
         return token, session
 
     def get(self, token: str | None) -> Session | None:
         if not token:
             return None
-        with self._lock:
-            row = self._db.execute(
-                "SELECT key_id, role, territory, origin, csrf, expires FROM sessions WHERE token_hash = ?",
-                (self._hash(token),),
-            ).fetchone()
-        if row is None:
+        found = self._shared.shared_get(self.SCOPE, self._hash(token))
+        if found is None:
             return None
-        key_id, role, territory, origin, csrf, expires = row
-        if expires < time.time():
-            self.close(token)
-            return None
-        return Session(Principal(key_id, Role(role), territory, origin), csrf, expires)
+        principal = Principal(found["key_id"], Role(found["role"]), found["territory"], found["origin"])
+        return Session(principal, found["csrf"], float(found["expires"]))
 
     def close(self, token: str | None) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (self._hash(token or ""),))
-
-    def shutdown(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._shared.shared_delete(self.SCOPE, self._hash(token or ""))
 
 
 class RateLimiter:
-    """A token bucket per key: ``per_minute`` requests a minute, bursts up to the same."""
+    """``per_minute`` requests a minute per key for the whole service (every
+    worker and app server counts in the shared state, ``graph.shared``): fixed
+    windows of a minute, so a burst may reach twice the limit across the turn of
+    a minute, never more."""
 
-    def __init__(self, per_minute: int) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    WINDOW_S = 60.0
+
+    def __init__(self, shared: SharedState, per_minute: int) -> None:
+        self._shared = shared
+        self.per_minute = per_minute
 
     def take(self, key: str) -> float:
-        """0 when the request may go; else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
+        """0 when the request may go; else the seconds to wait (the window's end)."""
+        count = self._shared.shared_hit("rate", key, self.WINDOW_S)
+        if count <= self.per_minute:
+            return 0.0
+        return max(1.0, self.WINDOW_S - time.time() % self.WINDOW_S)
 
 
 class SignInThrottle:
     """Failed sign-ins (a wrong, forged or revoked key, on the login form or as a
-    bearer) per (origin, key id): ``limit`` in ``window_s``, then that pair is
-    refused for the rest of the window; and per origin, ``origin_limit`` (a spray
-    of key ids). A valid key is never refused: it is checked first, so others'
-    failures from the same address (a whole ARS behind one proxy) never lock it
-    out. Each failure is logged (origin, key id, never the secret). Each web
-    worker counts on its own."""
+    bearer) per (origin, key id): ``limit`` in a window of ``window_s``, then
+    that pair is refused for the rest of the window; and per origin,
+    ``origin_limit`` (a spray of key ids). Counted in the shared state
+    (``graph.shared``): every worker and app server sees every failure. A valid
+    key is never refused: it is checked first, so others' failures from the
+    same address (a whole ARS behind one proxy) never lock it out. Each failure
+    is logged (origin, key id, never the secret)."""
 
-    def __init__(self, limit: int = 10, window_s: float = 900.0, origin_limit: int = 100) -> None:
+    def __init__(
+        self, shared: SharedState, limit: int = 10, window_s: float = 900.0, origin_limit: int = 100
+    ) -> None:
+        self._shared = shared
         self.limit, self.window_s, self.origin_limit = limit, window_s, origin_limit
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
 
     @staticmethod
     def key_id_of(secret: str) -> str:
@@ -167,39 +145,21 @@ class SignInThrottle:
     def refused(self, origin: str, key_id: str) -> float:
         """After a failed attempt: seconds this (origin, key id) — or this origin's
         spray — must wait (0: the failure is answered as a wrong key)."""
-        now = time.monotonic()
-        with self._lock:
-            pair = self._recent(f"{origin}|{key_id}", now)
-            spray = self._recent(origin, now)
-            waits = [
-                self.window_s - (now - pair[0]) if len(pair) > self.limit else 0.0,
-                self.window_s - (now - spray[0]) if len(spray) > self.origin_limit else 0.0,
-            ]
-        return max(waits)
-
-    def _recent(self, origin: str, now: float) -> list[float]:
-        kept = [t for t in self._failures.get(origin, []) if now - t < self.window_s]
-        if kept:
-            self._failures[origin] = kept
-        else:
-            self._failures.pop(origin, None)
-        return kept
+        pair = self._shared.shared_hit("signin", f"{origin}|{key_id}", self.window_s, add=0)
+        spray = self._shared.shared_hit("signin", origin, self.window_s, add=0)
+        if pair > self.limit or spray > self.origin_limit:
+            return max(1.0, self.window_s - time.time() % self.window_s)
+        return 0.0
 
     def failed(self, origin: str, where: str, key_id: str = "") -> None:
-        now = time.monotonic()
-        with self._lock:
-            for name in (origin, f"{origin}|{key_id}"):
-                recent = self._recent(name, now)
-                recent.append(now)
-                self._failures[name] = recent
-            while len(self._failures) > 100_000:  # bounded memory under a spray of origins
-                self._failures.pop(next(iter(self._failures)))
+        recent = self._shared.shared_hit("signin", f"{origin}|{key_id}", self.window_s)
+        self._shared.shared_hit("signin", origin, self.window_s)
         log.warning(
             "failed sign-in (%s) from %s, key id %s: %d in %.0f min",
             where,
             origin or "?",
             key_id or "?",
-            len(recent),
+            recent,
             self.window_s / 60,
         )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.shared import SharedState
 
 __all__ = [
     "GraphStore",
@@ -198,7 +199,7 @@ class WriteSummary:
 
 
 @runtime_checkable
-class GraphStore(ChangeFeed, Protocol):
+class GraphStore(ChangeFeed, SharedState, Protocol):
     """A durable property graph of :mod:`graph.model` nodes and edges.
 
     Writes are atomic per call: either every node and edge of the batch is

@@ -55,6 +55,7 @@ from graph.model import (
     validate_edge,
     validate_node,
 )
+from graph.shared import SHARED_FILENAME, SqliteShared
 from graph.snapshot import SNAPSHOT_FILENAME
 from graph.store import (
     NO_CHANGES,
@@ -692,7 +693,35 @@ class DurableStore(ABC):
         self._refresh()
         return self._revision
 
+    # -- shared state (graph.shared): a file of its own beside the graph's ------------
+    @property
+    def _shared(self) -> SqliteShared:
+        shared = self.__dict__.get("_shared_file")
+        if shared is None:
+            with self._write_lock:
+                shared = self.__dict__.get("_shared_file")
+                if shared is None:
+                    shared = self.__dict__["_shared_file"] = SqliteShared(
+                        self.path.with_name(SHARED_FILENAME)
+                    )
+        return shared
+
+    def shared_put(self, scope: str, key: str, value: Mapping[str, Any], ttl_s: float) -> None:
+        self._shared.shared_put(scope, key, value, ttl_s)
+
+    def shared_get(self, scope: str, key: str) -> dict[str, Any] | None:
+        return self._shared.shared_get(scope, key)
+
+    def shared_delete(self, scope: str, key: str) -> None:
+        self._shared.shared_delete(scope, key)
+
+    def shared_hit(self, scope: str, key: str, window_s: float, add: int = 1) -> int:
+        return self._shared.shared_hit(scope, key, window_s, add)
+
     def close(self) -> None:
+        shared = self.__dict__.get("_shared_file")
+        if shared is not None:
+            shared.close()
         with self._write_lock:
             self._db.close()
         with self._probe_lock:

@@ -12,11 +12,15 @@ Layout in Neo4j
     ``_json``.
 
 Statements
-    Every statement is a named constant or is generated from a template whose
-    label or relationship type comes from the :class:`NodeKind` /
-    :class:`RelType` allow-lists; values are always parameters.
-    :func:`cypher_catalogue` lists every statement with the parameters it is
-    given, for Neo4j's linter (``make test``).
+    In :mod:`graph.stores.cypher`: named constants, or generated from a
+    template whose label or relationship type comes from the :class:`NodeKind`
+    / :class:`RelType` allow-lists; values are always parameters; its
+    ``cypher_catalogue`` lists them all for Neo4j's linter (``make test``).
+
+Shared state
+    Sessions, rate limits and failed sign-ins of every app server
+    (:mod:`graph.shared`): ``:DihrShared`` values with an expiry and
+    ``:DihrCounter`` fixed-window counters, one row per process, summed on read.
 
 Change feed
     Every write that bumps the namespace's revision also records, in the same
@@ -53,6 +57,7 @@ from graph.model import (
     validate_node,
 )
 from graph.settings import Settings
+from graph.shared import shard_id, window_of
 from graph.store import (
     NO_CHANGES,
     REVISION_NEUTRAL_KINDS,
@@ -62,107 +67,55 @@ from graph.store import (
     merge_props,
     upsert_outcome,
 )
-
-__all__ = ["Neo4jStore", "cypher_catalogue"]
-
-# -- statements -------------------------------------------------------------------
-SCHEMA_UID_CYPHER = "CREATE CONSTRAINT dihr_uid IF NOT EXISTS FOR (n:DihrNode) REQUIRE n.uid IS UNIQUE"
-SCHEMA_LOCATION_CYPHER = "CREATE POINT INDEX dihr_location IF NOT EXISTS FOR (n:DihrNode) ON (n.location)"
-SCHEMA_KIND_CYPHER = "CREATE INDEX dihr_ns_kind IF NOT EXISTS FOR (n:DihrNode) ON (n.ns, n.kind)"
-#: What the server made of the schema: detected at `dihr migrate`, never assumed
-#: (ArcadeDB accepts CREATE POINT INDEX and builds a range index).
-INDEX_TYPES_CYPHER = "SHOW INDEXES YIELD name, type RETURN name, type"
-_SCHEMA_KEY_TEMPLATE = (
-    "CREATE CONSTRAINT dihr_{label}_key IF NOT EXISTS FOR (n:{label}) REQUIRE (n.ns, n.key) IS UNIQUE"
+from graph.stores.cypher import (
+    BUMP_REVISION_CYPHER,
+    CHANGES_SINCE_CYPHER,
+    COMMUNES_BY_POSTCODE_CYPHER,
+    COUNT_EDGES_CYPHER,
+    COUNT_NODES_CYPHER,
+    COUNTER_ADD_CYPHER,
+    COUNTER_SUM_CYPHER,
+    COUNTER_SWEEP_CYPHER,
+    DROP_CHANGES_CYPHER,
+    DROP_NAMESPACE_CYPHER,
+    DROP_REVISION_CYPHER,
+    DROP_SHARED_CYPHER,
+    EDGES_FROM_CYPHER,
+    EDGES_TO_CYPHER,
+    INDEX_TYPES_CYPHER,
+    LOCK_NAMESPACE_CYPHER,
+    NODES_OF_KIND_CYPHER,
+    READ_EDGES_CYPHER,
+    READ_NODES_CYPHER,
+    RECORD_CHANGE_CYPHER,
+    REVISION_CYPHER,
+    SCHEMA_CHANGE_CYPHER,
+    SCHEMA_COUNTER_CYPHER,
+    SCHEMA_KIND_CYPHER,
+    SCHEMA_LOCATION_CYPHER,
+    SCHEMA_REVISION_CYPHER,
+    SCHEMA_SHARED_CYPHER,
+    SCHEMA_UID_CYPHER,
+    SHARED_DELETE_CYPHER,
+    SHARED_GET_CYPHER,
+    SHARED_PUT_CYPHER,
+    SHARED_SWEEP_CYPHER,
+    TRIM_CHANGES_CYPHER,
+    UPDATE_NODES_CYPHER,
+    _create_edges_cypher,
+    _create_nodes_cypher,
+    _delete_edges_cypher,
+    _edges_of_type_cypher,
+    _schema_key_cypher,
+    _update_edges_cypher,
 )
 
-READ_NODES_CYPHER = """
-MATCH (n:DihrNode) WHERE n.uid IN $uids
-RETURN n.uid AS uid, n._json AS json
-"""
-# A batch knows which of its nodes exist (it read them under the namespace
-# lock, see BUMP_REVISION_CYPHER): new ones are CREATEd with both labels, stored
-# ones are found by uid. (MERGE on two labels is refused by neither server, but
-# ArcadeDB then scans the kind instead of using the uid index: an import slowed
-# down with every node already stored; ArcadeDB refuses adding a label with SET.)
-_CREATE_NODES_TEMPLATE = """
-UNWIND $rows AS row
-CREATE (n:{label}:DihrNode)
-SET n = row.fields
-RETURN count(n) AS written
-"""
-UPDATE_NODES_CYPHER = """
-UNWIND $rows AS row
-MATCH (n:DihrNode {uid: row.uid})
-SET n = row.fields
-RETURN count(n) AS written
-"""
-READ_EDGES_CYPHER = """
-UNWIND $rows AS row
-MATCH (s:DihrNode {uid: row.source})-[r]->(t:DihrNode {uid: row.target})
-WHERE type(r) = row.type AND r.ekey = row.ekey
-RETURN row.id AS id, r._json AS json
-"""
-_CREATE_EDGES_TEMPLATE = """
-UNWIND $rows AS row
-MATCH (s:DihrNode {{uid: row.source}})
-MATCH (t:DihrNode {{uid: row.target}})
-CREATE (s)-[r:{type}]->(t)
-SET r = row.fields
-RETURN count(r) AS written
-"""
-_UPDATE_EDGES_TEMPLATE = """
-UNWIND $rows AS row
-MATCH (s:DihrNode {{uid: row.source}})-[r:{type} {{ekey: row.ekey}}]->(t:DihrNode {{uid: row.target}})
-SET r = row.fields
-RETURN count(r) AS written
-"""
-_DELETE_EDGES_TEMPLATE = """
-UNWIND $rows AS row
-MATCH (s:DihrNode {{uid: row.source}})-[r:{type} {{ekey: row.ekey}}]->(t:DihrNode {{uid: row.target}})
-DELETE r
-RETURN count(*) AS deleted
-"""
-NODES_OF_KIND_CYPHER = """
-MATCH (n:DihrNode {ns: $ns, kind: $kind})
-RETURN n.key AS key, n._json AS json
-ORDER BY key
-"""
-EDGES_FROM_CYPHER = """
-UNWIND $uids AS uid
-MATCH (s:DihrNode {uid: uid})-[r]->(t:DihrNode)
-WHERE $types IS NULL OR type(r) IN $types
-RETURN s.uid AS source, type(r) AS type, t.uid AS target, r.ekey AS ekey, r._json AS json
-"""
-EDGES_TO_CYPHER = """
-UNWIND $uids AS uid
-MATCH (s:DihrNode)-[r]->(t:DihrNode {uid: uid})
-WHERE $types IS NULL OR type(r) IN $types
-RETURN s.uid AS source, type(r) AS type, t.uid AS target, r.ekey AS ekey, r._json AS json
-"""
-_EDGES_OF_TYPE_TEMPLATE = """
-MATCH (s:DihrNode {{ns: $ns}})-[r:{type}]->(t:DihrNode)
-RETURN s.uid AS source, type(r) AS type, t.uid AS target, r.ekey AS ekey, r._json AS json
-"""
-COMMUNES_BY_POSTCODE_CYPHER = """
-MATCH (n:Commune {ns: $ns})
-WHERE $postcode IN n.postcodes
-RETURN n.key AS key, n._json AS json
-ORDER BY key
-"""
-COUNT_NODES_CYPHER = """
-MATCH (n:DihrNode {ns: $ns})
-RETURN n.kind AS kind, count(*) AS total
-"""
-COUNT_EDGES_CYPHER = """
-MATCH (:DihrNode {ns: $ns})-[r]->()
-RETURN type(r) AS type, count(*) AS total
-"""
-DROP_NAMESPACE_CYPHER = """
-MATCH (n:DihrNode {ns: $ns})
-DETACH DELETE n
-"""
+__all__ = ["Neo4jStore"]
 
+#: Revisions kept in the change feed; a write touching more rows than
+#: ``_FEED_AT_MOST`` is recorded as incomplete (the read models are rebuilt).
+_KEEP_CHANGES = 256
+_FEED_AT_MOST = 5000
 _REVISION_EVERY_S = 1.0
 #: After the server was found unreachable, calls fail at once for this long
 #: (seconds) instead of each waiting for its own timeout: an outage answers
@@ -179,121 +132,6 @@ class _Race(Exception):
     def __init__(self, missing: str | None) -> None:
         super().__init__(missing or "an endpoint matched twice")
         self.missing = missing
-
-
-#: The namespace's revision: bumped by every write that is not revision-neutral
-#: (``graph.store.REVISION_NEUTRAL_KINDS``), so that every process (web workers,
-#: other app servers) knows when its read models are out of date. Written first
-#: in every batch (revision-neutral ones touch it with LOCK_NAMESPACE_CYPHER), it
-#: also serialises the namespace's writers: a batch reads what exists after the
-#: batch before it committed (Neo4j holds the node's write lock until commit;
-#: ArcadeDB's optimistic transactions retry on the conflict).
-BUMP_REVISION_CYPHER = """
-MERGE (r:DihrRevision {ns: $ns})
-SET r.value = coalesce(r.value, 0) + 1
-RETURN r.value AS revision
-"""
-LOCK_NAMESPACE_CYPHER = """
-MERGE (r:DihrRevision {ns: $ns})
-SET r.writes = coalesce(r.writes, 0) + 1
-"""
-
-REVISION_CYPHER = """
-OPTIONAL MATCH (r:DihrRevision {ns: $ns})
-RETURN coalesce(r.value, 0) AS revision
-"""
-
-DROP_REVISION_CYPHER = """
-MATCH (r:DihrRevision {ns: $ns})
-DELETE r
-"""
-
-#: The change feed (see module doc): one node per revision, under an index.
-SCHEMA_CHANGE_CYPHER = "CREATE INDEX dihr_change IF NOT EXISTS FOR (c:DihrChange) ON (c.ns, c.revision)"
-RECORD_CHANGE_CYPHER = """
-CREATE (c:DihrChange {ns: $ns, revision: $revision, nodes: $nodes, sources: $sources, complete: $complete})
-"""
-TRIM_CHANGES_CYPHER = """
-MATCH (c:DihrChange {ns: $ns})
-WHERE c.revision <= $oldest
-DELETE c
-"""
-CHANGES_SINCE_CYPHER = """
-MATCH (c:DihrChange {ns: $ns})
-WHERE c.revision > $since AND c.revision <= $until
-RETURN c.revision AS revision, c.nodes AS nodes, c.sources AS sources, c.complete AS complete
-ORDER BY revision
-"""
-DROP_CHANGES_CYPHER = """
-MATCH (c:DihrChange {ns: $ns})
-DELETE c
-"""
-#: Revisions kept in the change feed; a write touching more rows than
-#: ``_FEED_AT_MOST`` is recorded as incomplete (the read models are rebuilt).
-_KEEP_CHANGES = 256
-_FEED_AT_MOST = 5000
-
-
-def _schema_key_cypher(kind: NodeKind) -> str:
-    return _SCHEMA_KEY_TEMPLATE.format(label=NodeKind(kind).value)
-
-
-def _create_nodes_cypher(kind: NodeKind) -> str:
-    return _CREATE_NODES_TEMPLATE.format(label=NodeKind(kind).value)
-
-
-def _create_edges_cypher(rel: RelType) -> str:
-    return _CREATE_EDGES_TEMPLATE.format(type=RelType(rel).value)
-
-
-def _update_edges_cypher(rel: RelType) -> str:
-    return _UPDATE_EDGES_TEMPLATE.format(type=RelType(rel).value)
-
-
-def _delete_edges_cypher(rel: RelType) -> str:
-    return _DELETE_EDGES_TEMPLATE.format(type=RelType(rel).value)
-
-
-def _edges_of_type_cypher(rel: RelType) -> str:
-    return _EDGES_OF_TYPE_TEMPLATE.format(type=RelType(rel).value)
-
-
-def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Every statement this store can run: name → (statement, parameter names)."""
-    catalogue: dict[str, tuple[str, tuple[str, ...]]] = {
-        "SCHEMA_UID_CYPHER": (SCHEMA_UID_CYPHER, ()),
-        "SCHEMA_LOCATION_CYPHER": (SCHEMA_LOCATION_CYPHER, ()),
-        "SCHEMA_KIND_CYPHER": (SCHEMA_KIND_CYPHER, ()),
-        "INDEX_TYPES_CYPHER": (INDEX_TYPES_CYPHER, ()),
-        "READ_NODES_CYPHER": (READ_NODES_CYPHER, ("uids",)),
-        "READ_EDGES_CYPHER": (READ_EDGES_CYPHER, ("rows",)),
-        "UPDATE_NODES_CYPHER": (UPDATE_NODES_CYPHER, ("rows",)),
-        "NODES_OF_KIND_CYPHER": (NODES_OF_KIND_CYPHER, ("ns", "kind")),
-        "EDGES_FROM_CYPHER": (EDGES_FROM_CYPHER, ("uids", "types")),
-        "EDGES_TO_CYPHER": (EDGES_TO_CYPHER, ("uids", "types")),
-        "COMMUNES_BY_POSTCODE_CYPHER": (COMMUNES_BY_POSTCODE_CYPHER, ("ns", "postcode")),
-        "COUNT_NODES_CYPHER": (COUNT_NODES_CYPHER, ("ns",)),
-        "COUNT_EDGES_CYPHER": (COUNT_EDGES_CYPHER, ("ns",)),
-        "DROP_NAMESPACE_CYPHER": (DROP_NAMESPACE_CYPHER, ("ns",)),
-        "BUMP_REVISION_CYPHER": (BUMP_REVISION_CYPHER, ("ns",)),
-        "LOCK_NAMESPACE_CYPHER": (LOCK_NAMESPACE_CYPHER, ("ns",)),
-        "REVISION_CYPHER": (REVISION_CYPHER, ("ns",)),
-        "DROP_REVISION_CYPHER": (DROP_REVISION_CYPHER, ("ns",)),
-        "SCHEMA_CHANGE_CYPHER": (SCHEMA_CHANGE_CYPHER, ()),
-        "RECORD_CHANGE_CYPHER": (RECORD_CHANGE_CYPHER, ("ns", "revision", "nodes", "sources", "complete")),
-        "TRIM_CHANGES_CYPHER": (TRIM_CHANGES_CYPHER, ("ns", "oldest")),
-        "CHANGES_SINCE_CYPHER": (CHANGES_SINCE_CYPHER, ("ns", "since", "until")),
-        "DROP_CHANGES_CYPHER": (DROP_CHANGES_CYPHER, ("ns",)),
-    }
-    for kind in NodeKind:
-        catalogue[f"SCHEMA_KEY_CYPHER[{kind.value}]"] = (_schema_key_cypher(kind), ())
-        catalogue[f"CREATE_NODES_CYPHER[{kind.value}]"] = (_create_nodes_cypher(kind), ("rows",))
-    for rel in RelType:
-        catalogue[f"CREATE_EDGES_CYPHER[{rel.value}]"] = (_create_edges_cypher(rel), ("rows",))
-        catalogue[f"UPDATE_EDGES_CYPHER[{rel.value}]"] = (_update_edges_cypher(rel), ("rows",))
-        catalogue[f"DELETE_EDGES_CYPHER[{rel.value}]"] = (_delete_edges_cypher(rel), ("rows",))
-        catalogue[f"EDGES_OF_TYPE_CYPHER[{rel.value}]"] = (_edges_of_type_cypher(rel), ("ns",))
-    return catalogue
 
 
 _SCHEMES = frozenset({"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"})
@@ -324,6 +162,7 @@ class Neo4jStore:
         self._revision: int | None = None  # the namespace revision last read (None: read it again)
         self._checked = 0.0  # when it was read
         self._down_until = 0.0  # monotonic time until which the server is taken as unreachable
+        self._swept = 0.0  # when this process last removed expired shared state
 
     # -- opening ----------------------------------------------------------------
     @classmethod
@@ -409,7 +248,15 @@ class Neo4jStore:
 
     def migrate(self) -> None:
         """Constraints on every natural key, the point index and the lookup index."""
-        statements = [SCHEMA_UID_CYPHER, SCHEMA_LOCATION_CYPHER, SCHEMA_KIND_CYPHER, SCHEMA_CHANGE_CYPHER]
+        statements = [
+            SCHEMA_UID_CYPHER,
+            SCHEMA_LOCATION_CYPHER,
+            SCHEMA_KIND_CYPHER,
+            SCHEMA_CHANGE_CYPHER,
+            SCHEMA_SHARED_CYPHER,
+            SCHEMA_COUNTER_CYPHER,
+            SCHEMA_REVISION_CYPHER,
+        ]
         statements += [_schema_key_cypher(kind) for kind in NodeKind]
         from neo4j import exceptions as neo
 
@@ -778,6 +625,62 @@ class Neo4jStore:
             session.execute_write(lambda tx: tx.run(DROP_NAMESPACE_CYPHER, ns=self._ns).consume())
             session.execute_write(lambda tx: tx.run(DROP_REVISION_CYPHER, ns=self._ns).consume())
             session.execute_write(lambda tx: tx.run(DROP_CHANGES_CYPHER, ns=self._ns).consume())
+            session.execute_write(lambda tx: tx.run(DROP_SHARED_CYPHER, ns=self._ns).consume())
+
+    # -- shared state of the app servers (graph/shared.py) ----------------------------
+    def _write_one(self, cypher: str, **params: Any) -> None:
+        from neo4j import exceptions as neo
+
+        try:
+            with self._session() as session:
+                session.execute_write(lambda tx: tx.run(cypher, **params).consume())
+        except neo.ClientError as err:
+            raise self._translate(err) from err
+
+    def _sweep_shared(self, now: float) -> None:
+        """Expired values and past counter windows removed, at most once a minute per process."""
+        if now - self._swept < 60.0:
+            return
+        self._swept = now
+        self._write_one(SHARED_SWEEP_CYPHER, ns=self._ns, now=now)
+        self._write_one(COUNTER_SWEEP_CYPHER, ns=self._ns, now=now)
+
+    def shared_put(self, scope: str, key: str, value: Mapping[str, Any], ttl_s: float) -> None:
+        now = time.time()
+        self._sweep_shared(now)
+        self._write_one(
+            SHARED_PUT_CYPHER,
+            ns=self._ns,
+            scope=scope,
+            key=key,
+            value=_dumps(dict(value)),
+            expires=now + ttl_s,
+        )
+
+    def shared_get(self, scope: str, key: str) -> dict[str, Any] | None:
+        rows = self._read(SHARED_GET_CYPHER, ns=self._ns, scope=scope, key=key, now=time.time())
+        return dict(json.loads(rows[0]["value"])) if rows else None
+
+    def shared_delete(self, scope: str, key: str) -> None:
+        self._write_one(SHARED_DELETE_CYPHER, ns=self._ns, scope=scope, key=key)
+
+    def shared_hit(self, scope: str, key: str, window_s: float, add: int = 1) -> int:
+        now = time.time()
+        window = window_of(now, window_s)
+        if add:
+            self._sweep_shared(now)
+            self._write_one(
+                COUNTER_ADD_CYPHER,
+                ns=self._ns,
+                scope=scope,
+                key=key,
+                window=window,
+                shard=shard_id(),
+                expires=(window + 1) * window_s,
+                add=add,
+            )
+        rows = self._read(COUNTER_SUM_CYPHER, ns=self._ns, scope=scope, key=key, window=window)
+        return int(rows[0]["n"] or 0) if rows else 0
 
     def close(self) -> None:
         self._driver.close()

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.queries import FIND_RESOURCES_QUERY
-from api.security import SESSIONS_FILENAME, Sessions
+from api.security import Sessions
 from graph.access import Principal, Role, create_key
 from graph.settings import Settings
 from graph.stores.memory import MemoryStore
@@ -29,35 +29,47 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sessions_are_shared_by_the_workers_and_stored_hashed(tmp_path):
-    one, two = Sessions(tmp_path / SESSIONS_FILENAME), Sessions(tmp_path / SESSIONS_FILENAME)
+    from graph.shared import SHARED_FILENAME, SqliteShared
+
+    one, two = (
+        Sessions(SqliteShared(tmp_path / SHARED_FILENAME)),
+        Sessions(SqliteShared(tmp_path / SHARED_FILENAME)),
+    )
     principal = Principal("k1", Role.ERHR, "NA", "127.0.0.1")
     token, session = one.open(principal)
     seen = two.get(token)
     assert seen is not None and seen.principal == principal and seen.csrf == session.csrf
-    with sqlite3.connect(tmp_path / SESSIONS_FILENAME) as db:
-        assert token not in repr(db.execute("SELECT * FROM sessions").fetchall())
+    with sqlite3.connect(tmp_path / SHARED_FILENAME) as db:
+        assert token not in repr(db.execute("SELECT * FROM shared").fetchall())
     two.close(token)
     assert one.get(token) is None
     assert one.get("not-a-token") is None and one.get(None) is None
 
 
 def test_an_expired_session_is_refused(tmp_path, monkeypatch):
-    sessions = Sessions(tmp_path / SESSIONS_FILENAME)
+    from graph.shared import SHARED_FILENAME, SqliteShared
+
+    sessions = Sessions(SqliteShared(tmp_path / SHARED_FILENAME))
     token, _ = sessions.open(Principal("k1", Role.GNCHR))
     later = time.time() + 9 * 3600
     monkeypatch.setattr(time, "time", lambda: later)
     assert sessions.get(token) is None
 
 
-def test_each_worker_allows_its_share_of_the_rate_limit(store, tmp_path):
+def test_the_rate_limit_is_counted_for_the_whole_service(store, tmp_path):
+    """Two app instances (two workers, or two servers) over one store: a limit of
+    4 a minute accepts 4 requests in all, whichever instance answers."""
     settings = Settings(data_dir=tmp_path, rate_limit_per_minute=4, workers=2, map_tiles="")
     headers = bearer(store)
-    with TestClient(create_app(settings, store=store)) as client:
+    with (
+        TestClient(create_app(settings, store=store)) as one,
+        TestClient(create_app(settings, store=store)) as two,
+    ):
         codes = [
             client.post("/graphql", json={"query": "{ skills { code } }"}, headers=headers).status_code
-            for _ in range(3)
+            for client in (one, two, one, two, one, two)
         ]
-    assert codes == [200, 200, 429]
+    assert codes == [200, 200, 200, 200, 429, 429]
 
 
 @pytest.fixture(scope="module")
