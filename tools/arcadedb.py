@@ -37,6 +37,16 @@ class BoltServer:
     password: str
     database: str
     home: Path
+    http_port: int = 0
+
+    @property
+    def bolt_port(self) -> int:
+        return int(self.uri.rsplit(":", 1)[1])
+
+    def restart(self) -> BoltServer:
+        """The same server started again (same home, ports and password) once stopped."""
+        self.stop()
+        return start(self.home, bolt_port=self.bolt_port, http_port=self.http_port, password=self.password)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -74,15 +84,23 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start(home: Path, *, timeout_s: float = 90.0) -> BoltServer:
-    """Start ArcadeDB with Bolt on free loopback ports, with the ``dihr`` database."""
+def start(
+    home: Path,
+    *,
+    timeout_s: float = 90.0,
+    bolt_port: int | None = None,
+    http_port: int | None = None,
+    password: str | None = None,
+) -> BoltServer:
+    """Start ArcadeDB with Bolt on free loopback ports (or the given ones: a
+    restart of a stopped server over the same ``home``), with the ``dihr`` database."""
     pkg = _package()
     if pkg is None:
         raise RuntimeError("arcadedb-embedded is not installed (pip install -e '.[test]')")
     home.mkdir(parents=True, exist_ok=True)
-    bolt, http = _free_port(), _free_port()
-    password = secrets.token_urlsafe(12)
-    log = (home / "arcadedb.log").open("wb")
+    bolt, http = bolt_port or _free_port(), http_port or _free_port()
+    password = password or secrets.token_urlsafe(12)
+    log = (home / "arcadedb.log").open("ab")
     process = subprocess.Popen(
         [
             str(pkg / "jre" / "bin" / "java"),
@@ -105,7 +123,7 @@ def start(home: Path, *, timeout_s: float = 90.0) -> BoltServer:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
-    server = BoltServer(process, f"bolt://127.0.0.1:{bolt}", USER, password, DATABASE, home)
+    server = BoltServer(process, f"bolt://127.0.0.1:{bolt}", USER, password, DATABASE, home, http)
     deadline = time.monotonic() + timeout_s
     while not (_listening(bolt) and _listening(http)):
         if process.poll() is not None or time.monotonic() > deadline:

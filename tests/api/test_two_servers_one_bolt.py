@@ -113,3 +113,89 @@ def test_migrate_detects_the_point_index_instead_of_assuming_it(monkeypatch):
         assert present is False
     assert ("Index ponctuel (POINT) sur la position : présent." in run.stdout) is present
     assert ("absent sur ce serveur" in run.stdout) is not present
+
+
+def _graphql(url: str, secret: str, timeout: float = 30) -> httpx.Response:
+    return httpx.post(
+        f"{url}/graphql",
+        json={"query": "{ skills { code } }"},
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=timeout,
+    )
+
+
+def test_sessions_limits_and_an_outage_across_two_servers(tmp_path):
+    """Two app servers over one Bolt database (its own ArcadeDB, to be killed):
+    a page session opened on A is valid on B; a limit of N a minute accepts N
+    requests across both; the database killed, both answer a French 503 within
+    5 s with nothing of the operator's settings in the body, then serve again by
+    themselves once it is back."""
+    from graph.settings import Settings
+    from graph.stores.neo4j import Neo4jStore
+    from tools import arcadedb
+
+    server = arcadedb.start(tmp_path / "db")
+    settings = Settings(
+        data_dir=tmp_path / "x",
+        neo4j_uri=server.uri,
+        neo4j_user=server.user,
+        neo4j_password=server.password,
+        neo4j_database=server.database,
+    )
+    store = Neo4jStore.from_settings(settings, namespace="two")
+    try:
+        _id, pages_key = create_key(store, "gnchr", label="pages")
+        _id, api_key = create_key(store, "gnchr", label="api")
+    finally:
+        store.close()
+    limit = 6
+    env = {
+        "DIHR_NEO4J_URI": server.uri,
+        "DIHR_NEO4J_USER": server.user,
+        "DIHR_NEO4J_PASSWORD": server.password,
+        "DIHR_NEO4J_DATABASE": server.database,
+        "DIHR_NEO4J_NAMESPACE": "two",
+        "DIHR_RATE_LIMIT_PER_MINUTE": str(limit),
+    }
+    try:
+        with (
+            served(tmp_path / "a", "--workers", "1", **env) as first,
+            served(tmp_path / "b", "--workers", "1", **env) as second,
+        ):
+            client = _login(first, pages_key)
+            try:
+                cookie = client.cookies.get("dihr_session")
+                assert cookie
+                on_b = httpx.get(
+                    f"{second}/situations",
+                    cookies={"dihr_session": cookie},
+                    follow_redirects=False,
+                    timeout=30,
+                )
+                assert on_b.status_code == 200, on_b.text[:300]  # not sent back to /connexion
+            finally:
+                client.close()
+
+            # One window of a minute for the whole sequence (fixed windows).
+            while time.time() % 60 > 40:
+                time.sleep(1)
+            codes = [_graphql(url, api_key).status_code for url in (first, second) * limit]
+            assert codes[:limit] == [200] * limit and set(codes[limit:]) == {429}, codes
+
+            server.stop()  # the database goes away
+            for url in (first, second):
+                started = time.monotonic()
+                down = _graphql(url, pages_key, timeout=15)
+                assert time.monotonic() - started <= 5.0
+                assert down.status_code == 503 and "momentanément indisponible" in down.text
+                assert "DIHR_" not in down.text and server.uri not in down.text
+                health = httpx.get(f"{url}/health", timeout=15)
+                assert health.status_code == 503 and health.json()["status"] == "unavailable"
+            server = server.restart()
+            deadline = time.monotonic() + 60
+            for url in (first, second):
+                while (answer := _graphql(url, pages_key)).status_code != 200:
+                    assert time.monotonic() < deadline, answer.text[:300]
+                    time.sleep(0.5)
+    finally:
+        server.stop()
