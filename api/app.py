@@ -4,6 +4,7 @@ store is opened by the lifespan, from the settings given to :func:`create_app`."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import os
@@ -35,6 +36,7 @@ from api.deps import (
 )
 from api.errors import as_dihr_error, json_error
 from api.maps_service import VENDOR_PREFIX
+from api.observability import REVISION, metrics_allowed, metrics_body
 from api.schema import Context, schema
 from api.security import (
     PAGE_PREFIXES,
@@ -45,7 +47,7 @@ from api.security import (
 )
 from graph.errors import DihrError, InvalidInput, NotFound, ServiceError, Unauthenticated
 from graph.health import storage_problem
-from graph.readmodel import warm_and_freeze
+from graph.readmodel import read_model, warm_and_freeze
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
@@ -220,6 +222,18 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
                 {"status": "degraded", "problem": problem, "nodes": sum(counts.values())}, status_code=503
             )
         return JSONResponse({"status": "ok", "nodes": sum(counts.values())})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request, store: Store, settings: AppSettings) -> Response:
+        """Prometheus metrics (api/observability.py), for the scrapers of
+        DIHR_METRICS_ALLOW only: anyone else gets the site's 404."""
+        client = request.client.host if request.client else ""
+        if not metrics_allowed(client, settings.metrics_allow):
+            raise NotFound("Page introuvable.")
+        with contextlib.suppress(DihrError):  # during an outage, the figures that remain
+            REVISION.set(read_model(store).revision if store.local_reads else store.revision())
+        body, media_type = await run_blocking(metrics_body, store, timeout_s=10.0)
+        return Response(body, media_type=media_type)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=signed_in)
     async def openapi() -> JSONResponse:

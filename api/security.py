@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from starlette.datastructures import Headers, MutableHeaders
 
 from api.errors import as_dihr_error, json_error
+from api.observability import record_request
 from api.rendering import error_page
 from graph.access import Principal, Role
 from graph.errors import BodyTooLarge
@@ -239,6 +240,8 @@ class Guard:
             await self._answer(scope, receive, send, json_error(BodyTooLarge(limit)))
             return
         started = False
+        status = 500
+        began = time.perf_counter()
         seen = 0
 
         async def counted() -> dict[str, Any]:
@@ -251,9 +254,10 @@ class Guard:
             return message  # type: ignore[no-any-return]
 
         async def secured(message: dict[str, Any]) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = int(message["status"])
                 message["headers"] = list(message.get("headers", ()))
                 _secure_headers(path, MutableHeaders(scope=message))
             await send(message)
@@ -264,6 +268,7 @@ class Guard:
         except BodyTooLarge as err:
             if started:
                 raise
+            status = err.status
             await self._answer(scope, receive, send, json_error(err))
         except Exception as exc:
             if started:
@@ -273,7 +278,10 @@ class Guard:
                 response = error_page(Request(scope, receive), err)
             else:
                 response = json_error(err)
+            status = response.status_code
             await self._answer(scope, receive, send, response)
+        finally:
+            record_request(scope, status, time.perf_counter() - began)
 
     @staticmethod
     async def _answer(scope: dict[str, Any], receive: Any, send: Any, response: Response) -> None:

@@ -52,6 +52,7 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
     127.0.0.1, so a client on the machine could claim any address), and idle
     connections closed after 5 s, and a request whose headers do not arrive
     whole within ``DIHR_HEADER_TIMEOUT_S`` (slowloris)."""
+    from api.observability import log_config
     from api.protocol import with_header_timeout
 
     trusted = [p.strip() for p in str(settings.trusted_proxies or "").split(",") if p.strip()]
@@ -59,7 +60,8 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or [],
         "timeout_keep_alive": 5,
-        "log_level": "warning",
+        "log_config": log_config(),  # timestamped lines; the access log is dihr.access (route templates)
+        "access_log": False,
         "http": with_header_timeout(settings.header_timeout_s),
     }
 

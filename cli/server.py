@@ -72,6 +72,7 @@ def serve(
     # Each worker process builds its app from the environment (one store per process,
     # kept in step through the SQLite change log; sessions in the data directory).
     os.environ["DIHR_WORKERS"] = str(count)
+    _metrics_directory(settings)
     if not settings.neo4j_uri and settings.graph_in_memory is not True:
         _prepare_snapshot(settings)
     from api.workers import WorkerFailed, serve_workers
@@ -83,6 +84,17 @@ def serve(
     except WorkerFailed as err:
         typer.echo(f"Erreur : {err}", err=True)
         raise typer.Exit(1) from None
+
+
+def _metrics_directory(settings: Settings) -> None:
+    """Several workers: each writes its Prometheus figures in one folder that
+    ``/metrics`` adds up (prometheus_client's multiprocess mode), emptied at start."""
+    import shutil
+
+    folder = settings.data_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def _prepare_snapshot(settings: Settings) -> None:

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         "addresses or networks, e.g. 127.0.0.1 or 10.0.0.0/8); empty (the default): none, the client's own "
         "address is the origin (sign-in throttle, audit).",
     )
+    metrics_allow: str = Field(
+        default="127.0.0.1,::1",
+        description="Who may read /metrics (Prometheus): comma-separated addresses or networks, as the "
+        "server sees the client (after DIHR_TRUSTED_PROXIES); loopback by default, e.g. 10.0.0.0/8 for "
+        "a scraper on the private network.",
+    )
     header_timeout_s: float = Field(
         default=10.0,
         gt=0,
