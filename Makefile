@@ -4,20 +4,28 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= $(or $(DIHR_DATA_DIR),data)
 
-.PHONY: run test install install-test chromium wrk bench clean
+.PHONY: run test install install-test chromium wrk bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall when the project's metadata changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Reinstall when the project's metadata or the lock changes; versions from the lock.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e . -c requirements.lock
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml requirements.lock $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]' -c requirements.lock
 	touch $@
+
+# The lock, from a fresh resolution of pyproject.toml's dependencies and test extras.
+lock: | $(BIN)/python
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-lock/bin/python -m pip install --quiet -e '.[test]'
+	{ sed -n '/^#/p' requirements.lock; $(VENV)-lock/bin/python -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf $(VENV)-lock
 
 # Node packages: current INSEE populations (@etalab/decoupage-administratif)
 # and Neo4j's Cypher linter.

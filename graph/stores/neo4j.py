@@ -162,6 +162,12 @@ class Neo4jStore:
         self._revision: int | None = None  # the namespace revision last read (None: read it again)
         self._checked = 0.0  # when it was read
         self._down_until = 0.0  # monotonic time until which the server is taken as unreachable
+        # Causal consistency on a cluster (neo4j://, Aura): every session of this
+        # process carries the bookmarks of the writes it saw, so a read routed to
+        # another member waits until that member has them (reads its own writes).
+        import neo4j
+
+        self._bookmarks = neo4j.GraphDatabase.bookmark_manager()
         self._swept = 0.0  # when this process last removed expired shared state
 
     # -- opening ----------------------------------------------------------------
@@ -220,7 +226,7 @@ class Neo4jStore:
         if time.monotonic() < self._down_until:
             raise StoreUnavailable(_UNREACHABLE)
         try:
-            with self._driver.session(database=self._database) as session:
+            with self._driver.session(database=self._database, bookmark_manager=self._bookmarks) as session:
                 yield session
         except (neo.ServiceUnavailable, neo.SessionExpired, OSError) as err:
             self._down_until = time.monotonic() + _BREAKER_S

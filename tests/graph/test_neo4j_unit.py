@@ -89,7 +89,7 @@ class FakeDriver:
         self.drop_edges, self.fail_with = drop_edges, fail_with
         self.twins: list[int] = []  # how many edge batches meet another writer's twin node
 
-    def session(self, database: str) -> FakeSession:
+    def session(self, database: str, bookmark_manager: object = None) -> FakeSession:
         return FakeSession(self)
 
     def close(self) -> None:
@@ -110,6 +110,22 @@ def test_writes_are_unwind_batches_of_the_configured_size():
     assert all("UNWIND $rows" in c for c, p in driver.committed if "rows" in p)
     first = writes[0][0]["fields"]
     assert first["uid"] == "|Professional:p0" and first["kind"] == "Professional" and "_json" in first
+
+
+def test_every_session_of_a_store_carries_one_bookmark_manager():
+    """On a cluster (neo4j://, Aura) a read routed to another member waits for
+    the bookmarks of this process's writes: it reads its own writes."""
+    managers: list[object] = []
+
+    class Recording(FakeDriver):
+        def session(self, database: str, bookmark_manager: object = None) -> FakeSession:
+            managers.append(bookmark_manager)
+            return super().session(database)
+
+    store = Neo4jStore(Recording(), database="neo4j")
+    store.upsert(pros(2))
+    store.upsert(pros(3))
+    assert len(managers) >= 2 and managers[0] is not None and all(m is managers[0] for m in managers)
 
 
 def test_values_are_parameters_never_formatted_into_cypher():
@@ -179,7 +195,7 @@ class RevisionDriver(FakeDriver):
         self.revision = 0
         self.reads: list[str] = []
 
-    def session(self, database: str) -> FakeSession:
+    def session(self, database: str, bookmark_manager: object = None) -> FakeSession:
         return RevisionSession(self)
 
 
