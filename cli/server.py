@@ -72,7 +72,7 @@ def serve(
     # Each worker process builds its app from the environment (one store per process,
     # kept in step through the SQLite change log; sessions in the data directory).
     os.environ["DIHR_WORKERS"] = str(count)
-    _metrics_directory(settings)
+    _metrics_directory()
     if not settings.neo4j_uri and settings.graph_in_memory is not True:
         _prepare_snapshot(settings)
     from api.workers import WorkerFailed, serve_workers
@@ -86,15 +86,16 @@ def serve(
         raise typer.Exit(1) from None
 
 
-def _metrics_directory(settings: Settings) -> None:
+def _metrics_directory() -> None:
     """Several workers: each writes its Prometheus figures in one folder that
-    ``/metrics`` adds up (prometheus_client's multiprocess mode), emptied at start."""
+    ``/metrics`` adds up (prometheus_client's multiprocess mode): a fresh one
+    per run, removed when the server stops."""
     import shutil
+    import tempfile
 
-    folder = settings.data_dir / "metrics"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    folder = tempfile.mkdtemp(prefix="dihr-metrics-")
+    atexit.register(lambda: shutil.rmtree(folder, ignore_errors=True))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
 def _prepare_snapshot(settings: Settings) -> None:
