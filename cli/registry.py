@@ -30,6 +30,7 @@ from importers._files import write_report
 from importers.demo import demo_is_loaded, generate_demo
 from importers.directory import import_directory, write_directory_template
 from importers.equipements import import_equipements
+from importers.fhir import import_fhir
 from importers.finess import load_finess, parse_finess
 from importers.finess_flows import flow_kind, import_activities
 from importers.network_files import import_knowledge, import_pole_reports
@@ -301,6 +302,15 @@ def import_equipements_cmd(file: FileArg, dry_run: DryRun = False) -> None:
     """Extraction FINESS des équipements (clientèles : déficiences accueillies, âges, places)."""
 
     _run_import("Import des clientèles", import_equipements, file, dry_run, "finess-equipements")
+
+
+@import_app.command("fhir")
+@friendly
+def import_fhir_cmd(file: FileArg, dry_run: DryRun = False) -> None:
+    """Bundle FHIR R4 d'un annuaire (ROR, Annuaire Santé, dihr export fhir) : établissements,
+    publics et spécialisations déclarés (source « ror »)."""
+
+    _run_import("Import du Bundle FHIR", import_fhir, file, dry_run, "fhir")
 
 
 @import_app.command("directory")
@@ -577,15 +587,43 @@ def migrate() -> None:
 @app.command()
 @friendly
 def export(
+    format_: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[fhir]", help="fhir : l'annuaire en Bundle FHIR R4 (format des annuaires nationaux)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Fichier du Bundle FHIR (défaut : annuaire.fhir.json)."),
+    ] = None,
     to_neo4j: Annotated[
         bool, typer.Option("--to-neo4j", help="Copier la base embarquée vers Neo4j (DIHR_NEO4J_*).")
     ] = False,
 ) -> None:
-    """Copie toute la base embarquée (DIHR_DATA_DIR) dans Neo4j. Idempotent."""
+    """Copie toute la base embarquée (DIHR_DATA_DIR) dans Neo4j (--to-neo4j, idempotent),
+    ou écrit l'annuaire en FHIR R4 (dihr export fhir -o FICHIER)."""
     from graph.stores.neo4j import Neo4jStore
 
+    if format_ is not None:
+        if format_.lower() != "fhir":
+            raise UsageError(f"Format d'export inconnu « {format_} » : seul « fhir » existe (ou --to-neo4j).")
+        from importers.fhir import write_bundle
+
+        target_file = output or Path("annuaire.fhir.json")
+        _settings, store = store_of()
+        try:
+            counts = write_bundle(store, target_file)
+        finally:
+            store.close()
+        typer.echo(
+            f"{target_file} : Bundle FHIR R4 validé — "
+            + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+            + "."
+        )
+        return
     if not to_neo4j:
-        raise UsageError("Précisez la destination : dihr export --to-neo4j.")
+        raise UsageError("Précisez la destination : dihr export fhir -o FICHIER, ou dihr export --to-neo4j.")
     settings = load_settings()
     if not settings.neo4j_uri:
         raise UsageError("DIHR_NEO4J_URI n'est pas défini : indiquez le serveur Neo4j de destination.")

@@ -155,6 +155,7 @@ SOURCE_LABELS: dict[str, str] = {
     "etablissement_connu": "établissement connu nationalement pour cette spécialité (table citée)",
     "finess-equipements": "clientèle déclarée dans FINESS (équipements sociaux et médico-sociaux)",
     "finess_activites": "activité autorisée déclarée dans FINESS (flux Activités : public, âges, mode)",
+    "ror": "déclaré dans un annuaire national (ROR, Annuaire Santé : Bundle FHIR)",
     "annuaire": "expertise déclarée dans l'annuaire",
     "saisie": "expertise saisie dans dihr-graph",
     "synthetique": "donnée synthétique de démonstration",

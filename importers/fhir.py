@@ -433,7 +433,7 @@ def import_fhir(
         if e.props.get("source") in INFERRED_SOURCES and (e.type, e.source.key, e.target) not in kept
     ]
     report.notes.append(
-        f"{len(nodes)} établissement(s) ; publics et spécialisations déclarés : source « {SOURCE_ROR} », "
+        f"{sum(1 for n in nodes if n.kind is K.ESTABLISHMENT)} établissement(s) ; publics et spécialisations déclarés : source « {SOURCE_ROR} », "
         "préférée à ce que la catégorie ou le nom FINESS laissaient supposer."
     )
     if dry_run:

@@ -51,6 +51,8 @@ __all__ = ["SOURCE_ACTIVITIES", "flow_kind", "import_activities", "read_activiti
 
 K, R = NodeKind, RelType
 SOURCE_ACTIVITIES = "finess_activites"
+#: Sources a FINESS declaration never overwrites (README, « Competence sources »).
+STRONGER_SOURCES = frozenset({"ror", "annuaire", "saisie"})
 #: Natures of a medico-social activity (the published examples spell it ASMR,
 #: the OpenAPI schema AMSR).
 _MEDICO_SOCIAL = ("ASMR", "AMSR")
@@ -446,15 +448,25 @@ def import_activities(
                 )
             )
     # What the flow declares replaces what the category or the name implied, and
-    # what an earlier flow declared for the same establishments.
-    kept = {(e.type, e.source.key, e.target) for e in edges}
+    # what an earlier flow declared for the same establishments; never what a
+    # stronger source says of the same link (precedence: directory expertise,
+    # then a national directory's declaration, then these activities).
     replaced = sorted(flow.described & known.keys())
+    existing = store.edges_from(
+        [NodeRef(K.ESTABLISHMENT, f) for f in sorted(known)], [R.ACCEPTS, R.HAS_EXPERTISE]
+    )
+    stronger = {
+        (e.type, e.source.key, e.target)
+        for found in existing.values()
+        for e in found
+        if e.props.get("source") in STRONGER_SOURCES
+    }
+    edges = [e for e in edges if (e.type, e.source.key, e.target) not in stronger]
+    kept = {(e.type, e.source.key, e.target) for e in edges}
     stale = [
         e
-        for found in store.edges_from(
-            [NodeRef(K.ESTABLISHMENT, f) for f in replaced], [R.ACCEPTS, R.HAS_EXPERTISE]
-        ).values()
-        for e in found
+        for key in replaced
+        for e in existing.get(NodeRef(K.ESTABLISHMENT, key), [])
         if (e.type, e.source.key, e.target) not in kept
         and (
             e.props.get("source") == SOURCE_ACTIVITIES

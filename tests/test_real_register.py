@@ -180,3 +180,42 @@ def test_the_transition_radar_on_the_register_alone_says_how_to_start(real):
     text = html.unescape(page.text)
     assert page.status_code == 200 and "Aucune situation suivie" in text and "dihr import situations" in text
     assert "synthétiques" not in text  # the register alone: nothing is synthetic
+
+
+def test_the_real_directory_goes_to_fhir_and_back(real, reference_dir, tmp_path):
+    """The real register as a FHIR Bundle the FHIR library validates, imported
+    into a store holding only the reference data: the same directory answers."""
+    import json
+
+    from graph.directory import DirectoryFilter, search_directory
+    from importers.fhir import import_fhir, write_bundle
+
+    bundle = tmp_path / "annuaire.fhir.json"
+    counts = write_bundle(real, bundle)  # parsed back by fhir.resources before it is kept
+    assert counts["HealthcareService"] >= 13_000
+    assert json.loads(bundle.read_text(encoding="utf-8"))["resourceType"] == "Bundle"
+    data_dir = tmp_path / "empty"
+    shutil.copytree(reference_dir, data_dir)
+    other = MemoryStore(data_dir)
+    try:
+        report = import_fhir(other, bundle)
+        assert report.created == counts["HealthcareService"] and not report.rejected
+
+        def answers(store, **filters):
+            page = search_directory(
+                store, DirectoryFilter(kinds=[NodeKind.ESTABLISHMENT], **filters), first=100
+            )
+            return page.total, [
+                (
+                    e.key,
+                    e.name,
+                    e.commune,
+                    sorted((c.link, c.code, c.level, c.age_band) for c in e.competences),
+                )
+                for e in page.entries
+            ]
+
+        for filters in ({}, {"deficiencies": ["DA"]}, {"deficiencies": ["DA", "DV"]}, {"text": "sessad"}):
+            assert answers(other, **filters) == answers(real, **filters), filters
+    finally:
+        other.close()

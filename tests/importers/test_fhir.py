@@ -129,6 +129,14 @@ def test_the_bundle_is_fhir_and_an_empty_store_answers_the_same(tmp_path, regist
         assert node is not None and node.props["intervention_communes"] == ["86001", "86194"]
         again = import_fhir(other, path)
         assert (again.created, again.updated) == (0, 0)
+        from graph.matching import SituationQuery, find_resources
+
+        found = find_resources(
+            other, SituationQuery(deficiencies=["DA"], age=8, commune="86001", radius_km=20)
+        )
+        sessad = next(m for m in found.matches if m.key == "860000401")
+        assert sessad.distance_km == 0  # its intervention zone came through FHIR
+        assert "annuaire national" in sessad.covers[0].text
     finally:
         if hasattr(other, "drop_namespace"):
             other.drop_namespace()
@@ -187,6 +195,11 @@ def test_declared_publics_replace_the_inferred_ones(tmp_path, region):  # noqa: 
     assert expertise["ORPHA:739"]["source"] == SOURCE_ROR  # Prader-Willi, an Orphanet code
     node = region.get_node(K.ESTABLISHMENT, "860000501")
     assert node is not None and node.props["source"] == "finess"  # its provenance stays
+    # a later FINESS Activités flow does not overwrite the national directory's declaration
+    from tests.importers.test_finess_flows import activity, flow
+
+    import_activities(region, flow(tmp_path, {"860000501": [activity("7", "437", "14", ages=(3, 12))]}))
+    assert accepts(region, "860000501")["TSA"]["source"] == SOURCE_ROR
 
 
 def test_a_bundle_that_is_not_fhir_is_refused_and_changes_nothing(tmp_path, register):
@@ -208,3 +221,29 @@ def test_a_bundle_that_is_not_fhir_is_refused_and_changes_nothing(tmp_path, regi
     with pytest.raises(FileFormatError, match="JSON illisible"):
         import_fhir(register, path)
     assert accepts(register, "860000401") == before
+
+
+def test_the_cli_exports_and_imports_the_directory(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cli.main import app as cli
+    from graph.stores.memory import MemoryStore
+
+    source, target = tmp_path / "source", tmp_path / "target"
+    for folder in (source, target):
+        s = MemoryStore(folder)
+        build_territory(s)
+        s.close()
+    monkeypatch.setenv("DIHR_DATA_DIR", str(source))
+    csv = write(tmp_path, [structure("860000401", "86", "194", name="SESSAD LES ALOUETTES", category="182")])
+    assert CliRunner().invoke(cli, ["import", "finess", str(csv)]).exit_code == 0
+    bundle = tmp_path / "annuaire.fhir.json"
+    run = CliRunner().invoke(cli, ["export", "fhir", "-o", str(bundle)])
+    assert run.exit_code == 0, run.output
+    assert "1 HealthcareService" in run.stdout and "validé" in run.stdout
+    monkeypatch.setenv("DIHR_DATA_DIR", str(target))
+    run = CliRunner().invoke(cli, ["import", "fhir", str(bundle)])
+    assert run.exit_code == 0, run.output
+    assert "Créés : 1" in run.stdout
+    wrong = CliRunner().invoke(cli, ["export", "csv"])
+    assert wrong.exit_code == 2 and "fhir" in wrong.stderr
