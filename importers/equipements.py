@@ -22,7 +22,7 @@ from typing import Any
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 from importers._files import FileFormatError, ImportReport, RowError, read_text
-from importers.finess_competence import INFERRED_SOURCES
+from importers.finess_competence import INFERRED_SOURCES, STRONGER_SOURCES
 from importers.reference import combination_elements
 
 __all__ = ["Clientele", "clientele_table", "import_equipements"]
@@ -167,6 +167,17 @@ def import_equipements(
                     {"level": level},
                 )
             )
+    # Never over what a stronger source holds (directory expertise, a national directory).
+    held = store.edges_from(
+        [NodeRef(K.ESTABLISHMENT, f) for f in sorted(known)], [R.ACCEPTS, R.HAS_EXPERTISE]
+    )
+    stronger = {
+        (e.type, e.source.key, e.target)
+        for found in held.values()
+        for e in found
+        if e.props.get("source") in STRONGER_SOURCES
+    }
+    edges = [e for e in edges if (e.type, e.source.key, e.target) not in stronger]
     # The clientèles replace what the category or the name of an establishment implied.
     described = sorted({f for f, _ in accepts} & known.keys())
     kept = {(e.source.key, e.target.key) for e in edges if e.type is R.ACCEPTS}

@@ -44,6 +44,7 @@ __all__ = [
     "SOURCE_CATEGORY",
     "SOURCE_NAME",
     "INFERRED_SOURCES",
+    "STRONGER_SOURCES",
     "category_rules",
     "keyword_rules",
     "known_establishments",
@@ -57,6 +58,9 @@ SOURCE_CATEGORY = "categorie_finess"
 SOURCE_NAME = "nom_finess"
 SOURCE_KNOWN = "etablissement_connu"
 INFERRED_SOURCES = frozenset({SOURCE_CATEGORY, SOURCE_NAME, SOURCE_KNOWN})
+#: Sources a FINESS file (activities, équipements) never overwrites: directory
+#: expertise, expertise entered in dihr-graph, a national directory (README, « Precedence »).
+STRONGER_SOURCES = frozenset({"ror", "annuaire", "saisie"})
 #: ``cible`` of a keyword naming a rare-handicap service: the deficiencies it
 #: takes, together, are its combination (not each separately).
 TAKEN_TOGETHER = "ACCUEILLIES"

@@ -44,15 +44,13 @@ from graph.model import Edge, Node, NodeKind, NodeRef, RelType
 from graph.store import GraphStore
 from importers._files import FileFormatError, ImportReport, RowError
 from importers.equipements import clientele_table
-from importers.finess_competence import INFERRED_SOURCES
+from importers.finess_competence import INFERRED_SOURCES, STRONGER_SOURCES
 from importers.reference import combination_elements
 
 __all__ = ["SOURCE_ACTIVITIES", "flow_kind", "import_activities", "read_activities", "FlowActivities"]
 
 K, R = NodeKind, RelType
 SOURCE_ACTIVITIES = "finess_activites"
-#: Sources a FINESS declaration never overwrites (README, « Competence sources »).
-STRONGER_SOURCES = frozenset({"ror", "annuaire", "saisie"})
 #: Natures of a medico-social activity (the published examples spell it ASMR,
 #: the OpenAPI schema AMSR).
 _MEDICO_SOCIAL = ("ASMR", "AMSR")

@@ -322,3 +322,69 @@ def test_a_prader_willi_home_is_found_by_the_condition_and_a_deafblind_one_count
     result = find_resources(region, SituationQuery(deficiencies=["DA", "DV"], age=30, commune="86194"))
     fam = next(m for m in local(result) if m.key == "860000402")
     assert fam.basis.value == "COMBINATION" and "surdicécité" in fam.covers[0].text
+
+
+def _equipement(finess, de, libde, ta, libta, client, libclient, cap, amin, amax, deleted="N"):
+    """An ``equipementsocial`` line in the official layout (shared FINESS.md §3):
+    fields 1-16, then the authorised capacities and dates that follow them."""
+    return ";".join(
+        [
+            "equipementsocial", finess, de, libde, ta, libta, client, libclient, "S", cap, "", "", "",
+            amin, amax, deleted, cap, "2015-09-01", "2016-01-04", "2020-06-30",
+        ]
+    )  # fmt: skip
+
+
+def test_equipements_in_the_official_layout_with_its_structure_lines_and_latin_1(tmp_path, region):
+    """The équipements extraction as FINESS publishes it: the metadata line, the
+    ``structureet`` lines first, then one line per discipline × activity type ×
+    clientèle, in ISO-8859-1, with more than 16 fields. The clientèle codes are
+    ANS TRE_R279 (importers/data/finess_clienteles.csv)."""
+    import_finess(
+        region,
+        write(
+            tmp_path,
+            [
+                structure("860000601", "86", "194", name="CENTRE LES HIRONDELLES", category="196"),
+                structure("860000602", "86", "194", name="MAS LES GENETS", category="255"),
+                geoloc("860000601", 46.585, 0.345),
+                geoloc("860000602", 46.59, 0.35),
+            ],
+        ),
+    )
+    lines = [
+        "finess;etalab;94;2021-01-08",
+        structure("860000601", "86", "194", name="CENTRE LES HIRONDELLES", category="196"),
+        structure("860000602", "86", "194", name="MAS LES GENETS", category="255"),
+        # surdi-cécité (511): accepts DA and DV, and expertise on their combination
+        _equipement("860000601", "902", "Éducation Générale et Soins Spécialisés Enfants Handicapés", "14",
+                    "Externat", "511", "Surdi-Cécité avec ou sans Troubles Associés", "12", "3", "20"),
+        _equipement("860000602", "917", "Accueil Spécialisé pour Adultes Handicapés", "11",
+                    "Hébergement Complet Internat", "500", "Polyhandicap", "40", "20", ""),
+        # « tous types de déficiences » says no deficiency; a deleted line is ignored
+        _equipement("860000602", "917", "Accueil Spécialisé pour Adultes Handicapés", "21",
+                    "Accueil de Jour", "010", "Tous Types de Déficiences", "5", "20", ""),
+        _equipement("860000602", "658", "Accueil temporaire", "40", "Accueil temporaire avec hébergement",
+                    "437", "Troubles du Spectre de l'Autisme", "2", "18", "60", deleted="O"),
+    ]  # fmt: skip
+    path = tmp_path / "etalab-cs1100505-stock-20210108-0427.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("iso-8859-1"))
+    report = import_equipements(region, path)
+    assert report.encoding == "iso-8859-1" and not report.rejected
+    deafblind = accepts(region, "860000601")
+    assert set(deafblind) == {"DA", "DV"}
+    assert deafblind["DA"]["source"] == "finess-equipements" and deafblind["DA"]["clienteles"] == ["511"]
+    assert (deafblind["DV"]["age_min"], deafblind["DV"]["age_max"], deafblind["DV"]["capacity"]) == (
+        3,
+        20,
+        12,
+    )
+    ref = NodeRef(K.ESTABLISHMENT, "860000601")
+    assert {e.target.key for e in region.edges_from([ref], [R.HAS_EXPERTISE])[ref]} >= {"DA+DV"}
+    mas = accepts(region, "860000602")
+    assert set(mas) == {"POLY"} and mas["POLY"].get("age_max") is None  # the deleted TSA line is ignored
+    result = find_resources(
+        region, SituationQuery(deficiencies=["DA", "DV"], age=10, commune="86194", radius_km=30)
+    )
+    first = local(result)[0]
+    assert first.key == "860000601" and first.basis.value == "COMBINATION"
