@@ -33,6 +33,7 @@ from importers.equipements import import_equipements
 from importers.fhir import import_fhir
 from importers.finess import load_finess, parse_finess
 from importers.finess_flows import flow_kind, import_activities
+from importers.finess_structures import parse_structures
 from importers.network_files import import_knowledge, import_pole_reports
 from importers.reference import init_reference, reference_is_loaded
 from importers.situations import import_situations
@@ -223,16 +224,17 @@ def import_finess_cmd(
     if kind == "activites":
         _run_import("Import du flux Activités", import_activities, file, dry_run, "finess-activites")
         return
-    if kind is not None:
+    if kind not in (None, "structures"):
         raise FileFormatError(
             file,
             0,
-            "flux JSON FINESS 2026 reconnu, mais seul le flux « Activités » est pris en charge ; pour les "
-            "établissements (noms, adresses, coordonnées), importez l'extraction CSV etalab-cs1100507.",
+            "fichier JSON qui n'est ni un flux FINESS « Structures » ni un flux « Activités » (2026) ; "
+            "l'extraction CSV etalab-cs1100507 est aussi acceptée.",
         )
 
     def run(store: GraphStore) -> Any:
-        parsed = parse_finess(file)  # the whole file is checked before any write
+        # the whole file is checked before any write
+        parsed = parse_structures(file) if kind == "structures" else parse_finess(file)
         with typer.progressbar(length=len(parsed.records), label="Import FINESS", file=sys.stderr) as bar:
             return load_finess(
                 store,

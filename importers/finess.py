@@ -637,9 +637,13 @@ def import_finess(
     accept_closures: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
+    from importers.finess_flows import flow_kind
+    from importers.finess_structures import parse_structures
+
+    parsed = parse_structures(path) if flow_kind(path) == "structures" else parse_finess(path)
     return load_finess(
         store,
-        parse_finess(path),
+        parsed,
         all_categories=all_categories,
         dry_run=dry_run,
         accept_closures=accept_closures,

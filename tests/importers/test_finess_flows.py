@@ -289,4 +289,4 @@ def test_the_cli_imports_a_flow_given_to_import_finess(tmp_path, monkeypatch):
     structures = tmp_path / "structures.json"
     structures.write_text('{"pmej": [{"informationsGeneralesPmej": {}}]}', encoding="utf-8")
     refused = CliRunner().invoke(cli, ["import", "finess", str(structures)])
-    assert refused.exit_code == 1 and "Activités" in refused.stderr
+    assert refused.exit_code == 1 and "Structures" in refused.stderr  # recognised, and says what is missing
