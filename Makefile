@@ -63,7 +63,7 @@ test: install-test
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# National-scale benchmark (several minutes): results in benchmarks/results/, table copied into the README.
+# National-scale benchmark (several minutes): results in benchmarks/results/, table copied into docs/benchmarks.md.
 bench: install-test wrk
 	$(BIN)/python -m benchmarks.run --readme
 

@@ -1072,7 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument(
-        "--readme", action="store_true", help="copy the table into README.md (between the bench markers)"
+        "--readme", action="store_true", help="copy the table into docs/benchmarks.md (between the bench markers)"
     )
     parser.add_argument(
         "--workers", type=int, help="server worker processes (default: as `dihr serve`, the cores, at most 4)"
@@ -1122,7 +1122,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"{stem}.md").write_text(text, encoding="utf-8")
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     if args.readme and not args.smoke:
-        readme = ROOT / "README.md"
+        readme = ROOT / "docs" / "benchmarks.md"
         before, _, rest = readme.read_text(encoding="utf-8").partition(README_START)
         _, _, after = rest.partition(README_END)
         readme.write_text(f"{before}{README_START}\n{text}{README_END}{after}", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Writes the error table of ``graph/errors.py`` into the README (between the
+"""Writes the error table of ``graph/errors.py`` into docs/errors.md (between the
 ``error-table`` markers): ``python -m tools.error_table``."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from graph.errors import error_table_markdown
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 _SECTION = re.compile(r"(<!-- error-table:start -->\n).*?(<!-- error-table:end -->)", re.S)
 
 
