@@ -420,6 +420,8 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
                 if m.location_source == "centroide_commune"
                 else "zone d'intervention (se déplace dans la commune)"
                 if m.location_source == "zone_intervention"
+                else "hors du continent : contact à distance"
+                if m.location_source == "hors_continent"
                 else (m.location_source or ""),
                 "" if m.distance_km is None else m.distance_km,
                 "" if m.minutes is None else m.minutes,

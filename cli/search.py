@@ -126,6 +126,8 @@ def _print_match(m: Match) -> None:
         if m.distance_km is None
         else "intervient dans la commune de la personne (zone d'intervention FINESS)"
         if m.location_source == "zone_intervention"
+        else f"{m.distance_km:.0f} km, hors du continent : contact à distance"
+        if m.minutes is None
         else f"{m.distance_km:.0f} km, ~{m.minutes:.0f} min"
     )
     rank = "  ★" if m.group == "referent" else f"{m.rank:>3}."  # the referents head the list, unranked

@@ -50,6 +50,7 @@ __all__ = [
     "Widening",
     "_LOCATION_SOURCES",
     "ZONE_SOURCE",
+    "ACROSS_THE_SEA",
     "_MAX_TEAMS",
     "_Needs",
     "_TEAM_POOL",
@@ -168,7 +169,8 @@ def _need_label(code: str) -> str:
     if code in DEFICIENCIES:
         return f"{code} ({DEFICIENCIES[code].label.lower()})"
     if code in SKILLS:
-        return f"{SKILLS[code].label} ({code})"
+        label = SKILLS[code].label
+        return label if label.endswith(f"({code})") else f"{label} ({code})"
     return code
 
 
@@ -223,6 +225,9 @@ class Match(NamedTuple):
 #: A service at 0 km because its declared intervention zone (FINESS Activités
 #: flow) holds the person's commune: it comes to the person.
 ZONE_SOURCE = "zone_intervention"
+#: A referent on another land mass than the person (Corsica → Marseille, an
+#: overseas department → a CNRHR in Paris): no road time, contact at a distance.
+ACROSS_THE_SEA = "hors_continent"
 _LOCATION_SOURCES = {
     "finess": "finess",
     "centroide_commune": "centroide_commune",

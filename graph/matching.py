@@ -49,6 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from graph.answers import (
+    ACROSS_THE_SEA,
     ADULT_AGE,
     BASIS_LABELS,
     BEYOND_REACH,
@@ -108,7 +109,7 @@ from graph.ranking import (
     zone_positions,
 )
 from graph.rare import qualify
-from graph.readmodel import read_model
+from graph.readmodel import ReadModel, read_model
 from graph.store import GraphStore
 from graph.teams import _team_pool, _teams
 from graph.territories import TerritoryTable, commune_info
@@ -328,8 +329,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             competent_inside=n_full,
             message=(
                 f"{n_full} ressource(s) locale(s) compétente(s) pour toute la combinaison "
-                f"dans un rayon de {query.radius_km:g} km (moins que les {query.limit} demandées)."
-                + nearest_text
+                f"dans un rayon de {query.radius_km:g} km, pour {query.limit} lignes demandées : "
+                "la recherche s'étend au-delà du rayon." + nearest_text
             ),
         )
 
@@ -460,6 +461,17 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
                 _match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr, "referent")
             )
 
+    # A referent across the sea (an ERHR or a CNRHR on another land mass): no road
+    # time, the person is accompanied from a distance.
+    matches = [
+        m._replace(minutes=None, location_source=ACROSS_THE_SEA)
+        if m.group == "referent"
+        and m.lat is not None
+        and m.lon is not None
+        and _land_at(model, m.lat, m.lon) not in (None, land)
+        else m
+        for m in matches
+    ]
     team_results = tuple(
         Team(
             members=tuple(
@@ -500,6 +512,19 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         possible=needs.possible,
         transition=transition,
     )
+
+
+def _land_at(model: ReadModel, lat: float, lon: float) -> str | None:
+    """The land mass of a point: that of its nearest commune (kept per read-model state)."""
+
+    def find() -> str | None:
+        grid = model.communes
+        if not len(grid.codes):
+            return None
+        nearest = int(np.argmin(haversine_km_many(lat, lon, grid.lats, grid.lons)))
+        return land_mass(grid.department[nearest])
+
+    return model.cached(("land at", round(lat, 5), round(lon, 5)), find)  # type: ignore[no-any-return]
 
 
 def competent_resources(

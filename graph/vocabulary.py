@@ -84,7 +84,7 @@ CHRONIC_CONDITIONS = frozenset(d.code for d in _DEFICIENCY_LIST if d.chronic)
 SEVERE_DEFICIENCIES = frozenset(d.code for d in _DEFICIENCY_LIST if not d.chronic)
 
 _SKILL_LIST = (
-    Skill("CAA", "Communication alternative et améliorée (CAA)", "Communication"),
+    Skill("CAA", "Communication alternative et augmentée (CAA)", "Communication"),
     Skill("LSF", "Langue des signes française", "Communication", "Langue des signes française (LSF)"),
     Skill("LSF_TACTILE", "LSF tactile", "Communication"),
     Skill(

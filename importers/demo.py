@@ -453,7 +453,7 @@ SYNTHETIC_KNOWLEDGE: tuple[dict[str, object], ...] = (
     },
     {
         "kind": "guide",
-        "title": "Guide fictif : la communication alternative et améliorée (CAA)",
+        "title": "Guide fictif : la communication alternative et augmentée (CAA)",
         "about": ["CAA"],
         "author": "GNCHR (démonstration)",
     },

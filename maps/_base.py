@@ -12,7 +12,9 @@ from typing import Any
 
 import folium
 import shapely
+from branca.element import MacroElement
 from folium.plugins import MarkerCluster
+from folium.template import Template
 
 __all__ = [
     "safe_text",
@@ -78,6 +80,16 @@ def _asset_urls(assets: str | None) -> dict[str, str] | None:
     }
 
 
+class _MetricScale(MacroElement):
+    """Leaflet's scale bar in kilometres only (folium's shows miles too)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+
+
 def new_map(
     *,
     assets: str | None,
@@ -89,10 +101,12 @@ def new_map(
     """A map whose Leaflet assets come from ``assets`` (a base URL) when given,
     else from folium's CDN; ``tiles`` empty means no base layer (offline)."""
     # maxZoom must be set even without tiles: marker clustering needs it.
-    m = folium.Map(
-        location=list(location), zoom_start=zoom, tiles=tiles or None, control_scale=True, max_zoom=18
-    )
+    m = folium.Map(location=list(location), zoom_start=zoom, tiles=None, max_zoom=18)
     m.options["maxZoom"] = 18
+    if tiles:  # named in French in the layer control
+        label = "Fond de carte OpenStreetMap" if tiles.lower() == "openstreetmap" else "Fond de carte"
+        folium.TileLayer(tiles, name=label).add_to(m)
+    _MetricScale().add_to(m)
     urls = _asset_urls(assets)
     if urls is not None:
         # Only Leaflet is needed: the maps use no jQuery/Bootstrap/awesome-markers.

@@ -219,3 +219,18 @@ def test_the_real_directory_goes_to_fhir_and_back(real, reference_dir, tmp_path)
             assert answers(other, **filters) == answers(real, **filters), filters
     finally:
         other.close()
+
+
+def test_a_referent_across_the_sea_gets_no_road_time(real):
+    """Ajaccio's ERHR sits in Marseille: no « ~318 min » by road, but « hors du
+    continent : contact à distance »; on the mainland the road time stays."""
+    corsica = find_resources(
+        real, SituationQuery(deficiencies=["DA", "DV"], commune="2A004", age=30, radius_km=60)
+    )
+    referents = [m for m in corsica.matches if m.group == "referent"]
+    assert referents and all(m.minutes is None and m.location_source == "hors_continent" for m in referents)
+    poitiers = find_resources(
+        real, SituationQuery(deficiencies=["DA", "DV"], commune="86194", age=30, radius_km=60)
+    )
+    cresam = next(m for m in poitiers.matches if m.level is MatchLevel.CNRHR)
+    assert cresam.minutes is not None and cresam.location_source != "hors_continent"

@@ -91,7 +91,7 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     assert page.url.endswith("/recherche")
     page.get_by_label("Déficience visuelle grave (DV)").check()
     page.get_by_label("Troubles du spectre de l'autisme (TSA)").check()
-    page.get_by_label("Communication alternative et améliorée (CAA)").check()
+    page.get_by_label("Communication alternative et augmentée (CAA)").check()
     page.get_by_label("Âge (années)").fill("17")
     page.get_by_label("Commune du lieu de vie (nom, code postal ou code INSEE)").fill("Poitiers")
     page.get_by_role("button", name="Rechercher").click()

@@ -103,3 +103,15 @@ def test_situation_map_shows_every_row_of_the_table_professionals_at_their_workp
         if match.lat is not None:
             assert f"{match.rank}. " in text, match.name
     assert text.count("circleMarker") >= sum(1 for m in result.matches if m.lat is not None)
+
+
+def test_the_scale_is_in_kilometres_and_the_base_layer_named_in_french():
+    from maps._base import new_map
+
+    import folium
+
+    m = new_map(assets=None, tiles="OpenStreetMap", title="Carte")
+    folium.LayerControl().add_to(m)
+    text = m.get_root().render()
+    assert "imperial: false" in text and "L.control.scale({metric: true" in text
+    assert '"Fond de carte OpenStreetMap"' in text and '"openstreetmap" :' not in text
