@@ -1072,7 +1072,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument(
-        "--readme", action="store_true", help="copy the table into docs/benchmarks.md (between the bench markers)"
+        "--readme",
+        action="store_true",
+        help="copy the table into docs/benchmarks.md (between the bench markers)",
     )
     parser.add_argument(
         "--workers", type=int, help="server worker processes (default: as `dihr serve`, the cores, at most 4)"

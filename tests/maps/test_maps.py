@@ -106,9 +106,9 @@ def test_situation_map_shows_every_row_of_the_table_professionals_at_their_workp
 
 
 def test_the_scale_is_in_kilometres_and_the_base_layer_named_in_french():
-    from maps._base import new_map
-
     import folium
+
+    from maps._base import new_map
 
     m = new_map(assets=None, tiles="OpenStreetMap", title="Carte")
     folium.LayerControl().add_to(m)
