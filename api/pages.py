@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from api.deps import AppSessions, BoundService, Service, SignIns, Store, current_key, origin_of, run_blocking
 from api.exports import table_response
+from api.family import family_view
 from api.forms import DIRECTORY_KINDS_SHOWN as _DIRECTORY_KINDS
 from api.forms import commune_code, directory_filter_of_form
 from api.forms import km as _km
@@ -366,6 +367,23 @@ async def orientation_sheet(request: Request, svc: Service) -> HTMLResponse:
             "need_labels": need_labels,
             "today": date.today().strftime("%d/%m/%Y"),
         },
+    )
+
+
+@router.get("/recherche/fiche-famille", response_class=HTMLResponse)
+async def family_sheet(request: Request, svc: Service) -> HTMLResponse:
+    """The sheet a family takes home (api/family.py): plain French, no code."""
+    if not svc.principal.can(Permission.MATCH):
+        return _error_page(
+            request, Forbidden("La recherche de ressources est réservée aux ERHR et au GNCHR.")
+        )
+    _form, result, errors = await _search(request, svc)
+    if result is None:
+        return _error_page(
+            request, InvalidInput("recherche", "; ".join(errors.values()) or "paramètres manquants.")
+        )
+    return templates.TemplateResponse(
+        request, "family_sheet.html", {**family_view(result), "today": date.today().strftime("%d/%m/%Y")}
     )
 
 

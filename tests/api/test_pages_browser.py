@@ -358,3 +358,31 @@ def test_a_referral_made_from_a_result_and_followed_to_accepted(server, browser)
     assert "Orientation passée à « acceptée »." in page.inner_text("main")
     assert "acceptée" in page.locator("table tbody tr").filter(has_text=name).last.inner_text()
     context.close()
+
+
+VOCABULARY_CODES = r"\b(DA|DV|DI|DM|TSA|POLY|EPI|DPSY|CEREB|DYSPH|COMPORT|CAA|RESPITE|TRANSITION|ORPHA:\d+)\b"
+
+
+def test_the_family_sheet_prints_on_a4_in_plain_french(server, browser):
+    """The sheet a family takes home: the ERHR first, places with what they do
+    and their phone, « que faire ensuite », no code; on A4 nothing overflows the
+    page, and the browser makes a PDF of it."""
+    import re
+
+    url, keys, _ = server
+    context, page = login(browser, url, keys["erhr"])
+    page.goto(f"{url}/recherche/fiche-famille?d=DV&d=TSA&c=CAA&age=17&lieu=86194&rayon=60")
+    assert page.locator("h1").inner_text() == "Les interlocuteurs pour vous accompagner"
+    text = page.locator("main").inner_text()
+    assert "Votre premier contact" in text and "ERHR Nouvelle-Aquitaine" in text
+    assert "Que faire ensuite ?" in text and "Téléphone" in text
+    assert "communication alternative et augmentée" in text.lower()
+    assert re.search(VOCABULARY_CODES, text) is None, re.search(VOCABULARY_CODES, text)
+    assert re.search(r"\d{4}-\d{2}-\d{2}", text) is None  # French dates only
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 718, "height": 1000})  # A4 less 15 mm margins, at 96 dpi
+    overflow = page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+    assert overflow is False
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and b"/MediaBox [0 0 595" in pdf  # A4 width in points
+    context.close()
