@@ -74,11 +74,8 @@ def family_view(result: MatchResult) -> dict[str, Any]:
             {
                 "name": match.name,
                 "what": _what(match),
-                "address": ", ".join(
-                    p
-                    for p in (contact.address, " ".join(filter(None, (contact.postcode, contact.city))))
-                    if p
-                )
+                # the register's address already ends with its postcode and town
+                "address": (contact.address or " ".join(filter(None, (contact.postcode, contact.city))))
                 if contact
                 else "",
                 "phone": contact.phone if contact else None,
