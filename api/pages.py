@@ -544,9 +544,11 @@ async def coverage_page(request: Request, svc: Service) -> HTMLResponse:
 async def what_if_page(request: Request, svc: Service) -> HTMLResponse:
     form = _coverage_form(request)
     codes = sorted(form["d"])
+    commune = request.query_params.get("commune", "")
     try:
-        commune = request.query_params.get("commune", "")
-        place = await svc.read(resolve_commune, commune)
+        # a name (« Poitiers », « Saint-Denis (93) »), a postcode or an INSEE code, as in the search
+        code = await svc.read(commune_code, commune, "commune")
+        place = await svc.read(resolve_commune, code)
         before, after, deltas = await svc(
             service.what_if,
             codes,
@@ -557,7 +559,23 @@ async def what_if_page(request: Request, svc: Service) -> HTMLResponse:
     except ServiceError:
         raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
-        return _error_page(request, err)
+        # back to the simulation form, the commune typed kept, the error beside it
+        return render(
+            request,
+            "coverage.html",
+            "Simulation — commune à préciser",
+            400,
+            form=form,
+            result=None,
+            ranked=[],
+            error=None,
+            criteria=[],
+            levels=LEVELS,
+            families=_families(),
+            export_query="",
+            whatif=None,
+            whatif_retry={"codes": codes, "commune": commune, "error": err.message},
+        )
     # Only what changed for a person: inhabitants brought within the threshold.
     changed = [d for d in deltas if d.population_gained > 0]
     added = f"{place.props.get('name', place.key)} ({place.props.get('department', '')}, code {place.key})"

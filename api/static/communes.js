@@ -1,8 +1,11 @@
 // Progressive enhancement: suggestions for the commune field (works without it).
 (function () {
-  var input = document.getElementById("lieu");
-  var list = document.getElementById("communes-suggestions");
-  if (!input || !list || !window.fetch) return;
+  if (!window.fetch) return;
+  var inputs = Array.prototype.slice.call(document.querySelectorAll("input[data-communes], input#lieu"));
+  inputs.forEach(suggest);
+  function suggest(input) {
+  var list = input.list;
+  if (!list) return;
   var timer = null;
   input.addEventListener("input", function () {
     clearTimeout(timer);
@@ -23,4 +26,5 @@
         });
     }, 200);
   });
+  }
 })();

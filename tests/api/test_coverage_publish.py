@@ -120,3 +120,20 @@ def test_an_age_given_coverage_counts_the_age_group_from_insee(reference_store):
         < 0.24
     )
     assert cov.coverage(reference_store, ["DA", "DV"], age=19).population_group == "16-25 ans"
+
+
+def test_the_what_if_takes_a_commune_name_and_its_errors_lead_back_to_the_form(client):
+    by_name = client.get(
+        "/couverture/simulation",
+        params={"d": ["DA", "DV"], "commune": "Les Abymes", "niveau": "DEPARTMENT", "seuil": "60"},
+    )
+    assert by_name.status_code == 200
+    assert "Effet d'une ressource ajoutée à Les Abymes (971, code 97101)" in html.unescape(by_name.text)
+    unknown = client.get(
+        "/couverture/simulation",
+        params={"d": ["DA", "DV"], "commune": "Atlantide", "niveau": "DEPARTMENT", "seuil": "60"},
+    )
+    text = html.unescape(unknown.text)
+    assert unknown.status_code == 400 and "commune introuvable : « Atlantide »" in text
+    assert 'action="/couverture/simulation"' in text and 'value="Atlantide"' in text  # the form, to correct
+    assert 'aria-invalid="true"' in text and "data-communes" in text  # suggestions as in the search
