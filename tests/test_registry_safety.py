@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -187,29 +186,40 @@ def test_a_stored_point_is_never_replaced_by_a_centroid_and_an_impossible_point_
 def test_an_import_killed_midway_shows_as_interrupted_and_the_store_stays_consistent(registry, tmp_path):
     data, _s, _g, _full = registry
     store = MemoryStore(data)
-    structures, geos = lines_for(store, 20000)
+    structures, geos = lines_for(store, 3000)
     store.close()
     big = write_file(tmp_path, structures, geos, name="etalab-cs1100507-stock-20210301-0400.csv")
     env = {**os.environ, "DIHR_DATA_DIR": str(data)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "import", "finess", str(big), "--accept-closures", "0"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # Deterministic "midway": the CLI runs as an administrator runs it, but its store stops
+    # after writing the first batch of establishments and says so; the test kills it there
+    # (a timed kill raced a fast import on a loaded machine).
+    stall = (
+        "import sys, time\n"
+        "from graph.stores.durable import DurableStore\n"
+        "original = DurableStore.upsert\n"
+        "def upsert(self, nodes=(), edges=(), **options):\n"
+        "    nodes = list(nodes)\n"
+        "    result = original(self, nodes, edges, **options)\n"
+        "    if any(n.kind.value == 'Establishment' for n in nodes):\n"
+        "        print('MIDWAY', flush=True)\n"
+        "        time.sleep(600)\n"
+        "    return result\n"
+        "DurableStore.upsert = upsert\n"
+        "from cli.main import app\n"
+        "sys.argv = ['dihr', *sys.argv[1:]]\n"
+        "app()\n"
     )
-    deadline = time.monotonic() + 180  # a loaded CI machine: the process starts slowly
+    proc = subprocess.Popen(
+        [sys.executable, "-c", stall, "import", "finess", str(big), "--accept-closures", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
-        while time.monotonic() < deadline:  # wait for its journal entry, then kill it mid-import
-            probe = MemoryStore(data)
-            try:
-                running = [r for r in journal.runs(probe) if r.status == journal.RUNNING]
-            finally:
-                probe.close()
-            if running:
-                break
-            time.sleep(0.05)
-        assert running, "the import never started"
-        time.sleep(0.05)  # mid-import: the 20,000 lines take seconds (a loaded machine may run them fast)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until the first batch is written (or the process ends)
+        assert line.strip() == "MIDWAY", f"the import ended before writing: {line!r}"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
