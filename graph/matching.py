@@ -91,7 +91,7 @@ from graph.explanation import (
     _Offer,
     _referent,
 )
-from graph.geo import haversine_km_many
+from graph.geo import estimated_minutes, haversine_km_many
 from graph.landmass import MAINLAND, land_mass
 from graph.model import Node, NodeKind, NodeRef, combination_key
 from graph.ranking import (
@@ -257,6 +257,10 @@ def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> t
     )
 
 
+#: Row templates kept per index state (resource, needs, age, ERHR): at most this many, then forgotten.
+_TEMPLATES_KEPT = 50_000
+
+
 def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     """Rank and explain the resources competent for a situation (see module doc).
 
@@ -418,24 +422,43 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             facts,
         )
 
-    future = _future_age(query.age)
-    ranked = [
-        (candidate(p, future if groups[p.position] == "next" else query.age), groups[p.position])
-        for p in chosen
-    ]
+    # What a row says of a resource but its rank, distance and group depends on
+    # the resource, the needs, the age and the person's ERHR only: assembled once
+    # per index state for those, then completed per answer.
+    templates: dict[Any, Match] = idx.cached("match templates", dict)
 
+    def local_match(pick: _Pick, age: int | None, group: str, rank: int) -> Match:
+        key = (pick.position, needs, age, person_erhr, pick.tier, pick.separate, pick.score)
+        template = templates.get(key)
+        if template is None:
+            if len(templates) >= _TEMPLATES_KEPT:
+                templates.clear()
+            template = templates[key] = _match(
+                0, candidate(pick, age), MatchLevel.LOCAL, needs, table, person_erhr
+            )
+        distance = pick.distance_km
+        return Match(
+            rank,
+            *template[1:9],
+            round(distance, 1),
+            estimated_minutes(distance),
+            pick.within,
+            *template[12:20],
+            group,
+        )
+
+    future = _future_age(query.age)
     matches: list[Match] = []
-    serving = {idx.refs[int(p)] for p in zone} if zone.size else set()
-    for cand, group in ranked:
-        match = _match(len(matches) + 1, cand, MatchLevel.LOCAL, needs, table, person_erhr, group)
-        if match.distance_km == 0 and NodeRef(match.kind, match.key) in serving:
+    serving = {int(p) for p in zone} if zone.size else set()
+    for p in chosen:
+        group = groups[p.position]
+        match = local_match(p, future if group == "next" else query.age, group, len(matches) + 1)
+        if match.distance_km == 0 and p.position in serving:
             # at 0 km because it works in the person's commune, not because its seat is there
             match = match._replace(location_source=ZONE_SOURCE)
         matches.append(match)
     # Teams are found on the index's coverage columns; only their members are explained.
     team_picks = _teams(len(scored.deficiencies), pool) if pool else []
-    members = {p.position: candidate(p) for team in team_picks for p in team}
-    teams = [[members[p.position] for p in team] for team in team_picks]
     notes += uncovered_notes
 
     # Then the ERHR of the person's territory and the competent CNRHR (links read
@@ -474,13 +497,10 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     ]
     team_results = tuple(
         Team(
-            members=tuple(
-                _match(i + 1, member, MatchLevel.LOCAL, needs, table, person_erhr)
-                for i, member in enumerate(team)
-            ),
-            max_distance_km=round(max(m.distance_km or 0.0 for m in team), 1),
+            members=tuple(local_match(member, query.age, "within", i + 1) for i, member in enumerate(team)),
+            max_distance_km=round(max(m.distance_km for m in team), 1),
         )
-        for team in teams
+        for team in team_picks
     )
     erhr_props = erhr_node.props if erhr_node is not None else {}
     return MatchResult(

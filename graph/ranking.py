@@ -101,15 +101,16 @@ class _Scored:
     #: commune (a SESSAD, a mobile team: at 0 km); None when none does
     zone: NDArray[np.bool_] | None = None
 
-    def keys_at(self, local: NDArray[np.int64]) -> NDArray[np.str_]:
-        """The keys of these local positions (gathered for the few rows ranked,
-        never copied for the whole band)."""
-        keys: NDArray[np.str_] = self.index.keys[self.positions[local]]
-        return keys
+    def keys_at(self, local: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The keys' order of these local positions (equal keys, equal ranks): sorting
+        by it is sorting by the keys, on integers instead of strings."""
+        ranks: NDArray[np.int64] = _ranks(self.index, "keys")[self.positions[local]]
+        return ranks
 
-    def kinds_at(self, local: NDArray[np.int64]) -> NDArray[np.str_]:
-        kinds: NDArray[np.str_] = self.index.kinds[self.positions[local]]
-        return kinds
+    def kinds_at(self, local: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The kinds' order of these local positions (as ``keys_at``)."""
+        ranks: NDArray[np.int64] = _ranks(self.index, "kinds")[self.positions[local]]
+        return ranks
 
     def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
         score = round(int(self.points[local]) / self.total, 4)
@@ -121,6 +122,17 @@ class _Scored:
             score,
             bool(self.separate[local]),
         )
+
+
+def _ranks(idx: CompetenceIndex, column: str) -> NDArray[np.int64]:
+    """Each position's rank in the sorted values of ``idx.keys`` or ``idx.kinds``
+    (equal values, equal ranks), once per index state."""
+
+    def build() -> NDArray[np.int64]:
+        values = idx.keys if column == "keys" else idx.kinds
+        return np.unique(values, return_inverse=True)[1].astype(np.int64).reshape(-1)
+
+    return idx.cached(("ranks", column), build)  # type: ignore[no-any-return]
 
 
 def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:

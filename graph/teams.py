@@ -26,7 +26,7 @@ class _Member(NamedTuple):
 
     pick: _Pick
     bits: int
-    key: str
+    key: int  # the rank of its key (``_Scored.keys_at``)
 
 
 def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Member]:
