@@ -54,6 +54,9 @@ def link_order(link: Link) -> tuple[bool, str, str]:
     return (link[0] is not RelType.HAS_EXPERTISE, link[1].kind.value, link[1].key)
 
 
+#: Up to this many rows read again, a patch finds them by comparing the key column.
+_FEW = 64
+
 _NO_ACCEPTS = Accepts(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
 
 
@@ -80,6 +83,12 @@ class CompetenceIndex:
     masks: dict[Any, NDArray[np.bool_]] = field(default_factory=dict)
     #: Values derived from this index alone (built on first use, see ``cached``).
     derived: dict[Any, Any] = field(default_factory=dict)
+    #: a generalist resource (CAMSP: ``generalist`` set from its FINESS category)
+    generalist: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    #: declared intervention zones (FINESS Activités flow): commune codes (sorted)
+    #: and, aligned, the position of the resource serving each
+    zone_codes: NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=str))
+    zone_at: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def position(self) -> dict[NodeRef, int]:
@@ -143,6 +152,27 @@ class CompetenceIndex:
         return len(self.refs)
 
 
+def _zones(
+    pairs: Iterable[tuple[int, Mapping[str, Any]]],
+) -> tuple[NDArray[np.str_], NDArray[np.int64]]:
+    """(commune codes, positions) of the declared intervention zones of these
+    (position, properties), sorted by commune then position."""
+    codes: list[str] = []
+    at: list[int] = []
+    for position, props in pairs:
+        for code in props.get("intervention_communes") or ():
+            codes.append(str(code))
+            at.append(position)
+    return _sorted_zones(np.array(codes, dtype=str), np.array(at, np.int64))
+
+
+def _sorted_zones(
+    codes: NDArray[np.str_], at: NDArray[np.int64]
+) -> tuple[NDArray[np.str_], NDArray[np.int64]]:
+    order = np.lexsort((at, codes)) if codes.size else np.zeros(0, np.int64)
+    return codes[order], at[order]
+
+
 def bound(value: Any) -> float:
     """An age bound as the index stores it (nan: no bound)."""
     return float("nan") if value is None else float(value)
@@ -203,6 +233,7 @@ def build_competence_index(
         grouped_demand[combination][0].append(commune)
         grouped_demand[combination][1].append(is_open)
     deps = departments or {}
+    zone_codes, zone_at = _zones((i, r[3]) for i, r in enumerate(rows))
     return CompetenceIndex(
         departments=np.array([deps.get(r[0], str(r[3].get("department", ""))) for r in rows], dtype=str),
         demand={k: (v[0], np.array(v[1], bool)) for k, v in grouped_demand.items()},
@@ -214,6 +245,9 @@ def build_competence_index(
         age_min=np.array([bound(r[3].get("age_min")) for r in rows], np.float64),
         age_max=np.array([bound(r[3].get("age_max")) for r in rows], np.float64),
         derived={"position": position},
+        generalist=np.array([bool(r[3].get("generalist")) for r in rows], dtype=bool),
+        zone_codes=zone_codes,
+        zone_at=zone_at,
         props=[r[3] for r in rows],
         expertise_levels=expertise,
         accepts_links=accepts_columns,
@@ -239,6 +273,23 @@ def _insert(column: NDArray[Any], at: NDArray[np.int64], values: Any) -> NDArray
     return np.insert(column, at, values.astype(column.dtype, copy=False))
 
 
+def _replace_at(column: NDArray[Any], places: list[int], values: Any) -> NDArray[Any]:
+    """``column`` with ``values`` at ``places`` (``column`` itself when they are
+    already there: the columns are never written once built)."""
+    values = np.asarray(values, dtype=column.dtype if column.dtype.kind not in "US" else None)
+    if column.dtype.kind in "US" and values.size:
+        wider = np.result_type(column.dtype, values.dtype)
+        if wider != column.dtype:
+            column = column.astype(wider)
+    current = column[places]
+    if np.array_equal(current, values.astype(column.dtype, copy=False)):
+        return column
+    replaced = column.copy()
+    replaced[places] = values
+    replaced.flags.writeable = column.flags.writeable
+    return replaced
+
+
 def patch_competence_index(
     old: CompetenceIndex,
     removed: Iterable[NodeRef],
@@ -258,10 +309,18 @@ def patch_competence_index(
     )
     n_old = len(old)
     gone = np.zeros(n_old, dtype=bool)
-    for ref in removed:
-        position = old.position.get(ref)
-        if position is not None:
-            gone[position] = True
+    removed = list(removed)
+    was_at: dict[NodeRef, int] = {}
+    if len(removed) <= _FEW and "position" not in old.derived:
+        # a few rows read again: found by comparing the key column (no map of every position built)
+        for ref in removed:
+            for position in np.flatnonzero(old.keys == ref.key).tolist():
+                if old.refs[position] == ref:
+                    was_at[ref] = position
+    else:
+        was_at = {ref: p for ref in removed if (p := old.position.get(ref)) is not None}
+    for position in was_at.values():
+        gone[position] = True
     keep = np.flatnonzero(~gone)
     kept_lats = old.lats[keep]
     at = np.empty(len(rows), np.int64)
@@ -279,6 +338,16 @@ def patch_competence_index(
     new_of_added = at + np.arange(len(rows))
     old_to_new = np.full(n_old, -1, np.int64)
     old_to_new[keep] = new_of_kept
+
+    removed_at = np.flatnonzero(gone).tolist()
+    new_places = new_of_added.tolist()
+    # An edit of resources that stay where they stood (same latitude, same order):
+    # each row read again takes the place of its old one, every column is kept
+    # or copied once instead of being cut and joined again.
+    in_place = len(rows) == len(removed_at) and removed_at == sorted(new_places)
+
+    def placed(column: NDArray[Any], values: Any) -> NDArray[Any]:
+        return _replace_at(column, new_places, values) if in_place else _insert(column[keep], at, values)
 
     added = {r[0]: j for j, r in enumerate(rows)}
     levels: dict[NodeRef, dict[int, int]] = defaultdict(dict)
@@ -306,7 +375,9 @@ def patch_competence_index(
         values = np.zeros(len(rows), np.int8)
         for j, level in levels.get(target, {}).items():
             values[j] = level
-        column = _insert(base[keep] if base is not None else np.zeros(kept_count, np.int8), at, values)
+        column = (
+            placed(base, values) if base is not None else _insert(np.zeros(kept_count, np.int8), at, values)
+        )
         column.flags.writeable = False
         expertise[target] = column
     accepts_columns: dict[NodeRef, Accepts] = {}
@@ -322,11 +393,15 @@ def patch_competence_index(
         )
     deps = departments or {}
     keep_all = not gone.any()
-    removed_at = np.flatnonzero(gone).tolist()
     added_at = at.tolist()
 
     def merged(column: list[Any], values: list[Any]) -> list[Any]:
         """The kept items of ``column`` with ``values`` inserted (slices: no per-item Python work)."""
+        if in_place:
+            replaced = column.copy()
+            for position, value in zip(new_places, values, strict=True):
+                replaced[position] = value
+            return replaced
         kept = column
         if not keep_all:  # without the rows read again (few): by slices too
             kept = []
@@ -348,26 +423,44 @@ def patch_competence_index(
     props_of = merged(old.props, [r[3] for r in rows])
     links_of_all = merged(old.out, [tuple(o) for o in out])
     # masks that do not depend on the query (the land masses): kept, with the new rows'
+    kinds = placed(old.kinds, [r[0].kind.value for r in rows])
     masks: dict[Any, NDArray[np.bool_]] = {}
     for key, mask in old.masks.items():
         if isinstance(key, tuple) and key[0] == "land":
-            masks[key] = _insert(
-                mask[keep],
-                at,
-                [land_mass(deps.get(r[0], str(r[3].get("department", "")))) == key[1] for r in rows],
+            masks[key] = placed(
+                mask, [land_mass(deps.get(r[0], str(r[3].get("department", "")))) == key[1] for r in rows]
             )
+        elif kinds is old.kinds:  # the same kind at every place: the same masks of kinds
+            masks[key] = mask
+    moved_zones = old_to_new[old.zone_at]
+    still_zoned = moved_zones >= 0
+    added_codes, added_positions = _zones((int(new_of_added[j]), r[3]) for j, r in enumerate(rows))
+    zone_codes, zone_at = _sorted_zones(
+        np.concatenate([old.zone_codes[still_zoned], added_codes]).astype(str),
+        np.concatenate([moved_zones[still_zoned], added_positions]),
+    )
+    # The order of keys and kinds (``graph.ranking``): carried when the rows read
+    # again are resources the index held (an edit), built again on use otherwise.
+    derived: dict[Any, Any] = {}
+    if all(r[0] in was_at for r in rows):
+        for name in (("ranks", "keys"), ("ranks", "kinds")):
+            ranks = old.derived.get(name)
+            if ranks is not None:
+                derived[name] = placed(ranks, [int(ranks[was_at[r[0]]]) for r in rows])
     return CompetenceIndex(
+        derived=derived,
+        generalist=placed(old.generalist, [bool(r[3].get("generalist")) for r in rows]),
+        zone_codes=zone_codes,
+        zone_at=zone_at,
         refs=refs,
-        kinds=_insert(old.kinds[keep], at, [r[0].kind.value for r in rows]),
-        keys=_insert(old.keys[keep], at, [r[0].key for r in rows]),
-        lats=_insert(old.lats[keep], at, [r[1] for r in rows]),
-        lons=_insert(old.lons[keep], at, [r[2] for r in rows]),
-        age_min=_insert(old.age_min[keep], at, [bound(r[3].get("age_min")) for r in rows]),
-        age_max=_insert(old.age_max[keep], at, [bound(r[3].get("age_max")) for r in rows]),
+        kinds=kinds,
+        keys=placed(old.keys, [r[0].key for r in rows]),
+        lats=placed(old.lats, [r[1] for r in rows]),
+        lons=placed(old.lons, [r[2] for r in rows]),
+        age_min=placed(old.age_min, [bound(r[3].get("age_min")) for r in rows]),
+        age_max=placed(old.age_max, [bound(r[3].get("age_max")) for r in rows]),
         masks=masks,
-        departments=_insert(
-            old.departments[keep], at, [deps.get(r[0], str(r[3].get("department", ""))) for r in rows]
-        ),
+        departments=placed(old.departments, [deps.get(r[0], str(r[3].get("department", ""))) for r in rows]),
         expertise_levels=expertise,
         accepts_links=accepts_columns,
         props=props_of,

@@ -277,7 +277,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # Local resources stand on the person's own land mass (travel never crosses the sea).
     land = land_mass(place.department)
     zone = zone_positions(idx, place.commune)  # services working in the person's commune: 0 km
-    scored = _score_all(idx, needs, query.age, kinds, place.lat, query.radius_km, land, zone)
+    scored = _score_all(idx, needs, query.age, kinds, place.lat, query.radius_km, land, zone, place.lon)
     inside_pos, inside_dist = _within(scored, place.lat, place.lon, query.radius_km)
     full_mask = scored.tier[inside_pos] <= 1
     widening = None
@@ -289,7 +289,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         """The resources within ``reach`` km (latitude band; None: all) scored, once per query."""
         found = bands.get(reach)
         if found is None:
-            found = bands[reach] = _score_all(idx, needs, query.age, kinds, place.lat, reach, land, zone)
+            found = bands[reach] = _score_all(
+                idx, needs, query.age, kinds, place.lat, reach, land, zone, place.lon
+            )
         return found
 
     # Rows beyond the radius (README "Matching"): never ahead of a row inside it,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -126,7 +125,8 @@ class _Scored:
 
 def _ranks(idx: CompetenceIndex, column: str) -> NDArray[np.int64]:
     """Each position's rank in the sorted values of ``idx.keys`` or ``idx.kinds``
-    (equal values, equal ranks), once per index state."""
+    (equal values, equal ranks), once per index state; an edit carries them
+    (``patch_competence_index``: removals may leave gaps, the order holds)."""
 
     def build() -> NDArray[np.int64]:
         values = idx.keys if column == "keys" else idx.kinds
@@ -198,42 +198,96 @@ class _View:
         )
 
 
-#: Views kept per index state (the most recently used sets of needs).
+#: Views kept per index state (the most asked sets of needs, see ``_view``).
 _VIEWS_KEPT = 256
+#: Sets of needs whose askings are counted per index state (then counted afresh).
+_ASKED_KEPT = 8192
 #: ... and at most this many bytes of them (a worker's memory). A view holds
 #: numbers only (no copy of keys or kinds: ~40 bytes per resource that may
-#: cover a need); a varied mix of needs at national scale still rebuilds views
-#: (README, Benchmarks: status).
+#: cover a need); the needs without a view are scored directly.
 _VIEWS_BYTES = 96 * 2**20
 _VIEWS_LOCK = threading.Lock()
 
 
-def _view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
-    """The view of ``idx`` for these needs (see :class:`_View`), cached per index state."""
-    views: OrderedDict[Any, tuple[_View, int]] = idx.cached("views", OrderedDict)
+class _NeedTargets(NamedTuple):
+    """The index columns one set of deficiencies reads (cached per index state)."""
+
+    combinations: tuple[NodeRef, ...]  # combinations that include every deficiency
+    conditions: tuple[tuple[NodeRef, ...], ...]  # per deficiency (sorted): conditions involving it
+
+
+#: Sets of needs whose targets are kept per index state (a handful of refs each).
+_TARGETS_KEPT = 4096
+
+
+def _need_targets(idx: CompetenceIndex, deficiencies: frozenset[str]) -> _NeedTargets:
+    kept: dict[frozenset[str], _NeedTargets] = idx.cached("need targets", dict)
+    found = kept.get(deficiencies)
+    if found is None:
+        found = _NeedTargets(
+            tuple(
+                NodeRef(K.COMBINATION, key)
+                for key in idx.targets(K.COMBINATION)
+                if deficiencies <= codes_of_combination(key)
+            ),
+            tuple(
+                tuple(NodeRef(K.CONDITION, orpha) for orpha in _conditions_involving(idx, code))
+                for code in sorted(deficiencies)
+            ),
+        )
+        if len(kept) >= _TARGETS_KEPT:
+            kept.clear()
+        kept[deficiencies] = found
+    return found
+
+
+def _sorted_accepts(idx: CompetenceIndex, code: str) -> tuple[NDArray[np.int64], NDArray[Any], NDArray[Any]]:
+    """The ACCEPTS links to a deficiency by ascending position (once per index state)."""
+
+    def build() -> tuple[NDArray[np.int64], NDArray[Any], NDArray[Any]]:
+        link = idx.accepts(NodeRef(K.DEFICIENCY, code))
+        order = np.argsort(link.ids, kind="stable")
+        return link.ids[order], link.age_min[order], link.age_max[order]
+
+    return idx.cached(("accepts by position", code), build)  # type: ignore[no-any-return]
+
+
+def _view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View | None:
+    """The view of ``idx`` for these needs (see :class:`_View`), cached per index
+    state; None when this set of needs is not worth a view (yet): the query is
+    then scored directly on the index (``_score_direct``, same answers).
+
+    Which views are kept: a set of needs gets one when asked a second time,
+    while there is room or in place of the least asked view, if asked at least
+    twice as often. A varied mix of needs therefore keeps a stable set of views
+    for its most frequent needs instead of rebuilding views in turn."""
+    views: dict[Any, tuple[_View, int]] = idx.cached("views", dict)
+    asked: dict[Any, int] = idx.cached("views asked", dict)
     held: list[int] = idx.cached("views held", lambda: [0])  # their bytes, kept with them
     key = (needs.deficiencies, needs.skills, kinds, land)
     with _VIEWS_LOCK:
+        count = asked.get(key, 0) + 1
+        if len(asked) >= _ASKED_KEPT:
+            asked.clear()
+        asked[key] = count
         found = views.get(key)
         if found is not None:
-            views.move_to_end(key)
             return found[0]
+        if count < 2:
+            return None
+        full = len(views) >= _VIEWS_KEPT or held[0] >= _VIEWS_BYTES
+        if full and 2 * min(asked.get(k, 0) for k in views) > count:
+            return None
     built = _build_view(idx, needs, kinds, land)
     size = built.nbytes
     with _VIEWS_LOCK:
+        while views and (len(views) >= _VIEWS_KEPT or held[0] + size > _VIEWS_BYTES):
+            victim = min(views, key=lambda k: asked.get(k, 0))
+            held[0] -= views.pop(victim)[1]
         if key not in views:
             views[key] = (built, size)
             held[0] += size
-        while len(views) > _VIEWS_KEPT or (held[0] > _VIEWS_BYTES and len(views) > 1):
-            held[0] -= views.popitem(last=False)[1][1]
     return built
-
-
-def _generalist(idx: CompetenceIndex) -> NDArray[np.bool_]:
-    """Which indexed resources are generalist (CAMSP), once per index state."""
-    return idx.cached(  # type: ignore[no-any-return]
-        "generalist", lambda: np.array([bool(p.get("generalist")) for p in idx.props], dtype=np.bool_)
-    )
 
 
 def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
@@ -289,27 +343,141 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
         levels[:, positions],
         skill_levels[:, positions],
         tuple(local_accepts),
-        _generalist(idx)[positions],
+        idx.generalist[positions],
     )
 
 
 def zone_positions(idx: CompetenceIndex, commune: str) -> NDArray[np.int64]:
     """The index positions (ascending) of the resources whose declared
-    intervention zone (``intervention_communes``, FINESS Activités flow) holds
-    ``commune`` (built once per index state)."""
-
-    def build() -> dict[str, NDArray[np.int64]]:
-        zones: dict[str, list[int]] = {}
-        for position, props in enumerate(idx.props):
-            for code in props.get("intervention_communes") or ():
-                zones.setdefault(str(code), []).append(position)
-        return {code: np.array(at, np.int64) for code, at in zones.items()}
-
-    zones: dict[str, NDArray[np.int64]] = idx.cached("intervention zones", build)
-    return zones.get(commune, _NO_POSITIONS)
+    intervention zone (``intervention_communes``, FINESS Activités flow) holds ``commune``."""
+    codes = idx.zone_codes
+    a = int(np.searchsorted(codes, commune, "left"))
+    b = int(np.searchsorted(codes, commune, "right"))
+    found: NDArray[np.int64] = idx.zone_at[a:b]
+    return found
 
 
 _NO_POSITIONS = np.zeros(0, np.int64)
+
+
+def _wanted(idx: CompetenceIndex, kinds: frozenset[NodeKind], land: str | None) -> NDArray[np.bool_]:
+    """Which resources are of these kinds and on this land mass (once per index state)."""
+    return idx.cached(  # type: ignore[no-any-return]
+        ("wanted", kinds, land),
+        lambda: idx.kind_mask(frozenset(k.value for k in kinds)) & idx.land_mask(land),
+    )
+
+
+def _band(idx: CompetenceIndex, lat: float, radius_km: float) -> tuple[int, int]:
+    """The positions whose latitude allows a great-circle distance ≤ ``radius_km``
+    from latitude ``lat`` (the index is in latitude order)."""
+    margin = math.degrees((radius_km + 0.001) / EARTH_RADIUS_KM)  # + 1 m: distances are rounded to the metre
+    return (
+        int(np.searchsorted(idx.lats, lat - margin, "left")),
+        int(np.searchsorted(idx.lats, lat + margin, "right")),
+    )
+
+
+def _score_direct(
+    idx: CompetenceIndex,
+    needs: _Needs,
+    age: int | None,
+    kinds: frozenset[NodeKind],
+    lat: float | None = None,
+    reach_km: float | None = None,
+    land: str | None = None,
+    zone: NDArray[np.int64] = _NO_POSITIONS,
+    lon: float | None = None,
+) -> _Scored:
+    """The ranking keys of the candidates (a wanted kind on ``land``, admitting
+    the age, covering some need) that may be within ``reach_km`` of latitude
+    ``lat`` (None: everywhere), at once (same rules as the module doc).
+    ``zone``: index positions serving the person's commune where they live
+    (``zone_positions``), scored wherever their seat stands. With ``lon``, only
+    the resources of the latitude/longitude box that can hold ``reach_km`` are scored.
+
+    The latitude band is a slice of the index's columns: a query reads the
+    columns of its needs over that slice only (no per-needs copy of the index
+    is built or kept), then gathers the candidates' rows."""
+    bounded = lat is not None and reach_km is not None
+    lo, hi = _band(idx, lat, reach_km) if lat is not None and reach_km is not None else (0, len(idx))
+    take: slice | NDArray[np.int64] = slice(lo, hi)
+    if bounded and lon is not None and lat is not None and reach_km is not None:
+        box = _longitude_box(idx.lons[lo:hi], lat, lon, reach_km)
+        if box is not None:
+            take = lo + np.flatnonzero(box)
+    if zone.size:
+        outside = zone[(zone < lo) | (zone >= hi)] if isinstance(take, slice) else np.setdiff1d(zone, take)
+        if outside.size:
+            take = np.union1d(np.arange(lo, hi) if isinstance(take, slice) else take, outside)
+    targets = _need_targets(idx, needs.deficiencies)
+    defs, skills = sorted(needs.deficiencies), sorted(needs.skills)
+    size = hi - lo if isinstance(take, slice) else len(take)
+    combination = np.zeros(size, np.int8)
+    for ref in targets.combinations:
+        np.maximum(combination, idx.expertise(ref)[take], out=combination)
+    levels = np.empty((len(defs), size), np.int8)
+    for j, code in enumerate(defs):
+        row = levels[j]
+        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code))[take], combination, out=row)
+        for ref in targets.conditions[j]:
+            np.maximum(row, idx.expertise(ref)[take], out=row)
+    # every deficiency by expertise (on it, a combination, a condition), before acceptance
+    declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0)) if len(defs) else np.ones(size, bool)
+    for j, code in enumerate(defs):
+        ids, age_min, age_max = _sorted_accepts(idx, code)
+        if isinstance(take, slice):
+            a, b = np.searchsorted(ids, (lo, hi))
+            admitted = ids[a:b][admits(age_min[a:b], age_max[a:b], age)] - lo
+        else:
+            a, b = np.searchsorted(ids, (take[0], take[-1] + 1)) if len(take) else (0, 0)
+            ids, age_min, age_max = ids[a:b], age_min[a:b], age_max[a:b]
+            at = np.minimum(np.searchsorted(take, ids), max(len(take) - 1, 0))
+            here = take[at] == ids
+            admitted = at[here][admits(age_min[here], age_max[here], age)]
+        levels[j, admitted] = np.maximum(levels[j, admitted], 1)
+    points = levels.sum(axis=0, dtype=np.int16)
+    skill_levels = np.empty((len(skills), size), np.int8)
+    for j, code in enumerate(skills):
+        skill_levels[j] = idx.expertise(NodeRef(K.SKILL, code))[take]
+    if len(skills):
+        points += skill_levels.sum(axis=0, dtype=np.int16)
+    # The candidates only, gathered once: a wanted kind on the land mass, some
+    # need covered, the resource's own age band admitting the person.
+    mask = points > 0
+    mask &= _wanted(idx, kinds, land)[take]
+    rows = np.flatnonzero(mask)
+    positions = rows + lo if isinstance(take, slice) else take[rows]
+    age_min_all, age_max_all = idx.age_min[positions], idx.age_max[positions]
+    keep = admits(age_min_all, age_max_all, age)
+    if not keep.all():
+        rows, positions = rows[keep], positions[keep]
+        age_min_all, age_max_all = age_min_all[keep], age_max_all[keep]
+    levels, skill_levels, points = levels[:, rows], skill_levels[:, rows], points[rows]
+    declared, combination = declared[rows], combination[rows]
+    n = rows.size
+    tier = np.full(n, 2, np.int8)
+    tier[(levels > 0).all(axis=0)] = 1
+    tier[combination > 0] = 0
+    covers = np.vstack([levels > 0, skill_levels > 0]) if len(skills) else levels > 0
+    return _Scored(
+        idx,
+        positions,
+        tier,
+        points,
+        3 * (len(defs) + len(skills)),
+        covers,
+        defs + skills,
+        np.ones(n, bool),
+        idx.lats[positions],
+        idx.lons[positions],
+        age_max_all,
+        age_min_all,
+        declared,
+        idx.generalist[positions],
+        ((tier == 1) & ~declared).astype(np.int8) if len(defs) > 1 else np.zeros(n, np.int8),
+        np.isin(positions, zone) if zone.size else None,
+    )
 
 
 def _score_all(
@@ -321,12 +489,15 @@ def _score_all(
     reach_km: float | None = None,
     land: str | None = None,
     zone: NDArray[np.int64] = _NO_POSITIONS,
+    lon: float | None = None,
 ) -> _Scored:
     """The ranking keys of every resource that may be within ``reach_km`` of
     latitude ``lat`` (None: everywhere) at once (same rules as the module doc);
     ``zone``: index positions serving the person's commune where they live
     (``zone_positions``), scored wherever their seat stands."""
     view = _view(idx, needs, kinds, land)
+    if view is None:
+        return _score_direct(idx, needs, age, kinds, lat, reach_km, land, zone, lon)
     span = view.band(lat, reach_km) if lat is not None else view.band(0.0, None)
     lo, hi = span.start, span.stop
     take: slice | NDArray[np.int64] = span
@@ -385,6 +556,23 @@ def _score_all(
         ((tier == 1) & ~declared).astype(np.int8) if len(needs.deficiencies) > 1 else np.zeros(n, np.int8),
         in_zone,
     )
+
+
+def _longitude_box(
+    lons: NDArray[np.float64], lat: float, lon: float, radius_km: float
+) -> NDArray[np.bool_] | None:
+    """Which of ``lons`` (at latitudes within the band of ``lat``) may stand
+    within ``radius_km`` of (lat, lon); None when every one may (near a pole)."""
+    angle = (radius_km + 0.001) / EARTH_RADIUS_KM
+    if angle >= math.pi / 2 - math.radians(abs(lat)):
+        return None
+    # The widest longitude difference a point within the radius can have.
+    dlon_max = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(lat))))) + 1e-9
+    if lon - dlon_max >= -180.0 and lon + dlon_max <= 180.0:
+        return np.abs(lons - lon) <= dlon_max
+    return (
+        np.abs((lons - lon + 180.0) % 360.0 - 180.0) <= dlon_max
+    )  # across the antimeridian (Wallis-et-Futuna)
 
 
 def _within(
@@ -446,7 +634,15 @@ def _next_services(
     future = _future_age(query.age)
     assert query.age is not None and future is not None
     later = _score_all(
-        idx, needs, future, kinds, place.lat, query.radius_km, land, zone_positions(idx, place.commune)
+        idx,
+        needs,
+        future,
+        kinds,
+        place.lat,
+        query.radius_km,
+        land,
+        zone_positions(idx, place.commune),
+        place.lon,
     )
     pos, dist = _within(later, place.lat, place.lon, query.radius_km)
     if pos.size == 0:

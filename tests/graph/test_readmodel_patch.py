@@ -13,6 +13,7 @@ from graph import readmodel
 from graph.competence import CompetenceIndex
 from graph.matching import SituationQuery, find_resources
 from graph.model import Edge, Node, NodeKind, NodeRef, RelType
+from graph.ranking import zone_positions
 from graph.readmodel import build_competence, read_model
 
 pytestmark = pytest.mark.slow
@@ -22,13 +23,18 @@ K, R = NodeKind, RelType
 
 def assert_same_index(mine: CompetenceIndex, rebuilt: CompetenceIndex) -> None:
     assert mine.refs == rebuilt.refs
-    for column in ("kinds", "keys", "lats", "lons", "departments"):
+    for column in ("kinds", "keys", "lats", "lons", "departments", "generalist", "zone_codes", "zone_at"):
         assert np.array_equal(getattr(mine, column), getattr(rebuilt, column)), column
     for column in ("age_min", "age_max"):
         assert np.array_equal(getattr(mine, column), getattr(rebuilt, column), equal_nan=True), column
     assert [dict(p) for p in mine.props] == [dict(p) for p in rebuilt.props]
     assert mine.out == rebuilt.out
     assert mine.position == rebuilt.position
+    from graph.ranking import _ranks
+
+    for name in ("keys", "kinds"):  # carried through an edit, or built again: the same order
+        dense = np.unique(_ranks(mine, name), return_inverse=True)[1].reshape(-1)  # gaps left by removals
+        assert np.array_equal(dense, _ranks(rebuilt, name)), name
     for target in mine.expertise_levels.keys() | rebuilt.expertise_levels.keys():
         assert np.array_equal(mine.expertise(target), rebuilt.expertise(target)), target
     for target in mine.accepts_links.keys() | rebuilt.accepts_links.keys():
@@ -64,7 +70,7 @@ def check(store, patches, patched: int, rebuilt: int) -> None:
 
 def test_an_expertise_edit_and_a_small_import_update_the_index(demo_copy_store, patches):
     store = demo_copy_store
-    read_model(store).competence  # noqa: B018 - built before the writes
+    find_resources(store, QUERIES[0])  # the index built (and its order of keys) before the writes
     patches.update(patched=0, rebuilt=0)
     professional = next(iter(store.nodes(K.PROFESSIONAL)))
     store.upsert(
@@ -78,6 +84,18 @@ def test_an_expertise_edit_and_a_small_import_update_the_index(demo_copy_store, 
         ]
     )
     check(store, patches, patched=1, rebuilt=0)
+
+    # an establishment edited where it stands: now generalist, with an intervention zone
+    place = next(n for n in store.nodes(K.ESTABLISHMENT) if not n.props.get("generalist"))
+    find_resources(store, QUERIES[1])
+    store.upsert(
+        [Node(K.ESTABLISHMENT, place.key, {"generalist": True, "intervention_communes": ["86194", "86041"]})]
+    )
+    check(store, patches, patched=2, rebuilt=0)
+    assert place.key in {
+        str(read_model(store).competence.keys[p])
+        for p in zone_positions(read_model(store).competence, "86194")
+    }
 
     # an import of 100 new establishments (FINESS-like rows), some with long keys and names
     rng = random.Random(7)
@@ -128,7 +146,7 @@ def test_an_expertise_edit_and_a_small_import_update_the_index(demo_copy_store, 
         )
     )
     store.upsert(nodes, edges)
-    check(store, patches, patched=2, rebuilt=0)
+    check(store, patches, patched=3, rebuilt=0)
 
 
 def test_a_moved_or_closed_place_moves_or_removes_what_stands_there(demo_copy_store, patches):

@@ -1,0 +1,77 @@
+"""A search is scored either on a per-needs view of the index or directly on
+the index (a set of needs asked once gets no view): both give the same answer."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from graph import ranking
+from graph.matching import SituationQuery, find_resources
+from graph.model import NodeKind
+from graph.readmodel import read_model
+
+DEFICIENCIES = ("DV", "DA", "DI", "TSA", "DM", "POLY", "DPSY", "COMPORT", "EPI", "CEREB")
+SKILLS = ("CAA", "LSF", "BRAILLE", "BEHAVIOUR", "RESPITE", "TRANSITION")
+
+
+def varied(store, n: int, seed: int) -> list[SituationQuery]:
+    rng = random.Random(seed)
+    communes = sorted(
+        c.key for c in store.nodes(NodeKind.COMMUNE) if int(c.props.get("population", 0)) > 2000
+    )
+    return [
+        SituationQuery(
+            deficiencies=rng.sample(DEFICIENCIES, rng.choice((1, 2, 3))),
+            skills=rng.sample(SKILLS, rng.choice((0, 1, 2))),
+            age=rng.choice((None, 4, 12, 17, 19, 35, 70)),
+            commune=rng.choice(communes),
+            radius_km=rng.choice((15, 30, 60, 150)),
+            limit=rng.choice((5, 20)),
+        )
+        for _ in range(n)
+    ]
+
+
+def test_the_direct_scoring_and_the_views_give_the_same_answers(demo_store):
+    queries = varied(demo_store, 60, 7)
+    first = [find_resources(demo_store, q) for q in queries]  # asked once: scored directly
+    views = read_model(demo_store).competence.cached("views", dict)
+    second = [find_resources(demo_store, q) for q in queries]  # asked again: on a view
+    assert views, "a set of needs asked twice gets a view"
+    assert second == first
+    widened = sum(1 for r in first if any(m.group == "beyond" for m in r.matches))
+    assert widened >= 5  # the wider bands (beyond the radius) are compared too
+
+
+def test_a_full_cache_keeps_the_most_asked_views(demo_store, monkeypatch):
+    monkeypatch.setattr(ranking, "_VIEWS_KEPT", 3)
+    idx = read_model(demo_store).competence
+    for key in ("views", "views asked", "views held"):
+        idx.derived.pop(key, None)
+    often = SituationQuery(deficiencies=["DV", "TSA"], commune="86194", radius_km=100)
+    for _ in range(6):
+        find_resources(demo_store, often)
+    others = varied(demo_store, 12, 8)
+    answers = [find_resources(demo_store, q) for q in others]
+    for _ in range(2):  # a cycle of more sets of needs than views kept
+        assert [find_resources(demo_store, q) for q in others] == answers
+    views = idx.cached("views", dict)
+    assert len(views) <= 3
+    assert any(key[0] == frozenset({"DV", "TSA"}) for key in views)  # the most asked one stays
+
+
+@pytest.mark.parametrize("age", [None, 10, 40])
+def test_coverage_positions_are_the_same_on_both_paths(demo_store, age):
+    from graph.matching import competent_positions
+
+    idx = read_model(demo_store).competence
+    for key in ("views", "views asked", "views held"):
+        idx.derived.pop(key, None)
+    once = competent_positions(idx, ["DV", "TSA"], age=age, separately=False)
+    competent_positions(idx, ["DV", "TSA"], age=age, separately=False)
+    on_view = competent_positions(idx, ["DV", "TSA"], age=age, separately=False)
+    assert idx.cached("views", dict)
+    assert once[0].tolist() == on_view[0].tolist() and once[1].tolist() == on_view[1].tolist()
+    assert once[0].size > 0
