@@ -28,14 +28,17 @@ from api.guide import guide_anchors, guide_html
 from api.rendering import (
     AGE_GROUP_LABEL,
     GROUP_LABEL,
+    KIND_SLUG,
     LEVEL_LABEL,
     LEVELS,
+    SLUG_KIND,
     _error_page,
     _families,
     error_page,
     explain,
     need_labels,
     render,
+    resource_url,
     templates,
 )
 from api.security import SESSION_COOKIE, SESSION_HOURS
@@ -55,7 +58,7 @@ from graph.errors import (
     UnknownCode,
 )
 from graph.knowledge import KIND_LABELS as KNOWLEDGE_KINDS
-from graph.matching import SituationQuery
+from graph.matching import MatchResult, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
 from graph.readmodel import read_model
@@ -315,7 +318,7 @@ async def search_page(request: Request, svc: Service) -> HTMLResponse:
     title = (
         "Rechercher des ressources"
         if result is None
-        else f"Ressources pour {result.combination} — {result.place.commune_name}"
+        else f"Ressources pour {need_labels(result.deficiencies)} — {result.place.commune_name}"
     )
     status = 400 if errors else 200
     situation = request.query_params.get("situation", "")[:64]
@@ -336,7 +339,25 @@ async def search_page(request: Request, svc: Service) -> HTMLResponse:
         query_string=query_string,
         map_query=map_query,
         cnrhr_names=", ".join(CNRHR_NAMES[c] for c in (result.qualification.cnrhr if result else ())),
+        same_reason=_same_reasons(result),
+        needs_text=need_labels(result.deficiencies) if result else "",
     )
+
+
+def _same_reasons(result: MatchResult | None) -> dict[int, int]:
+    """Rank → the first rank with the very same explanation: the table says it
+    once (« comme le rang 2 ») instead of repeating it on every row."""
+    first: dict[tuple[str, ...], int] = {}
+    same: dict[int, int] = {}
+    for m in result.matches if result is not None else ():
+        reasons = tuple(explain(c) for c in m.covers)
+        if m.group == "referent" or not reasons:
+            continue
+        if reasons in first:
+            same[m.rank] = first[reasons]
+        else:
+            first[reasons] = m.rank
+    return same
 
 
 @router.get("/recherche/communes")
@@ -663,12 +684,16 @@ async def directory_page(
         return _error_page(request, err)
     erhr_list = await svc.read(territories, TerritoryKind.ERHR)
     query_string = urlencode({k: v for k, v in form.items() if v})
+    seen: dict[tuple[str, str | None], int] = {}
+    for entry in found.entries:
+        seen[(entry.name, entry.town)] = seen.get((entry.name, entry.town), 0) + 1
     return render(
         request,
         "directory.html",
         "Annuaire des ressources",
         total=found.total,
         rows=found.entries,
+        repeated={name for name, count in seen.items() if count > 1},  # told apart by their number
         page=page,
         page_size=DIRECTORY_PAGE,
         query=query_string,
@@ -720,8 +745,10 @@ async def _resource_page(
 
 
 @router.get("/annuaire/{kind}/{key}", response_class=HTMLResponse)
-async def resource_page(request: Request, svc: Service, kind: str, key: str) -> HTMLResponse:
-    return await _resource_page(request, svc, kind, key)
+async def resource_page(request: Request, svc: Service, kind: str, key: str) -> Response:
+    if kind in KIND_SLUG:  # an older address (/annuaire/Establishment/…): kept working
+        return RedirectResponse(resource_url(kind, key), status_code=301)
+    return await _resource_page(request, svc, SLUG_KIND.get(kind, kind), key)
 
 
 def _expertise_target(code: str) -> NodeRef:
@@ -746,6 +773,7 @@ async def set_expertise(
     niveau: int = Form(1),
     csrf: str = Form(""),
 ) -> HTMLResponse:
+    kind = SLUG_KIND.get(kind, kind)
     try:
         _check_csrf(request, csrf)
         target = _expertise_target(code)

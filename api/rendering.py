@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -36,6 +37,9 @@ __all__ = [
     "BASIS_LABEL",
     "LEVELS",
     "AGE_GROUP_LABEL",
+    "KIND_SLUG",
+    "SLUG_KIND",
+    "resource_url",
 ]
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -66,6 +70,24 @@ RELATION_LABEL = {
     "PART_OF": "Fait partie de",
     "REFERRED_TO": "Orientation vers",
 }
+
+#: The directory's address of each kind of resource (``/annuaire/etablissement/…``),
+#: readable in a link, a bookmark or a shared message; the kinds' own names still lead there.
+KIND_SLUG = {
+    "Establishment": "etablissement",
+    "Professional": "professionnel",
+    "ResourcePole": "pole-ressources",
+    "ErhrTeam": "erhr",
+    "Cnrhr": "cnrhr",
+}
+SLUG_KIND = {slug: kind for kind, slug in KIND_SLUG.items()}
+
+
+def resource_url(kind: Any, key: str) -> str:
+    """The directory page of a resource: ``/annuaire/<kind in French>/<key>``."""
+    name = getattr(kind, "value", kind)
+    return f"/annuaire/{KIND_SLUG.get(str(name), str(name))}/{quote(str(key), safe='')}"
+
 
 AGE_GROUP_LABEL = {"children": "Enfants (jusqu'à 20 ans)", "adults": "Adultes", "all": "Tous âges"}
 
@@ -108,6 +130,13 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %".replace(".", ",")
 
 
+def _km(value: float | None) -> str:
+    """A distance as a person reads it (« 12 km », « 0,4 km » under one kilometre)."""
+    if value is None:
+        return "—"
+    return f"{value:.1f} km".replace(".", ",") if value < 1 else f"{value:.0f} km"
+
+
 def _count(value: int | None, published: bool = True) -> str:
     return cov.count_label(value, published)
 
@@ -133,6 +162,8 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "relation_label": RELATION_LABEL,
         "age_group_label": AGE_GROUP_LABEL,
         "label_of": _label,
+        "resource_url": resource_url,
+        "km": _km,
     }
     store = getattr(request.app.state, "store", None)
     base["demo_loaded"] = store is not None and _demo_loaded(store)

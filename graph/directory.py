@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +109,10 @@ class DirectoryEntry:
     distance_km: float | None
     contact: Contact | None
     competences: tuple[Competence, ...] = field(default=())
+    #: what it is, as FINESS names its category (« Institut médico-éducatif (I.M.E.) »)
+    category: str | None = None
+    #: the name of its town (FINESS's address, else its commune's name)
+    town: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +204,10 @@ def search_directory(
     page = order[start : start + first]
     table = model.territories
     links = store.edges_from([rows[i][0].ref for i in page], [R.HAS_EXPERTISE, R.ACCEPTS]) if page else {}
+    codes = sorted({str(rows[i][0].props["commune"]) for i in page if rows[i][0].props.get("commune")})
+    names = {key: str(n.props.get("name") or "") for key, n in store.get_nodes(K.COMMUNE, codes).items()}
     entries = tuple(
-        _entry(rows[i][0], rows[i][1], rows[i][2], distances[i], links.get(rows[i][0].ref, []), table)
+        _entry(rows[i][0], rows[i][1], rows[i][2], distances[i], links.get(rows[i][0].ref, []), table, names)
         for i in page
     )
     return DirectoryPage(
@@ -330,6 +336,7 @@ def _entry(
     distance: float | None,
     edges: list[Edge],
     table: TerritoryTable,
+    commune_names: Mapping[str, str] | None = None,
 ) -> DirectoryEntry:
     facts = ResourceFacts.of(node)
     fallback = "synthetique" if facts.synthetic else "annuaire"
@@ -367,4 +374,16 @@ def _entry(
         distance_km=None if distance is None else round(distance, 1),
         contact=contact_of(node.kind, node.props),
         competences=tuple(competences),
+        category=_text(node.props.get("category_label")),
+        town=(commune_names or {}).get(str(facts.commune)) or _town(node.props.get("city")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or str(value).strip() == "" else str(value).strip()
+
+
+def _town(city: Any) -> str | None:
+    """FINESS's « POITIERS CEDEX » as a town's name."""
+    text = _text(city)
+    return None if text is None else text.removesuffix(" CEDEX").strip().title()

@@ -125,8 +125,8 @@ def test_search_page_asks_which_commune_for_an_ambiguous_name(client):
     )
     chosen = client.get("/recherche", params={"d": "DA", "lieu": "Saint-Denis (93)", "rayon": "50"})
     assert chosen.status_code == 200, chosen.text[-500:]
-    assert "Résultats pour DA — Saint-Denis" in chosen.text
-    assert 'href="/annuaire/Establishment/' in chosen.text  # a resource's name links to its page
+    assert "Résultats pour déficience auditive grave — Saint-Denis" in chosen.text
+    assert 'href="/annuaire/etablissement/' in chosen.text  # a resource's name links to its page
 
 
 def test_directory_filters_by_rare_condition(client, demo_store):
@@ -147,3 +147,47 @@ def test_directory_filters_by_rare_condition(client, demo_store):
     resource = client.get(f"/annuaire/{first.kind}/{first.key}")
     assert resource.status_code == 200 and "Précision et origine" in resource.text
     assert first.kind in {k.value for k in NodeKind}
+
+
+def test_resource_pages_have_readable_addresses_and_the_old_ones_lead_there(client, demo_store):
+    from graph.model import NodeKind
+
+    establishment = next(iter(demo_store.nodes(NodeKind.ESTABLISHMENT)))
+    pole = next(iter(demo_store.nodes(NodeKind.RESOURCE_POLE)))
+    for node, slug in ((establishment, "etablissement"), (pole, "pole-ressources")):
+        page = client.get(f"/annuaire/{slug}/{node.key}")
+        assert page.status_code == 200 and "Précision et origine" in page.text
+        old = client.get(f"/annuaire/{node.kind.value}/{node.key}", follow_redirects=False)
+        assert old.status_code == 301 and old.headers["location"] == f"/annuaire/{slug}/{node.key}"
+    listing = client.get("/annuaire", params={"type": "Establishment"})
+    assert "/annuaire/etablissement/" in listing.text and "/annuaire/Establishment/" not in listing.text
+    assert client.get("/annuaire/etablissement/000000000").status_code == 404
+
+
+def test_results_say_each_reason_once_and_the_directory_names_category_and_town(client, demo_store):
+    import re
+
+    from graph.model import NodeKind
+
+    page = client.get("/recherche", params={"d": ["DI"], "lieu": "86194", "rayon": "100"})
+    assert page.status_code == 200
+    body = html.unescape(page.text)
+    explained = body.count('<ul class="paths">')
+    same = re.findall(r'<a href="#rang-(\d+)">comme le rang (\d+)</a>', body)
+    assert same and all(a == b for a, b in same)  # a link to the row that says it
+    rows = body.count('<tr id="rang-')
+    assert explained + len(same) == rows and explained < rows
+    for rank in {a for a, _ in same}:
+        assert f'<tr id="rang-{rank}">' in body
+    listing = html.unescape(client.get("/annuaire", params={"type": "Establishment"}).text)
+    assert '<th scope="col">Catégorie</th>' in listing and '<th scope="col">Commune</th>' in listing
+    rows = re.findall(
+        r'<a href="/annuaire/etablissement/(\w+)">[^<]*</a>.*?<td data-label="Catégorie">([^<]*)</td>'
+        r'<td data-label="Commune">([^<]*)</td>',
+        listing,
+    )
+    assert len(rows) >= 20
+    for key, category, town in rows:
+        node = demo_store.get_node(NodeKind.ESTABLISHMENT, key)
+        commune = demo_store.get_node(NodeKind.COMMUNE, node.props["commune"])
+        assert (category, town) == (node.props["category_label"], commune.props["name"])

@@ -166,7 +166,7 @@ def test_the_gap_map_and_every_map_kind_render_with_hostile_data(client):
 
 def test_resource_pages_show_their_own_hostile_name(client):
     for i, payload in enumerate(PAYLOADS):
-        for path in (f"/annuaire/Establishment/86000090{i}", f"/annuaire/ResourcePole/PRH-HOSTILE-{i}"):
+        for path in (f"/annuaire/etablissement/86000090{i}", f"/annuaire/pole-ressources/PRH-HOSTILE-{i}"):
             response = client.get(path)
             assert response.status_code == 200, (path, response.text[:300])
             assert_verbatim(response.text, path, [payload])

@@ -64,10 +64,10 @@ def test_an_expertise_edit_through_one_server_reaches_the_other(tmp_path):
             assert _local_keys(first, secret) == [] and _local_keys(second, secret) == []
             client = _login(first, secret)
             try:
-                page = client.get("/annuaire/Establishment/860000301")
+                page = client.get("/annuaire/etablissement/860000301")
                 token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
                 edit = client.post(
-                    "/annuaire/Establishment/860000301/expertise",
+                    "/annuaire/etablissement/860000301/expertise",
                     data={"csrf": token, "code": "DA", "niveau": "3"},
                 )
                 assert edit.status_code == 200, edit.text[-500:]
