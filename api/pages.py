@@ -63,6 +63,7 @@ from graph.model import NodeKind, NodeRef, combination_key
 from graph.rare import CNRHR_NAMES, CRITERIA, criterion_combinations
 from graph.readmodel import read_model
 from graph.referrals import STATUS_LABELS, Status
+from graph.store import GraphStore
 from graph.territories import TerritoryKind, fold_name, resolve_commune, search_communes, territories
 from graph.views import display_name
 from graph.vocabulary import CONDITIONS, DEFICIENCIES, SKILLS, code_label
@@ -342,6 +343,12 @@ async def search_page(request: Request, svc: Service) -> HTMLResponse:
         same_reason=_same_reasons(result),
         needs_text=need_labels(result.deficiencies) if result else "",
     )
+
+
+def _commune_names(store: GraphStore, codes: list[str]) -> dict[str, str]:
+    """« Poitiers (86) » for each commune code (one read for a page)."""
+    found = store.get_nodes(NodeKind.COMMUNE, codes) if codes else {}
+    return {key: f"{n.props.get('name', key)} ({n.props.get('department', '')})" for key, n in found.items()}
 
 
 def _same_reasons(result: MatchResult | None) -> dict[int, int]:
@@ -838,6 +845,7 @@ async def _situations_page(
     except DihrError as err:
         total, items, error, status = 0, [], err.message, 400
     query = urlencode({k: v for k, v in form.items() if v})
+    places = await svc.read(_commune_names, sorted({s.commune for s in items if s.commune}))
     return render(
         request,
         "situations.html",
@@ -845,6 +853,7 @@ async def _situations_page(
         status,
         total=total,
         items=items,
+        places=places,
         page=page,
         form=form,
         query=query,
@@ -945,12 +954,16 @@ async def _situation_page(
         search.append(("age", str(situation.age)))
     if situation.conditions:
         search.append(("maladie", situation.conditions[0]))
+    places = await svc.read(_commune_names, [situation.commune] if situation.commune else [])
+    erhr_names = {t.code: t.name for t in await svc.read(territories, TerritoryKind.ERHR)}
     return render(
         request,
         "situation.html",
         f"Situation {situation.key}",
         status,
         s=situation,
+        places=places,
+        erhr_name=erhr_names.get(situation.erhr or "", situation.erhr),
         search_query=urlencode(search),
         kinds=_REFERRAL_KINDS,
         today=date.today().isoformat(),

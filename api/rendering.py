@@ -5,7 +5,9 @@ page): it imports nothing else from ``api/``, so no import circle goes through i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +42,7 @@ __all__ = [
     "KIND_SLUG",
     "SLUG_KIND",
     "resource_url",
+    "fr_date",
 ]
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -137,6 +140,16 @@ def _km(value: float | None) -> str:
     return f"{value:.1f} km".replace(".", ",") if value < 1 else f"{value:.0f} km"
 
 
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.+-]*Z?)?$")
+
+
+def fr_date(value: Any) -> Any:
+    """An ISO day (``2026-01-08``, or a timestamp) as a person reads it: ``08/01/2026``;
+    anything else as it is."""
+    found = _ISO_DAY.match(str(value).strip()) if isinstance(value, str | date) else None
+    return f"{found.group(3)}/{found.group(2)}/{found.group(1)}" if found else value
+
+
 def _count(value: int | None, published: bool = True) -> str:
     return cov.count_label(value, published)
 
@@ -220,3 +233,6 @@ def radar_rows(found: radar_.Radar) -> list[list[object]]:
             line += [cov.count_label(needing), cov.count_label(deficit)]
         rows.append(line)
     return rows
+
+
+templates.env.filters["fr_date"] = fr_date

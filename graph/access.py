@@ -73,6 +73,18 @@ class Permission(enum.StrEnum):
     ADMIN = "admin"
 
 
+#: What a person reads of a role and a permission (errors never show the codes).
+ROLE_LABELS = {Role.PARTNER: "partenaire", Role.ERHR: "équipe relais (ERHR)", Role.GNCHR: "GNCHR"}
+PERMISSION_LABELS = {
+    Permission.DIRECTORY: "consulter l'annuaire",
+    Permission.AGGREGATES: "consulter la couverture et les chiffres",
+    Permission.MATCH: "rechercher des ressources pour une situation",
+    Permission.NETWORK: "consulter les coopérations du réseau",
+    Permission.SITUATIONS_READ: "consulter les situations",
+    Permission.SITUATIONS_WRITE: "enregistrer des situations et des orientations",
+    Permission.ADMIN: "administrer le service",
+}
+
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.PARTNER: frozenset({Permission.DIRECTORY, Permission.AGGREGATES}),
     Role.ERHR: frozenset(Permission) - {Permission.ADMIN},
@@ -95,7 +107,7 @@ class Principal:
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
             raise Forbidden(
-                f"Le rôle « {self.role.value} » ne permet pas cette opération ({permission.value})."
+                f"Le rôle « {ROLE_LABELS[self.role]} » ne permet pas de {PERMISSION_LABELS[permission]}."
             )
 
     def sees_territory(self, erhr_code: str | None) -> bool:

@@ -26,7 +26,7 @@ from graph.model import Node, NodeKind, NodeRef, RelType, codes_of_combination
 from graph.readmodel import ReadModel
 from graph.store import GraphStore
 from graph.territories import TerritoryTable
-from graph.views import Contact, contact_of, display_name
+from graph.views import Contact, contact_of, display_name, french_day
 from graph.vocabulary import (
     CONDITIONS,
 )
@@ -287,7 +287,7 @@ def _referent(store: GraphStore, model: ReadModel, node: Node, place: PersonPlac
         extraction = found.props.get("extraction_date")
         if extra:
             extra["contact_source"] = f"FINESS n° {finess}" + (
-                f", extraction du {extraction}" if extraction else ""
+                f", extraction du {french_day(extraction)}" if extraction else ""
             )
         return extra
 

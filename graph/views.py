@@ -15,7 +15,15 @@ from typing import Any
 
 from graph.model import Node, NodeKind
 
-__all__ = ["display_name", "ResourceFacts", "SituationFacts", "LinkFacts", "Contact", "contact_of"]
+__all__ = [
+    "french_day",
+    "display_name",
+    "ResourceFacts",
+    "SituationFacts",
+    "LinkFacts",
+    "Contact",
+    "contact_of",
+]
 
 K = NodeKind
 
@@ -24,6 +32,13 @@ def display_name(props: Mapping[str, Any], key: str) -> str:
     """How a resource is named to a person: its name; a professional (who has
     none: never a person's name) by profession; else its key."""
     return str(props.get("name") or props.get("profession") or key)
+
+
+def french_day(value: Any) -> str:
+    """``2021-01-08`` as a person reads it in French text: ``08/01/2021`` (anything else as it is)."""
+    text = str(value)
+    found = re.match(r"^(\d{4})-(\d{2})-(\d{2})", text)
+    return f"{found.group(3)}/{found.group(2)}/{found.group(1)}" if found else text
 
 
 def _text(value: Any) -> str | None:
@@ -153,7 +168,7 @@ def contact_of(kind: NodeKind, props: Mapping[str, Any]) -> Contact | None:
     }
     if kind is K.ESTABLISHMENT:
         extraction = props.get("extraction_date")
-        source = "FINESS" + (f", extraction du {extraction}" if extraction else "")
+        source = "FINESS" + (f", extraction du {french_day(extraction)}" if extraction else "")
         if props.get("synthetic"):
             source = "donnée synthétique de démonstration"
         missing = "Courriel et site : FINESS ne les publie pas ; l'ERHR les complète dans l'annuaire."

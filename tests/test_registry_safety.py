@@ -335,7 +335,7 @@ def test_the_coverage_page_shows_the_last_import_of_each_source(registry):
     finally:
         store.close()
     assert page.status_code == 200
-    assert f"FINESS établissements : « {full.name} », extraction du 2021-01-08 — import complet" in page.text
+    assert f"FINESS établissements : « {full.name} », extraction du 08/01/2021 — import complet" in page.text
 
 
 def test_imports_started_in_the_same_second_are_listed_newest_first(tmp_path):

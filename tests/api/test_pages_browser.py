@@ -11,26 +11,17 @@ import pytest
 from graph.access import create_key
 from graph.model import NodeKind
 from graph.stores.memory import MemoryStore
+from tests.api.conftest import CHROMIUM
 from tests.conftest import served
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         CHROMIUM is None, reason="Chromium is not installed: `make test` installs Debian's chromium"
     ),
-]
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 
 
@@ -47,16 +38,6 @@ def server(demo_dir, tmp_path_factory):
     store.close()
     with served(data, DIHR_RATE_LIMIT_PER_MINUTE="100000") as url:
         yield url, keys, situation
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
 
 
 def login(browser, url: str, key: str, *, bypass_csp: bool = False):

@@ -162,7 +162,7 @@ def test_register_alone_answers_a_deaf_child_in_a_village_with_address_and_phone
         "VILLE",
         "05 49 00 00 00",
     )
-    assert match.contact.source == "FINESS, extraction du 2021-01-08"
+    assert match.contact.source == "FINESS, extraction du 08/01/2021"
     assert "courriel" in (match.contact.missing or "").lower()
 
 
