@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= $(or $(DIHR_DATA_DIR),data)
 
-.PHONY: run test install install-test chromium wrk bench clean lock
+.PHONY: run test install install-test chromium wrk bench clean lock screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ test: install-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The user guide's screenshots (docs/screenshots), taken by the browser tests on the demo network.
+screenshots: install-test
+	DIHR_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/api/test_pages_browser.py -k guide
 
 # National-scale benchmark (several minutes): results in benchmarks/results/, table copied into docs/benchmarks.md.
 bench: install-test wrk

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-__all__ = ["GUIDE", "HELP_ANCHORS", "guide_html", "guide_anchors", "help_anchor"]
+__all__ = ["GUIDE", "GUIDE_CAPTURES", "HELP_ANCHORS", "guide_html", "guide_anchors", "help_anchor"]
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "aide.md"
+#: The guide's screenshots, taken by the browser tests (``make screenshots``).
+GUIDE_CAPTURES = GUIDE.parent / "screenshots"
 _ANCHOR = re.compile(r"\s*\{#([a-z0-9-]+)\}\s*$")
 
 #: Each page (by path prefix, most specific first) → its section of the guide.

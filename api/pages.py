@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api.deps import AppSessions, BoundService, Service, SignIns, Store, current_key, origin_of, run_blocking
 from api.exports import table_response
@@ -24,7 +24,7 @@ from api.family import family_view
 from api.forms import DIRECTORY_KINDS_SHOWN as _DIRECTORY_KINDS
 from api.forms import commune_code, directory_filter_of_form
 from api.forms import km as _km
-from api.guide import guide_anchors, guide_html
+from api.guide import GUIDE_CAPTURES, guide_anchors, guide_html
 from api.rendering import (
     AGE_GROUP_LABEL,
     GROUP_LABEL,
@@ -1404,3 +1404,12 @@ async def transition_page(request: Request, svc: Service) -> HTMLResponse:
 async def help_page(request: Request) -> HTMLResponse:
     """The French user guide (docs/aide.md), one section per page; readable before signing in."""
     return render(request, "help.html", "Guide d'utilisation", guide=guide_html(), sections=guide_anchors())
+
+
+@public_router.get("/aide/captures/{name}", include_in_schema=False)
+async def help_capture(request: Request, name: str) -> Response:
+    """A screenshot of the guide (``docs/screenshots``, taken by the browser tests)."""
+    path = GUIDE_CAPTURES / name
+    if not re.fullmatch(r"[a-z0-9-]+\.jpg", name) or not path.is_file():
+        return _error_page(request, NotFound("Image introuvable."))
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})

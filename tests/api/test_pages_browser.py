@@ -77,7 +77,10 @@ def test_search_results_map_coverage_and_csv_export(server, browser):
     page.get_by_label("Commune du lieu de vie (nom, code postal ou code INSEE)").fill("Poitiers")
     page.get_by_role("button", name="Rechercher").click()
     page.wait_for_load_state()
-    assert "Ressources pour DV+TSA — Poitiers" in page.title()
+    assert (
+        "Ressources pour déficience visuelle grave, troubles du spectre de l'autisme — Poitiers"
+        in page.title()
+    )
     rows = page.locator("table tbody tr")
     assert rows.count() >= 3
     # the referents to call come first, with their role; the local rows in their tables below
@@ -367,3 +370,51 @@ def test_the_family_sheet_prints_on_a4_in_plain_french(server, browser):
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF") and b"/MediaBox [0 0 595" in pdf  # A4 width in points
     context.close()
+
+
+#: The guide's screenshot of each page (section anchor → the page as shown).
+GUIDE_PAGES = [
+    ("recherche", "/recherche?d=DV&d=TSA&lieu=86194&age=17&rayon=100&c=CAA"),
+    ("fiche", "/recherche/fiche?d=DV&d=TSA&lieu=86194&age=17&rayon=100"),
+    ("couverture", "/couverture?d=DA&d=DV&niveau=REGION&seuil=60"),
+    ("manques", "/couverture/manques?niveau=ERHR"),
+    ("simulation", "/couverture/simulation?d=DA&d=DV&commune=Poitiers&niveau=ERHR&seuil=60"),
+    ("transition", "/transition?niveau=ERHR"),
+    ("annuaire", "/annuaire?commune=Poitiers&rayon=30"),
+    ("situations", "/situations"),
+    ("a-relancer", "/situations/a-relancer"),
+    ("activite", "/activite"),
+    ("savoirs", "/savoirs"),
+]
+
+
+def test_the_guide_shows_each_page_as_the_browser_draws_it(server, browser):
+    """Screenshots of the pages for the guide (``docs/aide.md``), taken here on the
+    synthetic demo network; ``make screenshots`` copies them into ``docs/screenshots``."""
+    import os
+
+    from api.guide import GUIDE, GUIDE_CAPTURES
+
+    url, keys, _situation = server
+    out = ARTIFACTS / "guide"
+    out.mkdir(parents=True, exist_ok=True)
+    context, page = login(browser, url, keys["erhr"])
+    for anchor, path in GUIDE_PAGES:
+        page.goto(f"{url}{path}")
+        page.wait_for_load_state("networkidle")
+        assert page.locator(f'a[href="/aide#{anchor}"]').count() == 1, path  # the page links to its section
+        page.screenshot(path=str(out / f"{anchor}.jpg"), type="jpeg", quality=60, full_page=False)
+        if os.environ.get("DIHR_UPDATE_SCREENSHOTS"):
+            shutil.copy(out / f"{anchor}.jpg", GUIDE_CAPTURES / f"{anchor}.jpg")
+    context.close()
+    guide = GUIDE.read_text(encoding="utf-8")
+    for anchor, _path in GUIDE_PAGES:  # each section shows its page
+        assert f"(/aide/captures/{anchor}.jpg)" in guide, anchor
+        assert (GUIDE_CAPTURES / f"{anchor}.jpg").is_file(), anchor
+    anonymous = browser.new_context().new_page()
+    anonymous.goto(f"{url}/aide")
+    drawn = anonymous.evaluate(
+        "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 300).length"
+    )
+    assert drawn == len(GUIDE_PAGES)  # served to anyone, under the pages' policy
+    anonymous.context.close()
