@@ -193,3 +193,33 @@ def test_the_sweep_catches_what_it_looks_for(register, browser):
     assert page.evaluate(NARROW_CELLS) == ["Rang"]
     assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") > 1
     context.close()
+
+
+def test_the_family_sheet_of_a_real_register_search_prints_on_a4_with_the_erhr_phone(register, browser):
+    """Tours: the ERHR Centre-Val de Loire's phone comes from its FINESS record (the
+    only ERHR whose public records give one); the sheet carries it, in plain French."""
+    from tests.api.test_pages_browser import VOCABULARY_CODES
+
+    url, keys, _situation, _resource = register
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{url}/connexion")
+    page.get_by_label("Clé d'API").fill(keys["gnchr"])
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()
+    page.goto(f"{url}/recherche/fiche-famille?d=DV&d=TSA&c=CAA&age=12&lieu=Tours&rayon=60")
+    text = page.locator("main").inner_text()
+    assert "Votre premier contact" in text and "ERHR Centre-Val de Loire" in text
+    first = text.index("Votre premier contact")
+    assert "02 19 05 19 97" in text[first : first + 600]  # the ERHR's number, first
+    assert "Que faire ensuite ?" in text
+    assert re.search(VOCABULARY_CODES, text) is None, re.search(VOCABULARY_CODES, text)
+    assert ISO_DATE.search(text) is None
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 718, "height": 1000})  # A4 less 15 mm margins, at 96 dpi
+    assert (
+        page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth") is False
+    )
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and b"/MediaBox [0 0 595" in pdf
+    context.close()
