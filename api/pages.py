@@ -12,7 +12,7 @@ import re
 import secrets
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -1147,6 +1147,25 @@ async def record_activity(
 _KNOWLEDGE_KINDS = [(k.value, label) for k, label in KNOWLEDGE_KINDS.items()]
 
 
+def _knowledge_subjects(items: list[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What a knowledge item may be about, chosen from lists: deficiencies, the
+    combinations of the national criteria and those already used, needs, and the
+    rare diseases the search knows by name (and those already used)."""
+    combinations = {key for criterion in CRITERIA for key in criterion_combinations(criterion)}
+    combinations |= {code for i in items for kind, code, _l in i.about if kind == "Combination"}
+    conditions = {c.orpha: c.label for c in CONDITIONS.values() if c.aliases}
+    conditions |= {code: label for i in items for kind, code, label in i.about if kind == "Condition"}
+    return [
+        ("Déficiences", [(d.code, d.label) for d in DEFICIENCIES.values()]),
+        (
+            "Combinaisons",
+            sorted(((k, code_label("Combination", k)) for k in combinations if "+" in k), key=lambda o: o[1]),
+        ),
+        ("Besoins", [(s.code, s.label) for s in SKILLS.values()]),
+        ("Maladies rares", sorted(conditions.items(), key=lambda o: o[1])),
+    ]
+
+
 async def _knowledge_page(
     request: Request,
     svc: BoundService,
@@ -1166,12 +1185,16 @@ async def _knowledge_page(
         raise  # the site's 503 page (api.security.Guard)
     except DihrError as err:
         items, error, status = [], err.message, 400
+    erhr_list = await svc.read(territories, TerritoryKind.ERHR)
     return render(
         request,
         "knowledge.html",
         "Savoirs du réseau",
         status,
         items=items,
+        subjects=_knowledge_subjects(items),
+        erhr_list=erhr_list,
+        erhr_names={t.code: t.name for t in erhr_list},
         kinds=_KNOWLEDGE_KINDS,
         form=form,
         message=message,
@@ -1196,7 +1219,7 @@ async def add_knowledge(
     resume: str = Form(""),
     lien: str = Form(""),
     auteur: str = Form(""),
-    sujets: str = Form(""),
+    sujets: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI's form default, never mutated
     erhr: str = Form(""),
     disponible: str = Form(""),
     csrf: str = Form(""),
@@ -1213,7 +1236,7 @@ async def add_knowledge(
             author=auteur,
             erhr=erhr or None,
             available=bool(disponible),
-            about=[c for c in sujets.split(",") if c.strip()],
+            about=[c for chosen in sujets for c in chosen.split(",") if c.strip()],
         )
     except Forbidden as err:
         return _error_page(request, err)

@@ -220,3 +220,70 @@ def test_the_imports_check_the_whole_file_first(store, data, tmp_path, monkeypat
         empty = tmp_path / "vide.csv"
         empty.write_text("titre;sujets\nx;DV\n", encoding="utf-8")
         import_knowledge(MemoryStore(tmp_path / "autre"), empty)
+
+
+def _signed_in(client, store, role: str, territory: str | None = None) -> str:
+    """A page session for ``role``; returns its CSRF token."""
+    import re
+
+    from graph.access import create_key
+
+    _info, secret = create_key(store, role, territory=territory, label=f"pages {role}")
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/connexion").text).group(1)
+    client.post("/connexion", data={"cle": secret, "csrf": token, "suite": ""})
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/savoirs").text).group(1)
+
+
+def test_knowledge_subjects_are_chosen_from_lists(data, store):
+    import html
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from graph.settings import Settings
+
+    app = create_app(Settings(data_dir=data, rate_limit_per_minute=100_000, map_tiles=""), store=store)
+    with TestClient(app) as client:
+        token = _signed_in(client, store, "gnchr")
+        page = html.unescape(client.get("/savoirs").text)
+        assert '<select id="n-sujets" name="sujets" multiple' in page
+        assert (
+            '<option value="DA+DV">Combinaison Déficience auditive grave + Déficience visuelle grave' in page
+        )
+        assert '<option value="CAA">' in page and '<select id="n-erhr" name="erhr">' in page
+        added = client.post(
+            "/savoirs",
+            data={
+                "csrf": token,
+                "type": "guide",
+                "titre": "Guide fictif surdicécité",
+                "sujets": ["DA+DV", "LSF"],
+            },
+        )
+        assert added.status_code == 200 and "Savoir ajouté : Guide fictif surdicécité" in added.text
+        chosen = html.unescape(client.get("/savoirs", params={"sujet": "DA+DV"}).text)
+        assert "Guide fictif surdicécité" in chosen
+        assert '<option value="DA+DV" selected>' in chosen
+
+
+def test_the_activity_page_says_why_no_pole_can_be_chosen(reference_dir, tmp_path):
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from graph.settings import Settings
+
+    data = tmp_path / "data"
+    shutil.copytree(reference_dir, data)
+    bare = MemoryStore(data)  # the reference data alone: no pôle ressources anywhere
+    try:
+        app = create_app(Settings(data_dir=data, rate_limit_per_minute=100_000, map_tiles=""), store=bare)
+        with TestClient(app) as client:
+            _signed_in(client, bare, "erhr", "NA")
+            page = client.get("/activite")
+    finally:
+        bare.close()
+    assert page.status_code == 200
+    assert "Aucun pôle ressources handicap n'est encore connu sur votre territoire" in page.text
+    assert '<select id="pole"' not in page.text and "dihr import directory" in page.text

@@ -23,9 +23,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_dihr_serve_answers_health_and_graphql(reference_dir):
+def own_copy(reference_dir, tmp_path):
+    """The session's reference data copied for one server (never served in place:
+    other tests hold it open)."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(reference_dir, copy)
+    return copy
+
+
+def test_dihr_serve_answers_health_and_graphql(reference_dir, tmp_path):
     from graph.stores.memory import MemoryStore
     from tests.conftest import bearer
+
+    reference_dir = own_copy(reference_dir, tmp_path)  # servers write beside their store
 
     keys = MemoryStore(reference_dir)
     headers = bearer(keys, "partner")
@@ -82,7 +94,8 @@ def test_dihr_serve_answers_health_and_graphql(reference_dir):
     assert "S-PSEUDO-42" not in output and "Bearer" not in output  # no pseudonym, no secret in the log
 
 
-def test_metrics_are_for_the_allowed_scrapers_only(reference_dir):
+def test_metrics_are_for_the_allowed_scrapers_only(reference_dir, tmp_path):
+    reference_dir = own_copy(reference_dir, tmp_path)
     port = free_port()
     env = {
         **os.environ,
