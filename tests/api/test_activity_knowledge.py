@@ -234,7 +234,7 @@ def _signed_in(client, store, role: str, territory: str | None = None) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', client.get("/savoirs").text).group(1)
 
 
-def test_knowledge_subjects_are_chosen_from_lists(data, store):
+def test_knowledge_subjects_are_chosen_from_lists(data):
     import html
 
     from fastapi.testclient import TestClient
@@ -242,6 +242,7 @@ def test_knowledge_subjects_are_chosen_from_lists(data, store):
     from api.app import create_app
     from graph.settings import Settings
 
+    store = MemoryStore(data)  # its own: a test above closes the module's to run the CLI
     app = create_app(Settings(data_dir=data, rate_limit_per_minute=100_000, map_tiles=""), store=store)
     with TestClient(app) as client:
         token = _signed_in(client, store, "gnchr")
@@ -264,6 +265,7 @@ def test_knowledge_subjects_are_chosen_from_lists(data, store):
         chosen = html.unescape(client.get("/savoirs", params={"sujet": "DA+DV"}).text)
         assert "Guide fictif surdicécité" in chosen
         assert '<option value="DA+DV" selected>' in chosen
+    store.close()
 
 
 def test_the_activity_page_says_why_no_pole_can_be_chosen(reference_dir, tmp_path):
