@@ -293,20 +293,11 @@ def _view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land:
 def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
     n = len(idx)
     defs = sorted(needs.deficiencies)
-    # Expertise on a combination that includes the whole need covers each deficiency at its level.
-    combination = np.zeros(n, np.int8)
-    for key in idx.targets(K.COMBINATION):
-        if needs.deficiencies <= codes_of_combination(key):
-            np.maximum(combination, idx.expertise(NodeRef(K.COMBINATION, key)), out=combination)
-    levels = np.empty((len(defs), n), np.int8)
+    combination, levels = _levels(idx, needs, slice(0, n))
     may_cover = combination > 0
     accepts = []
     for j, code in enumerate(defs):
-        row = levels[j]
-        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code)), combination, out=row)
-        for orpha in _conditions_involving(idx, code):
-            np.maximum(row, idx.expertise(NodeRef(K.CONDITION, orpha)), out=row)
-        may_cover |= row > 0
+        may_cover |= levels[j] > 0
         link = idx.accepts(NodeRef(K.DEFICIENCY, code))
         may_cover[link.ids] = True
         accepts.append(link)
@@ -410,32 +401,13 @@ def _score_direct(
         outside = zone[(zone < lo) | (zone >= hi)] if isinstance(take, slice) else np.setdiff1d(zone, take)
         if outside.size:
             take = np.union1d(np.arange(lo, hi) if isinstance(take, slice) else take, outside)
-    targets = _need_targets(idx, needs.deficiencies)
     defs, skills = sorted(needs.deficiencies), sorted(needs.skills)
     size = hi - lo if isinstance(take, slice) else len(take)
-    combination = np.zeros(size, np.int8)
-    for ref in targets.combinations:
-        np.maximum(combination, idx.expertise(ref)[take], out=combination)
-    levels = np.empty((len(defs), size), np.int8)
-    for j, code in enumerate(defs):
-        row = levels[j]
-        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code))[take], combination, out=row)
-        for ref in targets.conditions[j]:
-            np.maximum(row, idx.expertise(ref)[take], out=row)
+    combination, levels = _levels(idx, needs, take)
     # every deficiency by expertise (on it, a combination, a condition), before acceptance
     declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0)) if len(defs) else np.ones(size, bool)
     for j, code in enumerate(defs):
-        ids, age_min, age_max = _sorted_accepts(idx, code)
-        if isinstance(take, slice):
-            a, b = np.searchsorted(ids, (lo, hi))
-            admitted = ids[a:b][admits(age_min[a:b], age_max[a:b], age)] - lo
-        else:
-            a, b = np.searchsorted(ids, (take[0], take[-1] + 1)) if len(take) else (0, 0)
-            ids, age_min, age_max = ids[a:b], age_min[a:b], age_max[a:b]
-            at = np.minimum(np.searchsorted(take, ids), max(len(take) - 1, 0))
-            here = take[at] == ids
-            admitted = at[here][admits(age_min[here], age_max[here], age)]
-        levels[j, admitted] = np.maximum(levels[j, admitted], 1)
+        _admit(levels[j], *_sorted_accepts(idx, code), take, age)
     points = levels.sum(axis=0, dtype=np.int16)
     skill_levels = np.empty((len(skills), size), np.int8)
     for j, code in enumerate(skills):
@@ -448,34 +420,19 @@ def _score_direct(
     mask &= _wanted(idx, kinds, land)[take]
     rows = np.flatnonzero(mask)
     positions = rows + lo if isinstance(take, slice) else take[rows]
-    age_min_all, age_max_all = idx.age_min[positions], idx.age_max[positions]
-    keep = admits(age_min_all, age_max_all, age)
+    keep = admits(idx.age_min[positions], idx.age_max[positions], age)
     if not keep.all():
         rows, positions = rows[keep], positions[keep]
-        age_min_all, age_max_all = age_min_all[keep], age_max_all[keep]
-    levels, skill_levels, points = levels[:, rows], skill_levels[:, rows], points[rows]
-    declared, combination = declared[rows], combination[rows]
-    n = rows.size
-    tier = np.full(n, 2, np.int8)
-    tier[(levels > 0).all(axis=0)] = 1
-    tier[combination > 0] = 0
-    covers = np.vstack([levels > 0, skill_levels > 0]) if len(skills) else levels > 0
-    return _Scored(
+    return _finish(
         idx,
+        needs,
         positions,
-        tier,
-        points,
-        3 * (len(defs) + len(skills)),
-        covers,
-        defs + skills,
-        np.ones(n, bool),
-        idx.lats[positions],
-        idx.lons[positions],
-        age_max_all,
-        age_min_all,
-        declared,
-        idx.generalist[positions],
-        ((tier == 1) & ~declared).astype(np.int8) if len(defs) > 1 else np.zeros(n, np.int8),
+        levels[:, rows],
+        skill_levels[:, rows],
+        points[rows],
+        combination[rows],
+        declared[rows],
+        None,
         np.isin(positions, zone) if zone.size else None,
     )
 
@@ -512,49 +469,118 @@ def _score_all(
             rows = take if isinstance(take, np.ndarray) else np.arange(lo, hi)
             in_zone = np.isin(rows, local)
     levels = view.levels[:, take].copy()
-    declared: NDArray[np.bool_] = np.asarray(
-        (levels > 0).all(axis=0)
-    )  # every deficiency by expertise (on it, a combination, a condition)
+    # every deficiency by expertise (on it, a combination, a condition), before acceptance
+    declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0))
     for j, (ids, age_min, age_max) in enumerate(view.accepts):
-        if isinstance(take, slice):
-            a, b = np.searchsorted(ids, (lo, hi))
-            ok = admits(age_min[a:b], age_max[a:b], age)
-            admitted = ids[a:b][ok] - lo
-        else:
-            at = np.minimum(np.searchsorted(take, ids), len(take) - 1)
-            here = take[at] == ids
-            ok = admits(age_min[here], age_max[here], age)
-            admitted = at[here][ok]
-        levels[j, admitted] = np.maximum(levels[j, admitted], 1)
+        _admit(levels[j], ids, age_min, age_max, take, age)
     points = levels.sum(axis=0, dtype=np.int16)
     skill_levels = view.skill_levels[:, take]
     if len(skill_levels):
         points += skill_levels.sum(axis=0, dtype=np.int16)
-    n = levels.shape[1]
+    positions = view.positions[take]
+    candidate = (points > 0) & admits(view.age_min[take], view.age_max[take], age)
+    return _finish(
+        idx,
+        needs,
+        positions,
+        levels,
+        skill_levels,
+        points,
+        view.combination[take],
+        declared,
+        candidate,
+        in_zone,
+        (view.lats[take], view.lons[take], view.age_min[take], view.age_max[take], view.generalist[take]),
+    )
+
+
+def _levels(
+    idx: CompetenceIndex, needs: _Needs, take: slice | NDArray[np.int64]
+) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
+    """At the positions ``take``: the highest level on a combination including
+    every deficiency, and each deficiency's level by expertise on it, on such a
+    combination or on a condition involving it (the rule, written once)."""
+    targets = _need_targets(idx, needs.deficiencies)
+    defs = sorted(needs.deficiencies)
+    size = len(range(len(idx))[take]) if isinstance(take, slice) else len(take)
+    combination = np.zeros(size, np.int8)
+    for ref in targets.combinations:
+        np.maximum(combination, idx.expertise(ref)[take], out=combination)
+    levels = np.empty((len(defs), size), np.int8)
+    for j, code in enumerate(defs):
+        row = levels[j]
+        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code))[take], combination, out=row)
+        for ref in targets.conditions[j]:
+            np.maximum(row, idx.expertise(ref)[take], out=row)
+    return combination, levels
+
+
+def _admit(
+    row: NDArray[np.int8],
+    ids: NDArray[Any],
+    age_min: NDArray[Any],
+    age_max: NDArray[Any],
+    take: slice | NDArray[np.int64],
+    age: int | None,
+) -> None:
+    """Level 1 at least in ``row`` (over the positions ``take``) for the ACCEPTS
+    links (``ids`` ascending, same numbering as ``take``) whose age band admits ``age``."""
+    if isinstance(take, slice):
+        a, b = np.searchsorted(ids, (take.start, take.stop))
+        admitted = ids[a:b][admits(age_min[a:b], age_max[a:b], age)] - take.start
+    else:
+        a, b = np.searchsorted(ids, (take[0], take[-1] + 1)) if len(take) else (0, 0)
+        ids, age_min, age_max = ids[a:b], age_min[a:b], age_max[a:b]
+        at = np.minimum(np.searchsorted(take, ids), max(len(take) - 1, 0))
+        here = take[at] == ids
+        admitted = at[here][admits(age_min[here], age_max[here], age)]
+    row[admitted] = np.maximum(row[admitted], 1)
+
+
+def _finish(
+    idx: CompetenceIndex,
+    needs: _Needs,
+    positions: NDArray[Any],
+    levels: NDArray[np.int8],
+    skill_levels: NDArray[np.int8],
+    points: NDArray[np.int16],
+    combination: NDArray[np.int8],
+    declared: NDArray[np.bool_],
+    candidate: NDArray[np.bool_] | None,
+    zone: NDArray[np.bool_] | None,
+    columns: tuple[NDArray[Any], ...] | None = None,
+) -> _Scored:
+    """The ranking keys of scored rows (tier, covers, the separate-acceptance key);
+    ``candidate`` None: every row is one; ``columns``: (lats, lons, age_min,
+    age_max, generalist) when the caller holds them, else read from the index."""
+    n = len(positions)
     tier = np.full(n, 2, np.int8)
     tier[(levels > 0).all(axis=0)] = 1
-    combination = view.combination[take]
     tier[combination > 0] = 0
-    covers = np.vstack([levels > 0, skill_levels > 0]) if len(skill_levels) else levels > 0
-    age_min_all, age_max_all = view.age_min[take], view.age_max[take]
-    candidate = (points > 0) & admits(age_min_all, age_max_all, age)
+    lats, lons, age_min, age_max, generalist = columns or (
+        idx.lats[positions],
+        idx.lons[positions],
+        idx.age_min[positions],
+        idx.age_max[positions],
+        idx.generalist[positions],
+    )
     return _Scored(
         idx,
-        view.positions[take],
+        positions,
         tier,
         points,
         3 * (len(needs.deficiencies) + len(needs.skills)),
-        covers,
+        np.vstack([levels > 0, skill_levels > 0]) if len(skill_levels) else levels > 0,
         sorted(needs.deficiencies) + sorted(needs.skills),
-        candidate,
-        view.lats[take],
-        view.lons[take],
-        age_max_all,
-        age_min_all,
+        np.ones(n, bool) if candidate is None else candidate,
+        lats,
+        lons,
+        age_max,
+        age_min,
         declared,
-        view.generalist[take],
+        generalist,
         ((tier == 1) & ~declared).astype(np.int8) if len(needs.deficiencies) > 1 else np.zeros(n, np.int8),
-        in_zone,
+        zone,
     )
 
 
@@ -581,14 +607,9 @@ def _within(
     """Local positions of the candidates inside the radius, with their
     great-circle distances (km, 3 decimals)."""
     mask = scored.candidate
-    angle = (radius_km + 0.001) / EARTH_RADIUS_KM
-    if angle < math.pi / 2 - math.radians(abs(lat)):
-        # The widest longitude difference a point within the radius can have.
-        dlon_max = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(lat))))) + 1e-9
-        if lon - dlon_max >= -180.0 and lon + dlon_max <= 180.0:
-            mask = mask & (np.abs(scored.lons - lon) <= dlon_max)
-        else:  # across the antimeridian (Wallis-et-Futuna)
-            mask = mask & (np.abs((scored.lons - lon + 180.0) % 360.0 - 180.0) <= dlon_max)
+    box = _longitude_box(scored.lons, lat, lon, radius_km)
+    if box is not None:
+        mask = mask & box
     if scored.zone is not None:
         mask = mask | (scored.candidate & scored.zone)
     pos = np.flatnonzero(mask)
