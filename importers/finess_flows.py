@@ -165,7 +165,7 @@ class FlowActivities:
 def _nature(activity: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], Mapping[str, Any]]:
     """(nature code, generic characteristics, the nature's type block) of an
     activity in either published shape: ``nature: {codeNature, caracteristiquesSpecifiques}``
-    (the examples) or one ``natureXXX`` object per nature (schema v1)."""
+    (the examples) or one ``nature<Name>`` object per nature (schema v1)."""
     generic = activity.get("caracteristiquesGeneriques") or {}
     nature = activity.get("nature")
     if isinstance(nature, Mapping):

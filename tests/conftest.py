@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,18 @@ from graph.stores.memory import MemoryStore
 from graph.stores.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: Debian's Chromium (installed by `make test`) and the flags every browser test runs it with.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _bolt_settings() -> Settings | None:

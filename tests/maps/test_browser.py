@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -10,9 +9,9 @@ import pytest
 from graph.coverage import Level, coverage
 from maps import coverage_map
 from maps._base import local_vendor_dir
+from tests.conftest import CHROMIUM, CHROMIUM_FLAGS
 from tests.maps.test_maps import SQUARES
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -21,13 +20,7 @@ pytestmark = [
 ]
 FLAGS = [
     "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *CHROMIUM_FLAGS,
     "--allow-file-access-from-files",
     "--virtual-time-budget=5000",
 ]
