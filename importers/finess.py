@@ -155,6 +155,23 @@ def _iso_date(value: str) -> str | None:
     return f"{match.group(3)}-{match.group(2)}-{match.group(1)}" if match else value
 
 
+_QUOTE_RUN = re.compile(r'"{2,}')
+
+
+def _unquote(value: str) -> str:
+    """A field as the register meant it. The etalab extraction quotes some values
+    twice: once parsed as CSV, such a name is still quoted, its inner quotes doubled
+    (the CSV quoting of « RESIDENCE "MARIE GALANTE" »), and some addresses carry runs
+    of quotes. The outer quoting is undone, then each run of quotes stands for one
+    quote. A field without quotes is returned as it is."""
+    if '"' not in value:
+        return value
+    inner = value.strip()
+    if len(inner) >= 2 and inner[0] == inner[-1] == '"' and '"' not in inner[1:-1].replace('""', ""):
+        inner = inner[1:-1].replace('""', '"')
+    return _QUOTE_RUN.sub('"', inner)
+
+
 def parse_finess(path: Path) -> FinessParse:
     """Parse the file (pure: no store). Raises FileFormatError when the file is
     not a FINESS establishment extraction; bad rows become RowErrors."""
@@ -231,7 +248,7 @@ def parse_finess(path: Path) -> FinessParse:
                 RowError(line, "nofinesset", f"établissement en double : déjà ligne {first}", number)
             )
             continue
-        fields = dict(zip(STRUCTURE_FIELDS, row, strict=False))
+        fields = dict(zip(STRUCTURE_FIELDS, map(_unquote, row), strict=False))
         dep, commune = fields["departement"].strip(), fields["commune"].strip()
         if not re.match(r"^(\d{2}|2A|2B|9[A-FJ])$", dep) or not re.match(r"^\d{3}$", commune):
             parsed.errors.append(

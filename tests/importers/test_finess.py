@@ -174,6 +174,23 @@ def test_31_field_lines_and_quoted_fields_are_read(tmp_path, geo):
     assert geo.get_node(K.ESTABLISHMENT, "860000002").props["name"] == 'IME "LES PINS"'
 
 
+def test_names_and_addresses_quoted_twice_by_the_extraction_read_as_written(tmp_path, geo):
+    """The real etalab file quotes 1,716 names twice and some addresses with runs
+    of quotes (lines copied in shape from etalab-cs1100507-stock-20210108-0427)."""
+    twice = structure("860000004", "86", "194", name='"""RESIDENCE ACCUEIL """"MARIE GALANTE"""""""')
+    fields = twice.split(";")
+    fields[9] = '"3 LOT """"""""""LA GALERIE DE MALASSAN"""""""""""'
+    glued = structure("860000005", "86", "194", name='"""CONSULTATIONS PMI""""LA CONDAMINE"""""""')
+    plain = structure("860000006", "86", "194", name='IME "LES CHÊNES" 5"')
+    report = import_finess(geo, write(tmp_path, [";".join(fields), glued, plain]))
+    assert report.created == 3
+    first = geo.get_node(K.ESTABLISHMENT, "860000004").props
+    assert first["name"] == 'RESIDENCE ACCUEIL "MARIE GALANTE"'
+    assert first["address"].startswith('12 RUE 3 LOT "LA GALERIE DE MALASSAN"')
+    assert geo.get_node(K.ESTABLISHMENT, "860000005").props["name"] == 'CONSULTATIONS PMI"LA CONDAMINE"'
+    assert geo.get_node(K.ESTABLISHMENT, "860000006").props["name"] == 'IME "LES CHÊNES" 5"'
+
+
 def test_iso_8859_1_is_detected_and_reported(tmp_path, geo):
     path = write(
         tmp_path, [structure("860000003", "86", "194", name="FOYER DE VIE L'ÉTÉ")], encoding="iso-8859-1"
