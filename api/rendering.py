@@ -23,6 +23,7 @@ from graph.access import Permission, Principal
 from graph.errors import AccessError, DihrError, NotFound, ServiceError
 from graph.matching import BASIS_LABELS, LEVEL_LABELS, NeedCoverage
 from graph.referrals import STATUS_LABELS
+from graph.views import french_day
 from graph.vocabulary import DEFICIENCIES, SKILLS, code_label
 from importers.demo import demo_is_loaded
 
@@ -146,8 +147,8 @@ _ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.+-]*Z?)?$")
 def fr_date(value: Any) -> Any:
     """An ISO day (``2026-01-08``, or a timestamp) as a person reads it: ``08/01/2026``;
     anything else as it is."""
-    found = _ISO_DAY.match(str(value).strip()) if isinstance(value, str | date) else None
-    return f"{found.group(3)}/{found.group(2)}/{found.group(1)}" if found else value
+    text = str(value).strip() if isinstance(value, str | date) else ""
+    return french_day(text) if _ISO_DAY.match(text) else value
 
 
 def _count(value: int | None, published: bool = True) -> str:
