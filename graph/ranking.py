@@ -252,39 +252,57 @@ def _sorted_accepts(idx: CompetenceIndex, code: str) -> tuple[NDArray[np.int64],
     return idx.cached(("accepts by position", code), build)  # type: ignore[no-any-return]
 
 
-def _view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View | None:
+def _view(
+    idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None, count: bool = True
+) -> _View | None:
     """The view of ``idx`` for these needs (see :class:`_View`), cached per index
     state; None when this set of needs is not worth a view (yet): the query is
     then scored directly on the index (``_score_direct``, same answers).
 
-    Which views are kept: a set of needs gets one when asked a second time,
-    while there is room or in place of the least asked view, if asked at least
-    twice as often. A varied mix of needs therefore keeps a stable set of views
-    for its most frequent needs instead of rebuilding views in turn."""
+    Which views are kept: a set of needs gets one when asked a second time (a
+    query that widens asks again at once: its wider bands cost less on a view,
+    its build included, than scored directly), while there is room or in place
+    of the least asked view, if asked at least twice as often; the room needed
+    is the view's size once it has been built. A varied mix of needs therefore
+    keeps a stable set of views for its most frequent needs instead of
+    rebuilding views in turn. ``count`` False (the transition's band): the view
+    is used if there is one, and the set of needs is not counted."""
     views: dict[Any, tuple[_View, int]] = idx.cached("views", dict)
     asked: dict[Any, int] = idx.cached("views asked", dict)
+    sizes: dict[Any, int] = idx.cached("views sizes", dict)  # a view's bytes, once built (kept or not)
     held: list[int] = idx.cached("views held", lambda: [0])  # their bytes, kept with them
     key = (needs.deficiencies, needs.skills, kinds, land)
+    if not count:
+        found = views.get(key)
+        return None if found is None else found[0]
+
+    def room(size: int) -> bool:
+        return len(views) < _VIEWS_KEPT and held[0] + size <= _VIEWS_BYTES
+
     with _VIEWS_LOCK:
-        count = asked.get(key, 0) + 1
+        times = asked.get(key, 0) + 1
         if len(asked) >= _ASKED_KEPT:
             asked.clear()
-        asked[key] = count
+            sizes.clear()
+        asked[key] = times
         found = views.get(key)
         if found is not None:
             return found[0]
-        if count < 2:
+        if times < 2:
             return None
-        full = len(views) >= _VIEWS_KEPT or held[0] >= _VIEWS_BYTES
-        if full and 2 * min(asked.get(k, 0) for k in views) > count:
+        expected = sizes.get(key, held[0] // len(views) if views else 0)
+        if not room(expected) and (not views or 2 * min(asked.get(k, 0) for k in views) > times):
             return None
     built = _build_view(idx, needs, kinds, land)
     size = built.nbytes
     with _VIEWS_LOCK:
-        while views and (len(views) >= _VIEWS_KEPT or held[0] + size > _VIEWS_BYTES):
+        sizes[key] = size
+        while views and not room(size):
             victim = min(views, key=lambda k: asked.get(k, 0))
+            if 2 * asked.get(victim, 0) > times:
+                break  # every view kept is asked more than half as often: this one is not kept
             held[0] -= views.pop(victim)[1]
-        if key not in views:
+        if key not in views and room(size):
             views[key] = (built, size)
             held[0] += size
     return built
@@ -447,12 +465,14 @@ def _score_all(
     land: str | None = None,
     zone: NDArray[np.int64] = _NO_POSITIONS,
     lon: float | None = None,
+    count: bool = True,
 ) -> _Scored:
     """The ranking keys of every resource that may be within ``reach_km`` of
     latitude ``lat`` (None: everywhere) at once (same rules as the module doc);
     ``zone``: index positions serving the person's commune where they live
-    (``zone_positions``), scored wherever their seat stands."""
-    view = _view(idx, needs, kinds, land)
+    (``zone_positions``), scored wherever their seat stands. ``count`` False: a
+    further band of a query already counted (see ``_view``)."""
+    view = _view(idx, needs, kinds, land, count)
     if view is None:
         return _score_direct(idx, needs, age, kinds, lat, reach_km, land, zone, lon)
     span = view.band(lat, reach_km) if lat is not None else view.band(0.0, None)
@@ -664,6 +684,7 @@ def _next_services(
         land,
         zone_positions(idx, place.commune),
         place.lon,
+        count=False,
     )
     pos, dist = _within(later, place.lat, place.lon, query.radius_km)
     if pos.size == 0:

@@ -34,9 +34,11 @@ def varied(store, n: int, seed: int) -> list[SituationQuery]:
     ]
 
 
-def test_the_direct_scoring_and_the_views_give_the_same_answers(demo_store):
+def test_the_direct_scoring_and_the_views_give_the_same_answers(demo_store, monkeypatch):
     queries = varied(demo_store, 60, 7)
-    first = [find_resources(demo_store, q) for q in queries]  # asked once: scored directly
+    with monkeypatch.context() as patched:
+        patched.setattr(ranking, "_view", lambda *args, **kwargs: None)
+        first = [find_resources(demo_store, q) for q in queries]  # every band scored directly
     views = read_model(demo_store).competence.cached("views", dict)
     second = [find_resources(demo_store, q) for q in queries]  # asked again: on a view
     assert views, "a set of needs asked twice gets a view"
@@ -48,7 +50,7 @@ def test_the_direct_scoring_and_the_views_give_the_same_answers(demo_store):
 def test_a_full_cache_keeps_the_most_asked_views(demo_store, monkeypatch):
     monkeypatch.setattr(ranking, "_VIEWS_KEPT", 3)
     idx = read_model(demo_store).competence
-    for key in ("views", "views asked", "views held"):
+    for key in ("views", "views asked", "views sizes", "views held"):
         idx.derived.pop(key, None)
     often = SituationQuery(deficiencies=["DV", "TSA"], commune="86194", radius_km=100)
     for _ in range(6):
@@ -62,12 +64,47 @@ def test_a_full_cache_keeps_the_most_asked_views(demo_store, monkeypatch):
     assert any(key[0] == frozenset({"DV", "TSA"}) for key in views)  # the most asked one stays
 
 
+def test_a_cycle_of_more_needs_than_fit_stops_building_views(demo_store, monkeypatch):
+    """Bytes, not the number of views, are the limit here: once the cycle has been
+    asked a few times, the views kept stay and the others are scored directly —
+    no view is built and dropped in turn (each build costs more than a search)."""
+    idx = read_model(demo_store).competence
+    for key in ("views", "views asked", "views sizes", "views held"):
+        idx.derived.pop(key, None)
+    queries = varied(demo_store, 40, 9)
+    for q in queries * 2:
+        find_resources(demo_store, q)
+    every = idx.cached("views held", lambda: [0])[0]
+    assert every > 0
+    for key in ("views", "views asked", "views sizes", "views held"):
+        idx.derived.pop(key, None)
+    monkeypatch.setattr(ranking, "_VIEWS_BYTES", every // 2)
+    built: list[object] = []
+    original = ranking._build_view
+
+    def counted(*args):
+        built.append(args[1])
+        return original(*args)
+
+    monkeypatch.setattr(ranking, "_build_view", counted)
+    answers = [find_resources(demo_store, q) for q in queries]
+    for _ in range(3):
+        assert [find_resources(demo_store, q) for q in queries] == answers
+    views = idx.cached("views", dict)
+    assert 0 < idx.cached("views held", lambda: [0])[0] <= every // 2
+    assert len(views) < len({(frozenset(q.deficiencies), frozenset(q.skills)) for q in queries})
+    built.clear()
+    for q in queries:
+        find_resources(demo_store, q)
+    assert built == []
+
+
 @pytest.mark.parametrize("age", [None, 10, 40])
 def test_coverage_positions_are_the_same_on_both_paths(demo_store, age):
     from graph.matching import competent_positions
 
     idx = read_model(demo_store).competence
-    for key in ("views", "views asked", "views held"):
+    for key in ("views", "views asked", "views sizes", "views held"):
         idx.derived.pop(key, None)
     once = competent_positions(idx, ["DV", "TSA"], age=age, separately=False)
     competent_positions(idx, ["DV", "TSA"], age=age, separately=False)
