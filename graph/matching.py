@@ -348,6 +348,22 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         if count <= 0 or pos.size == 0:
             return []
         late = _children_service_for_adult(scored, pos, query.age)
+        if pos.size > count:
+            # Only the rows that may be among the first ``count`` are sorted: the
+            # keys before the distance are small bounded integers (points ≤ total),
+            # exactly one integer here; the rows past the count-th are dropped.
+            bound = scored.total + 1
+            head = ((scored.tier[pos].astype(np.int64) * 2 + scored.separate[pos]) * 2 + late) * bound + (
+                scored.total - scored.points[pos]
+            )
+            cut = np.partition(head, count - 1)[count - 1]
+            tied = np.flatnonzero(head == cut)
+            short = count - int(np.count_nonzero(head < cut))
+            if tied.size > short:
+                near = dist[tied]
+                tied = tied[near <= np.partition(near, short - 1)[short - 1]]
+            keep = np.concatenate((np.flatnonzero(head < cut), tied))
+            pos, dist, late = pos[keep], dist[keep], late[keep]
         order = np.lexsort(
             (
                 scored.keys_at(pos),
@@ -460,7 +476,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             match = match._replace(location_source=ZONE_SOURCE)
         matches.append(match)
     # Teams are found on the index's coverage columns; only their members are explained.
-    team_picks = _teams(len(scored.deficiencies), pool) if pool else []
+    team_picks = _teams(scored, pool) if pool else []
     notes += uncovered_notes
 
     # Then the ERHR of the person's territory and the competent CNRHR (links read

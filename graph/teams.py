@@ -22,9 +22,11 @@ def _team_pool_per_need(needs: int) -> int:
 
 
 class _Member(NamedTuple):
-    """A team candidate: its pick, the needs it covers (bits) and its key."""
+    """A team candidate: its local position in the scored rows, its distance, the
+    needs it covers (bits) and its key (its pick is made only if it joins a team)."""
 
-    pick: _Pick
+    local: int
+    distance_km: float
     bits: int
     key: int  # the rank of its key (``_Scored.keys_at``)
 
@@ -37,19 +39,19 @@ def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64
     chosen: dict[int, None] = {}  # local indices into ``pos``, in need order (as a set keeping order)
     for j in range(len(scored.deficiencies)):
         at = np.flatnonzero(covers[j])
+        if at.size > per_need:  # the nearest ``per_need`` and their ties, before sorting them
+            near = dist[at]
+            at = at[near <= np.partition(near, per_need - 1)[per_need - 1]]
         for i in at[np.lexsort((keys[at], dist[at]))[:per_need]].tolist():
             chosen[i] = None
     picked = np.fromiter(chosen, np.int64, len(chosen))
     bits = (covers[:, picked].T.astype(np.int64) << np.arange(len(scored.deficiencies), dtype=np.int64)).sum(
         axis=1
     )
-    members = [
-        _Member(scored.pick(p, d, True), b, k)
-        for p, d, b, k in zip(
-            pos[picked].tolist(), dist[picked].tolist(), bits.tolist(), keys[picked].tolist(), strict=True
-        )
-    ]
-    return sorted(members, key=lambda m: (m.pick.distance_km, m.key))
+    members = list(
+        map(_Member, pos[picked].tolist(), dist[picked].tolist(), bits.tolist(), keys[picked].tolist())
+    )
+    return sorted(members, key=lambda m: (m.distance_km, m.key))
 
 
 def _combinations(n: int, size: int) -> NDArray[np.int64]:
@@ -66,15 +68,15 @@ def _combinations(n: int, size: int) -> NDArray[np.int64]:
 _COMBINATIONS: dict[tuple[int, int], NDArray[np.int64]] = {}
 
 
-def _teams(needs: int, pool: list[_Member]) -> list[list[_Pick]]:
+def _teams(scored: _Scored, pool: list[_Member]) -> list[list[_Pick]]:
     """Smallest sets (≤ 3) of the pool's resources (inside the radius, see
     ``_team_pool``, nearest first) covering every need — deficiencies and
     skills, the rows of ``_Scored.covers`` — nearest first (by the farthest
     member, then the total distance, then the members' keys); no member is
     redundant. Needs are bits, and every set of a size is tried at once."""
-    full = (1 << needs) - 1
+    full = (1 << len(scored.deficiencies)) - 1
     bits = np.array([m.bits for m in pool], dtype=np.int64)
-    dist = np.array([m.pick.distance_km for m in pool], dtype=np.float64)
+    dist = np.array([m.distance_km for m in pool], dtype=np.float64)
     key_rank = np.argsort(np.argsort(np.array([m.key for m in pool]), kind="stable"), kind="stable")
     for size in range(2, MAX_TEAM_SIZE + 1):
         if len(pool) < size:
@@ -97,5 +99,6 @@ def _teams(needs: int, pool: list[_Member]) -> list[list[_Pick]]:
                 :_MAX_TEAMS
             ]
             # members in pool order: nearest first, then by key
-            return [[pool[int(i)].pick for i in found[row]] for row in order]
+            members = [[pool[int(i)] for i in found[row]] for row in order]
+            return [[scored.pick(m.local, m.distance_km, True) for m in team] for team in members]
     return []
