@@ -91,7 +91,7 @@ from graph.explanation import (
     _Offer,
     _referent,
 )
-from graph.geo import estimated_minutes, haversine_km_many
+from graph.geo import estimated_minutes, haversine_km, haversine_km_many
 from graph.landmass import MAINLAND, land_mass
 from graph.model import Node, NodeKind, NodeRef, combination_key
 from graph.ranking import (
@@ -375,7 +375,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
                 scored.tier[pos],
             )
         )[:count]
-        return [scored.pick(int(pos[i]), float(dist[i]), True) for i in order]
+        return scored.picks(pos[order], dist[order], True)
 
     # Inside the radius: fully competent resources, then partial ones. Then, in
     # their own group, the nearest fully competent beyond the radius (widening)
@@ -443,26 +443,30 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # What a row says of a resource but its rank, distance and group depends on
     # the resource, the needs, the age and the person's ERHR only: assembled once
     # per index state for those, then completed per answer.
-    templates: dict[Any, Match] = idx.cached("match templates", dict)
+    templates: dict[Any, dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]]] = idx.cached(
+        "match templates", dict
+    )
+    held: list[int] = idx.cached("match templates held", lambda: [0])
+    rows_of: dict[int | None, dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
 
     def local_match(pick: _Pick, age: int | None, group: str, rank: int) -> Match:
-        key = (pick.position, needs, age, person_erhr, pick.tier, pick.separate, pick.score)
-        template = templates.get(key)
-        if template is None:
-            if len(templates) >= _TEMPLATES_KEPT:
+        rows = rows_of.get(age)
+        if rows is None:
+            rows = rows_of[age] = templates.setdefault((needs, age, person_erhr), {})
+        key = (pick.position, pick.tier, pick.separate, pick.score)
+        found = rows.get(key)
+        if found is None:
+            if held[0] >= _TEMPLATES_KEPT:
                 templates.clear()
-            template = templates[key] = _match(
-                0, candidate(pick, age), MatchLevel.LOCAL, needs, table, person_erhr
-            )
+                held[0] = 0
+                rows = rows_of[age] = templates.setdefault((needs, age, person_erhr), {})
+            template = _match(0, candidate(pick, age), MatchLevel.LOCAL, needs, table, person_erhr)
+            found = rows[key] = (tuple(template[1:9]), tuple(template[12:20]))
+            held[0] += 1
+        head, tail = found
         distance = pick.distance_km
-        return Match(
-            rank,
-            *template[1:9],
-            round(distance, 1),
-            estimated_minutes(distance),
-            pick.within,
-            *template[12:20],
-            group,
+        return Match._make(
+            (rank, *head, round(distance, 1), estimated_minutes(distance), pick.within, *tail, group)
         )
 
     future = _future_age(query.age)
@@ -481,26 +485,40 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
 
     # Then the ERHR of the person's territory and the competent CNRHR (links read
     # once per index state: they are not in the index of local resources).
+    referents: dict[Any, Match] = model.cached("referent templates", dict)
+
+    def referent_match(node: Node, level: MatchLevel, department: str | None) -> Match:
+        """An ERHR's or a CNRHR's row: what it says but its rank and distance depends
+        on the referent, its site nearest the person, the needs, the age and the
+        person's ERHR and department; assembled once for those, then completed."""
+        node = _referent(store, model, node, place)
+        key = (level, node.key, node.props.get("nearest_site"), needs, query.age, person_erhr, department)
+        template = referents.get(key)
+        if template is None:
+            comp = _explain(
+                _links_of(store, model, node.ref), node.kind, needs, query.age, relevant, node.props
+            )
+            cand = _national_candidate(node, comp, needs, place, department)
+            if level is MatchLevel.ERHR:
+                cand.basis = Basis.TERRITORIAL
+            if len(referents) >= _TEMPLATES_KEPT:
+                referents.clear()
+            template = referents[key] = _match(0, cand, level, needs, table, person_erhr, "referent")
+        lat, lon = node.props.get("lat"), node.props.get("lon")
+        if lat is None or lon is None:
+            return template._replace(rank=len(matches) + 1)
+        distance = round(haversine_km(place.lat, place.lon, float(lat), float(lon)), 3)
+        return template._replace(
+            rank=len(matches) + 1, distance_km=round(distance, 1), minutes=estimated_minutes(distance)
+        )
+
     erhr_node = table.erhr.get(person_erhr)
     if erhr_node is not None:
-        erhr_node = _referent(store, model, erhr_node, place)
-        comp = _explain(
-            _links_of(store, model, erhr_node.ref), K.ERHR_TEAM, needs, query.age, relevant, erhr_node.props
-        )
-        cand = _national_candidate(erhr_node, comp, needs, place, place.department)
-        cand.basis = Basis.TERRITORIAL
-        matches.append(_match(len(matches) + 1, cand, MatchLevel.ERHR, needs, table, person_erhr, "referent"))
+        matches.append(referent_match(erhr_node, MatchLevel.ERHR, place.department))
     for code in qualification.cnrhr:
         cnrhr = store.get_node(K.CNRHR, code)
         if cnrhr is not None:
-            cnrhr = _referent(store, model, cnrhr, place)
-            comp = _explain(
-                _links_of(store, model, cnrhr.ref), K.CNRHR, needs, query.age, relevant, cnrhr.props
-            )
-            cand = _national_candidate(cnrhr, comp, needs, place, None)
-            matches.append(
-                _match(len(matches) + 1, cand, MatchLevel.CNRHR, needs, table, person_erhr, "referent")
-            )
+            matches.append(referent_match(cnrhr, MatchLevel.CNRHR, None))
 
     # A referent across the sea (an ERHR or a CNRHR on another land mass): no road
     # time, the person is accompanied from a distance.

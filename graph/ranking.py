@@ -111,6 +111,21 @@ class _Scored:
         ranks: NDArray[np.int64] = _ranks(self.index, "kinds")[self.positions[local]]
         return ranks
 
+    def picks(self, local: NDArray[np.int64], distances: NDArray[np.float64], within: bool) -> list[_Pick]:
+        """``pick`` for several local positions at once (same picks, read as lists)."""
+        total = self.total
+        return [
+            _Pick(p, d, within, t, round(points / total, 4), bool(sep))
+            for p, d, t, points, sep in zip(
+                self.positions[local].tolist(),
+                distances.tolist(),
+                self.tier[local].tolist(),
+                self.points[local].tolist(),
+                self.separate[local].tolist(),
+                strict=True,
+            )
+        ]
+
     def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
         score = round(int(self.points[local]) / self.total, 4)
         return _Pick(
@@ -703,7 +718,7 @@ def _next_services(
             later.tier[pos],
         )
     )[:NEXT_ROWS]
-    return [later.pick(int(pos[i]), float(dist[i]), True) for i in order]
+    return later.picks(pos[order], dist[order], True)
 
 
 def _uncovered(

@@ -112,3 +112,29 @@ def test_coverage_positions_are_the_same_on_both_paths(demo_store, age):
     assert idx.cached("views", dict)
     assert once[0].tolist() == on_view[0].tolist() and once[1].tolist() == on_view[1].tolist()
     assert once[0].size > 0
+
+
+def test_rows_assembled_once_are_completed_for_each_person(demo_store):
+    """Rows (local resources, the ERHR, the CNRHR) are assembled once per needs
+    and age and completed per answer: an answer after many others equals the
+    same answer computed on a read model that has assembled nothing yet."""
+    queries = varied(demo_store, 40, 11)
+    towns = sorted(
+        (c.props["department"], c.key)
+        for c in demo_store.nodes(NodeKind.COMMUNE)
+        if int(c.props.get("population", 0)) > 5000 and c.props["department"] in ("86", "37", "29", "2A")
+    )
+    queries += [  # several places of one department: rows assembled for the first serve the others
+        SituationQuery(deficiencies=["DA", "DV"], commune=commune, age=age, radius_km=80)
+        for _department, commune in towns
+        for age in (12, 40)
+    ]
+    warm = [find_resources(demo_store, q) for q in queries for _ in range(2)][1::2]
+    for q, expected in zip(queries, warm, strict=True):
+        model = read_model(demo_store)
+        model._views.pop("referent templates", None)
+        model.competence.derived.pop("match templates", None)
+        model.competence.derived.pop("match templates held", None)
+        assert find_resources(demo_store, q) == expected
+    referents = [m for r in warm for m in r.matches if m.group == "referent"]
+    assert len({(m.key, m.distance_km) for m in referents}) > len({m.key for m in referents})
