@@ -48,6 +48,7 @@ from graph.matching import SituationQuery, find_resources
 from graph.model import NodeKind
 from graph.settings import Settings
 from graph.snapshot import SNAPSHOT_FILENAME
+from graph.store import GraphStore
 from graph.stores.memory import MemoryStore
 from graph.stores.sqlite import SQLiteStore
 from importers.demo import SITUATION_SHAPES, generate_demo
@@ -72,6 +73,8 @@ TARGETS = {
     "worker reopen to first answer, median (s)": ("<=", 1.0),
     "resident memory per server worker (MB)": ("<=", 250.0),
     "FINESS national import (s)": ("<=", 60.0),
+    "Bolt: an edit seen by a second app server's answers (s)": ("<=", 1.5),
+    "Bolt: slowest findResources of the second server while the edit reaches it (ms)": ("<=", 50.0),
 }
 
 
@@ -548,7 +551,8 @@ def bolt_store(
         )
         where = "ArcadeDB (arcadedb-embedded, 1 GiB heap) on this machine"
     source = MemoryStore(data)
-    target = Neo4jStore.from_settings(settings, namespace=f"bench-{uuid.uuid4().hex[:8]}")
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    target = Neo4jStore.from_settings(settings, namespace=namespace)
     try:
         start = time.perf_counter()
         report = copy_store(source, target, batch_size=settings.neo4j_batch_size)
@@ -575,10 +579,19 @@ def bolt_store(
             raise AssertionError("the Bolt store's coverage differs from the embedded store's")
         cov_times = timed(lambda: coverage(target, combo), repeat)
         figures["Bolt: coverage, all communes, median (ms)"] = statistics.median(cov_times) * 1000
+        second = Neo4jStore.from_settings(settings, namespace=namespace)
+        try:
+            seen = edit_seen_by_another_server(target, second, qs)
+        finally:
+            second.close()
+        figures["Bolt: an edit seen by a second app server's answers (s)"] = seen[0]
+        figures["Bolt: slowest findResources of the second server while the edit reaches it (ms)"] = seen[1]
         elements = sum(report.source_nodes.values()) + sum(report.source_edges.values())
         checks.append(
             f"Bolt store ({where}): {elements:,} nodes and relationships copied, counts compared; "
-            f"{len(qs)} findResources answers and the DV+TSA coverage identical to the embedded store"
+            f"{len(qs)} findResources answers and the DV+TSA coverage identical to the embedded store; "
+            f"an expertise edit written through one store, {seen[2]} searches of a second store over the "
+            "same database (another app server) until its answer was the first one's"
         )
     finally:
         target.drop_namespace()
@@ -595,6 +608,62 @@ def timed_each(store: MemoryStore, qs: list[SituationQuery]) -> list[float]:
         find_resources(store, q)
         out.append(time.perf_counter() - start)
     return out
+
+
+def edit_seen_by_another_server(
+    writer: GraphStore, reader: GraphStore, qs: list[SituationQuery]
+) -> tuple[float, float, int]:
+    """Two app servers over one Bolt database: an expertise edit saved through
+    ``writer`` (a partial row of an answer becomes competent for every
+    deficiency), then ``reader`` searched again and again, as requests keep
+    coming, until it gives the writer's new answer. Returns the seconds until
+    then, the slowest of those searches (ms) and how many there were."""
+    from graph.matching import Basis, MatchLevel
+    from graph.model import Edge, NodeRef, RelType
+
+    for q in qs:
+        before = find_resources(writer, q)
+        partial = [
+            m
+            for m in before.matches
+            if m.level is MatchLevel.LOCAL and m.group == "within" and m.basis is Basis.PARTIAL
+        ]
+        if partial:
+            break
+    else:
+        raise AssertionError("no answer with a partial row to edit")
+    find_resources(reader, q)  # the second server's read model, built
+    busy = time.perf_counter()
+    while time.perf_counter() - busy < 1.2:  # then it serves requests, as before any write
+        find_resources(reader, q)
+        time.sleep(0.01)
+    row = partial[-1]
+    writer.upsert(
+        edges=[
+            Edge(
+                RelType.HAS_EXPERTISE,
+                NodeRef(row.kind, row.key),
+                NodeRef(NodeKind.DEFICIENCY, code),
+                {"level": 3, "source": "saisie"},
+            )
+            for code in before.deficiencies
+        ]
+    )
+    start = time.perf_counter()
+    after = find_resources(writer, q)
+    if after.matches == before.matches:
+        raise AssertionError("the edit did not change the writer's answer")
+    slowest, calls = 0.0, 0
+    while True:
+        begin = time.perf_counter()
+        there = find_resources(reader, q)
+        slowest = max(slowest, (time.perf_counter() - begin) * 1000)
+        calls += 1
+        if there.matches == after.matches:
+            return time.perf_counter() - start, slowest, calls
+        if time.perf_counter() - start > 60:
+            raise AssertionError("the second store did not see the edit within 60 s")
+        time.sleep(0.01)  # requests keep coming
 
 
 def first_answer_after_writes(

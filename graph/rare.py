@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from graph.model import combination_key
 from graph.vocabulary import CHRONIC_CONDITIONS, SEVERE_DEFICIENCIES, normalise_deficiencies
@@ -87,7 +88,12 @@ def qualify(codes: Iterable[str]) -> Qualification:
     """Qualify a set of deficiency codes against CASF art. D312-194.
 
     Raises UnknownCode / InvalidInput on unknown or missing codes."""
-    found = normalise_deficiencies(codes)
+    return _qualify(frozenset(normalise_deficiencies(codes)))
+
+
+@lru_cache(maxsize=4096)
+def _qualify(found: frozenset[str]) -> Qualification:
+    """``qualify`` of valid codes (a pure function of them: kept, a few hundred sets)."""
     severe = found & SEVERE_DEFICIENCIES
     chronic = found & CHRONIC_CONDITIONS
     matched: list[str] = []
