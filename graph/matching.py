@@ -97,6 +97,7 @@ from graph.model import Node, NodeKind, NodeRef, combination_key
 from graph.ranking import (
     _BASIS,
     _children_service_for_adult,
+    _fully_competent,
     _future_age,
     _next_services,
     _Pick,
@@ -290,7 +291,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         found = bands.get(reach)
         if found is None:
             found = bands[reach] = _score_all(
-                idx, needs, query.age, kinds, place.lat, reach, land, zone, place.lon
+                idx, needs, query.age, kinds, place.lat, reach, land, zone, place.lon, use="wide"
             )
         return found
 
@@ -300,21 +301,16 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     cap_km = beyond_cap(query.radius_km, inside_pos.size > 0)
     if n_full < query.limit:
         wanted = min(query.limit - n_full, BEYOND_ROWS)
-        # The nearest beyond the radius: looked for within 2×, then 4× the radius
-        # (every resource outside such a latitude band is farther), then everywhere.
-        for reach in (2 * query.radius_km, 4 * query.radius_km, None):
-            competent = around(reach)
-            local = np.flatnonzero(competent.candidate & (competent.tier <= 1))
-            far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(
-                3
-            )
-            if competent.zone is not None:
-                far[competent.zone[local]] = 0.0  # serves the person's commune: inside, never beyond
-            outside = np.flatnonzero(far > query.radius_km)
-            if reach is None or np.count_nonzero(far[outside] <= reach) >= wanted:
-                break
+        # The nearest beyond the radius, among the land mass's fully competent
+        # resources (kept per set of needs: a few, where a search widens).
+        competent = _fully_competent(idx, needs, query.age, kinds, land)
+        local = np.flatnonzero(competent.tier <= 1)
+        far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(3)
+        if zone.size:
+            far[np.isin(competent.positions[local], zone)] = 0.0  # serves the person's commune: inside
+        outside = np.flatnonzero(far > query.radius_km)
         order = outside[np.lexsort((competent.keys_at(local[outside]), far[outside]))[:wanted]]
-        nearest = [competent.pick(int(local[i]), float(far[i]), False) for i in order]
+        nearest = competent.picks(local[order], far[order], False)
         beyond = [p for p in nearest if p.distance_km <= cap_km]
         if nearest:
             first = nearest[0]

@@ -48,6 +48,7 @@ __all__ = [
     "_build_view",
     "_children_service_for_adult",
     "_conditions_involving",
+    "_fully_competent",
     "_future_age",
     "_next_services",
     "_relevant_targets",
@@ -268,26 +269,27 @@ def _sorted_accepts(idx: CompetenceIndex, code: str) -> tuple[NDArray[np.int64],
 
 
 def _view(
-    idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None, count: bool = True
+    idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None, use: str = "ask"
 ) -> _View | None:
     """The view of ``idx`` for these needs (see :class:`_View`), cached per index
     state; None when this set of needs is not worth a view (yet): the query is
     then scored directly on the index (``_score_direct``, same answers).
 
-    Which views are kept: a set of needs gets one when asked a second time (a
-    query that widens asks again at once: its wider bands cost less on a view,
-    its build included, than scored directly), while there is room or in place
-    of the least asked view, if asked at least twice as often; the room needed
-    is the view's size once it has been built. A varied mix of needs therefore
-    keeps a stable set of views for its most frequent needs instead of
-    rebuilding views in turn. ``count`` False (the transition's band): the view
-    is used if there is one, and the set of needs is not counted."""
+    Which views are kept: a set of needs gets one when asked a second time
+    (``use`` "ask": a query's radius band, counted once per query) or when a query
+    scores a wider band (``use`` "wide": what nobody covers nearby; such bands
+    cost less on a view, its build included, than scored directly), while there
+    is room or in place of the least asked view, if asked at least twice as
+    often; the room needed is the view's size once it has been built. A varied
+    mix of needs therefore keeps a stable set of views for its most frequent
+    needs instead of rebuilding views in turn. ``use`` "peek" (the transition's
+    band): the view is used if there is one."""
     views: dict[Any, tuple[_View, int]] = idx.cached("views", dict)
     asked: dict[Any, int] = idx.cached("views asked", dict)
     sizes: dict[Any, int] = idx.cached("views sizes", dict)  # a view's bytes, once built (kept or not)
     held: list[int] = idx.cached("views held", lambda: [0])  # their bytes, kept with them
     key = (needs.deficiencies, needs.skills, kinds, land)
-    if not count:
+    if use == "peek":
         found = views.get(key)
         return None if found is None else found[0]
 
@@ -295,7 +297,7 @@ def _view(
         return len(views) < _VIEWS_KEPT and held[0] + size <= _VIEWS_BYTES
 
     with _VIEWS_LOCK:
-        times = asked.get(key, 0) + 1
+        times = asked.get(key, 0) + (use == "ask")
         if len(asked) >= _ASKED_KEPT:
             asked.clear()
             sizes.clear()
@@ -303,7 +305,7 @@ def _view(
         found = views.get(key)
         if found is not None:
             return found[0]
-        if times < 2:
+        if times < 2 and use != "wide":
             return None
         expected = sizes.get(key, held[0] // len(views) if views else 0)
         if not room(expected) and (not views or 2 * min(asked.get(k, 0) for k in views) > times):
@@ -412,13 +414,15 @@ def _score_direct(
     land: str | None = None,
     zone: NDArray[np.int64] = _NO_POSITIONS,
     lon: float | None = None,
+    among: NDArray[np.int64] | None = None,
 ) -> _Scored:
     """The ranking keys of the candidates (a wanted kind on ``land``, admitting
     the age, covering some need) that may be within ``reach_km`` of latitude
     ``lat`` (None: everywhere), at once (same rules as the module doc).
     ``zone``: index positions serving the person's commune where they live
     (``zone_positions``), scored wherever their seat stands. With ``lon``, only
-    the resources of the latitude/longitude box that can hold ``reach_km`` are scored.
+    the resources of the latitude/longitude box that can hold ``reach_km`` are scored;
+    with ``among`` (ascending positions, no ``zone``), only those.
 
     The latitude band is a slice of the index's columns: a query reads the
     columns of its needs over that slice only (no per-needs copy of the index
@@ -430,6 +434,8 @@ def _score_direct(
         box = _longitude_box(idx.lons[lo:hi], lat, lon, reach_km)
         if box is not None:
             take = lo + np.flatnonzero(box)
+    if among is not None:
+        take = among
     if zone.size:
         outside = zone[(zone < lo) | (zone >= hi)] if isinstance(take, slice) else np.setdiff1d(zone, take)
         if outside.size:
@@ -470,6 +476,46 @@ def _score_direct(
     )
 
 
+#: Sets of needs whose "may be fully competent" positions are kept per index state.
+_FULL_KEPT = 2048
+
+
+def _may_cover_all(
+    idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None
+) -> NDArray[np.int64]:
+    """The positions (ascending) of the resources of these kinds on this land mass
+    that cover every deficiency of the needs at some age (by expertise, a
+    combination, a condition, or an ACCEPTS link whatever its ages): the only
+    ones that can be fully competent (tier 0 or 1) for a person of any age.
+    Kept per index state and set of deficiencies (a few thousand positions)."""
+    kept: dict[Any, NDArray[np.int64]] = idx.cached("may cover all", dict)
+    key = (needs.deficiencies, kinds, land)
+    found = kept.get(key)
+    if found is None:
+        _combination, levels = _levels(idx, needs, slice(0, len(idx)))
+        every = _wanted(idx, kinds, land).copy()
+        for j, code in enumerate(sorted(needs.deficiencies)):
+            covered = levels[j] > 0
+            covered[idx.accepts(NodeRef(K.DEFICIENCY, code)).ids] = True
+            every &= covered
+        found = np.flatnonzero(every).astype(np.int64)
+        with _VIEWS_LOCK:
+            if len(kept) >= _FULL_KEPT:
+                kept.clear()
+            kept[key] = found
+    return found
+
+
+def _fully_competent(
+    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], land: str | None
+) -> _Scored:
+    """Every candidate of the land mass that is fully competent (tier 0 or 1) for
+    the needs at this age, wherever it stands (widening: the nearest of them
+    beyond the radius), scored among ``_may_cover_all``'s positions only."""
+    scored = _score_direct(idx, needs, age, kinds, land=land, among=_may_cover_all(idx, needs, kinds, land))
+    return scored
+
+
 def _score_all(
     idx: CompetenceIndex,
     needs: _Needs,
@@ -480,14 +526,14 @@ def _score_all(
     land: str | None = None,
     zone: NDArray[np.int64] = _NO_POSITIONS,
     lon: float | None = None,
-    count: bool = True,
+    use: str = "ask",
 ) -> _Scored:
     """The ranking keys of every resource that may be within ``reach_km`` of
     latitude ``lat`` (None: everywhere) at once (same rules as the module doc);
     ``zone``: index positions serving the person's commune where they live
-    (``zone_positions``), scored wherever their seat stands. ``count`` False: a
-    further band of a query already counted (see ``_view``)."""
-    view = _view(idx, needs, kinds, land, count)
+    (``zone_positions``), scored wherever their seat stands. ``use``: how
+    this band asks for a view (see ``_view``)."""
+    view = _view(idx, needs, kinds, land, use)
     if view is None:
         return _score_direct(idx, needs, age, kinds, lat, reach_km, land, zone, lon)
     span = view.band(lat, reach_km) if lat is not None else view.band(0.0, None)
@@ -699,7 +745,7 @@ def _next_services(
         land,
         zone_positions(idx, place.commune),
         place.lon,
-        count=False,
+        use="peek",
     )
     pos, dist = _within(later, place.lat, place.lon, query.radius_km)
     if pos.size == 0:
