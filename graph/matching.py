@@ -97,8 +97,8 @@ from graph.model import Node, NodeKind, NodeRef, combination_key
 from graph.ranking import (
     _BASIS,
     _children_service_for_adult,
-    _fully_competent,
     _future_age,
+    _nearest_beyond,
     _next_services,
     _Pick,
     _relevant_targets,
@@ -301,16 +301,10 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     cap_km = beyond_cap(query.radius_km, inside_pos.size > 0)
     if n_full < query.limit:
         wanted = min(query.limit - n_full, BEYOND_ROWS)
-        # The nearest beyond the radius, among the land mass's fully competent
-        # resources (kept per set of needs: a few, where a search widens).
-        competent = _fully_competent(idx, needs, query.age, kinds, land)
-        local = np.flatnonzero(competent.tier <= 1)
-        far = haversine_km_many(place.lat, place.lon, competent.lats[local], competent.lons[local]).round(3)
-        if zone.size:
-            far[np.isin(competent.positions[local], zone)] = 0.0  # serves the person's commune: inside
-        outside = np.flatnonzero(far > query.radius_km)
-        order = outside[np.lexsort((competent.keys_at(local[outside]), far[outside]))[:wanted]]
-        nearest = competent.picks(local[order], far[order], False)
+        # The nearest fully competent beyond the radius (wherever they stand).
+        nearest = _nearest_beyond(
+            idx, needs, query.age, kinds, land, place.lat, place.lon, query.radius_km, zone, wanted
+        )
         beyond = [p for p in nearest if p.distance_km <= cap_km]
         if nearest:
             first = nearest[0]

@@ -48,7 +48,7 @@ __all__ = [
     "_build_view",
     "_children_service_for_adult",
     "_conditions_involving",
-    "_fully_competent",
+    "_nearest_beyond",
     "_future_age",
     "_next_services",
     "_relevant_targets",
@@ -476,29 +476,60 @@ def _score_direct(
     )
 
 
-#: Sets of needs whose "may be fully competent" positions are kept per index state.
+#: Sets of needs whose widening set (``_may_cover_all``) is kept per index state.
 _FULL_KEPT = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class _Widening:
+    """The resources of some kinds on a land mass that cover every deficiency of a
+    set of needs at some age (by expertise, a combination, a condition, or an
+    ACCEPTS link whatever its ages): the only ones that can be fully competent
+    (tier 0 or 1) for a person of any age, with what does not depend on the age."""
+
+    positions: NDArray[np.int64]  # ascending
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    age_min: NDArray[np.floating[Any]]
+    age_max: NDArray[np.floating[Any]]
+    #: every deficiency covered by expertise (not only by an ACCEPTS link): fully
+    #: competent at any age its own age band admits, with ``tier`` and ``points``
+    declared: NDArray[np.bool_]
+    tier: NDArray[np.int8]
+    points: NDArray[np.int16]
 
 
 def _may_cover_all(
     idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None
-) -> NDArray[np.int64]:
-    """The positions (ascending) of the resources of these kinds on this land mass
-    that cover every deficiency of the needs at some age (by expertise, a
-    combination, a condition, or an ACCEPTS link whatever its ages): the only
-    ones that can be fully competent (tier 0 or 1) for a person of any age.
-    Kept per index state and set of deficiencies (a few thousand positions)."""
-    kept: dict[Any, NDArray[np.int64]] = idx.cached("may cover all", dict)
-    key = (needs.deficiencies, kinds, land)
+) -> _Widening:
+    """The widening set of these needs (see :class:`_Widening`), kept per index
+    state and set of needs (a few thousand resources at most)."""
+    kept: dict[Any, _Widening] = idx.cached("may cover all", dict)
+    key = (needs.deficiencies, needs.skills, kinds, land)
     found = kept.get(key)
     if found is None:
-        _combination, levels = _levels(idx, needs, slice(0, len(idx)))
+        combination, levels = _levels(idx, needs, slice(0, len(idx)))
         every = _wanted(idx, kinds, land).copy()
+        declared = np.ones(len(idx), bool)
         for j, code in enumerate(sorted(needs.deficiencies)):
             covered = levels[j] > 0
+            declared &= covered
             covered[idx.accepts(NodeRef(K.DEFICIENCY, code)).ids] = True
             every &= covered
-        found = np.flatnonzero(every).astype(np.int64)
+        at = np.flatnonzero(every).astype(np.int64)
+        points = levels[:, at].sum(axis=0, dtype=np.int16)
+        for code in sorted(needs.skills):
+            points += idx.expertise(NodeRef(K.SKILL, code))[at]
+        found = _Widening(
+            at,
+            idx.lats[at],
+            idx.lons[at],
+            idx.age_min[at],
+            idx.age_max[at],
+            declared[at],
+            np.where(combination[at] > 0, 0, 1).astype(np.int8),
+            points,
+        )
         with _VIEWS_LOCK:
             if len(kept) >= _FULL_KEPT:
                 kept.clear()
@@ -506,14 +537,60 @@ def _may_cover_all(
     return found
 
 
-def _fully_competent(
-    idx: CompetenceIndex, needs: _Needs, age: int | None, kinds: frozenset[NodeKind], land: str | None
-) -> _Scored:
-    """Every candidate of the land mass that is fully competent (tier 0 or 1) for
-    the needs at this age, wherever it stands (widening: the nearest of them
-    beyond the radius), scored among ``_may_cover_all``'s positions only."""
-    scored = _score_direct(idx, needs, age, kinds, land=land, among=_may_cover_all(idx, needs, kinds, land))
-    return scored
+def _nearest_beyond(
+    idx: CompetenceIndex,
+    needs: _Needs,
+    age: int | None,
+    kinds: frozenset[NodeKind],
+    land: str | None,
+    lat: float,
+    lon: float,
+    radius_km: float,
+    zone: NDArray[np.int64],
+    wanted: int,
+) -> list[_Pick]:
+    """The ``wanted`` nearest resources of the land mass beyond ``radius_km`` that
+    are fully competent (tier 0 or 1) for the needs at this age, nearest first
+    (then by key): widening. Only the widening set's resources can be; those
+    covering every deficiency by expertise are so wherever their own age band
+    admits the person; the others (some deficiency only accepted, at some ages)
+    are scored at this age, and only those nearer than the ``wanted``-th sure one."""
+    full = _may_cover_all(idx, needs, kinds, land)
+    far = haversine_km_many(lat, lon, full.lats, full.lons).round(3)
+    if zone.size:
+        far[np.isin(full.positions, zone)] = 0.0  # serves the person's commune: inside, never beyond
+    outside = far > radius_km
+    sure = np.flatnonzero(outside & full.declared & admits(full.age_min, full.age_max, age))
+    reach = np.partition(far[sure], wanted - 1)[wanted - 1] if sure.size >= wanted else math.inf
+    unsure = np.flatnonzero(outside & ~full.declared)
+    unsure = unsure[far[unsure] <= reach]
+    keys, dist = _ranks(idx, "keys")[full.positions[sure]], far[sure]
+    scored = None
+    if unsure.size:
+        scored = _score_direct(idx, needs, age, kinds, land=land, among=full.positions[unsure])
+        local = np.flatnonzero(scored.tier <= 1)
+        found = haversine_km_many(lat, lon, scored.lats[local], scored.lons[local]).round(3)
+        keys = np.concatenate((keys, scored.keys_at(local)))
+        dist = np.concatenate((dist, found))
+    total = 3 * (len(needs.deficiencies) + len(needs.skills))
+    picks = []
+    for i in np.lexsort((keys, dist))[:wanted].tolist():
+        if i < sure.size:
+            row = int(sure[i])
+            points = int(full.points[row])
+            picks.append(
+                _Pick(
+                    int(full.positions[row]),
+                    float(dist[i]),
+                    False,
+                    int(full.tier[row]),
+                    round(points / total, 4),
+                )
+            )
+        else:
+            assert scored is not None
+            picks.append(scored.pick(int(local[i - sure.size]), float(dist[i]), False))
+    return picks
 
 
 def _score_all(
@@ -611,10 +688,17 @@ def _admit(
         admitted = ids[a:b][admits(age_min[a:b], age_max[a:b], age)] - take.start
     else:
         a, b = np.searchsorted(ids, (take[0], take[-1] + 1)) if len(take) else (0, 0)
-        ids, age_min, age_max = ids[a:b], age_min[a:b], age_max[a:b]
-        at = np.minimum(np.searchsorted(take, ids), max(len(take) - 1, 0))
-        here = take[at] == ids
-        admitted = at[here][admits(age_min[here], age_max[here], age)]
+        if 8 * len(take) < b - a:  # a few positions among many links: each position's links looked up
+            first = np.searchsorted(ids, take, "left")
+            many = np.searchsorted(ids, take, "right") - first
+            rows = np.repeat(np.arange(len(take)), many)
+            links = np.repeat(first - np.cumsum(many) + many, many) + np.arange(rows.size)
+            admitted = rows[admits(age_min[links], age_max[links], age)]
+        else:
+            ids, age_min, age_max = ids[a:b], age_min[a:b], age_max[a:b]
+            at = np.minimum(np.searchsorted(take, ids), max(len(take) - 1, 0))
+            here = take[at] == ids
+            admitted = at[here][admits(age_min[here], age_max[here], age)]
     row[admitted] = np.maximum(row[admitted], 1)
 
 

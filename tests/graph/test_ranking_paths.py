@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from graph import ranking
@@ -138,3 +139,34 @@ def test_rows_assembled_once_are_completed_for_each_person(demo_store):
         assert find_resources(demo_store, q) == expected
     referents = [m for r in warm for m in r.matches if m.group == "referent"]
     assert len({(m.key, m.distance_km) for m in referents}) > len({m.key for m in referents})
+
+
+def test_widening_finds_what_scoring_the_whole_land_finds(demo_store):
+    """The nearest fully competent resources beyond the radius, found on the
+    widening set (sure ones by expertise, accepted ones scored at the person's
+    age), are those of the whole land mass scored at that age."""
+    from graph.geo import haversine_km_many
+    from graph.landmass import land_mass
+    from graph.matching import LOCAL_KINDS, _validate
+    from graph.ranking import _nearest_beyond, _score_all, zone_positions
+
+    idx = read_model(demo_store).competence
+    compared = 0
+    for q in varied(demo_store, 80, 12):
+        needs = _validate(q)
+        commune = demo_store.get_node(NodeKind.COMMUNE, q.commune)
+        lat, lon = float(commune.props["lat"]), float(commune.props["lon"])
+        land = land_mass(str(commune.props["department"]))
+        zone = zone_positions(idx, q.commune)
+        every = _score_all(idx, needs, q.age, LOCAL_KINDS, None, None, land, zone, None, use="peek")
+        local = np.flatnonzero(every.candidate & (every.tier <= 1))
+        far = haversine_km_many(lat, lon, every.lats[local], every.lons[local]).round(3)
+        if every.zone is not None:
+            far[every.zone[local]] = 0.0
+        outside = np.flatnonzero(far > q.radius_km)
+        order = outside[np.lexsort((every.keys_at(local[outside]), far[outside]))[:8]]
+        expected = [every.pick(int(local[i]), float(far[i]), False) for i in order]
+        found = _nearest_beyond(idx, needs, q.age, LOCAL_KINDS, land, lat, lon, q.radius_km, zone, 8)
+        assert found == expected, q
+        compared += len(found)
+    assert compared > 200
