@@ -103,7 +103,6 @@ from graph.ranking import (
     _Pick,
     _relevant_targets,
     _score_all,
-    _Scored,
     _uncovered,
     _within,
     beyond_cap,
@@ -284,17 +283,6 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     widening = None
     beyond: list[_Pick] = []
     n_full = int(full_mask.sum())
-    bands: dict[float | None, _Scored] = {}
-
-    def around(reach: float | None) -> _Scored:
-        """The resources within ``reach`` km (latitude band; None: all) scored, once per query."""
-        found = bands.get(reach)
-        if found is None:
-            found = bands[reach] = _score_all(
-                idx, needs, query.age, kinds, place.lat, reach, land, zone, place.lon, use="wide"
-            )
-        return found
-
     # Rows beyond the radius (README "Matching"): never ahead of a row inside it,
     # at most BEYOND_ROWS fully competent ones, none beyond BEYOND_REACH × the
     # radius when some resource inside the radius answers.
@@ -372,7 +360,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # and, for a need nobody inside the radius covers, the nearest resource that
     # covers it (within the cap; a note names it in any case).
     uncovered_notes, nearest_covering = _uncovered(
-        idx, scored, query, place, inside_pos, around, frozenset(p.position for p in beyond)
+        idx, scored, needs, query, place, inside_pos, kinds, land, frozenset(p.position for p in beyond)
     )
     known = {p.position for p in beyond}
     nearest_covering = [

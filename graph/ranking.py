@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -537,6 +537,40 @@ def _may_cover_all(
     return found
 
 
+def _may_cover_each(
+    idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None
+) -> tuple[tuple[NDArray[np.int64], NDArray[np.bool_]], ...]:
+    """Per need (the rows of ``_Scored.covers``: deficiencies, then skills): the
+    positions (ascending) of the resources of these kinds on this land mass that
+    may cover it at some age, and which of them cover it by expertise (whatever
+    the age; the others only accept it, at some ages). Kept per index state and
+    set of needs: what nobody covers near a person is looked for there."""
+    kept: dict[Any, tuple[tuple[NDArray[np.int64], NDArray[np.bool_]], ...]] = idx.cached(
+        "may cover each", dict
+    )
+    key = (needs.deficiencies, needs.skills, kinds, land)
+    found = kept.get(key)
+    if found is None:
+        _combination, levels = _levels(idx, needs, slice(0, len(idx)))
+        wanted = _wanted(idx, kinds, land)
+        rows = []
+        for j, code in enumerate(sorted(needs.deficiencies)):
+            sure = levels[j] > 0
+            may = sure.copy()
+            may[idx.accepts(NodeRef(K.DEFICIENCY, code)).ids] = True
+            at = np.flatnonzero(may & wanted).astype(np.int64)
+            rows.append((at, sure[at]))
+        for code in sorted(needs.skills):
+            at = np.flatnonzero((idx.expertise(NodeRef(K.SKILL, code)) > 0) & wanted).astype(np.int64)
+            rows.append((at, np.ones(at.size, bool)))
+        found = tuple(rows)
+        with _VIEWS_LOCK:
+            if len(kept) >= _FULL_KEPT:
+                kept.clear()
+            kept[key] = found
+    return found
+
+
 def _nearest_beyond(
     idx: CompetenceIndex,
     needs: _Needs,
@@ -854,35 +888,41 @@ def _next_services(
 def _uncovered(
     idx: CompetenceIndex,
     scored: _Scored,
+    needs: _Needs,
     query: SituationQuery,
     place: PersonPlace,
     inside_pos: NDArray[np.int64],
-    around: Callable[[float | None], _Scored],
+    kinds: frozenset[NodeKind],
+    land: str | None,
     listed: frozenset[int] = frozenset(),
 ) -> tuple[list[str], list[_Pick]]:
     """``listed``: the positions already in the table (beyond the radius).
     For each need (deficiency or skill) that no local resource inside the
-    radius covers: a note naming the nearest resource that covers it, and that
-    resource (beyond the radius), nearest first. ``around(reach)``: the
-    resources within ``reach`` km scored (the query's, shared with widening)."""
+    radius covers: a note naming the nearest resource of the land mass that
+    covers it at the person's age, and that resource (beyond the radius),
+    nearest first."""
     missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
     if not missing:
         return [], []
+    each = _may_cover_each(idx, needs, kinds, land)
+    ranks = _ranks(idx, "keys")
+    defs = sorted(needs.deficiencies)
     found_at: dict[int, _Pick] = {}  # need row → the nearest resource covering it
-    # Looked for within 2×, then 4× the radius (every resource outside such a
-    # latitude band is farther), then everywhere, as for widening.
-    for reach in (2 * query.radius_km, 4 * query.radius_km, None):
-        band = around(reach)
-        for j in [j for j in missing if j not in found_at]:
-            found = np.flatnonzero(band.candidate & band.covers[j])
-            if found.size == 0:
-                continue
-            far = haversine_km_many(place.lat, place.lon, band.lats[found], band.lons[found]).round(3)
-            best = int(np.lexsort((band.keys_at(found), far))[0])
-            if reach is None or far[best] <= reach:
-                found_at[j] = band.pick(int(found[best]), float(far[best]), False)
-        if len(found_at) == len(missing):
-            break
+    for j in missing:
+        at, sure = each[j]
+        ok = admits(idx.age_min[at], idx.age_max[at], query.age)  # the resource's own age band
+        accepted = np.flatnonzero(ok & ~sure)
+        if accepted.size:  # covered only by accepting it: at this age?
+            admitted = np.zeros(accepted.size, np.int8)
+            _admit(admitted, *_sorted_accepts(idx, defs[j]), at[accepted], query.age)
+            ok[accepted] = admitted > 0
+        rows = np.flatnonzero(ok)
+        if rows.size == 0:
+            continue
+        far = haversine_km_many(place.lat, place.lon, idx.lats[at[rows]], idx.lons[at[rows]]).round(3)
+        best = int(np.lexsort((ranks[at[rows]], far))[0])
+        one = _score_direct(idx, needs, query.age, kinds, land=land, among=at[rows[best : best + 1]])
+        found_at[j] = one.pick(0, float(far[best]), False)
     notes: list[str] = []
     picks: dict[int, _Pick] = {}
     for j in missing:

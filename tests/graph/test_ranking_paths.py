@@ -3,6 +3,7 @@ the index (a set of needs asked once gets no view): both give the same answer.""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -170,3 +171,95 @@ def test_widening_finds_what_scoring_the_whole_land_finds(demo_store):
         assert found == expected, q
         compared += len(found)
     assert compared > 200
+
+
+def test_a_need_nobody_covers_nearby_finds_what_scoring_the_whole_land_finds(demo_store):
+    """For a need no resource inside the radius covers, the nearest resource that
+    covers it at the person's age (from the per-need sets) is the one the whole
+    land mass, scored at that age, gives."""
+    from graph.geo import haversine_km_many
+    from graph.landmass import land_mass
+    from graph.matching import LOCAL_KINDS, _place, _validate
+    from graph.ranking import _score_all, _uncovered, _within, zone_positions
+
+    model = read_model(demo_store)
+    idx = model.competence
+    compared = 0
+    rng = random.Random(13)
+    for q in varied(demo_store, 120, 13):
+        q = dataclasses.replace(q, radius_km=rng.choice((5, 15, 30)))
+        needs = _validate(q)
+        place, _notes = _place(demo_store, q, model.territories)
+        land = land_mass(place.department)
+        zone = zone_positions(idx, place.commune)
+        scored = _score_all(idx, needs, q.age, LOCAL_KINDS, place.lat, q.radius_km, land, zone, place.lon)
+        inside, _dist = _within(scored, place.lat, place.lon, q.radius_km)
+        _notes, picks = _uncovered(idx, scored, needs, q, place, inside, LOCAL_KINDS, land)
+        every = _score_all(idx, needs, q.age, LOCAL_KINDS, None, None, land, zone, None, use="peek")
+        expected = {}
+        for j, _code in enumerate(scored.deficiencies):
+            if scored.covers[j, inside].any():
+                continue
+            rows = np.flatnonzero(every.candidate & every.covers[j])
+            if rows.size:
+                far = haversine_km_many(place.lat, place.lon, every.lats[rows], every.lons[rows]).round(3)
+                best = int(np.lexsort((every.keys_at(rows), far))[0])
+                pick = every.pick(int(rows[best]), float(far[best]), False)
+                expected.setdefault(pick.position, pick)
+        assert sorted(picks) == sorted(expected.values()), q
+        compared += len(picks)
+    assert compared > 30
+
+
+def test_a_resource_accepting_a_need_only_for_other_ages_is_not_the_nearest_covering_it(demo_copy_store):
+    """A service nearer than any other that accepts deafness only for children
+    (0-6 years) does not cover it for an adult: the note names the farther
+    service that does."""
+    from graph.geo import haversine_km
+    from graph.model import Edge, NodeRef, RelType
+
+    store = demo_copy_store
+    idx = read_model(store).competence
+    deafness = idx.expertise(NodeRef(NodeKind.DEFICIENCY, "DA"))
+    accepting = set(idx.accepts(NodeRef(NodeKind.DEFICIENCY, "DA")).ids.tolist())
+    adults = [
+        i
+        for i in range(len(idx))
+        if idx.refs[i].kind is NodeKind.ESTABLISHMENT
+        and deafness[i] == 0
+        and i not in accepting
+        and not (idx.age_min[i] > 30 or idx.age_max[i] < 30)
+    ]
+    towns = sorted(c.key for c in store.nodes(NodeKind.COMMUNE) if int(c.props.get("population", 0)) > 3000)
+    for town in towns:
+        query = SituationQuery(deficiencies=["DA"], commune=town, age=30, radius_km=1)
+        before = find_resources(store, query)
+        beyond = [m for m in before.matches if m.group == "beyond" and m.level == "LOCAL"]
+        if not beyond:
+            continue
+        commune = store.get_node(NodeKind.COMMUNE, town)
+        lat, lon = float(commune.props["lat"]), float(commune.props["lon"])
+        nearby = [
+            idx.refs[i]
+            for i in adults
+            if 1.5 < haversine_km(lat, lon, idx.lats[i], idx.lons[i]) < beyond[0].distance_km - 1
+        ]
+        if nearby:
+            break
+    nearer = nearby[0]
+    store.upsert(
+        edges=[
+            Edge(RelType.ACCEPTS, nearer, NodeRef(NodeKind.DEFICIENCY, "DA"), {"age_min": 0, "age_max": 6})
+        ]
+    )
+    after = find_resources(store, query)
+    assert [(m.key, m.group) for m in after.matches] == [(m.key, m.group) for m in before.matches]
+    assert after.notes == before.notes
+    # the same link for adults too: now it is the nearest
+    store.upsert(
+        edges=[
+            Edge(RelType.ACCEPTS, nearer, NodeRef(NodeKind.DEFICIENCY, "DA"), {"age_min": 0, "age_max": 40})
+        ]
+    )
+    adults_too = find_resources(store, query)
+    assert [m.key for m in adults_too.matches if m.group == "beyond"][0] == nearer.key
