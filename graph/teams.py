@@ -73,21 +73,26 @@ def _teams(scored: _Scored, pool: list[_Member]) -> list[list[_Pick]]:
     ``_team_pool``, nearest first) covering every need — deficiencies and
     skills, the rows of ``_Scored.covers`` — nearest first (by the farthest
     member, then the total distance, then the members' keys); no member is
-    redundant. Needs are bits, and every set of a size is tried at once."""
+    redundant. Needs are bits, and every set of a size is tried at once.
+
+    Sizes are tried smallest first and the first size with a team ends the
+    search: then no smaller set covers every need, so no member of a team found
+    is redundant (the others alone are a smaller set). A member covering every
+    need alone is no team member (the search starts at pairs)."""
     full = (1 << len(scored.deficiencies)) - 1
+    pool = [m for m in pool if m.bits != full]
     bits = np.array([m.bits for m in pool], dtype=np.int64)
+    if not pool or int(np.bitwise_or.reduce(bits)) != full:
+        return []  # some need is covered by no member: no team
     dist = np.array([m.distance_km for m in pool], dtype=np.float64)
     key_rank = np.argsort(np.argsort(np.array([m.key for m in pool]), kind="stable"), kind="stable")
-    for size in range(2, MAX_TEAM_SIZE + 1):
+    # a team needs no more members than needs (each brings one the others lack)
+    for size in range(2, min(MAX_TEAM_SIZE, len(scored.deficiencies)) + 1):
         if len(pool) < size:
             break
         sets = _combinations(len(pool), size)
         member_bits = bits[sets]
-        union = np.bitwise_or.reduce(member_bits, axis=1)
-        ok = union == full
-        for leave in range(size):  # no member is redundant: the others alone fall short
-            rest = np.bitwise_or.reduce(np.delete(member_bits, leave, axis=1), axis=1)
-            ok &= rest != full
+        ok = np.bitwise_or.reduce(member_bits, axis=1) == full
         found = sets[ok]
         if found.size:
             d = dist[found]

@@ -4,6 +4,7 @@ the index (a set of needs asked once gets no view): both give the same answer.""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 
 import numpy as np
@@ -263,3 +264,60 @@ def test_a_resource_accepting_a_need_only_for_other_ages_is_not_the_nearest_cove
     )
     adults_too = find_resources(store, query)
     assert [m.key for m in adults_too.matches if m.group == "beyond"][0] == nearer.key
+
+
+def test_teams_are_the_smallest_non_redundant_sets_a_plain_search_finds(demo_store):
+    """Teams against a plain search over the members of the pool: every set of 2,
+    then 3 members covering every need with no redundant member, nearest first
+    (by the farthest member, the total distance, then the members' keys)."""
+    import itertools
+
+    from graph.answers import _MAX_TEAMS, MAX_TEAM_SIZE
+    from graph.landmass import land_mass
+    from graph.matching import LOCAL_KINDS, _place, _validate
+    from graph.ranking import _score_all, _within, zone_positions
+    from graph.teams import _team_pool, _teams
+
+    model = read_model(demo_store)
+    idx = model.competence
+    tried = found = 0
+    for q in varied(demo_store, 150, 14):
+        needs = _validate(q)
+        place, _notes = _place(demo_store, q, model.territories)
+        zone = zone_positions(idx, place.commune)
+        land = land_mass(place.department)
+        scored = _score_all(idx, needs, q.age, LOCAL_KINDS, place.lat, q.radius_km, land, zone, place.lon)
+        inside, dist = _within(scored, place.lat, place.lon, q.radius_km)
+        if inside.size == 0 or scored.covers[:, inside].all(axis=0).any():
+            continue
+        pool = _team_pool(scored, inside, dist)
+        full = (1 << len(scored.deficiencies)) - 1
+        expected: list[list[int]] = []
+        for size in range(2, MAX_TEAM_SIZE + 1):
+            sets = []
+            for team in itertools.combinations(range(len(pool)), size):
+                bits = [pool[i].bits for i in team]
+                union = 0
+                for b in bits:
+                    union |= b
+                redundant = any(
+                    functools.reduce(int.__or__, bits[:k] + bits[k + 1 :], 0) == full for k in range(size)
+                )
+                if union == full and not redundant:
+                    sets.append(team)
+            if sets:
+                sets.sort(
+                    key=lambda t: (
+                        max(pool[i].distance_km for i in t),
+                        sum(pool[i].distance_km for i in t),
+                        [pool[i].key for i in t],
+                    )
+                )
+                expected = [list(t) for t in sets[:_MAX_TEAMS]]
+                break
+        got = _teams(scored, pool)
+        want = [[scored.pick(pool[i].local, pool[i].distance_km, True) for i in t] for t in expected]
+        assert got == want, q
+        tried += 1
+        found += bool(got)
+    assert tried > 20 and found > 10
