@@ -476,8 +476,22 @@ def _score_direct(
     )
 
 
-#: Sets of needs whose widening set (``_may_cover_all``) is kept per index state.
-_FULL_KEPT = 2048
+#: The bytes of widening sets (``_may_cover_all``) and of per-need sets
+#: (``_may_cover_each``) kept per index state, each: past it, they are dropped
+#: and built again as asked (a few hundred sets of needs fit at national scale).
+_SETS_BYTES = 32 * 2**20
+
+
+def _keep(idx: CompetenceIndex, name: str, key: Any, value: Any, size: int) -> None:
+    """Keep ``value`` under ``key`` in the index's ``name`` cache, within ``_SETS_BYTES``."""
+    kept: dict[Any, Any] = idx.cached(name, dict)
+    held: list[int] = idx.cached((name, "bytes"), lambda: [0])
+    with _VIEWS_LOCK:
+        if held[0] + size > _SETS_BYTES:
+            kept.clear()
+            held[0] = 0
+        kept[key] = value
+        held[0] += size
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +511,22 @@ class _Widening:
     declared: NDArray[np.bool_]
     tier: NDArray[np.int8]
     points: NDArray[np.int16]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(
+            a.nbytes
+            for a in (
+                self.positions,
+                self.lats,
+                self.lons,
+                self.age_min,
+                self.age_max,
+                self.declared,
+                self.tier,
+                self.points,
+            )
+        )
 
 
 def _may_cover_all(
@@ -530,10 +560,7 @@ def _may_cover_all(
             np.where(combination[at] > 0, 0, 1).astype(np.int8),
             points,
         )
-        with _VIEWS_LOCK:
-            if len(kept) >= _FULL_KEPT:
-                kept.clear()
-            kept[key] = found
+        _keep(idx, "may cover all", key, found, found.nbytes)
     return found
 
 
@@ -564,10 +591,7 @@ def _may_cover_each(
             at = np.flatnonzero((idx.expertise(NodeRef(K.SKILL, code)) > 0) & wanted).astype(np.int64)
             rows.append((at, np.ones(at.size, bool)))
         found = tuple(rows)
-        with _VIEWS_LOCK:
-            if len(kept) >= _FULL_KEPT:
-                kept.clear()
-            kept[key] = found
+        _keep(idx, "may cover each", key, found, sum(at.nbytes + sure.nbytes for at, sure in rows))
     return found
 
 

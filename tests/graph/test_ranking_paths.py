@@ -321,3 +321,22 @@ def test_teams_are_the_smallest_non_redundant_sets_a_plain_search_finds(demo_sto
         tried += 1
         found += bool(got)
     assert tried > 20 and found > 10
+
+
+def test_the_sets_kept_for_wide_searches_stay_within_their_bytes(demo_store, monkeypatch):
+    """Widening and per-need sets are dropped past their bytes (and built again
+    as asked): answers do not change, memory does not grow with every set of needs."""
+    queries = [dataclasses.replace(q, radius_km=5) for q in varied(demo_store, 40, 15)]
+    answers = [find_resources(demo_store, q) for q in queries]
+    idx = read_model(demo_store).competence
+    for name in ("may cover all", "may cover each"):  # more than the bytes below, unbounded
+        assert idx.cached((name, "bytes"), lambda: [0])[0] > 20_000, name
+    monkeypatch.setattr(ranking, "_SETS_BYTES", 20_000)
+    for name in ("may cover all", "may cover each"):
+        idx.derived.pop(name, None)
+        idx.derived.pop((name, "bytes"), None)
+    assert [find_resources(demo_store, q) for q in queries] == answers
+    for name in ("may cover all", "may cover each"):
+        kept = idx.cached(name, dict)
+        assert kept, name
+        assert idx.cached((name, "bytes"), lambda: [0])[0] <= 20_000 or len(kept) == 1, name
