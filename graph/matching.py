@@ -98,12 +98,10 @@ from graph.ranking import (
     _BASIS,
     _children_service_for_adult,
     _future_age,
-    _nearest_beyond,
     _next_services,
     _Pick,
     _relevant_targets,
     _score_all,
-    _uncovered,
     _within,
     beyond_cap,
     zone_positions,
@@ -120,6 +118,7 @@ from graph.vocabulary import (
     normalise_deficiencies,
     normalise_skills,
 )
+from graph.widening import _nearest_beyond, _uncovered
 
 __all__ = [
     "SituationQuery",

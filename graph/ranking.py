@@ -26,13 +26,11 @@ from graph.answers import (
     K,
     PersonPlace,
     SituationQuery,
-    _need_label,
     _Needs,
 )
 from graph.competence import CompetenceIndex, admits
 from graph.geo import EARTH_RADIUS_KM, haversine_km_many
 from graph.model import NodeKind, NodeRef, codes_of_combination
-from graph.views import display_name
 from graph.vocabulary import (
     CONDITIONS,
 )
@@ -48,12 +46,10 @@ __all__ = [
     "_build_view",
     "_children_service_for_adult",
     "_conditions_involving",
-    "_nearest_beyond",
     "_future_age",
     "_next_services",
     "_relevant_targets",
     "_score_all",
-    "_uncovered",
     "_view",
     "_within",
     "beyond_cap",
@@ -476,181 +472,6 @@ def _score_direct(
     )
 
 
-#: The bytes of widening sets (``_may_cover_all``) and of per-need sets
-#: (``_may_cover_each``) kept per index state, each: past it, they are dropped
-#: and built again as asked (a few hundred sets of needs fit at national scale).
-_SETS_BYTES = 32 * 2**20
-
-
-def _keep(idx: CompetenceIndex, name: str, key: Any, value: Any, size: int) -> None:
-    """Keep ``value`` under ``key`` in the index's ``name`` cache, within ``_SETS_BYTES``."""
-    kept: dict[Any, Any] = idx.cached(name, dict)
-    held: list[int] = idx.cached((name, "bytes"), lambda: [0])
-    with _VIEWS_LOCK:
-        if held[0] + size > _SETS_BYTES:
-            kept.clear()
-            held[0] = 0
-        kept[key] = value
-        held[0] += size
-
-
-@dataclass(frozen=True, slots=True)
-class _Widening:
-    """The resources of some kinds on a land mass that cover every deficiency of a
-    set of needs at some age (by expertise, a combination, a condition, or an
-    ACCEPTS link whatever its ages): the only ones that can be fully competent
-    (tier 0 or 1) for a person of any age, with what does not depend on the age."""
-
-    positions: NDArray[np.int64]  # ascending
-    lats: NDArray[np.float64]
-    lons: NDArray[np.float64]
-    age_min: NDArray[np.floating[Any]]
-    age_max: NDArray[np.floating[Any]]
-    #: every deficiency covered by expertise (not only by an ACCEPTS link): fully
-    #: competent at any age its own age band admits, with ``tier`` and ``points``
-    declared: NDArray[np.bool_]
-    tier: NDArray[np.int8]
-    points: NDArray[np.int16]
-
-    @property
-    def nbytes(self) -> int:
-        return sum(
-            a.nbytes
-            for a in (
-                self.positions,
-                self.lats,
-                self.lons,
-                self.age_min,
-                self.age_max,
-                self.declared,
-                self.tier,
-                self.points,
-            )
-        )
-
-
-def _may_cover_all(
-    idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None
-) -> _Widening:
-    """The widening set of these needs (see :class:`_Widening`), kept per index
-    state and set of needs (a few thousand resources at most)."""
-    kept: dict[Any, _Widening] = idx.cached("may cover all", dict)
-    key = (needs.deficiencies, needs.skills, kinds, land)
-    found = kept.get(key)
-    if found is None:
-        combination, levels = _levels(idx, needs, slice(0, len(idx)))
-        every = _wanted(idx, kinds, land).copy()
-        declared = np.ones(len(idx), bool)
-        for j, code in enumerate(sorted(needs.deficiencies)):
-            covered = levels[j] > 0
-            declared &= covered
-            covered[idx.accepts(NodeRef(K.DEFICIENCY, code)).ids] = True
-            every &= covered
-        at = np.flatnonzero(every).astype(np.int64)
-        points = levels[:, at].sum(axis=0, dtype=np.int16)
-        for code in sorted(needs.skills):
-            points += idx.expertise(NodeRef(K.SKILL, code))[at]
-        found = _Widening(
-            at,
-            idx.lats[at],
-            idx.lons[at],
-            idx.age_min[at],
-            idx.age_max[at],
-            declared[at],
-            np.where(combination[at] > 0, 0, 1).astype(np.int8),
-            points,
-        )
-        _keep(idx, "may cover all", key, found, found.nbytes)
-    return found
-
-
-def _may_cover_each(
-    idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None
-) -> tuple[tuple[NDArray[np.int64], NDArray[np.bool_]], ...]:
-    """Per need (the rows of ``_Scored.covers``: deficiencies, then skills): the
-    positions (ascending) of the resources of these kinds on this land mass that
-    may cover it at some age, and which of them cover it by expertise (whatever
-    the age; the others only accept it, at some ages). Kept per index state and
-    set of needs: what nobody covers near a person is looked for there."""
-    kept: dict[Any, tuple[tuple[NDArray[np.int64], NDArray[np.bool_]], ...]] = idx.cached(
-        "may cover each", dict
-    )
-    key = (needs.deficiencies, needs.skills, kinds, land)
-    found = kept.get(key)
-    if found is None:
-        _combination, levels = _levels(idx, needs, slice(0, len(idx)))
-        wanted = _wanted(idx, kinds, land)
-        rows = []
-        for j, code in enumerate(sorted(needs.deficiencies)):
-            sure = levels[j] > 0
-            may = sure.copy()
-            may[idx.accepts(NodeRef(K.DEFICIENCY, code)).ids] = True
-            at = np.flatnonzero(may & wanted).astype(np.int64)
-            rows.append((at, sure[at]))
-        for code in sorted(needs.skills):
-            at = np.flatnonzero((idx.expertise(NodeRef(K.SKILL, code)) > 0) & wanted).astype(np.int64)
-            rows.append((at, np.ones(at.size, bool)))
-        found = tuple(rows)
-        _keep(idx, "may cover each", key, found, sum(at.nbytes + sure.nbytes for at, sure in rows))
-    return found
-
-
-def _nearest_beyond(
-    idx: CompetenceIndex,
-    needs: _Needs,
-    age: int | None,
-    kinds: frozenset[NodeKind],
-    land: str | None,
-    lat: float,
-    lon: float,
-    radius_km: float,
-    zone: NDArray[np.int64],
-    wanted: int,
-) -> list[_Pick]:
-    """The ``wanted`` nearest resources of the land mass beyond ``radius_km`` that
-    are fully competent (tier 0 or 1) for the needs at this age, nearest first
-    (then by key): widening. Only the widening set's resources can be; those
-    covering every deficiency by expertise are so wherever their own age band
-    admits the person; the others (some deficiency only accepted, at some ages)
-    are scored at this age, and only those nearer than the ``wanted``-th sure one."""
-    full = _may_cover_all(idx, needs, kinds, land)
-    far = haversine_km_many(lat, lon, full.lats, full.lons).round(3)
-    if zone.size:
-        far[np.isin(full.positions, zone)] = 0.0  # serves the person's commune: inside, never beyond
-    outside = far > radius_km
-    sure = np.flatnonzero(outside & full.declared & admits(full.age_min, full.age_max, age))
-    reach = np.partition(far[sure], wanted - 1)[wanted - 1] if sure.size >= wanted else math.inf
-    unsure = np.flatnonzero(outside & ~full.declared)
-    unsure = unsure[far[unsure] <= reach]
-    keys, dist = _ranks(idx, "keys")[full.positions[sure]], far[sure]
-    scored = None
-    if unsure.size:
-        scored = _score_direct(idx, needs, age, kinds, land=land, among=full.positions[unsure])
-        local = np.flatnonzero(scored.tier <= 1)
-        found = haversine_km_many(lat, lon, scored.lats[local], scored.lons[local]).round(3)
-        keys = np.concatenate((keys, scored.keys_at(local)))
-        dist = np.concatenate((dist, found))
-    total = 3 * (len(needs.deficiencies) + len(needs.skills))
-    picks = []
-    for i in np.lexsort((keys, dist))[:wanted].tolist():
-        if i < sure.size:
-            row = int(sure[i])
-            points = int(full.points[row])
-            picks.append(
-                _Pick(
-                    int(full.positions[row]),
-                    float(dist[i]),
-                    False,
-                    int(full.tier[row]),
-                    round(points / total, 4),
-                )
-            )
-        else:
-            assert scored is not None
-            picks.append(scored.pick(int(local[i - sure.size]), float(dist[i]), False))
-    return picks
-
-
 def _score_all(
     idx: CompetenceIndex,
     needs: _Needs,
@@ -907,72 +728,6 @@ def _next_services(
         )
     )[:NEXT_ROWS]
     return later.picks(pos[order], dist[order], True)
-
-
-def _uncovered(
-    idx: CompetenceIndex,
-    scored: _Scored,
-    needs: _Needs,
-    query: SituationQuery,
-    place: PersonPlace,
-    inside_pos: NDArray[np.int64],
-    kinds: frozenset[NodeKind],
-    land: str | None,
-    listed: frozenset[int] = frozenset(),
-) -> tuple[list[str], list[_Pick]]:
-    """``listed``: the positions already in the table (beyond the radius).
-    For each need (deficiency or skill) that no local resource inside the
-    radius covers: a note naming the nearest resource of the land mass that
-    covers it at the person's age, and that resource (beyond the radius),
-    nearest first."""
-    missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
-    if not missing:
-        return [], []
-    each = _may_cover_each(idx, needs, kinds, land)
-    ranks = _ranks(idx, "keys")
-    defs = sorted(needs.deficiencies)
-    found_at: dict[int, _Pick] = {}  # need row → the nearest resource covering it
-    for j in missing:
-        at, sure = each[j]
-        ok = admits(idx.age_min[at], idx.age_max[at], query.age)  # the resource's own age band
-        accepted = np.flatnonzero(ok & ~sure)
-        if accepted.size:  # covered only by accepting it: at this age?
-            admitted = np.zeros(accepted.size, np.int8)
-            _admit(admitted, *_sorted_accepts(idx, defs[j]), at[accepted], query.age)
-            ok[accepted] = admitted > 0
-        rows = np.flatnonzero(ok)
-        if rows.size == 0:
-            continue
-        far = haversine_km_many(place.lat, place.lon, idx.lats[at[rows]], idx.lons[at[rows]]).round(3)
-        best = int(np.lexsort((ranks[at[rows]], far))[0])
-        one = _score_direct(idx, needs, query.age, kinds, land=land, among=at[rows[best : best + 1]])
-        found_at[j] = one.pick(0, float(far[best]), False)
-    notes: list[str] = []
-    picks: dict[int, _Pick] = {}
-    for j in missing:
-        label = _need_label(scored.deficiencies[j])
-        if j not in found_at:
-            notes.append(
-                f"Aucune ressource locale connue ne couvre {label} : voir l'ERHR et le CNRHR ci-dessous."
-            )
-            continue
-        pick = found_at[j]
-        position, distance = pick.position, pick.distance_km
-        props = idx.props[position]
-        name = display_name(props, idx.refs[position].key)
-        shown = distance <= BEYOND_REACH * query.radius_km or position in listed
-        notes.append(
-            f"Aucune ressource locale dans le rayon de {query.radius_km:g} km ne couvre {label} ; "
-            f"la plus proche qui la couvre : {name} ({distance:.0f} km)"
-            + (
-                ", ajoutée au tableau (au-delà du rayon)."
-                if shown
-                else f" — plus de {BEYOND_REACH:g} fois le rayon : citée ici, pas dans le tableau."
-            )
-        )
-        picks.setdefault(position, pick)
-    ordered_picks = sorted(picks.values(), key=lambda p: (p.distance_km, str(idx.keys[p.position])))
-    return notes, ordered_picks
 
 
 def _relevant_targets(idx: CompetenceIndex, needs: _Needs) -> frozenset[str]:

@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from graph import ranking
+from graph import ranking, widening
 from graph.matching import SituationQuery, find_resources
 from graph.model import NodeKind
 from graph.readmodel import read_model
@@ -150,7 +150,8 @@ def test_widening_finds_what_scoring_the_whole_land_finds(demo_store):
     from graph.geo import haversine_km_many
     from graph.landmass import land_mass
     from graph.matching import LOCAL_KINDS, _validate
-    from graph.ranking import _nearest_beyond, _score_all, zone_positions
+    from graph.ranking import _score_all, zone_positions
+    from graph.widening import _nearest_beyond
 
     idx = read_model(demo_store).competence
     compared = 0
@@ -181,7 +182,8 @@ def test_a_need_nobody_covers_nearby_finds_what_scoring_the_whole_land_finds(dem
     from graph.geo import haversine_km_many
     from graph.landmass import land_mass
     from graph.matching import LOCAL_KINDS, _place, _validate
-    from graph.ranking import _score_all, _uncovered, _within, zone_positions
+    from graph.ranking import _score_all, _within, zone_positions
+    from graph.widening import _uncovered
 
     model = read_model(demo_store)
     idx = model.competence
@@ -331,7 +333,7 @@ def test_the_sets_kept_for_wide_searches_stay_within_their_bytes(demo_store, mon
     idx = read_model(demo_store).competence
     for name in ("may cover all", "may cover each"):  # more than the bytes below, unbounded
         assert idx.cached((name, "bytes"), lambda: [0])[0] > 20_000, name
-    monkeypatch.setattr(ranking, "_SETS_BYTES", 20_000)
+    monkeypatch.setattr(widening, "_SETS_BYTES", 20_000)
     for name in ("may cover all", "may cover each"):
         idx.derived.pop(name, None)
         idx.derived.pop((name, "bytes"), None)
