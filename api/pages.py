@@ -57,6 +57,7 @@ from graph.errors import (
     TooManySignIns,
     UnknownCode,
 )
+from graph.explanation import shown_covers
 from graph.knowledge import KIND_LABELS as KNOWLEDGE_KINDS
 from graph.matching import MatchResult, SituationQuery
 from graph.model import NodeKind, NodeRef, combination_key
@@ -357,7 +358,7 @@ def _same_reasons(result: MatchResult | None) -> dict[int, int]:
     first: dict[tuple[str, ...], int] = {}
     same: dict[int, int] = {}
     for m in result.matches if result is not None else ():
-        reasons = tuple(explain(c) for c in m.covers)
+        reasons = tuple(explain(c) for c in shown_covers(m.covers))
         if m.group == "referent" or not reasons:
             continue
         if reasons in first:
@@ -473,7 +474,7 @@ async def orientation_table(request: Request, svc: Service, fmt: str) -> Respons
                 "" if m.minutes is None else m.minutes,
                 "oui" if m.within_radius else "non",
                 GROUP_LABEL[m.group],
-                " ; ".join(explain(c) for c in m.covers),
+                " ; ".join(explain(c) for c in shown_covers(m.covers)),
                 need_labels(m.misses),
                 "oui" if m.synthetic else "non",
             ]

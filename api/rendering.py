@@ -21,6 +21,7 @@ from graph import coverage as cov
 from graph import transition as radar_
 from graph.access import Permission, Principal
 from graph.errors import AccessError, DihrError, NotFound, ServiceError
+from graph.explanation import shown_covers
 from graph.matching import BASIS_LABELS, LEVEL_LABELS, NeedCoverage
 from graph.referrals import STATUS_LABELS
 from graph.views import french_day
@@ -166,6 +167,7 @@ def render(request: Request, name: str, title: str, status: int = 200, **context
         "can_situations": principal is not None and principal.can(Permission.SITUATIONS_READ),
         "can_admin": principal is not None and principal.can(Permission.ADMIN),
         "explain": explain,
+        "shown_covers": shown_covers,
         "need_labels": need_labels,
         "pct": _pct,
         "count": _count,

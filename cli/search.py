@@ -12,6 +12,7 @@ import typer
 from cli._common import JsonOpt, emit_json, friendly, new_app, opened
 from graph import rare, service
 from graph.access import SYSTEM
+from graph.explanation import shown_covers
 from graph.matching import BASIS_LABELS, LEVEL_LABELS, Match, MatchResult, SituationQuery
 
 app = new_app("Recherche de ressources et couverture.")
@@ -139,7 +140,7 @@ def _print_match(m: Match) -> None:
     line = ", ".join(v for v in (contact.address, contact.phone, contact.email) if v) if contact else ""
     if line:
         typer.echo(f"       ☎ {line}")
-    for c in m.covers:
+    for c in shown_covers(m.covers):
         typer.echo(f"       ✓ {c.text or c.path}")
     if m.misses:
         typer.echo(f"       ✗ manque : {', '.join(m.misses)}")

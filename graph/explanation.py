@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -32,6 +32,7 @@ from graph.vocabulary import (
 )
 
 __all__ = [
+    "shown_covers",
     "_Candidate",
     "_Competence",
     "_EXPLANATIONS_KEPT",
@@ -427,4 +428,20 @@ def _facts_of(node: Node, index_lat: float | None, index_lon: float | None) -> _
         else "seat"
         if lat is not None
         else None,
+    )
+
+
+_INCLUDES = " —INCLUDES→ "
+
+
+def shown_covers(covers: Iterable[NeedCoverage]) -> tuple[NeedCoverage, ...]:
+    """The coverages a person reads: a deficiency covered because the resource's
+    expertise is on a combination that includes it (link INCLUDES) is said by
+    that combination's own line when the match shows it — not once more per
+    deficiency (« expertise sur DA+DV », then « … (dont DA) », « … (dont DV) »).
+    The API keeps every coverage (one per need, for programs)."""
+    covers = tuple(covers)
+    combinations = {c.path for c in covers if c.need_kind == "combination"}
+    return tuple(
+        c for c in covers if not (c.link == "INCLUDES" and c.path.rsplit(_INCLUDES, 1)[0] in combinations)
     )

@@ -191,3 +191,14 @@ def test_results_say_each_reason_once_and_the_directory_names_category_and_town(
         node = demo_store.get_node(NodeKind.ESTABLISHMENT, key)
         commune = demo_store.get_node(NodeKind.COMMUNE, node.props["commune"])
         assert (category, town) == (node.props["category_label"], commune.props["name"])
+
+
+def test_expertise_on_a_combination_is_said_once_on_the_results_page(client):
+    """The CRESAM (expertise on DA+DV) and other combination experts: one line
+    for the combination, not one more « (dont …) » per deficiency; the API keeps
+    one coverage per need."""
+    page = client.get("/recherche", params={"d": ["DA", "DV"], "lieu": "86194", "rayon": "100"})
+    assert page.status_code == 200
+    body = html.unescape(page.text)
+    assert "expertise de niveau" in body and "sur la combinaison DA+DV" in body
+    assert "(dont " not in body

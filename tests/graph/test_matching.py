@@ -162,6 +162,11 @@ def test_explanations_name_the_right_paths(net, store):
     links = {(c.need, c.link) for c in by_key["860000001"].covers}
     assert links == {("DV", "ACCEPTS"), ("TSA", "HAS_EXPERTISE"), ("CAA", "HAS_EXPERTISE")}
     assert {c.link for c in pro.covers} == {"HAS_EXPERTISE", "INCLUDES"}
+    # read by a person: the combination's line says it once, not once more per deficiency
+    from graph.explanation import shown_covers
+
+    assert [c.path for c in shown_covers(pro.covers)] == ["Professional —HAS_EXPERTISE(level 3)→ DV+TSA"]
+    assert shown_covers(by_key["860000001"].covers) == by_key["860000001"].covers
 
 
 def test_expertise_on_a_larger_combination_counts(net, store):
