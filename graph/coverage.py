@@ -193,6 +193,19 @@ class _Supply:
     departments: list[str]
     #: the national centres (CNRHR) counted where they stand: (code, name, department)
     national: list[tuple[str, str, str]] = field(default_factory=list)
+    #: the communes (grid positions) some competent service declares it works in
+    #: (its intervention zone, FINESS Activités): at 0 km of it, as in matching
+    served: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _served(distances: NDArray[np.float64], supply: _Supply) -> NDArray[np.float64]:
+    """The distances with the communes of competent services' intervention zones
+    at 0 km: a SESSAD or a mobile team comes there, wherever its seat stands."""
+    if supply.served.size == 0:
+        return distances
+    distances = distances.copy()
+    distances[supply.served] = 0.0
+    return distances
 
 
 def _department_of_seat(store: GraphStore, centre: Node, lat: float, lon: float) -> str:
@@ -226,9 +239,14 @@ def _supply(
     model = read_model(store)
     idx = model.competence
     positions, _tiers = competent_positions(idx, codes, age=age, kinds=LOCAL_KINDS, separately=separately)
+    grid = model.communes
+    zones = idx.zone_codes[np.isin(idx.zone_at, positions)] if idx.zone_at.size else idx.zone_codes[:0]
     supply = _Supply(
         list(zip(idx.lats[positions].tolist(), idx.lons[positions].tolist(), strict=True)),
         idx.departments[positions].tolist(),
+        served=np.array(
+            sorted({grid.position[c] for c in zones.tolist() if c in grid.position}), dtype=np.int64
+        ),
     )
     if local_only:
         return supply
@@ -448,7 +466,7 @@ def coverage(
     model = read_model(store)
     table, grid = model.territories, model.communes
     supply = _supply(store, codes, age, table, local_only, separately)
-    distances = nearest_km(grid, supply.points, supply.departments, *_lands(model))
+    distances = _served(nearest_km(grid, supply.points, supply.departments, *_lands(model)), supply)
     demand = _demand(store, codes, grid, exact_counts)
     weights, group = _age_weights(model, age)
     national, rows = _aggregate(
@@ -644,7 +662,7 @@ def what_if(
         (supply.points, supply.departments),
         (supply.points + extra_points, supply.departments + extra_departments),
     ):
-        distances = nearest_km(grid, points, departments, *_lands(model))
+        distances = _served(nearest_km(grid, points, departments, *_lands(model)), supply)
         weights, group = _age_weights(model, age)
         national, rows = _aggregate(
             grid, lvl, distances, departments, demand, threshold_km, thresholds, table, weights=weights

@@ -142,3 +142,32 @@ def test_bad_parameters_are_refused_in_french(net, store):
         coverage(store, ["DV"], level="CANTON")
     with pytest.raises(InvalidInput, match="seuil"):
         coverage(store, ["DV"], threshold_km=0)
+
+
+def test_a_service_covers_the_communes_it_declares_it_works_in(net, store):
+    """A service competent for DV+TSA whose intervention zone (FINESS Activités)
+    holds Niort comes to Niort: Deux-Sèvres is covered at 0 km, as matching says
+    (its seat, and the resources count, stay in Vienne)."""
+    before = by_code(coverage(store, ["DV", "TSA"], threshold_km=60))
+    assert before["79"].zone_blanche and before["79"].share_beyond[60.0] == 1.0
+    store.upsert(
+        [
+            Node(
+                K.ESTABLISHMENT,
+                "860000001",
+                {
+                    "name": "E1",
+                    "lat": POITIERS[0],
+                    "lon": POITIERS[1],
+                    "department": "86",
+                    "intervention_communes": ["79191"],
+                },
+            )
+        ]
+    )
+    after = by_code(coverage(store, ["DV", "TSA"], threshold_km=60))
+    assert after["79"].mean_km == 0.0 and after["79"].share_beyond[60.0] == 0.0
+    assert (after["86"].resources, after["79"].resources) == (1, 0)
+    assert after["69"] == before["69"] and after["86"] == before["86"]
+    match = find_resources(store, SituationQuery(deficiencies=["DV", "TSA"], commune="79191", radius_km=30))
+    assert [m.distance_km for m in match.matches if m.key == "860000001"] == [0.0]
