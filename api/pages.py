@@ -393,6 +393,7 @@ async def orientation_sheet(request: Request, svc: Service) -> HTMLResponse:
         {
             "result": result,
             "explain": explain,
+            "shown_covers": shown_covers,
             "need_labels": need_labels,
             "today": date.today().strftime("%d/%m/%Y"),
         },

@@ -239,3 +239,4 @@ def radar_rows(found: radar_.Radar) -> list[list[object]]:
 
 
 templates.env.filters["fr_date"] = fr_date
+templates.env.globals["shown_covers"] = shown_covers  # every page, whatever its context

@@ -202,3 +202,8 @@ def test_expertise_on_a_combination_is_said_once_on_the_results_page(client):
     body = html.unescape(page.text)
     assert "expertise de niveau" in body and "sur la combinaison DA+DV" in body
     assert "(dont " not in body
+    sheet = client.get("/recherche/fiche", params={"d": ["DA", "DV"], "lieu": "86194", "rayon": "100"})
+    assert sheet.status_code == 200
+    assert "sur la combinaison DA+DV" in html.unescape(sheet.text) and "(dont " not in html.unescape(
+        sheet.text
+    )
