@@ -112,7 +112,7 @@ class _Scored:
         """``pick`` for several local positions at once (same picks, read as lists)."""
         total = self.total
         return [
-            _Pick(p, d, within, t, round(points / total, 4), bool(sep))
+            _Pick(p, d, within, t, _score(points, total), bool(sep))
             for p, d, t, points, sep in zip(
                 self.positions[local].tolist(),
                 distances.tolist(),
@@ -124,7 +124,7 @@ class _Scored:
         ]
 
     def pick(self, local: int, distance_km: float, within: bool) -> _Pick:
-        score = round(int(self.points[local]) / self.total, 4)
+        score = _score(int(self.points[local]), self.total)
         return _Pick(
             int(self.positions[local]),
             distance_km,
@@ -133,6 +133,11 @@ class _Scored:
             score,
             bool(self.separate[local]),
         )
+
+
+def _score(points: int, total: int) -> float:
+    """A row's score: the levels it has over the most it could have (4 decimals)."""
+    return round(points / total, 4)
 
 
 def _ranks(idx: CompetenceIndex, column: str) -> NDArray[np.int64]:

@@ -25,6 +25,7 @@ from graph.ranking import (
     _levels,
     _Pick,
     _ranks,
+    _score,
     _score_direct,
     _Scored,
     _sorted_accepts,
@@ -88,6 +89,23 @@ class _Widening:
         )
 
 
+def _coverable(
+    idx: CompetenceIndex, needs: _Needs
+) -> tuple[NDArray[np.int8], NDArray[np.int8], list[tuple[NDArray[np.bool_], NDArray[np.bool_]]]]:
+    """Over the whole index: the combination level and each deficiency's level
+    (``_levels``), and per deficiency which resources cover it by expertise (at
+    any age) and which may cover it at some age (that, or an ACCEPTS link
+    whatever its ages) — the rule of the sets below, written once."""
+    combination, levels = _levels(idx, needs, slice(0, len(idx)))
+    per_deficiency = []
+    for j, code in enumerate(sorted(needs.deficiencies)):
+        sure = levels[j] > 0
+        may = sure.copy()
+        may[idx.accepts(NodeRef(K.DEFICIENCY, code)).ids] = True
+        per_deficiency.append((sure, may))
+    return combination, levels, per_deficiency
+
+
 def _may_cover_all(
     idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None
 ) -> _Widening:
@@ -97,14 +115,12 @@ def _may_cover_all(
     key = (needs.deficiencies, needs.skills, kinds, land)
     found = kept.get(key)
     if found is None:
-        combination, levels = _levels(idx, needs, slice(0, len(idx)))
+        combination, levels, per_deficiency = _coverable(idx, needs)
         every = _wanted(idx, kinds, land).copy()
         declared = np.ones(len(idx), bool)
-        for j, code in enumerate(sorted(needs.deficiencies)):
-            covered = levels[j] > 0
-            declared &= covered
-            covered[idx.accepts(NodeRef(K.DEFICIENCY, code)).ids] = True
-            every &= covered
+        for sure, may in per_deficiency:
+            declared &= sure
+            every &= may
         at = np.flatnonzero(every).astype(np.int64)
         points = levels[:, at].sum(axis=0, dtype=np.int16)
         for code in sorted(needs.skills):
@@ -137,13 +153,9 @@ def _may_cover_each(
     key = (needs.deficiencies, needs.skills, kinds, land)
     found = kept.get(key)
     if found is None:
-        _combination, levels = _levels(idx, needs, slice(0, len(idx)))
         wanted = _wanted(idx, kinds, land)
         rows = []
-        for j, code in enumerate(sorted(needs.deficiencies)):
-            sure = levels[j] > 0
-            may = sure.copy()
-            may[idx.accepts(NodeRef(K.DEFICIENCY, code)).ids] = True
+        for sure, may in _coverable(idx, needs)[2]:
             at = np.flatnonzero(may & wanted).astype(np.int64)
             rows.append((at, sure[at]))
         for code in sorted(needs.skills):
@@ -194,16 +206,8 @@ def _nearest_beyond(
     for i in np.lexsort((keys, dist))[:wanted].tolist():
         if i < sure.size:
             row = int(sure[i])
-            points = int(full.points[row])
-            picks.append(
-                _Pick(
-                    int(full.positions[row]),
-                    float(dist[i]),
-                    False,
-                    int(full.tier[row]),
-                    round(points / total, 4),
-                )
-            )
+            score = _score(int(full.points[row]), total)
+            picks.append(_Pick(int(full.positions[row]), float(dist[i]), False, int(full.tier[row]), score))
         else:
             assert scored is not None
             picks.append(scored.pick(int(local[i - sure.size]), float(dist[i]), False))
