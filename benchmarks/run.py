@@ -598,7 +598,7 @@ def bolt_store(
         target.close()
         source.close()
         if server is not None:
-            server.stop()
+            server.discard()
 
 
 def timed_each(store: MemoryStore, qs: list[SituationQuery]) -> list[float]:

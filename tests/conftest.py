@@ -45,7 +45,7 @@ def _bolt_settings() -> Settings | None:
     import tempfile
 
     server = arcadedb.start(Path(tempfile.mkdtemp(prefix="dihr-arcadedb-")))
-    atexit.register(server.stop)
+    atexit.register(server.discard)
     return Settings(
         neo4j_uri=server.uri,
         neo4j_user=server.user,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,6 +57,12 @@ class BoltServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+    def discard(self) -> None:
+        """Stopped, and its home (databases, logs: some 80 MB) removed: for a
+        server started in a scratch directory of its own."""
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def _package() -> Path | None:
