@@ -40,13 +40,26 @@ def haversine_km_many(
     lat: float, lon: float, lats: NDArray[np.float64], lons: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """Great-circle distances in km from one point to many (vectorised)."""
+    # The haversine formula computed in place (few temporary arrays over a band of resources).
     p1 = math.radians(lat)
     p2 = np.radians(lats)
-    dp = p2 - p1
-    dl = np.radians(lons - lon)
-    a = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    distances: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-    return distances
+    a = p2 - p1
+    a /= 2
+    np.sin(a, out=a)
+    a *= a
+    b = np.radians(lons - lon)
+    b /= 2
+    np.sin(b, out=b)
+    b *= b
+    np.cos(p2, out=p2)
+    p2 *= math.cos(p1)
+    p2 *= b
+    a += p2
+    np.sqrt(a, out=a)
+    np.minimum(a, 1.0, out=a)
+    np.arcsin(a, out=a)
+    a *= 2 * EARTH_RADIUS_KM
+    return a
 
 
 def to_unit_xyz(lats: NDArray[np.float64], lons: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -42,6 +42,7 @@ Teams
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -154,8 +155,42 @@ __all__ = [
 
 
 def _validate(query: SituationQuery) -> _Needs:
-    conditions = normalise_conditions(query.conditions)
-    stated = set(normalise_deficiencies(query.deficiencies, required=not conditions))
+    """The needs of a query, once its fields are checked (InvalidInput otherwise)."""
+    needs = _needs_of(tuple(query.deficiencies), tuple(query.conditions), tuple(query.skills))
+    if not 1 <= query.radius_km <= 1000:
+        raise InvalidInput("radiusKm", "le rayon doit être compris entre 1 et 1000 km.")
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidInput("limit", f"le nombre de résultats doit être compris entre 1 et {MAX_LIMIT}.")
+    if query.age is not None and not 0 <= query.age <= 120:
+        raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
+    given = [
+        query.commune is not None,
+        query.postcode is not None,
+        query.lat is not None or query.lon is not None,
+    ]
+    if sum(given) != 1:
+        raise InvalidInput(
+            "lieu de vie", "indiquez soit un code commune INSEE, soit un code postal, soit lat et lon."
+        )
+    if (query.lat is None) != (query.lon is None):
+        raise InvalidInput("lieu de vie", "lat et lon vont ensemble.")
+    if query.lat is not None and not (-90 <= query.lat <= 90 and -180 <= query.lon <= 180):  # type: ignore[operator]
+        raise InvalidInput("lieu de vie", "coordonnées hors limites (degrés WGS84).")
+    if query.kinds is not None:
+        bad = [k for k in query.kinds if k not in LOCAL_KINDS]
+        if bad:
+            raise InvalidInput(
+                "kinds", "types de ressources locales : Establishment, Professional, ResourcePole."
+            )
+    return needs
+
+
+@functools.lru_cache(maxsize=4096)
+def _needs_of(given: tuple[str, ...], named_conditions: tuple[str, ...], skills: tuple[str, ...]) -> _Needs:
+    """The needs from the deficiencies, conditions and skills of a query (the
+    vocabulary is fixed: cached; an error is raised again, never kept)."""
+    conditions = normalise_conditions(named_conditions)
+    stated = set(normalise_deficiencies(given, required=not conditions))
     # Deficiencies ticked by hand win: a condition's core deficiencies are
     # inferred only when none is given (the form then shows them ticked, to untick).
     deficiencies = set(stated)
@@ -190,35 +225,9 @@ def _validate(query: SituationQuery) -> _Needs:
             f"aucune déficience fréquente (30 % des personnes ou plus) n'est connue pour {names} : "
             "cochez les déficiences de la personne" + (f" (parfois : {sometimes})." if sometimes else "."),
         )
-    skills = normalise_skills(query.skills)
-    if not 1 <= query.radius_km <= 1000:
-        raise InvalidInput("radiusKm", "le rayon doit être compris entre 1 et 1000 km.")
-    if not 1 <= query.limit <= MAX_LIMIT:
-        raise InvalidInput("limit", f"le nombre de résultats doit être compris entre 1 et {MAX_LIMIT}.")
-    if query.age is not None and not 0 <= query.age <= 120:
-        raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
-    given = [
-        query.commune is not None,
-        query.postcode is not None,
-        query.lat is not None or query.lon is not None,
-    ]
-    if sum(given) != 1:
-        raise InvalidInput(
-            "lieu de vie", "indiquez soit un code commune INSEE, soit un code postal, soit lat et lon."
-        )
-    if (query.lat is None) != (query.lon is None):
-        raise InvalidInput("lieu de vie", "lat et lon vont ensemble.")
-    if query.lat is not None and not (-90 <= query.lat <= 90 and -180 <= query.lon <= 180):  # type: ignore[operator]
-        raise InvalidInput("lieu de vie", "coordonnées hors limites (degrés WGS84).")
-    if query.kinds is not None:
-        bad = [k for k in query.kinds if k not in LOCAL_KINDS]
-        if bad:
-            raise InvalidInput(
-                "kinds", "types de ressources locales : Establishment, Professional, ResourcePole."
-            )
     return _Needs(
         frozenset(deficiencies),
-        skills,
+        normalise_skills(skills),
         conditions,
         combination_key(list(deficiencies)),
         tuple(inferred),
@@ -383,8 +392,11 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             groups[p.position] = "next"
     # Teams when no single local resource inside the radius covers every need
     # (every deficiency, and every skill asked for).
-    covers_all = scored.covers[:, inside_pos].all(axis=0) if inside_pos.size else np.zeros(0, bool)
-    pool = _team_pool(scored, inside_pos, inside_dist) if not covers_all.any() else []
+    # (a row of tier 0 or 1 covers every deficiency: only the skills are left to check)
+    full_inside = inside_pos[full_mask]
+    skills = scored.covers[len(needs.deficiencies) :, full_inside]
+    covered = full_inside.size > 0 and (len(skills) == 0 or bool(skills.all(axis=0).any()))
+    pool = _team_pool(scored, inside_pos, inside_dist) if not covered else []
     relevant = _relevant_targets(idx, needs)
 
     resources: dict[int, tuple[Node, str | None, _Facts]] = idx.cached("match facts", dict)

@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 
+_NO_POSITIONS = np.zeros(0, np.int64)
+
 _BASIS = {0: Basis.COMBINATION, 1: Basis.ALL_DEFICIENCIES, 2: Basis.PARTIAL}
 
 
@@ -377,14 +379,16 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
 def zone_positions(idx: CompetenceIndex, commune: str) -> NDArray[np.int64]:
     """The index positions (ascending) of the resources whose declared
     intervention zone (``intervention_communes``, FINESS Activités flow) holds ``commune``."""
-    codes = idx.zone_codes
-    a = int(np.searchsorted(codes, commune, "left"))
-    b = int(np.searchsorted(codes, commune, "right"))
-    found: NDArray[np.int64] = idx.zone_at[a:b]
-    return found
+    if not len(idx.zone_codes):
+        return _NO_POSITIONS
 
+    def build() -> dict[str, NDArray[np.int64]]:
+        codes, first = np.unique(idx.zone_codes, return_index=True)  # zone_codes is sorted
+        ends = np.append(first[1:], len(idx.zone_codes))
+        return {str(c): idx.zone_at[a:b] for c, a, b in zip(codes, first, ends, strict=True)}
 
-_NO_POSITIONS = np.zeros(0, np.int64)
+    by_commune: dict[str, NDArray[np.int64]] = idx.cached("zones by commune", build)
+    return by_commune.get(commune, _NO_POSITIONS)
 
 
 def _wanted(idx: CompetenceIndex, kinds: frozenset[NodeKind], land: str | None) -> NDArray[np.bool_]:
@@ -488,12 +492,15 @@ def _score_all(
     zone: NDArray[np.int64] = _NO_POSITIONS,
     lon: float | None = None,
     use: str = "ask",
+    starting_after: int | None = None,
 ) -> _Scored:
     """The ranking keys of every resource that may be within ``reach_km`` of
     latitude ``lat`` (None: everywhere) at once (same rules as the module doc);
     ``zone``: index positions serving the person's commune where they live
     (``zone_positions``), scored wherever their seat stands. ``use``: how
-    this band asks for a view (see ``_view``)."""
+    this band asks for a view (see ``_view``). ``starting_after``: an age; on
+    a view, only the resources whose age band starts after it are scored (the
+    transition's next services; the others may be scored too)."""
     view = _view(idx, needs, kinds, land, use)
     if view is None:
         return _score_direct(idx, needs, age, kinds, lat, reach_km, land, zone, lon)
@@ -510,6 +517,11 @@ def _score_all(
                 take = np.union1d(np.arange(lo, hi), outside)
             rows = take if isinstance(take, np.ndarray) else np.arange(lo, hi)
             in_zone = np.isin(rows, local)
+    if starting_after is not None:
+        rows = np.arange(lo, hi) if isinstance(take, slice) else take
+        later = np.flatnonzero(view.age_min[rows] > starting_after)
+        take = rows[later]
+        in_zone = None if in_zone is None else in_zone[later]
     levels = view.levels[:, take].copy()
     # every deficiency by expertise (on it, a combination, a condition), before acceptance
     declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0))
@@ -714,6 +726,7 @@ def _next_services(
         zone_positions(idx, place.commune),
         place.lon,
         use="peek",
+        starting_after=query.age,
     )
     pos, dist = _within(later, place.lat, place.lon, query.radius_km)
     if pos.size == 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -191,16 +191,12 @@ def _nearest_beyond(
     outside = far > radius_km
     sure = np.flatnonzero(outside & full.declared & admits(full.age_min, full.age_max, age))
     reach = np.partition(far[sure], wanted - 1)[wanted - 1] if sure.size >= wanted else math.inf
-    unsure = np.flatnonzero(outside & ~full.declared)
-    unsure = unsure[far[unsure] <= reach]
-    keys, dist = _ranks(idx, "keys")[full.positions[sure]], far[sure]
-    scored = None
-    if unsure.size:
-        scored = _score_direct(idx, needs, age, kinds, land=land, among=full.positions[unsure])
-        local = np.flatnonzero(scored.tier <= 1)
-        found = haversine_km_many(lat, lon, scored.lats[local], scored.lons[local]).round(3)
-        keys = np.concatenate((keys, scored.keys_at(local)))
-        dist = np.concatenate((dist, found))
+    accepting = _accepting_at(idx, needs, kinds, land, full, age)
+    unsure = np.flatnonzero(outside[accepting.rows] & (far[accepting.rows] <= reach))
+    ranks = _ranks(idx, "keys")
+    rows = accepting.rows[unsure]
+    keys = np.concatenate((ranks[full.positions[sure]], ranks[full.positions[rows]]))
+    dist = np.concatenate((far[sure], far[rows]))
     total = 3 * (len(needs.deficiencies) + len(needs.skills))
     picks = []
     for i in np.lexsort((keys, dist))[:wanted].tolist():
@@ -209,9 +205,54 @@ def _nearest_beyond(
             score = _score(int(full.points[row]), total)
             picks.append(_Pick(int(full.positions[row]), float(dist[i]), False, int(full.tier[row]), score))
         else:
-            assert scored is not None
-            picks.append(scored.pick(int(local[i - sure.size]), float(dist[i]), False))
+            at = int(unsure[i - sure.size])
+            row = int(accepting.rows[at])
+            score = _score(int(accepting.points[at]), total)
+            picks.append(
+                _Pick(
+                    int(full.positions[row]),
+                    float(dist[i]),
+                    False,
+                    int(accepting.tier[at]),
+                    score,
+                    bool(accepting.separate[at]),
+                )
+            )
     return picks
+
+
+class _AtAge(NamedTuple):
+    """The rows of a widening set not sure by expertise that are fully competent
+    at one age (scored at it: some deficiency accepted by a link admitting it)."""
+
+    rows: NDArray[np.int64]  # rows of the widening set, ascending
+    tier: NDArray[np.int8]
+    points: NDArray[np.int16]
+    separate: NDArray[np.int8]
+
+
+def _accepting_at(
+    idx: CompetenceIndex,
+    needs: _Needs,
+    kinds: frozenset[NodeKind],
+    land: str | None,
+    full: _Widening,
+    age: int | None,
+) -> _AtAge:
+    """``_AtAge`` of the widening set ``full`` of these needs, kept per index
+    state, set of needs and age (within ``_SETS_BYTES``): a query then reads
+    which accepting resources count beyond its radius instead of scoring them."""
+    kept: dict[Any, _AtAge] = idx.cached("may cover all at age", dict)
+    key = (needs.deficiencies, needs.skills, kinds, land, age)
+    found = kept.get(key)
+    if found is None:
+        undeclared = np.flatnonzero(~full.declared)
+        scored = _score_direct(idx, needs, age, kinds, land=land, among=full.positions[undeclared])
+        local = np.flatnonzero(scored.tier <= 1)
+        rows = undeclared[np.searchsorted(full.positions[undeclared], scored.positions[local])]
+        found = _AtAge(rows, scored.tier[local], scored.points[local], scored.separate[local])
+        _keep(idx, "may cover all at age", key, found, sum(a.nbytes for a in found))
+    return found
 
 
 def _uncovered(

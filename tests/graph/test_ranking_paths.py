@@ -154,8 +154,17 @@ def test_widening_finds_what_scoring_the_whole_land_finds(demo_store):
     from graph.widening import _nearest_beyond
 
     idx = read_model(demo_store).competence
+    # varied needs, then a few sets of needs at every age in turn (what is kept
+    # per set of needs and age must not answer for another age)
+    ages = (None, 4, 12, 17, 19, 35, 70, 4, 70)
+    queries = varied(demo_store, 80, 12) + [
+        SituationQuery(deficiencies=list(d), age=age, commune=commune, radius_km=30)
+        for d in (("DA", "DV"), ("DI", "EPI"), ("TSA", "DV"))
+        for age in ages
+        for commune in ("86194", "75056")
+    ]
     compared = 0
-    for q in varied(demo_store, 80, 12):
+    for q in queries:
         needs = _validate(q)
         commune = demo_store.get_node(NodeKind.COMMUNE, q.commune)
         lat, lon = float(commune.props["lat"]), float(commune.props["lon"])
@@ -172,7 +181,7 @@ def test_widening_finds_what_scoring_the_whole_land_finds(demo_store):
         found = _nearest_beyond(idx, needs, q.age, LOCAL_KINDS, land, lat, lon, q.radius_km, zone, 8)
         assert found == expected, q
         compared += len(found)
-    assert compared > 200
+    assert compared > 300
 
 
 def test_a_need_nobody_covers_nearby_finds_what_scoring_the_whole_land_finds(demo_store):
