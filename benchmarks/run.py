@@ -64,14 +64,18 @@ TARGETS = {
     "findResources varied mix median (ms)": ("<=", 1.5),
     "findResources real register p95 (ms)": ("<=", 5.0),
     "coverage / cKDTree peer, median (×)": ("<=", 1.3),
+    "coverage / cKDTree peer, median (×) at 4×": ("<=", 1.2),
     "findResources HTTP / minimal route, median (×)": ("<=", 1.7),
     "findResources HTTP 8 clients vs baseline (×)": (">=", 3.0),
+    "findResources HTTP 8 clients / minimal route (×)": (">=", 0.6),
     "findResources HTTP 8 clients p99 (ms)": ("<=", 50.0),
-    "first findResources after an expertise edit (ms)": ("<=", 50.0),
+    "first findResources after an expertise edit (ms)": ("<=", 20.0),
+    "first findResources after an expertise edit (ms) at 4×": ("<=", 50.0),
     "first findResources after a 100-row import (ms)": ("<=", 50.0),
     "gap matrix median (s)": ("<=", 2.0),
     "worker reopen to first answer, median (s)": ("<=", 1.0),
     "resident memory per server worker (MB)": ("<=", 250.0),
+    "resident memory of a fresh worker (MB) at 4×": ("<=", 350.0),
     "FINESS national import (s)": ("<=", 60.0),
     "Bolt: an edit seen by a second app server's answers (s)": ("<=", 1.5),
     "Bolt: slowest findResources of the second server while the edit reaches it (ms)": ("<=", 50.0),
@@ -792,6 +796,7 @@ def http_versus_minimal(
         rate_m, _p95, p99_m, _tool = concurrent_load(minimal_url, secret, bodies, 8, args.load_s)
         figures["peer minimal route 8 clients (req/s)"] = rate_m
         figures["peer minimal route 8 clients p99 (ms)"] = p99_m
+        figures["findResources HTTP 8 clients / minimal route (×)"] = rate / rate_m
         baseline_throughput(data, bodies, secret, args, rate, url, figures, checks)
         checks.append(
             f"HTTP: {args.workers} server worker(s) for the served API and for the minimal route; "
@@ -1155,7 +1160,7 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the Bolt store figures (copy to ArcadeDB or DIHR_NEO4J_URI)",
     )
     parser.add_argument(
-        "--scale", default=None, help="larger networks to measure too, as factors (default: 2,4; smoke: none)"
+        "--scale", default=None, help="larger networks to measure too, as factors (default: 4; smoke: none)"
     )
     parser.add_argument(
         "--real-finess",
@@ -1166,7 +1171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.real_communes = 10 if args.smoke else 60
     if args.scale is None:
-        args.scale = "" if args.smoke else "2,4"
+        args.scale = "" if args.smoke else "4"
     sizes = (
         (300, 600, 200, 30, 10, 5, 2000) if args.smoke else (15_000, 40_000, 10_000, 300, 100, 20, 100_000)
     )
