@@ -111,7 +111,7 @@ from graph.rare import qualify
 from graph.readmodel import ReadModel, read_model
 from graph.store import GraphStore
 from graph.teams import _team_pool, _teams
-from graph.territories import TerritoryTable, commune_info
+from graph.territories import commune_info
 from graph.views import Contact, contact_of, display_name
 from graph.vocabulary import (
     CONDITIONS,
@@ -235,11 +235,19 @@ def _needs_of(given: tuple[str, ...], named_conditions: tuple[str, ...], skills:
     )
 
 
-def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> tuple[PersonPlace, list[str]]:
+def _place(store: GraphStore, query: SituationQuery, model: ReadModel) -> tuple[PersonPlace, list[str]]:
     notes: list[str] = []
+    table = model.territories
     if query.commune is not None:
-        info = commune_info(store, query.commune, table)
-        return PersonPlace(info.code, info.name, info.department.code, info.lat, info.lon, False), notes
+        places: dict[str, PersonPlace] = model.cached("places", dict)
+        found = places.get(query.commune)
+        if found is None:
+            info = commune_info(store, query.commune, table)
+            found = PersonPlace(info.code, info.name, info.department.code, info.lat, info.lon, False)
+            if len(places) >= _PLACES_KEPT:
+                places.clear()
+            places[query.commune] = found
+        return found, notes
     if query.postcode is not None:
         candidates = store.communes_by_postcode(query.postcode.strip())
         if not candidates:
@@ -265,6 +273,9 @@ def _place(store: GraphStore, query: SituationQuery, table: TerritoryTable) -> t
     )
 
 
+#: Communes placed (a query's commune code → the person's place) kept per read model.
+_PLACES_KEPT = 100_000
+
 #: Row templates kept per index state (resource, needs, age, ERHR): at most this many, then forgotten.
 _TEMPLATES_KEPT = 50_000
 
@@ -276,7 +287,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     needs = _validate(query)
     model = read_model(store)
     table = model.territories
-    place, notes = _place(store, query, table)
+    place, notes = _place(store, query, model)
     person_erhr = table.erhr_of_department.get(place.department, "")
     qualification = qualify(needs.deficiencies)
     kinds = frozenset(query.kinds) if query.kinds is not None else LOCAL_KINDS
@@ -475,12 +486,19 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # Then the ERHR of the person's territory and the competent CNRHR (links read
     # once per index state: they are not in the index of local resources).
     referents: dict[Any, Match] = model.cached("referent templates", dict)
+    sites: dict[Any, Node] = model.cached("referents placed", dict)  # at their site nearest the person
 
     def referent_match(node: Node, level: MatchLevel, department: str | None) -> Match:
         """An ERHR's or a CNRHR's row: what it says but its rank and distance depends
         on the referent, its site nearest the person, the needs, the age and the
         person's ERHR and department; assembled once for those, then completed."""
-        node = _referent(store, model, node, place)
+        at = (node.ref, place.lat, place.lon)
+        placed = sites.get(at)
+        if placed is None:
+            if len(sites) >= _TEMPLATES_KEPT:
+                sites.clear()
+            placed = sites[at] = _referent(store, model, node, place)
+        node = placed
         key = (level, node.key, node.props.get("nearest_site"), needs, query.age, person_erhr, department)
         template = referents.get(key)
         if template is None:
@@ -505,7 +523,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     if erhr_node is not None:
         matches.append(referent_match(erhr_node, MatchLevel.ERHR, place.department))
     for code in qualification.cnrhr:
-        cnrhr = store.get_node(K.CNRHR, code)
+        cnrhr = model.cached(("cnrhr", code), lambda code=code: store.get_node(K.CNRHR, code))
         if cnrhr is not None:
             matches.append(referent_match(cnrhr, MatchLevel.CNRHR, None))
 

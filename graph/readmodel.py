@@ -268,7 +268,7 @@ class ReadModel:
     second a national index takes."""
 
     #: Views that do not depend on the resources, situations or their links.
-    CARRIED = ("territories", "communes", "commune points", "commune lands", "commune land groups")
+    CARRIED = ("territories", "communes", "commune points", "commune lands", "commune land groups", "places")
 
     def __init__(
         self,

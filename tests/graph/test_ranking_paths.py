@@ -201,7 +201,7 @@ def test_a_need_nobody_covers_nearby_finds_what_scoring_the_whole_land_finds(dem
     for q in varied(demo_store, 120, 13):
         q = dataclasses.replace(q, radius_km=rng.choice((5, 15, 30)))
         needs = _validate(q)
-        place, _notes = _place(demo_store, q, model.territories)
+        place, _notes = _place(demo_store, q, model)
         land = land_mass(place.department)
         zone = zone_positions(idx, place.commune)
         scored = _score_all(idx, needs, q.age, LOCAL_KINDS, place.lat, q.radius_km, land, zone, place.lon)
@@ -294,7 +294,7 @@ def test_teams_are_the_smallest_non_redundant_sets_a_plain_search_finds(demo_sto
     tried = found = 0
     for q in varied(demo_store, 150, 14):
         needs = _validate(q)
-        place, _notes = _place(demo_store, q, model.territories)
+        place, _notes = _place(demo_store, q, model)
         zone = zone_positions(idx, place.commune)
         land = land_mass(place.department)
         scored = _score_all(idx, needs, q.age, LOCAL_KINDS, place.lat, q.radius_km, land, zone, place.lon)

@@ -188,6 +188,14 @@ def test_a_situation_updates_the_demand_and_a_commune_rebuilds(demo_copy_store, 
     commune = next(iter(store.nodes(K.COMMUNE)))
     store.upsert([Node(K.COMMUNE, commune.key, {"population": int(commune.props.get("population", 0)) + 1})])
     check(store, patches, patched=1, rebuilt=1)
+    # a person's place is kept through resource edits, never through a commune's
+    assert find_resources(store, QUERIES[0]).place.commune_name != "Rennes (nom changé)"
+    store.upsert(
+        [Node(K.ESTABLISHMENT, next(iter(store.nodes(K.ESTABLISHMENT))).key, {"phone": "0102030405"})]
+    )
+    find_resources(store, QUERIES[0])
+    store.upsert([Node(K.COMMUNE, "35238", {"name": "Rennes (nom changé)"})])
+    assert find_resources(store, QUERIES[0]).place.commune_name == "Rennes (nom changé)"
 
 
 def test_a_server_answers_from_the_previous_revision_while_a_large_write_is_built(tmp_path, monkeypatch):
