@@ -523,7 +523,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     if erhr_node is not None:
         matches.append(referent_match(erhr_node, MatchLevel.ERHR, place.department))
     for code in qualification.cnrhr:
-        cnrhr = model.cached(("cnrhr", code), lambda code=code: store.get_node(K.CNRHR, code))
+        cnrhr: Node | None = model.cached(("cnrhr", code), functools.partial(store.get_node, K.CNRHR, code))
         if cnrhr is not None:
             matches.append(referent_match(cnrhr, MatchLevel.CNRHR, None))
 
