@@ -261,7 +261,7 @@ def admits(
     """Element-wise: does an age band admit ``age`` (nan bounds admit everything)?"""
     if age is None:
         return np.ones(len(age_min), dtype=bool)
-    return ~(age_min > age) & ~(age_max < age)
+    return ~((age_min > age) | (age_max < age))
 
 
 def _insert(column: NDArray[Any], at: NDArray[np.int64], values: Any) -> NDArray[Any]:

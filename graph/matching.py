@@ -273,6 +273,10 @@ def _place(store: GraphStore, query: SituationQuery, model: ReadModel) -> tuple[
     )
 
 
+#: A Match from its fields in order (``Match._make`` without its length check: the
+#: rows assembled below always have every field).
+_new_match = tuple.__new__
+
 #: Communes placed (a query's commune code → the person's place) kept per read model.
 _PLACES_KEPT = 100_000
 
@@ -465,8 +469,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             held[0] += 1
         head, tail = found
         distance = pick.distance_km
-        return Match._make(
-            (rank, *head, round(distance, 1), estimated_minutes(distance), pick.within, *tail, group)
+        return _new_match(
+            Match, (rank, *head, round(distance, 1), estimated_minutes(distance), pick.within, *tail, group)
         )
 
     future = _future_age(query.age)

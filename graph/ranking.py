@@ -615,9 +615,10 @@ def _finish(
     ``candidate`` None: every row is one; ``columns``: (lats, lons, age_min,
     age_max, generalist) when the caller holds them, else read from the index."""
     n = len(positions)
-    tier = np.full(n, 2, np.int8)
-    tier[(levels > 0).all(axis=0)] = 1
-    tier[combination > 0] = 0
+    covered = levels > 0
+    # 2 partial, 1 every deficiency, 0 on a combination (which covers every deficiency too)
+    tier = np.subtract(2, covered.all(axis=0), dtype=np.int8)
+    tier -= combination > 0
     lats, lons, age_min, age_max, generalist = columns or (
         idx.lats[positions],
         idx.lons[positions],
@@ -631,7 +632,7 @@ def _finish(
         tier,
         points,
         3 * (len(needs.deficiencies) + len(needs.skills)),
-        np.vstack([levels > 0, skill_levels > 0]) if len(skill_levels) else levels > 0,
+        np.vstack([covered, skill_levels > 0]) if len(skill_levels) else covered,
         sorted(needs.deficiencies) + sorted(needs.skills),
         np.ones(n, bool) if candidate is None else candidate,
         lats,

@@ -35,21 +35,26 @@ def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64
     """The nearest resources inside the radius covering each need (team members)."""
     per_need = _team_pool_per_need(len(scored.deficiencies))
     covers = scored.covers[:, pos]
-    keys = scored.keys_at(pos)
     chosen: dict[int, None] = {}  # local indices into ``pos``, in need order (as a set keeping order)
     for j in range(len(scored.deficiencies)):
         at = np.flatnonzero(covers[j])
         if at.size > per_need:  # the nearest ``per_need`` and their ties, before sorting them
             near = dist[at]
             at = at[near <= np.partition(near, per_need - 1)[per_need - 1]]
-        for i in at[np.lexsort((keys[at], dist[at]))[:per_need]].tolist():
+        for i in at[np.lexsort((scored.keys_at(pos[at]), dist[at]))[:per_need]].tolist():
             chosen[i] = None
     picked = np.fromiter(chosen, np.int64, len(chosen))
     bits = (covers[:, picked].T.astype(np.int64) << np.arange(len(scored.deficiencies), dtype=np.int64)).sum(
         axis=1
     )
     members = list(
-        map(_Member, pos[picked].tolist(), dist[picked].tolist(), bits.tolist(), keys[picked].tolist())
+        map(
+            _Member,
+            pos[picked].tolist(),
+            dist[picked].tolist(),
+            bits.tolist(),
+            scored.keys_at(pos[picked]).tolist(),
+        )
     )
     return sorted(members, key=lambda m: (m.distance_km, m.key))
 
@@ -81,29 +86,35 @@ def _teams(scored: _Scored, pool: list[_Member]) -> list[list[_Pick]]:
     need alone is no team member (the search starts at pairs)."""
     full = (1 << len(scored.deficiencies)) - 1
     pool = [m for m in pool if m.bits != full]
-    bits = np.array([m.bits for m in pool], dtype=np.int64)
-    if not pool or int(np.bitwise_or.reduce(bits)) != full:
+    if not pool:
+        return []
+    columns = np.array(pool, dtype=np.float64)  # local, distance, bits, key (all exact as floats)
+    bits = columns[:, 2].astype(np.int64)
+    if int(np.bitwise_or.reduce(bits)) != full:
         return []  # some need is covered by no member: no team
-    dist = np.array([m.distance_km for m in pool], dtype=np.float64)
-    key_rank = np.argsort(np.argsort(np.array([m.key for m in pool]), kind="stable"), kind="stable")
+    dist = columns[:, 1]
+    # the members' keys, ties by pool order (nearest first): one integer each
+    key_order = columns[:, 3].astype(np.int64) * len(pool) + np.arange(len(pool))
     # a team needs no more members than needs (each brings one the others lack)
     for size in range(2, min(MAX_TEAM_SIZE, len(scored.deficiencies)) + 1):
         if len(pool) < size:
             break
         sets = _combinations(len(pool), size)
-        member_bits = bits[sets]
-        ok = np.bitwise_or.reduce(member_bits, axis=1) == full
-        found = sets[ok]
+        union = bits[sets[:, 0]]
+        for c in range(1, size):
+            union = union | bits[sets[:, c]]
+        found = sets[union == full]
         if found.size:
             d = dist[found]
             total = d[:, 0].copy()
             for c in range(1, size):
                 total += d[:, c]
-            ranks = key_rank[found]
+            ranks = key_order[found]
             order = np.lexsort((*[ranks[:, c] for c in reversed(range(size))], total, d.max(axis=1)))[
                 :_MAX_TEAMS
             ]
             # members in pool order: nearest first, then by key
-            members = [[pool[int(i)] for i in found[row]] for row in order]
-            return [[scored.pick(m.local, m.distance_km, True) for m in team] for team in members]
+            chosen = found[order].reshape(-1)
+            picks = scored.picks(columns[chosen, 0].astype(np.int64), dist[chosen], True)
+            return [picks[i : i + size] for i in range(0, len(picks), size)]
     return []
