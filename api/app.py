@@ -51,7 +51,7 @@ from graph.readmodel import read_model, warm_and_freeze
 from graph.settings import Settings
 from graph.store import GraphStore
 from graph.stores import open_store
-from maps._base import local_vendor_dir
+from maps.vendor import local_vendor_dir
 
 __all__ = ["create_app"]
 

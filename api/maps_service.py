@@ -17,8 +17,10 @@ from graph.store import GraphStore
 from graph.territories import TerritoryTable
 from graph.transition import HORIZONS
 from graph.views import display_name
-from maps import coverage_map, gap_map, radar_map, situation_map
-from maps._base import load_outlines, local_vendor_dir, outlines_by_level, render_html
+from maps.vendor import local_vendor_dir
+
+# The map functions (folium, shapely) are imported where a map is drawn: a
+# server worker that answers searches only does not hold them.
 
 __all__ = ["assets_for", "coverage_map_html", "gaps_map_html", "situation_map_html", "VENDOR_PREFIX"]
 
@@ -37,6 +39,8 @@ def assets_for(settings: Settings, *, served: bool) -> str | None:
 
 
 def _outlines(settings: Settings, table: TerritoryTable, level: cov.Level) -> dict[str, Any]:
+    from maps._base import load_outlines, outlines_by_level
+
     departments = load_outlines(settings.data_dir)
     if level is cov.Level.DEPARTMENT:
         return departments
@@ -80,6 +84,9 @@ def coverage_map_html(
             label = display_name(node.props, key)
             names[node.ref] = label + (" (synthétique)" if node.props.get("synthetic") else "")
     resources = [(lat, lon, names.get(ref, ref.key)) for ref, (lat, lon) in located.items()]
+    from maps import coverage_map
+    from maps._base import render_html
+
     m = coverage_map(
         result,
         _outlines(settings, table, result.level),
@@ -106,6 +113,9 @@ def gaps_map_html(
         from graph.errors import InvalidInput
 
         raise InvalidInput("criterion", "critère attendu : 1, 2, 3, 4, 5a, 5b, 5c ou 5d.")
+    from maps import gap_map
+    from maps._base import render_html
+
     m = gap_map(
         matrix,
         _outlines(settings, table, matrix.level),
@@ -122,6 +132,9 @@ def situation_map_html(
     table = read_model(store).territories
     result = service.find_resources(store, principal, query)
     erhr_outlines = _outlines(settings, table, cov.Level.ERHR)
+    from maps import situation_map
+    from maps._base import render_html
+
     m = situation_map(
         result,
         erhr_outlines.get(result.erhr.code),
@@ -149,6 +162,9 @@ def radar_map_html(
     )
     if horizon not in HORIZONS:
         raise InvalidInput("horizon", "horizon attendu : 1, 2 ou 3 ans.")
+    from maps import radar_map
+    from maps._base import render_html
+
     m = radar_map(
         radar,
         _outlines(settings, table, cov.Level(radar.level.value)),

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from graph.geo import EARTH_RADIUS_KM, to_unit_xyz
 from graph.landmass import land_mass
@@ -80,6 +79,8 @@ def nearest_km(
     distances = np.full(len(grid.codes), np.inf)
     if not points:
         return distances
+    from scipy.spatial import cKDTree  # here: a worker that draws no coverage does not hold scipy
+
     groups = groups or land_groups(grid, lands)
     point_lands = np.array([land_mass(d) or "" for d in departments], dtype=object)
     xyz = to_unit_xyz(np.array([p[0] for p in points]), np.array([p[1] for p in points]))

@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from graph.competence import CompetenceIndex, build_competence_index, patch_competence_index
 from graph.geo import haversine_km, to_unit_xyz
@@ -112,6 +111,8 @@ class CommunePoints:
         self.codes = [code for code, _lat, _lon in located]
         self.lats = np.array([lat for _code, lat, _lon in located], dtype=np.float64)
         self.lons = np.array([lon for _code, _lat, lon in located], dtype=np.float64)
+        from scipy.spatial import cKDTree  # here: a worker that places no point does not hold scipy
+
         self.tree = cKDTree(to_unit_xyz(self.lats, self.lons)) if located else None
 
     def nearest(self, lat: float, lon: float) -> tuple[str, float] | None:

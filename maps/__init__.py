@@ -1,7 +1,25 @@
 """Folium maps. Each function takes computed data and returns a ``folium.Map``;
-none queries a store."""
+none queries a store. folium is imported on first use of a map function (a
+server worker that draws no map does not hold it)."""
 
-from maps.coverage import coverage_map, gap_map, situation_map
-from maps.transition import radar_map
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["coverage_map", "gap_map", "situation_map", "radar_map"]
+
+_WHERE = {
+    "coverage_map": "maps.coverage",
+    "gap_map": "maps.coverage",
+    "situation_map": "maps.coverage",
+    "radar_map": "maps.transition",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'maps' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(where), name)

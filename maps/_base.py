@@ -16,6 +16,8 @@ from branca.element import MacroElement
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
+from maps.vendor import local_vendor_dir
+
 __all__ = [
     "safe_text",
     "render_html",
@@ -57,14 +59,6 @@ def safe_text(text: object) -> str:
 def render_html(m: folium.Map) -> str:
     """The map's whole page (what ``dihr map`` writes and ``/maps/…`` serves)."""
     return str(m.get_root().render())
-
-
-def local_vendor_dir() -> Path | None:
-    """``node_modules`` holding leaflet and leaflet.markercluster, if installed."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (base / "node_modules" / "leaflet" / "dist" / "leaflet.js").is_file():
-            return base / "node_modules"
-    return None
 
 
 def _asset_urls(assets: str | None) -> dict[str, str] | None:
