@@ -41,7 +41,7 @@ from graph.competence import CompetenceIndex, build_competence_index, patch_comp
 from graph.geo import haversine_km, to_unit_xyz
 from graph.model import NodeKind, NodeRef, RelType
 from graph.snapshot import load_competence, save_competence
-from graph.store import Changes, GraphStore, freeze_loaded
+from graph.store import Changes, GraphStore, freeze_loaded, release_freed_memory
 from graph.territories import TerritoryKind, TerritoryTable
 
 __all__ = ["ReadModel", "CommuneGrid", "read_model", "build_competence", "INDEXED_KINDS", "warm_and_freeze"]
@@ -329,7 +329,9 @@ class ReadModel:
             patched = patch_competence(store, *previous)
             if patched is not None:
                 return patched
-        return competence_from_snapshot(store)
+        index = competence_from_snapshot(store)
+        release_freed_memory()  # what building or reading the whole index left behind
+        return index
 
     @property
     def territories(self) -> TerritoryTable:

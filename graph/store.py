@@ -12,6 +12,7 @@ change feed when the revision changes. Backend records
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -73,6 +74,29 @@ def freeze_loaded() -> None:
     again at every rebuild would keep dropped cyclic garbage forever."""
     gc.collect()
     gc.freeze()
+
+
+def release_freed_memory() -> None:
+    """After a large load (a read model built or read from its snapshot): hand
+    the heap pages its temporaries freed back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing). A server worker's resident memory is
+    then what it holds, not its peak while loading (about 25 MB less for the
+    national 4× network)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return getattr(libc, "malloc_trim", None)
 
 
 #: Within one request (``one_look``): the stores that already looked for other
