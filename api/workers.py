@@ -66,7 +66,11 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
     }
 
 
-def _worker(host: str, port: int, ready: Any) -> None:  # runs in a worker process
+#: What a worker serves: the application factory of ``dihr serve``.
+APP = "api.app:create_app"
+
+
+def _worker(host: str, port: int, ready: Any, app: str = APP) -> None:  # runs in a worker process
     import threading
 
     import uvicorn
@@ -74,9 +78,7 @@ def _worker(host: str, port: int, ready: Any) -> None:  # runs in a worker proce
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM stops the server
     from graph.settings import load_settings
 
-    config = uvicorn.Config(
-        "api.app:create_app", factory=True, host=host, port=port, **uvicorn_options(load_settings())
-    )
+    config = uvicorn.Config(app, factory=app == APP, host=host, port=port, **uvicorn_options(load_settings()))
     server = uvicorn.Server(config)
 
     def flag_when_serving() -> None:
@@ -89,8 +91,10 @@ def _worker(host: str, port: int, ready: Any) -> None:  # runs in a worker proce
     server.run(sockets=[listening_socket(host, port)])
 
 
-def serve_workers(host: str, port: int, count: int) -> None:
-    """Run ``count`` workers until SIGINT/SIGTERM (OSError: the port is taken)."""
+def serve_workers(host: str, port: int, count: int, app: str = APP) -> None:
+    """Run ``count`` workers until SIGINT/SIGTERM (OSError: the port is taken).
+    ``app``: another ASGI application to serve the same way ("module:attribute";
+    the benchmark's HTTP peer, so that both are served alike)."""
     # Fail here rather than in every worker; a plain (unshared) socket also refuses
     # a port that another server, even another `dihr serve`, already listens on.
     listening_socket(host, port, shared=False).close()
@@ -106,7 +110,7 @@ def serve_workers(host: str, port: int, count: int) -> None:
 
     def start() -> tuple[multiprocessing.process.BaseProcess, float, Any]:
         ready = context.Event()
-        process = context.Process(target=_worker, args=(host, port, ready), daemon=True)
+        process = context.Process(target=_worker, args=(host, port, ready, app), daemon=True)
         process.start()
         return process, time.monotonic(), ready
 

@@ -9,8 +9,9 @@ with orjson. No authentication, no limits, no middleware: a floor for the
 served API's own overheads. ``make bench`` checks that both answer the same
 bytes' worth of data for every query.
 
-Run by the benchmark as ``uvicorn benchmarks.minimal_app:app`` with
-``DIHR_DATA_DIR`` set (its own workers, as many as the served API's).
+Run by the benchmark with ``DIHR_DATA_DIR`` set, by ``dihr serve``'s own
+worker supervisor (``api.workers.serve_workers``: one SO_REUSEPORT socket per
+worker, as many workers as the served API's), so that both are served alike.
 """
 
 from __future__ import annotations

@@ -309,7 +309,7 @@ def serve(
     data_dir: Path, workers: int, minimal: bool = False, root: Path = ROOT
 ) -> tuple[subprocess.Popen[str], str]:
     """The served API (``dihr serve``), or with ``minimal`` the HTTP peer
-    (``benchmarks/minimal_app.py`` under uvicorn), with ``workers`` processes;
+    (``benchmarks/minimal_app.py``, served by the same worker supervisor), with ``workers`` processes;
     ``root``: the code served (another version's files: the baseline)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -323,20 +323,16 @@ def serve(
         "PYTHONPATH": str(root),
     }
     env.pop("DIHR_NEO4J_URI", None)  # these HTTP figures are the embedded store's (the Bolt ones come after)
+    # The peer is served as `dihr serve` serves the API (api/workers.py: one
+    # listening socket per worker, SO_REUSEPORT): under uvicorn's own supervisor
+    # (one shared socket) a burst of keep-alive connections may all land on one
+    # worker, and the peer's throughput halved in some runs and not others.
     command = (
         [
             sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.minimal_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
+            "-c",
+            "from api.workers import serve_workers; "
+            f"serve_workers('127.0.0.1', {port}, {workers}, app='benchmarks.minimal_app:app')",
         ]
         if minimal
         else [sys.executable, "-m", "cli", "serve"]
