@@ -156,19 +156,23 @@ __all__ = [
 
 def _validate(query: SituationQuery) -> _Needs:
     """The needs of a query, once its fields are checked (InvalidInput otherwise)."""
-    needs = _needs_of(tuple(query.deficiencies), tuple(query.conditions), tuple(query.skills))
+    given = (tuple(query.deficiencies), tuple(query.conditions), tuple(query.skills))
+    try:
+        needs = _needs_of(*given)
+    except TypeError:  # an item that cannot be a cache key: checked (and refused) uncached
+        needs = _needs_of.__wrapped__(*given)
     if not 1 <= query.radius_km <= 1000:
         raise InvalidInput("radiusKm", "le rayon doit être compris entre 1 et 1000 km.")
     if not 1 <= query.limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"le nombre de résultats doit être compris entre 1 et {MAX_LIMIT}.")
     if query.age is not None and not 0 <= query.age <= 120:
         raise InvalidInput("age", "l'âge doit être compris entre 0 et 120 ans.")
-    given = [
+    places = [
         query.commune is not None,
         query.postcode is not None,
         query.lat is not None or query.lon is not None,
     ]
-    if sum(given) != 1:
+    if sum(places) != 1:
         raise InvalidInput(
             "lieu de vie", "indiquez soit un code commune INSEE, soit un code postal, soit lat et lon."
         )

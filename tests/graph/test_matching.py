@@ -229,6 +229,8 @@ def test_postcode_and_coordinates_locate_the_person(net, store):
         ({"limit": 101}, InvalidInput, "nombre de résultats"),
         ({"deficiencies": []}, InvalidInput, "au moins une déficience"),
         ({"deficiencies": ["XX"]}, UnknownCode, "XX"),
+        ({"deficiencies": ["DV", ["TSA"]]}, UnknownCode, "TSA"),  # not a code (nor a cache key)
+        ({"deficiencies": ["XX"]}, UnknownCode, "XX"),  # asked again: refused again (errors not kept)
         ({"commune": "99999"}, UnknownCode, "99999"),
         ({"commune": None, "postcode": "00000"}, UnknownCode, "00000"),
         ({"skills": ["FLY"]}, UnknownCode, "FLY"),
