@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import maps  # its functions load folium and shapely on first use (a worker that draws no map holds neither)
 from graph import coverage as cov
 from graph import service
 from graph.access import Principal
@@ -18,9 +19,6 @@ from graph.territories import TerritoryTable
 from graph.transition import HORIZONS
 from graph.views import display_name
 from maps.vendor import local_vendor_dir
-
-# The map functions (folium, shapely) are imported where a map is drawn: a
-# server worker that answers searches only does not hold them.
 
 __all__ = ["assets_for", "coverage_map_html", "gaps_map_html", "situation_map_html", "VENDOR_PREFIX"]
 
@@ -39,9 +37,7 @@ def assets_for(settings: Settings, *, served: bool) -> str | None:
 
 
 def _outlines(settings: Settings, table: TerritoryTable, level: cov.Level) -> dict[str, Any]:
-    from maps._base import load_outlines, outlines_by_level
-
-    departments = load_outlines(settings.data_dir)
+    departments = maps.load_outlines(settings.data_dir)
     if level is cov.Level.DEPARTMENT:
         return departments
     owner = {
@@ -49,7 +45,7 @@ def _outlines(settings: Settings, table: TerritoryTable, level: cov.Level) -> di
         for d, n in table.departments.items()
     }
     cache = settings.data_dir / "outlines" / f"{level.value.lower()}.json"
-    return outlines_by_level(departments, owner, cache)
+    return maps.outlines_by_level(departments, owner, cache)
 
 
 def coverage_map_html(
@@ -84,17 +80,14 @@ def coverage_map_html(
             label = display_name(node.props, key)
             names[node.ref] = label + (" (synthétique)" if node.props.get("synthetic") else "")
     resources = [(lat, lon, names.get(ref, ref.key)) for ref, (lat, lon) in located.items()]
-    from maps import coverage_map
-    from maps._base import render_html
-
-    m = coverage_map(
+    m = maps.coverage_map(
         result,
         _outlines(settings, table, result.level),
         resources,
         assets=assets_for(settings, served=served),
         tiles=settings.map_tiles,
     )
-    return render_html(m)
+    return maps.render_html(m)
 
 
 def gaps_map_html(
@@ -113,17 +106,14 @@ def gaps_map_html(
         from graph.errors import InvalidInput
 
         raise InvalidInput("criterion", "critère attendu : 1, 2, 3, 4, 5a, 5b, 5c ou 5d.")
-    from maps import gap_map
-    from maps._base import render_html
-
-    m = gap_map(
+    m = maps.gap_map(
         matrix,
         _outlines(settings, table, matrix.level),
         criterion=criterion,
         assets=assets_for(settings, served=served),
         tiles=settings.map_tiles,
     )
-    return render_html(m)
+    return maps.render_html(m)
 
 
 def situation_map_html(
@@ -132,16 +122,13 @@ def situation_map_html(
     table = read_model(store).territories
     result = service.find_resources(store, principal, query)
     erhr_outlines = _outlines(settings, table, cov.Level.ERHR)
-    from maps import situation_map
-    from maps._base import render_html
-
-    m = situation_map(
+    m = maps.situation_map(
         result,
         erhr_outlines.get(result.erhr.code),
         assets=assets_for(settings, served=served),
         tiles=settings.map_tiles,
     )
-    return render_html(m)
+    return maps.render_html(m)
 
 
 def radar_map_html(
@@ -162,14 +149,11 @@ def radar_map_html(
     )
     if horizon not in HORIZONS:
         raise InvalidInput("horizon", "horizon attendu : 1, 2 ou 3 ans.")
-    from maps import radar_map
-    from maps._base import render_html
-
-    m = radar_map(
+    m = maps.radar_map(
         radar,
         _outlines(settings, table, cov.Level(radar.level.value)),
         horizon=horizon,
         assets=assets_for(settings, served=served),
         tiles=settings.map_tiles,
     )
-    return render_html(m)
+    return maps.render_html(m)

@@ -6,13 +6,24 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["coverage_map", "gap_map", "situation_map", "radar_map"]
+__all__ = [
+    "coverage_map",
+    "gap_map",
+    "situation_map",
+    "radar_map",
+    "render_html",
+    "load_outlines",
+    "outlines_by_level",
+]
 
 _WHERE = {
     "coverage_map": "maps.coverage",
     "gap_map": "maps.coverage",
     "situation_map": "maps.coverage",
     "radar_map": "maps.transition",
+    "render_html": "maps._base",
+    "load_outlines": "maps._base",
+    "outlines_by_level": "maps._base",
 }
 
 
