@@ -277,7 +277,7 @@ async def _search(
         return form, None, {}
     try:
         query = await svc.run(_situation_query, svc.store, form, limit)
-        return form, await svc(service.find_resources, query), {}
+        return form, await svc.search(service.find_resources, query), {}
     except _FormErrors as err:
         return form, None, err.errors
     except (InvalidInput, UnknownCode) as err:

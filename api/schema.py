@@ -30,7 +30,7 @@ from strawberry.fastapi import BaseContext
 from strawberry.schema.schema import validate_document
 from strawberry.types import Info
 
-from api.deps import run_blocking
+from api.deps import run_blocking, run_search
 from api.errors import as_dihr_error
 from api.fastpath import PlainDataExecutor
 from api.types import (
@@ -228,7 +228,12 @@ class Query:
         self, info: Info[Context, None], situation: SituationInput, limit: int = 20
     ) -> FindResourcesResult:
         query = situation_query(situation, limit)
-        return match_result_wire(await _call(info, service.find_resources, query))
+        ctx = info.context
+        return match_result_wire(
+            await run_search(
+                service.find_resources, ctx.store, ctx.principal, query, ctx.settings.query_timeout_s
+            )
+        )
 
     @strawberry.field(
         description="Radar de la transition : jeunes suivis atteignant 20 ans dans 1, 2, 3 ans, par territoire, "

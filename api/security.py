@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from api.observability import record_request
 from api.rendering import error_page
 from graph.access import Principal, Role
 from graph.errors import BodyTooLarge
-from graph.shared import SharedState
+from graph.shared import SharedState, window_of
 from graph.store import one_look
 
 __all__ = [
@@ -105,20 +106,52 @@ class RateLimiter:
     """``per_minute`` requests a minute per key for the whole service (every
     worker and app server counts in the shared state, ``graph.shared``): fixed
     windows of a minute, so a burst may reach twice the limit across the turn of
-    a minute, never more."""
+    a minute, never more.
+
+    A busy key's worker takes its requests from the shared count in *leases*
+    instead of one write per request: 1, then twice as many each time a lease is
+    used up within the minute (up to 64), never more than a sixteenth of what is
+    left of the limit — near the limit, one at a time again. The shared count
+    never grants more than the limit, whichever worker asks; what a worker
+    holds unused is at most a sixteenth of the remainder when another is refused.
+    Once the limit is reached, the worker refuses the key until the next window
+    without asking again."""
 
     WINDOW_S = 60.0
+    MAX_LEASE = 64
 
     def __init__(self, shared: SharedState, per_minute: int) -> None:
         self._shared = shared
         self.per_minute = per_minute
+        # key → [window, requests left of its lease, the lease's size, a sixteenth of what was left]
+        self._leases: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
 
     def take(self, key: str) -> float:
         """0 when the request may go; else the seconds to wait (the window's end)."""
-        count = self._shared.shared_hit("rate", key, self.WINDOW_S)
-        if count <= self.per_minute:
+        now = time.time()
+        window = window_of(now, self.WINDOW_S)
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None and lease[0] == window and lease[1] > 0:
+                lease[1] -= 1
+                return 0.0
+            if lease is not None and lease[0] == window and lease[3] == 0:
+                return max(
+                    1.0, self.WINDOW_S - now % self.WINDOW_S
+                )  # the limit reached: until the next window
+            size = 1
+            if lease is not None and lease[0] == window:
+                size = min(2 * lease[2], self.MAX_LEASE, lease[3])
+            total = self._shared.shared_hit("rate", key, self.WINDOW_S, add=size)
+            granted = min(size, max(0, self.per_minute - (total - size)))
+            left = self.per_minute - total
+            self._leases[key] = [window, granted - 1, size, max(1, left // 16) if left > 0 else 0]
+            if len(self._leases) > 10_000:  # keys of past minutes
+                self._leases = {k: v for k, v in self._leases.items() if v[0] == window}
+        if granted > 0:
             return 0.0
-        return max(1.0, self.WINDOW_S - time.time() % self.WINDOW_S)
+        return max(1.0, self.WINDOW_S - now % self.WINDOW_S)
 
 
 class SignInThrottle:

@@ -405,6 +405,19 @@ def read_model(store: GraphStore) -> ReadModel:
     return model
 
 
+def built(store: GraphStore) -> bool:
+    """Whether a read now would find the store's read model built: the current
+    revision's (or, in a server, the one answering while a large write's is
+    built) with its competence index. A local store only: over Bolt the
+    revision is a network round trip."""
+    if not store.local_reads:
+        return False
+    model = _MODELS.get(store)
+    if model is None or "competence" not in model._views:
+        return False
+    return model.revision == store.revision() or store in _BUILDING
+
+
 def _build_then_swap(store: GraphStore, previous: ReadModel, fresh: ReadModel) -> None:
     try:
         fresh.competence  # noqa: B018 - the slow part, built off the requests' path

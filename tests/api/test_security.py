@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.queries import COVERAGE_QUERY
+from api.security import RateLimiter
 from graph.access import audit_entries, create_key, revoke_key
 from graph.disclosure import SMALL_CELL, Tree, suppressed_cells
 from graph.model import Node, NodeKind
@@ -359,6 +360,37 @@ def test_rate_limit_answers_429_with_retry_after(demo_dir, demo_store):
     limited = statuses[3]
     assert limited.status_code == 429 and limited.json()["code"] == "RATE_LIMITED"
     assert int(limited.headers["Retry-After"]) >= 1 and "réessayez" in limited.json()["message"]
+
+
+class _CountingShared:
+    """A shared state over a dict, counting its writes (two limiters = two workers)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+        self.writes = 0
+
+    def shared_hit(self, scope: str, key: str, window_s: float, add: int = 1) -> int:
+        self.writes += 1 if add else 0
+        self.counts[scope, key] = self.counts.get((scope, key), 0) + add
+        return self.counts[scope, key]
+
+
+@pytest.mark.parametrize("limit", [1, 7, 100, 1000])
+def test_rate_limit_is_exact_across_workers_with_fewer_shared_writes(limit, monkeypatch):
+    from api import security
+
+    monkeypatch.setattr(security.time, "time", lambda: 120.5)  # one window throughout
+    shared = _CountingShared()
+    workers = [RateLimiter(shared, limit), RateLimiter(shared, limit)]
+    granted = [0, 0]
+    for i in range(3 * limit + 10):
+        w = i % 2 if i < limit else (i // 3) % 2  # alternating, then uneven
+        if workers[w].take("k") == 0:
+            granted[w] += 1
+    assert sum(granted) == limit  # the service's limit, never more, nothing lost to leases
+    assert workers[0].take("k") > 0 and workers[1].take("k") > 0
+    if limit >= 100:  # a busy key does not write the shared count once per request
+        assert shared.writes < (3 * limit + 12) / 2
 
 
 def test_query_timeout_is_a_coded_french_error(demo_dir, demo_store, monkeypatch):
