@@ -104,6 +104,33 @@ def _own_type(value_type: Any) -> type | None:
     return bool if inner is GraphQLBoolean else None
 
 
+#: Completions kept per plan of a shared type (below): cleared when full.
+_KEPT_COMPLETIONS = 20_000
+
+
+def _completed_once(complete: Complete) -> Complete:
+    """``complete`` for the values of a type whose instances are made once and
+    shared by answers, never changed (the class says ``SHARED_WIRE``: a need's
+    explanation, a contact): each value is completed once per plan, its result
+    given again to the next answers that hold it. The value is kept with its
+    result, so its id is not reused while the entry lives."""
+    done: dict[int, tuple[Any, Any]] = {}
+
+    def completed(value: Any) -> Any:
+        if value is None:
+            return None
+        hit = done.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        result = complete(value)
+        if len(done) >= _KEPT_COMPLETIONS:
+            done.clear()
+        done[id(value)] = (value, result)
+        return result
+
+    return completed
+
+
 class _NotPlain(Exception):
     """This value cannot be completed by the plan: use graphql-core's way."""
 
@@ -297,5 +324,8 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
             obj = self._compile_object(value_type, field_details_list)
             if obj is None:
                 return None
+            definition = (value_type.extensions or {}).get("strawberry-definition")
+            if getattr(getattr(definition, "origin", None), "SHARED_WIRE", False):
+                return _completed_once(obj)
             return lambda value: None if value is None else obj(value)
         return None  # an interface or a union: the runtime type is resolved the ordinary way

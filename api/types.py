@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, ClassVar
 
 import strawberry
 
@@ -223,6 +223,9 @@ class SituationInput:
 
 @strawberry.type
 class NeedCoverage:
+    #: made once per domain value and shared by answers (``_shared_wire``), never
+    #: changed: the executor's plan completes each one once (api/fastpath.py)
+    SHARED_WIRE: ClassVar[bool] = True
     need: str
     need_kind: str
     level: int
@@ -241,6 +244,7 @@ class NeedCoverage:
 
 @strawberry.type(description="Coordonnées d'une ressource et leur origine.")
 class Contact:
+    SHARED_WIRE: ClassVar[bool] = True  # as NeedCoverage's
     address: str | None
     postcode: str | None
     city: str | None

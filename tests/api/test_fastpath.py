@@ -118,3 +118,27 @@ def test_a_null_for_a_non_null_field_is_reported_as_graphql_core_reports_it(demo
     ordinary = _run(ORDINARY, demo_store, FIND_RESOURCES_QUERY, {"situation": SITUATION, "limit": 5})
     assert fast == ordinary
     assert fast[0] is None and fast[1] and fast[1][0][1][:3] == ["findResources", "matches", 1]
+
+
+def test_shared_values_completed_once_answer_each_selection_as_asked(demo_store):
+    """A need's explanation and a contact are shared by answers and completed once
+    per plan: asked again, and asked with another selection, each answer is the
+    ordinary executor's, and the second answer reuses the first one's completions."""
+    first = "query Q($s: SituationInput!) { findResources(situation: $s) { matches { covers { need } contact { city } } } }"
+    second = (
+        "query Q($s: SituationInput!) { findResources(situation: $s) { matches { "
+        "covers { need level explanation } contact { phone city } } } }"
+    )
+    variables = {"s": SITUATION}
+    answers = []
+    for query in (first, second, first, second):
+        fast = _run(schema_module.schema, demo_store, query, variables)
+        assert fast == _run(ORDINARY, demo_store, query, variables)
+        answers.append(fast[0]["findResources"]["matches"])
+    covered = [i for i, m in enumerate(answers[0]) if m["covers"]]
+    assert covered and all(
+        set(answers[1][i]["covers"][0]) == {"need", "level", "explanation"} for i in covered
+    )
+    i = covered[0]
+    assert answers[2][i]["covers"][0] is answers[0][i]["covers"][0]  # completed once, given again
+    assert answers[3][i]["covers"][0] is answers[1][i]["covers"][0]
