@@ -292,7 +292,10 @@ def _referent(store: GraphStore, model: ReadModel, node: Node, place: PersonPlac
             )
         return extra
 
-    props = {**node.props, **model.cached(("referent contact", node.ref), record)}
+    finess = node.props.get("finess")
+    # keyed by the record it reads: a write that does not touch it carries it over (graph.readmodel)
+    record_ref = NodeRef(K.ESTABLISHMENT, str(finess)) if finess else None
+    props = {**node.props, **model.cached(("referent contact", node.ref, record_ref), record)}
     sites = [(str(props.get("seat") or ""), props.get("lat"), props.get("lon"))] + [
         (str(name), lat, lon) for name, lat, lon in props.get("antennas") or ()
     ]

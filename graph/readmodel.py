@@ -292,10 +292,22 @@ class ReadModel:
                         k: v
                         for k, v in kept.items()
                         if k in self.CARRIED
-                        or (isinstance(k, tuple) and k[0] == "owners")
+                        or (isinstance(k, tuple) and k[0] in ("owners", "cnrhr"))
                         or (isinstance(k, tuple) and k[0] == "links of" and k[1] not in touched)
+                        or (isinstance(k, tuple) and k[0] == "referent contact" and k[2] not in touched)
                     }
                 )
+                # ERHR and CNRHR rows as shown: their nodes and links are not patchable (a
+                # write to them rebuilds everything); what else they read is their FINESS record
+                placed = kept.get("referents placed")
+                if placed is not None and not any(
+                    NodeRef(K.ESTABLISHMENT, str(node.props["finess"])) in touched
+                    for node in list(placed.values())
+                    if node.props.get("finess")
+                ):
+                    self._views["referents placed"] = placed
+                    if "referent templates" in kept:
+                        self._views["referent templates"] = kept["referent templates"]
                 competence = kept.get("competence")
                 if competence is not None:
                     self._previous = (competence, changes)

@@ -239,3 +239,38 @@ def test_a_server_answers_from_the_previous_revision_while_a_large_write_is_buil
         assert len(local_keys()) == 11  # then the new one, swapped in
     finally:
         store.close()
+
+
+def test_a_referent_s_finess_record_edited_shows_in_its_row_and_nothing_else_rereads_it(
+    demo_copy_store, patches
+):
+    """An ERHR's or a CNRHR's row completes its contact from its FINESS record:
+    an edit of that record is shown at once (the row is not carried over), an
+    edit of another resource keeps the referents' rows without reading them again."""
+    store = demo_copy_store
+    tours = SituationQuery(deficiencies=["DA", "DV"], commune="37261", age=30, radius_km=50)
+
+    def cresam_phone() -> str | None:
+        row = next(m for m in find_resources(store, tours).matches if m.key == "CRESAM")
+        return row.contact.phone if row.contact is not None else None
+
+    finess = store.get_node(K.CNRHR, "CRESAM").props["finess"]
+    find_resources(store, tours)  # built before the writes
+    patches.update(patched=0, rebuilt=0)
+    for phone in ("05 00 00 00 01", "05 00 00 00 02"):
+        store.upsert([Node(K.ESTABLISHMENT, str(finess), {"phone": phone, "lat": 46.58, "lon": 0.34})])
+        assert cresam_phone() == phone
+    assert (patches["patched"], patches["rebuilt"]) == (2, 0)
+    readmodel._MODELS.pop(store)
+    assert cresam_phone() == "05 00 00 00 02"  # as a model built from scratch says
+
+    reads = []
+    get_node = store.get_node
+    store.get_node = lambda kind, key: reads.append((kind, key)) or get_node(kind, key)  # type: ignore[method-assign]
+    try:
+        other = next(n for n in store.nodes(K.ESTABLISHMENT) if n.key != str(finess))
+        store.upsert([Node(K.ESTABLISHMENT, other.key, {"phone": "01 02 03 04 05"})])
+        assert cresam_phone() == "05 00 00 00 02"
+        assert (K.ESTABLISHMENT, str(finess)) not in reads and (K.CNRHR, "CRESAM") not in reads
+    finally:
+        del store.get_node
