@@ -131,27 +131,24 @@ class RateLimiter:
         """0 when the request may go; else the seconds to wait (the window's end)."""
         now = time.time()
         window = window_of(now, self.WINDOW_S)
+        wait = max(1.0, self.WINDOW_S - now % self.WINDOW_S)
         with self._lock:
             lease = self._leases.get(key)
-            if lease is not None and lease[0] == window and lease[1] > 0:
+            if lease is not None and lease[0] != window:
+                lease = None  # a past minute's
+            if lease is not None and lease[1] > 0:
                 lease[1] -= 1
                 return 0.0
-            if lease is not None and lease[0] == window and lease[3] == 0:
-                return max(
-                    1.0, self.WINDOW_S - now % self.WINDOW_S
-                )  # the limit reached: until the next window
-            size = 1
-            if lease is not None and lease[0] == window:
-                size = min(2 * lease[2], self.MAX_LEASE, lease[3])
+            if lease is not None and lease[3] == 0:
+                return wait  # the limit reached: until the next window, without asking again
+            size = 1 if lease is None else min(2 * lease[2], self.MAX_LEASE, lease[3])
             total = self._shared.shared_hit("rate", key, self.WINDOW_S, add=size)
             granted = min(size, max(0, self.per_minute - (total - size)))
             left = self.per_minute - total
             self._leases[key] = [window, granted - 1, size, max(1, left // 16) if left > 0 else 0]
             if len(self._leases) > 10_000:  # keys of past minutes
                 self._leases = {k: v for k, v in self._leases.items() if v[0] == window}
-        if granted > 0:
-            return 0.0
-        return max(1.0, self.WINDOW_S - now % self.WINDOW_S)
+        return 0.0 if granted > 0 else wait
 
 
 class SignInThrottle:

@@ -297,8 +297,10 @@ class ReadModel:
                         or (isinstance(k, tuple) and k[0] == "referent contact" and k[2] not in touched)
                     }
                 )
-                # ERHR and CNRHR rows as shown: their nodes and links are not patchable (a
-                # write to them rebuilds everything); what else they read is their FINESS record
+                # ERHR and CNRHR nodes as placed at their site nearest a person: their nodes
+                # are not patchable (a write to them rebuilds everything); what else they
+                # read is their FINESS record. (Their rows are assembled again: which of
+                # their links count depends on the index's targets.)
                 placed = kept.get("referents placed")
                 if placed is not None and not any(
                     NodeRef(K.ESTABLISHMENT, str(node.props["finess"])) in touched
@@ -306,8 +308,6 @@ class ReadModel:
                     if node.props.get("finess")
                 ):
                     self._views["referents placed"] = placed
-                    if "referent templates" in kept:
-                        self._views["referent templates"] = kept["referent templates"]
                 competence = kept.get("competence")
                 if competence is not None:
                     self._previous = (competence, changes)
