@@ -29,12 +29,23 @@ from graph.answers import (
     _Needs,
 )
 from graph.competence import CompetenceIndex, admits
-from graph.geo import EARTH_RADIUS_KM, haversine_km_many
-from graph.model import NodeKind, NodeRef, codes_of_combination
-from graph.store import release_freed_memory
-from graph.vocabulary import (
-    CONDITIONS,
+from graph.geo import (
+    EARTH_RADIUS_KM,
+    chord2_xyz,
+    chord_for_km,
+    haversine_km_many,
+    km_from_chord2,
+    unit_xyz,
 )
+from graph.model import NodeKind, NodeRef, codes_of_combination
+from graph.needsview import (
+    _BAND_AGES,
+    _build_view,
+    _conditions_involving,
+    _levels,
+    _View,
+)
+from graph.store import release_freed_memory
 
 __all__ = [
     "_BASIS",
@@ -87,10 +98,10 @@ class _Scored:
     covers: NDArray[np.bool_]  # (need, resource): the resource covers it (deficiencies, then skills)
     deficiencies: list[str]  # the needs of ``covers``' rows: deficiency codes, then skill codes
     candidate: NDArray[np.bool_]  # covers a need, admits the age
-    lats: NDArray[np.float64]
-    lons: NDArray[np.float64]
-    age_max: NDArray[np.floating[Any]]
-    age_min: NDArray[np.floating[Any]]
+    lats: NDArray[np.float64] | None  # None with ``xyz``
+    lons: NDArray[np.float64] | None  # None with ``xyz``
+    age_max: NDArray[Any]  # float, or whole years in one byte (``_whole_years``)
+    age_min: NDArray[Any]
     declared: NDArray[np.bool_]  # every deficiency covered by expertise, not only by acceptance
     generalist: NDArray[np.bool_]
     #: 1 where the whole combination of several deficiencies is covered only by
@@ -99,6 +110,9 @@ class _Scored:
     #: True where the resource's declared intervention zone holds the person's
     #: commune (a SESSAD, a mobile team: at 0 km); None when none does
     zone: NDArray[np.bool_] | None = None
+    #: the points on the unit sphere (rows x, y, z), when the view keeps them:
+    #: distances from their chords (``graph.geo.great_circle_km_xyz``)
+    xyz: NDArray[np.float64] | None = None
 
     def keys_at(self, local: NDArray[np.int64]) -> NDArray[np.int64]:
         """The keys' order of these local positions (equal keys, equal ranks): sorting
@@ -157,69 +171,6 @@ def _ranks(idx: CompetenceIndex, column: str) -> NDArray[np.int64]:
     return idx.cached(("ranks", column), build)  # type: ignore[no-any-return]
 
 
-def _conditions_involving(idx: CompetenceIndex, code: str) -> tuple[str, ...]:
-    """The conditions some indexed resource has expertise on that may involve
-    ``code`` (cached per index state: a few conditions, not the 4,000)."""
-
-    def build() -> tuple[str, ...]:
-        return tuple(
-            o for o in idx.targets(K.CONDITION) if o in CONDITIONS and code in CONDITIONS[o].involves
-        )
-
-    return idx.cached(("conditions involving", code), build)  # type: ignore[no-any-return]
-
-
-@dataclass(frozen=True, slots=True)
-class _View:
-    """The resources that may cover some of one set of needs (at some age), of
-    the wanted kinds, on one land mass, in the index's latitude order, with
-    their levels that do not depend on the age. Built once per index state and
-    set of needs (``_view``); a query then scores one latitude band of it only,
-    instead of every resource of that band."""
-
-    positions: NDArray[np.int32]
-    lats: NDArray[np.float64]
-    lons: NDArray[np.float64]
-    age_min: NDArray[np.float32]
-    age_max: NDArray[np.float32]
-    combination: NDArray[np.int8]  # highest level on a combination including the needs
-    levels: NDArray[np.int8]  # (deficiency, resource): expertise, combination, conditions
-    skill_levels: NDArray[np.int8]  # (skill, resource)
-    #: per deficiency, its ACCEPTS links: local positions (sorted) and age bands
-    accepts: tuple[tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.float32]], ...]
-    #: a generalist establishment (CAMSP: ``generalist`` set from its FINESS category)
-    generalist: NDArray[np.bool_]
-
-    @property
-    def nbytes(self) -> int:
-        arrays = [
-            self.positions,
-            self.lats,
-            self.lons,
-            self.age_min,
-            self.age_max,
-            self.combination,
-            self.levels,
-            self.skill_levels,
-            self.generalist,
-            *(a for links in self.accepts for a in links),
-        ]
-        return sum(a.nbytes for a in arrays)
-
-    def band(self, lat: float, radius_km: float | None) -> slice:
-        """The local positions whose latitude allows a great-circle distance ≤
-        ``radius_km`` from latitude ``lat`` (None: all of them)."""
-        if radius_km is None:
-            return slice(0, len(self.positions))
-        margin = math.degrees(
-            (radius_km + 0.001) / EARTH_RADIUS_KM
-        )  # + 1 m: distances are rounded to the metre
-        return slice(
-            int(np.searchsorted(self.lats, lat - margin, "left")),
-            int(np.searchsorted(self.lats, lat + margin, "right")),
-        )
-
-
 #: Views kept per index state (the most asked sets of needs, see ``_view``).
 _VIEWS_KEPT = 256
 #: Sets of needs whose askings are counted per index state (then counted afresh).
@@ -229,38 +180,6 @@ _ASKED_KEPT = 8192
 #: cover a need); the needs without a view are scored directly.
 _VIEWS_BYTES = 96 * 2**20
 _VIEWS_LOCK = threading.Lock()
-
-
-class _NeedTargets(NamedTuple):
-    """The index columns one set of deficiencies reads (cached per index state)."""
-
-    combinations: tuple[NodeRef, ...]  # combinations that include every deficiency
-    conditions: tuple[tuple[NodeRef, ...], ...]  # per deficiency (sorted): conditions involving it
-
-
-#: Sets of needs whose targets are kept per index state (a handful of refs each).
-_TARGETS_KEPT = 4096
-
-
-def _need_targets(idx: CompetenceIndex, deficiencies: frozenset[str]) -> _NeedTargets:
-    kept: dict[frozenset[str], _NeedTargets] = idx.cached("need targets", dict)
-    found = kept.get(deficiencies)
-    if found is None:
-        found = _NeedTargets(
-            tuple(
-                NodeRef(K.COMBINATION, key)
-                for key in idx.targets(K.COMBINATION)
-                if deficiencies <= codes_of_combination(key)
-            ),
-            tuple(
-                tuple(NodeRef(K.CONDITION, orpha) for orpha in _conditions_involving(idx, code))
-                for code in sorted(deficiencies)
-            ),
-        )
-        if len(kept) >= _TARGETS_KEPT:
-            kept.clear()
-        kept[deficiencies] = found
-    return found
 
 
 def _sorted_accepts(idx: CompetenceIndex, code: str) -> tuple[NDArray[np.int64], NDArray[Any], NDArray[Any]]:
@@ -329,54 +248,6 @@ def _view(
             views[key] = (built, size)
             held[0] += size
     return built
-
-
-def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind], land: str | None) -> _View:
-    n = len(idx)
-    defs = sorted(needs.deficiencies)
-    combination, levels = _levels(idx, needs, slice(0, n))
-    may_cover = combination > 0
-    accepts = []
-    for j, code in enumerate(defs):
-        may_cover |= levels[j] > 0
-        link = idx.accepts(NodeRef(K.DEFICIENCY, code))
-        may_cover[link.ids] = True
-        accepts.append(link)
-    skills = sorted(needs.skills)
-    skill_levels = np.empty((len(skills), n), np.int8)
-    for j, code in enumerate(skills):
-        skill_levels[j] = idx.expertise(NodeRef(K.SKILL, code))
-        may_cover |= skill_levels[j] > 0
-    wanted = idx.kind_mask(frozenset(k.value for k in kinds))
-    # Compact columns (int32 positions, float32 ages: exact for ages, NaN kept):
-    # more views fit in the same bytes, so fewer are rebuilt on a varied mix.
-    positions = np.flatnonzero(may_cover & wanted & idx.land_mask(land)).astype(np.int32)
-    local = np.full(n, -1, np.int32)
-    local[positions] = np.arange(positions.size, dtype=np.int32)
-    local_accepts = []
-    for link in accepts:
-        at = local[link.ids]
-        keep = at >= 0
-        order = np.argsort(at[keep], kind="stable")
-        local_accepts.append(
-            (
-                at[keep][order],
-                link.age_min[keep][order].astype(np.float32),
-                link.age_max[keep][order].astype(np.float32),
-            )
-        )
-    return _View(
-        positions,
-        idx.lats[positions],
-        idx.lons[positions],
-        idx.age_min[positions].astype(np.float32),
-        idx.age_max[positions].astype(np.float32),
-        combination[positions],
-        levels[:, positions],
-        skill_levels[:, positions],
-        tuple(local_accepts),
-        idx.generalist[positions],
-    )
 
 
 def zone_positions(idx: CompetenceIndex, commune: str) -> NDArray[np.int64]:
@@ -528,8 +399,17 @@ def _score_all(
     levels = view.levels[:, take].copy()
     # every deficiency by expertise (on it, a combination, a condition), before acceptance
     declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0))
-    for j, (ids, age_min, age_max) in enumerate(view.accepts):
-        _admit(levels[j], ids, age_min, age_max, take, age)
+    if view.accept_bands is None:
+        for j, (ids, age_min, age_max) in enumerate(view.accepts):
+            _admit(levels[j], ids, age_min, age_max, take, age)
+    elif len(view.accepts):
+        if age is not None and not 0 <= age <= _BAND_AGES:
+            raise ValueError(f"an age of {age} years cannot be compared with the view's age bands")
+        low, high = (band[:, take] for band in view.accept_bands)
+        admitted = low <= (high if age is None else age)
+        if age is not None:
+            admitted &= high >= age
+        np.maximum(levels, admitted, out=levels)
     points = levels.sum(axis=0, dtype=np.int16)
     skill_levels = view.skill_levels[:, take]
     if len(skill_levels):
@@ -547,29 +427,9 @@ def _score_all(
         declared,
         candidate,
         in_zone,
-        (view.lats[take], view.lons[take], view.age_min[take], view.age_max[take], view.generalist[take]),
+        (None, None, view.age_min[take], view.age_max[take], view.generalist[take]),
+        view.xyz[:, take],
     )
-
-
-def _levels(
-    idx: CompetenceIndex, needs: _Needs, take: slice | NDArray[np.int64]
-) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
-    """At the positions ``take``: the highest level on a combination including
-    every deficiency, and each deficiency's level by expertise on it, on such a
-    combination or on a condition involving it (the rule, written once)."""
-    targets = _need_targets(idx, needs.deficiencies)
-    defs = sorted(needs.deficiencies)
-    size = len(range(len(idx))[take]) if isinstance(take, slice) else len(take)
-    combination = np.zeros(size, np.int8)
-    for ref in targets.combinations:
-        np.maximum(combination, idx.expertise(ref)[take], out=combination)
-    levels = np.empty((len(defs), size), np.int8)
-    for j, code in enumerate(defs):
-        row = levels[j]
-        np.maximum(idx.expertise(NodeRef(K.DEFICIENCY, code))[take], combination, out=row)
-        for ref in targets.conditions[j]:
-            np.maximum(row, idx.expertise(ref)[take], out=row)
-    return combination, levels
 
 
 def _admit(
@@ -612,7 +472,8 @@ def _finish(
     declared: NDArray[np.bool_],
     candidate: NDArray[np.bool_] | None,
     zone: NDArray[np.bool_] | None,
-    columns: tuple[NDArray[Any], ...] | None = None,
+    columns: tuple[Any, ...] | None = None,
+    xyz: NDArray[np.float64] | None = None,
 ) -> _Scored:
     """The ranking keys of scored rows (tier, covers, the separate-acceptance key);
     ``candidate`` None: every row is one; ``columns``: (lats, lons, age_min,
@@ -646,6 +507,7 @@ def _finish(
         generalist,
         ((tier == 1) & ~declared).astype(np.int8) if len(needs.deficiencies) > 1 else np.zeros(n, np.int8),
         zone,
+        xyz,
     )
 
 
@@ -671,14 +533,25 @@ def _within(
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Local positions of the candidates inside the radius, with their
     great-circle distances (km, 3 decimals)."""
-    mask = scored.candidate
-    box = _longitude_box(scored.lons, lat, lon, radius_km)
-    if box is not None:
-        mask = mask & box
-    if scored.zone is not None:
-        mask = mask | (scored.candidate & scored.zone)
-    pos = np.flatnonzero(mask)
-    dist = haversine_km_many(lat, lon, scored.lats[pos], scored.lons[pos]).round(3)
+    if scored.xyz is not None:
+        # the chords first (whole columns, no gathering): those that can be within the radius
+        chord2 = chord2_xyz(unit_xyz(lat, lon), scored.xyz)
+        mask = chord2 <= chord_for_km(radius_km + 0.002) ** 2
+        mask &= scored.candidate
+        if scored.zone is not None:
+            mask |= scored.candidate & scored.zone
+        pos = np.flatnonzero(mask)
+        dist = km_from_chord2(chord2[pos]).round(3)
+    else:
+        assert scored.lats is not None and scored.lons is not None
+        mask = scored.candidate
+        box = _longitude_box(scored.lons, lat, lon, radius_km)
+        if box is not None:
+            mask = mask & box
+        if scored.zone is not None:
+            mask = mask | (scored.candidate & scored.zone)
+        pos = np.flatnonzero(mask)
+        dist = haversine_km_many(lat, lon, scored.lats[pos], scored.lons[pos]).round(3)
     if scored.zone is not None:
         dist[scored.zone[pos]] = 0.0  # it comes to the person's commune
     keep = dist <= radius_km

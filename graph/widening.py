@@ -17,12 +17,12 @@ from numpy.typing import NDArray
 
 from graph.answers import BEYOND_REACH, K, PersonPlace, SituationQuery, _need_label, _Needs
 from graph.competence import CompetenceIndex, admits
-from graph.geo import haversine_km_many
+from graph.geo import great_circle_km_xyz, haversine_km_many, to_unit_xyz, unit_xyz
 from graph.model import NodeKind, NodeRef
+from graph.needsview import _levels
 from graph.ranking import (
     _VIEWS_LOCK,
     _admit,
-    _levels,
     _Pick,
     _ranks,
     _score,
@@ -62,8 +62,7 @@ class _Widening:
     (tier 0 or 1) for a person of any age, with what does not depend on the age."""
 
     positions: NDArray[np.int64]  # ascending
-    lats: NDArray[np.float64]
-    lons: NDArray[np.float64]
+    xyz: NDArray[np.float64]  # (x, y, z) rows: the points on the unit sphere
     age_min: NDArray[np.floating[Any]]
     age_max: NDArray[np.floating[Any]]
     #: every deficiency covered by expertise (not only by an ACCEPTS link): fully
@@ -78,8 +77,7 @@ class _Widening:
             a.nbytes
             for a in (
                 self.positions,
-                self.lats,
-                self.lons,
+                self.xyz,
                 self.age_min,
                 self.age_max,
                 self.declared,
@@ -127,8 +125,7 @@ def _may_cover_all(
             points += idx.expertise(NodeRef(K.SKILL, code))[at]
         found = _Widening(
             at,
-            idx.lats[at],
-            idx.lons[at],
+            np.ascontiguousarray(to_unit_xyz(idx.lats[at], idx.lons[at]).T),
             idx.age_min[at],
             idx.age_max[at],
             declared[at],
@@ -185,7 +182,7 @@ def _nearest_beyond(
     admits the person; the others (some deficiency only accepted, at some ages)
     are scored at this age, and only those nearer than the ``wanted``-th sure one."""
     full = _may_cover_all(idx, needs, kinds, land)
-    far = haversine_km_many(lat, lon, full.lats, full.lons).round(3)
+    far = great_circle_km_xyz(unit_xyz(lat, lon), full.xyz).round(3)
     if zone.size:
         far[np.isin(full.positions, zone)] = 0.0  # serves the person's commune: inside, never beyond
     outside = far > radius_km

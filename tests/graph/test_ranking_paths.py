@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from graph import ranking, widening
+from graph import needsview, ranking, widening
 from graph.matching import SituationQuery, find_resources
 from graph.model import NodeKind
 from graph.readmodel import read_model
@@ -48,6 +48,71 @@ def test_the_direct_scoring_and_the_views_give_the_same_answers(demo_store, monk
     assert second == first
     widened = sum(1 for r in first if any(m.group == "beyond" for m in r.matches))
     assert widened >= 5  # the wider bands (beyond the radius) are compared too
+
+
+@pytest.mark.parametrize("compact", [True, False], ids=["one-byte-ages", "float-ages-and-links"])
+def test_views_in_either_encoding_answer_as_the_direct_scoring(demo_store, monkeypatch, compact):
+    """A view keeps whole-year age bands in one byte and its ACCEPTS links as
+    (deficiency, resource) bands; other bands (a half year, two links of one
+    resource to one deficiency) are kept as floats and read link by link: both
+    answer as the index scored directly, at every age, the unknown one included."""
+    idx = read_model(demo_store).competence
+    # ages on the links' bounds (admitted at a bound, not past it), and unknown
+    bounds = sorted(
+        {
+            int(a)
+            for link in idx.accepts_links.values()
+            for a in (*link.age_min, *link.age_max)
+            if 0 <= a <= 120
+        }
+    )
+    assert len(bounds) >= 3
+    ages = [*bounds, None]
+    queries = [
+        dataclasses.replace(q, age=ages[i % len(ages)]) for i, q in enumerate(varied(demo_store, 80, 11))
+    ]
+    with monkeypatch.context() as patched:
+        patched.setattr(ranking, "_view", lambda *args, **kwargs: None)
+        direct = [find_resources(demo_store, q) for q in queries]
+    for key in ("views", "views asked", "views sizes", "views held"):
+        idx.derived.pop(key, None)
+    if not compact:
+        monkeypatch.setattr(needsview, "_accept_bands", lambda links, size: None)
+        monkeypatch.setattr(
+            needsview, "_whole_years", lambda low, high: (low.astype(np.float32), high.astype(np.float32))
+        )
+    for q in queries:
+        find_resources(demo_store, q)  # asked once: a view for the next time
+    assert [find_resources(demo_store, q) for q in queries] == direct
+    views = [view for view, _size in idx.cached("views", dict).values()]
+    assert views
+    if compact:
+        assert all(v.age_min.dtype == np.uint8 and v.accept_bands is not None for v in views)
+    else:
+        assert all(v.age_min.dtype == np.float32 and v.accept_bands is None for v in views)
+
+
+def test_age_bands_not_in_whole_years_are_not_kept_in_one_byte():
+    nan = float("nan")
+    whole = np.array([0, 3, nan, 20], np.float32), np.array([6, nan, 18, 59], np.float32)
+    low, high = needsview._whole_years(*whole)
+    assert low.dtype == np.uint8 and low.tolist() == [0, 3, 0, 20]
+    assert high.tolist() == [6, needsview._BAND_AGES, 18, 59]
+    assert (
+        needsview._whole_years(np.array([2.5], np.float32), np.array([6], np.float32))[0].dtype == np.float32
+    )
+    at = np.array([0, 2], np.int32)
+    bands = needsview._accept_bands(
+        [(at, np.array([nan, 4], np.float32), np.array([20, nan], np.float32))], 3
+    )
+    assert bands is not None
+    assert bands[0].tolist() == [[0, 255, 4]] and bands[1].tolist() == [[20, 0, needsview._BAND_AGES]]
+    twice = np.array([1, 1], np.int32)
+    assert needsview._accept_bands([(twice, np.zeros(2, np.float32), np.ones(2, np.float32))], 3) is None
+    half = np.array([1], np.int32)
+    assert (
+        needsview._accept_bands([(half, np.array([0.5], np.float32), np.array([6], np.float32))], 3) is None
+    )
 
 
 def test_a_full_cache_keeps_the_most_asked_views(demo_store, monkeypatch):
@@ -172,7 +237,8 @@ def test_widening_finds_what_scoring_the_whole_land_finds(demo_store):
         zone = zone_positions(idx, q.commune)
         every = _score_all(idx, needs, q.age, LOCAL_KINDS, None, None, land, zone, None, use="peek")
         local = np.flatnonzero(every.candidate & (every.tier <= 1))
-        far = haversine_km_many(lat, lon, every.lats[local], every.lons[local]).round(3)
+        at = every.positions[local]
+        far = haversine_km_many(lat, lon, idx.lats[at], idx.lons[at]).round(3)
         if every.zone is not None:
             far[every.zone[local]] = 0.0
         outside = np.flatnonzero(far > q.radius_km)
@@ -214,7 +280,8 @@ def test_a_need_nobody_covers_nearby_finds_what_scoring_the_whole_land_finds(dem
                 continue
             rows = np.flatnonzero(every.candidate & every.covers[j])
             if rows.size:
-                far = haversine_km_many(place.lat, place.lon, every.lats[rows], every.lons[rows]).round(3)
+                at = every.positions[rows]
+                far = haversine_km_many(place.lat, place.lon, idx.lats[at], idx.lons[at]).round(3)
                 best = int(np.lexsort((every.keys_at(rows), far))[0])
                 pick = every.pick(int(rows[best]), float(far[best]), False)
                 expected.setdefault(pick.position, pick)
