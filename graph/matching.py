@@ -413,9 +413,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # (every deficiency, and every skill asked for).
     # (a row of tier 0 or 1 covers every deficiency: only the skills are left to check)
     full_inside = inside_pos[full_mask]
-    skills = scored.covers[len(needs.deficiencies) :, full_inside]
+    skills = np.take(scored.covers[len(needs.deficiencies) :], full_inside, axis=1)
     covered = full_inside.size > 0 and (len(skills) == 0 or bool(skills.all(axis=0).any()))
-    pool = _team_pool(scored, inside_pos, inside_dist) if not covered else []
+    pool = _team_pool(scored, inside_pos, inside_dist) if not covered else None
     relevant = _relevant_targets(idx, needs)
 
     resources: dict[int, tuple[Node, str | None, _Facts]] = idx.cached("match facts", dict)
@@ -488,7 +488,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             match = match._replace(location_source=ZONE_SOURCE)
         matches.append(match)
     # Teams are found on the index's coverage columns; only their members are explained.
-    team_picks = _teams(scored, pool) if pool else []
+    team_picks = _teams(scored, pool) if pool is not None and len(pool) else []
     notes += uncovered_notes
 
     # Then the ERHR of the person's territory and the competent CNRHR (links read

@@ -182,8 +182,8 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
         age_min,
         age_max,
         combination[positions],
-        levels[:, positions],
-        skill_levels[:, positions],
+        np.take(levels, positions, axis=1),
+        np.take(skill_levels, positions, axis=1),
         tuple(local_accepts)
         if bands is None
         else tuple((at[:0], low[:0], high[:0]) for at, low, high in local_accepts),

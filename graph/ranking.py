@@ -345,8 +345,8 @@ def _score_direct(
         idx,
         needs,
         positions,
-        levels[:, rows],
-        skill_levels[:, rows],
+        np.take(levels, rows, axis=1),
+        np.take(skill_levels, rows, axis=1),
         points[rows],
         combination[rows],
         declared[rows],
@@ -396,7 +396,7 @@ def _score_all(
         later = np.flatnonzero(view.age_min[rows] > starting_after)
         take = rows[later]
         in_zone = None if in_zone is None else in_zone[later]
-    levels = view.levels[:, take].copy()
+    levels = _columns(view.levels, take).copy()
     # every deficiency by expertise (on it, a combination, a condition), before acceptance
     declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0))
     if view.accept_bands is None:
@@ -405,13 +405,13 @@ def _score_all(
     elif len(view.accepts):
         if age is not None and not 0 <= age <= _BAND_AGES:
             raise ValueError(f"an age of {age} years cannot be compared with the view's age bands")
-        low, high = (band[:, take] for band in view.accept_bands)
+        low, high = (_columns(band, take) for band in view.accept_bands)
         admitted = low <= (high if age is None else age)
         if age is not None:
             admitted &= high >= age
         np.maximum(levels, admitted, out=levels)
     points = levels.sum(axis=0, dtype=np.int16)
-    skill_levels = view.skill_levels[:, take]
+    skill_levels = _columns(view.skill_levels, take)
     if len(skill_levels):
         points += skill_levels.sum(axis=0, dtype=np.int16)
     positions = view.positions[take]
@@ -428,7 +428,7 @@ def _score_all(
         candidate,
         in_zone,
         (None, None, view.age_min[take], view.age_max[take], view.generalist[take]),
-        view.xyz[:, take],
+        _columns(view.xyz, take),
     )
 
 
@@ -459,6 +459,12 @@ def _admit(
             here = take[at] == ids
             admitted = at[here][admits(age_min[here], age_max[here], age)]
     row[admitted] = np.maximum(row[admitted], 1)
+
+
+def _columns(array: NDArray[Any], take: slice | NDArray[np.int64]) -> NDArray[Any]:
+    """``array[:, take]`` (a gather of columns by ``np.take``: several times faster
+    than fancy indexing on the second axis)."""
+    return array[:, take] if isinstance(take, slice) else np.take(array, take, axis=1)
 
 
 def _finish(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -11,7 +12,15 @@ from numpy.typing import NDArray
 from graph.answers import _MAX_TEAMS, _TEAM_POOL, MAX_TEAM_SIZE
 from graph.ranking import _Pick, _Scored
 
-__all__ = ["_COMBINATIONS", "_Member", "_combinations", "_team_pool", "_team_pool_per_need", "_teams"]
+__all__ = [
+    "_COMBINATIONS",
+    "_Member",
+    "_Pool",
+    "_combinations",
+    "_team_pool",
+    "_team_pool_per_need",
+    "_teams",
+]
 
 
 def _team_pool_per_need(needs: int) -> int:
@@ -31,32 +40,49 @@ class _Member(NamedTuple):
     key: int  # the rank of its key (``_Scored.keys_at``)
 
 
-def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> list[_Member]:
-    """The nearest resources inside the radius covering each need (team members)."""
-    per_need = _team_pool_per_need(len(scored.deficiencies))
-    covers = scored.covers[:, pos]
-    chosen: dict[int, None] = {}  # local indices into ``pos``, in need order (as a set keeping order)
-    for j in range(len(scored.deficiencies)):
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    """The team candidates as columns, nearest first (then by key); ``pool[i]`` is
+    the i-th as a :class:`_Member`."""
+
+    local: NDArray[np.int64]
+    distance_km: NDArray[np.float64]
+    bits: NDArray[np.int64]
+    key: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.local)
+
+    def __getitem__(self, i: int) -> _Member:
+        return _Member(int(self.local[i]), float(self.distance_km[i]), int(self.bits[i]), int(self.key[i]))
+
+    def without(self, drop: NDArray[np.bool_]) -> _Pool:
+        keep = ~drop
+        return _Pool(self.local[keep], self.distance_km[keep], self.bits[keep], self.key[keep])
+
+
+def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> _Pool:
+    """The nearest resources inside the radius covering each need (team members),
+    nearest first, then by key."""
+    needs = len(scored.deficiencies)
+    per_need = _team_pool_per_need(needs)
+    covers = np.take(scored.covers, pos, axis=1)  # (a column gather: faster than [:, pos])
+    chosen = []  # indices into ``pos``
+    for j in range(needs):
         at = np.flatnonzero(covers[j])
         if at.size > per_need:  # the nearest ``per_need`` and their ties, before sorting them
             near = dist[at]
             at = at[near <= np.partition(near, per_need - 1)[per_need - 1]]
-        for i in at[np.lexsort((scored.keys_at(pos[at]), dist[at]))[:per_need]].tolist():
-            chosen[i] = None
-    picked = np.fromiter(chosen, np.int64, len(chosen))
-    bits = (covers[:, picked].T.astype(np.int64) << np.arange(len(scored.deficiencies), dtype=np.int64)).sum(
+            at = at[np.lexsort((scored.keys_at(pos[at]), dist[at]))[:per_need]]
+        chosen.append(at)
+    picked = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+    keys = scored.keys_at(pos[picked])
+    order = np.lexsort((keys, dist[picked]))
+    picked, keys = picked[order], keys[order]
+    bits = (np.take(covers, picked, axis=1).T.astype(np.int64) << np.arange(needs, dtype=np.int64)).sum(
         axis=1
     )
-    members = list(
-        map(
-            _Member,
-            pos[picked].tolist(),
-            dist[picked].tolist(),
-            bits.tolist(),
-            scored.keys_at(pos[picked]).tolist(),
-        )
-    )
-    return sorted(members, key=lambda m: (m.distance_km, m.key))
+    return _Pool(pos[picked], dist[picked], bits, keys)
 
 
 def _combinations(n: int, size: int) -> NDArray[np.int64]:
@@ -73,7 +99,7 @@ def _combinations(n: int, size: int) -> NDArray[np.int64]:
 _COMBINATIONS: dict[tuple[int, int], NDArray[np.int64]] = {}
 
 
-def _teams(scored: _Scored, pool: list[_Member]) -> list[list[_Pick]]:
+def _teams(scored: _Scored, pool: _Pool) -> list[list[_Pick]]:
     """Smallest sets (≤ 3) of the pool's resources (inside the radius, see
     ``_team_pool``, nearest first) covering every need — deficiencies and
     skills, the rows of ``_Scored.covers`` — nearest first (by the farthest
@@ -85,16 +111,17 @@ def _teams(scored: _Scored, pool: list[_Member]) -> list[list[_Pick]]:
     is redundant (the others alone are a smaller set). A member covering every
     need alone is no team member (the search starts at pairs)."""
     full = (1 << len(scored.deficiencies)) - 1
-    pool = [m for m in pool if m.bits != full]
-    if not pool:
+    alone = pool.bits == full
+    if alone.any():
+        pool = pool.without(alone)
+    if not len(pool):
         return []
-    columns = np.array(pool, dtype=np.float64)  # local, distance, bits, key (all exact as floats)
-    bits = columns[:, 2].astype(np.int64)
+    bits = pool.bits
     if int(np.bitwise_or.reduce(bits)) != full:
         return []  # some need is covered by no member: no team
-    dist = columns[:, 1]
+    dist = pool.distance_km
     # the members' keys, ties by pool order (nearest first): one integer each
-    key_order = columns[:, 3].astype(np.int64) * len(pool) + np.arange(len(pool))
+    key_order = pool.key * len(pool) + np.arange(len(pool))
     # a team needs no more members than needs (each brings one the others lack)
     for size in range(2, min(MAX_TEAM_SIZE, len(scored.deficiencies)) + 1):
         if len(pool) < size:
@@ -115,6 +142,6 @@ def _teams(scored: _Scored, pool: list[_Member]) -> list[list[_Pick]]:
             ]
             # members in pool order: nearest first, then by key
             chosen = found[order].reshape(-1)
-            picks = scored.picks(columns[chosen, 0].astype(np.int64), dist[chosen], True)
+            picks = scored.picks(pool.local[chosen], dist[chosen], True)
             return [picks[i : i + size] for i in range(0, len(picks), size)]
     return []

@@ -120,7 +120,7 @@ def _may_cover_all(
             declared &= sure
             every &= may
         at = np.flatnonzero(every).astype(np.int64)
-        points = levels[:, at].sum(axis=0, dtype=np.int16)
+        points = np.take(levels, at, axis=1).sum(axis=0, dtype=np.int16)
         for code in sorted(needs.skills):
             points += idx.expertise(NodeRef(K.SKILL, code))[at]
         found = _Widening(
