@@ -292,7 +292,7 @@ class ReadModel:
                         k: v
                         for k, v in kept.items()
                         if k in self.CARRIED
-                        or (isinstance(k, tuple) and k[0] in ("owners", "cnrhr"))
+                        or (isinstance(k, tuple) and k[0] in ("owners", "cnrhr", "land at"))
                         or (isinstance(k, tuple) and k[0] == "links of" and k[1] not in touched)
                         or (isinstance(k, tuple) and k[0] == "referent contact" and k[2] not in touched)
                     }

@@ -274,3 +274,22 @@ def test_a_referent_s_finess_record_edited_shows_in_its_row_and_nothing_else_rer
         assert (K.ESTABLISHMENT, str(finess)) not in reads and (K.CNRHR, "CRESAM") not in reads
     finally:
         del store.get_node
+
+
+def test_the_land_mass_of_a_referent_s_site_is_not_looked_up_again_after_an_edit(demo_copy_store, patches):
+    """Which land mass a referent's site stands on depends on the communes only:
+    an expertise edit carries it over (the first search after the edit does not
+    scan every commune again), and the answer is the one a rebuilt model gives."""
+    store = demo_copy_store
+    query = SituationQuery(deficiencies=["DA", "DV"], commune="97209", age=30, radius_km=50)
+    find_resources(store, query)
+    looked_up = {k for k in read_model(store)._views if isinstance(k, tuple) and k[0] == "land at"}
+    assert looked_up  # the ERHR's and the CNRHR's sites
+    professional = next(iter(store.nodes(K.PROFESSIONAL)))
+    store.upsert(edges=[Edge(RelType.HAS_EXPERTISE, professional.ref, NodeRef(K.SKILL, "CAA"), {"level": 2})])
+    after = read_model(store)
+    assert looked_up <= after._views.keys()
+    answer = find_resources(store, query)
+    assert patches["patched"] == 1
+    readmodel._MODELS.pop(store)
+    assert find_resources(store, query) == answer
