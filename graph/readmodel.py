@@ -338,7 +338,8 @@ class ReadModel:
         store = self._store_or_fail()
         previous, self._previous = self._previous, None
         if previous is not None:
-            patched = patch_competence(store, *previous)
+            with store.reading():  # the touched rows, their links and workplaces: one transaction
+                patched = patch_competence(store, *previous)
             if patched is not None:
                 return patched
         index = competence_from_snapshot(store)

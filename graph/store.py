@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,6 +291,13 @@ class GraphStore(ChangeFeed, SharedState, Protocol):
         about a second, of another one over the same data) may change what the
         read models are built from; writes of ``REVISION_NEUTRAL_KINDS`` only
         leave it as it is."""
+        ...
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Several reads as one: over the network, one read transaction (fewer
+        round trips; the reads see one state of the data); a local store reads
+        as it always does. Used where one step makes several dependent reads
+        (a read model patched for the rows a write touched)."""
         ...
 
     def count_nodes(self) -> dict[NodeKind, int]: ...

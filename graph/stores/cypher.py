@@ -187,6 +187,17 @@ MATCH (c:DihrChange {ns: $ns})
 WHERE c.revision <= $oldest
 DELETE c
 """
+#: The revision and, in the same round trip, the change feed's entries after
+#: the revision this app server last saw (most often none): the first search
+#: after another server's write patches its read model without another read.
+REVISION_AND_CHANGES_CYPHER = """
+OPTIONAL MATCH (r:DihrRevision {ns: $ns})
+WITH coalesce(r.value, 0) AS revision
+OPTIONAL MATCH (c:DihrChange {ns: $ns})
+WHERE c.revision > $known AND c.revision <= revision
+RETURN revision, c.revision AS change, c.nodes AS nodes, c.sources AS sources, c.complete AS complete
+ORDER BY change
+"""
 CHANGES_SINCE_CYPHER = """
 MATCH (c:DihrChange {ns: $ns})
 WHERE c.revision > $since AND c.revision <= $until
@@ -298,6 +309,7 @@ def cypher_catalogue() -> dict[str, tuple[str, tuple[str, ...]]]:
         "RECORD_CHANGE_CYPHER": (RECORD_CHANGE_CYPHER, ("ns", "revision", "nodes", "sources", "complete")),
         "TRIM_CHANGES_CYPHER": (TRIM_CHANGES_CYPHER, ("ns", "oldest")),
         "CHANGES_SINCE_CYPHER": (CHANGES_SINCE_CYPHER, ("ns", "since", "until")),
+        "REVISION_AND_CHANGES_CYPHER": (REVISION_AND_CHANGES_CYPHER, ("ns", "known")),
         "DROP_CHANGES_CYPHER": (DROP_CHANGES_CYPHER, ("ns",)),
         "SCHEMA_SHARED_CYPHER": (SCHEMA_SHARED_CYPHER, ()),
         "SCHEMA_COUNTER_CYPHER": (SCHEMA_COUNTER_CYPHER, ()),

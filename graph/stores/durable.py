@@ -693,6 +693,10 @@ class DurableStore(ABC):
         self._refresh()
         return self._revision
 
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Several reads as one (``GraphStore.reading``): local reads, nothing to gather."""
+        return contextlib.nullcontext()
+
     # -- shared state (graph.shared): a file of its own beside the graph's ------------
     @property
     def _shared(self) -> SqliteShared:

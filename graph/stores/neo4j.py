@@ -39,6 +39,7 @@ Transactions
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -88,6 +89,7 @@ from graph.stores.cypher import (
     READ_EDGES_CYPHER,
     READ_NODES_CYPHER,
     RECORD_CHANGE_CYPHER,
+    REVISION_AND_CHANGES_CYPHER,
     REVISION_CYPHER,
     SCHEMA_CHANGE_CYPHER,
     SCHEMA_COUNTER_CYPHER,
@@ -161,6 +163,11 @@ class Neo4jStore:
         self._batch = batch_size
         self._revision: int | None = None  # the namespace revision last read (None: read it again)
         self._checked = 0.0  # when it was read
+        self._seen = 0  # the last revision read (kept when ``_revision`` is dropped)
+        #: change feed entries read with the revision (``revision``), by revision
+        self._feed: dict[int, Any] = {}
+        self._feed_lock = threading.Lock()
+        self._reading = threading.local()  # the transaction of a ``reading`` block, per thread
         self._down_until = 0.0  # monotonic time until which the server is taken as unreachable
         # Causal consistency on a cluster (neo4j://, Aura): every session of this
         # process carries the bookmarks of the writes it saw, so a read routed to
@@ -217,7 +224,7 @@ class Neo4jStore:
         return cls.from_settings(settings, namespace=f"test-{namespace}")
 
     @contextmanager
-    def _session(self) -> Iterator[Any]:
+    def _session(self, access_mode: str | None = None) -> Iterator[Any]:
         """A driver session; the server unreachable (refused, timed out, lost)
         is a StoreUnavailable, and for ``_BREAKER_S`` the next calls fail at
         once (``_down_until``) rather than each waiting for the timeouts."""
@@ -226,7 +233,11 @@ class Neo4jStore:
         if time.monotonic() < self._down_until:
             raise StoreUnavailable(_UNREACHABLE)
         try:
-            with self._driver.session(database=self._database, bookmark_manager=self._bookmarks) as session:
+            with self._driver.session(
+                database=self._database,
+                bookmark_manager=self._bookmarks,
+                **({} if access_mode is None else {"default_access_mode": access_mode}),
+            ) as session:
                 yield session
         except (neo.ServiceUnavailable, neo.SessionExpired, OSError) as err:
             self._down_until = time.monotonic() + _BREAKER_S
@@ -239,10 +250,35 @@ class Neo4jStore:
             return list(tx.run(cypher, **params))
 
         try:
+            tx = getattr(self._reading, "tx", None)
+            if tx is not None:  # inside ``reading``: its transaction, one round trip
+                return work(tx)
             with self._session() as session:
                 return list(session.execute_read(work))
         except neo.ClientError as err:
             raise self._translate(err) from err
+        except (neo.ServiceUnavailable, neo.SessionExpired, OSError) as err:
+            self._down_until = time.monotonic() + _BREAKER_S
+            raise StoreUnavailable(_UNREACHABLE) from err
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """The reads inside run in one read transaction of one session: one round
+        trip each and one commit, instead of two each (a managed transaction
+        per read); and they see one state of the database. Nested: the outer one."""
+        from neo4j import READ_ACCESS
+
+        if getattr(self._reading, "tx", None) is not None:
+            yield
+            return
+        with self._session(READ_ACCESS) as session:
+            tx = session.begin_transaction()
+            self._reading.tx = tx
+            try:
+                yield
+            finally:
+                self._reading.tx = None
+                tx.close()  # read only: nothing to commit, the server forgets it
 
     def _translate(self, err: Any) -> Exception:
         code = getattr(err, "code", "") or ""
@@ -594,7 +630,18 @@ class Neo4jStore:
         now = time.monotonic()
         if self._revision is None or now - self._checked >= _REVISION_EVERY_S:
             self._checked = now
-            self._revision = int(self._read(REVISION_CYPHER, ns=self._ns)[0]["revision"])
+            known = self._seen
+            if known:  # the entries after what this server saw come with it (see the query)
+                records = self._read(REVISION_AND_CHANGES_CYPHER, ns=self._ns, known=known)
+                with self._feed_lock:
+                    for r in records:
+                        if r["change"] is not None:
+                            self._feed[int(r["change"])] = r
+                    for old in [k for k in self._feed if k <= known - _KEEP_CHANGES]:
+                        del self._feed[old]
+            else:
+                records = self._read(REVISION_CYPHER, ns=self._ns)
+            self._revision = self._seen = int(records[0]["revision"])
         return self._revision
 
     def changes_since(self, revision: int) -> Changes | None:
@@ -606,8 +653,18 @@ class Neo4jStore:
             return None
         if revision == until:
             return NO_CHANGES
-        records = self._read(CHANGES_SINCE_CYPHER, ns=self._ns, since=revision, until=until)
-        if [int(r["revision"]) for r in records] != list(range(revision + 1, until + 1)):
+        wanted = range(revision + 1, until + 1)
+        with self._feed_lock:
+            kept = [e for r in wanted if (e := self._feed.get(r)) is not None]
+        records: list[Any]
+        if len(kept) == len(wanted):  # read with the revision: no round trip
+            records = [
+                {"revision": r, **{k: e[k] for k in ("nodes", "sources", "complete")}}
+                for r, e in zip(wanted, kept, strict=True)
+            ]
+        else:
+            records = self._read(CHANGES_SINCE_CYPHER, ns=self._ns, since=revision, until=until)
+        if [int(r["revision"]) for r in records] != list(wanted):
             return None
         if not all(r["complete"] for r in records):
             return None

@@ -126,3 +126,65 @@ def test_a_second_app_server_patches_what_the_first_one_wrote(backend, store, ne
         assert [find_resources(other, q) for q in QUERIES] == [find_resources(store, q) for q in QUERIES]
     finally:
         other.close()
+
+
+def test_reads_gathered_in_one_reading_see_what_single_reads_see(store, net):
+    """``GraphStore.reading``: several reads as one (on Bolt, one transaction)
+    answer as the same reads one by one; nested, the outer one counts; the store
+    reads as before after a block that failed."""
+    _writes(store)
+    refs = [NodeRef(K.ESTABLISHMENT, f"86100{i:04d}") for i in range(4)] + [E1]
+    alone = (
+        store.get_nodes(K.ESTABLISHMENT, [r.key for r in refs]),
+        store.edges_from(refs),
+        store.edges_to([NodeRef(K.DEFICIENCY, "DA")], [R.ACCEPTS]),
+    )
+    with store.reading():
+        with store.reading():
+            first = store.get_nodes(K.ESTABLISHMENT, [r.key for r in refs])
+        gathered = (first, store.edges_from(refs), store.edges_to([NodeRef(K.DEFICIENCY, "DA")], [R.ACCEPTS]))
+    assert gathered == alone and len(alone[0]) == 5
+    with pytest.raises(ZeroDivisionError), store.reading():
+        store.get_node(K.ESTABLISHMENT, "860000001")
+        _ = 1 / 0
+    assert store.get_nodes(K.ESTABLISHMENT, [r.key for r in refs]) == alone[0]
+
+
+@pytest.mark.neo4j
+def test_a_second_app_server_patches_with_the_feed_read_with_the_revision_and_one_transaction(
+    backend, store, net, patches
+):
+    """On Bolt, the first search after another server's write costs few round
+    trips: the change feed's entries come with the revision (no read of the feed
+    of its own), and the touched rows, their links and workplaces are read in
+    one transaction."""
+    if backend != "neo4j":
+        pytest.skip("two app servers share one database only over Bolt")
+    from graph.stores.cypher import CHANGES_SINCE_CYPHER
+    from graph.stores.neo4j import Neo4jStore
+    from tests.conftest import BOLT
+
+    other = Neo4jStore.from_settings(BOLT, namespace=store._ns)  # type: ignore[attr-defined]
+    try:
+        read_model(other).competence  # noqa: B018 - server B has its read model
+        patches.update(patched=0, rebuilt=0)
+        _writes(store)  # server A writes
+        deadline = time.monotonic() + 5
+        while other.revision() != store.revision() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        reads: list[tuple[str, bool]] = []
+        single = other._read
+
+        def spied(cypher: str, **params: object) -> list[object]:
+            reads.append((cypher, getattr(other._reading, "tx", None) is not None))
+            return single(cypher, **params)
+
+        other._read = spied  # type: ignore[method-assign]
+        patched = read_model(other).competence
+        del other._read
+        assert patches == {"patched": 1, "rebuilt": 0}
+        assert reads and all(in_one for _cypher, in_one in reads)
+        assert CHANGES_SINCE_CYPHER not in [cypher for cypher, _ in reads]
+        assert_same_index(patched, build_competence(other))
+    finally:
+        other.close()

@@ -21,6 +21,7 @@ from graph.stores.neo4j import (
     BUMP_REVISION_CYPHER,
     READ_EDGES_CYPHER,
     READ_NODES_CYPHER,
+    REVISION_AND_CHANGES_CYPHER,
     REVISION_CYPHER,
     Neo4jStore,
 )
@@ -184,6 +185,8 @@ class RevisionSession(FakeSession):
         class ReadTx:
             def run(self, cypher: str, **params: Any) -> FakeResult:
                 driver.reads.append(cypher)
+                if cypher == REVISION_AND_CHANGES_CYPHER:  # no change feed entry: none is patched
+                    return FakeResult([{"revision": driver.revision, "change": None}])
                 return FakeResult([{"revision": driver.revision}] if cypher == REVISION_CYPHER else [])
 
         return fn(ReadTx())
