@@ -634,6 +634,8 @@ class Neo4jStore:
             if known:  # the entries after what this server saw come with it (see the query)
                 records = self._read(REVISION_AND_CHANGES_CYPHER, ns=self._ns, known=known)
                 with self._feed_lock:
+                    if int(records[0]["revision"]) < known:  # the namespace was dropped: numbers reused
+                        self._feed.clear()
                     for r in records:
                         if r["change"] is not None:
                             self._feed[int(r["change"])] = r
@@ -689,6 +691,9 @@ class Neo4jStore:
             session.execute_write(lambda tx: tx.run(DROP_REVISION_CYPHER, ns=self._ns).consume())
             session.execute_write(lambda tx: tx.run(DROP_CHANGES_CYPHER, ns=self._ns).consume())
             session.execute_write(lambda tx: tx.run(DROP_SHARED_CYPHER, ns=self._ns).consume())
+        with self._feed_lock:
+            self._feed.clear()
+        self._revision, self._seen = None, 0
 
     # -- shared state of the app servers (graph/shared.py) ----------------------------
     def _write_one(self, cypher: str, **params: Any) -> None:

@@ -6,6 +6,7 @@ DIHR_NEO4J_URI is set."""
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -19,6 +20,7 @@ from graph.settings import Settings
 from graph.stores import neo4j as neo4j_store
 from graph.stores.neo4j import (
     BUMP_REVISION_CYPHER,
+    CHANGES_SINCE_CYPHER,
     READ_EDGES_CYPHER,
     READ_NODES_CYPHER,
     REVISION_AND_CHANGES_CYPHER,
@@ -200,6 +202,75 @@ class RevisionDriver(FakeDriver):
 
     def session(self, database: str, bookmark_manager: object = None) -> FakeSession:
         return RevisionSession(self)
+
+
+class FeedSession(FakeSession):
+    """Reads: the revision and the change feed the driver holds (``feed``: revision → uids)."""
+
+    def execute_read(self, fn):
+        driver = self.driver
+
+        def entry(revision: int) -> dict[str, Any]:
+            return {
+                "revision": revision,
+                "nodes": json.dumps(driver.feed[revision]),
+                "sources": "[]",
+                "complete": True,
+            }
+
+        class ReadTx:
+            def run(self, cypher: str, **params: Any) -> FakeResult:
+                driver.reads.append(cypher)
+                if cypher == REVISION_CYPHER:
+                    return FakeResult([{"revision": driver.revision}])
+                if cypher == REVISION_AND_CHANGES_CYPHER:
+                    after = [r for r in sorted(driver.feed) if params["known"] < r <= driver.revision]
+                    return FakeResult(
+                        [{**entry(r), "revision": driver.revision, "change": r} for r in after]
+                        or [{"revision": driver.revision, "change": None}]
+                    )
+                if cypher == CHANGES_SINCE_CYPHER:
+                    return FakeResult(
+                        [entry(r) for r in sorted(driver.feed) if params["since"] < r <= params["until"]]
+                    )
+                return FakeResult([])
+
+        return fn(ReadTx())
+
+
+class FeedDriver(RevisionDriver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.feed: dict[int, list[str]] = {}
+
+    def session(self, database: str, bookmark_manager: object = None) -> FakeSession:
+        return FeedSession(self)
+
+
+def test_the_feed_read_with_the_revision_is_not_reused_once_the_namespace_is_dropped(monkeypatch):
+    """The change feed's entries come with the revision poll and serve the next
+    patch without a read of their own; a namespace dropped and written again
+    reuses revision numbers: the entries kept from before are forgotten."""
+    monkeypatch.setattr(neo4j_store, "_REVISION_EVERY_S", 0.0)
+    driver = FeedDriver()
+    store = Neo4jStore(driver, database="neo4j")
+    driver.revision, driver.feed = (
+        3,
+        {1: ["|Establishment:a"], 2: ["|Establishment:a"], 3: ["|Establishment:a"]},
+    )
+    assert store.revision() == 3
+    driver.revision, driver.feed = 5, {**driver.feed, 4: ["|Establishment:x"], 5: ["|Establishment:y"]}
+    assert store.revision() == 5
+    changes = store.changes_since(3)
+    assert changes is not None and {r.key for r in changes.nodes} == {"x", "y"}
+    assert CHANGES_SINCE_CYPHER not in driver.reads  # came with the revision
+    driver.revision, driver.feed = 0, {}  # dropped (tests, a re-import from scratch)
+    assert store.revision() == 0
+    driver.revision, driver.feed = 5, {r: ["|Establishment:z"] for r in range(1, 6)}
+    store._revision = None  # looked again
+    assert store.revision() == 5
+    changes = store.changes_since(3)
+    assert changes is not None and {r.key for r in changes.nodes} == {"z"}
 
 
 def test_writes_that_change_resources_bump_the_revision_audit_entries_do_not():
