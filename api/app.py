@@ -76,14 +76,58 @@ GRAPHIQL_PAGE = f"""<!doctype html>
 """
 
 
+#: Strawberry's reasons for refusing a request (English), as the user reads them.
+_REFUSALS = {
+    "No GraphQL query found in the request": "Aucune requête GraphQL dans la demande (champ « query »).",
+    "Unsupported content type": "Type de contenu non pris en charge : envoyez un objet JSON "
+    "(Content-Type: application/json).",
+    "Unable to parse request body as JSON": "Corps de requête illisible : un objet JSON en UTF-8 est attendu.",
+    "The GraphQL operation's `query` must be a string or null, if provided.": "« query » doit être "
+    "une chaîne de caractères (le texte de la requête GraphQL).",
+    "The GraphQL operation's `variables` must be an object or null, if provided.": "« variables » "
+    "doit être un objet JSON.",
+    "The GraphQL operation's `extensions` must be an object or null, if provided.": "« extensions » "
+    "doit être un objet JSON.",
+    "Batching is not enabled": "Une requête par appel : un tableau de requêtes n'est pas accepté.",
+    "GraphQL only supports GET and POST requests.": "Méthode non prise en charge : GET ou POST.",
+}
+_REFUSAL_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
 class DihrGraphQL(GraphQL):  # type: ignore[type-arg]
     """Strawberry's ASGI view at ``/graphql``, the caller signed in first (401
     otherwise: GraphiQL's page too), bodies that are not a JSON object (invalid
-    UTF-8, garbage, ``null``) refused with a French 400 instead of failing later.
+    UTF-8, garbage, ``null``) refused with a French 400 instead of failing later;
+    every refusal in the API's error shape (``{"code", "message"}``, JSON, in
+    French), not strawberry's plain text.
 
     A route of its own rather than strawberry's FastAPI router: that one solves
     FastAPI dependencies (the context, the root value, a response) for every
     request — a tenth of a findResources request's time — where one call does."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        response: Response
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as err:
+            reason = str(err.reason)
+            message = _REFUSALS.get(reason)
+            if message is None and "not allowed when using GET" in reason:
+                message = "Seules les lectures (query) passent en GET : envoyez cette opération en POST."
+            if message is None:  # ours are French already; strawberry's others are named
+                message = (
+                    reason
+                    if reason.startswith(("Corps", "Requête"))
+                    else f"Requête GraphQL refusée : {reason}"
+                )
+            response = JSONResponse(
+                {"code": _REFUSAL_CODES.get(err.status_code, "BAD_REQUEST"), "message": message},
+                status_code=err.status_code,
+            )
+        await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(*await signed_in_caller(request))

@@ -238,12 +238,9 @@ def test_raw_bodies_fuzz(fuzz_app):
         def run(path: str, body: bytes, kind: str) -> None:
             response = client.post(path, content=body, headers={"Content-Type": kind}, follow_redirects=False)
             check(response, repr(body))
-            if (
-                path == "/graphql"
-                and response.status_code == 400
-                and "text/plain" in response.headers.get("content-type", "")
-            ):
-                assert "Corps de requête" in response.text or "GraphQL" in response.text or response.text
+            if path == "/graphql" and response.status_code == 400:
+                assert response.headers["content-type"].startswith("application/json")
+                assert set(response.json()) >= {"code", "message"}
 
         run()
 
@@ -273,4 +270,29 @@ def test_a_body_that_is_not_a_json_object_is_a_french_400(fuzz_app, body):
 
     with TestClient(fuzz_app, headers=fuzz_app.state.fuzz_headers, raise_server_exceptions=False) as client:
         response = client.post("/graphql", content=body, headers={"Content-Type": "application/json"})
-    assert response.status_code == 400 and "Corps de requête" in response.text
+    assert response.status_code == 400 and response.headers["content-type"].startswith("application/json")
+    assert response.json()["code"] == "BAD_REQUEST" and "Corps de requête" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "said"),
+    [
+        (b'{"variables": {}}', "application/json", "Aucune requête GraphQL"),
+        (b"query { __typename }", "text/plain", "Type de contenu non pris en charge"),
+        (b'{"query": "{ __typename }", "variables": [1]}', "application/json", "« variables » doit être"),
+        (b'{"query": 3}', "application/json", "« query » doit être"),
+    ],
+)
+def test_a_request_graphql_refuses_is_answered_in_french_in_the_api_s_error_shape(fuzz_app, body, kind, said):
+    """What strawberry refuses before running a query (no query, another content
+    type, variables that are not an object) reads as every other error of the API:
+    JSON ``{"code", "message"}``, the message in French — not English plain text."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(fuzz_app, headers=fuzz_app.state.fuzz_headers, raise_server_exceptions=False) as client:
+        response = client.post("/graphql", content=body, headers={"Content-Type": kind})
+        by_get = client.get("/graphql?query=mutation%20%7B%20x%20%7D", headers={"Accept": "application/json"})
+    for answer, words in ((response, said), (by_get, "en POST")):
+        assert answer.status_code == 400, answer.text[:300]
+        assert answer.headers["content-type"].startswith("application/json")
+        assert answer.json()["code"] == "BAD_REQUEST" and words in answer.json()["message"]
