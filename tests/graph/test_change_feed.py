@@ -5,7 +5,10 @@ what the first one wrote."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -106,6 +109,17 @@ def test_a_patched_read_model_equals_a_rebuilt_one(store, net, patches):
 def test_a_second_app_server_patches_what_the_first_one_wrote(backend, store, net, patches):
     """Two app servers over one Bolt database: B's read model is patched from the
     namespace's change feed with A's writes, not rebuilt, and answers as a rebuild does."""
+    with _second_server_after_writes(backend, store, patches) as other:
+        patched = read_model(other).competence
+        assert patches == {"patched": 1, "rebuilt": 0}
+        assert_same_index(patched, build_competence(other))
+        assert [find_resources(other, q) for q in QUERIES] == [find_resources(store, q) for q in QUERIES]
+
+
+@contextlib.contextmanager
+def _second_server_after_writes(backend: str, store: GraphStore, patches: dict[str, int]) -> Iterator[Any]:
+    """Server B over server A's Bolt namespace: its read model built, then A's
+    writes (``_writes``) and B's revision moved to them; the patch is left to do."""
     if backend != "neo4j":
         pytest.skip("two app servers share one database only over Bolt")
     from graph.stores.neo4j import Neo4jStore
@@ -120,10 +134,7 @@ def test_a_second_app_server_patches_what_the_first_one_wrote(backend, store, ne
         while other.revision() != store.revision() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert other.revision() == store.revision()
-        patched = read_model(other).competence
-        assert patches == {"patched": 1, "rebuilt": 0}
-        assert_same_index(patched, build_competence(other))
-        assert [find_resources(other, q) for q in QUERIES] == [find_resources(store, q) for q in QUERIES]
+        yield other
     finally:
         other.close()
 
@@ -158,20 +169,9 @@ def test_a_second_app_server_patches_with_the_feed_read_with_the_revision_and_on
     trips: the change feed's entries come with the revision (no read of the feed
     of its own), and the touched rows, their links and workplaces are read in
     one transaction."""
-    if backend != "neo4j":
-        pytest.skip("two app servers share one database only over Bolt")
     from graph.stores.cypher import CHANGES_SINCE_CYPHER
-    from graph.stores.neo4j import Neo4jStore
-    from tests.conftest import BOLT
 
-    other = Neo4jStore.from_settings(BOLT, namespace=store._ns)  # type: ignore[attr-defined]
-    try:
-        read_model(other).competence  # noqa: B018 - server B has its read model
-        patches.update(patched=0, rebuilt=0)
-        _writes(store)  # server A writes
-        deadline = time.monotonic() + 5
-        while other.revision() != store.revision() and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with _second_server_after_writes(backend, store, patches) as other:
         reads: list[tuple[str, bool]] = []
         single = other._read
 
@@ -186,5 +186,3 @@ def test_a_second_app_server_patches_with_the_feed_read_with_the_revision_and_on
         assert reads and all(in_one for _cypher, in_one in reads)
         assert CHANGES_SINCE_CYPHER not in [cypher for cypher, _ in reads]
         assert_same_index(patched, build_competence(other))
-    finally:
-        other.close()
