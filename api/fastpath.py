@@ -21,8 +21,8 @@ raises the error where graphql-core would. The answers are the same
 
 from __future__ import annotations
 
+import enum
 import keyword
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -30,6 +30,7 @@ from typing import Any
 
 from graphql import (
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLFloat,
     GraphQLID,
@@ -53,55 +54,112 @@ __all__ = ["PlainDataExecutor"]
 Complete = Callable[[Any], Any]
 
 
-#: Built-in scalars whose output is the value itself when it already has the right type
-#: (graphql-core's coercion: a str is a String; an int within 32 bits an Int; a finite float a Float).
-_INT_RANGE = 2**31
-_SAME: dict[Any, Callable[[Any], bool]] = {
-    GraphQLString: lambda v: type(v) is str,
-    GraphQLID: lambda v: type(v) is str,
-    GraphQLBoolean: lambda v: type(v) is bool,
-    GraphQLInt: lambda v: type(v) is int and -_INT_RANGE <= v < _INT_RANGE,
-    GraphQLFloat: lambda v: type(v) is float and math.isfinite(v),
+#: What a leaf value must be to be its own output, as source over a variable
+#: (graphql-core's coercion: a str is a String or an ID; a bool a Boolean; an
+#: int within 32 bits an Int; a finite float a Float — ``x - x`` is 0.0 only
+#: for a finite float).
+_OWN_CHECKS: dict[Any, str] = {
+    GraphQLString: "type({first}) is str",
+    GraphQLID: "type({first}) is str",
+    GraphQLBoolean: "type({first}) is bool",
+    GraphQLInt: "type({first}) is int and -2147483648 <= {var} <= 2147483647",
+    GraphQLFloat: "type({first}) is float and {var} - {var} == 0.0",
 }
 
 
-def _straight_line(fields: list[tuple[str, str | None, Complete | None, Any, type | None]]) -> Complete:
+class _Value:
+    """A compiled completion of one GraphQL type: ``complete`` takes any value
+    (None included) the way graphql-core would; ``check`` gives, for the
+    common case, source for a test over a variable and the output when the
+    test holds — inlined by the generated code with ``complete`` as the
+    fallback, so that most values cost no call at all."""
+
+    __slots__ = ("check", "complete")
+
+    def __init__(
+        self, complete: Complete, check: Callable[[str, str, _Source], tuple[str, str]] | None
+    ) -> None:
+        self.complete = complete
+        self.check = check
+
+
+class _Source:
+    """The names a generated function reads from its environment."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, Any] = {}
+        self._loops = 0
+
+    def name(self, value: Any) -> str:
+        name = f"n{len(self.env)}"
+        self.env[name] = value
+        return name
+
+    def loop_variable(self) -> str:
+        self._loops += 1
+        return f"u{self._loops}"
+
+    def inline(self, value: _Value, var: str, first: str, nullable: bool) -> str:
+        """An expression completing the value held by ``var`` (bound by
+        ``first``, its first occurrence, when that is an assignment)."""
+        fallback = self.name(value.complete)
+        if value.check is None:
+            return f"{fallback}({first})"
+        test, output = value.check(var, first, self)
+        if nullable:
+            return f"({output} if {test} else None if {var} is None else {fallback}({var}))"
+        return f"({output} if {test} else {fallback}({var}))"
+
+
+def _straight_line(fields: list[tuple[str, str | None, _Value | None, Any, bool]]) -> Complete:
     """One object's completion as one generated function: a dict display, field
-    by field in the selection's order, with no loop or call per field where the
-    value is its own output (a str of a String, a bool of a Boolean: most values)
-    — a findResources answer holds about a thousand values. The source holds
-    only ``repr`` literals of response names (GraphQL names, checked by the
-    parser) and of the type's name; attributes that are not plain identifiers
-    are read with ``getattr``."""
-    env: dict[str, Any] = {}
+    by field in the selection's order, with no call per field where the value
+    is its own output (a str of a String, a finite float of a Float, a member of
+    an enum: its name…), lists of those and nested plain objects completed in
+    place — a findResources answer holds about a thousand values. The source
+    holds only ``repr`` literals of response names (GraphQL names, checked by
+    the parser) and of the type's name, and generated names; attributes that
+    are not plain identifiers are read with ``getattr``."""
+    source = _Source()
     items = []
-    for i, (response_name, attribute, complete, typename, own) in enumerate(fields):
-        if attribute is None:
+    for i, (response_name, attribute, value, typename, nullable) in enumerate(fields):
+        if attribute is None or value is None:
             items.append(f"{response_name!r}: {typename!r}")
             continue
         if attribute.isidentifier() and not keyword.iskeyword(attribute):
             read = f"value.{attribute}"
         else:
-            env[f"a{i}"] = attribute
-            read = f"getattr(value, a{i})"
-        env[f"c{i}"] = complete
-        if own is None:
-            items.append(f"{response_name!r}: c{i}({read})")
-        else:
-            env[f"t{i}"] = own
-            items.append(f"{response_name!r}: (v{i} if type(v{i} := {read}) is t{i} else c{i}(v{i}))")
-    source = "def complete_object(value):\n    return {" + ", ".join(items) + "}\n"
-    exec(compile(source, "<plan>", "exec"), env)  # our own generated source (docstring)
-    return env["complete_object"]  # type: ignore[no-any-return]
+            read = f"getattr(value, {source.name(attribute)})"
+        items.append(f"{response_name!r}: {source.inline(value, f'v{i}', f'(v{i} := {read})', nullable)}")
+    text = "def complete_object(value):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(text, "<plan>", "exec"), source.env)  # our own generated source (docstring)
+    return source.env["complete_object"]  # type: ignore[no-any-return]
 
 
-def _own_type(value_type: Any) -> type | None:
-    """``str`` for a String or ID (nullable or not), ``bool`` for a Boolean: a
-    value of that Python type is completed as itself. None for any other type."""
-    inner = value_type.of_type if is_non_null_type(value_type) else value_type
-    if inner in (GraphQLString, GraphQLID):
-        return str
-    return bool if inner is GraphQLBoolean else None
+def _leaf_check(leaf_type: Any) -> Callable[[str, str, _Source], tuple[str, str]] | None:
+    """The inline test of a scalar (:data:`_OWN_CHECKS`) or of an enum of
+    strawberry's (a member of its Python enum: the member's GraphQL name, as
+    its ``coerce_output_value`` gives it, looked up in a table made here)."""
+    own = _OWN_CHECKS.get(leaf_type)
+    if own is not None:
+        return lambda var, first, source: (own.format(first=first, var=var), var)
+    wrapped = getattr(leaf_type, "wrapped_cls", None)
+    if (
+        isinstance(leaf_type, GraphQLEnumType)
+        and isinstance(wrapped, type)
+        and issubclass(wrapped, enum.Enum)
+    ):
+        try:
+            names = {member: leaf_type.coerce_output_value(member) for member in wrapped}
+        except (GraphQLError, TypeError, ValueError):
+            return None
+        if not all(type(n) is str for n in names.values()):
+            return None
+        return lambda var, first, source: (
+            f"type({first}) is {source.name(wrapped)}",
+            f"{source.name(names)}[{var}]",
+        )
+    return None
 
 
 #: Completions kept per plan of a shared type (below): cleared when full.
@@ -244,11 +302,11 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped, defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)
         if defer_usages:
             return None
-        fields: list[tuple[str, str | None, Complete | None, Any, type | None]] = []
+        fields: list[tuple[str, str | None, _Value | None, Any, bool]] = []
         for response_name, sub_details in grouped.items():
             name = sub_details[0].node.name.value
             if name == "__typename":
-                fields.append((response_name, None, None, object_type.name, None))
+                fields.append((response_name, None, None, object_type.name, False))
                 continue
             field_def = object_type.fields.get(name)
             if field_def is None:
@@ -256,59 +314,54 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
             attribute = _plain_field(field_def)
             if attribute is None:
                 return None
-            complete = self._compile_value(field_def.type, sub_details)
-            if complete is None:
+            value = self._compile_value(field_def.type, sub_details)
+            if value is None:
                 return None
-            fields.append((response_name, attribute, complete, None, _own_type(field_def.type)))
+            fields.append((response_name, attribute, value, None, not is_non_null_type(field_def.type)))
         return _straight_line(fields)
 
-    def _compile_value(self, value_type: GraphQLOutputType, field_details_list: Any) -> Complete | None:
+    def _compile_value(self, value_type: GraphQLOutputType, field_details_list: Any) -> _Value | None:
         if is_non_null_type(value_type):
-            inner = self._compile_value(value_type.of_type, field_details_list)  # type: ignore[attr-defined]
+            inner = self._compile_value(value_type.of_type, field_details_list)
             if inner is None:
                 return None
+            complete = inner.complete
 
             def non_null(value: Any) -> Any:
                 if value is None:
                     raise _NotPlain
-                completed = inner(value)
+                completed = complete(value)
                 if completed is None:
                     raise _NotPlain
                 return completed
 
-            return non_null
+            # every inline output is a value (a str, a list, a dict): never null
+            return _Value(non_null, inner.check)
         if is_list_type(value_type):
             assert isinstance(value_type, GraphQLList)
             item = self._compile_value(value_type.of_type, field_details_list)
             if item is None:
                 return None
-
-            own = _own_type(value_type.of_type)
+            item_complete = item.complete
+            item_nullable = not is_non_null_type(value_type.of_type)
 
             def listed(value: Any) -> Any:
                 if value is None:
                     return None
                 if isinstance(value, str | bytes | dict) or not hasattr(value, "__iter__"):
                     raise _NotPlain
-                return [v if type(v) is own else item(v) for v in value]
+                return [item_complete(v) for v in value]
 
-            return listed
+            def each(var: str, first: str, source: _Source) -> tuple[str, str]:
+                u = source.loop_variable()
+                return (
+                    f"(type({first}) is list or type({var}) is tuple)",
+                    f"[{source.inline(item, u, u, item_nullable)} for {u} in {var}]",
+                )
+
+            return _Value(listed, each)
         if is_leaf_type(value_type):
-            coerce = value_type.coerce_output_value  # type: ignore[union-attr]
-            same = _SAME.get(value_type)
-            if same is not None:  # a value already of the scalar's own type is its own output
-
-                def complete_scalar(value: Any) -> Any:
-                    if value is None:
-                        return None
-                    if same(value):
-                        return value
-                    coerced = coerce(value)
-                    if coerced is None or coerced is Undefined:
-                        raise _NotPlain
-                    return coerced
-
-                return complete_scalar
+            coerce = value_type.coerce_output_value
 
             def complete_leaf(value: Any) -> Any:
                 if value is None:
@@ -318,7 +371,7 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
                     raise _NotPlain  # graphql-core's complete_leaf_value raises the error
                 return coerced
 
-            return complete_leaf
+            return _Value(complete_leaf, _leaf_check(value_type))
         if is_object_type(value_type):
             assert isinstance(value_type, GraphQLObjectType)
             obj = self._compile_object(value_type, field_details_list)
@@ -326,6 +379,10 @@ class PlainDataExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             definition = (value_type.extensions or {}).get("strawberry-definition")
             if getattr(getattr(definition, "origin", None), "SHARED_WIRE", False):
-                return _completed_once(obj)
-            return lambda value: None if value is None else obj(value)
+                obj = _completed_once(obj)
+            whole = obj
+            return _Value(
+                lambda value: None if value is None else whole(value),
+                lambda var, first, source: (f"{first} is not None", f"{source.name(whole)}({var})"),
+            )
         return None  # an interface or a union: the runtime type is resolved the ordinary way

@@ -32,6 +32,7 @@ from strawberry.types import Info
 
 from api.deps import run_blocking, run_search
 from api.errors import as_dihr_error
+from api.fastinput import install_input_builders
 from api.fastpath import PlainDataExecutor
 from api.types import (
     AdditionInput,
@@ -741,3 +742,4 @@ schema = DihrSchema(
     extensions=[Limits, lambda: Parsing(maxsize=256), lambda: Validation(maxsize=256), DihrErrors],
     execution_context_class=PlainDataExecutor,
 )
+install_input_builders(schema)

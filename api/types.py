@@ -433,14 +433,19 @@ def situation_query(situation: SituationInput, limit: int) -> matching.Situation
     )
 
 
+#: The wire's enum member of each domain one (a dict: an enum call by value costs more than the row).
+_LEVELS = {level: MatchLevel(level.value) for level in matching.MatchLevel}
+_BASES = {basis: Basis(basis.value) for basis in matching.Basis}
+
+
 def _match_wire(m: matching.Match) -> Match:
     return Match(
         rank=m.rank,
         kind=m.kind.value,
         key=m.key,
         name=m.name,
-        level=MatchLevel(m.level.value),
-        basis=Basis(m.basis.value),
+        level=_LEVELS[m.level],
+        basis=_BASES[m.basis],
         covers=[_cover_wire(c) for c in m.covers],
         misses=list(m.misses),
         score=m.score,
@@ -461,16 +466,20 @@ def _match_wire(m: matching.Match) -> Match:
 
 #: Wire twins of immutable domain values that answers share (the matcher keeps
 #: its explanations and contacts per read-model state): made once, then reused.
-_WIRES: dict[Any, Any] = {}
+#: Kept by identity, each with its domain value (so that its id is not reused
+#: while the entry lives): hashing a frozen dataclass hashes every field.
+_WIRES: dict[int, tuple[Any, Any]] = {}
 _WIRES_KEPT = 100_000
 
 
 def _shared_wire(value: Any, make: Any) -> Any:
-    wire = _WIRES.get(value)
-    if wire is None:
-        if len(_WIRES) >= _WIRES_KEPT:
-            _WIRES.clear()
-        wire = _WIRES[value] = make(value)
+    hit = _WIRES.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    if len(_WIRES) >= _WIRES_KEPT:
+        _WIRES.clear()
+    wire = make(value)
+    _WIRES[id(value)] = (value, wire)
     return wire
 
 
@@ -508,6 +517,15 @@ def contact_wire(c: matching.Contact | None) -> Contact | None:
 
 
 def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
+    made: dict[int, Match] = {}
+
+    def wired(m: matching.Match) -> Match:
+        """A match's wire, made once per answer (a team's members are matches of the list)."""
+        wire = made.get(id(m))
+        if wire is None:
+            wire = made[id(m)] = _match_wire(m)
+        return wire
+
     return FindResourcesResult(
         combination=r.combination,
         deficiencies=list(r.deficiencies),
@@ -533,14 +551,13 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
             missing=r.erhr.missing,
         ),
         radius_km=r.radius_km,
-        matches=[_match_wire(m) for m in r.matches],
+        matches=[wired(m) for m in r.matches],
         transition=r.transition,
         knowledge=[knowledge_wire(k) for k in r.knowledge],
         inferred=[_inferred_wire(i) for i in r.inferred],
         possible=[_inferred_wire(i) for i in r.possible],
         teams=[
-            Team(members=[_match_wire(m) for m in t.members], max_distance_km=t.max_distance_km)
-            for t in r.teams
+            Team(members=[wired(m) for m in t.members], max_distance_km=t.max_distance_km) for t in r.teams
         ],
         widening=None
         if r.widening is None
