@@ -21,7 +21,13 @@ from strawberry.types.arguments import convert_argument
 
 from api.schema import schema
 
-SAMPLE_SCALARS = {GraphQLString: "35238", GraphQLID: "id-1", GraphQLInt: 9, GraphQLFloat: 42.5, GraphQLBoolean: False}
+SAMPLE_SCALARS = {
+    GraphQLString: "35238",
+    GraphQLID: "id-1",
+    GraphQLInt: 9,
+    GraphQLFloat: 42.5,
+    GraphQLBoolean: False,
+}
 
 INPUTS = {
     entry.definition.origin: entry
