@@ -446,8 +446,8 @@ def _match_wire(m: matching.Match) -> Match:
         name=m.name,
         level=_LEVELS[m.level],
         basis=_BASES[m.basis],
-        covers=[_cover_wire(c) for c in m.covers],
-        misses=list(m.misses),
+        covers=_shared_wire(m.covers, _covers_wire),  # (a row's covers come from its template)
+        misses=m.misses,  # type: ignore[arg-type]  # read only: completed as a list
         score=m.score,
         distance_km=m.distance_km,
         minutes=m.minutes,
@@ -496,6 +496,11 @@ def _cover_wire(c: matching.NeedCoverage) -> NeedCoverage:
             link=c.link,
         ),
     )
+
+
+def _covers_wire(covers: tuple[matching.NeedCoverage, ...]) -> tuple[NeedCoverage, ...]:
+    """A row's covers, shared by the answers holding them: read only, never changed."""
+    return tuple(_cover_wire(c) for c in covers)
 
 
 def contact_wire(c: matching.Contact | None) -> Contact | None:
