@@ -380,8 +380,9 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT %%d %%d %%f %%f %%d\\n", summary.requests, summary.duration,
-           latency:percentile(95), latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout))
+  io.write(string.format("RESULT %%d %%d %%f %%f %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+           latency:percentile(95), latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout,
+           e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
 
@@ -414,9 +415,14 @@ def concurrent_load(
             ).stdout
         finally:
             os.unlink(script.name)
-        requests, duration_us, p95_us, p99_us, errors = out.split("RESULT", 1)[1].split()
+        requests, duration_us, p95_us, p99_us, errors, *kinds = out.split("RESULT", 1)[1].split()
         if int(errors):
-            raise AssertionError(f"wrk: {errors} failed requests")
+            named = ", ".join(
+                f"{n} {kind}"
+                for kind, n in zip(("connect", "read", "write", "status", "timeout"), kinds, strict=True)
+                if n != "0"
+            )
+            raise AssertionError(f"wrk: {errors} failed requests of {requests} to {url} ({named})")
         return int(requests) / (int(duration_us) / 1e6), float(p95_us) / 1000, float(p99_us) / 1000, "wrk"
     latencies: list[float] = []
     failures: list[int] = []
@@ -854,7 +860,7 @@ def baseline_throughput(
                 concurrent_load(baseline_url, secret, bodies[:8], args.workers * 2, 1.0)
             theirs = Client(baseline_url, {"Authorization": f"Bearer {secret}"})
             mine = Client(url, {"Authorization": f"Bearer {secret}"})
-            same, differs = 0, ""
+            same, answered, differs, refused = 0, 0, "", ""
             compared = bodies[:50]
             for b in compared:
                 (status_t, answer_t), (status_m, answer_m) = (
@@ -863,6 +869,11 @@ def baseline_throughput(
                 )
                 t, m = json.loads(answer_t), json.loads(answer_m)
                 same += t == m
+                if status_t == 200 and not t.get("errors") and (t.get("data") or {}).get("findResources"):
+                    answered += 1
+                elif not refused:
+                    first = (t.get("errors") or [{}])[0]
+                    refused = f"HTTP {status_t}, {str(first.get('message', answer_t[:120]))[:160]!r}"
                 if t != m and not differs:
                     found_t, found_m = (
                         (t.get("data") or {}).get("findResources") or {},
@@ -874,6 +885,13 @@ def baseline_throughput(
                     differs = f" (first difference: HTTP {status_t}/{status_m}, fields {', '.join(fields) or 'errors'})"
             theirs.close()
             mine.close()
+            if answered < len(compared):
+                # Errors answered fast are no throughput: the baseline cannot read this data or document.
+                checks.append(
+                    f"Baseline {BASELINE_COMMIT}: not measured, {len(compared) - answered} of {len(compared)} "
+                    f"of its answers carry no findResources (first: {refused})"
+                )
+                return
             before, _p95, p99_before, _tool = concurrent_load(baseline_url, secret, bodies, 8, args.load_s)
         finally:
             proc.terminate()
