@@ -64,8 +64,8 @@ def _converter(type_: Any, name: str, registry: Mapping[object, Any], built: dic
         raise _LeftToStrawberry
     if isinstance(type_, StrawberryOptional):
         inner = _converter(type_.of_type, name, registry, built)
-        if inner is _same:
-            return _same
+        if inner is _same or inner is _list_copy:
+            return inner  # (both give None and UNSET back as they are)
 
         def optional(value: Any, context: InputContext) -> Any:
             return value if value is None or value is UNSET else inner(value, context)

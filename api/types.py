@@ -522,15 +522,6 @@ def contact_wire(c: matching.Contact | None) -> Contact | None:
 
 
 def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
-    made: dict[int, Match] = {}
-
-    def wired(m: matching.Match) -> Match:
-        """A match's wire, made once per answer (a team's members are matches of the list)."""
-        wire = made.get(id(m))
-        if wire is None:
-            wire = made[id(m)] = _match_wire(m)
-        return wire
-
     return FindResourcesResult(
         combination=r.combination,
         deficiencies=list(r.deficiencies),
@@ -556,13 +547,14 @@ def match_result_wire(r: matching.MatchResult) -> FindResourcesResult:
             missing=r.erhr.missing,
         ),
         radius_km=r.radius_km,
-        matches=[wired(m) for m in r.matches],
+        matches=[_match_wire(m) for m in r.matches],
         transition=r.transition,
         knowledge=[knowledge_wire(k) for k in r.knowledge],
         inferred=[_inferred_wire(i) for i in r.inferred],
         possible=[_inferred_wire(i) for i in r.possible],
         teams=[
-            Team(members=[wired(m) for m in t.members], max_distance_km=t.max_distance_km) for t in r.teams
+            Team(members=[_match_wire(m) for m in t.members], max_distance_km=t.max_distance_km)
+            for t in r.teams
         ],
         widening=None
         if r.widening is None
