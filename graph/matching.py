@@ -107,7 +107,7 @@ from graph.ranking import (
     beyond_cap,
     zone_positions,
 )
-from graph.rare import qualify
+from graph.rare import _qualify
 from graph.readmodel import ReadModel, read_model
 from graph.store import GraphStore
 from graph.teams import _team_pool, _teams
@@ -297,7 +297,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     table = model.territories
     place, notes = _place(store, query, model)
     person_erhr = table.erhr_of_department.get(place.department, "")
-    qualification = qualify(needs.deficiencies)
+    qualification = _qualify(needs.deficiencies)  # codes already validated and upper-cased
     kinds = frozenset(query.kinds) if query.kinds is not None else LOCAL_KINDS
     idx = model.competence
     # Scored over the latitude band that can hold the radius (a slice of the index).
@@ -395,8 +395,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         for p in nearest_covering
         if p.position not in known and p.distance_km <= BEYOND_REACH * query.radius_km
     ]
-    chosen = ordered(inside_pos[full_mask], inside_dist[full_mask], query.limit)
-    chosen += ordered(inside_pos[~full_mask], inside_dist[~full_mask], query.limit - len(chosen))
+    # fully competent first, then partial ones: the tier is the first key of the order
+    chosen = ordered(inside_pos, inside_dist, query.limit)
     groups = {p.position: "within" for p in chosen}
     for p in beyond + nearest_covering:
         if p.position not in groups:
@@ -416,7 +416,12 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     skills = np.take(scored.covers[len(needs.deficiencies) :], full_inside, axis=1)
     covered = full_inside.size > 0 and (len(skills) == 0 or bool(skills.all(axis=0).any()))
     pool = _team_pool(scored, inside_pos, inside_dist) if not covered else None
-    relevant = _relevant_targets(idx, needs)
+    relevant_of: dict[_Needs, frozenset[str]] = idx.cached("relevant targets", dict)
+    relevant = relevant_of.get(needs)
+    if relevant is None:
+        if len(relevant_of) >= _TEMPLATES_KEPT:
+            relevant_of.clear()
+        relevant = relevant_of[needs] = _relevant_targets(idx, needs)
 
     resources: dict[int, tuple[Node, str | None, _Facts]] = idx.cached("match facts", dict)
     explained: dict[Any, tuple[_Offer, ...]] = idx.cached("explanations", dict)

@@ -18,8 +18,9 @@ briefly by readers and by the apply step of a writer.
 Several processes (web workers, a CLI import while the server runs) may open
 the same file. Every write also appends the identities of the rows it changed
 to a ``changes`` log, in the same transaction. Before each read a process asks
-SQLite whether another connection has committed (``PRAGMA data_version``, a
-few microseconds, at most every ``_PROBE_EVERY_S``) and, if so, catches up with
+SQLite whether another connection has committed (at most every
+``_PROBE_EVERY_S``: the WAL index header, ``graph.stores.walsignal``, and
+``PRAGMA data_version`` when it changed or a second has passed) and, if so, catches up with
 the logged changes it has not seen (``_apply_logged``); a writer does the same
 inside its write transaction, before merging properties, so no process
 overwrites another's write with a stale copy. The log keeps the last
@@ -68,6 +69,7 @@ from graph.store import (
     merge_props,
     upsert_outcome,
 )
+from graph.stores.walsignal import FULL_PROBE_EVERY_S, WalSignal
 
 __all__ = ["DurableStore", "DB_FILENAME", "sqlite_check", "sqlite_backup", "storage_error"]
 
@@ -242,8 +244,11 @@ class DurableStore(ABC):
             self._probe = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as err:
             raise StoreUnavailable(f"Impossible d'ouvrir la base {self.path} : {err}.") from err
+        self._wal = WalSignal(self.path)
+        self._wal_seen = self._wal.header()  # read before asking SQLite (see _refresh)
         self._version = self._data_version()
         self._probed = 0.0
+        self._asked = time.monotonic()  # when SQLite itself was last asked
         self._seq = 0
         self._revision = 0  # bumped by every write that is not revision-neutral (ours or another process's)
         # What each recent revision changed (``changes_since``); not tracked while loading everything.
@@ -399,7 +404,16 @@ class DurableStore(ABC):
         if now - self._probed < _PROBE_EVERY_S:
             return
         self._probed = now
+        # The WAL index header first (graph.stores.walsignal): unchanged, nothing
+        # was committed since we last asked SQLite; read before asking, so a commit
+        # landing in between shows as a changed header next time.
+        header = self._wal.header()
+        if header is not None and header == self._wal_seen and now - self._asked < FULL_PROBE_EVERY_S:
+            return
         version = self._data_version()
+        if version != self._version and header is not None and header == self._wal_seen:
+            self._wal.reopen()  # SQLite saw a commit the header did not show: read the file afresh
+        self._wal_seen, self._asked = header, now
         if version == self._version:
             return
         with self._write_lock:
@@ -730,3 +744,4 @@ class DurableStore(ABC):
             self._db.close()
         with self._probe_lock:
             self._probe.close()
+        self._wal.close()

@@ -16,7 +16,7 @@ from graph.errors import Unauthenticated
 from graph.model import Node, NodeKind
 from graph.readmodel import read_model, warm_and_freeze
 from graph.store import one_look
-from graph.stores import durable
+from graph.stores import durable, walsignal
 from graph.stores.memory import MemoryStore
 from graph.stores.sqlite import SQLiteStore
 from tests.factories import build_territory
@@ -42,13 +42,13 @@ def settle() -> None:
 def test_a_request_looks_for_other_processes_writes_once(pair, monkeypatch):
     worker, cli = pair
     looks = {"n": 0}
-    probe = worker._data_version
+    probe = worker._wal.header  # a look reads the WAL index header (then SQLite, if it changed)
 
-    def counted() -> int:
+    def counted() -> bytes | None:
         looks["n"] += 1
         return probe()
 
-    monkeypatch.setattr(worker, "_data_version", counted)
+    monkeypatch.setattr(worker._wal, "header", counted)
     settle()
     with one_look():
         for _ in range(3):
@@ -60,6 +60,59 @@ def test_a_request_looks_for_other_processes_writes_once(pair, monkeypatch):
     settle()
     with one_look():  # the next request sees the other process's write
         assert worker.get_node(K.COMMUNE, "86194").props["population"] == 90_001
+
+
+def test_sqlite_is_not_asked_while_no_transaction_was_committed(pair, monkeypatch):
+    """The WAL index header says nothing was committed: no PRAGMA (graph.stores.walsignal);
+    a commit by the other process changes it, and the next look sees the write."""
+    worker, cli = pair
+    settle()
+    worker.revision()
+    looks = {"n": 0}
+    probe = worker._data_version
+
+    def counted() -> int:
+        looks["n"] += 1
+        return probe()
+
+    monkeypatch.setattr(worker, "_data_version", counted)
+    for _ in range(5):
+        settle()
+        worker.revision()
+    assert looks["n"] == 0
+    cli.upsert([Node(K.COMMUNE, "86194", {"population": 90_002})])
+    settle()
+    assert worker.get_node(K.COMMUNE, "86194").props["population"] == 90_002
+    assert looks["n"] == 1
+
+
+def test_a_commit_the_wal_header_missed_is_still_seen_within_the_full_probe_delay(tmp_path, monkeypatch):
+    """A header that stays the same (the -shm file replaced under the process):
+    SQLite is still asked every FULL_PROBE_EVERY_S, and the file is opened again."""
+    cli = MemoryStore(tmp_path)
+    build_territory(cli)
+    worker = MemoryStore(tmp_path)  # a graph in memory, caught up from the change log
+    settle()
+    worker.revision()
+    frozen = worker._wal.header()
+    monkeypatch.setattr(worker._wal, "header", lambda: frozen)
+    reopened = {"n": 0}
+    reopen = worker._wal.reopen
+
+    def counted() -> None:
+        reopened["n"] += 1
+        reopen()
+
+    monkeypatch.setattr(worker._wal, "reopen", counted)
+    cli.upsert([Node(K.COMMUNE, "86194", {"population": 90_003})])
+    settle()
+    assert worker.get_node(K.COMMUNE, "86194").props["population"] != 90_003  # not yet: the header hid it
+    time.sleep(walsignal.FULL_PROBE_EVERY_S)
+    assert worker.get_node(K.COMMUNE, "86194").props["population"] == 90_003
+    assert reopened["n"] == 1
+    monkeypatch.undo()
+    worker.close()
+    cli.close()
 
 
 def test_an_api_key_is_read_once_and_a_revocation_by_another_process_applies_at_once(pair, monkeypatch):
