@@ -281,6 +281,12 @@ def _place(store: GraphStore, query: SituationQuery, model: ReadModel) -> tuple[
 #: rows assembled below always have every field).
 _new_match = tuple.__new__
 
+#: Room for a distance in metres inside one integer ranking key (``ordered``):
+#: no great-circle distance on Earth (at most 20,038 km) comes near it, and the
+#: keys above it (tier, separate, late, points: below 12 × (3 × needs + 1)) keep
+#: the product far below 2**63.
+_METRE_ROOM = 2**32
+
 #: Communes placed (a query's commune code → the person's place) kept per read model.
 _PLACES_KEPT = 100_000
 
@@ -347,39 +353,23 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
 
     def ordered(pos: NDArray[np.int64], dist: NDArray[np.float64], count: int) -> list[_Pick]:
         """The first ``count`` by rank: the key tuple (tier, a children's service
-        for an adult last, more points, nearer, kind, key) compared element by
-        element, never folded into one number (which breaks silently once one
-        element outgrows the room left for it)."""
+        for an adult last, more points, nearer, kind, key). The keys before the
+        kind are small bounded integers and the distance a whole number of metres
+        (3 decimals of km): one exact integer, each key in room it cannot outgrow
+        (``_METRE_ROOM``); the kind and the key break its ties."""
         if count <= 0 or pos.size == 0:
             return []
         late = _children_service_for_adult(scored, pos, query.age)
+        bound = scored.total + 1
+        head = ((scored.tier[pos].astype(np.int64) * 2 + scored.separate[pos]) * 2 + late) * bound + (
+            scored.total - scored.points[pos]
+        )
+        key = head * _METRE_ROOM + np.rint(dist * 1000.0).astype(np.int64)
         if pos.size > count:
-            # Only the rows that may be among the first ``count`` are sorted: the
-            # keys before the distance are small bounded integers (points ≤ total),
-            # exactly one integer here; the rows past the count-th are dropped.
-            bound = scored.total + 1
-            head = ((scored.tier[pos].astype(np.int64) * 2 + scored.separate[pos]) * 2 + late) * bound + (
-                scored.total - scored.points[pos]
-            )
-            cut = np.partition(head, count - 1)[count - 1]
-            tied = np.flatnonzero(head == cut)
-            short = count - int(np.count_nonzero(head < cut))
-            if tied.size > short:
-                near = dist[tied]
-                tied = tied[near <= np.partition(near, short - 1)[short - 1]]
-            keep = np.concatenate((np.flatnonzero(head < cut), tied))
-            pos, dist, late = pos[keep], dist[keep], late[keep]
-        order = np.lexsort(
-            (
-                scored.keys_at(pos),
-                scored.kinds_at(pos),
-                dist,
-                -scored.points[pos],
-                late,
-                scored.separate[pos],
-                scored.tier[pos],
-            )
-        )[:count]
+            # only the rows that may be among the first ``count`` are sorted
+            keep = np.flatnonzero(key <= np.partition(key, count - 1)[count - 1])
+            pos, dist, key = pos[keep], dist[keep], key[keep]
+        order = np.lexsort((scored.keys_at(pos), scored.kinds_at(pos), key))[:count]
         return scored.picks(pos[order], dist[order], True)
 
     # Inside the radius: fully competent resources, then partial ones. Then, in
@@ -416,12 +406,19 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     skills = np.take(scored.covers[len(needs.deficiencies) :], full_inside, axis=1)
     covered = full_inside.size > 0 and (len(skills) == 0 or bool(skills.all(axis=0).any()))
     pool = _team_pool(scored, inside_pos, inside_dist) if not covered else None
-    relevant_of: dict[_Needs, frozenset[str]] = idx.cached("relevant targets", dict)
-    relevant = relevant_of.get(needs)
-    if relevant is None:
-        if len(relevant_of) >= _TEMPLATES_KEPT:
-            relevant_of.clear()
-        relevant = relevant_of[needs] = _relevant_targets(idx, needs)
+    # per needs: the targets whose links can cover one, the needs sorted as the answer states them
+    of_needs: dict[_Needs, tuple[frozenset[str], tuple[tuple[str, ...], ...]]] = idx.cached(
+        "needs read", dict
+    )
+    found_needs = of_needs.get(needs)
+    if found_needs is None:
+        if len(of_needs) >= _TEMPLATES_KEPT:
+            of_needs.clear()
+        found_needs = of_needs[needs] = (
+            _relevant_targets(idx, needs),
+            tuple(tuple(sorted(codes)) for codes in (needs.deficiencies, needs.skills, needs.conditions)),
+        )
+    relevant, sorted_needs = found_needs
 
     resources: dict[int, tuple[Node, str | None, _Facts]] = idx.cached("match facts", dict)
     explained: dict[Any, tuple[_Offer, ...]] = idx.cached("explanations", dict)
@@ -466,7 +463,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         rows = rows_of.get(age)
         if rows is None:
             rows = rows_of[age] = templates.setdefault((needs, age, person_erhr), {})
-        key = (pick.position, pick.tier, pick.separate, pick.score)
+        position, distance, within, tier, score, separate = pick
+        key = (position, tier, separate, score)
         found = rows.get(key)
         if found is None:
             if held[0] >= _TEMPLATES_KEPT:
@@ -477,9 +475,8 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
             found = rows[key] = (tuple(template[1:9]), tuple(template[12:20]))
             held[0] += 1
         head, tail = found
-        distance = pick.distance_km
         return _new_match(
-            Match, (rank, *head, round(distance, 1), estimated_minutes(distance), pick.within, *tail, group)
+            Match, (rank, *head, round(distance, 1), estimated_minutes(distance), within, *tail, group)
         )
 
     future = _future_age(query.age)
@@ -533,6 +530,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         )
 
     erhr_node = table.erhr.get(person_erhr)
+    first_referent = len(matches)
     if erhr_node is not None:
         matches.append(referent_match(erhr_node, MatchLevel.ERHR, place.department))
     for code in qualification.cnrhr:
@@ -542,14 +540,11 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
 
     # A referent across the sea (an ERHR or a CNRHR on another land mass): no road
     # time, the person is accompanied from a distance.
-    matches = [
+    matches[first_referent:] = [
         m._replace(minutes=None, location_source=ACROSS_THE_SEA)
-        if m.group == "referent"
-        and m.lat is not None
-        and m.lon is not None
-        and _land_at(model, m.lat, m.lon) not in (None, land)
+        if m.lat is not None and m.lon is not None and _land_at(model, m.lat, m.lon) not in (None, land)
         else m
-        for m in matches
+        for m in matches[first_referent:]
     ]
     team_results = tuple(
         Team(
@@ -558,26 +553,15 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         )
         for team in team_picks
     )
-    erhr_props = erhr_node.props if erhr_node is not None else {}
     return MatchResult(
         combination=needs.combination,
-        deficiencies=tuple(sorted(needs.deficiencies)),
-        skills=tuple(sorted(needs.skills)),
-        conditions=tuple(sorted(needs.conditions)),
+        deficiencies=sorted_needs[0],
+        skills=sorted_needs[1],
+        conditions=sorted_needs[2],
         qualification=qualification,
         place=place,
-        erhr=ErhrContact(
-            code=person_erhr,
-            name=str(erhr_props.get("name", "")),
-            seat=erhr_props.get("seat"),
-            email=erhr_props.get("email"),
-            phone=erhr_props.get("phone"),
-            website=erhr_props.get("website"),
-            regions=tuple(erhr_props.get("regions", [])),
-            missing=None
-            if all(erhr_props.get(f) for f in ("email", "phone", "website"))
-            else "Coordonnées incomplètes dans les sources du réseau (FINESS, GNCHR) : le GNCHR les complète dans la "
-            "liste des ERHR.",
+        erhr=model.cached(
+            ("ERHR contact", person_erhr), functools.partial(_erhr_contact, person_erhr, erhr_node)
         ),
         radius_km=query.radius_km,
         matches=tuple(matches),
@@ -587,6 +571,24 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         inferred=needs.inferred,
         possible=needs.possible,
         transition=transition,
+    )
+
+
+def _erhr_contact(code: str, node: Node | None) -> ErhrContact:
+    """The person's ERHR as the answer names it (read only: kept per read-model state)."""
+    props = node.props if node is not None else {}
+    return ErhrContact(
+        code=code,
+        name=str(props.get("name", "")),
+        seat=props.get("seat"),
+        email=props.get("email"),
+        phone=props.get("phone"),
+        website=props.get("website"),
+        regions=tuple(props.get("regions", [])),
+        missing=None
+        if all(props.get(f) for f in ("email", "phone", "website"))
+        else "Coordonnées incomplètes dans les sources du réseau (FINESS, GNCHR) : le GNCHR les complète dans la "
+        "liste des ERHR.",
     )
 
 

@@ -8,6 +8,7 @@ of its radius (``_score_all``), then orders the rows by the rule of
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Mapping
@@ -127,9 +128,9 @@ class _Scored:
 
     def picks(self, local: NDArray[np.int64], distances: NDArray[np.float64], within: bool) -> list[_Pick]:
         """``pick`` for several local positions at once (same picks, read as lists)."""
-        total = self.total
+        scores = _scores(self.total)
         return [
-            _Pick(p, d, within, t, _score(points, total), bool(sep))
+            _Pick(p, d, within, t, scores[points], bool(sep))
             for p, d, t, points, sep in zip(
                 self.positions[local].tolist(),
                 distances.tolist(),
@@ -155,6 +156,13 @@ class _Scored:
 def _score(points: int, total: int) -> float:
     """A row's score: the levels it has over the most it could have (4 decimals)."""
     return round(points / total, 4)
+
+
+@functools.lru_cache(maxsize=256)
+def _scores(total: int) -> tuple[float, ...]:
+    """``_score(points, total)`` for every points from 0 to ``total`` (read by index:
+    rounding to 4 decimals costs more than the rest of a pick)."""
+    return tuple(_score(points, total) for points in range(total + 1))
 
 
 def _ranks(idx: CompetenceIndex, column: str) -> NDArray[np.int64]:
