@@ -99,6 +99,7 @@ from graph.ranking import (
     _BASIS,
     _children_service_for_adult,
     _future_age,
+    _kth_smallest,
     _next_services,
     _Pick,
     _relevant_targets,
@@ -367,7 +368,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
         key = head * _METRE_ROOM + np.rint(dist * 1000.0).astype(np.int64)
         if pos.size > count:
             # only the rows that may be among the first ``count`` are sorted
-            keep = np.flatnonzero(key <= np.partition(key, count - 1)[count - 1])
+            keep = (key <= _kth_smallest(key, count - 1)).nonzero()[0]
             pos, dist, key = pos[keep], dist[keep], key[keep]
         order = np.lexsort((scored.keys_at(pos), scored.kinds_at(pos), key))[:count]
         return scored.picks(pos[order], dist[order], True)
@@ -647,5 +648,5 @@ def competent_positions(
     if not separately:
         one = len(codes) == 1
         competent = (scored.tier == 0) | ((scored.tier == 1) & (scored.declared | (one & ~scored.generalist)))
-    full = np.flatnonzero(scored.candidate & competent)
+    full = (scored.candidate & competent).nonzero()[0]
     return scored.positions[full].astype(np.int64), scored.tier[full]

@@ -105,7 +105,7 @@ class _View:
         low = math.sin(math.radians(max(-90.0, lat - margin))) - 1e-9
         high = math.sin(math.radians(min(90.0, lat + margin))) + 1e-9
         z = self.xyz[2]
-        return slice(int(np.searchsorted(z, low, "left")), int(np.searchsorted(z, high, "right")))
+        return slice(int(z.searchsorted(low, "left")), int(z.searchsorted(high, "right")))
 
 
 class _NeedTargets(NamedTuple):
@@ -159,7 +159,7 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
     wanted = idx.kind_mask(frozenset(k.value for k in kinds))
     # Compact columns (int32 positions, float32 ages: exact for ages, NaN kept):
     # more views fit in the same bytes, so fewer are rebuilt on a varied mix.
-    positions = np.flatnonzero(may_cover & wanted & idx.land_mask(land)).astype(np.int32)
+    positions = (may_cover & wanted & idx.land_mask(land)).nonzero()[0].astype(np.int32)
     local = np.full(n, -1, np.int32)
     local[positions] = np.arange(positions.size, dtype=np.int32)
     local_accepts = []
@@ -182,8 +182,8 @@ def _build_view(idx: CompetenceIndex, needs: _Needs, kinds: frozenset[NodeKind],
         age_min,
         age_max,
         combination[positions],
-        np.take(levels, positions, axis=1),
-        np.take(skill_levels, positions, axis=1),
+        levels.take(positions, axis=1),
+        skill_levels.take(positions, axis=1),
         tuple(local_accepts)
         if bands is None
         else tuple((at[:0], low[:0], high[:0]) for at, low, high in local_accepts),

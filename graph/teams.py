@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from graph.answers import _MAX_TEAMS, _TEAM_POOL, MAX_TEAM_SIZE
-from graph.ranking import _Pick, _Scored
+from graph.ranking import _kth_smallest, _Pick, _Scored
 
 __all__ = [
     "_COMBINATIONS",
@@ -66,22 +66,20 @@ def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64
     nearest first, then by key."""
     needs = len(scored.deficiencies)
     per_need = _team_pool_per_need(needs)
-    covers = np.take(scored.covers, pos, axis=1)  # (a column gather: faster than [:, pos])
+    covers = scored.covers.take(pos, axis=1)  # (a column gather: faster than [:, pos])
     chosen = []  # indices into ``pos``
     for j in range(needs):
-        at = np.flatnonzero(covers[j])
+        at = covers[j].nonzero()[0]
         if at.size > per_need:  # the nearest ``per_need`` and their ties, before sorting them
             near = dist[at]
-            at = at[near <= np.partition(near, per_need - 1)[per_need - 1]]
+            at = at[near <= _kth_smallest(near, per_need - 1)]
             at = at[np.lexsort((scored.keys_at(pos[at]), dist[at]))[:per_need]]
         chosen.append(at)
     picked = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
     keys = scored.keys_at(pos[picked])
     order = np.lexsort((keys, dist[picked]))
     picked, keys = picked[order], keys[order]
-    bits = (np.take(covers, picked, axis=1).T.astype(np.int64) << np.arange(needs, dtype=np.int64)).sum(
-        axis=1
-    )
+    bits = (covers.take(picked, axis=1).T.astype(np.int64) << np.arange(needs, dtype=np.int64)).sum(axis=1)
     return _Pool(pos[picked], dist[picked], bits, keys)
 
 

@@ -23,6 +23,7 @@ from graph.needsview import _levels
 from graph.ranking import (
     _VIEWS_LOCK,
     _admit,
+    _kth_smallest,
     _Pick,
     _ranks,
     _score,
@@ -119,8 +120,8 @@ def _may_cover_all(
         for sure, may in per_deficiency:
             declared &= sure
             every &= may
-        at = np.flatnonzero(every).astype(np.int64)
-        points = np.take(levels, at, axis=1).sum(axis=0, dtype=np.int16)
+        at = every.nonzero()[0].astype(np.int64)
+        points = levels.take(at, axis=1).sum(axis=0, dtype=np.int16)
         for code in sorted(needs.skills):
             points += idx.expertise(NodeRef(K.SKILL, code))[at]
         found = _Widening(
@@ -153,10 +154,10 @@ def _may_cover_each(
         wanted = _wanted(idx, kinds, land)
         rows = []
         for sure, may in _coverable(idx, needs)[2]:
-            at = np.flatnonzero(may & wanted).astype(np.int64)
+            at = (may & wanted).nonzero()[0].astype(np.int64)
             rows.append((at, sure[at]))
         for code in sorted(needs.skills):
-            at = np.flatnonzero((idx.expertise(NodeRef(K.SKILL, code)) > 0) & wanted).astype(np.int64)
+            at = ((idx.expertise(NodeRef(K.SKILL, code)) > 0) & wanted).nonzero()[0].astype(np.int64)
             rows.append((at, np.ones(at.size, bool)))
         found = tuple(rows)
         _keep(idx, "may cover each", key, found, sum(at.nbytes + sure.nbytes for at, sure in rows))
@@ -186,10 +187,10 @@ def _nearest_beyond(
     if zone.size:
         far[np.isin(full.positions, zone)] = 0.0  # serves the person's commune: inside, never beyond
     outside = far > radius_km
-    sure = np.flatnonzero(outside & full.declared & admits(full.age_min, full.age_max, age))
-    reach = np.partition(far[sure], wanted - 1)[wanted - 1] if sure.size >= wanted else math.inf
+    sure = (outside & full.declared & admits(full.age_min, full.age_max, age)).nonzero()[0]
+    reach = _kth_smallest(far[sure], wanted - 1) if sure.size >= wanted else math.inf
     accepting = _accepting_at(idx, needs, kinds, land, full, age)
-    unsure = np.flatnonzero(outside[accepting.rows] & (far[accepting.rows] <= reach))
+    unsure = (outside[accepting.rows] & (far[accepting.rows] <= reach)).nonzero()[0]
     ranks = _ranks(idx, "keys")
     rows = accepting.rows[unsure]
     keys = np.concatenate((ranks[full.positions[sure]], ranks[full.positions[rows]]))
@@ -243,10 +244,10 @@ def _accepting_at(
     key = (needs.deficiencies, needs.skills, kinds, land, age)
     found = kept.get(key)
     if found is None:
-        undeclared = np.flatnonzero(~full.declared)
+        undeclared = (~full.declared).nonzero()[0]
         scored = _score_direct(idx, needs, age, kinds, land=land, among=full.positions[undeclared])
-        local = np.flatnonzero(scored.tier <= 1)
-        rows = undeclared[np.searchsorted(full.positions[undeclared], scored.positions[local])]
+        local = (scored.tier <= 1).nonzero()[0]
+        rows = undeclared[full.positions[undeclared].searchsorted(scored.positions[local])]
         found = _AtAge(rows, scored.tier[local], scored.points[local], scored.separate[local])
         _keep(idx, "may cover all at age", key, found, sum(a.nbytes for a in found))
     return found
@@ -278,12 +279,12 @@ def _uncovered(
     for j in missing:
         at, sure = each[j]
         ok = admits(idx.age_min[at], idx.age_max[at], query.age)  # the resource's own age band
-        accepted = np.flatnonzero(ok & ~sure)
+        accepted = (ok & ~sure).nonzero()[0]
         if accepted.size:  # covered only by accepting it: at this age?
             admitted = np.zeros(accepted.size, np.int8)
             _admit(admitted, *_sorted_accepts(idx, defs[j]), at[accepted], query.age)
             ok[accepted] = admitted > 0
-        rows = np.flatnonzero(ok)
+        rows = ok.nonzero()[0]
         if rows.size == 0:
             continue
         far = haversine_km_many(place.lat, place.lon, idx.lats[at[rows]], idx.lons[at[rows]]).round(3)
