@@ -35,9 +35,11 @@ from api.deps import (
     signed_in_caller,
 )
 from api.errors import as_dihr_error, json_error
+from api.fastpath import PlainDataExecutor
 from api.maps_service import VENDOR_PREFIX
 from api.observability import REVISION, metrics_allowed, metrics_body
-from api.schema import Context, schema
+from api.prepared import execute_prepared, prepared_request
+from api.schema import Context, mask_error, schema
 from api.security import (
     PAGE_PREFIXES,
     RateLimiter,
@@ -109,9 +111,12 @@ class DihrGraphQL(GraphQL):  # type: ignore[type-arg]
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        response: Response
+        response: Response | None
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            request = Request(scope=scope, receive=receive)
+            response = await self._prepared(request) if scope["method"] == "POST" else None
+            if response is None:
+                response = await self.run(request)
         except HTTPException as err:
             reason = str(err.reason)
             message = _REFUSALS.get(reason)
@@ -128,6 +133,23 @@ class DihrGraphQL(GraphQL):  # type: ignore[type-arg]
                 status_code=err.status_code,
             )
         await response(scope, receive, send)
+
+    async def _prepared(self, request: Request) -> Response | None:
+        """A plain JSON POST of a document already validated: executed without
+        strawberry's per-request machinery (``api.prepared``), the caller signed
+        in as ``run`` signs them in; None: ``run`` serves it."""
+        headers = request.headers
+        if headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+            return None
+        if self._get_stream_transport_from_headers(headers) is not None:
+            return None  # a streamed answer (multipart, SSE)
+        found = prepared_request(await request.body())
+        if found is None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        data = await execute_prepared(schema, *found, context, PlainDataExecutor, mask_error)
+        return self.create_response(data, sub_response)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(*await signed_in_caller(request))

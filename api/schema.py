@@ -34,6 +34,7 @@ from api.deps import run_blocking, run_search
 from api.errors import as_dihr_error
 from api.fastinput import install_input_builders
 from api.fastpath import PlainDataExecutor
+from api.prepared import remember
 from api.types import (
     AdditionInput,
     Commune,
@@ -565,7 +566,12 @@ class DihrErrors(MaskErrors):
         super().__init__(should_mask_error=lambda _e: True)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        return _graphql_error(error, _classify(error))
+        return mask_error(error)
+
+
+def mask_error(error: GraphQLError) -> GraphQLError:
+    """What a caller is shown of an error (``DihrErrors``; ``api.prepared``)."""
+    return _graphql_error(error, _classify(error))
 
 
 def _classify(error: GraphQLError) -> DihrError:
@@ -727,6 +733,8 @@ class Validation(ValidationCache):
                 while len(_VALIDATED) > _VALIDATED_KEPT:
                     _VALIDATED.popitem(last=False)
         ctx.pre_execution_errors = list(errors)
+        if not errors:
+            remember(ctx.query, ctx.graphql_document)  # the next request for it: api.prepared
         yield
 
 
