@@ -316,7 +316,7 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     full_mask = scored.tier[inside_pos] <= 1
     widening = None
     beyond: list[_Pick] = []
-    n_full = int(full_mask.sum())
+    n_full = int(np.count_nonzero(full_mask))
     # Rows beyond the radius (README "Matching"): never ahead of a row inside it,
     # at most BEYOND_ROWS fully competent ones, none beyond BEYOND_REACH × the
     # radius when some resource inside the radius answers.
@@ -377,8 +377,18 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # their own group, the nearest fully competent beyond the radius (widening)
     # and, for a need nobody inside the radius covers, the nearest resource that
     # covers it (within the cap; a note names it in any case).
+    inside_covers = scored.covers.take(inside_pos, axis=1)  # (need, row inside the radius)
     uncovered_notes, nearest_covering = _uncovered(
-        idx, scored, needs, query, place, inside_pos, kinds, land, frozenset(p.position for p in beyond)
+        idx,
+        scored,
+        needs,
+        query,
+        place,
+        inside_pos,
+        kinds,
+        land,
+        frozenset(p.position for p in beyond),
+        inside_covers,
     )
     known = {p.position for p in beyond}
     nearest_covering = [
@@ -403,10 +413,9 @@ def find_resources(store: GraphStore, query: SituationQuery) -> MatchResult:
     # Teams when no single local resource inside the radius covers every need
     # (every deficiency, and every skill asked for).
     # (a row of tier 0 or 1 covers every deficiency: only the skills are left to check)
-    full_inside = inside_pos[full_mask]
-    skills = np.take(scored.covers[len(needs.deficiencies) :], full_inside, axis=1)
-    covered = full_inside.size > 0 and (len(skills) == 0 or bool(skills.all(axis=0).any()))
-    pool = _team_pool(scored, inside_pos, inside_dist) if not covered else None
+    skills = inside_covers[len(needs.deficiencies) :, full_mask]
+    covered = n_full > 0 and (len(skills) == 0 or bool(np.logical_and.reduce(skills, axis=0).any()))
+    pool = _team_pool(scored, inside_pos, inside_dist, inside_covers) if not covered else None
     # per needs: the targets whose links can cover one, the needs sorted as the answer states them
     of_needs: dict[_Needs, tuple[frozenset[str], tuple[tuple[str, ...], ...]]] = idx.cached(
         "needs read", dict

@@ -339,15 +339,17 @@ def _score_direct(
     size = hi - lo if isinstance(take, slice) else len(take)
     combination, levels = _levels(idx, needs, take)
     # every deficiency by expertise (on it, a combination, a condition), before acceptance
-    declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0)) if len(defs) else np.ones(size, bool)
+    declared: NDArray[np.bool_] = (
+        np.logical_and.reduce(levels > 0, axis=0) if len(defs) else np.ones(size, bool)
+    )
     for j, code in enumerate(defs):
         _admit(levels[j], *_sorted_accepts(idx, code), take, age)
-    points = levels.sum(axis=0, dtype=np.int16)
+    points = np.add.reduce(levels, axis=0, dtype=np.int16)
     skill_levels = np.empty((len(skills), size), np.int8)
     for j, code in enumerate(skills):
         skill_levels[j] = idx.expertise(NodeRef(K.SKILL, code))[take]
     if len(skills):
-        points += skill_levels.sum(axis=0, dtype=np.int16)
+        points += np.add.reduce(skill_levels, axis=0, dtype=np.int16)
     # The candidates only, gathered once: a wanted kind on the land mass, some
     # need covered, the resource's own age band admitting the person.
     mask = points > 0
@@ -414,7 +416,7 @@ def _score_all(
         in_zone = None if in_zone is None else in_zone[later]
     levels = _columns(view.levels, take).copy()
     # every deficiency by expertise (on it, a combination, a condition), before acceptance
-    declared: NDArray[np.bool_] = np.asarray((levels > 0).all(axis=0))
+    declared: NDArray[np.bool_] = np.logical_and.reduce(levels > 0, axis=0)
     if view.accept_bands is None:
         for j, (ids, age_min, age_max) in enumerate(view.accepts):
             _admit(levels[j], ids, age_min, age_max, take, age)
@@ -426,10 +428,10 @@ def _score_all(
         if age is not None:
             admitted &= high >= age
         np.maximum(levels, admitted, out=levels)
-    points = levels.sum(axis=0, dtype=np.int16)
+    points = np.add.reduce(levels, axis=0, dtype=np.int16)
     skill_levels = _columns(view.skill_levels, take)
     if len(skill_levels):
-        points += skill_levels.sum(axis=0, dtype=np.int16)
+        points += np.add.reduce(skill_levels, axis=0, dtype=np.int16)
     positions = view.positions[take]
     candidate = (points > 0) & admits(view.age_min[take], view.age_max[take], age)
     return _finish(
@@ -503,7 +505,7 @@ def _finish(
     n = len(positions)
     covered = levels > 0
     # 2 partial, 1 every deficiency, 0 on a combination (which covers every deficiency too)
-    tier = np.subtract(2, covered.all(axis=0), dtype=np.int8)
+    tier = np.subtract(2, np.logical_and.reduce(covered, axis=0), dtype=np.int8)
     tier -= combination > 0
     lats, lons, age_min, age_max, generalist = columns or (
         idx.lats[positions],

@@ -61,12 +61,19 @@ class _Pool:
         return _Pool(self.local[keep], self.distance_km[keep], self.bits[keep], self.key[keep])
 
 
-def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64]) -> _Pool:
+def _team_pool(
+    scored: _Scored,
+    pos: NDArray[np.int64],
+    dist: NDArray[np.float64],
+    covers: NDArray[np.bool_] | None = None,
+) -> _Pool:
     """The nearest resources inside the radius covering each need (team members),
-    nearest first, then by key."""
+    nearest first, then by key. ``covers``: ``scored.covers`` at ``pos``, when
+    the caller has them."""
     needs = len(scored.deficiencies)
     per_need = _team_pool_per_need(needs)
-    covers = scored.covers.take(pos, axis=1)  # (a column gather: faster than [:, pos])
+    if covers is None:
+        covers = scored.covers.take(pos, axis=1)  # (a column gather: faster than [:, pos])
     chosen = []  # indices into ``pos``
     for j in range(needs):
         at = covers[j].nonzero()[0]
@@ -75,7 +82,10 @@ def _team_pool(scored: _Scored, pos: NDArray[np.int64], dist: NDArray[np.float64
             at = at[near <= _kth_smallest(near, per_need - 1)]
             at = at[np.lexsort((scored.keys_at(pos[at]), dist[at]))[:per_need]]
         chosen.append(at)
-    picked = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+    member = np.zeros(len(pos), bool)  # their union, ascending (np.unique sorts: slower)
+    for at in chosen:
+        member[at] = True
+    picked = member.nonzero()[0]
     keys = scored.keys_at(pos[picked])
     order = np.lexsort((keys, dist[picked]))
     picked, keys = picked[order], keys[order]

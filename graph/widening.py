@@ -263,13 +263,20 @@ def _uncovered(
     kinds: frozenset[NodeKind],
     land: str | None,
     listed: frozenset[int] = frozenset(),
+    inside_covers: NDArray[np.bool_] | None = None,
 ) -> tuple[list[str], list[_Pick]]:
-    """``listed``: the positions already in the table (beyond the radius).
+    """``listed``: the positions already in the table (beyond the radius);
+    ``inside_covers``: ``scored.covers`` at ``inside_pos``, when the caller has them.
     For each need (deficiency or skill) that no local resource inside the
     radius covers: a note naming the nearest resource of the land mass that
     covers it at the person's age, and that resource (beyond the radius),
     nearest first."""
-    missing = [j for j, _ in enumerate(scored.deficiencies) if not scored.covers[j, inside_pos].any()]
+    if inside_covers is None:
+        inside_covers = scored.covers.take(inside_pos, axis=1)
+    found = (
+        np.logical_or.reduce(inside_covers, axis=1) if inside_pos.size else np.zeros(len(inside_covers), bool)
+    )
+    missing = [j for j, covered in enumerate(found.tolist()) if not covered]
     if not missing:
         return [], []
     each = _may_cover_each(idx, needs, kinds, land)
