@@ -380,16 +380,32 @@ request = function()
   return wrk.format("POST", "/graphql", headers, bodies[(i %% #bodies) + 1])
 end
 done = function(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    local bad = t:get("bad")
+    if bad then io.write("FIRST-FAILED " .. bad .. "\\n") end
+  end
   local e = summary.errors
   io.write(string.format("RESULT %%d %%d %%f %%f %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
            latency:percentile(95), latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout,
            e.connect, e.read, e.write, e.status, e.timeout))
 end
+threads = {}
+setup = function(thread) table.insert(threads, thread) end
+"""
+
+#: With ``diagnose`` (the warm-up loads): the first answer with an HTTP error
+#: status is kept and named (wrk then hands every answer to Lua, which costs it
+#: CPU: never during a measured load).
+_WRK_DIAGNOSE = """
+bad = nil
+response = function(status, headers, body)
+  if status > 399 and bad == nil then bad = status .. " " .. string.sub(body or "", 1, 300) end
+end
 """
 
 
 def concurrent_load(
-    url: str, secret: str, bodies: list[bytes], clients: int, seconds: float
+    url: str, secret: str, bodies: list[bytes], clients: int, seconds: float, diagnose: bool = False
 ) -> tuple[float, float, float, str]:
     """(requests/s, p95 ms, p99 ms, tool) with ``clients`` concurrent connections:
     wrk when installed (a load generator in C, `make bench` installs it), else threads."""
@@ -397,6 +413,8 @@ def concurrent_load(
     if wrk:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(_WRK_SCRIPT % (", ".join(json.dumps(b.decode()) for b in bodies), secret))
+            if diagnose:
+                script.write(_WRK_DIAGNOSE)
         try:
             out = subprocess.run(
                 [
@@ -423,7 +441,11 @@ def concurrent_load(
                 for kind, n in zip(("connect", "read", "write", "status", "timeout"), kinds, strict=True)
                 if n != "0"
             )
-            raise AssertionError(f"wrk: {errors} failed requests of {requests} to {url} ({named})")
+            first = [line for line in out.splitlines() if line.startswith("FIRST-FAILED ")]
+            raise AssertionError(
+                f"wrk: {errors} failed requests of {requests} to {url} ({named})"
+                + (f"; the first: {first[0].removeprefix('FIRST-FAILED ')}" if first else "")
+            )
         return int(requests) / (int(duration_us) / 1e6), float(p95_us) / 1000, float(p99_us) / 1000, "wrk"
     latencies: list[float] = []
     failures: list[int] = []
@@ -766,7 +788,7 @@ def http_versus_minimal(
         deadline = time.monotonic() + args.warmup_s
         while time.monotonic() < deadline:
             for where in (url, minimal_url):
-                concurrent_load(where, secret, bodies[:8], args.workers * 2, 1.0)
+                concurrent_load(where, secret, bodies[:8], args.workers * 2, 1.0, diagnose=True)
         clients = [Client(url, {"Authorization": f"Bearer {secret}"}), Client(minimal_url, {})]
         times: list[list[float]] = [[], []]
         for i, b in enumerate(bodies[: args.http_queries]):
