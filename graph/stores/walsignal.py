@@ -50,6 +50,7 @@ class _Mapped:
         self.fds: list[int] = []
         self.maps: list[mmap.mmap] = []
         self.current: mmap.mmap | None = None
+        self.fd: int | None = None  # the descriptor the next map is made from (opened once per path)
 
 
 _MAPPED: dict[str, _Mapped] = {}
@@ -81,11 +82,13 @@ class WalSignal:
             mapped = self._mapped
             if mapped.current is not None:
                 return mapped.current
-            try:
-                fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            except OSError:
-                return None
-            mapped.fds.append(fd)  # never closed before the last user's close (module doc)
+            fd = mapped.fd
+            if fd is None:
+                try:
+                    fd = mapped.fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                except OSError:
+                    return None
+                mapped.fds.append(fd)  # never closed before the last user's close (module doc)
             try:
                 if os.fstat(fd).st_size < _HEADER_BYTES:
                     return None  # not initialised yet: SQLite is asked
@@ -100,6 +103,7 @@ class WalSignal:
         descriptor are kept until the last user's close)."""
         with _LOCK:
             self._mapped.current = None
+            self._mapped.fd = None
 
     def close(self) -> None:
         with _LOCK:
@@ -112,7 +116,7 @@ class WalSignal:
                 return
             if _MAPPED.get(self._path) is mapped:
                 del _MAPPED[self._path]
-            mapped.current = None
+            mapped.current = mapped.fd = None
             for one in mapped.maps:
                 with contextlib.suppress(BufferError, OSError):
                     one.close()
